@@ -1,0 +1,411 @@
+/* cfo_util.c -- allocation, buffers, string vectors and small parsers. */
+#include "cfo_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "cfo: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *cfo_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL)
+        oom(n);
+    return p;
+}
+
+void *cfo_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p == NULL)
+        oom(n * size);
+    return p;
+}
+
+void *cfo_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL)
+        oom(n);
+    return q;
+}
+
+char *cfo_xstrdup(const char *s)
+{
+    return cfo_xstrndup(s, strlen(s));
+}
+
+char *cfo_xstrndup(const char *s, size_t n)
+{
+    char *p = cfo_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *cfo_xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = NULL;
+    int n = vasprintf(&p, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        oom(0);
+    return p;
+}
+
+void cfo_buf_init(cfo_buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void cfo_buf_fini(cfo_buf *b)
+{
+    free(b->data);
+    cfo_buf_init(b);
+}
+
+void cfo_buf_reset(cfo_buf *b)
+{
+    b->len = 0;
+    if (b->data != NULL)
+        b->data[0] = '\0';
+}
+
+void cfo_buf_reserve(cfo_buf *b, size_t extra)
+{
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    b->data = cfo_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void cfo_buf_append(cfo_buf *b, const void *p, size_t n)
+{
+    cfo_buf_reserve(b, n);
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void cfo_buf_puts(cfo_buf *b, const char *s)
+{
+    cfo_buf_append(b, s, strlen(s));
+}
+
+void cfo_buf_printf(cfo_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        va_end(ap2);
+        return;
+    }
+    cfo_buf_reserve(b, (size_t)n);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    b->len += (size_t)n;
+}
+
+char *cfo_buf_steal(cfo_buf *b)
+{
+    char *p = b->data ? b->data : cfo_xstrdup("");
+    cfo_buf_init(b);
+    return p;
+}
+
+void cfo_strv_init(cfo_strv *sv)
+{
+    sv->v = cfo_xcalloc(1, sizeof *sv->v);
+    sv->n = 0;
+    sv->cap = 1;
+}
+
+void cfo_strv_fini(cfo_strv *sv)
+{
+    if (sv->v != NULL) {
+        for (size_t i = 0; i < sv->n; i++)
+            free(sv->v[i]);
+        free(sv->v);
+    }
+    sv->v = NULL;
+    sv->n = sv->cap = 0;
+}
+
+void cfo_strv_push_owned(cfo_strv *sv, char *s)
+{
+    if (sv->v == NULL)
+        cfo_strv_init(sv);
+    if (sv->n + 2 > sv->cap) {
+        sv->cap = sv->cap * 2 + 2;
+        sv->v = cfo_xrealloc(sv->v, sv->cap * sizeof *sv->v);
+    }
+    sv->v[sv->n++] = s;
+    sv->v[sv->n] = NULL;
+}
+
+void cfo_strv_push(cfo_strv *sv, const char *s)
+{
+    cfo_strv_push_owned(sv, cfo_xstrdup(s));
+}
+
+bool cfo_strv_contains(const cfo_strv *sv, const char *s)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        if (strcmp(sv->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+void cfo_strv_split_ws(cfo_strv *sv, const char *s)
+{
+    while (*s) {
+        while (*s && isspace((unsigned char)*s))
+            s++;
+        const char *start = s;
+        while (*s && !isspace((unsigned char)*s))
+            s++;
+        if (s > start)
+            cfo_strv_push_owned(sv, cfo_xstrndup(start, (size_t)(s - start)));
+    }
+}
+
+cfo_err cfo_read_file(const char *path, size_t max, cfo_buf *out, cfo_diag *d)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return cfo_diag_set(d, e == ENOENT ? CFO_ENOTFOUND : CFO_EIO, "%s: %s", path,
+                            strerror(e));
+    }
+    cfo_buf_reset(out);
+    for (;;) {
+        cfo_buf_reserve(out, 65536);
+        ssize_t n = read(fd, out->data + out->len, out->cap - out->len - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            return cfo_diag_set(d, CFO_EIO, "%s: %s", path, strerror(e));
+        }
+        if (n == 0)
+            break;
+        out->len += (size_t)n;
+        out->data[out->len] = '\0';
+        if (out->len > max) {
+            close(fd);
+            return cfo_diag_set(d, CFO_ELIMIT, "%s: larger than %zu bytes", path, max);
+        }
+    }
+    close(fd);
+    return CFO_OK;
+}
+
+cfo_err cfo_parse_duration(const char *s, int64_t *out_ms, cfo_diag *d)
+{
+    const char *p = s;
+    int64_t total = 0;
+    bool any = false;
+    while (*p) {
+        if (!isdigit((unsigned char)*p))
+            goto bad;
+        int64_t v = 0;
+        while (isdigit((unsigned char)*p)) {
+            if (v > INT64_MAX / 10 / 3600000)
+                goto bad;
+            v = v * 10 + (*p++ - '0');
+        }
+        int64_t unit;
+        if (strncmp(p, "ms", 2) == 0) {
+            unit = 1;
+            p += 2;
+        } else if (*p == 's' || *p == '\0') {
+            unit = 1000;
+            p += (*p == 's');
+        } else if (*p == 'm') {
+            unit = 60000;
+            p++;
+        } else if (*p == 'h') {
+            unit = 3600000;
+            p++;
+        } else {
+            goto bad;
+        }
+        total += v * unit;
+        if (total > (int64_t)365 * 24 * 3600000)
+            goto bad;
+        any = true;
+    }
+    if (!any || total <= 0)
+        goto bad;
+    *out_ms = total;
+    return CFO_OK;
+bad:
+    return cfo_diag_set(d, CFO_EINVAL,
+                        "invalid duration '%s' (expected e.g. 90s, 30m, 1h, 1h30m)", s);
+}
+
+void cfo_format_duration(int64_t ms, char *out, size_t len)
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms < 60000) {
+        snprintf(out, len, "%.1fs", (double)ms / 1000.0);
+        return;
+    }
+    int64_t s = ms / 1000;
+    if (s < 3600)
+        snprintf(out, len, "%dm%02ds", (int)(s / 60), (int)(s % 60));
+    else
+        snprintf(out, len, "%dh%02dm%02ds", (int)(s / 3600), (int)(s / 60 % 60), (int)(s % 60));
+}
+
+cfo_err cfo_parse_int(const char *s, int64_t min, int64_t max, int64_t *out, cfo_diag *d)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*s == '\0' || isspace((unsigned char)*s) || *end != '\0' || errno != 0 || v < min ||
+        v > max)
+        return cfo_diag_set(d, CFO_EINVAL, "invalid number '%s' (expected %lld..%lld)", s,
+                            (long long)min, (long long)max);
+    *out = v;
+    return CFO_OK;
+}
+
+cfo_err cfo_parse_bool(const char *s, bool *out, cfo_diag *d)
+{
+    static const char *yes[] = {"true", "yes", "on", "1"};
+    static const char *no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return CFO_OK;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return CFO_OK;
+        }
+    }
+    return cfo_diag_set(d, CFO_EINVAL, "invalid boolean '%s' (expected true or false)", s);
+}
+
+static bool shell_safe(const char *s)
+{
+    if (*s == '\0')
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && strchr("@%+=:,./_-", *s) == NULL)
+            return false;
+    return true;
+}
+
+void cfo_shell_quote_argv(cfo_buf *out, char *const argv[])
+{
+    for (size_t i = 0; argv[i] != NULL; i++) {
+        if (i)
+            cfo_buf_puts(out, " ");
+        const char *a = argv[i];
+        if (shell_safe(a)) {
+            cfo_buf_puts(out, a);
+            continue;
+        }
+        cfo_buf_puts(out, "'");
+        for (; *a; a++) {
+            if (*a == '\'')
+                cfo_buf_puts(out, "'\\''");
+            else
+                cfo_buf_append(out, a, 1);
+        }
+        cfo_buf_puts(out, "'");
+    }
+}
+
+char *cfo_safe_name(const char *s)
+{
+    cfo_buf b;
+    cfo_buf_init(&b);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '/')
+            cfo_buf_puts(&b, "__");
+        else if (isalnum(c) || c == '.' || c == '_' || c == '-')
+            cfo_buf_append(&b, s, 1);
+        else
+            cfo_buf_printf(&b, "%%%02X", c);
+    }
+    /* "." and ".." are never valid names of a file we create. */
+    if (b.len == 0 || strcmp(b.data, ".") == 0 || strcmp(b.data, "..") == 0) {
+        cfo_buf_reset(&b);
+        cfo_buf_puts(&b, "_");
+    }
+    return cfo_buf_steal(&b);
+}
+
+cfo_err cfo_mkdir_p(const char *path, cfo_diag *d)
+{
+    char *p = cfo_xstrdup(path);
+    for (char *q = p + 1; *q; q++) {
+        if (*q != '/')
+            continue;
+        *q = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            int e = errno;
+            cfo_err err = cfo_diag_set(d, CFO_EIO, "cannot create %s: %s", p, strerror(e));
+            free(p);
+            return err;
+        }
+        *q = '/';
+    }
+    cfo_err err = CFO_OK;
+    if (mkdir(p, 0755) != 0 && errno != EEXIST)
+        err = cfo_diag_set(d, CFO_EIO, "cannot create %s: %s", p, strerror(errno));
+    free(p);
+    return err;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+cfo_err cfo_remove_tree(const char *path, cfo_diag *d)
+{
+    if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        return cfo_diag_set(d, CFO_EIO, "cannot remove %s: %s", path, strerror(errno));
+    return CFO_OK;
+}
+
+int cfo_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}

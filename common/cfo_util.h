@@ -1,0 +1,80 @@
+/* cfo_util.h -- allocation, growable buffers, string vectors, small parsers. */
+#ifndef CFO_UTIL_H
+#define CFO_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfo_error.h"
+
+/* Allocation. Every input CFO reads is capped, so running out of memory is not
+ * something the outside world can provoke; these print a message and abort
+ * rather than thread ENOMEM through every caller. */
+void *cfo_xmalloc(size_t n);
+void *cfo_xcalloc(size_t n, size_t size);
+void *cfo_xrealloc(void *p, size_t n);
+char *cfo_xstrdup(const char *s);
+char *cfo_xstrndup(const char *s, size_t n);
+char *cfo_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Growable byte buffer; data is always NUL-terminated (not counted in len). */
+typedef struct cfo_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} cfo_buf;
+
+void cfo_buf_init(cfo_buf *b);
+void cfo_buf_fini(cfo_buf *b);
+void cfo_buf_reset(cfo_buf *b);
+void cfo_buf_reserve(cfo_buf *b, size_t extra);
+void cfo_buf_append(cfo_buf *b, const void *p, size_t n);
+void cfo_buf_puts(cfo_buf *b, const char *s);
+void cfo_buf_printf(cfo_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the data to the caller (free() it) and leaves b empty. */
+char *cfo_buf_steal(cfo_buf *b);
+
+/* NULL-terminated vector of owned strings (an argv). */
+typedef struct cfo_strv {
+    char **v;
+    size_t n;
+    size_t cap;
+} cfo_strv;
+
+void cfo_strv_init(cfo_strv *sv);
+void cfo_strv_fini(cfo_strv *sv);
+void cfo_strv_push(cfo_strv *sv, const char *s);
+void cfo_strv_push_owned(cfo_strv *sv, char *s);
+bool cfo_strv_contains(const cfo_strv *sv, const char *s);
+/* Splits s on ASCII white space into sv (appending). */
+void cfo_strv_split_ws(cfo_strv *sv, const char *s);
+
+/* Reads a whole file (at most max bytes) into out. */
+cfo_err cfo_read_file(const char *path, size_t max, cfo_buf *out, cfo_diag *d);
+
+/* Durations: "90s", "30m", "1h", "1h30m", "250ms", or a plain number of
+ * seconds. Result in milliseconds, > 0. */
+cfo_err cfo_parse_duration(const char *s, int64_t *out_ms, cfo_diag *d);
+/* Writes a duration as "1h02m03s" / "4.2s" style text. */
+void cfo_format_duration(int64_t ms, char *out, size_t len);
+/* Strict decimal integer in [min, max]. */
+cfo_err cfo_parse_int(const char *s, int64_t min, int64_t max, int64_t *out, cfo_diag *d);
+/* "true/false/yes/no/on/off/1/0". */
+cfo_err cfo_parse_bool(const char *s, bool *out, cfo_diag *d);
+
+/* Shell-quotes argv into one line that a POSIX shell splits back into argv. */
+void cfo_shell_quote_argv(cfo_buf *out, char *const argv[]);
+
+/* Makes a string safe as one path component ([A-Za-z0-9._-], '/' -> '__'). */
+char *cfo_safe_name(const char *s);
+
+/* mkdir -p with mode 0755. */
+cfo_err cfo_mkdir_p(const char *path, cfo_diag *d);
+/* rm -rf. */
+cfo_err cfo_remove_tree(const char *path, cfo_diag *d);
+
+/* Number of online CPUs, at least 1. */
+int cfo_cpu_count(void);
+
+#endif

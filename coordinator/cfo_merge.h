@@ -1,0 +1,24 @@
+/* cfo_merge.h -- the dataset merge rules (DESIGN.md, rules 1-5). */
+#ifndef CFO_MERGE_H
+#define CFO_MERGE_H
+
+#include "cfo_config.h"
+#include "cfo_record.h"
+
+typedef struct cfo_merge_policy {
+    int window; /* commits kept, >= 1 */
+    /* Strategy per fuzzer name; fuzzers it does not name are ACCUMULATE, so a
+     * record of an unknown fuzzer is never dropped by a supersede rule. */
+    const cfo_config *config;
+} cfo_merge_policy;
+
+/* Applies, in place and in this order: drop `cancelled` records (they are
+ * reported, never merged); 1 dedup; 2 newest per (fuzzer, branch, target,
+ * commit) by strategy; 3 supersede; 4 window; 5 order. Deterministic and
+ * idempotent: the result does not depend on the input order, and merging the
+ * output again with any subset of the input changes nothing. */
+void cfo_merge(cfo_recset *rs, const cfo_merge_policy *policy);
+
+cfo_merge_strategy cfo_merge_strategy_for(const cfo_merge_policy *policy, const char *fuzzer);
+
+#endif
