@@ -1,0 +1,853 @@
+/* cfo_dataset.c -- the dataset document: a streaming yajl parser that builds
+ * records as their objects close, and a deterministic yajl_gen writer. */
+#include "cfo_dataset.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
+
+#include "cfo_log.h"
+
+/* Unknown top-level values are skipped, not stored; the cap keeps a hostile
+ * document from growing yajl's state stack without bound. */
+#define SKIP_MAX_DEPTH 64
+#define FILE_CHUNK (64 * 1024)
+
+/* Record fields in the order the writer emits them. */
+typedef enum field {
+    FLD_COMMIT,
+    FLD_FUZZER,
+    FLD_OK,
+    FLD_COUNT,
+    FLD_FINDINGS,
+    FLD_BRANCH,
+    FLD_TARGET,
+    FLD_DURATION,
+    FLD_COMMAND,
+    FLD_STATUS,
+    FLD_TIME,
+    FLD_RUN,
+    FLD_WORKER,
+    FLD_ATTEMPT,
+    FLD_NFIELDS,
+} field;
+
+typedef enum field_type { T_STRING, T_BOOL, T_UINT, T_NUMBER } field_type;
+
+static const struct field_def {
+    const char *name;
+    size_t len;
+    field_type type;
+    bool required;
+} fields[FLD_NFIELDS] = {
+    [FLD_COMMIT] = {"commit", 6, T_STRING, true},
+    [FLD_FUZZER] = {"fuzzer", 6, T_STRING, true},
+    [FLD_OK] = {"ok", 2, T_BOOL, true},
+    [FLD_COUNT] = {"count", 5, T_UINT, true},
+    [FLD_FINDINGS] = {"findings", 8, T_UINT, false},
+    [FLD_BRANCH] = {"branch", 6, T_STRING, true},
+    [FLD_TARGET] = {"target", 6, T_STRING, true},
+    [FLD_DURATION] = {"duration", 8, T_NUMBER, true},
+    [FLD_COMMAND] = {"command", 7, T_STRING, true},
+    [FLD_STATUS] = {"status", 6, T_STRING, false},
+    [FLD_TIME] = {"time", 4, T_STRING, false},
+    [FLD_RUN] = {"run", 3, T_STRING, false},
+    [FLD_WORKER] = {"worker", 6, T_STRING, false},
+    [FLD_ATTEMPT] = {"attempt", 7, T_UINT, false},
+};
+
+typedef enum pstate {
+    ST_TOP,       /* before the top-level value */
+    ST_DOC_KEY,   /* inside the document object, between members */
+    ST_DOC_VALUE, /* the value of a document member comes next */
+    ST_SKIP,      /* inside an unknown member's nested value */
+    ST_RECORDS,   /* inside the records array, between records */
+    ST_REC_KEY,   /* inside a record object, between fields */
+    ST_REC_VALUE, /* a field's value comes next */
+    ST_DONE,      /* the top-level value is complete */
+} pstate;
+
+typedef enum doc_key { DK_VERSION, DK_WINDOW, DK_RECORDS, DK_UNKNOWN } doc_key;
+
+/* The record being read. Strings live in the parser's scratch buffer (by
+ * offset: it may move as it grows) until the record is complete, so the hot
+ * path does not allocate per field. */
+typedef struct rec_state {
+    uint32_t seen;    /* fields given, null included (duplicates) */
+    uint32_t present; /* fields given a non-null value */
+    size_t str_off[FLD_NFIELDS];
+    int64_t count, findings, attempt;
+    double duration;
+    bool ok;
+} rec_state;
+
+struct cfo_dataset_parser {
+    char *name;
+    cfo_recset *into;
+    yajl_handle yh;
+    pstate state;
+    cfo_err err; /* sticky: once set, every call returns it */
+    cfo_diag diag;
+    size_t fed; /* bytes given to yajl before the current chunk */
+    size_t nrecords;
+    int version, window;
+    bool is_doc, seen_version, seen_window, seen_records;
+    doc_key cur_doc_key;
+    int skip_depth;
+    field cur_field;
+    field expect_field; /* the writer's order makes the next key predictable */
+    rec_state rec;
+    cfo_buf scratch;
+};
+
+/* ---- errors ---------------------------------------------------------- */
+
+static int fail_v(cfo_dataset_parser *p, cfo_err err, bool in_record, const char *fmt, va_list ap)
+{
+    char what[768];
+    vsnprintf(what, sizeof what, fmt, ap);
+    if (in_record)
+        cfo_diag_set(&p->diag, err, "%.200s: record %zu: %s", p->name, p->nrecords, what);
+    else
+        cfo_diag_set(&p->diag, err, "%.200s: %s", p->name, what);
+    p->err = err;
+    return 0; /* what a yajl callback returns to stop the parse */
+}
+
+__attribute__((format(printf, 3, 4))) static int doc_fail(cfo_dataset_parser *p, cfo_err err,
+                                                          const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = fail_v(p, err, false, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+__attribute__((format(printf, 3, 4))) static int rec_fail(cfo_dataset_parser *p, cfo_err err,
+                                                          const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = fail_v(p, err, true, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int type_error(cfo_dataset_parser *p)
+{
+    const struct field_def *f = &fields[p->cur_field];
+    switch (f->type) {
+    case T_STRING:
+        return rec_fail(p, CFO_EPARSE, "field '%s' must be a string", f->name);
+    case T_BOOL:
+        return rec_fail(p, CFO_EPARSE, "field '%s' must be a boolean", f->name);
+    case T_UINT:
+        return rec_fail(p, CFO_EPARSE, "field '%s' must be a non-negative integer", f->name);
+    case T_NUMBER:
+        return rec_fail(p, CFO_EPARSE, "field '%s' must be a number >= 0", f->name);
+    }
+    return rec_fail(p, CFO_EPARSE, "field '%s' has the wrong type", f->name);
+}
+
+static int doc_value_error(cfo_dataset_parser *p, const char *got)
+{
+    switch (p->cur_doc_key) {
+    case DK_VERSION:
+        return doc_fail(p, CFO_EPARSE, "'version' must be an integer, not %s", got);
+    case DK_WINDOW:
+        return doc_fail(p, CFO_EPARSE, "'window' must be an integer in 1..%d, not %s",
+                        CFO_DATASET_MAX_WINDOW, got);
+    case DK_RECORDS:
+        return doc_fail(p, CFO_EPARSE, "'records' must be an array, not %s", got);
+    case DK_UNKNOWN:
+        break;
+    }
+    return doc_fail(p, CFO_EPARSE, "unexpected %s", got);
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+static void rec_begin(cfo_dataset_parser *p)
+{
+    p->rec.seen = 0;
+    p->rec.present = 0;
+    cfo_buf_reset(&p->scratch);
+    p->expect_field = FLD_COMMIT;
+    p->state = ST_REC_KEY;
+}
+
+static const char *rec_str(const cfo_dataset_parser *p, field f)
+{
+    return (p->rec.present & (1u << f)) ? p->scratch.data + p->rec.str_off[f] : NULL;
+}
+
+static int rec_end(cfo_dataset_parser *p)
+{
+    rec_state *rs = &p->rec;
+    for (int f = 0; f < FLD_NFIELDS; f++) {
+        if (fields[f].required && !(rs->present & (1u << f)))
+            return rec_fail(p, CFO_EPARSE, "missing field '%s'", fields[f].name);
+    }
+    cfo_record r = {
+        .commit = rec_str(p, FLD_COMMIT),
+        .fuzzer = rec_str(p, FLD_FUZZER),
+        .branch = rec_str(p, FLD_BRANCH),
+        .target = rec_str(p, FLD_TARGET),
+        .command = rec_str(p, FLD_COMMAND),
+        .run = rec_str(p, FLD_RUN),
+        .worker = rec_str(p, FLD_WORKER),
+        .count = rs->count,
+        .findings = (rs->present & (1u << FLD_FINDINGS)) ? rs->findings : 0,
+        .duration = rs->duration,
+        .attempt = (rs->present & (1u << FLD_ATTEMPT)) ? (uint32_t)rs->attempt : 0,
+        .ok = rs->ok,
+        .status = rs->ok ? CFO_STATUS_PASS : CFO_STATUS_FAIL,
+    };
+    const char *status = rec_str(p, FLD_STATUS);
+    if (status != NULL && cfo_status_parse(status, &r.status) != 0)
+        return rec_fail(p, CFO_EPARSE, "unknown status '%.64s'", status);
+    const char *time = rec_str(p, FLD_TIME);
+    if (time != NULL) {
+        if (cfo_parse_time(time, &r.time_ms) != 0)
+            return rec_fail(p, CFO_EPARSE, "field 'time' is not a UTC time: '%.64s'", time);
+        r.has_time = true;
+    }
+    cfo_diag vd;
+    if (cfo_record_validate(&r, &vd) != CFO_OK)
+        return rec_fail(p, CFO_EPARSE, "%s", vd.msg);
+    cfo_recset_add(p->into, &r);
+    p->nrecords++;
+    p->state = ST_RECORDS;
+    return 1;
+}
+
+static int rec_key(cfo_dataset_parser *p, const unsigned char *key, size_t len)
+{
+    field f = p->expect_field;
+    if (f >= FLD_NFIELDS || fields[f].len != len || memcmp(fields[f].name, key, len) != 0) {
+        for (f = 0; f < FLD_NFIELDS; f++) {
+            if (fields[f].len == len && memcmp(fields[f].name, key, len) == 0)
+                break;
+        }
+        if (f == FLD_NFIELDS) {
+            /* The key is shown up to an embedded NUL; enough to name it. */
+            return rec_fail(p, CFO_EPARSE, "unknown field '%.*s'", len > 64 ? 64 : (int)len,
+                            (const char *)key);
+        }
+    }
+    if (p->rec.seen & (1u << f))
+        return rec_fail(p, CFO_EPARSE, "duplicate field '%s'", fields[f].name);
+    p->rec.seen |= 1u << f;
+    p->cur_field = f;
+    p->expect_field = f + 1;
+    p->state = ST_REC_VALUE;
+    return 1;
+}
+
+static int rec_string(cfo_dataset_parser *p, const unsigned char *s, size_t len)
+{
+    field f = p->cur_field;
+    if (fields[f].type != T_STRING)
+        return type_error(p);
+    if (len > CFO_RECORD_MAX_STRING)
+        return rec_fail(p, CFO_ELIMIT, "field '%s' is longer than %d bytes", fields[f].name,
+                        CFO_RECORD_MAX_STRING);
+    if (memchr(s, '\0', len) != NULL)
+        return rec_fail(p, CFO_EPARSE, "field '%s' contains a NUL character", fields[f].name);
+    p->rec.str_off[f] = p->scratch.len;
+    cfo_buf_append(&p->scratch, s, len);
+    cfo_buf_append(&p->scratch, "", 1);
+    p->rec.present |= 1u << f;
+    p->state = ST_REC_KEY;
+    return 1;
+}
+
+static int rec_integer(cfo_dataset_parser *p, long long v)
+{
+    field f = p->cur_field;
+    switch (fields[f].type) {
+    case T_STRING:
+    case T_BOOL:
+        return type_error(p);
+    case T_NUMBER:
+        if (v < 0)
+            return type_error(p);
+        p->rec.duration = (double)v;
+        break;
+    case T_UINT:
+        if (v < 0)
+            return type_error(p);
+        if (f == FLD_COUNT)
+            p->rec.count = v;
+        else if (f == FLD_FINDINGS)
+            p->rec.findings = v;
+        else if (v > CFO_RECORD_MAX_ATTEMPT)
+            return rec_fail(p, CFO_EPARSE, "field 'attempt' must be at most %d",
+                            CFO_RECORD_MAX_ATTEMPT);
+        else
+            p->rec.attempt = v;
+        break;
+    }
+    p->rec.present |= 1u << f;
+    p->state = ST_REC_KEY;
+    return 1;
+}
+
+/* ---- yajl callbacks --------------------------------------------------- */
+
+/* A scalar (or null) arrived; `kind` names it for messages. Returns whether
+ * the state machine had a place for it outside records. */
+static int doc_scalar(cfo_dataset_parser *p, const char *kind)
+{
+    switch (p->state) {
+    case ST_SKIP:
+        return 1;
+    case ST_DOC_VALUE:
+        if (p->cur_doc_key != DK_UNKNOWN)
+            return doc_value_error(p, kind);
+        p->state = ST_DOC_KEY;
+        return 1;
+    case ST_TOP:
+        return doc_fail(p, CFO_EPARSE, "expected a dataset object or an array of records, not %s",
+                        kind);
+    case ST_RECORDS:
+        return rec_fail(p, CFO_EPARSE, "must be an object, not %s", kind);
+    case ST_DOC_KEY:
+    case ST_REC_KEY:
+    case ST_REC_VALUE:
+    case ST_DONE:
+        break;
+    }
+    return doc_fail(p, CFO_EPARSE, "unexpected %s", kind);
+}
+
+static int cb_null(void *ctx)
+{
+    cfo_dataset_parser *p = ctx;
+    if (p->state != ST_REC_VALUE)
+        return doc_scalar(p, "null");
+    if (fields[p->cur_field].required)
+        return type_error(p);
+    p->state = ST_REC_KEY; /* counts as absent */
+    return 1;
+}
+
+static int cb_boolean(void *ctx, int v)
+{
+    cfo_dataset_parser *p = ctx;
+    if (p->state != ST_REC_VALUE)
+        return doc_scalar(p, "a boolean");
+    if (fields[p->cur_field].type != T_BOOL)
+        return type_error(p);
+    p->rec.ok = v != 0;
+    p->rec.present |= 1u << p->cur_field;
+    p->state = ST_REC_KEY;
+    return 1;
+}
+
+static int cb_integer(void *ctx, long long v)
+{
+    cfo_dataset_parser *p = ctx;
+    if (p->state == ST_REC_VALUE)
+        return rec_integer(p, v);
+    if (p->state == ST_DOC_VALUE && p->cur_doc_key == DK_VERSION) {
+        if (v != CFO_DATASET_VERSION)
+            return doc_fail(p, CFO_EUNSUPPORTED, "unsupported dataset version %lld", v);
+        p->version = (int)v;
+        p->state = ST_DOC_KEY;
+        return 1;
+    }
+    if (p->state == ST_DOC_VALUE && p->cur_doc_key == DK_WINDOW) {
+        if (v < 1 || v > CFO_DATASET_MAX_WINDOW)
+            return doc_fail(p, CFO_EPARSE, "'window' must be an integer in 1..%d, not %lld",
+                            CFO_DATASET_MAX_WINDOW, v);
+        p->window = (int)v;
+        p->state = ST_DOC_KEY;
+        return 1;
+    }
+    return doc_scalar(p, "a number");
+}
+
+static int cb_double(void *ctx, double v)
+{
+    cfo_dataset_parser *p = ctx;
+    if (p->state != ST_REC_VALUE)
+        return doc_scalar(p, "a fractional number");
+    if (fields[p->cur_field].type != T_NUMBER || !(v >= 0) || !isfinite(v))
+        return type_error(p);
+    p->rec.duration = v;
+    p->rec.present |= 1u << p->cur_field;
+    p->state = ST_REC_KEY;
+    return 1;
+}
+
+static int cb_string(void *ctx, const unsigned char *s, size_t len)
+{
+    cfo_dataset_parser *p = ctx;
+    if (p->state != ST_REC_VALUE)
+        return doc_scalar(p, "a string");
+    return rec_string(p, s, len);
+}
+
+static int cb_map_key(void *ctx, const unsigned char *key, size_t len)
+{
+    cfo_dataset_parser *p = ctx;
+    if (p->state == ST_REC_KEY)
+        return rec_key(p, key, len);
+    if (p->state == ST_SKIP)
+        return 1;
+    assert(p->state == ST_DOC_KEY);
+    doc_key k = DK_UNKNOWN;
+    bool *seen = NULL;
+    if (len == 7 && memcmp(key, "version", 7) == 0) {
+        k = DK_VERSION;
+        seen = &p->seen_version;
+    } else if (len == 6 && memcmp(key, "window", 6) == 0) {
+        k = DK_WINDOW;
+        seen = &p->seen_window;
+    } else if (len == 7 && memcmp(key, "records", 7) == 0) {
+        k = DK_RECORDS;
+        seen = &p->seen_records;
+    }
+    if (seen != NULL) {
+        if (*seen)
+            return doc_fail(p, CFO_EPARSE, "duplicate key '%.*s'", (int)len, (const char *)key);
+        *seen = true;
+    }
+    p->cur_doc_key = k;
+    p->state = ST_DOC_VALUE;
+    return 1;
+}
+
+static int open_container(cfo_dataset_parser *p, bool is_map)
+{
+    const char *kind = is_map ? "an object" : "an array";
+    switch (p->state) {
+    case ST_TOP:
+        if (is_map) {
+            p->is_doc = true;
+            p->state = ST_DOC_KEY;
+        } else {
+            p->state = ST_RECORDS;
+        }
+        return 1;
+    case ST_DOC_VALUE:
+        if (p->cur_doc_key == DK_RECORDS && !is_map) {
+            p->state = ST_RECORDS;
+            return 1;
+        }
+        if (p->cur_doc_key != DK_UNKNOWN)
+            return doc_value_error(p, kind);
+        p->state = ST_SKIP;
+        p->skip_depth = 1;
+        return 1;
+    case ST_SKIP:
+        if (++p->skip_depth > SKIP_MAX_DEPTH)
+            return doc_fail(p, CFO_ELIMIT, "a value is nested deeper than %d levels",
+                            SKIP_MAX_DEPTH);
+        return 1;
+    case ST_RECORDS:
+        if (!is_map)
+            return rec_fail(p, CFO_EPARSE, "must be an object, not an array");
+        if (p->nrecords >= CFO_DATASET_MAX_RECORDS)
+            return doc_fail(p, CFO_ELIMIT, "more than %d records", CFO_DATASET_MAX_RECORDS);
+        rec_begin(p);
+        return 1;
+    case ST_REC_VALUE:
+        return type_error(p);
+    case ST_DOC_KEY:
+    case ST_REC_KEY:
+    case ST_DONE:
+        break;
+    }
+    return doc_fail(p, CFO_EPARSE, "unexpected %s", kind);
+}
+
+/* Closing brackets: yajl has already checked they match their openers. */
+static int close_container(cfo_dataset_parser *p)
+{
+    switch (p->state) {
+    case ST_SKIP:
+        if (--p->skip_depth == 0)
+            p->state = ST_DOC_KEY;
+        return 1;
+    case ST_REC_KEY:
+        return rec_end(p);
+    case ST_RECORDS:
+        p->state = p->is_doc ? ST_DOC_KEY : ST_DONE;
+        return 1;
+    case ST_DOC_KEY:
+        if (!p->seen_version)
+            return doc_fail(p, CFO_EPARSE, "missing key 'version'");
+        if (!p->seen_records)
+            return doc_fail(p, CFO_EPARSE, "missing key 'records'");
+        p->state = ST_DONE;
+        return 1;
+    case ST_TOP:
+    case ST_DOC_VALUE:
+    case ST_REC_VALUE:
+    case ST_DONE:
+        break;
+    }
+    return doc_fail(p, CFO_EPARSE, "unexpected end of a container");
+}
+
+static int cb_start_map(void *ctx)
+{
+    return open_container(ctx, true);
+}
+
+static int cb_start_array(void *ctx)
+{
+    return open_container(ctx, false);
+}
+
+static int cb_end(void *ctx)
+{
+    return close_container(ctx);
+}
+
+static const yajl_callbacks callbacks = {
+    .yajl_null = cb_null,
+    .yajl_boolean = cb_boolean,
+    .yajl_integer = cb_integer,
+    .yajl_double = cb_double,
+    .yajl_number = NULL,
+    .yajl_string = cb_string,
+    .yajl_start_map = cb_start_map,
+    .yajl_map_key = cb_map_key,
+    .yajl_end_map = cb_end,
+    .yajl_start_array = cb_start_array,
+    .yajl_end_array = cb_end,
+};
+
+/* yajl's own buffers follow the project's rule: running out of memory aborts. */
+static void *ya_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return cfo_xmalloc(n);
+}
+
+static void *ya_realloc(void *ctx, void *ptr, size_t n)
+{
+    (void)ctx;
+    return cfo_xrealloc(ptr, n);
+}
+
+static void ya_free(void *ctx, void *ptr)
+{
+    (void)ctx;
+    free(ptr);
+}
+
+static yajl_alloc_funcs ya_funcs = {ya_malloc, ya_realloc, ya_free, NULL};
+
+/* ---- parser ----------------------------------------------------------- */
+
+cfo_dataset_parser *cfo_dataset_parser_new(const char *name, cfo_recset *into)
+{
+    assert(into != NULL);
+    cfo_dataset_parser *p = cfo_xcalloc(1, sizeof *p);
+    p->name = cfo_xstrdup(name != NULL ? name : "dataset");
+    p->into = into;
+    p->state = ST_TOP;
+    cfo_buf_init(&p->scratch);
+    p->yh = yajl_alloc(&callbacks, &ya_funcs, p);
+    if (p->yh == NULL) {
+        cfo_error("yajl_alloc failed");
+        abort();
+    }
+    return p;
+}
+
+void cfo_dataset_parser_destroy(cfo_dataset_parser **self_p)
+{
+    if (self_p == NULL || *self_p == NULL)
+        return;
+    cfo_dataset_parser *p = *self_p;
+    yajl_free(p->yh);
+    cfo_buf_fini(&p->scratch);
+    free(p->name);
+    free(p);
+    *self_p = NULL;
+}
+
+static cfo_err sticky(const cfo_dataset_parser *p, cfo_diag *d)
+{
+    return cfo_diag_set(d, p->err, "%s", p->diag.msg);
+}
+
+/* Turns a yajl status into the parser's sticky error. `chunk` is what was
+ * being parsed (for yajl's message), `at` the input offset of the error. */
+static cfo_err on_status(cfo_dataset_parser *p, yajl_status st, const unsigned char *chunk,
+                         size_t len, size_t at, cfo_diag *d)
+{
+    if (st == yajl_status_ok)
+        return CFO_OK;
+    if (st == yajl_status_client_canceled) {
+        assert(p->err != CFO_OK);
+        return sticky(p, d);
+    }
+    unsigned char *msg = yajl_get_error(p->yh, 0, chunk, len);
+    size_t mlen = msg != NULL ? strlen((const char *)msg) : 0;
+    while (mlen > 0 && (msg[mlen - 1] == '\n' || msg[mlen - 1] == ' '))
+        mlen--;
+    doc_fail(p, CFO_EPARSE, "%.*s at byte %zu", (int)mlen,
+             msg != NULL ? (const char *)msg : "syntax error", at);
+    if (msg != NULL)
+        yajl_free_error(p->yh, msg);
+    return sticky(p, d);
+}
+
+cfo_err cfo_dataset_parser_feed(cfo_dataset_parser *p, const void *data, size_t len, cfo_diag *d)
+{
+    if (p->err != CFO_OK)
+        return sticky(p, d);
+    if (len == 0)
+        return CFO_OK;
+    yajl_status st = yajl_parse(p->yh, data, len);
+    cfo_err err = on_status(p, st, data, len, p->fed + yajl_get_bytes_consumed(p->yh), d);
+    p->fed += len;
+    return err;
+}
+
+cfo_err cfo_dataset_parser_finish(cfo_dataset_parser *p, cfo_dataset_meta *meta, cfo_diag *d)
+{
+    if (p->err != CFO_OK)
+        return sticky(p, d);
+    yajl_status st = yajl_complete_parse(p->yh);
+    /* What is wrong at the end of the input is wrong at its last byte. */
+    cfo_err err = on_status(p, st, (const unsigned char *)"", 0, p->fed, d);
+    if (err == CFO_OK && p->state != ST_DONE) {
+        doc_fail(p, CFO_EPARSE, "premature end of input at byte %zu", p->fed);
+        err = sticky(p, d);
+    }
+    if (err != CFO_OK)
+        return err;
+    if (meta != NULL) {
+        meta->version = p->is_doc ? p->version : 0;
+        meta->window = p->window;
+        meta->nrecords = p->nrecords;
+    }
+    return CFO_OK;
+}
+
+/* On error, the records completed before the bad one stay in `into`; callers
+ * that must not see a partial dataset parse into a scratch set. */
+cfo_err cfo_dataset_parse(const void *data, size_t len, const char *name, cfo_recset *into,
+                          cfo_dataset_meta *meta, cfo_diag *d)
+{
+    cfo_dataset_parser *p = cfo_dataset_parser_new(name, into);
+    cfo_err err = cfo_dataset_parser_feed(p, data, len, d);
+    if (err == CFO_OK)
+        err = cfo_dataset_parser_finish(p, meta, d);
+    cfo_dataset_parser_destroy(&p);
+    return err;
+}
+
+/* Reads in fixed chunks so memory follows the records, not the file. A
+ * missing file is CFO_ENOTFOUND; partial records stay in `into` on error as
+ * with cfo_dataset_parse. */
+cfo_err cfo_dataset_parse_file(const char *path, cfo_recset *into, cfo_dataset_meta *meta,
+                               cfo_diag *d)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return cfo_diag_set(d, e == ENOENT ? CFO_ENOTFOUND : CFO_EIO, "%s: %s", path, strerror(e));
+    }
+    cfo_err err = CFO_OK;
+    cfo_dataset_parser *p = cfo_dataset_parser_new(path, into);
+    char *chunk = cfo_xmalloc(FILE_CHUNK);
+    for (;;) {
+        ssize_t n = read(fd, chunk, FILE_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            err = cfo_diag_set(d, CFO_EIO, "%s: %s", path, strerror(errno));
+            break;
+        }
+        if (n == 0) {
+            err = cfo_dataset_parser_finish(p, meta, d);
+            break;
+        }
+        err = cfo_dataset_parser_feed(p, chunk, (size_t)n, d);
+        if (err != CFO_OK)
+            break;
+    }
+    free(chunk);
+    cfo_dataset_parser_destroy(&p);
+    close(fd);
+    return err;
+}
+
+/* ---- writer ----------------------------------------------------------- */
+
+static void gen_print(void *ctx, const char *s, size_t len)
+{
+    cfo_buf_append(ctx, s, len);
+}
+
+static yajl_gen gen_new(cfo_buf *out)
+{
+    yajl_gen g = yajl_gen_alloc(&ya_funcs);
+    if (g == NULL) {
+        cfo_error("yajl_gen_alloc failed");
+        abort();
+    }
+    yajl_gen_config(g, yajl_gen_print_callback, gen_print, out);
+    yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+    return g;
+}
+
+/* Length of the UTF-8 sequence at s (of at most len bytes) under the rule
+ * yajl applies when it reads and writes strings, or 0 if it is invalid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t len)
+{
+    size_t n;
+    if (s[0] <= 0x7f)
+        return 1;
+    if ((s[0] >> 5) == 0x6)
+        n = 2;
+    else if ((s[0] >> 4) == 0xe)
+        n = 3;
+    else if ((s[0] >> 3) == 0x1e)
+        n = 4;
+    else
+        return 0;
+    if (n > len)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] >> 6) != 0x2)
+            return 0;
+    }
+    return n;
+}
+
+/* Strings that did not come through the parser may hold invalid UTF-8; such
+ * bytes become U+FFFD so the document stays readable JSON. */
+static void gen_string(yajl_gen g, const char *s)
+{
+    size_t len = strlen(s);
+    if (yajl_gen_string(g, (const unsigned char *)s, len) != yajl_gen_invalid_string)
+        return;
+    cfo_buf fixed;
+    cfo_buf_init(&fixed);
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq_len(u + i, len - i);
+        if (n == 0) {
+            cfo_buf_append(&fixed, "\xef\xbf\xbd", 3);
+            i++;
+        } else {
+            cfo_buf_append(&fixed, u + i, n);
+            i += n;
+        }
+    }
+    yajl_gen_status st = yajl_gen_string(g, (const unsigned char *)fixed.data, fixed.len);
+    assert(st == yajl_gen_status_ok);
+    (void)st;
+    cfo_buf_fini(&fixed);
+}
+
+#define GEN_KEY(g, k) yajl_gen_string((g), (const unsigned char *)(k), sizeof(k) - 1)
+
+/* The shortest of %.15g / %.17g that reads back as the same double. */
+static void gen_duration(yajl_gen g, double v)
+{
+    char text[40];
+    if (v == 0 || !isfinite(v)) {
+        /* -0 would come back as 0; validated records never hold NaN/inf. */
+        yajl_gen_number(g, "0", 1);
+        return;
+    }
+    int n = snprintf(text, sizeof text, "%.15g", v);
+    if (strtod(text, NULL) != v)
+        n = snprintf(text, sizeof text, "%.17g", v);
+    yajl_gen_number(g, text, (size_t)n);
+}
+
+static void gen_record(yajl_gen g, const cfo_record *r)
+{
+    yajl_gen_map_open(g);
+    GEN_KEY(g, "commit");
+    gen_string(g, r->commit != NULL ? r->commit : "");
+    GEN_KEY(g, "fuzzer");
+    gen_string(g, r->fuzzer != NULL ? r->fuzzer : "");
+    GEN_KEY(g, "ok");
+    yajl_gen_bool(g, r->ok);
+    GEN_KEY(g, "count");
+    yajl_gen_integer(g, (long long)r->count);
+    GEN_KEY(g, "findings");
+    yajl_gen_integer(g, (long long)r->findings);
+    GEN_KEY(g, "branch");
+    gen_string(g, r->branch != NULL ? r->branch : "");
+    GEN_KEY(g, "target");
+    gen_string(g, r->target != NULL ? r->target : "");
+    GEN_KEY(g, "duration");
+    gen_duration(g, r->duration);
+    GEN_KEY(g, "command");
+    gen_string(g, r->command != NULL ? r->command : "");
+    GEN_KEY(g, "status");
+    gen_string(g, cfo_status_name(r->status));
+    if (r->has_time) {
+        char t[64];
+        cfo_format_time(r->time_ms, t, sizeof t);
+        GEN_KEY(g, "time");
+        gen_string(g, t);
+    }
+    if (r->run != NULL) {
+        GEN_KEY(g, "run");
+        gen_string(g, r->run);
+    }
+    if (r->worker != NULL) {
+        GEN_KEY(g, "worker");
+        gen_string(g, r->worker);
+    }
+    if (r->attempt != 0) {
+        GEN_KEY(g, "attempt");
+        yajl_gen_integer(g, (long long)r->attempt);
+    }
+    yajl_gen_map_close(g);
+    /* Lets the same generator write the next record as a new top-level value. */
+    yajl_gen_reset(g, NULL);
+}
+
+void cfo_record_write_json(const cfo_record *r, cfo_buf *out)
+{
+    yajl_gen g = gen_new(out);
+    gen_record(g, r);
+    yajl_gen_free(g);
+}
+
+/* A window <= 0 omits the key (a parser reports it as 0, "absent"). */
+void cfo_dataset_write(const cfo_recset *rs, int window, cfo_buf *out)
+{
+    assert(window <= CFO_DATASET_MAX_WINDOW);
+    if (window > 0)
+        cfo_buf_printf(out, "{\"version\":%d,\"window\":%d,\"records\":[\n", CFO_DATASET_VERSION,
+                       window);
+    else
+        cfo_buf_printf(out, "{\"version\":%d,\"records\":[\n", CFO_DATASET_VERSION);
+    yajl_gen g = gen_new(out);
+    for (size_t i = 0; i < rs->n; i++) {
+        if (i > 0)
+            cfo_buf_append(out, ",\n", 2);
+        gen_record(g, &rs->v[i]);
+    }
+    yajl_gen_free(g);
+    if (rs->n > 0)
+        cfo_buf_append(out, "\n", 1);
+    cfo_buf_append(out, "]}\n", 3);
+}
