@@ -16,7 +16,9 @@ typedef struct cfo_merge_policy {
  * reported, never merged); 1 dedup; 2 newest per (fuzzer, branch, target,
  * commit) by strategy; 3 supersede; 4 window; 5 order. Deterministic and
  * idempotent: the result does not depend on the input order, and merging the
- * output again with any subset of the input changes nothing. */
+ * output again, alone or together with the whole input, changes nothing.
+ * (Merging it with only part of the input may not: a record removed by one
+ * that has since left the window can come back.) */
 void cfo_merge(cfo_recset *rs, const cfo_merge_policy *policy);
 
 cfo_merge_strategy cfo_merge_strategy_for(const cfo_merge_policy *policy, const char *fuzzer);
