@@ -97,6 +97,7 @@ void cfo_buf_reserve(cfo_buf *b, size_t extra)
         cap *= 2;
     b->data = cfo_xrealloc(b->data, cap);
     b->cap = cap;
+    b->data[b->len] = '\0';
 }
 
 void cfo_buf_append(cfo_buf *b, const void *p, size_t n)
@@ -402,6 +403,32 @@ cfo_err cfo_remove_tree(const char *path, cfo_diag *d)
     if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
         return cfo_diag_set(d, CFO_EIO, "cannot remove %s: %s", path, strerror(errno));
     return CFO_OK;
+}
+
+void cfo_utf8_sanitize(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        unsigned char c = *p;
+        size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        bool ok = n > 0;
+        for (size_t k = 1; ok && k < n; k++)
+            ok = (p[k] & 0xc0) == 0x80;
+        /* Overlong forms and surrogates are not valid UTF-8 either. */
+        if (ok && n == 2 && c < 0xc2)
+            ok = false;
+        if (ok && n == 3 && ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0)))
+            ok = false;
+        if (ok && n == 4 && ((c == 0xf0 && p[1] < 0x90) || c > 0xf4 || (c == 0xf4 && p[1] >= 0x90)))
+            ok = false;
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        if (n == 1 && (c < 0x20 || c == 0x7f) && c != '\n' && c != '\t')
+            *p = '?';
+        p += n;
+    }
 }
 
 int cfo_cpu_count(void)

@@ -1,0 +1,173 @@
+/* cfo_store.c -- loading a dataset from storage and the lock-read-merge-write commit loop. */
+#include "cfo_store.h"
+
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfo_dataset.h"
+#include "cfo_merge.h"
+
+#define COMMIT_MAX_ATTEMPTS 8
+
+/* What one read of the dataset produced. */
+typedef struct load_ctx {
+    cfo_dataset_parser *parser;
+    bool parse_failed; /* the error came from the parser, not from storage */
+    EVP_MD_CTX *md;    /* digest of the bytes read, or NULL */
+} load_ctx;
+
+static cfo_err parse_sink(void *ctx, const void *data, size_t len, cfo_diag *d)
+{
+    load_ctx *lc = ctx;
+    if (lc->md != NULL)
+        EVP_DigestUpdate(lc->md, data, len);
+    cfo_err err = cfo_dataset_parser_feed(lc->parser, data, len, d);
+    if (err != CFO_OK)
+        lc->parse_failed = true;
+    return err;
+}
+
+/* Rewrites the parser's "<display>: record 3: ..." as
+ * "dataset <display> is not valid: record 3: ...<suffix>". */
+static cfo_err invalid(cfo_storage *st, cfo_diag *d, const char *suffix)
+{
+    if (d == NULL)
+        return CFO_EPARSE;
+    char msg[sizeof d->msg];
+    const char *m = d->msg;
+    size_t n = strlen(st->display);
+    if (strncmp(m, st->display, n) == 0 && strncmp(m + n, ": ", 2) == 0)
+        m += n + 2;
+    snprintf(msg, sizeof msg, "%s", m);
+    return cfo_diag_set(d, CFO_EPARSE, "dataset %s is not valid: %s%s", st->display, msg, suffix);
+}
+
+/* Reads and parses the dataset into `into`, appending; on failure `into` is
+ * as it was. A missing dataset is CFO_ENOTFOUND with token "0". */
+static cfo_err load(cfo_storage *st, cfo_recset *into, cfo_dataset_meta *meta, char *token,
+                    EVP_MD_CTX *md, const char *suffix, cfo_diag *d)
+{
+    memset(meta, 0, sizeof *meta);
+    size_t n0 = into->n;
+    load_ctx lc = {.parser = cfo_dataset_parser_new(st->display, into), .md = md};
+    cfo_err err = cfo_storage_read(st, parse_sink, &lc, token, d);
+    if (err == CFO_OK) {
+        err = cfo_dataset_parser_finish(lc.parser, meta, d);
+        if (err != CFO_OK)
+            lc.parse_failed = true;
+    }
+    cfo_dataset_parser_destroy(&lc.parser);
+    if (err != CFO_OK) {
+        into->n = n0;
+        memset(meta, 0, sizeof *meta);
+        if (lc.parse_failed)
+            return invalid(st, d, suffix);
+    }
+    return err;
+}
+
+cfo_err cfo_store_load(cfo_storage *st, cfo_recset *into, int *window, cfo_diag *d)
+{
+    cfo_dataset_meta meta;
+    char token[CFO_TOKEN_MAX];
+    *window = 0;
+    cfo_err err = load(st, into, &meta, token, NULL, "", d);
+    if (err == CFO_ENOTFOUND)
+        return CFO_OK;
+    if (err == CFO_OK)
+        *window = meta.window;
+    return err;
+}
+
+static int choose_window(int window_override, const cfo_config *config, int dataset_window)
+{
+    if (window_override > 0)
+        return window_override;
+    if (config != NULL && config->window_set)
+        return config->window;
+    if (dataset_window > 0)
+        return dataset_window;
+    return CFO_DEFAULT_WINDOW;
+}
+
+/* One lock-read-merge-write round. *unchanged is set when the merge gives
+ * back the very bytes that were read, so nothing needs writing. */
+static cfo_err commit_round(cfo_storage *st, const cfo_recset *records, const cfo_config *config,
+                            int window_override, cfo_commit_stats *stats, cfo_diag *d)
+{
+    cfo_err err = cfo_storage_lock(st, d);
+    if (err != CFO_OK)
+        return err;
+    cfo_recset *rs = cfo_recset_new();
+    cfo_buf out;
+    cfo_buf_init(&out);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        abort(); /* only allocation can fail here */
+
+    cfo_dataset_meta meta;
+    char token[CFO_TOKEN_MAX];
+    err = load(st, rs, &meta, token, md, "; it was not modified", d);
+    bool exists = err == CFO_OK;
+    if (err == CFO_ENOTFOUND)
+        err = CFO_OK;
+    if (err != CFO_OK)
+        goto out;
+    unsigned char old_digest[EVP_MAX_MD_SIZE];
+    unsigned int old_len = 0;
+    EVP_DigestFinal_ex(md, old_digest, &old_len);
+
+    stats->before = rs->n;
+    stats->added = records->n;
+    stats->window = choose_window(window_override, config, meta.window);
+    cfo_recset_add_all(rs, records);
+    cfo_merge_policy policy = {.window = stats->window, .config = config};
+    cfo_merge(rs, &policy);
+    stats->after = rs->n;
+    cfo_dataset_write(rs, stats->window, &out);
+
+    /* Merging what is already there changes nothing: leave the file (and
+     * its version) alone. */
+    if (exists) {
+        unsigned char new_digest[EVP_MAX_MD_SIZE];
+        unsigned int new_len = 0;
+        EVP_Digest(out.data, out.len, new_digest, &new_len, EVP_sha256(), NULL);
+        if (new_len == old_len && memcmp(new_digest, old_digest, old_len) == 0)
+            goto out;
+    }
+    err = cfo_storage_write(st, out.data, out.len, token, d);
+
+out:
+    cfo_storage_unlock(st);
+    EVP_MD_CTX_free(md);
+    cfo_buf_fini(&out);
+    cfo_recset_destroy(&rs);
+    return err;
+}
+
+cfo_err cfo_store_commit(cfo_storage *st, const cfo_recset *records, const cfo_config *config,
+                         int window_override, cfo_commit_stats *stats, cfo_diag *d)
+{
+    cfo_commit_stats local;
+    if (stats == NULL)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    cfo_config *owned = NULL;
+    if (config == NULL)
+        config = owned = cfo_config_new_default();
+    cfo_err err = CFO_ECONFLICT;
+    for (int attempt = 1; attempt <= COMMIT_MAX_ATTEMPTS && err == CFO_ECONFLICT; attempt++) {
+        stats->attempts = attempt;
+        err = commit_round(st, records, config, window_override, stats, d);
+    }
+    if (err == CFO_ECONFLICT)
+        cfo_diag_set(d, CFO_ECONFLICT,
+                     "dataset %s kept changing while it was merged (%d attempts); it was not "
+                     "written",
+                     st->display, COMMIT_MAX_ATTEMPTS);
+    cfo_config_destroy(&owned);
+    return err;
+}
