@@ -1,0 +1,494 @@
+/* main_dataset.c -- cfo-dataset: merges records into a dataset, shows it as a table, counts it. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfo_config.h"
+#include "cfo_dataset.h"
+#include "cfo_log.h"
+#include "cfo_record.h"
+#include "cfo_storage.h"
+#include "cfo_store.h"
+#include "cfo_util.h"
+
+#define EXIT_USAGE 2
+#define EXIT_DATA 3
+
+/* clang-format off */
+#define SYNOPSIS                                                                         \
+    "usage: cfo-dataset merge --into URL [--config FILE] [--window N] FILE...\n"           \
+    "       cfo-dataset show URL [--fuzzer NAME] [--branch NAME] [--target NAME]\n"        \
+    "       cfo-dataset stats URL\n"                                                       \
+    "       cfo-dataset --help\n"
+
+static const char usage_text[] =
+    SYNOPSIS
+    "\n"
+    "Inspects and repairs a CFO seed dataset.\n"
+    "\n"
+    "  merge  merges the records of every FILE (a dataset document or a JSON array\n"
+    "         of records) into the dataset at URL, with the merge rules of a run,\n"
+    "         and writes it. Every FILE is parsed before anything is written.\n"
+    "  show   prints the records as a table in dataset order: time, fuzzer,\n"
+    "         branch, target, commit, status, count, findings, duration.\n"
+    "  stats  prints the window, the commits and records in the dataset, and per\n"
+    "         fuzzer its records, passes, failures and distinct targets.\n"
+    "\n"
+    "URL is file:///abs/path, file://rel/path (relative to the current\n"
+    "directory), a path, or gs://bucket/object. Options may follow the URL.\n"
+    "\n"
+    "options:\n"
+    "  --into URL      merge: the dataset to write (created if missing)\n"
+    "  --config FILE   merge: project configuration giving each fuzzer's merge\n"
+    "                  strategy and the window (default: ./cfo.ini if present,\n"
+    "                  else the built-in fuzzers)\n"
+    "  --window N      merge: keep the records of the N most recent commits\n"
+    "                  (1..100000; default: the configuration's window, else the\n"
+    "                  dataset's, else 32)\n"
+    "  --fuzzer NAME   show: only records of this fuzzer\n"
+    "  --branch NAME   show: only records of this branch\n"
+    "  --target NAME   show: only records of this target\n"
+    "  -h, --help      print this text and exit\n"
+    "\n"
+    "exit status: 0 success; 2 usage or configuration error; 3 the dataset or an\n"
+    "input file could not be read, parsed or written (nothing is written then).\n";
+/* clang-format on */
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cfo_error("%s", msg);
+    fputs(SYNOPSIS "Run 'cfo-dataset --help' for the details.\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* getopt_long over argv (argv[0] is the subcommand), reporting errors our way. */
+static int next_opt(int argc, char **argv, const struct option *opts, const char *cmd)
+{
+    int c = getopt_long(argc, argv, ":h", opts, NULL);
+    if (c == '?') {
+        if (optopt != 0)
+            usage_error("%s: unknown option '-%c'", cmd, optopt);
+        else
+            usage_error("%s: unknown option '%s'", cmd, argv[optind - 1]);
+    } else if (c == ':') {
+        usage_error("%s: option '%s' needs an argument", cmd, argv[optind - 1]);
+    }
+    return c;
+}
+
+static cfo_err open_storage(const char *url, cfo_storage **st)
+{
+    cfo_diag d = {{0}};
+    cfo_err err = cfo_storage_open(url, st, &d);
+    if (err != CFO_OK)
+        cfo_error("%s", d.msg);
+    return err;
+}
+
+static cfo_err null_sink(void *ctx, const void *data, size_t len, cfo_diag *d)
+{
+    (void)ctx;
+    (void)data;
+    (void)len;
+    (void)d;
+    return CFO_OK;
+}
+
+/* Loads the dataset at url for reading; a missing one is an error here, since
+ * showing nothing for a mistyped URL would hide the mistake. */
+static int load_existing(const char *url, cfo_recset *rs, int *window)
+{
+    cfo_storage *st = NULL;
+    if (open_storage(url, &st) != CFO_OK)
+        return EXIT_DATA;
+    cfo_diag d = {{0}};
+    int rc = 0;
+    if (cfo_store_load(st, rs, window, &d) != CFO_OK) {
+        cfo_error("%s", d.msg);
+        rc = EXIT_DATA;
+    } else if (rs->n == 0 && *window == 0) {
+        /* Empty: tell a missing dataset from an empty array (a cheap read). */
+        char token[CFO_TOKEN_MAX];
+        if (cfo_storage_read(st, null_sink, NULL, token, &d) == CFO_ENOTFOUND) {
+            cfo_error("dataset %s does not exist", st->display);
+            rc = EXIT_DATA;
+        }
+    }
+    cfo_storage_destroy(&st);
+    return rc;
+}
+
+/* --- merge --------------------------------------------------------------- */
+
+static int load_config(const char *path, cfo_config **cfg)
+{
+    cfo_diag d = {{0}};
+    if (path == NULL) {
+        if (access("cfo.ini", F_OK) != 0) {
+            *cfg = cfo_config_new_default();
+            return 0;
+        }
+        path = "cfo.ini";
+    }
+    if (cfo_config_load(path, cfg, &d) != CFO_OK) {
+        cfo_error("%s", d.msg);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int cmd_merge(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"into", required_argument, NULL, 'i'},
+        {"config", required_argument, NULL, 'c'},
+        {"window", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *into = NULL, *config_path = NULL;
+    int64_t window = 0;
+    int c;
+    while ((c = next_opt(argc, argv, opts, "merge")) != -1) {
+        cfo_diag d = {{0}};
+        switch (c) {
+        case 'i':
+            into = optarg;
+            break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'w':
+            if (cfo_parse_int(optarg, 1, CFO_DATASET_MAX_WINDOW, &window, &d) != CFO_OK)
+                return usage_error("merge: --window: %s", d.msg);
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (into == NULL)
+        return usage_error("merge: --into URL is required");
+    if (optind >= argc)
+        return usage_error("merge: no input FILE given");
+
+    cfo_config *cfg = NULL;
+    int rc = load_config(config_path, &cfg);
+    if (rc != 0)
+        return rc;
+
+    cfo_storage *st = NULL;
+    cfo_recset *records = cfo_recset_new();
+    if (open_storage(into, &st) != CFO_OK) {
+        rc = EXIT_DATA;
+        goto out;
+    }
+    /* Every input is parsed before the dataset is touched. */
+    for (int i = optind; i < argc; i++) {
+        cfo_diag d = {{0}};
+        cfo_dataset_meta meta;
+        if (cfo_dataset_parse_file(argv[i], records, &meta, &d) != CFO_OK) {
+            cfo_error("%s; nothing was written", d.msg);
+            rc = EXIT_DATA;
+            goto out;
+        }
+    }
+    cfo_commit_stats stats;
+    cfo_diag d = {{0}};
+    if (cfo_store_commit(st, records, cfg, (int)window, &stats, &d) != CFO_OK) {
+        cfo_error("%s", d.msg);
+        rc = EXIT_DATA;
+        goto out;
+    }
+    printf("merged %zu new records into %s: %zu before, %zu after, %d commits in window\n",
+           stats.added, into, stats.before, stats.after, stats.window);
+out:
+    cfo_storage_destroy(&st);
+    cfo_recset_destroy(&records);
+    cfo_config_destroy(&cfg);
+    return rc;
+}
+
+/* --- show ---------------------------------------------------------------- */
+
+enum {
+    COL_TIME,
+    COL_FUZZER,
+    COL_BRANCH,
+    COL_TARGET,
+    COL_COMMIT,
+    COL_STATUS,
+    COL_COUNT,
+    COL_FINDINGS,
+    COL_DURATION,
+    NCOLS
+};
+
+static const char *const col_names[NCOLS] = {"TIME",   "FUZZER", "BRANCH",   "TARGET",  "COMMIT",
+                                             "STATUS", "COUNT",  "FINDINGS", "DURATION"};
+/* Numbers are right-aligned. */
+static const bool col_right[NCOLS] = {
+    [COL_COUNT] = true, [COL_FINDINGS] = true, [COL_DURATION] = true};
+
+typedef struct row {
+    char time[40];
+    char commit[13];
+    char count[24];
+    char findings[24];
+    char duration[32];
+    const char *cells[NCOLS];
+} row;
+
+static void fill_row(const cfo_record *r, row *out)
+{
+    if (r->has_time)
+        cfo_format_time(r->time_ms, out->time, sizeof out->time);
+    else
+        snprintf(out->time, sizeof out->time, "-");
+    snprintf(out->commit, sizeof out->commit, "%.12s", r->commit ? r->commit : "-");
+    snprintf(out->count, sizeof out->count, "%lld", (long long)r->count);
+    snprintf(out->findings, sizeof out->findings, "%lld", (long long)r->findings);
+    if (r->duration < 60.0)
+        snprintf(out->duration, sizeof out->duration, "%.2fs", r->duration);
+    else
+        cfo_format_duration((int64_t)(r->duration * 1000.0 + 0.5), out->duration,
+                            sizeof out->duration);
+    out->cells[COL_TIME] = out->time;
+    out->cells[COL_FUZZER] = r->fuzzer;
+    out->cells[COL_BRANCH] = r->branch;
+    out->cells[COL_TARGET] = r->target;
+    out->cells[COL_COMMIT] = out->commit;
+    out->cells[COL_STATUS] = cfo_status_name(r->status);
+    out->cells[COL_COUNT] = out->count;
+    out->cells[COL_FINDINGS] = out->findings;
+    out->cells[COL_DURATION] = out->duration;
+    for (int i = 0; i < NCOLS; i++)
+        if (out->cells[i] == NULL || out->cells[i][0] == '\0')
+            out->cells[i] = "-";
+}
+
+static void print_row(const char *const *cells, const size_t *width)
+{
+    for (int i = 0; i < NCOLS; i++) {
+        int w = (int)width[i];
+        const char *sep = i == NCOLS - 1 ? "\n" : "  ";
+        if (col_right[i])
+            printf("%*s%s", w, cells[i], sep);
+        else if (i == NCOLS - 1)
+            printf("%s%s", cells[i], sep); /* no trailing blanks */
+        else
+            printf("%-*s%s", w, cells[i], sep);
+    }
+}
+
+static bool matches(const cfo_record *r, const char *fuzzer, const char *branch, const char *target)
+{
+    return (fuzzer == NULL || cfo_strcmp0(r->fuzzer, fuzzer) == 0) &&
+           (branch == NULL || cfo_strcmp0(r->branch, branch) == 0) &&
+           (target == NULL || cfo_strcmp0(r->target, target) == 0);
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"fuzzer", required_argument, NULL, 'f'},
+        {"branch", required_argument, NULL, 'b'},
+        {"target", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *fuzzer = NULL, *branch = NULL, *target = NULL;
+    int c;
+    while ((c = next_opt(argc, argv, opts, "show")) != -1) {
+        switch (c) {
+        case 'f':
+            fuzzer = optarg;
+            break;
+        case 'b':
+            branch = optarg;
+            break;
+        case 't':
+            target = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc)
+        return usage_error("show: the dataset URL is missing");
+    if (argc - optind > 1)
+        return usage_error("show: unexpected argument '%s'", argv[optind + 1]);
+
+    cfo_recset *rs = cfo_recset_new();
+    int window = 0;
+    int rc = load_existing(argv[optind], rs, &window);
+    if (rc == 0) {
+        size_t width[NCOLS];
+        for (int i = 0; i < NCOLS; i++)
+            width[i] = strlen(col_names[i]);
+        row r;
+        for (size_t i = 0; i < rs->n; i++) {
+            if (!matches(&rs->v[i], fuzzer, branch, target))
+                continue;
+            fill_row(&rs->v[i], &r);
+            for (int k = 0; k < NCOLS; k++)
+                if (strlen(r.cells[k]) > width[k])
+                    width[k] = strlen(r.cells[k]);
+        }
+        print_row(col_names, width);
+        for (size_t i = 0; i < rs->n; i++) {
+            if (!matches(&rs->v[i], fuzzer, branch, target))
+                continue;
+            fill_row(&rs->v[i], &r);
+            print_row(r.cells, width);
+        }
+        if (fflush(stdout) != 0)
+            rc = EXIT_DATA;
+    }
+    cfo_recset_destroy(&rs);
+    return rc;
+}
+
+/* --- stats --------------------------------------------------------------- */
+
+/* Interned strings compare by pointer, so distinct values are distinct pointers. */
+static int ptr_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (const char *const *)a, y = (uintptr_t) * (const char *const *)b;
+    return (x > y) - (x < y);
+}
+
+static size_t count_distinct(const char **v, size_t n)
+{
+    qsort(v, n, sizeof *v, ptr_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || v[i] != v[i - 1])
+            k++;
+    return k;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return cfo_strcmp0(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    while ((c = next_opt(argc, argv, opts, "stats")) != -1) {
+        switch (c) {
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc)
+        return usage_error("stats: the dataset URL is missing");
+    if (argc - optind > 1)
+        return usage_error("stats: unexpected argument '%s'", argv[optind + 1]);
+
+    cfo_recset *rs = cfo_recset_new();
+    int window = 0;
+    int rc = load_existing(argv[optind], rs, &window);
+    if (rc != 0) {
+        cfo_recset_destroy(&rs);
+        return rc;
+    }
+    const char **tmp = cfo_xcalloc(rs->n + 1, sizeof *tmp);
+    for (size_t i = 0; i < rs->n; i++)
+        tmp[i] = rs->v[i].commit;
+    size_t commits = count_distinct(tmp, rs->n);
+
+    printf("dataset: %s\n", argv[optind]);
+    if (window > 0)
+        printf("window: %d commits\n", window);
+    else
+        printf("window: %d commits (the dataset names none: the default)\n", CFO_DEFAULT_WINDOW);
+    printf("commits in window: %zu\n", commits);
+    printf("records: %zu\n", rs->n);
+
+    /* Fuzzer names, sorted and distinct. */
+    for (size_t i = 0; i < rs->n; i++)
+        tmp[i] = rs->v[i].fuzzer;
+    qsort(tmp, rs->n, sizeof *tmp, str_cmp);
+    size_t nf = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        if (nf == 0 || cfo_strcmp0(tmp[i], tmp[nf - 1]) != 0)
+            tmp[nf++] = tmp[i];
+
+    size_t wname = strlen("FUZZER");
+    for (size_t i = 0; i < nf; i++)
+        if (tmp[i] && strlen(tmp[i]) > wname)
+            wname = strlen(tmp[i]);
+    printf("%-*s  %8s  %8s  %8s  %8s\n", (int)wname, "FUZZER", "RECORDS", "PASS", "FAIL",
+           "TARGETS");
+    const char **targets = cfo_xcalloc(rs->n + 1, sizeof *targets);
+    for (size_t f = 0; f < nf; f++) {
+        size_t records = 0, pass = 0, fail = 0, nt = 0;
+        for (size_t i = 0; i < rs->n; i++) {
+            const cfo_record *r = &rs->v[i];
+            if (cfo_strcmp0(r->fuzzer, tmp[f]) != 0)
+                continue;
+            records++;
+            if (r->ok)
+                pass++;
+            else
+                fail++;
+            targets[nt++] = r->target;
+        }
+        printf("%-*s  %8zu  %8zu  %8zu  %8zu\n", (int)wname, tmp[f] ? tmp[f] : "-", records, pass,
+               fail, count_distinct(targets, nt));
+    }
+    free(targets);
+    free(tmp);
+    cfo_recset_destroy(&rs);
+    return fflush(stdout) == 0 ? 0 : EXIT_DATA;
+}
+
+int main(int argc, char **argv)
+{
+    cfo_log_init("cfo-dataset", CFO_LOG_INFO);
+    if (argc < 2)
+        return usage_error("no command given");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    /* The subcommand's own arguments, with the subcommand as argv[0]. */
+    int sub_argc = argc - 1;
+    char **sub_argv = argv + 1;
+    optind = 1;
+    opterr = 0;
+    if (strcmp(cmd, "merge") == 0)
+        return cmd_merge(sub_argc, sub_argv);
+    if (strcmp(cmd, "show") == 0)
+        return cmd_show(sub_argc, sub_argv);
+    if (strcmp(cmd, "stats") == 0)
+        return cmd_stats(sub_argc, sub_argv);
+    return usage_error("unknown command '%s' (expected merge, show or stats)", cmd);
+}
