@@ -1,0 +1,961 @@
+/* cfo_exec.c -- spawns task processes in their own process group, drains their
+ * output as it comes, and stops them so that no descendant outlives them. */
+#include "cfo_exec.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfo_log.h"
+#include "cfo_util.h"
+
+extern char **environ;
+
+#define COOKIE_VAR "CFO_TASK_COOKIE"
+#define RESULT_VAR "CFO_RESULT_FD"
+#define RESULT_CHILD_FD 3
+/* Longest poll sleep, so that *cancel is seen promptly. */
+#define TICK_MS 200
+/* Without pidfds the main child's exit is noticed by polling. */
+#define NOPIDFD_TICK_MS 20
+/* How long after the last SIGKILL we keep collecting a task's strays. */
+#define STRAY_BOUND_MS 5000
+/* Pause between scans while strays are still dying. */
+#define STRAY_PAUSE_MS 10
+#define READ_CHUNK 65536
+/* /proc/<pid>/environ is read at most this far when looking for cookies. */
+#define ENVIRON_READ_MAX (4u << 20)
+#define CAPTURE_ERR_TAIL 8192
+#define CAPTURE_GRACE_MS 2000
+/* The kernel's per-task flag, shown in /proc/<pid>/stat. */
+#define PF_EXITING 0x4u
+
+/* ---- registry of the children this module waits for ----
+ * Orphans re-parented to this (subreaper) process are reaped by scanning
+ * /proc; the registry keeps that scan away from pids a thread here still
+ * waits for. A pid is added under the lock in the same critical section
+ * that spawns it, and removed only after waitpid has collected it. */
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static pid_t *registry;
+static size_t registry_n;
+static size_t registry_cap;
+static atomic_uint_fast64_t cookie_counter;
+
+static void registry_add_locked(pid_t pid)
+{
+    if (registry_n == registry_cap) {
+        registry_cap = registry_cap ? registry_cap * 2 : 16;
+        registry = cfo_xrealloc(registry, registry_cap * sizeof *registry);
+    }
+    registry[registry_n++] = pid;
+}
+
+static bool registry_has_locked(pid_t pid)
+{
+    for (size_t i = 0; i < registry_n; i++)
+        if (registry[i] == pid)
+            return true;
+    return false;
+}
+
+static void registry_remove(pid_t pid)
+{
+    pthread_mutex_lock(&registry_mu);
+    for (size_t i = 0; i < registry_n; i++) {
+        if (registry[i] == pid) {
+            registry[i] = registry[--registry_n];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+}
+
+/* ---- small helpers ---- */
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Moves fd to a number above RESULT_CHILD_FD, so the dup2 actions of the
+ * child can never overwrite one pipe end with another. */
+static int fd_above_3(int fd)
+{
+    if (fd > RESULT_CHILD_FD)
+        return fd;
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, RESULT_CHILD_FD + 1);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return nfd;
+}
+
+static int make_pipe(int p[2])
+{
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return -1;
+    p[0] = fd_above_3(p[0]);
+    p[1] = fd_above_3(p[1]);
+    if (p[0] < 0 || p[1] < 0) {
+        int e = errno;
+        if (p[0] >= 0)
+            close(p[0]);
+        if (p[1] >= 0)
+            close(p[1]);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+static bool same_name(const char *a, const char *b)
+{
+    size_t i = 0;
+    while (a[i] && a[i] != '=' && a[i] == b[i])
+        i++;
+    return (a[i] == '=' || a[i] == '\0') && (b[i] == '=' || b[i] == '\0');
+}
+
+static bool in_env_add(char *const *env_add, const char *entry)
+{
+    for (size_t i = 0; env_add && env_add[i]; i++)
+        if (same_name(env_add[i], entry))
+            return true;
+    return false;
+}
+
+/* The child's environment: ours, minus what env_add overrides and minus the
+ * variables this module owns, then env_add, the cookie and the result fd.
+ * A cookie inherited from an enclosing task is kept in front of ours
+ * ("outer:ours"), so a runner that itself runs tasks (cfo-fuzz starting
+ * terraform) does not hide their processes from the enclosing task's sweep. */
+static void build_env(cfo_strv *env, char *const *env_add, const char *cookie, bool result_fd)
+{
+    const char *outer = NULL;
+    for (char **e = environ; e && *e; e++) {
+        if (same_name(*e, COOKIE_VAR)) {
+            outer = *e + strlen(COOKIE_VAR) + 1;
+            continue;
+        }
+        if (same_name(*e, RESULT_VAR) || in_env_add(env_add, *e))
+            continue;
+        cfo_strv_push(env, *e);
+    }
+    for (size_t i = 0; env_add && env_add[i]; i++) {
+        if (same_name(env_add[i], COOKIE_VAR) || same_name(env_add[i], RESULT_VAR))
+            continue;
+        bool later = false;
+        for (size_t j = i + 1; env_add[j] && !later; j++)
+            later = same_name(env_add[i], env_add[j]);
+        if (!later)
+            cfo_strv_push(env, env_add[i]);
+    }
+    /* Nesting is shallow in practice; a runaway chain keeps its newest links. */
+    if (outer != NULL && strlen(outer) > 1024)
+        outer = strchr(outer + strlen(outer) - 1024, ':');
+    if (outer != NULL && *outer == ':')
+        outer++;
+    if (outer != NULL && *outer != '\0')
+        cfo_strv_push_owned(env, cfo_xasprintf("%s=%s:%s", COOKIE_VAR, outer, cookie));
+    else
+        cfo_strv_push_owned(env, cfo_xasprintf("%s=%s", COOKIE_VAR, cookie));
+    if (result_fd)
+        cfo_strv_push_owned(env, cfo_xasprintf("%s=%d", RESULT_VAR, RESULT_CHILD_FD));
+}
+
+static void make_cookie(char *out, size_t len)
+{
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+        rnd = (uint64_t)cfo_wall_ms() ^ ((uint64_t)(uintptr_t)out << 16);
+    uint64_t n = atomic_fetch_add(&cookie_counter, 1) + 1;
+    snprintf(out, len, "%ld-%llu-%016llx", (long)getpid(), (unsigned long long)n,
+             (unsigned long long)rnd);
+}
+
+/* Starts argv with fds 0 = /dev/null, 1 = out_w, 2 = err_w and, when
+ * result_w >= 0, 3 = result_w; nothing else stays open. The pid is in the
+ * registry when this returns 0; otherwise the errno-style reason. */
+static int spawn_child(char *const *argv, const char *cwd, char *const *env_add,
+                       const char *cookie, int out_w, int err_w, int result_w, pid_t *pid)
+{
+    cfo_strv env;
+    cfo_strv_init(&env);
+    build_env(&env, env_add, cookie, result_w >= 0);
+
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_init(&attr);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETSIGMASK);
+    posix_spawnattr_setpgroup(&attr, 0);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigdelset(&all, SIGKILL);
+    sigdelset(&all, SIGSTOP);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_w, 1);
+    posix_spawn_file_actions_adddup2(&fa, err_w, 2);
+    if (result_w >= 0)
+        posix_spawn_file_actions_adddup2(&fa, result_w, RESULT_CHILD_FD);
+    /* Also closes fds other threads or libraries opened without CLOEXEC. */
+    posix_spawn_file_actions_addclosefrom_np(&fa, result_w >= 0 ? RESULT_CHILD_FD + 1
+                                                                : RESULT_CHILD_FD);
+    if (cwd != NULL)
+        posix_spawn_file_actions_addchdir_np(&fa, cwd);
+
+    pthread_mutex_lock(&registry_mu);
+    int rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, env.v);
+    if (rc == 0)
+        registry_add_locked(*pid);
+    pthread_mutex_unlock(&registry_mu);
+
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    cfo_strv_fini(&env);
+    return rc;
+}
+
+static int open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+    (void)pid;
+    return -1;
+#endif
+}
+
+/* ---- the process table ---- */
+
+typedef struct proc_ent {
+    pid_t pid;
+    pid_t ppid;
+    pid_t pgrp;
+    char state;
+    bool exiting; /* PF_EXITING: dying, its environment already gone */
+} proc_ent;
+
+static bool read_stat(pid_t pid, proc_ent *pe)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    /* comm may hold any byte; every field after it is numeric or one letter. */
+    char *p = strrchr(buf, ')');
+    long ppid, pgrp;
+    unsigned long flags;
+    char state;
+    if (p == NULL ||
+        sscanf(p + 1, " %c %ld %ld %*d %*d %*d %lu", &state, &ppid, &pgrp, &flags) != 4)
+        return false;
+    pe->exiting = (flags & PF_EXITING) != 0;
+    pe->pid = pid;
+    pe->ppid = (pid_t)ppid;
+    pe->pgrp = (pid_t)pgrp;
+    pe->state = state;
+    return true;
+}
+
+static int proc_cmp(const void *a, const void *b)
+{
+    pid_t x = ((const proc_ent *)a)->pid, y = ((const proc_ent *)b)->pid;
+    return (x > y) - (x < y);
+}
+
+/* All processes we can see, sorted by pid. */
+static proc_ent *proc_snapshot(size_t *n)
+{
+    *n = 0;
+    DIR *dir = opendir("/proc");
+    if (dir == NULL)
+        return NULL;
+    size_t cap = 256;
+    proc_ent *v = cfo_xmalloc(cap * sizeof *v);
+    struct dirent *de;
+    while ((de = readdir(dir)) != NULL) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (*end != '\0' || pid <= 0)
+            continue;
+        proc_ent pe;
+        if (!read_stat((pid_t)pid, &pe))
+            continue;
+        if (*n == cap) {
+            cap *= 2;
+            v = cfo_xrealloc(v, cap * sizeof *v);
+        }
+        v[(*n)++] = pe;
+    }
+    closedir(dir);
+    qsort(v, *n, sizeof *v, proc_cmp);
+    return v;
+}
+
+static const proc_ent *proc_find(const proc_ent *v, size_t n, pid_t pid)
+{
+    proc_ent key = {.pid = pid};
+    return n ? bsearch(&key, v, n, sizeof *v, proc_cmp) : NULL;
+}
+
+/* Whether the environment block env[0..len) has a CFO_TASK_COOKIE entry
+ * listing cookie (entries are NUL-separated; the list is ':'-separated). */
+static bool environ_lists_cookie(const char *env, size_t len, const char *cookie)
+{
+    size_t var_len = strlen(COOKIE_VAR), cookie_len = strlen(cookie);
+    for (size_t i = 0; i < len;) {
+        const char *entry = env + i;
+        size_t n = strnlen(entry, len - i);
+        if (n > var_len && memcmp(entry, COOKIE_VAR, var_len) == 0 && entry[var_len] == '=') {
+            const char *p = entry + var_len + 1, *end = entry + n;
+            while (p < end) {
+                const char *colon = memchr(p, ':', (size_t)(end - p));
+                const char *stop = colon ? colon : end;
+                if ((size_t)(stop - p) == cookie_len && memcmp(p, cookie, cookie_len) == 0)
+                    return true;
+                p = stop + 1;
+            }
+        }
+        i += n + 1;
+    }
+    return false;
+}
+
+/* Whether pid's environment lists cookie in CFO_TASK_COOKIE. */
+static bool has_cookie(pid_t pid, const char *cookie)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/environ", (long)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    cfo_buf b;
+    cfo_buf_init(&b);
+    while (b.len < ENVIRON_READ_MAX) {
+        cfo_buf_reserve(&b, 16384);
+        ssize_t r = read(fd, b.data + b.len, b.cap - b.len - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        b.len += (size_t)r;
+    }
+    close(fd);
+    bool found = b.len > 0 && environ_lists_cookie(b.data, b.len, cookie);
+    cfo_buf_fini(&b);
+    return found;
+}
+
+/* ---- one task's processes ---- */
+
+typedef struct task_procs {
+    pid_t pid;          /* the main child; its pid is its process group id */
+    char cookie[64];    /* listed in CFO_TASK_COOKIE by each of its processes */
+} task_procs;
+
+static void task_procs_init(task_procs *tp, const char *cookie)
+{
+    tp->pid = -1;
+    snprintf(tp->cookie, sizeof tp->cookie, "%s", cookie);
+}
+
+static bool descends_from(const proc_ent *v, size_t n, const proc_ent *pe, pid_t root)
+{
+    pid_t p = pe->ppid;
+    for (size_t hops = 0; hops <= n && p > 1; hops++) {
+        if (p == root)
+            return true;
+        const proc_ent *up = proc_find(v, n, p);
+        if (up == NULL)
+            return false;
+        p = up->ppid;
+    }
+    return false;
+}
+
+/* Sends sig to the task's group, its main child (which may have left the
+ * group) and every other living process of the task, and reaps orphans
+ * re-parented here. Returns how many processes are still to go: living
+ * ones of the task but the main child, and orphans of ours that are dying
+ * or not yet reapable. The main child is not reaped yet, so its pid is
+ * still ours. */
+static size_t signal_strays(const task_procs *tp, int sig)
+{
+    kill(-tp->pid, sig);
+    kill(tp->pid, sig);
+    size_t n;
+    proc_ent *v = proc_snapshot(&n);
+    pid_t self = getpid();
+    size_t pending = 0;
+    for (size_t i = 0; i < n; i++) {
+        const proc_ent *pe = &v[i];
+        if (pe->pid == self || pe->pid == tp->pid || pe->state == 'Z' || pe->state == 'X' ||
+            pe->exiting)
+            continue;
+        if (pe->pgrp == tp->pid || descends_from(v, n, pe, tp->pid) ||
+            has_cookie(pe->pid, tp->cookie)) {
+            kill(pe->pid, sig);
+            pending++;
+        }
+    }
+    /* Processes whose parent is us but that no thread here waits for are
+     * descendants of some task that lost their parent. A dying one has lost
+     * its environment (and so its cookie) before it turns zombie; a zombie
+     * thread group leader cannot be reaped before its other threads end. */
+    pthread_mutex_lock(&registry_mu);
+    for (size_t i = 0; i < n; i++) {
+        const proc_ent *pe = &v[i];
+        if (pe->ppid != self || registry_has_locked(pe->pid))
+            continue;
+        if (pe->state == 'Z' || pe->state == 'X' || pe->exiting) {
+            if (waitpid(pe->pid, NULL, WNOHANG) == 0)
+                pending++;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    free(v);
+    return pending;
+}
+
+/* SIGKILLs whatever is left of the task until two scans in a row find
+ * nothing (one scan can miss a process caught in exec), or the bound. */
+static void kill_remains(const task_procs *tp)
+{
+    int64_t until = cfo_now_ms() + STRAY_BOUND_MS;
+    int clean = 0;
+    for (;;) {
+        size_t pending = signal_strays(tp, SIGKILL);
+        clean = pending == 0 ? clean + 1 : 0;
+        if (clean == 2)
+            return;
+        if (cfo_now_ms() >= until) {
+            if (pending > 0)
+                cfo_warn("exec: %zu process(es) of task %ld survive SIGKILL", pending,
+                         (long)tp->pid);
+            return;
+        }
+        if (pending > 0)
+            sleep_ms(STRAY_PAUSE_MS);
+    }
+}
+
+/* ---- output sinks ---- */
+
+typedef enum sink_kind {
+    SINK_RING,   /* keeps the last cap bytes, may copy all to a log */
+    SINK_LINEAR, /* keeps the first cap bytes, notes overflow */
+} sink_kind;
+
+typedef struct sink {
+    sink_kind kind;
+    int fd;          /* read end, -1 once at EOF */
+    size_t cap;
+    char *data;      /* ring storage or linear buffer (cap + 1 bytes) */
+    size_t len;      /* bytes held */
+    size_t head;     /* ring: where the next byte goes */
+    uint64_t total;
+    bool overflow;
+    int log_fd;
+    const char *log_path;
+    char *log_error; /* where a failing log is reported, or NULL */
+    size_t log_error_len;
+} sink;
+
+static void sink_init(sink *s, sink_kind kind, int fd, size_t cap)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->fd = fd;
+    s->cap = cap;
+    s->data = cfo_xmalloc(cap + 1);
+    s->log_fd = -1;
+}
+
+static void sink_log(sink *s, const char *p, size_t n)
+{
+    while (s->log_fd >= 0 && n > 0) {
+        ssize_t w = write(s->log_fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (s->log_error != NULL && s->log_error[0] == '\0')
+                snprintf(s->log_error, s->log_error_len, "cannot write log %s: %s",
+                         s->log_path, w < 0 ? strerror(errno) : "short write");
+            close_fd(&s->log_fd);
+            return;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void sink_put(sink *s, const char *p, size_t n)
+{
+    s->total += n;
+    sink_log(s, p, n);
+    if (s->kind == SINK_LINEAR) {
+        size_t room = s->cap - s->len;
+        if (n > room) {
+            s->overflow = true;
+            n = room;
+        }
+        memcpy(s->data + s->len, p, n);
+        s->len += n;
+        return;
+    }
+    if (s->cap == 0)
+        return;
+    if (n >= s->cap) {
+        memcpy(s->data, p + n - s->cap, s->cap);
+        s->head = 0;
+        s->len = s->cap;
+        return;
+    }
+    size_t first = s->cap - s->head < n ? s->cap - s->head : n;
+    memcpy(s->data + s->head, p, first);
+    memcpy(s->data, p + first, n - first);
+    s->head = (s->head + n) % s->cap;
+    s->len = s->len + n > s->cap ? s->cap : s->len + n;
+}
+
+/* Reads what is there; closes the fd at EOF or on error. */
+static void sink_read(sink *s)
+{
+    char buf[READ_CHUNK];
+    ssize_t r = read(s->fd, buf, sizeof buf);
+    if (r < 0 && (errno == EINTR || errno == EAGAIN))
+        return;
+    if (r <= 0) {
+        close_fd(&s->fd);
+        return;
+    }
+    sink_put(s, buf, (size_t)r);
+}
+
+/* Hands out the kept bytes in order, NUL-terminated, and frees the sink. */
+static char *sink_take(sink *s, size_t *len)
+{
+    char *out;
+    if (s->kind == SINK_RING && s->len == s->cap && s->head != 0) {
+        out = cfo_xmalloc(s->cap + 1);
+        memcpy(out, s->data + s->head, s->cap - s->head);
+        memcpy(out + s->cap - s->head, s->data, s->head);
+        free(s->data);
+    } else {
+        out = s->data;
+    }
+    out[s->len] = '\0';
+    *len = s->len;
+    s->data = NULL;
+    return out;
+}
+
+static void sink_fini(sink *s)
+{
+    free(s->data);
+    s->data = NULL;
+    close_fd(&s->fd);
+    close_fd(&s->log_fd);
+}
+
+/* ---- the supervision loop shared by tasks and captures ---- */
+
+typedef enum stop_reason {
+    STOP_NONE,
+    STOP_TIMEOUT,
+    STOP_CANCEL,
+    STOP_LIMIT,
+} stop_reason;
+
+typedef struct job {
+    task_procs tp;
+    int pidfd;
+    sink *sinks;
+    size_t nsinks;
+    sink *limit_sink;  /* overflow of this one stops the job */
+    int64_t start_ms;
+    int64_t timeout_at;  /* 0: none */
+    int64_t deadline_at; /* 0: none */
+    int64_t grace_ms;
+    const atomic_bool *cancel;
+    stop_reason stop;
+    int64_t kill_at;
+    bool killed;
+    int64_t exit_seen_ms;
+    int status;
+} job;
+
+static void job_stop(job *j, stop_reason why, int64_t now)
+{
+    j->stop = why;
+    signal_strays(&j->tp, SIGTERM);
+    j->kill_at = now + j->grace_ms;
+}
+
+static bool main_exited(const job *j, short pidfd_revents)
+{
+    if (j->pidfd >= 0)
+        return (pidfd_revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)j->tp.pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return errno != EINTR;
+    return si.si_pid != 0;
+}
+
+static int64_t min_pos(int64_t a, int64_t b)
+{
+    return a <= 0 ? b : (b <= 0 || a < b ? a : b);
+}
+
+/* Drains the sinks until EOF; a writer we could not find cannot hold us
+ * beyond the bound. */
+static void drain_sinks(job *j, int64_t until)
+{
+    struct pollfd pfd[4];
+    for (;;) {
+        size_t np = 0;
+        for (size_t i = 0; i < j->nsinks; i++) {
+            if (j->sinks[i].fd >= 0)
+                pfd[np++] = (struct pollfd){.fd = j->sinks[i].fd, .events = POLLIN};
+        }
+        int64_t left = until - cfo_now_ms();
+        if (np == 0 || left <= 0)
+            return;
+        int rc = poll(pfd, np, (int)(left < TICK_MS ? left : TICK_MS));
+        if (rc < 0 && errno != EINTR)
+            return;
+        for (size_t k = 0; rc > 0 && k < np; k++) {
+            if (pfd[k].revents == 0)
+                continue;
+            for (size_t i = 0; i < j->nsinks; i++)
+                if (j->sinks[i].fd == pfd[k].fd)
+                    sink_read(&j->sinks[i]);
+        }
+    }
+}
+
+/* Supervises the spawned child j->tp.pid until it and all its descendants
+ * are gone, then reaps it into j->status. */
+static void job_run(job *j)
+{
+    j->pidfd = open_pidfd(j->tp.pid);
+    struct pollfd pfd[4];
+    for (;;) {
+        int64_t now = cfo_now_ms();
+        if (j->stop == STOP_NONE) {
+            if (j->timeout_at > 0 && now >= j->timeout_at)
+                job_stop(j, STOP_TIMEOUT, now);
+            else if (j->deadline_at > 0 && now >= j->deadline_at)
+                job_stop(j, STOP_CANCEL, now);
+            else if (j->cancel != NULL && atomic_load(j->cancel))
+                job_stop(j, STOP_CANCEL, now);
+            else if (j->limit_sink != NULL && j->limit_sink->overflow)
+                job_stop(j, STOP_LIMIT, now);
+        }
+        if (j->stop != STOP_NONE && !j->killed && now >= j->kill_at) {
+            signal_strays(&j->tp, SIGKILL);
+            j->killed = true;
+        }
+
+        int64_t wait = j->pidfd >= 0 ? TICK_MS : NOPIDFD_TICK_MS;
+        int64_t next = 0;
+        if (j->stop == STOP_NONE) {
+            next = min_pos(j->timeout_at, j->deadline_at);
+        } else if (!j->killed) {
+            next = j->kill_at;
+        }
+        if (next > 0 && next - now < wait)
+            wait = next - now < 0 ? 0 : next - now;
+
+        size_t np = 0;
+        for (size_t i = 0; i < j->nsinks; i++) {
+            if (j->sinks[i].fd >= 0)
+                pfd[np++] = (struct pollfd){.fd = j->sinks[i].fd, .events = POLLIN};
+        }
+        size_t pidfd_at = np;
+        if (j->pidfd >= 0)
+            pfd[np++] = (struct pollfd){.fd = j->pidfd, .events = POLLIN};
+        int rc = poll(pfd, np, (int)wait);
+        if (rc < 0 && errno != EINTR) {
+            cfo_warn("exec: poll: %s", strerror(errno));
+            sleep_ms(NOPIDFD_TICK_MS);
+        }
+        if (rc > 0) {
+            for (size_t k = 0; k < pidfd_at; k++) {
+                if (pfd[k].revents == 0)
+                    continue;
+                for (size_t i = 0; i < j->nsinks; i++)
+                    if (j->sinks[i].fd == pfd[k].fd)
+                        sink_read(&j->sinks[i]);
+            }
+        }
+        short prev = (rc > 0 && j->pidfd >= 0) ? pfd[pidfd_at].revents : 0;
+        if (main_exited(j, prev))
+            break;
+    }
+    j->exit_seen_ms = cfo_now_ms();
+
+    /* The main child is a zombie now: its pid, and so its group id, cannot
+     * be reused until it is reaped, which is why that comes last. */
+    kill_remains(&j->tp);
+    drain_sinks(j, cfo_now_ms() + STRAY_BOUND_MS);
+    while (waitpid(j->tp.pid, &j->status, 0) < 0 && errno == EINTR) {
+    }
+    registry_remove(j->tp.pid);
+    close_fd(&j->pidfd);
+}
+
+/* ---- tasks ---- */
+
+void cfo_exec_become_subreaper(void)
+{
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+        cfo_warn("exec: cannot become a child subreaper: %s", strerror(errno));
+}
+
+/* Opens the log file, making its directory; a failure is reported in why
+ * and the task runs without a log. */
+static int open_log(const char *path, char *why, size_t why_len)
+{
+    char *dir = cfo_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    cfo_diag d = {{0}};
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        if (cfo_mkdir_p(dir, &d) != CFO_OK) {
+            snprintf(why, why_len, "cannot write log: %s", d.msg);
+            free(dir);
+            return -1;
+        }
+    }
+    free(dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        snprintf(why, why_len, "cannot write log %s: %s", path, strerror(errno));
+    return fd;
+}
+
+cfo_err cfo_exec_run(const cfo_exec_spec *spec, cfo_exec_result *res, cfo_diag *d)
+{
+    memset(res, 0, sizeof *res);
+    res->exit_code = -1;
+    if (spec == NULL || spec->argv == NULL || spec->argv[0] == NULL)
+        return cfo_diag_set(d, CFO_EINVAL, "no command to run");
+    size_t tail_cap = spec->tail_cap > 0 ? spec->tail_cap : CFO_EXEC_DEFAULT_TAIL;
+    int64_t start = cfo_now_ms();
+
+    /* A run already over starts nothing. */
+    if ((spec->deadline_ms > 0 && start >= spec->deadline_ms) ||
+        (spec->cancel != NULL && atomic_load(spec->cancel))) {
+        res->end = CFO_EXEC_CANCELLED;
+        res->tail = cfo_xstrdup("");
+        return CFO_OK;
+    }
+
+    int outp[2] = {-1, -1}, resp[2] = {-1, -1};
+    if (make_pipe(outp) != 0 || (spec->result_fd && make_pipe(resp) != 0)) {
+        snprintf(res->error, sizeof res->error, "pipe: %s", strerror(errno));
+        close_fd(&outp[0]);
+        close_fd(&outp[1]);
+        res->end = CFO_EXEC_SPAWN_FAILED;
+        res->tail = cfo_xstrdup("");
+        return CFO_OK;
+    }
+    char cookie[64];
+    make_cookie(cookie, sizeof cookie);
+    job j;
+    memset(&j, 0, sizeof j);
+    task_procs_init(&j.tp, cookie);
+    int rc = spawn_child(spec->argv, spec->cwd, spec->env_add, cookie, outp[1], outp[1],
+                         resp[1], &j.tp.pid);
+    close_fd(&outp[1]);
+    close_fd(&resp[1]);
+    if (rc != 0) {
+        close_fd(&outp[0]);
+        close_fd(&resp[0]);
+        if (spec->cwd != NULL)
+            snprintf(res->error, sizeof res->error, "cannot run %s in %s: %s", spec->argv[0],
+                     spec->cwd, strerror(rc));
+        else
+            snprintf(res->error, sizeof res->error, "cannot run %s: %s", spec->argv[0],
+                     strerror(rc));
+        res->end = CFO_EXEC_SPAWN_FAILED;
+        res->tail = cfo_xstrdup("");
+        res->duration_ms = cfo_now_ms() - start;
+        return CFO_OK;
+    }
+
+    sink sinks[2];
+    sink_init(&sinks[0], SINK_RING, outp[0], tail_cap);
+    sinks[0].log_error = res->error;
+    sinks[0].log_error_len = sizeof res->error;
+    sinks[0].log_path = spec->log_path;
+    if (spec->log_path != NULL)
+        sinks[0].log_fd = open_log(spec->log_path, res->error, sizeof res->error);
+    sink_init(&sinks[1], SINK_LINEAR, resp[0], CFO_EXEC_MAX_RESULT);
+    j.sinks = sinks;
+    j.nsinks = spec->result_fd ? 2 : 1;
+    j.start_ms = start;
+    j.timeout_at = spec->timeout_ms > 0 ? start + spec->timeout_ms : 0;
+    j.deadline_at = spec->deadline_ms;
+    j.grace_ms = spec->grace_ms > 0 ? spec->grace_ms : CFO_EXEC_DEFAULT_GRACE_MS;
+    j.cancel = spec->cancel;
+    job_run(&j);
+
+    res->duration_ms = j.exit_seen_ms - start;
+    if (WIFEXITED(j.status))
+        res->exit_code = WEXITSTATUS(j.status);
+    else if (WIFSIGNALED(j.status))
+        res->term_signal = WTERMSIG(j.status);
+    switch (j.stop) {
+    case STOP_TIMEOUT:
+        res->end = CFO_EXEC_TIMEOUT;
+        break;
+    case STOP_CANCEL:
+        res->end = CFO_EXEC_CANCELLED;
+        break;
+    case STOP_NONE:
+    case STOP_LIMIT:
+        res->end = WIFEXITED(j.status) ? CFO_EXEC_EXITED : CFO_EXEC_SIGNALED;
+        break;
+    }
+    res->output_bytes = sinks[0].total;
+    res->tail = sink_take(&sinks[0], &res->tail_len);
+    if (spec->result_fd && sinks[1].len > 0) {
+        res->result_truncated = sinks[1].overflow;
+        res->result = sink_take(&sinks[1], &res->result_len);
+    }
+    sink_fini(&sinks[0]);
+    sink_fini(&sinks[1]);
+    return CFO_OK;
+}
+
+void cfo_exec_result_fini(cfo_exec_result *res)
+{
+    if (res == NULL)
+        return;
+    free(res->tail);
+    free(res->result);
+    res->tail = NULL;
+    res->result = NULL;
+    res->tail_len = 0;
+    res->result_len = 0;
+}
+
+/* ---- capture ---- */
+
+cfo_err cfo_exec_capture(char *const *argv, const char *cwd, char *const *env_add,
+                         int64_t timeout_ms, size_t max_out, cfo_capture *cap, cfo_diag *d)
+{
+    memset(cap, 0, sizeof *cap);
+    cap->exit_code = -1;
+    if (argv == NULL || argv[0] == NULL)
+        return cfo_diag_set(d, CFO_EINVAL, "no command to run");
+
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1};
+    if (make_pipe(outp) != 0 || make_pipe(errp) != 0) {
+        cfo_err err = cfo_diag_set(d, CFO_EIO, "pipe: %s", strerror(errno));
+        close_fd(&outp[0]);
+        close_fd(&outp[1]);
+        return err;
+    }
+    char cookie[64];
+    make_cookie(cookie, sizeof cookie);
+    job j;
+    memset(&j, 0, sizeof j);
+    task_procs_init(&j.tp, cookie);
+    int rc = spawn_child(argv, cwd, env_add, cookie, outp[1], errp[1], -1, &j.tp.pid);
+    close_fd(&outp[1]);
+    close_fd(&errp[1]);
+    if (rc != 0) {
+        close_fd(&outp[0]);
+        close_fd(&errp[0]);
+        if (cwd != NULL)
+            return cfo_diag_set(d, CFO_ECHILD, "cannot run %s in %s: %s", argv[0], cwd,
+                                strerror(rc));
+        return cfo_diag_set(d, CFO_ECHILD, "cannot run %s: %s", argv[0], strerror(rc));
+    }
+
+    sink sinks[2];
+    sink_init(&sinks[0], SINK_LINEAR, outp[0], max_out);
+    sink_init(&sinks[1], SINK_RING, errp[0], CAPTURE_ERR_TAIL);
+    j.sinks = sinks;
+    j.nsinks = 2;
+    j.limit_sink = &sinks[0];
+    j.start_ms = cfo_now_ms();
+    j.timeout_at = timeout_ms > 0 ? j.start_ms + timeout_ms : 0;
+    j.grace_ms = CAPTURE_GRACE_MS;
+    job_run(&j);
+
+    cfo_err err = CFO_OK;
+    size_t err_len;
+    char *err_tail = sink_take(&sinks[1], &err_len);
+    if (j.stop == STOP_TIMEOUT || j.stop == STOP_LIMIT) {
+        const char *what = j.stop == STOP_TIMEOUT ? "timed out after" : "wrote more than";
+        char amount[64];
+        if (j.stop == STOP_TIMEOUT)
+            cfo_format_duration(timeout_ms, amount, sizeof amount);
+        else
+            snprintf(amount, sizeof amount, "%zu bytes", max_out);
+        err = cfo_diag_set(d, j.stop == STOP_TIMEOUT ? CFO_ETIMEDOUT : CFO_ELIMIT,
+                           "%s %s %s%s%.300s", argv[0], what, amount, err_len ? ": " : "",
+                           err_tail + (err_len > 300 ? err_len - 300 : 0));
+        free(err_tail);
+    } else {
+        cap->exit_code = WIFEXITED(j.status) ? WEXITSTATUS(j.status) : -1;
+        cap->out = sink_take(&sinks[0], &cap->out_len);
+        cap->err = err_tail;
+    }
+    sink_fini(&sinks[0]);
+    sink_fini(&sinks[1]);
+    return err;
+}
+
+void cfo_capture_fini(cfo_capture *cap)
+{
+    if (cap == NULL)
+        return;
+    free(cap->out);
+    free(cap->err);
+    cap->out = NULL;
+    cap->err = NULL;
+    cap->out_len = 0;
+}
