@@ -74,6 +74,11 @@ cfo_err cfo_mkdir_p(const char *path, cfo_diag *d);
 /* rm -rf. */
 cfo_err cfo_remove_tree(const char *path, cfo_diag *d);
 
+/* Replaces every byte of s that is not part of valid UTF-8 (and every control
+ * character but tab and newline) with '?', in place, so output captured from
+ * a task is safe in JSON and XML. */
+void cfo_utf8_sanitize(char *s);
+
 /* Number of online CPUs, at least 1. */
 int cfo_cpu_count(void);
 

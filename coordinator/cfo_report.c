@@ -1,0 +1,317 @@
+/* cfo_report.c -- summary table, JSON run report, JUnit XML. */
+#include "cfo_report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yajl/yajl_gen.h>
+
+#include "cfo_dataset.h"
+#include "cfo_log.h"
+#include "cfo_util.h"
+
+void cfo_task_record(const cfo_task *t, const cfo_outcome *o, const char *run_id,
+                     const char *worker, cfo_record *out)
+{
+    memset(out, 0, sizeof *out);
+    out->commit = t->commit;
+    out->fuzzer = t->fuzzer->name;
+    out->branch = t->branch;
+    out->target = t->target;
+    out->command = t->command;
+    out->run = run_id;
+    out->worker = worker;
+    out->count = o->count;
+    out->findings = o->findings;
+    out->duration = o->duration;
+    out->time_ms = o->end_wall_ms;
+    out->has_time = true;
+    out->attempt = 1;
+    out->status = o->status;
+    out->ok = o->status == CFO_STATUS_PASS;
+}
+
+typedef struct fuzzer_totals {
+    const char *name;
+    size_t tasks;
+    size_t by_status[CFO_STATUS_COUNT];
+    double slowest;
+    const char *slowest_target;
+} fuzzer_totals;
+
+static size_t tally(const cfo_taskset *ts, const cfo_outcome *outcomes, fuzzer_totals *tot,
+                    size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ts->n; i++) {
+        const char *name = ts->v[i].fuzzer->name;
+        size_t k = 0;
+        while (k < n && strcmp(tot[k].name, name) != 0)
+            k++;
+        if (k == n) {
+            if (n == max)
+                continue;
+            memset(&tot[n], 0, sizeof tot[n]);
+            tot[n++].name = name;
+        }
+        tot[k].tasks++;
+        tot[k].by_status[outcomes[i].status]++;
+        if (outcomes[i].status != CFO_STATUS_CANCELLED && outcomes[i].duration >= tot[k].slowest) {
+            tot[k].slowest = outcomes[i].duration;
+            tot[k].slowest_target = ts->v[i].target;
+        }
+    }
+    return n;
+}
+
+void cfo_report_summary(FILE *out, const cfo_taskset *ts, const cfo_outcome *outcomes)
+{
+    fuzzer_totals tot[CFO_MAX_FUZZERS];
+    size_t n = tally(ts, outcomes, tot, CFO_MAX_FUZZERS);
+    fprintf(out, "\n%-20s %6s %6s %6s %8s %6s %9s  %s\n", "FUZZER", "TASKS", "PASS", "FAIL",
+            "TIMEOUT", "ERROR", "CANCELLED", "SLOWEST");
+    for (size_t k = 0; k < n; k++) {
+        char slow[64] = "-";
+        if (tot[k].slowest_target != NULL)
+            snprintf(slow, sizeof slow, "%.1fs", tot[k].slowest);
+        fprintf(out, "%-20s %6zu %6zu %6zu %8zu %6zu %9zu  %s%s%s\n", tot[k].name, tot[k].tasks,
+                tot[k].by_status[CFO_STATUS_PASS], tot[k].by_status[CFO_STATUS_FAIL],
+                tot[k].by_status[CFO_STATUS_TIMEOUT], tot[k].by_status[CFO_STATUS_ERROR],
+                tot[k].by_status[CFO_STATUS_CANCELLED], slow,
+                tot[k].slowest_target ? " " : "",
+                tot[k].slowest_target ? tot[k].slowest_target : "");
+    }
+    bool header = false;
+    for (size_t i = 0; i < ts->n; i++) {
+        const cfo_outcome *o = &outcomes[i];
+        if (o->status == CFO_STATUS_PASS)
+            continue;
+        if (!header) {
+            fprintf(out, "\nNot passed:\n");
+            header = true;
+        }
+        const cfo_task *t = &ts->v[i];
+        fprintf(out, "  %-9s %s %s@%.12s %s: %s\n", cfo_status_name(o->status), t->fuzzer->name,
+                t->branch, t->commit, t->target, o->summary ? o->summary : "");
+        if (o->log_path != NULL)
+            fprintf(out, "            log: %s\n", o->log_path);
+    }
+    fflush(out);
+}
+
+cfo_err cfo_write_file_atomic(const char *path, const void *data, size_t len, cfo_diag *d)
+{
+    char *tmp = cfo_xasprintf("%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        cfo_err err = cfo_diag_set(d, CFO_EIO, "cannot write %s: %s", path, strerror(errno));
+        free(tmp);
+        return err;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            cfo_err err = cfo_diag_set(d, CFO_EIO, "cannot write %s: %s", path, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            free(tmp);
+            return err;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+        cfo_err err = cfo_diag_set(d, CFO_EIO, "cannot write %s: %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return err;
+    }
+    free(tmp);
+    return CFO_OK;
+}
+
+static void gen_str(yajl_gen g, const char *s)
+{
+    if (s == NULL)
+        yajl_gen_null(g);
+    else
+        yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+static void gen_key(yajl_gen g, const char *k)
+{
+    yajl_gen_string(g, (const unsigned char *)k, strlen(k));
+}
+
+static void gen_time(yajl_gen g, int64_t wall_ms)
+{
+    char buf[40];
+    cfo_format_time(wall_ms, buf, sizeof buf);
+    gen_str(g, buf);
+}
+
+cfo_err cfo_report_json(const char *path, const cfo_taskset *ts, const cfo_outcome *outcomes,
+                        const cfo_run_info *info, cfo_diag *d)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_config(g, yajl_gen_beautify, 1);
+    yajl_gen_config(g, yajl_gen_validate_utf8, 0);
+    yajl_gen_map_open(g);
+    gen_key(g, "run");
+    gen_str(g, info->run_id);
+    gen_key(g, "worker");
+    gen_str(g, info->worker);
+    gen_key(g, "started");
+    gen_time(g, info->started_wall_ms);
+    gen_key(g, "finished");
+    gen_time(g, info->finished_wall_ms);
+    gen_key(g, "exit_code");
+    yajl_gen_integer(g, info->exit_code);
+    gen_key(g, "verdict");
+    gen_str(g, info->verdict);
+
+    size_t by_status[CFO_STATUS_COUNT] = {0};
+    for (size_t i = 0; i < ts->n; i++)
+        by_status[outcomes[i].status]++;
+    gen_key(g, "totals");
+    yajl_gen_map_open(g);
+    gen_key(g, "tasks");
+    yajl_gen_integer(g, (long long)ts->n);
+    for (int s = 0; s < CFO_STATUS_COUNT; s++) {
+        gen_key(g, cfo_status_name((cfo_status)s));
+        yajl_gen_integer(g, (long long)by_status[s]);
+    }
+    gen_key(g, "skipped_already_passed");
+    yajl_gen_integer(g, (long long)ts->skipped);
+    yajl_gen_map_close(g);
+
+    gen_key(g, "tasks");
+    yajl_gen_array_open(g);
+    cfo_buf rec;
+    cfo_buf_init(&rec);
+    for (size_t i = 0; i < ts->n; i++) {
+        const cfo_outcome *o = &outcomes[i];
+        cfo_record r;
+        cfo_task_record(&ts->v[i], o, info->run_id, info->worker, &r);
+        yajl_gen_map_open(g);
+        gen_key(g, "record");
+        cfo_buf_reset(&rec);
+        cfo_record_write_json(&r, &rec);
+        /* The record's own writer is the one truth of its JSON form. */
+        yajl_gen_number(g, rec.data, rec.len);
+        gen_key(g, "summary");
+        gen_str(g, o->summary);
+        gen_key(g, "log");
+        gen_str(g, o->log_path);
+        gen_key(g, "exit_code");
+        yajl_gen_integer(g, o->exit_code);
+        gen_key(g, "signal");
+        yajl_gen_integer(g, o->term_signal);
+        gen_key(g, "output_tail");
+        gen_str(g, o->tail ? o->tail : "");
+        yajl_gen_map_close(g);
+    }
+    cfo_buf_fini(&rec);
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    cfo_err err = cfo_write_file_atomic(path, buf, len, d);
+    yajl_gen_free(g);
+    return err;
+}
+
+static void xml_escape(cfo_buf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        switch (*p) {
+        case '<': cfo_buf_puts(b, "&lt;"); break;
+        case '>': cfo_buf_puts(b, "&gt;"); break;
+        case '&': cfo_buf_puts(b, "&amp;"); break;
+        case '"': cfo_buf_puts(b, "&quot;"); break;
+        case '\'': cfo_buf_puts(b, "&apos;"); break;
+        default:
+            /* XML 1.0 forbids most control characters even escaped. */
+            if (*p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r')
+                cfo_buf_puts(b, "?");
+            else
+                cfo_buf_append(b, p, 1);
+        }
+    }
+}
+
+cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outcome *outcomes,
+                         const cfo_run_info *info, cfo_diag *d)
+{
+    fuzzer_totals tot[CFO_MAX_FUZZERS];
+    size_t n = tally(ts, outcomes, tot, CFO_MAX_FUZZERS);
+    cfo_buf b;
+    cfo_buf_init(&b);
+    cfo_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"cfo\">\n");
+    for (size_t k = 0; k < n; k++) {
+        double total_time = 0;
+        for (size_t i = 0; i < ts->n; i++)
+            if (strcmp(ts->v[i].fuzzer->name, tot[k].name) == 0)
+                total_time += outcomes[i].duration;
+        cfo_buf_puts(&b, "  <testsuite name=\"");
+        xml_escape(&b, tot[k].name);
+        cfo_buf_printf(&b,
+                       "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
+                       "time=\"%.3f\">\n",
+                       tot[k].tasks,
+                       tot[k].by_status[CFO_STATUS_FAIL] + tot[k].by_status[CFO_STATUS_TIMEOUT],
+                       tot[k].by_status[CFO_STATUS_ERROR], tot[k].by_status[CFO_STATUS_CANCELLED],
+                       total_time);
+        cfo_buf_puts(&b, "    <properties><property name=\"run\" value=\"");
+        xml_escape(&b, info->run_id);
+        cfo_buf_puts(&b, "\"/></properties>\n");
+        for (size_t i = 0; i < ts->n; i++) {
+            const cfo_task *t = &ts->v[i];
+            const cfo_outcome *o = &outcomes[i];
+            if (strcmp(t->fuzzer->name, tot[k].name) != 0)
+                continue;
+            cfo_buf_puts(&b, "    <testcase classname=\"");
+            xml_escape(&b, t->fuzzer->name);
+            cfo_buf_puts(&b, ".");
+            xml_escape(&b, t->branch);
+            cfo_buf_puts(&b, "\" name=\"");
+            xml_escape(&b, t->target);
+            cfo_buf_printf(&b, "\" time=\"%.3f\"", o->duration);
+            const char *elem = NULL;
+            switch (o->status) {
+            case CFO_STATUS_PASS: break;
+            case CFO_STATUS_FAIL:
+            case CFO_STATUS_TIMEOUT: elem = "failure"; break;
+            case CFO_STATUS_ERROR: elem = "error"; break;
+            case CFO_STATUS_CANCELLED: elem = "skipped"; break;
+            }
+            if (elem == NULL) {
+                cfo_buf_puts(&b, "/>\n");
+                continue;
+            }
+            cfo_buf_printf(&b, ">\n      <%s type=\"%s\" message=\"", elem,
+                           cfo_status_name(o->status));
+            xml_escape(&b, o->summary);
+            cfo_buf_puts(&b, "\">");
+            cfo_buf_puts(&b, "commit ");
+            xml_escape(&b, t->commit);
+            cfo_buf_puts(&b, "\nreproduce from the worktree root: ");
+            xml_escape(&b, t->command);
+            cfo_buf_puts(&b, "\n");
+            xml_escape(&b, o->tail);
+            cfo_buf_printf(&b, "</%s>\n    </testcase>\n", elem);
+        }
+        cfo_buf_puts(&b, "  </testsuite>\n");
+    }
+    cfo_buf_puts(&b, "</testsuites>\n");
+    cfo_err err = cfo_write_file_atomic(path, b.data, b.len, d);
+    cfo_buf_fini(&b);
+    return err;
+}

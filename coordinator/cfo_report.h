@@ -1,0 +1,41 @@
+/* cfo_report.h -- what a run tells people and CI: the summary table, the
+ * JSON run report and JUnit XML. */
+#ifndef CFO_REPORT_H
+#define CFO_REPORT_H
+
+#include <stdio.h>
+
+#include "cfo_outcome.h"
+#include "cfo_task.h"
+
+typedef struct cfo_run_info {
+    const char *run_id;
+    const char *worker;
+    int64_t started_wall_ms;
+    int64_t finished_wall_ms;
+    int exit_code;
+    const char *verdict; /* one sentence: why the run exits as it does */
+} cfo_run_info;
+
+/* The record a finished task contributes to the dataset (strings borrowed). */
+void cfo_task_record(const cfo_task *t, const cfo_outcome *o, const char *run_id,
+                     const char *worker, cfo_record *out);
+
+/* Per fuzzer: tasks, passed, failed, timeouts, errors, cancelled, and the
+ * slowest target; then every task that did not pass, with its summary. */
+void cfo_report_summary(FILE *out, const cfo_taskset *ts, const cfo_outcome *outcomes);
+
+/* {"run":..., "exit_code":..., "totals":{...}, "tasks":[{record..., "summary",
+ * "log", "output_tail"}]}; written to a temp file then renamed. */
+cfo_err cfo_report_json(const char *path, const cfo_taskset *ts, const cfo_outcome *outcomes,
+                        const cfo_run_info *info, cfo_diag *d);
+
+/* One <testsuite> per fuzzer, one <testcase> per task; fail and timeout are
+ * <failure>, error is <error>, cancelled is <skipped>, with the output tail. */
+cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outcome *outcomes,
+                         const cfo_run_info *info, cfo_diag *d);
+
+/* Writes data to path atomically (temp file, fsync, rename). */
+cfo_err cfo_write_file_atomic(const char *path, const void *data, size_t len, cfo_diag *d);
+
+#endif

@@ -1,0 +1,327 @@
+/* cfo_task.c -- task generation: branches to commits, worktrees, discovery. */
+#include "cfo_task.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfo_exec.h"
+#include "cfo_exec_argv.h"
+#include "cfo_fuzz_impl.h"
+#include "cfo_git.h"
+#include "cfo_log.h"
+
+#define DISCOVER_TIMEOUT_MS (10 * 60 * 1000)
+#define DISCOVER_MAX_OUT (16 << 20)
+
+void cfo_taskset_init(cfo_taskset *ts)
+{
+    memset(ts, 0, sizeof *ts);
+}
+
+void cfo_taskset_fini(cfo_taskset *ts)
+{
+    for (size_t i = 0; i < ts->n; i++) {
+        cfo_task *t = &ts->v[i];
+        free(t->branch);
+        free(t->commit);
+        free(t->target);
+        free(t->workdir);
+        free(t->command);
+        cfo_strv_fini(&t->argv);
+    }
+    free(ts->v);
+    memset(ts, 0, sizeof *ts);
+}
+
+char *cfo_find_runner(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            char *p = cfo_xasprintf("%s/cfo-fuzz", self);
+            if (access(p, X_OK) == 0)
+                return p;
+            free(p);
+        }
+    }
+    const char *path = getenv("PATH");
+    if (path == NULL)
+        return NULL;
+    char *copy = cfo_xstrdup(path), *save = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        char *p = cfo_xasprintf("%s/cfo-fuzz", dir);
+        if (access(p, X_OK) == 0) {
+            free(copy);
+            return p;
+        }
+        free(p);
+    }
+    free(copy);
+    return NULL;
+}
+
+/* Whether the config is the repository's own cfo.ini. Runners are always
+ * given the orchestrator's config file, so both agree on every fuzzer; the
+ * recorded command leaves it out in that case, because from the worktree's
+ * root `cfo-fuzz NAME TARGET` finds the commit's own cfo.ini. */
+static bool config_is_repos(const char *path, const char *top)
+{
+    if (path == NULL)
+        return false;
+    char *repo_ini = cfo_xasprintf("%s/cfo.ini", top);
+    char real_a[PATH_MAX], real_b[PATH_MAX];
+    bool same = realpath(path, real_a) != NULL && realpath(repo_ini, real_b) != NULL &&
+                strcmp(real_a, real_b) == 0;
+    free(repo_ini);
+    return same;
+}
+
+static void runner_argv(cfo_strv *argv, const char *runner, const char *config,
+                        const char *fuzzer)
+{
+    cfo_strv_push(argv, runner);
+    if (config != NULL) {
+        cfo_strv_push(argv, "--config");
+        char abs[PATH_MAX];
+        cfo_strv_push(argv, realpath(config, abs) ? abs : config);
+    }
+    cfo_strv_push(argv, fuzzer);
+}
+
+/* Lists the fuzzer's targets by running `cfo-fuzz NAME --discover` in dir. */
+static cfo_err discover(const cfo_taskgen_opts *o, const char *config, const cfo_fuzzer *f,
+                        const char *branch, const char *dir, cfo_strv *targets, cfo_diag *d)
+{
+    cfo_strv argv;
+    cfo_strv_init(&argv);
+    runner_argv(&argv, o->runner, config, f->name);
+    cfo_strv_push(&argv, "--discover");
+    cfo_capture cap;
+    memset(&cap, 0, sizeof cap);
+    cfo_err err =
+        cfo_exec_capture(argv.v, dir, NULL, DISCOVER_TIMEOUT_MS, DISCOVER_MAX_OUT, &cap, d);
+    cfo_strv_fini(&argv);
+    if (err == CFO_OK && cap.exit_code != 0) {
+        char *e = cap.err ? cap.err : "";
+        size_t n = strlen(e);
+        while (n > 0 && e[n - 1] == '\n')
+            e[--n] = '\0';
+        const char *last = strrchr(e, '\n');
+        err = cfo_diag_set(d, CFO_ECHILD, "discovery of %s on branch %s failed (exit %d): %s",
+                           f->name, branch, cap.exit_code, last ? last + 1 : e);
+    } else if (err != CFO_OK) {
+        cfo_diag_prefix(d, "discovery of %s on branch %s", f->name, branch);
+    }
+    if (err == CFO_OK) {
+        char *save = NULL;
+        for (char *line = strtok_r(cap.out ? cap.out : "", "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save)) {
+            if (line[0] == '\0')
+                continue;
+            err = cfo_target_validate(line, d);
+            if (err != CFO_OK) {
+                cfo_diag_prefix(d, "discovery of %s on branch %s", f->name, branch);
+                err = CFO_ECHILD;
+                break;
+            }
+            if (!cfo_strv_contains(targets, line))
+                cfo_strv_push(targets, line);
+        }
+    }
+    cfo_capture_fini(&cap);
+    return err;
+}
+
+/* Passing records of the prior dataset, sorted by (commit, fuzzer, target), so
+ * that skipping already-passed targets costs a binary search per target. */
+typedef struct pass_index {
+    const cfo_record **v;
+    size_t n;
+} pass_index;
+
+static int pass_cmp(const char *commit_a, const char *fuzzer_a, const char *target_a,
+                    const cfo_record *b)
+{
+    int c = strcmp(commit_a, b->commit);
+    if (c == 0)
+        c = strcmp(fuzzer_a, b->fuzzer);
+    if (c == 0)
+        c = strcmp(target_a, b->target);
+    return c;
+}
+
+static int pass_sort(const void *pa, const void *pb)
+{
+    const cfo_record *a = *(const cfo_record *const *)pa;
+    return pass_cmp(a->commit, a->fuzzer, a->target, *(const cfo_record *const *)pb);
+}
+
+static void pass_index_build(pass_index *ix, const cfo_recset *prior)
+{
+    ix->v = NULL;
+    ix->n = 0;
+    if (prior == NULL || prior->n == 0)
+        return;
+    ix->v = cfo_xcalloc(prior->n, sizeof *ix->v);
+    for (size_t i = 0; i < prior->n; i++)
+        if (prior->v[i].ok)
+            ix->v[ix->n++] = &prior->v[i];
+    qsort(ix->v, ix->n, sizeof *ix->v, pass_sort);
+}
+
+static bool already_passed(const pass_index *ix, const char *fuzzer, const char *target,
+                           const char *commit)
+{
+    size_t lo = 0, hi = ix->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = pass_cmp(commit, fuzzer, target, ix->v[mid]);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return false;
+}
+
+static cfo_task *task_add(cfo_taskset *ts)
+{
+    if (ts->n == ts->cap) {
+        ts->cap = ts->cap ? ts->cap * 2 : 32;
+        ts->v = cfo_xrealloc(ts->v, ts->cap * sizeof *ts->v);
+    }
+    cfo_task *t = &ts->v[ts->n];
+    memset(t, 0, sizeof *t);
+    t->id = ts->n++;
+    return t;
+}
+
+static cfo_err make_task(const cfo_taskgen_opts *o, const char *config, bool config_implied,
+                         const cfo_fuzzer *f, const char *branch, const char *sha,
+                         const char *dir, const char *target, cfo_taskset *out, cfo_diag *d)
+{
+    cfo_strv argv;
+    cfo_strv_init(&argv);
+    if (cfo_kind_info_of(f->kind)->runs_in_runner) {
+        runner_argv(&argv, o->runner, config, f->name);
+        cfo_strv_push(&argv, target);
+    } else {
+        cfo_err err = cfo_exec_build_argv(f, target, &argv, d);
+        if (err != CFO_OK) {
+            cfo_strv_fini(&argv);
+            return err;
+        }
+    }
+    cfo_task *t = task_add(out);
+    t->fuzzer = f;
+    t->branch = cfo_xstrdup(branch);
+    t->commit = cfo_xstrdup(sha);
+    t->target = cfo_xstrdup(target);
+    t->workdir = cfo_xstrdup(dir);
+    t->argv = argv;
+    t->timeout_ms = f->task_timeout_ms > 0 ? f->task_timeout_ms : o->task_timeout_ms;
+    /* The recorded command names the runner as a user would type it. */
+    cfo_buf cmd;
+    cfo_buf_init(&cmd);
+    if (cfo_kind_info_of(f->kind)->runs_in_runner) {
+        cfo_strv shown;
+        cfo_strv_init(&shown);
+        runner_argv(&shown, "cfo-fuzz", config_implied ? NULL : config, f->name);
+        cfo_strv_push(&shown, target);
+        cfo_shell_quote_argv(&cmd, shown.v);
+        cfo_strv_fini(&shown);
+    } else {
+        cfo_shell_quote_argv(&cmd, argv.v);
+    }
+    t->command = cfo_buf_steal(&cmd);
+    return CFO_OK;
+}
+
+cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
+{
+    for (size_t i = 0; o->only != NULL && i < o->only->n; i++)
+        if (cfo_config_find(o->config, o->only->v[i]) == NULL)
+            return cfo_diag_set(d, CFO_EINVAL, "unknown fuzzer '%s' (not in %s)",
+                                o->only->v[i], o->config->path ? o->config->path
+                                                               : "the built-in defaults");
+    char *top = NULL, *current = NULL, *workroot = NULL;
+    cfo_err err = cfo_git_toplevel(o->repo, &top, d);
+    if (err != CFO_OK)
+        return err;
+    err = cfo_git_current_branch(top, &current, d);
+    if (err != CFO_OK)
+        goto out;
+    err = cfo_mkdir_p(o->workdir, d);
+    if (err != CFO_OK)
+        goto out;
+    char abs[PATH_MAX];
+    workroot = cfo_xstrdup(realpath(o->workdir, abs) ? abs : o->workdir);
+    const char *config = o->config->path;
+    bool config_implied = config_is_repos(config, top);
+    pass_index passed;
+    pass_index_build(&passed, o->prior);
+
+    for (size_t fi = 0; fi < o->config->nfuzzers; fi++) {
+        const cfo_fuzzer *f = &o->config->fuzzers[fi];
+        if (o->only != NULL && o->only->n > 0 && !cfo_strv_contains(o->only, f->name))
+            continue;
+        cfo_strv branches;
+        cfo_strv_init(&branches);
+        for (size_t b = 0; b < f->branches.n; b++)
+            cfo_strv_push(&branches, f->branches.v[b]);
+        if (branches.n == 0)
+            cfo_strv_push(&branches, current);
+        for (size_t b = 0; b < branches.n && err == CFO_OK; b++) {
+            const char *branch = branches.v[b];
+            char *sha = NULL, *dir = NULL;
+            err = cfo_git_resolve_branch(top, branch, &sha, d);
+            if (err == CFO_ENOTFOUND) {
+                cfo_diag_prefix(d, "fuzzer %s", f->name);
+                err = CFO_EINVAL;
+            }
+            if (err != CFO_OK)
+                break;
+            if (f->needs_working_dir) {
+                dir = cfo_xasprintf("%s/%s", workroot, sha);
+                err = cfo_git_worktree(top, sha, dir, d);
+                if (err != CFO_OK)
+                    cfo_diag_prefix(d, "worktree of %s (%s)", branch, sha);
+            } else {
+                dir = cfo_xstrdup(top);
+            }
+            cfo_strv targets;
+            cfo_strv_init(&targets);
+            if (err == CFO_OK)
+                err = discover(o, config, f, branch, dir, &targets, d);
+            for (size_t t = 0; err == CFO_OK && t < targets.n; t++) {
+                if (f->needs_seed && !o->force &&
+                    already_passed(&passed, f->name, targets.v[t], sha)) {
+                    out->skipped++;
+                    continue;
+                }
+                err = make_task(o, config, config_implied, f, branch, sha, dir, targets.v[t], out,
+                                d);
+            }
+            cfo_strv_fini(&targets);
+            free(sha);
+            free(dir);
+        }
+        cfo_strv_fini(&branches);
+        if (err != CFO_OK)
+            break;
+    }
+    free(passed.v);
+out:
+    free(top);
+    free(current);
+    free(workroot);
+    return err;
+}

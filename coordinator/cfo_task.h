@@ -1,0 +1,55 @@
+/* cfo_task.h -- tasks: one fuzzer x branch x target, and their generation. */
+#ifndef CFO_TASK_H
+#define CFO_TASK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfo_config.h"
+#include "cfo_record.h"
+#include "cfo_util.h"
+
+typedef struct cfo_task {
+    size_t id;
+    const cfo_fuzzer *fuzzer; /* borrowed from the config */
+    char *branch;
+    char *commit;  /* full sha, resolved once per run */
+    char *target;
+    char *workdir; /* where it runs: a worktree of commit, or the repo */
+    cfo_strv argv; /* what is executed (argv[0] absolute for the runner) */
+    char *command; /* the shell-quoted command that reproduces it from workdir */
+    int64_t timeout_ms;
+} cfo_task;
+
+typedef struct cfo_taskset {
+    cfo_task *v;
+    size_t n, cap;
+    size_t skipped; /* targets already passing on their commit (needs_seed) */
+} cfo_taskset;
+
+void cfo_taskset_init(cfo_taskset *ts);
+void cfo_taskset_fini(cfo_taskset *ts);
+
+typedef struct cfo_taskgen_opts {
+    const char *repo;          /* a path inside the repository */
+    const cfo_config *config;
+    const cfo_strv *only;      /* --fuzzer names; empty: all */
+    const char *workdir;       /* where worktrees are made (absolute or cwd-relative) */
+    const char *runner;        /* absolute path of cfo-fuzz */
+    const cfo_recset *prior;   /* the dataset, for needs_seed; may be NULL */
+    bool force;                /* run targets that already passed */
+    int64_t task_timeout_ms;   /* the run's --task-timeout */
+} cfo_taskgen_opts;
+
+/* Generates every task: for each selected fuzzer, each of its branches
+ * (resolved to a sha), each target its discovery lists. Fuzzers that need a
+ * working directory get a worktree per commit, shared by their tasks.
+ * Errors: CFO_EINVAL for what the user got wrong (not a repository, an
+ * unknown branch or fuzzer name), CFO_ECHILD for a discovery that failed. */
+cfo_err cfo_taskgen(const cfo_taskgen_opts *opts, cfo_taskset *out, cfo_diag *d);
+
+/* Finds cfo-fuzz: beside the running program, else on PATH. */
+char *cfo_find_runner(void);
+
+#endif

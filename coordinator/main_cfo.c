@@ -1,0 +1,418 @@
+/* main_cfo.c -- cfo, the single-host orchestrator: generate tasks, run them
+ * under the budget, report, and merge the records into the dataset. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cfo_config.h"
+#include "cfo_exec.h"
+#include "cfo_git.h"
+#include "cfo_log.h"
+#include "cfo_report.h"
+#include "cfo_run.h"
+#include "cfo_storage.h"
+#include "cfo_store.h"
+#include "cfo_task.h"
+
+enum { EXIT_PASS = 0, EXIT_CRITICAL = 1, EXIT_USAGE = 2, EXIT_HARNESS = 3 };
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: cfo [options]\n"
+            "Runs every registered fuzzer against every target and branch of a git\n"
+            "repository under a time budget, and merges the results into the dataset.\n"
+            "\n"
+            "  --config FILE        project configuration (default: cfo.ini in the repo root\n"
+            "                       if present, else the built-in CANARY and INFRA_DRIFT)\n"
+            "  --repo PATH          git repository whose branches are tested (default: .)\n"
+            "  --dataset URL        file:///abs/path, file://rel/path or gs://bucket/object\n"
+            "                       (default: the config's, else file://.cfo/data.json)\n"
+            "  --dry-run            print every task (fuzzer, branch, commit, target; tab-\n"
+            "                       separated), run nothing, exit 0\n"
+            "  --concurrency N      most tasks running at once (default: CPU count)\n"
+            "  --budget DUR         the whole run's wall-clock budget, e.g. 90s, 30m, 1h\n"
+            "                       (default: 60m)\n"
+            "  --task-timeout DUR   cap for one task (default: 30m)\n"
+            "  --save-logs [DIR]    keep each task's output under DIR (default: cfo_logs/)\n"
+            "  --upload             merge the new records into the dataset and write it;\n"
+            "                       without it nothing is written to the dataset\n"
+            "  --fuzzer NAME        only this fuzzer (repeatable; default: all registered)\n"
+            "  --force              run targets that already passed on the same commit\n"
+            "  --report FILE        write a JSON run report\n"
+            "  --junit FILE         write JUnit XML (one testcase per task)\n"
+            "  --workdir DIR        where worktrees are made (default: .cfo/work)\n"
+            "  --grace DUR          SIGTERM to SIGKILL delay when a task is stopped (default: 5s)\n"
+            "  --quiet              no progress lines\n"
+            "  --help               this text\n"
+            "\n"
+            "Exit status: 0 every critical task passed and the canary failed as it must;\n"
+            "1 a critical fuzzer failed; 2 usage or configuration error; 3 the harness\n"
+            "failed (canary did not fail, storage could not be read or written).\n");
+}
+
+typedef struct cli {
+    const char *config, *repo, *dataset, *logs_dir, *report, *junit, *workdir;
+    bool dry_run, upload, force, quiet;
+    int concurrency;
+    int64_t budget_ms, task_timeout_ms, grace_ms;
+    cfo_strv only;
+} cli;
+
+static int parse_cli(int argc, char **argv, cli *c)
+{
+    enum {
+        O_CONFIG = 256, O_REPO, O_DATASET, O_DRY_RUN, O_CONCURRENCY, O_BUDGET, O_TASK_TIMEOUT,
+        O_SAVE_LOGS, O_UPLOAD, O_FUZZER, O_FORCE, O_REPORT, O_JUNIT, O_WORKDIR, O_GRACE,
+        O_QUIET, O_HELP,
+    };
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, O_CONFIG},
+        {"repo", required_argument, NULL, O_REPO},
+        {"dataset", required_argument, NULL, O_DATASET},
+        {"dry-run", no_argument, NULL, O_DRY_RUN},
+        {"concurrency", required_argument, NULL, O_CONCURRENCY},
+        {"budget", required_argument, NULL, O_BUDGET},
+        {"task-timeout", required_argument, NULL, O_TASK_TIMEOUT},
+        {"save-logs", optional_argument, NULL, O_SAVE_LOGS},
+        {"upload", no_argument, NULL, O_UPLOAD},
+        {"fuzzer", required_argument, NULL, O_FUZZER},
+        {"force", no_argument, NULL, O_FORCE},
+        {"report", required_argument, NULL, O_REPORT},
+        {"junit", required_argument, NULL, O_JUNIT},
+        {"workdir", required_argument, NULL, O_WORKDIR},
+        {"grace", required_argument, NULL, O_GRACE},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    cfo_diag d = {{0}};
+    int64_t v;
+    opterr = 0;
+    for (;;) {
+        int o = getopt_long(argc, argv, "+", opts, NULL);
+        if (o == -1)
+            break;
+        switch (o) {
+        case O_CONFIG: c->config = optarg; break;
+        case O_REPO: c->repo = optarg; break;
+        case O_DATASET: c->dataset = optarg; break;
+        case O_DRY_RUN: c->dry_run = true; break;
+        case O_CONCURRENCY:
+            if (cfo_parse_int(optarg, 1, 4096, &v, &d) != CFO_OK)
+                goto bad;
+            c->concurrency = (int)v;
+            break;
+        case O_BUDGET:
+            if (cfo_parse_duration(optarg, &c->budget_ms, &d) != CFO_OK)
+                goto bad;
+            break;
+        case O_TASK_TIMEOUT:
+            if (cfo_parse_duration(optarg, &c->task_timeout_ms, &d) != CFO_OK)
+                goto bad;
+            break;
+        case O_GRACE:
+            if (cfo_parse_duration(optarg, &c->grace_ms, &d) != CFO_OK)
+                goto bad;
+            break;
+        case O_SAVE_LOGS:
+            /* "--save-logs DIR" as well as "--save-logs=DIR": cfo takes no
+             * positional arguments, so a following non-option word is DIR. */
+            if (optarg != NULL)
+                c->logs_dir = optarg;
+            else if (optind < argc && argv[optind][0] != '-')
+                c->logs_dir = argv[optind++];
+            else
+                c->logs_dir = "cfo_logs";
+            break;
+        case O_UPLOAD: c->upload = true; break;
+        case O_FUZZER: cfo_strv_push(&c->only, optarg); break;
+        case O_FORCE: c->force = true; break;
+        case O_REPORT: c->report = optarg; break;
+        case O_JUNIT: c->junit = optarg; break;
+        case O_WORKDIR: c->workdir = optarg; break;
+        case O_QUIET: c->quiet = true; break;
+        case O_HELP: usage(stdout); exit(EXIT_PASS);
+        case '?':
+        default:
+            snprintf(d.msg, sizeof d.msg, "unknown or incomplete option '%s'",
+                     argv[optind - 1]);
+            goto bad;
+        }
+        continue;
+    bad:
+        cfo_error("%s", d.msg);
+        fprintf(stderr, "Try 'cfo --help'.\n");
+        return -1;
+    }
+    if (optind < argc) {
+        cfo_error("unexpected argument '%s'", argv[optind]);
+        fprintf(stderr, "Try 'cfo --help'.\n");
+        return -1;
+    }
+    return 0;
+}
+
+static char *make_run_id(const char *host)
+{
+    char stamp[40];
+    int64_t now = cfo_wall_ms();
+    cfo_format_time(now / 1000 * 1000, stamp, sizeof stamp);
+    char compact[40];
+    size_t k = 0;
+    for (const char *p = stamp; *p && k + 1 < sizeof compact; p++)
+        if (*p != '-' && *p != ':')
+            compact[k++] = *p;
+    compact[k] = '\0';
+    unsigned r = (unsigned)(now ^ ((int64_t)getpid() << 16));
+    return cfo_xasprintf("%s-%s-%d-%04x", compact, host, (int)getpid(), r & 0xffff);
+}
+
+/* The exit status and the sentence that explains it. */
+static int verdict(const cfo_taskset *ts, const cfo_outcome *outcomes, char *why, size_t len)
+{
+    size_t canary_runs = 0;
+    for (size_t i = 0; i < ts->n; i++) {
+        const cfo_task *t = &ts->v[i];
+        cfo_status s = outcomes[i].status;
+        if (t->fuzzer->kind != CFO_KIND_CANARY || s == CFO_STATUS_CANCELLED)
+            continue;
+        canary_runs++;
+        if (s != CFO_STATUS_FAIL) {
+            snprintf(why, len, "harness failure: canary %s on %s ended '%s' instead of failing",
+                     t->fuzzer->name, t->branch, cfo_status_name(s));
+            return EXIT_HARNESS;
+        }
+    }
+    size_t critical_failed = 0;
+    const cfo_task *first = NULL;
+    for (size_t i = 0; i < ts->n; i++) {
+        cfo_status s = outcomes[i].status;
+        if (!ts->v[i].fuzzer->critical || s == CFO_STATUS_PASS || s == CFO_STATUS_CANCELLED)
+            continue;
+        if (critical_failed++ == 0)
+            first = &ts->v[i];
+    }
+    if (critical_failed > 0) {
+        snprintf(why, len, "%zu critical task(s) did not pass, first: %s %s %s", critical_failed,
+                 first->fuzzer->name, first->branch, first->target);
+        return EXIT_CRITICAL;
+    }
+    snprintf(why, len, "every critical task passed%s",
+             canary_runs ? " and the canary failed as it must" : "");
+    return EXIT_PASS;
+}
+
+static bool any_needs_seed(const cfo_config *cfg, const cfo_strv *only)
+{
+    for (size_t i = 0; i < cfg->nfuzzers; i++)
+        if (cfg->fuzzers[i].needs_seed &&
+            (only->n == 0 || cfo_strv_contains(only, cfg->fuzzers[i].name)))
+            return true;
+    return false;
+}
+
+int main(int argc, char **argv)
+{
+    cfo_log_init("cfo", CFO_LOG_INFO);
+    cli c = {.repo = ".", .workdir = ".cfo/work"};
+    cfo_strv_init(&c.only);
+    if (parse_cli(argc, argv, &c) != 0)
+        return EXIT_USAGE;
+
+    int rc = EXIT_HARNESS;
+    cfo_diag d = {{0}};
+    cfo_config *cfg = NULL;
+    cfo_storage *st = NULL;
+    cfo_recset *prior = NULL, *records = NULL;
+    cfo_taskset ts;
+    cfo_taskset_init(&ts);
+    cfo_outcome *outcomes = NULL;
+    char *top = NULL, *runner = NULL, *run_id = NULL, *repo_ini = NULL;
+
+    if (cfo_git_toplevel(c.repo, &top, &d) != CFO_OK) {
+        cfo_error("%s", d.msg);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    repo_ini = cfo_xasprintf("%s/cfo.ini", top);
+    const char *config_path = c.config ? c.config : access(repo_ini, F_OK) == 0 ? repo_ini : NULL;
+    cfo_err err = CFO_OK;
+    if (config_path != NULL)
+        err = cfo_config_load(config_path, &cfg, &d);
+    else
+        cfg = cfo_config_new_default();
+    if (err != CFO_OK) {
+        cfo_error("%s", d.msg);
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    cfo_info("configuration: %s (%zu fuzzers)", cfg->path ? cfg->path : "built-in defaults",
+             cfg->nfuzzers);
+
+    const char *dataset = c.dataset ? c.dataset : cfg->dataset;
+    int64_t budget_ms = c.budget_ms ? c.budget_ms : cfg->budget_ms;
+    int64_t task_timeout_ms = c.task_timeout_ms ? c.task_timeout_ms : cfg->task_timeout_ms;
+    int concurrency = c.concurrency ? c.concurrency
+                      : cfg->concurrency ? cfg->concurrency
+                                         : cfo_cpu_count();
+
+    err = cfo_storage_open(dataset, &st, &d);
+    if (err != CFO_OK) {
+        cfo_error("dataset: %s", d.msg);
+        rc = err == CFO_EINVAL ? EXIT_USAGE : EXIT_HARNESS;
+        goto out;
+    }
+    /* Read the dataset before any work: a run that cannot record its results
+     * (or needs prior results it cannot read) should fail in a second, not
+     * after an hour of fuzzing. */
+    if (c.upload || (!c.force && any_needs_seed(cfg, &c.only))) {
+        prior = cfo_recset_new();
+        int window = 0;
+        err = cfo_store_load(st, prior, &window, &d);
+        if (err != CFO_OK) {
+            cfo_error("%s", d.msg);
+            goto out;
+        }
+        cfo_info("dataset %s: %zu records", st->display, prior->n);
+    }
+
+    runner = cfo_find_runner();
+    if (runner == NULL) {
+        cfo_error("cannot find cfo-fuzz beside cfo or on PATH");
+        goto out;
+    }
+    cfo_exec_become_subreaper();
+    cfo_taskgen_opts tg = {
+        .repo = top,
+        .config = cfg,
+        .only = &c.only,
+        .workdir = c.workdir,
+        .runner = runner,
+        .prior = prior,
+        .force = c.force,
+        .task_timeout_ms = task_timeout_ms,
+    };
+    err = cfo_taskgen(&tg, &ts, &d);
+    if (err != CFO_OK) {
+        cfo_error("%s", d.msg);
+        rc = err == CFO_EINVAL ? EXIT_USAGE : EXIT_HARNESS;
+        goto out;
+    }
+    if (c.dry_run) {
+        for (size_t i = 0; i < ts.n; i++)
+            printf("%s\t%s\t%s\t%s\n", ts.v[i].fuzzer->name, ts.v[i].branch, ts.v[i].commit,
+                   ts.v[i].target);
+        if (ts.skipped)
+            cfo_info("%zu target(s) already passed on their commit and are skipped "
+                     "(--force runs them)", ts.skipped);
+        rc = EXIT_PASS;
+        goto out;
+    }
+
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    run_id = make_run_id(host);
+    cfo_info("run %s: %zu tasks, concurrency %d, budget %lds, task timeout %lds%s", run_id,
+             ts.n, concurrency, (long)(budget_ms / 1000), (long)(task_timeout_ms / 1000),
+             ts.skipped ? " (some targets skipped: already passed)" : "");
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    outcomes = cfo_xcalloc(ts.n ? ts.n : 1, sizeof *outcomes);
+    int64_t started = cfo_wall_ms();
+    cfo_run_opts ro = {
+        .concurrency = concurrency,
+        .budget_ms = budget_ms,
+        .grace_ms = c.grace_ms,
+        .logs_dir = c.logs_dir,
+        .progress = c.quiet ? NULL : stderr,
+        .progress_tty = isatty(STDERR_FILENO) != 0,
+        .progress_every_ms = 5000,
+        .stop = &stop_requested,
+    };
+    cfo_run_local(&ts, &ro, outcomes);
+    cfo_report_summary(stdout, &ts, outcomes);
+
+    char why[512];
+    rc = verdict(&ts, outcomes, why, sizeof why);
+
+    records = cfo_recset_new();
+    for (size_t i = 0; i < ts.n; i++) {
+        if (outcomes[i].status == CFO_STATUS_CANCELLED)
+            continue;
+        cfo_record r;
+        cfo_task_record(&ts.v[i], &outcomes[i], run_id, host, &r);
+        cfo_recset_add(records, &r);
+    }
+    if (c.upload) {
+        cfo_commit_stats stats;
+        err = cfo_store_commit(st, records, cfg, 0, &stats, &d);
+        if (err != CFO_OK) {
+            cfo_error("upload failed: %s", d.msg);
+            snprintf(why, sizeof why, "harness failure: the dataset could not be written");
+            rc = EXIT_HARNESS;
+        } else {
+            cfo_info("uploaded %zu records to %s: %zu before, %zu after, window %d commits",
+                     stats.added, st->display, stats.before, stats.after, stats.window);
+        }
+    } else {
+        cfo_info("%zu records not uploaded (no --upload)", records->n);
+    }
+    cfo_run_info info = {
+        .run_id = run_id,
+        .worker = host,
+        .started_wall_ms = started,
+        .finished_wall_ms = cfo_wall_ms(),
+        .exit_code = rc,
+        .verdict = why,
+    };
+    if (c.report != NULL && cfo_report_json(c.report, &ts, outcomes, &info, &d) != CFO_OK) {
+        cfo_error("report: %s", d.msg);
+        rc = EXIT_HARNESS;
+    }
+    if (c.junit != NULL && cfo_report_junit(c.junit, &ts, outcomes, &info, &d) != CFO_OK) {
+        cfo_error("junit: %s", d.msg);
+        rc = EXIT_HARNESS;
+    }
+    if (stop_requested && rc == EXIT_PASS) {
+        snprintf(why, sizeof why, "stopped by a signal before the run finished");
+        rc = EXIT_HARNESS;
+    }
+    printf("\ncfo: exit %d: %s\n", rc, why);
+
+out:
+    for (size_t i = 0; outcomes != NULL && i < ts.n; i++)
+        cfo_outcome_fini(&outcomes[i]);
+    free(outcomes);
+    cfo_taskset_fini(&ts);
+    cfo_recset_destroy(&records);
+    cfo_recset_destroy(&prior);
+    cfo_storage_destroy(&st);
+    cfo_config_destroy(&cfg);
+    cfo_strv_fini(&c.only);
+    free(top);
+    free(repo_ini);
+    free(runner);
+    free(run_id);
+    return rc;
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages CFO needs to build, run and test, when missing.
+# Every other script calls this first, so a fresh Debian machine needs nothing
+# installed by hand.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config git python3
+  libzmq3-dev libmsgpack-dev libcurl4-openssl-dev libcmocka-dev
+  libyajl-dev libinih-dev libssl-dev
+  cppcheck procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} > 0)); then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo="sudo"
+    else
+      echo "cfo: these Debian packages are missing and installing them needs root or sudo:" >&2
+      echo "  ${missing[*]}" >&2
+      exit 1
+    fi
+  fi
+  echo "cfo: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Terraform is not packaged by Debian. INFRA_DRIFT and its tests use the
+# `terraform` on PATH (or `tofu`, selected with `terraform = tofu`).
+if ! command -v terraform >/dev/null 2>&1 && ! command -v tofu >/dev/null 2>&1; then
+  echo "cfo: error: neither terraform nor tofu is on PATH; INFRA_DRIFT needs one of them" >&2
+  echo "cfo: (Debian does not package Terraform: install HashiCorp's release or OpenTofu)" >&2
+  exit 1
+fi

@@ -1,0 +1,146 @@
+/* cfo_git.c -- git run as a child process (argv, never a shell). */
+#include "cfo_git.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cfo_exec.h"
+#include "cfo_log.h"
+#include "cfo_util.h"
+
+#define GIT_TIMEOUT_MS (10 * 60 * 1000)
+#define GIT_MAX_OUT (1 << 20)
+
+/* Runs git with argv in dir. On success *out (if non-NULL) is its stdout with
+ * trailing white space cut; *status is git's exit status. */
+static cfo_err git(const char *dir, char *const argv[], int *status, char **out, cfo_diag *d)
+{
+    cfo_capture cap;
+    memset(&cap, 0, sizeof cap);
+    cfo_err err = cfo_exec_capture(argv, dir, NULL, GIT_TIMEOUT_MS, GIT_MAX_OUT, &cap, d);
+    if (err != CFO_OK) {
+        cfo_capture_fini(&cap);
+        return err;
+    }
+    *status = cap.exit_code;
+    if (cap.exit_code != 0) {
+        char *e = cap.err ? cap.err : "";
+        size_t n = strlen(e);
+        while (n > 0 && (e[n - 1] == '\n' || e[n - 1] == ' '))
+            e[--n] = '\0';
+        cfo_diag_set(d, CFO_ECHILD, "git %s: %s", argv[1], e);
+    }
+    if (out != NULL) {
+        size_t n = cap.out_len;
+        while (n > 0 && (cap.out[n - 1] == '\n' || cap.out[n - 1] == ' ' || cap.out[n - 1] == '\r'))
+            n--;
+        *out = cfo_xstrndup(cap.out ? cap.out : "", n);
+    }
+    cfo_capture_fini(&cap);
+    return CFO_OK;
+}
+
+cfo_err cfo_git_toplevel(const char *path, char **out, cfo_diag *d)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cfo_diag_set(d, CFO_EINVAL, "%s is not a directory", path);
+    char *argv[] = {"git", "rev-parse", "--show-toplevel", NULL};
+    int status;
+    char *top = NULL;
+    cfo_err err = git(path, argv, &status, &top, d);
+    if (err != CFO_OK)
+        return err;
+    if (status != 0 || top[0] == '\0') {
+        free(top);
+        return cfo_diag_set(d, CFO_EINVAL, "%s is not a git repository", path);
+    }
+    *out = top;
+    return CFO_OK;
+}
+
+cfo_err cfo_git_current_branch(const char *top, char **out, cfo_diag *d)
+{
+    char *argv[] = {"git", "symbolic-ref", "--quiet", "--short", "HEAD", NULL};
+    int status;
+    char *name = NULL;
+    cfo_err err = git(top, argv, &status, &name, d);
+    if (err != CFO_OK)
+        return err;
+    if (status != 0) {
+        free(name);
+        name = cfo_xstrdup("HEAD");
+    }
+    *out = name;
+    return CFO_OK;
+}
+
+cfo_err cfo_git_resolve_branch(const char *top, const char *branch, char **sha, cfo_diag *d)
+{
+    if (branch[0] == '-' || branch[0] == '\0')
+        return cfo_diag_set(d, CFO_EINVAL, "invalid branch name '%s'", branch);
+    const char *prefixes[] = {"refs/heads/", "refs/remotes/origin/", ""};
+    for (size_t i = 0; i < 3; i++) {
+        /* A bare name is only tried for HEAD (a detached checkout). */
+        if (prefixes[i][0] == '\0' && strcmp(branch, "HEAD") != 0)
+            continue;
+        char *ref = cfo_xasprintf("%s%s^{commit}", prefixes[i], branch);
+        char *argv[] = {"git", "rev-parse", "--verify", "--quiet", ref, NULL};
+        int status;
+        char *out = NULL;
+        cfo_err err = git(top, argv, &status, &out, d);
+        free(ref);
+        if (err != CFO_OK)
+            return err;
+        if (status == 0 && strlen(out) >= 40) {
+            *sha = out;
+            return CFO_OK;
+        }
+        free(out);
+    }
+    return cfo_diag_set(d, CFO_ENOTFOUND, "branch '%s' does not exist in %s", branch, top);
+}
+
+static bool worktree_at(const char *dir, const char *sha)
+{
+    struct stat st;
+    char *gitfile = cfo_xasprintf("%s/.git", dir);
+    bool present = stat(gitfile, &st) == 0;
+    free(gitfile);
+    if (!present)
+        return false;
+    char *argv[] = {"git", "rev-parse", "HEAD", NULL};
+    int status;
+    char *head = NULL;
+    bool same = git(dir, argv, &status, &head, NULL) == CFO_OK && status == 0 &&
+                strcmp(head, sha) == 0;
+    free(head);
+    return same;
+}
+
+cfo_err cfo_git_worktree(const char *top, const char *sha, const char *dir, cfo_diag *d)
+{
+    if (worktree_at(dir, sha))
+        return CFO_OK;
+    /* Whatever is there is stale (an interrupted earlier run): start over. */
+    if (access(dir, F_OK) == 0) {
+        cfo_warn("replacing stale worktree %s", dir);
+        cfo_err err = cfo_remove_tree(dir, d);
+        if (err != CFO_OK)
+            return err;
+    }
+    int status;
+    char *prune[] = {"git", "worktree", "prune", NULL};
+    cfo_err err = git(top, prune, &status, NULL, d);
+    if (err != CFO_OK)
+        return err;
+    char *add[] = {"git", "worktree", "add", "--detach", "--force", (char *)dir, (char *)sha, NULL};
+    err = git(top, add, &status, NULL, d);
+    if (err != CFO_OK)
+        return err;
+    if (status != 0)
+        return CFO_ECHILD;
+    return CFO_OK;
+}

@@ -1,0 +1,19 @@
+/* cfo_git.h -- the git operations CFO needs: resolve refs, make worktrees. */
+#ifndef CFO_GIT_H
+#define CFO_GIT_H
+
+#include "cfo_error.h"
+
+/* The top-level directory of the repository containing path (absolute).
+ * CFO_EINVAL with "PATH is not a git repository" otherwise. */
+cfo_err cfo_git_toplevel(const char *path, char **out, cfo_diag *d);
+/* The checked-out branch's short name, or "HEAD" when detached. */
+cfo_err cfo_git_current_branch(const char *top, char **out, cfo_diag *d);
+/* The full sha of a branch (refs/heads/NAME, then refs/remotes/origin/NAME).
+ * CFO_ENOTFOUND when neither exists. */
+cfo_err cfo_git_resolve_branch(const char *top, const char *branch, char **sha, cfo_diag *d);
+/* Makes dir a detached worktree of top at sha, or reuses it when it already is
+ * one at that sha. The parent of dir must exist. */
+cfo_err cfo_git_worktree(const char *top, const char *sha, const char *dir, cfo_diag *d);
+
+#endif

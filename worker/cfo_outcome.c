@@ -1,0 +1,122 @@
+/* cfo_outcome.c -- turning an executor result into a task outcome. */
+#include "cfo_outcome.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yajl/yajl_tree.h>
+
+#include "cfo_log.h"
+#include "cfo_util.h"
+
+/* Reads {"count":N,"findings":M,"summary":"..."}; absent or malformed parts
+ * leave the defaults. Returns false when the text is not such an object. */
+static bool parse_figures(const char *json, cfo_outcome *o)
+{
+    char err[128];
+    yajl_val root = yajl_tree_parse(json, err, sizeof err);
+    if (root == NULL || !YAJL_IS_OBJECT(root)) {
+        yajl_tree_free(root);
+        return false;
+    }
+    const char *count_path[] = {"count", NULL};
+    const char *findings_path[] = {"findings", NULL};
+    const char *summary_path[] = {"summary", NULL};
+    yajl_val v = yajl_tree_get(root, count_path, yajl_t_number);
+    if (v != NULL && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) >= 0)
+        o->count = YAJL_GET_INTEGER(v);
+    v = yajl_tree_get(root, findings_path, yajl_t_number);
+    if (v != NULL && YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) >= 0)
+        o->findings = YAJL_GET_INTEGER(v);
+    v = yajl_tree_get(root, summary_path, yajl_t_string);
+    if (v != NULL) {
+        free(o->summary);
+        o->summary = cfo_xstrndup(YAJL_GET_STRING(v), 1024);
+    }
+    yajl_tree_free(root);
+    return true;
+}
+
+void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const char *log_path)
+{
+    memset(o, 0, sizeof *o);
+    o->done = true;
+    o->exit_code = -1;
+    o->duration = (double)res->duration_ms / 1000.0;
+    o->end_wall_ms = cfo_wall_ms();
+    /* The tail is bytes, not a string: a NUL in the output must not end it. */
+    o->tail = cfo_xstrndup(res->tail ? res->tail : "", res->tail ? res->tail_len : 0);
+    for (size_t i = 0; i < (res->tail ? res->tail_len : 0); i++)
+        if (o->tail[i] == '\0')
+            o->tail[i] = '?';
+    o->log_path = log_path ? cfo_xstrdup(log_path) : NULL;
+    const char *what = NULL;
+    char buf[160];
+    switch (res->end) {
+    case CFO_EXEC_EXITED:
+        o->exit_code = res->exit_code;
+        o->status = res->exit_code == 0   ? CFO_STATUS_PASS
+                    : res->exit_code == 1 ? CFO_STATUS_FAIL
+                                          : CFO_STATUS_ERROR;
+        if (o->status == CFO_STATUS_ERROR) {
+            snprintf(buf, sizeof buf, "exited with status %d", res->exit_code);
+            what = buf;
+        }
+        break;
+    case CFO_EXEC_SIGNALED:
+        o->term_signal = res->term_signal;
+        o->status = CFO_STATUS_ERROR;
+        snprintf(buf, sizeof buf, "killed by signal %d (%s)", res->term_signal,
+                 strsignal(res->term_signal));
+        what = buf;
+        break;
+    case CFO_EXEC_TIMEOUT:
+        o->status = CFO_STATUS_TIMEOUT;
+        snprintf(buf, sizeof buf, "stopped at its timeout after %.1fs", o->duration);
+        what = buf;
+        break;
+    case CFO_EXEC_CANCELLED:
+        o->status = CFO_STATUS_CANCELLED;
+        what = "stopped at the run's deadline";
+        break;
+    case CFO_EXEC_SPAWN_FAILED:
+        o->status = CFO_STATUS_ERROR;
+        snprintf(buf, sizeof buf, "could not start: %s", res->error);
+        what = buf;
+        break;
+    }
+    o->count = 1;
+    o->findings = (o->status == CFO_STATUS_FAIL || o->status == CFO_STATUS_TIMEOUT) ? 1 : 0;
+    bool reported = res->result != NULL && parse_figures(res->result, o);
+    if (res->result != NULL && !reported)
+        cfo_warn("a task wrote malformed figures to CFO_RESULT_FD; using defaults");
+    /* What happened to the process matters more than what it meant to say. */
+    if (what != NULL) {
+        char *fuzzer_said = o->summary;
+        o->summary = fuzzer_said ? cfo_xasprintf("%s (%s)", what, fuzzer_said) : cfo_xstrdup(what);
+        free(fuzzer_said);
+    }
+    if (o->summary == NULL)
+        o->summary = cfo_xstrdup(o->status == CFO_STATUS_PASS ? "passed" : "failed");
+    cfo_utf8_sanitize(o->summary);
+    cfo_utf8_sanitize(o->tail);
+}
+
+void cfo_outcome_cancelled(cfo_outcome *o, const char *why)
+{
+    memset(o, 0, sizeof *o);
+    o->done = true;
+    o->status = CFO_STATUS_CANCELLED;
+    o->exit_code = -1;
+    o->end_wall_ms = cfo_wall_ms();
+    o->summary = cfo_xstrdup(why);
+    o->tail = cfo_xstrdup("");
+}
+
+void cfo_outcome_fini(cfo_outcome *o)
+{
+    free(o->summary);
+    free(o->tail);
+    free(o->log_path);
+    memset(o, 0, sizeof *o);
+}

@@ -1,0 +1,36 @@
+/* cfo_outcome.h -- what a finished task yields: status, figures, output. */
+#ifndef CFO_OUTCOME_H
+#define CFO_OUTCOME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cfo_exec.h"
+#include "cfo_record.h"
+
+typedef struct cfo_outcome {
+    bool done;          /* false: the task never finished (not run) */
+    cfo_status status;
+    int64_t count;
+    int64_t findings;
+    double duration;    /* seconds */
+    int64_t end_wall_ms;
+    int exit_code;      /* -1 when it did not exit normally */
+    int term_signal;    /* 0 unless killed by a signal it did not get from us */
+    char *summary;      /* one line: the fuzzer's own, or what happened */
+    char *tail;         /* the end of its output */
+    char *log_path;     /* where the full output was saved, or NULL */
+} cfo_outcome;
+
+/* Fills o from an executor result: exit 0 pass, 1 fail, other exit error;
+ * killed by a signal it did not get from us: error, named in the summary;
+ * stopped at its timeout: timeout; stopped at the run's deadline or by a
+ * stop request: cancelled. The figures come from the JSON the task wrote to
+ * CFO_RESULT_FD ({"count","findings","summary"}); without it, count is 1 and
+ * findings is 1 for fail/timeout, else 0. */
+void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const char *log_path);
+/* A task cut by the budget before it started. */
+void cfo_outcome_cancelled(cfo_outcome *o, const char *why);
+void cfo_outcome_fini(cfo_outcome *o);
+
+#endif
