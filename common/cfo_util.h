@@ -15,6 +15,7 @@ void *cfo_xmalloc(size_t n);
 void *cfo_xcalloc(size_t n, size_t size);
 void *cfo_xrealloc(void *p, size_t n);
 char *cfo_xstrdup(const char *s);
+/* Copies exactly n bytes of s (which may hold NULs) and adds a NUL. */
 char *cfo_xstrndup(const char *s, size_t n);
 char *cfo_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

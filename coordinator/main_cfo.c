@@ -230,8 +230,10 @@ int main(int argc, char **argv)
     cfo_log_init("cfo", CFO_LOG_INFO);
     cli c = {.repo = ".", .workdir = ".cfo/work"};
     cfo_strv_init(&c.only);
-    if (parse_cli(argc, argv, &c) != 0)
+    if (parse_cli(argc, argv, &c) != 0) {
+        cfo_strv_fini(&c.only);
         return EXIT_USAGE;
+    }
 
     int rc = EXIT_HARNESS;
     cfo_diag d = {{0}};

@@ -649,6 +649,42 @@ static void test_four_concurrent_tasks(void **state)
     }
 }
 
+/* A task started inside another task keeps the outer cookie in front of its
+ * own, and the sweep finds a process that lists the task's cookie anywhere in
+ * that list: so processes a runner starts (cfo-fuzz running terraform) are
+ * still swept when the enclosing task ends. */
+static void test_nested_cookies(void **state)
+{
+    (void)state;
+    setenv("CFO_TASK_COOKIE", "outer-cookie", 1);
+    char *show[] = {"sh", "-c", "printf '%s' \"$CFO_TASK_COOKIE\"", NULL};
+    cfo_capture cap;
+    cfo_diag d = {{0}};
+    assert_int_equal(cfo_exec_capture(show, NULL, NULL, 10000, 1024, &cap, &d), CFO_OK);
+    assert_true(strncmp(cap.out, "outer-cookie:", 13) == 0);
+    assert_true(strlen(cap.out) > 13 && strchr(cap.out + 13, ':') == NULL);
+    cfo_capture_fini(&cap);
+    unsetenv("CFO_TASK_COOKIE");
+
+    /* The stray carries "inner:<task cookie>", as if a nested runner started it. */
+    char *argv[] = {"sh", "-c",
+                    "CFO_TASK_COOKIE=\"inner-runner:$CFO_TASK_COOKIE\" setsid sleep 1000.5 &"
+                    " echo cookie $CFO_TASK_COOKIE; exit 0",
+                    NULL};
+    cfo_exec_spec spec = {.argv = argv, .grace_ms = 300};
+    cfo_exec_result res;
+    run_ok(&spec, &res);
+    assert_int_equal(res.end, CFO_EXEC_EXITED);
+    const char *at = strstr(res.tail, "cookie ");
+    assert_non_null(at);
+    char cookie[96];
+    assert_int_equal(sscanf(at, "cookie %95s", cookie), 1);
+    char nested[160];
+    snprintf(nested, sizeof nested, "inner-runner:%s", cookie);
+    assert_int_equal(count_cookie_carriers(nested), 0);
+    cfo_exec_result_fini(&res);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, no_zombies)
 
 int main(void)
@@ -676,6 +712,7 @@ int main(void)
         T(test_cancel_from_another_thread),
         T(test_missing_binary),
         T(test_four_concurrent_tasks),
+        T(test_nested_cookies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,7 +31,8 @@ static bool parse_figures(const char *json, cfo_outcome *o)
     v = yajl_tree_get(root, summary_path, yajl_t_string);
     if (v != NULL) {
         free(o->summary);
-        o->summary = cfo_xstrndup(YAJL_GET_STRING(v), 1024);
+        const char *said = YAJL_GET_STRING(v);
+        o->summary = cfo_xstrndup(said, strnlen(said, 1024));
     }
     yajl_tree_free(root);
     return true;

@@ -66,6 +66,17 @@ class ExampleEndToEnd(unittest.TestCase):
         canary = [r for r in recs if r["fuzzer"] == "CANARY"]
         self.assertEqual([r["ok"] for r in canary], [False])
 
+        # needs_seed: targets that passed on the same commit are not run again;
+        # the canary and the drifting module are; --force runs everything.
+        again = self.cfo("--dry-run")
+        self.assertEqual(again.returncode, 0, again.stderr)
+        listed = sorted((t[0], t[1], t[3]) for t in
+                        (line.split("\t") for line in again.stdout.strip().split("\n")))
+        self.assertEqual(listed, [("CANARY", "main", "canary"),
+                                  ("INFRA_DRIFT", "staging", drifted["target"])])
+        forced = self.cfo("--dry-run", "--force")
+        self.assertEqual(len(forced.stdout.strip().split("\n")), len(tasks))
+
         # Fix the drift in a new commit on staging: the code matches what is deployed again.
         git(self.repo, "checkout", "-q", "staging")
         git(self.repo, "revert", "--no-edit", "HEAD")
