@@ -19,9 +19,9 @@ typedef struct cfo_config {
     char *dataset; /* URL */
     int64_t budget_ms;
     int64_t task_timeout_ms;
-    int window;       /* commits kept in the dataset */
-    bool window_set;  /* window given explicitly (else the dataset's own) */
-    int concurrency;  /* 0: CPU count */
+    int window;      /* commits kept in the dataset */
+    bool window_set; /* window given explicitly (else the dataset's own) */
+    int concurrency; /* 0: CPU count */
     cfo_fuzzer *fuzzers;
     size_t nfuzzers;
 } cfo_config;

@@ -8,16 +8,26 @@
 const char *cfo_strerror(cfo_err err)
 {
     switch (err) {
-    case CFO_OK: return "success";
-    case CFO_EINVAL: return "invalid value";
-    case CFO_EPARSE: return "malformed input";
-    case CFO_EIO: return "input/output error";
-    case CFO_ENOTFOUND: return "not found";
-    case CFO_ECONFLICT: return "concurrent modification";
-    case CFO_ELIMIT: return "limit exceeded";
-    case CFO_EUNSUPPORTED: return "not supported";
-    case CFO_ETIMEDOUT: return "timed out";
-    case CFO_ECHILD: return "child process failed";
+    case CFO_OK:
+        return "success";
+    case CFO_EINVAL:
+        return "invalid value";
+    case CFO_EPARSE:
+        return "malformed input";
+    case CFO_EIO:
+        return "input/output error";
+    case CFO_ENOTFOUND:
+        return "not found";
+    case CFO_ECONFLICT:
+        return "concurrent modification";
+    case CFO_ELIMIT:
+        return "limit exceeded";
+    case CFO_EUNSUPPORTED:
+        return "not supported";
+    case CFO_ETIMEDOUT:
+        return "timed out";
+    case CFO_ECHILD:
+        return "child process failed";
     }
     return "unknown error";
 }

@@ -8,15 +8,15 @@
  * the user travels separately in a cfo_diag the caller may pass (or NULL). */
 typedef enum cfo_err {
     CFO_OK = 0,
-    CFO_EINVAL,      /* bad argument or value from the user */
-    CFO_EPARSE,      /* malformed input document */
-    CFO_EIO,         /* an operating-system call failed */
-    CFO_ENOTFOUND,   /* the object does not exist */
-    CFO_ECONFLICT,   /* compare-and-swap lost: someone wrote in between */
-    CFO_ELIMIT,      /* input exceeds a hard limit */
-    CFO_EUNSUPPORTED,/* the build or the format does not support this */
-    CFO_ETIMEDOUT,   /* a deadline passed */
-    CFO_ECHILD,      /* a child process failed to start or behaved wrongly */
+    CFO_EINVAL,       /* bad argument or value from the user */
+    CFO_EPARSE,       /* malformed input document */
+    CFO_EIO,          /* an operating-system call failed */
+    CFO_ENOTFOUND,    /* the object does not exist */
+    CFO_ECONFLICT,    /* compare-and-swap lost: someone wrote in between */
+    CFO_ELIMIT,       /* input exceeds a hard limit */
+    CFO_EUNSUPPORTED, /* the build or the format does not support this */
+    CFO_ETIMEDOUT,    /* a deadline passed */
+    CFO_ECHILD,       /* a child process failed to start or behaved wrongly */
 } cfo_err;
 
 const char *cfo_strerror(cfo_err err);

@@ -51,8 +51,10 @@ int cfo_kind_parse(const char *name, cfo_kind *out)
 const char *cfo_merge_name(cfo_merge_strategy m)
 {
     switch (m) {
-    case CFO_MERGE_SUPERSEDE: return "supersede";
-    case CFO_MERGE_ACCUMULATE: return "accumulate";
+    case CFO_MERGE_SUPERSEDE:
+        return "supersede";
+    case CFO_MERGE_ACCUMULATE:
+        return "accumulate";
     }
     return "unknown";
 }

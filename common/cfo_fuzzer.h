@@ -52,9 +52,9 @@ typedef struct cfo_fuzzer {
     cfo_merge_strategy merge;
     int64_t task_timeout_ms; /* 0: the run's --task-timeout */
     /* infra_drift */
-    char *terraform;   /* "terraform" (default) or "tofu", or a path */
-    char *root;        /* subdirectory of the worktree holding the tree ("" = all) */
-    cfo_strv include;  /* globs over module paths; empty = all */
+    char *terraform;  /* "terraform" (default) or "tofu", or a path */
+    char *root;       /* subdirectory of the worktree holding the tree ("" = all) */
+    cfo_strv include; /* globs over module paths; empty = all */
     cfo_strv exclude;
     /* exec: argv templates; "{target}" in a word is replaced by the target */
     cfo_strv discover_argv;

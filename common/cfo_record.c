@@ -205,16 +205,16 @@ int cfo_strcmp0(const char *a, const char *b)
     return strcmp(a, b);
 }
 
-#define CMP_NUM(x, y)                                                                             \
-    do {                                                                                          \
-        if ((x) != (y))                                                                           \
-            return (x) < (y) ? -1 : 1;                                                            \
+#define CMP_NUM(x, y)                                                                              \
+    do {                                                                                           \
+        if ((x) != (y))                                                                            \
+            return (x) < (y) ? -1 : 1;                                                             \
     } while (0)
-#define CMP_STR(x, y)                                                                             \
-    do {                                                                                          \
-        int c_ = cfo_strcmp0((x), (y));                                                           \
-        if (c_ != 0)                                                                              \
-            return c_;                                                                            \
+#define CMP_STR(x, y)                                                                              \
+    do {                                                                                           \
+        int c_ = cfo_strcmp0((x), (y));                                                            \
+        if (c_ != 0)                                                                               \
+            return c_;                                                                             \
     } while (0)
 
 int cfo_record_cmp_all(const cfo_record *a, const cfo_record *b)
@@ -251,8 +251,11 @@ cfo_err cfo_record_validate(const cfo_record *r, cfo_diag *d)
 {
     struct {
         const char *name, *value;
-    } req[] = {{"commit", r->commit}, {"fuzzer", r->fuzzer},   {"branch", r->branch},
-               {"target", r->target}, {"command", r->command}};
+    } req[] = {{"commit", r->commit},
+               {"fuzzer", r->fuzzer},
+               {"branch", r->branch},
+               {"target", r->target},
+               {"command", r->command}};
     for (size_t i = 0; i < sizeof req / sizeof req[0]; i++) {
         if (req[i].value == NULL || (req[i].value[0] == '\0' && strcmp(req[i].name, "target")))
             return cfo_diag_set(d, CFO_EINVAL, "field '%s' is missing or empty", req[i].name);

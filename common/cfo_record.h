@@ -49,8 +49,8 @@ typedef struct cfo_record {
     const char *worker; /* NULL when unknown */
     int64_t count;
     int64_t findings;
-    double duration; /* seconds */
-    int64_t time_ms; /* wall clock, ms since the epoch; valid when has_time */
+    double duration;  /* seconds */
+    int64_t time_ms;  /* wall clock, ms since the epoch; valid when has_time */
     uint32_t attempt; /* 0 when absent */
     cfo_status status;
     bool ok;

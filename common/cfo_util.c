@@ -200,8 +200,7 @@ cfo_err cfo_read_file(const char *path, size_t max, cfo_buf *out, cfo_diag *d)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        return cfo_diag_set(d, e == ENOENT ? CFO_ENOTFOUND : CFO_EIO, "%s: %s", path,
-                            strerror(e));
+        return cfo_diag_set(d, e == ENOENT ? CFO_ENOTFOUND : CFO_EIO, "%s: %s", path, strerror(e));
     }
     cfo_buf_reset(out);
     for (;;) {
@@ -267,8 +266,8 @@ cfo_err cfo_parse_duration(const char *s, int64_t *out_ms, cfo_diag *d)
     *out_ms = total;
     return CFO_OK;
 bad:
-    return cfo_diag_set(d, CFO_EINVAL,
-                        "invalid duration '%s' (expected e.g. 90s, 30m, 1h, 1h30m)", s);
+    return cfo_diag_set(d, CFO_EINVAL, "invalid duration '%s' (expected e.g. 90s, 30m, 1h, 1h30m)",
+                        s);
 }
 
 void cfo_format_duration(int64_t ms, char *out, size_t len)
@@ -410,7 +409,11 @@ void cfo_utf8_sanitize(char *s)
     unsigned char *p = (unsigned char *)s;
     while (*p) {
         unsigned char c = *p;
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        size_t n = c < 0x80           ? 1
+                   : (c >> 5) == 0x6  ? 2
+                   : (c >> 4) == 0xe  ? 3
+                   : (c >> 3) == 0x1e ? 4
+                                      : 0;
         bool ok = n > 0;
         for (size_t k = 1; ok && k < n; k++)
             ok = (p[k] & 0xc0) == 0x80;

@@ -79,8 +79,7 @@ void cfo_report_summary(FILE *out, const cfo_taskset *ts, const cfo_outcome *out
         fprintf(out, "%-20s %6zu %6zu %6zu %8zu %6zu %9zu  %s%s%s\n", tot[k].name, tot[k].tasks,
                 tot[k].by_status[CFO_STATUS_PASS], tot[k].by_status[CFO_STATUS_FAIL],
                 tot[k].by_status[CFO_STATUS_TIMEOUT], tot[k].by_status[CFO_STATUS_ERROR],
-                tot[k].by_status[CFO_STATUS_CANCELLED], slow,
-                tot[k].slowest_target ? " " : "",
+                tot[k].by_status[CFO_STATUS_CANCELLED], slow, tot[k].slowest_target ? " " : "",
                 tot[k].slowest_target ? tot[k].slowest_target : "");
     }
     bool header = false;
@@ -232,11 +231,21 @@ static void xml_escape(cfo_buf *b, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
         switch (*p) {
-        case '<': cfo_buf_puts(b, "&lt;"); break;
-        case '>': cfo_buf_puts(b, "&gt;"); break;
-        case '&': cfo_buf_puts(b, "&amp;"); break;
-        case '"': cfo_buf_puts(b, "&quot;"); break;
-        case '\'': cfo_buf_puts(b, "&apos;"); break;
+        case '<':
+            cfo_buf_puts(b, "&lt;");
+            break;
+        case '>':
+            cfo_buf_puts(b, "&gt;");
+            break;
+        case '&':
+            cfo_buf_puts(b, "&amp;");
+            break;
+        case '"':
+            cfo_buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            cfo_buf_puts(b, "&apos;");
+            break;
         default:
             /* XML 1.0 forbids most control characters even escaped. */
             if (*p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r')
@@ -262,13 +271,12 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
                 total_time += outcomes[i].duration;
         cfo_buf_puts(&b, "  <testsuite name=\"");
         xml_escape(&b, tot[k].name);
-        cfo_buf_printf(&b,
-                       "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
-                       "time=\"%.3f\">\n",
-                       tot[k].tasks,
-                       tot[k].by_status[CFO_STATUS_FAIL] + tot[k].by_status[CFO_STATUS_TIMEOUT],
-                       tot[k].by_status[CFO_STATUS_ERROR], tot[k].by_status[CFO_STATUS_CANCELLED],
-                       total_time);
+        cfo_buf_printf(
+            &b,
+            "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
+            "time=\"%.3f\">\n",
+            tot[k].tasks, tot[k].by_status[CFO_STATUS_FAIL] + tot[k].by_status[CFO_STATUS_TIMEOUT],
+            tot[k].by_status[CFO_STATUS_ERROR], tot[k].by_status[CFO_STATUS_CANCELLED], total_time);
         cfo_buf_puts(&b, "    <properties><property name=\"run\" value=\"");
         xml_escape(&b, info->run_id);
         cfo_buf_puts(&b, "\"/></properties>\n");
@@ -286,11 +294,18 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
             cfo_buf_printf(&b, "\" time=\"%.3f\"", o->duration);
             const char *elem = NULL;
             switch (o->status) {
-            case CFO_STATUS_PASS: break;
+            case CFO_STATUS_PASS:
+                break;
             case CFO_STATUS_FAIL:
-            case CFO_STATUS_TIMEOUT: elem = "failure"; break;
-            case CFO_STATUS_ERROR: elem = "error"; break;
-            case CFO_STATUS_CANCELLED: elem = "skipped"; break;
+            case CFO_STATUS_TIMEOUT:
+                elem = "failure";
+                break;
+            case CFO_STATUS_ERROR:
+                elem = "error";
+                break;
+            case CFO_STATUS_CANCELLED:
+                elem = "skipped";
+                break;
             }
             if (elem == NULL) {
                 cfo_buf_puts(&b, "/>\n");

@@ -19,10 +19,10 @@ typedef struct run_state {
     atomic_bool cancel;
     pthread_mutex_t mu;
     pthread_cond_t changed;
-    size_t next;    /* next task to start */
+    size_t next; /* next task to start */
     size_t running;
     size_t done;
-    size_t failed;  /* fail, timeout, error */
+    size_t failed; /* fail, timeout, error */
 } run_state;
 
 char *cfo_task_log_path(const char *dir, const cfo_task *t)
@@ -112,13 +112,17 @@ static void print_progress(run_state *st, bool final)
         for (int k = 0; k < width; k++)
             bar[k] = k < filled ? '#' : '.';
         bar[width] = '\0';
-        fprintf(out, "\r\033[K[%s] %zu/%zu done, %zu running, %zu left, %zu failed, %s elapsed, %s budget left",
+        fprintf(out,
+                "\r\033[K[%s] %zu/%zu done, %zu running, %zu left, %zu failed, %s elapsed, %s "
+                "budget left",
                 bar, st->done, total, st->running, queued, st->failed, elapsed, left);
         if (final)
             fputc('\n', out);
     } else {
-        fprintf(out, "cfo: elapsed %s, done %zu/%zu, running %zu, left %zu, failed %zu, budget left %s\n",
-                elapsed, st->done, total, st->running, queued, st->failed, left);
+        fprintf(
+            out,
+            "cfo: elapsed %s, done %zu/%zu, running %zu, left %zu, failed %zu, budget left %s\n",
+            elapsed, st->done, total, st->running, queued, st->failed, left);
     }
     fflush(out);
 }

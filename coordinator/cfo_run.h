@@ -11,12 +11,12 @@
 #include "cfo_task.h"
 
 typedef struct cfo_run_opts {
-    int concurrency;         /* tasks at once, >= 1 */
-    int64_t budget_ms;       /* the whole run's wall-clock budget */
-    int64_t grace_ms;        /* SIGTERM to SIGKILL; 0: default */
-    const char *logs_dir;    /* keep each task's output here; NULL: do not */
-    FILE *progress;          /* where progress goes; NULL: nowhere */
-    bool progress_tty;       /* redraw one line in place instead of printing lines */
+    int concurrency;      /* tasks at once, >= 1 */
+    int64_t budget_ms;    /* the whole run's wall-clock budget */
+    int64_t grace_ms;     /* SIGTERM to SIGKILL; 0: default */
+    const char *logs_dir; /* keep each task's output here; NULL: do not */
+    FILE *progress;       /* where progress goes; NULL: nowhere */
+    bool progress_tty;    /* redraw one line in place instead of printing lines */
     int64_t progress_every_ms;
     /* Set (from a signal handler) to stop: running tasks are cancelled. */
     volatile sig_atomic_t *stop;

@@ -23,8 +23,7 @@ typedef struct cfo_storage_ops {
     void (*unlock)(cfo_storage *self);
     /* Streams the object to sink and sets token to its version. Returns
      * CFO_ENOTFOUND (token "0") when it does not exist. */
-    cfo_err (*read)(cfo_storage *self, cfo_storage_sink sink, void *ctx, char *token,
-                    cfo_diag *d);
+    cfo_err (*read)(cfo_storage *self, cfo_storage_sink sink, void *ctx, char *token, cfo_diag *d);
     /* Replaces the object atomically if its version still equals
      * expect_token ("0": it must not exist); CFO_ECONFLICT otherwise. */
     cfo_err (*write)(cfo_storage *self, const void *data, size_t len, const char *expect_token,
@@ -47,8 +46,8 @@ cfo_err cfo_storage_lock(cfo_storage *self, cfo_diag *d);
 void cfo_storage_unlock(cfo_storage *self);
 cfo_err cfo_storage_read(cfo_storage *self, cfo_storage_sink sink, void *ctx, char *token,
                          cfo_diag *d);
-cfo_err cfo_storage_write(cfo_storage *self, const void *data, size_t len,
-                          const char *expect_token, cfo_diag *d);
+cfo_err cfo_storage_write(cfo_storage *self, const void *data, size_t len, const char *expect_token,
+                          cfo_diag *d);
 
 /* Backends. */
 cfo_err cfo_storage_file_open(const char *path, cfo_storage **out, cfo_diag *d);

@@ -15,11 +15,11 @@
 cfo_err cfo_store_load(cfo_storage *st, cfo_recset *into, int *window, cfo_diag *d);
 
 typedef struct cfo_commit_stats {
-    size_t before;  /* records in the dataset before */
-    size_t added;   /* new records offered */
-    size_t after;   /* records written */
-    int window;     /* window applied */
-    int attempts;   /* read-merge-write rounds (1 unless a conflict) */
+    size_t before; /* records in the dataset before */
+    size_t added;  /* new records offered */
+    size_t after;  /* records written */
+    int window;    /* window applied */
+    int attempts;  /* read-merge-write rounds (1 unless a conflict) */
 } cfo_commit_stats;
 
 /* Merges new records into the dataset and writes it: lock, read, parse,

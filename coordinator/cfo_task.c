@@ -82,8 +82,7 @@ static bool config_is_repos(const char *path, const char *top)
     return same;
 }
 
-static void runner_argv(cfo_strv *argv, const char *runner, const char *config,
-                        const char *fuzzer)
+static void runner_argv(cfo_strv *argv, const char *runner, const char *config, const char *fuzzer)
 {
     cfo_strv_push(argv, runner);
     if (config != NULL) {
@@ -205,8 +204,8 @@ static cfo_task *task_add(cfo_taskset *ts)
 }
 
 static cfo_err make_task(const cfo_taskgen_opts *o, const char *config, bool config_implied,
-                         const cfo_fuzzer *f, const char *branch, const char *sha,
-                         const char *dir, const char *target, cfo_taskset *out, cfo_diag *d)
+                         const cfo_fuzzer *f, const char *branch, const char *sha, const char *dir,
+                         const char *target, cfo_taskset *out, cfo_diag *d)
 {
     cfo_strv argv;
     cfo_strv_init(&argv);
@@ -249,9 +248,8 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
 {
     for (size_t i = 0; o->only != NULL && i < o->only->n; i++)
         if (cfo_config_find(o->config, o->only->v[i]) == NULL)
-            return cfo_diag_set(d, CFO_EINVAL, "unknown fuzzer '%s' (not in %s)",
-                                o->only->v[i], o->config->path ? o->config->path
-                                                               : "the built-in defaults");
+            return cfo_diag_set(d, CFO_EINVAL, "unknown fuzzer '%s' (not in %s)", o->only->v[i],
+                                o->config->path ? o->config->path : "the built-in defaults");
     char *top = NULL, *current = NULL, *workroot = NULL;
     cfo_err err = cfo_git_toplevel(o->repo, &top, d);
     if (err != CFO_OK)
@@ -307,8 +305,8 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
                     out->skipped++;
                     continue;
                 }
-                err = make_task(o, config, config_implied, f, branch, sha, dir, targets.v[t], out,
-                                d);
+                err =
+                    make_task(o, config, config_implied, f, branch, sha, dir, targets.v[t], out, d);
             }
             cfo_strv_fini(&targets);
             free(sha);

@@ -14,7 +14,7 @@ typedef struct cfo_task {
     size_t id;
     const cfo_fuzzer *fuzzer; /* borrowed from the config */
     char *branch;
-    char *commit;  /* full sha, resolved once per run */
+    char *commit; /* full sha, resolved once per run */
     char *target;
     char *workdir; /* where it runs: a worktree of commit, or the repo */
     cfo_strv argv; /* what is executed (argv[0] absolute for the runner) */
@@ -32,14 +32,14 @@ void cfo_taskset_init(cfo_taskset *ts);
 void cfo_taskset_fini(cfo_taskset *ts);
 
 typedef struct cfo_taskgen_opts {
-    const char *repo;          /* a path inside the repository */
+    const char *repo; /* a path inside the repository */
     const cfo_config *config;
-    const cfo_strv *only;      /* --fuzzer names; empty: all */
-    const char *workdir;       /* where worktrees are made (absolute or cwd-relative) */
-    const char *runner;        /* absolute path of cfo-fuzz */
-    const cfo_recset *prior;   /* the dataset, for needs_seed; may be NULL */
-    bool force;                /* run targets that already passed */
-    int64_t task_timeout_ms;   /* the run's --task-timeout */
+    const cfo_strv *only;    /* --fuzzer names; empty: all */
+    const char *workdir;     /* where worktrees are made (absolute or cwd-relative) */
+    const char *runner;      /* absolute path of cfo-fuzz */
+    const cfo_recset *prior; /* the dataset, for needs_seed; may be NULL */
+    bool force;              /* run targets that already passed */
+    int64_t task_timeout_ms; /* the run's --task-timeout */
 } cfo_taskgen_opts;
 
 /* Generates every task: for each selected fuzzer, each of its branches

@@ -75,9 +75,23 @@ typedef struct cli {
 static int parse_cli(int argc, char **argv, cli *c)
 {
     enum {
-        O_CONFIG = 256, O_REPO, O_DATASET, O_DRY_RUN, O_CONCURRENCY, O_BUDGET, O_TASK_TIMEOUT,
-        O_SAVE_LOGS, O_UPLOAD, O_FUZZER, O_FORCE, O_REPORT, O_JUNIT, O_WORKDIR, O_GRACE,
-        O_QUIET, O_HELP,
+        O_CONFIG = 256,
+        O_REPO,
+        O_DATASET,
+        O_DRY_RUN,
+        O_CONCURRENCY,
+        O_BUDGET,
+        O_TASK_TIMEOUT,
+        O_SAVE_LOGS,
+        O_UPLOAD,
+        O_FUZZER,
+        O_FORCE,
+        O_REPORT,
+        O_JUNIT,
+        O_WORKDIR,
+        O_GRACE,
+        O_QUIET,
+        O_HELP,
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},
@@ -107,10 +121,18 @@ static int parse_cli(int argc, char **argv, cli *c)
         if (o == -1)
             break;
         switch (o) {
-        case O_CONFIG: c->config = optarg; break;
-        case O_REPO: c->repo = optarg; break;
-        case O_DATASET: c->dataset = optarg; break;
-        case O_DRY_RUN: c->dry_run = true; break;
+        case O_CONFIG:
+            c->config = optarg;
+            break;
+        case O_REPO:
+            c->repo = optarg;
+            break;
+        case O_DATASET:
+            c->dataset = optarg;
+            break;
+        case O_DRY_RUN:
+            c->dry_run = true;
+            break;
         case O_CONCURRENCY:
             if (cfo_parse_int(optarg, 1, 4096, &v, &d) != CFO_OK)
                 goto bad;
@@ -138,18 +160,33 @@ static int parse_cli(int argc, char **argv, cli *c)
             else
                 c->logs_dir = "cfo_logs";
             break;
-        case O_UPLOAD: c->upload = true; break;
-        case O_FUZZER: cfo_strv_push(&c->only, optarg); break;
-        case O_FORCE: c->force = true; break;
-        case O_REPORT: c->report = optarg; break;
-        case O_JUNIT: c->junit = optarg; break;
-        case O_WORKDIR: c->workdir = optarg; break;
-        case O_QUIET: c->quiet = true; break;
-        case O_HELP: usage(stdout); exit(EXIT_PASS);
+        case O_UPLOAD:
+            c->upload = true;
+            break;
+        case O_FUZZER:
+            cfo_strv_push(&c->only, optarg);
+            break;
+        case O_FORCE:
+            c->force = true;
+            break;
+        case O_REPORT:
+            c->report = optarg;
+            break;
+        case O_JUNIT:
+            c->junit = optarg;
+            break;
+        case O_WORKDIR:
+            c->workdir = optarg;
+            break;
+        case O_QUIET:
+            c->quiet = true;
+            break;
+        case O_HELP:
+            usage(stdout);
+            exit(EXIT_PASS);
         case '?':
         default:
-            snprintf(d.msg, sizeof d.msg, "unknown or incomplete option '%s'",
-                     argv[optind - 1]);
+            snprintf(d.msg, sizeof d.msg, "unknown or incomplete option '%s'", argv[optind - 1]);
             goto bad;
         }
         continue;
@@ -268,7 +305,7 @@ int main(int argc, char **argv)
     const char *dataset = c.dataset ? c.dataset : cfg->dataset;
     int64_t budget_ms = c.budget_ms ? c.budget_ms : cfg->budget_ms;
     int64_t task_timeout_ms = c.task_timeout_ms ? c.task_timeout_ms : cfg->task_timeout_ms;
-    int concurrency = c.concurrency ? c.concurrency
+    int concurrency = c.concurrency      ? c.concurrency
                       : cfg->concurrency ? cfg->concurrency
                                          : cfo_cpu_count();
 
@@ -320,7 +357,8 @@ int main(int argc, char **argv)
                    ts.v[i].target);
         if (ts.skipped)
             cfo_info("%zu target(s) already passed on their commit and are skipped "
-                     "(--force runs them)", ts.skipped);
+                     "(--force runs them)",
+                     ts.skipped);
         rc = EXIT_PASS;
         goto out;
     }
@@ -328,8 +366,8 @@ int main(int argc, char **argv)
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
     run_id = make_run_id(host);
-    cfo_info("run %s: %zu tasks, concurrency %d, budget %lds, task timeout %lds%s", run_id,
-             ts.n, concurrency, (long)(budget_ms / 1000), (long)(task_timeout_ms / 1000),
+    cfo_info("run %s: %zu tasks, concurrency %d, budget %lds, task timeout %lds%s", run_id, ts.n,
+             concurrency, (long)(budget_ms / 1000), (long)(task_timeout_ms / 1000),
              ts.skipped ? " (some targets skipped: already passed)" : "");
 
     struct sigaction sa;

@@ -251,7 +251,8 @@ static void test_child_environment(void **state)
     char *script = cfo_xasprintf("cat; test -e /proc/self/fd/%d && exit 1;"
                                  " test -e /proc/self/fd/3 || exit 2;"
                                  " test -e /proc/self/fd/4 && exit 3;"
-                                 " echo ok $CFO_RESULT_FD", leak);
+                                 " echo ok $CFO_RESULT_FD",
+                                 leak);
     char *argv[] = {"sh", "-c", script, NULL};
     cfo_exec_spec spec;
     spec_init(&spec, argv);
@@ -607,8 +608,8 @@ static void *run_concurrent(void *arg)
         /* One of them times out and leaves a stray to clean up. */
         script = cfo_xasprintf("setsid sleep 1000 & echo task3 $CFO_TASK_COOKIE; sleep 1000");
     } else {
-        script = cfo_xasprintf("sleep 0.%d; echo task%d $CFO_TASK_COOKIE; exit %d", ct->n,
-                               ct->n, 10 + ct->n);
+        script = cfo_xasprintf("sleep 0.%d; echo task%d $CFO_TASK_COOKIE; exit %d", ct->n, ct->n,
+                               10 + ct->n);
     }
     argv[2] = script;
     spec_init(&spec, argv);

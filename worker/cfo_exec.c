@@ -201,8 +201,8 @@ static void make_cookie(char *out, size_t len)
 /* Starts argv with fds 0 = /dev/null, 1 = out_w, 2 = err_w and, when
  * result_w >= 0, 3 = result_w; nothing else stays open. The pid is in the
  * registry when this returns 0; otherwise the errno-style reason. */
-static int spawn_child(char *const *argv, const char *cwd, char *const *env_add,
-                       const char *cookie, int out_w, int err_w, int result_w, pid_t *pid)
+static int spawn_child(char *const *argv, const char *cwd, char *const *env_add, const char *cookie,
+                       int out_w, int err_w, int result_w, pid_t *pid)
 {
     cfo_strv env;
     cfo_strv_init(&env);
@@ -229,8 +229,8 @@ static int spawn_child(char *const *argv, const char *cwd, char *const *env_add,
     if (result_w >= 0)
         posix_spawn_file_actions_adddup2(&fa, result_w, RESULT_CHILD_FD);
     /* Also closes fds other threads or libraries opened without CLOEXEC. */
-    posix_spawn_file_actions_addclosefrom_np(&fa, result_w >= 0 ? RESULT_CHILD_FD + 1
-                                                                : RESULT_CHILD_FD);
+    posix_spawn_file_actions_addclosefrom_np(&fa,
+                                             result_w >= 0 ? RESULT_CHILD_FD + 1 : RESULT_CHILD_FD);
     if (cwd != NULL)
         posix_spawn_file_actions_addchdir_np(&fa, cwd);
 
@@ -386,8 +386,8 @@ static bool has_cookie(pid_t pid, const char *cookie)
 /* ---- one task's processes ---- */
 
 typedef struct task_procs {
-    pid_t pid;          /* the main child; its pid is its process group id */
-    char cookie[64];    /* listed in CFO_TASK_COOKIE by each of its processes */
+    pid_t pid;       /* the main child; its pid is its process group id */
+    char cookie[64]; /* listed in CFO_TASK_COOKIE by each of its processes */
 } task_procs;
 
 static void task_procs_init(task_procs *tp, const char *cookie)
@@ -485,11 +485,11 @@ typedef enum sink_kind {
 
 typedef struct sink {
     sink_kind kind;
-    int fd;          /* read end, -1 once at EOF */
+    int fd; /* read end, -1 once at EOF */
     size_t cap;
-    char *data;      /* ring storage or linear buffer (cap + 1 bytes) */
-    size_t len;      /* bytes held */
-    size_t head;     /* ring: where the next byte goes */
+    char *data;  /* ring storage or linear buffer (cap + 1 bytes) */
+    size_t len;  /* bytes held */
+    size_t head; /* ring: where the next byte goes */
     uint64_t total;
     bool overflow;
     int log_fd;
@@ -516,8 +516,8 @@ static void sink_log(sink *s, const char *p, size_t n)
             continue;
         if (w <= 0) {
             if (s->log_error != NULL && s->log_error[0] == '\0')
-                snprintf(s->log_error, s->log_error_len, "cannot write log %s: %s",
-                         s->log_path, w < 0 ? strerror(errno) : "short write");
+                snprintf(s->log_error, s->log_error_len, "cannot write log %s: %s", s->log_path,
+                         w < 0 ? strerror(errno) : "short write");
             close_fd(&s->log_fd);
             return;
         }
@@ -609,7 +609,7 @@ typedef struct job {
     int pidfd;
     sink *sinks;
     size_t nsinks;
-    sink *limit_sink;  /* overflow of this one stops the job */
+    sink *limit_sink; /* overflow of this one stops the job */
     int64_t start_ms;
     int64_t timeout_at;  /* 0: none */
     int64_t deadline_at; /* 0: none */
@@ -804,8 +804,8 @@ cfo_err cfo_exec_run(const cfo_exec_spec *spec, cfo_exec_result *res, cfo_diag *
     job j;
     memset(&j, 0, sizeof j);
     task_procs_init(&j.tp, cookie);
-    int rc = spawn_child(spec->argv, spec->cwd, spec->env_add, cookie, outp[1], outp[1],
-                         resp[1], &j.tp.pid);
+    int rc = spawn_child(spec->argv, spec->cwd, spec->env_add, cookie, outp[1], outp[1], resp[1],
+                         &j.tp.pid);
     close_fd(&outp[1]);
     close_fd(&resp[1]);
     if (rc != 0) {

@@ -15,15 +15,15 @@
 #define CFO_EXEC_MAX_RESULT 65536 /* bytes read from CFO_RESULT_FD */
 
 typedef struct cfo_exec_spec {
-    char *const *argv;     /* argv[0] is looked up in PATH when it has no '/' */
-    const char *cwd;       /* NULL: inherit */
-    char *const *env_add;  /* "NAME=VALUE" set on top of the environment, or NULL */
-    int64_t timeout_ms;    /* the task's own cap; 0: none */
-    int64_t deadline_ms;   /* absolute cfo_now_ms() deadline of the run; 0: none */
-    int64_t grace_ms;      /* SIGTERM to SIGKILL; 0: CFO_EXEC_DEFAULT_GRACE_MS */
-    size_t tail_cap;       /* bytes of combined output kept; 0: CFO_EXEC_DEFAULT_TAIL */
-    const char *log_path;  /* full stdout+stderr saved here (parent dirs made); NULL: none */
-    bool result_fd;        /* open a pipe and pass its number in CFO_RESULT_FD */
+    char *const *argv;    /* argv[0] is looked up in PATH when it has no '/' */
+    const char *cwd;      /* NULL: inherit */
+    char *const *env_add; /* "NAME=VALUE" set on top of the environment, or NULL */
+    int64_t timeout_ms;   /* the task's own cap; 0: none */
+    int64_t deadline_ms;  /* absolute cfo_now_ms() deadline of the run; 0: none */
+    int64_t grace_ms;     /* SIGTERM to SIGKILL; 0: CFO_EXEC_DEFAULT_GRACE_MS */
+    size_t tail_cap;      /* bytes of combined output kept; 0: CFO_EXEC_DEFAULT_TAIL */
+    const char *log_path; /* full stdout+stderr saved here (parent dirs made); NULL: none */
+    bool result_fd;       /* open a pipe and pass its number in CFO_RESULT_FD */
     /* Set to true from another thread to stop the task as at the deadline. */
     const atomic_bool *cancel;
 } cfo_exec_spec;
@@ -41,13 +41,13 @@ typedef struct cfo_exec_result {
     int exit_code;
     int term_signal;
     int64_t duration_ms;
-    uint64_t output_bytes;   /* all bytes of stdout+stderr seen */
-    char *tail;              /* last tail_cap bytes of output, NUL-terminated */
+    uint64_t output_bytes; /* all bytes of stdout+stderr seen */
+    char *tail;            /* last tail_cap bytes of output, NUL-terminated */
     size_t tail_len;
-    char *result;            /* what the child wrote to CFO_RESULT_FD, or NULL */
+    char *result; /* what the child wrote to CFO_RESULT_FD, or NULL */
     size_t result_len;
     bool result_truncated;
-    char error[256];         /* why spawning or log saving failed */
+    char error[256]; /* why spawning or log saving failed */
 } cfo_exec_result;
 
 /* Runs the task to its end and fills res (free with cfo_exec_result_fini).
@@ -73,10 +73,10 @@ void cfo_exec_become_subreaper(void);
  * CFO_OK with cap->exit_code set once the command ran, or an error with a
  * message when it could not be started. */
 typedef struct cfo_capture {
-    int exit_code;       /* -1 when killed by a signal or timed out */
-    char *out;           /* stdout, NUL-terminated (at most max_out bytes) */
+    int exit_code; /* -1 when killed by a signal or timed out */
+    char *out;     /* stdout, NUL-terminated (at most max_out bytes) */
     size_t out_len;
-    char *err;           /* stderr tail, NUL-terminated */
+    char *err; /* stderr tail, NUL-terminated */
 } cfo_capture;
 
 cfo_err cfo_exec_capture(char *const *argv, const char *cwd, char *const *env_add,

@@ -114,8 +114,8 @@ static bool worktree_at(const char *dir, const char *sha)
     char *argv[] = {"git", "rev-parse", "HEAD", NULL};
     int status;
     char *head = NULL;
-    bool same = git(dir, argv, &status, &head, NULL) == CFO_OK && status == 0 &&
-                strcmp(head, sha) == 0;
+    bool same =
+        git(dir, argv, &status, &head, NULL) == CFO_OK && status == 0 && strcmp(head, sha) == 0;
     free(head);
     return same;
 }

@@ -9,17 +9,17 @@
 #include "cfo_record.h"
 
 typedef struct cfo_outcome {
-    bool done;          /* false: the task never finished (not run) */
+    bool done; /* false: the task never finished (not run) */
     cfo_status status;
     int64_t count;
     int64_t findings;
-    double duration;    /* seconds */
+    double duration; /* seconds */
     int64_t end_wall_ms;
-    int exit_code;      /* -1 when it did not exit normally */
-    int term_signal;    /* 0 unless killed by a signal it did not get from us */
-    char *summary;      /* one line: the fuzzer's own, or what happened */
-    char *tail;         /* the end of its output */
-    char *log_path;     /* where the full output was saved, or NULL */
+    int exit_code;   /* -1 when it did not exit normally */
+    int term_signal; /* 0 unless killed by a signal it did not get from us */
+    char *summary;   /* one line: the fuzzer's own, or what happened */
+    char *tail;      /* the end of its output */
+    char *log_path;  /* where the full output was saved, or NULL */
 } cfo_outcome;
 
 /* Fills o from an executor result: exit 0 pass, 1 fail, other exit error;
