@@ -8,7 +8,7 @@ packages=(
   build-essential cmake pkg-config git python3
   libzmq3-dev libmsgpack-dev libcurl4-openssl-dev libcmocka-dev
   libyajl-dev libinih-dev libssl-dev
-  cppcheck procps
+  cppcheck clang-format procps
 )
 
 missing=()
