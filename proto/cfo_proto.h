@@ -20,14 +20,14 @@
 #define CFO_PROTO_VERSION 1
 
 /* Hard limits of the wire; a message beyond any of them is rejected. */
-#define CFO_PROTO_MAX_HEADER (64 * 1024)      /* bytes of the header frame */
-#define CFO_PROTO_MAX_PAYLOAD (256 * 1024)    /* bytes of the payload frame */
-#define CFO_PROTO_MAX_FRAMES 4                /* frames after the routing id */
-#define CFO_PROTO_MAX_STRING 8192             /* bytes of any string field */
-#define CFO_PROTO_MAX_TAIL (64 * 1024)        /* bytes of a result's output tail */
-#define CFO_PROTO_MAX_FUZZERS 256             /* fuzzer names in HELLO */
-#define CFO_PROTO_MAX_PENDING 4096            /* results re-offered in HELLO */
-#define CFO_PROTO_MAX_DEPTH 4                 /* container nesting */
+#define CFO_PROTO_MAX_HEADER (64 * 1024)   /* bytes of the header frame */
+#define CFO_PROTO_MAX_PAYLOAD (256 * 1024) /* bytes of the payload frame */
+#define CFO_PROTO_MAX_FRAMES 4             /* frames after the routing id */
+#define CFO_PROTO_MAX_STRING 8192          /* bytes of any string field */
+#define CFO_PROTO_MAX_TAIL (64 * 1024)     /* bytes of a result's output tail */
+#define CFO_PROTO_MAX_FUZZERS 256          /* fuzzer names in HELLO */
+#define CFO_PROTO_MAX_PENDING 4096         /* results re-offered in HELLO */
+#define CFO_PROTO_MAX_DEPTH 4              /* container nesting */
 #define CFO_PROTO_MAX_SLOTS 1024
 /* ZMQ_MAXMSGSIZE for sockets that speak this protocol. */
 #define CFO_PROTO_MAX_MSGSIZE (CFO_PROTO_MAX_PAYLOAD + 1024)
@@ -57,11 +57,11 @@ typedef struct cfo_msg_pending {
 
 /* HELLO: [1, 1, worker_id, slots, [fuzzer...], [[task_id, attempt]...]] */
 typedef struct cfo_msg_hello {
-    char *worker_id;       /* 1..128 bytes of [A-Za-z0-9._:@-] */
-    uint32_t slots;        /* 1..CFO_PROTO_MAX_SLOTS */
-    cfo_strv fuzzers;      /* instance names it can run; 0..MAX_FUZZERS */
+    char *worker_id;  /* 1..128 bytes of [A-Za-z0-9._:@-] */
+    uint32_t slots;   /* 1..CFO_PROTO_MAX_SLOTS */
+    cfo_strv fuzzers; /* instance names it can run; 0..MAX_FUZZERS */
     cfo_msg_pending *pending;
-    size_t npending;       /* 0..MAX_PENDING */
+    size_t npending; /* 0..MAX_PENDING */
 } cfo_msg_hello;
 
 /* WELCOME: [1, 2, run_id, heartbeat_ms] */
@@ -81,13 +81,13 @@ typedef struct cfo_msg_credit {
  * the worker builds argv from its own registry. */
 typedef struct cfo_msg_task {
     uint64_t task_id;
-    uint32_t attempt;      /* 1..CFO_RECORD_MAX_ATTEMPT */
+    uint32_t attempt; /* 1..CFO_RECORD_MAX_ATTEMPT */
     char *fuzzer;
     char *branch;
-    char *commit;          /* 40 or 64 hex digits */
-    char *target;          /* validated by the receiver with cfo_target_validate */
-    uint64_t timeout_ms;   /* 1..(30 days) */
-    uint64_t deadline_ms;  /* 0..(30 days) */
+    char *commit;         /* 40 or 64 hex digits */
+    char *target;         /* validated by the receiver with cfo_target_validate */
+    uint64_t timeout_ms;  /* 1..(30 days) */
+    uint64_t deadline_ms; /* 0..(30 days) */
 } cfo_msg_task;
 
 /* RESULT header: [1, 5, task_id, attempt]
@@ -131,7 +131,7 @@ typedef struct cfo_msg {
         cfo_msg_credit credit;
         cfo_msg_task task;
         cfo_msg_result result;
-        cfo_msg_ref ref; /* ACK, CANCEL */
+        cfo_msg_ref ref;       /* ACK, CANCEL */
         cfo_msg_reason reason; /* BYE, RESET */
     } u;
 } cfo_msg;
