@@ -1,11 +1,16 @@
-/* cfo_exec_argv.h -- turns an exec fuzzer's run template into the argv of one
- * task. */
+/* cfo_exec_argv.h -- what a task's target may be, and how an exec fuzzer's
+ * run template becomes the argv of one task. */
 #ifndef CFO_EXEC_ARGV_H
 #define CFO_EXEC_ARGV_H
 
 #include "cfo_error.h"
 #include "cfo_fuzzer.h"
 #include "cfo_util.h"
+
+/* Checks that a target names a place inside the worktree: not empty, no
+ * leading '-', not absolute, no "..", no control characters, at most 1024
+ * bytes. */
+cfo_err cfo_target_validate(const char *target, cfo_diag *d);
 
 /* The placeholder replaced by the target inside each word of run_argv. */
 #define CFO_EXEC_TARGET_WORD "{target}"

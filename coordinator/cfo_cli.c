@@ -1,20 +1,28 @@
-/* main_cfo.c -- cfo, the single-host orchestrator: generate tasks, run them
- * under the budget, report, and merge the records into the dataset. */
+/* cfo_cli.c -- the orchestrator's front end, shared by cfo (single host: the
+ * scheduler plus a worker thread over inproc://) and cfo-coordinator (the
+ * scheduler serving workers over TCP): options, task generation, the run,
+ * reports, the dataset upload, exit codes. */
+#include "cfo_cli.h"
+
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "cfo_config.h"
 #include "cfo_exec.h"
 #include "cfo_git.h"
 #include "cfo_log.h"
+#include "cfo_proto.h"
 #include "cfo_report.h"
-#include "cfo_run.h"
+#include "cfo_sched.h"
+#include "cfo_session.h"
 #include "cfo_storage.h"
 #include "cfo_store.h"
 #include "cfo_task.h"
@@ -29,25 +37,47 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
-static void usage(FILE *out)
+static void usage(FILE *out, bool single)
 {
+    const char *prog = single ? "cfo" : "cfo-coordinator";
+    fprintf(out, "usage: %s [options]\n", prog);
+    if (single)
+        fprintf(out, "Runs every registered fuzzer against every target and branch of a git\n"
+                     "repository on this machine under a time budget, and merges the results\n"
+                     "into the dataset.\n");
+    else
+        fprintf(out, "Generates the tasks of a run and serves them to cfo-worker processes\n"
+                     "over ZeroMQ, then merges their results into the dataset.\n");
+    fprintf(out, "\n"
+                 "  --config FILE        project configuration (default: cfo.ini in the repo root\n"
+                 "                       if present, else the built-in CANARY and INFRA_DRIFT)\n"
+                 "  --repo PATH          git repository whose branches are tested (default: .)\n"
+                 "  --dataset URL        file:///abs/path, file://rel/path or gs://bucket/object\n"
+                 "                       (default: the config's, else file://.cfo/data.json)\n"
+                 "  --dry-run            print every task (fuzzer, branch, commit, target; tab-\n"
+                 "                       separated), run nothing, exit 0\n");
+    if (single)
+        fprintf(out, "  --concurrency N      most tasks running at once (default: CPU count)\n");
+    else
+        fprintf(out, "  --concurrency N      most tasks running at once across all workers\n"
+                     "                       (default: as many as the workers' slots)\n");
+    fprintf(out, "  --budget DUR         the whole run's wall-clock budget, e.g. 90s, 30m, 1h\n"
+                 "                       (default: 60m)\n"
+                 "  --task-timeout DUR   cap for one task (default: 30m)\n");
+    if (single)
+        fprintf(out,
+                "  --save-logs [DIR]    keep each task's output under DIR (default: cfo_logs/)\n"
+                "  --grace DUR          SIGTERM to SIGKILL delay when a task is stopped\n"
+                "                       (default: 5s)\n");
+    else
+        fprintf(out,
+                "  --bind ENDPOINT      where workers connect (default: tcp://127.0.0.1:5555)\n"
+                "  --wait-workers DUR   exit 3 when no worker connected by then (default: 5m)\n"
+                "  --prefetch N         tasks a worker may hold beyond its slots (default: 0)\n"
+                "  --grace DUR          how long stopped tasks take to report back\n"
+                "                       (default: 5s; each worker keeps its own logs)\n");
     fprintf(out,
-            "usage: cfo [options]\n"
-            "Runs every registered fuzzer against every target and branch of a git\n"
-            "repository under a time budget, and merges the results into the dataset.\n"
-            "\n"
-            "  --config FILE        project configuration (default: cfo.ini in the repo root\n"
-            "                       if present, else the built-in CANARY and INFRA_DRIFT)\n"
-            "  --repo PATH          git repository whose branches are tested (default: .)\n"
-            "  --dataset URL        file:///abs/path, file://rel/path or gs://bucket/object\n"
-            "                       (default: the config's, else file://.cfo/data.json)\n"
-            "  --dry-run            print every task (fuzzer, branch, commit, target; tab-\n"
-            "                       separated), run nothing, exit 0\n"
-            "  --concurrency N      most tasks running at once (default: CPU count)\n"
-            "  --budget DUR         the whole run's wall-clock budget, e.g. 90s, 30m, 1h\n"
-            "                       (default: 60m)\n"
-            "  --task-timeout DUR   cap for one task (default: 30m)\n"
-            "  --save-logs [DIR]    keep each task's output under DIR (default: cfo_logs/)\n"
+            "  --heartbeat DUR      heartbeat interval; a peer silent for 3 is dead (default: 1s)\n"
             "  --upload             merge the new records into the dataset and write it;\n"
             "                       without it nothing is written to the dataset\n"
             "  --fuzzer NAME        only this fuzzer (repeatable; default: all registered)\n"
@@ -55,20 +85,22 @@ static void usage(FILE *out)
             "  --report FILE        write a JSON run report\n"
             "  --junit FILE         write JUnit XML (one testcase per task)\n"
             "  --workdir DIR        where worktrees are made (default: .cfo/work)\n"
-            "  --grace DUR          SIGTERM to SIGKILL delay when a task is stopped (default: 5s)\n"
             "  --quiet              no progress lines\n"
             "  --help               this text\n"
             "\n"
             "Exit status: 0 every critical task passed and the canary failed as it must;\n"
             "1 a critical fuzzer failed; 2 usage or configuration error; 3 the harness\n"
-            "failed (canary did not fail, storage could not be read or written).\n");
+            "failed (canary did not fail, no worker ever connected, storage could not be\n"
+            "read or written).\n");
 }
 
 typedef struct cli {
-    const char *config, *repo, *dataset, *logs_dir, *report, *junit, *workdir;
+    bool single;
+    const char *config, *repo, *dataset, *logs_dir, *report, *junit, *workdir, *bind;
     bool dry_run, upload, force, quiet;
     int concurrency;
-    int64_t budget_ms, task_timeout_ms, grace_ms;
+    int64_t budget_ms, task_timeout_ms, grace_ms, heartbeat_ms, wait_workers_ms;
+    uint32_t prefetch;
     cfo_strv only;
 } cli;
 
@@ -92,6 +124,10 @@ static int parse_cli(int argc, char **argv, cli *c)
         O_GRACE,
         O_QUIET,
         O_HELP,
+        O_BIND,
+        O_WAIT_WORKERS,
+        O_PREFETCH,
+        O_HEARTBEAT,
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},
@@ -111,6 +147,10 @@ static int parse_cli(int argc, char **argv, cli *c)
         {"grace", required_argument, NULL, O_GRACE},
         {"quiet", no_argument, NULL, O_QUIET},
         {"help", no_argument, NULL, O_HELP},
+        {"bind", required_argument, NULL, O_BIND},
+        {"wait-workers", required_argument, NULL, O_WAIT_WORKERS},
+        {"prefetch", required_argument, NULL, O_PREFETCH},
+        {"heartbeat", required_argument, NULL, O_HEARTBEAT},
         {NULL, 0, NULL, 0},
     };
     cfo_diag d = {{0}};
@@ -120,6 +160,14 @@ static int parse_cli(int argc, char **argv, cli *c)
         int o = getopt_long(argc, argv, "+", opts, NULL);
         if (o == -1)
             break;
+        /* Options of the other program are errors here, not silently ignored. */
+        bool only_single = o == O_SAVE_LOGS;
+        bool only_coord = o == O_BIND || o == O_WAIT_WORKERS || o == O_PREFETCH;
+        if ((only_single && !c->single) || (only_coord && c->single)) {
+            snprintf(d.msg, sizeof d.msg, "option '%s' is not one of %s's", argv[optind - 1],
+                     c->single ? "cfo" : "cfo-coordinator");
+            goto bad;
+        }
         switch (o) {
         case O_CONFIG:
             c->config = optarg;
@@ -134,9 +182,14 @@ static int parse_cli(int argc, char **argv, cli *c)
             c->dry_run = true;
             break;
         case O_CONCURRENCY:
-            if (cfo_parse_int(optarg, 1, 4096, &v, &d) != CFO_OK)
+            if (cfo_parse_int(optarg, 1, CFO_PROTO_MAX_SLOTS, &v, &d) != CFO_OK)
                 goto bad;
             c->concurrency = (int)v;
+            break;
+        case O_PREFETCH:
+            if (cfo_parse_int(optarg, 0, 64, &v, &d) != CFO_OK)
+                goto bad;
+            c->prefetch = (uint32_t)v;
             break;
         case O_BUDGET:
             if (cfo_parse_duration(optarg, &c->budget_ms, &d) != CFO_OK)
@@ -148,6 +201,18 @@ static int parse_cli(int argc, char **argv, cli *c)
             break;
         case O_GRACE:
             if (cfo_parse_duration(optarg, &c->grace_ms, &d) != CFO_OK)
+                goto bad;
+            break;
+        case O_HEARTBEAT:
+            if (cfo_parse_duration(optarg, &c->heartbeat_ms, &d) != CFO_OK)
+                goto bad;
+            if (c->heartbeat_ms < 10 || c->heartbeat_ms > 60000) {
+                snprintf(d.msg, sizeof d.msg, "--heartbeat must be between 10ms and 60s");
+                goto bad;
+            }
+            break;
+        case O_WAIT_WORKERS:
+            if (cfo_parse_duration(optarg, &c->wait_workers_ms, &d) != CFO_OK)
                 goto bad;
             break;
         case O_SAVE_LOGS:
@@ -178,12 +243,15 @@ static int parse_cli(int argc, char **argv, cli *c)
         case O_WORKDIR:
             c->workdir = optarg;
             break;
+        case O_BIND:
+            c->bind = optarg;
+            break;
         case O_QUIET:
             c->quiet = true;
             break;
         case O_HELP:
-            usage(stdout);
-            exit(EXIT_PASS);
+            usage(stdout, c->single);
+            return 1;
         case '?':
         default:
             snprintf(d.msg, sizeof d.msg, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -192,12 +260,12 @@ static int parse_cli(int argc, char **argv, cli *c)
         continue;
     bad:
         cfo_error("%s", d.msg);
-        fprintf(stderr, "Try 'cfo --help'.\n");
+        fprintf(stderr, "Try '%s --help'.\n", c->single ? "cfo" : "cfo-coordinator");
         return -1;
     }
     if (optind < argc) {
         cfo_error("unexpected argument '%s'", argv[optind]);
-        fprintf(stderr, "Try 'cfo --help'.\n");
+        fprintf(stderr, "Try '%s --help'.\n", c->single ? "cfo" : "cfo-coordinator");
         return -1;
     }
     return 0;
@@ -262,14 +330,50 @@ static bool any_needs_seed(const cfo_config *cfg, const cfo_strv *only)
     return false;
 }
 
-int main(int argc, char **argv)
+typedef struct local_worker {
+    pthread_t thread;
+    cfo_session_opts opts;
+    int rc;
+} local_worker;
+
+static void *local_worker_main(void *arg)
 {
-    cfo_log_init("cfo", CFO_LOG_INFO);
-    cli c = {.repo = ".", .workdir = ".cfo/work"};
+    local_worker *lw = arg;
+    lw->rc = cfo_session_run(&lw->opts);
+    return NULL;
+}
+
+/* The scheduler's sockets: inproc:// for the local worker of cfo, the
+ * --bind endpoint for cfo-coordinator. */
+static cfo_err open_router(void *zctx, const char *endpoint, void **out, cfo_diag *d)
+{
+    void *sock = zmq_socket(zctx, ZMQ_ROUTER);
+    if (sock == NULL)
+        return cfo_diag_set(d, CFO_EIO, "zmq_socket: %s", zmq_strerror(errno));
+    cfo_err err = cfo_wire_setup(sock, true, d);
+    if (err == CFO_OK && zmq_bind(sock, endpoint) != 0)
+        err = cfo_diag_set(d, CFO_EIO, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
+    if (err != CFO_OK) {
+        zmq_close(sock);
+        return err;
+    }
+    *out = sock;
+    return CFO_OK;
+}
+
+int cfo_orchestrator_main(int argc, char **argv, bool single)
+{
+    cfo_log_init(single ? "cfo" : "cfo-coordinator", CFO_LOG_INFO);
+    cli c = {.single = single,
+             .repo = ".",
+             .workdir = ".cfo/work",
+             .bind = "tcp://127.0.0.1:5555",
+             .wait_workers_ms = 5 * 60 * 1000};
     cfo_strv_init(&c.only);
-    if (parse_cli(argc, argv, &c) != 0) {
+    int parsed = parse_cli(argc, argv, &c);
+    if (parsed != 0) {
         cfo_strv_fini(&c.only);
-        return EXIT_USAGE;
+        return parsed > 0 ? EXIT_PASS : EXIT_USAGE;
     }
 
     int rc = EXIT_HARNESS;
@@ -280,7 +384,12 @@ int main(int argc, char **argv)
     cfo_taskset ts;
     cfo_taskset_init(&ts);
     cfo_outcome *outcomes = NULL;
-    char *top = NULL, *runner = NULL, *run_id = NULL, *repo_ini = NULL;
+    char *top = NULL, *runner = NULL, *run_id = NULL, *repo_ini = NULL, *workdir = NULL;
+    void *zctx = NULL, *router = NULL;
+    local_worker lw;
+    cfo_task_env env;
+    bool worker_started = false;
+    pthread_mutex_t git_lock = PTHREAD_MUTEX_INITIALIZER;
 
     if (cfo_git_toplevel(c.repo, &top, &d) != CFO_OK) {
         cfo_error("%s", d.msg);
@@ -331,15 +440,21 @@ int main(int argc, char **argv)
 
     runner = cfo_find_runner();
     if (runner == NULL) {
-        cfo_error("cannot find cfo-fuzz beside cfo or on PATH");
+        cfo_error("cannot find cfo-fuzz beside %s or on PATH", argv[0]);
         goto out;
     }
     cfo_exec_become_subreaper();
+    if (cfo_mkdir_p(c.workdir, &d) != CFO_OK) {
+        cfo_error("%s", d.msg);
+        goto out;
+    }
+    char abs[PATH_MAX];
+    workdir = cfo_xstrdup(realpath(c.workdir, abs) ? abs : c.workdir);
     cfo_taskgen_opts tg = {
         .repo = top,
         .config = cfg,
         .only = &c.only,
-        .workdir = c.workdir,
+        .workdir = workdir,
         .runner = runner,
         .prior = prior,
         .force = c.force,
@@ -366,9 +481,6 @@ int main(int argc, char **argv)
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
     run_id = make_run_id(host);
-    cfo_info("run %s: %zu tasks, concurrency %d, budget %lds, task timeout %lds%s", run_id, ts.n,
-             concurrency, (long)(budget_ms / 1000), (long)(task_timeout_ms / 1000),
-             ts.skipped ? " (some targets skipped: already passed)" : "");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -378,42 +490,102 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    zctx = zmq_ctx_new();
+    char inproc[64];
+    snprintf(inproc, sizeof inproc, "inproc://cfo-scheduler-%d", (int)getpid());
+    err = open_router(zctx, single ? inproc : c.bind, &router, &d);
+    if (err != CFO_OK) {
+        cfo_error("%s", d.msg);
+        rc = single ? EXIT_HARNESS : EXIT_USAGE;
+        goto out;
+    }
+    if (single) {
+        env = (cfo_task_env){
+            .repo = top,
+            .workdir = workdir,
+            .config = cfg,
+            .runner = runner,
+            .logs_dir = c.logs_dir,
+            .grace_ms = c.grace_ms,
+            .git_lock = &git_lock,
+        };
+        memset(&lw, 0, sizeof lw);
+        lw.opts = (cfo_session_opts){
+            .zctx = zctx,
+            .endpoint = inproc,
+            .worker_id = host,
+            .slots = (uint32_t)concurrency,
+            .env = &env,
+            .heartbeat_ms = c.heartbeat_ms,
+            .stop = &stop_requested,
+        };
+        if (pthread_create(&lw.thread, NULL, local_worker_main, &lw) != 0) {
+            cfo_error("cannot start the local worker thread");
+            goto out;
+        }
+        worker_started = true;
+        cfo_info("run %s: %zu tasks, concurrency %d, budget %lds, task timeout %lds%s", run_id,
+                 ts.n, concurrency, (long)(budget_ms / 1000), (long)(task_timeout_ms / 1000),
+                 ts.skipped ? " (some targets skipped: already passed)" : "");
+    } else {
+        cfo_info("run %s: %zu tasks, serving workers on %s, budget %lds, task timeout %lds", run_id,
+                 ts.n, c.bind, (long)(budget_ms / 1000), (long)(task_timeout_ms / 1000));
+    }
+
     outcomes = cfo_xcalloc(ts.n ? ts.n : 1, sizeof *outcomes);
     int64_t started = cfo_wall_ms();
-    cfo_run_opts ro = {
-        .concurrency = concurrency,
+    cfo_sched_opts so = {
+        .name = single ? "cfo" : "cfo-coordinator",
+        .sockets = {router},
+        .nsockets = 1,
+        .run_id = run_id,
         .budget_ms = budget_ms,
+        .heartbeat_ms = c.heartbeat_ms,
+        .wait_workers_ms = single ? 0 : c.wait_workers_ms,
         .grace_ms = c.grace_ms,
-        .logs_dir = c.logs_dir,
+        .prefetch = c.prefetch,
+        .max_running = single ? 0 : (uint32_t)c.concurrency,
+        .logs_dir = single ? c.logs_dir : NULL,
         .progress = c.quiet ? NULL : stderr,
         .progress_tty = isatty(STDERR_FILENO) != 0,
         .progress_every_ms = 5000,
         .stop = &stop_requested,
     };
-    cfo_run_local(&ts, &ro, outcomes);
+    cfo_sched_stats stats;
+    cfo_sched_run(&ts, &so, outcomes, &stats);
+    if (worker_started) {
+        pthread_join(lw.thread, NULL);
+        worker_started = false;
+    }
     cfo_report_summary(stdout, &ts, outcomes);
 
     char why[512];
     rc = verdict(&ts, outcomes, why, sizeof why);
+    if (stats.no_worker) {
+        snprintf(why, sizeof why, "harness failure: no worker connected to %s within %llds", c.bind,
+                 (long long)(c.wait_workers_ms / 1000));
+        rc = EXIT_HARNESS;
+    }
 
     records = cfo_recset_new();
     for (size_t i = 0; i < ts.n; i++) {
         if (outcomes[i].status == CFO_STATUS_CANCELLED)
             continue;
+        cfo_outcome_fill_command(&outcomes[i], ts.v[i].fuzzer->name, ts.v[i].target);
         cfo_record r;
         cfo_task_record(&ts.v[i], &outcomes[i], run_id, host, &r);
         cfo_recset_add(records, &r);
     }
     if (c.upload) {
-        cfo_commit_stats stats;
-        err = cfo_store_commit(st, records, cfg, 0, &stats, &d);
+        cfo_commit_stats cs;
+        err = cfo_store_commit(st, records, cfg, 0, &cs, &d);
         if (err != CFO_OK) {
             cfo_error("upload failed: %s", d.msg);
             snprintf(why, sizeof why, "harness failure: the dataset could not be written");
             rc = EXIT_HARNESS;
         } else {
             cfo_info("uploaded %zu records to %s: %zu before, %zu after, window %d commits",
-                     stats.added, st->display, stats.before, stats.after, stats.window);
+                     cs.added, st->display, cs.before, cs.after, cs.window);
         }
     } else {
         cfo_info("%zu records not uploaded (no --upload)", records->n);
@@ -438,9 +610,17 @@ int main(int argc, char **argv)
         snprintf(why, sizeof why, "stopped by a signal before the run finished");
         rc = EXIT_HARNESS;
     }
-    printf("\ncfo: exit %d: %s\n", rc, why);
+    printf("\n%s: exit %d: %s\n", single ? "cfo" : "cfo-coordinator", rc, why);
 
 out:
+    if (worker_started) {
+        stop_requested = 1;
+        pthread_join(lw.thread, NULL);
+    }
+    if (router != NULL)
+        zmq_close(router);
+    if (zctx != NULL)
+        zmq_ctx_term(zctx);
     for (size_t i = 0; outcomes != NULL && i < ts.n; i++)
         cfo_outcome_fini(&outcomes[i]);
     free(outcomes);
@@ -452,6 +632,7 @@ out:
     cfo_strv_fini(&c.only);
     free(top);
     free(repo_ini);
+    free(workdir);
     free(runner);
     free(run_id);
     return rc;

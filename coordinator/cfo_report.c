@@ -20,15 +20,15 @@ void cfo_task_record(const cfo_task *t, const cfo_outcome *o, const char *run_id
     out->fuzzer = t->fuzzer->name;
     out->branch = t->branch;
     out->target = t->target;
-    out->command = t->command;
+    out->command = o->command;
     out->run = run_id;
-    out->worker = worker;
+    out->worker = o->worker ? o->worker : worker;
     out->count = o->count;
     out->findings = o->findings;
     out->duration = o->duration;
     out->time_ms = o->end_wall_ms;
     out->has_time = true;
-    out->attempt = 1;
+    out->attempt = o->attempt ? o->attempt : 1;
     out->status = o->status;
     out->ok = o->status == CFO_STATUS_PASS;
 }
@@ -318,7 +318,7 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
             cfo_buf_puts(&b, "commit ");
             xml_escape(&b, t->commit);
             cfo_buf_puts(&b, "\nreproduce from the worktree root: ");
-            xml_escape(&b, t->command);
+            xml_escape(&b, o->command);
             cfo_buf_puts(&b, "\n");
             xml_escape(&b, o->tail);
             cfo_buf_printf(&b, "</%s>\n    </testcase>\n", elem);

@@ -155,6 +155,17 @@ cfo_err cfo_store_commit(cfo_storage *st, const cfo_recset *records, const cfo_c
     if (stats == NULL)
         stats = &local;
     memset(stats, 0, sizeof *stats);
+    /* A record the parser would refuse must never reach the shared dataset:
+     * it would make the dataset unreadable for every later run. */
+    for (size_t i = 0; i < records->n; i++) {
+        cfo_err bad = cfo_record_validate(&records->v[i], d);
+        if (bad != CFO_OK) {
+            cfo_diag_prefix(d, "new record %zu (%s %s) is invalid; %s was not written", i,
+                            records->v[i].fuzzer ? records->v[i].fuzzer : "?",
+                            records->v[i].target ? records->v[i].target : "?", st->display);
+            return bad;
+        }
+    }
     cfo_config *owned = NULL;
     if (config == NULL)
         config = owned = cfo_config_new_default();

@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include "cfo_exec.h"
-#include "cfo_exec_argv.h"
 #include "cfo_fuzz_impl.h"
 #include "cfo_git.h"
+#include "cfo_taskexec.h"
 #include "cfo_log.h"
 
 #define DISCOVER_TIMEOUT_MS (10 * 60 * 1000)
@@ -27,9 +27,6 @@ void cfo_taskset_fini(cfo_taskset *ts)
         free(t->branch);
         free(t->commit);
         free(t->target);
-        free(t->workdir);
-        free(t->command);
-        cfo_strv_fini(&t->argv);
     }
     free(ts->v);
     memset(ts, 0, sizeof *ts);
@@ -66,40 +63,13 @@ char *cfo_find_runner(void)
     return NULL;
 }
 
-/* Whether the config is the repository's own cfo.ini. Runners are always
- * given the orchestrator's config file, so both agree on every fuzzer; the
- * recorded command leaves it out in that case, because from the worktree's
- * root `cfo-fuzz NAME TARGET` finds the commit's own cfo.ini. */
-static bool config_is_repos(const char *path, const char *top)
-{
-    if (path == NULL)
-        return false;
-    char *repo_ini = cfo_xasprintf("%s/cfo.ini", top);
-    char real_a[PATH_MAX], real_b[PATH_MAX];
-    bool same = realpath(path, real_a) != NULL && realpath(repo_ini, real_b) != NULL &&
-                strcmp(real_a, real_b) == 0;
-    free(repo_ini);
-    return same;
-}
-
-static void runner_argv(cfo_strv *argv, const char *runner, const char *config, const char *fuzzer)
-{
-    cfo_strv_push(argv, runner);
-    if (config != NULL) {
-        cfo_strv_push(argv, "--config");
-        char abs[PATH_MAX];
-        cfo_strv_push(argv, realpath(config, abs) ? abs : config);
-    }
-    cfo_strv_push(argv, fuzzer);
-}
-
 /* Lists the fuzzer's targets by running `cfo-fuzz NAME --discover` in dir. */
-static cfo_err discover(const cfo_taskgen_opts *o, const char *config, const cfo_fuzzer *f,
-                        const char *branch, const char *dir, cfo_strv *targets, cfo_diag *d)
+static cfo_err discover(const cfo_taskgen_opts *o, const cfo_fuzzer *f, const char *branch,
+                        const char *dir, cfo_strv *targets, cfo_diag *d)
 {
     cfo_strv argv;
     cfo_strv_init(&argv);
-    runner_argv(&argv, o->runner, config, f->name);
+    cfo_runner_argv(&argv, o->runner, o->config, f->name);
     cfo_strv_push(&argv, "--discover");
     cfo_capture cap;
     memset(&cap, 0, sizeof cap);
@@ -203,45 +173,15 @@ static cfo_task *task_add(cfo_taskset *ts)
     return t;
 }
 
-static cfo_err make_task(const cfo_taskgen_opts *o, const char *config, bool config_implied,
-                         const cfo_fuzzer *f, const char *branch, const char *sha, const char *dir,
-                         const char *target, cfo_taskset *out, cfo_diag *d)
+static void make_task(const cfo_taskgen_opts *o, const cfo_fuzzer *f, const char *branch,
+                      const char *sha, const char *target, cfo_taskset *out)
 {
-    cfo_strv argv;
-    cfo_strv_init(&argv);
-    if (cfo_kind_info_of(f->kind)->runs_in_runner) {
-        runner_argv(&argv, o->runner, config, f->name);
-        cfo_strv_push(&argv, target);
-    } else {
-        cfo_err err = cfo_exec_build_argv(f, target, &argv, d);
-        if (err != CFO_OK) {
-            cfo_strv_fini(&argv);
-            return err;
-        }
-    }
     cfo_task *t = task_add(out);
     t->fuzzer = f;
     t->branch = cfo_xstrdup(branch);
     t->commit = cfo_xstrdup(sha);
     t->target = cfo_xstrdup(target);
-    t->workdir = cfo_xstrdup(dir);
-    t->argv = argv;
     t->timeout_ms = f->task_timeout_ms > 0 ? f->task_timeout_ms : o->task_timeout_ms;
-    /* The recorded command names the runner as a user would type it. */
-    cfo_buf cmd;
-    cfo_buf_init(&cmd);
-    if (cfo_kind_info_of(f->kind)->runs_in_runner) {
-        cfo_strv shown;
-        cfo_strv_init(&shown);
-        runner_argv(&shown, "cfo-fuzz", config_implied ? NULL : config, f->name);
-        cfo_strv_push(&shown, target);
-        cfo_shell_quote_argv(&cmd, shown.v);
-        cfo_strv_fini(&shown);
-    } else {
-        cfo_shell_quote_argv(&cmd, argv.v);
-    }
-    t->command = cfo_buf_steal(&cmd);
-    return CFO_OK;
 }
 
 cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
@@ -262,8 +202,6 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
         goto out;
     char abs[PATH_MAX];
     workroot = cfo_xstrdup(realpath(o->workdir, abs) ? abs : o->workdir);
-    const char *config = o->config->path;
-    bool config_implied = config_is_repos(config, top);
     pass_index passed;
     pass_index_build(&passed, o->prior);
 
@@ -298,15 +236,14 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
             cfo_strv targets;
             cfo_strv_init(&targets);
             if (err == CFO_OK)
-                err = discover(o, config, f, branch, dir, &targets, d);
+                err = discover(o, f, branch, dir, &targets, d);
             for (size_t t = 0; err == CFO_OK && t < targets.n; t++) {
                 if (f->needs_seed && !o->force &&
                     already_passed(&passed, f->name, targets.v[t], sha)) {
                     out->skipped++;
                     continue;
                 }
-                err =
-                    make_task(o, config, config_implied, f, branch, sha, dir, targets.v[t], out, d);
+                make_task(o, f, branch, sha, targets.v[t], out);
             }
             cfo_strv_fini(&targets);
             free(sha);

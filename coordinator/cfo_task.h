@@ -16,9 +16,6 @@ typedef struct cfo_task {
     char *branch;
     char *commit; /* full sha, resolved once per run */
     char *target;
-    char *workdir; /* where it runs: a worktree of commit, or the repo */
-    cfo_strv argv; /* what is executed (argv[0] absolute for the runner) */
-    char *command; /* the shell-quoted command that reproduces it from workdir */
     int64_t timeout_ms;
 } cfo_task;
 

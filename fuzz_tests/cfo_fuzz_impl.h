@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "cfo_error.h"
+#include "cfo_exec_argv.h"
 #include "cfo_fuzzer.h"
 #include "cfo_util.h"
 
@@ -43,10 +44,5 @@ extern const cfo_fuzz_impl *const cfo_fuzz_impls[];
 
 /* The implementation of kind, or NULL when none was compiled in. */
 const cfo_fuzz_impl *cfo_fuzz_impl_for(cfo_kind kind);
-
-/* Checks that a target names a place inside the worktree: not empty, no
- * leading '-', not absolute, no "..", no control characters, at most 1024
- * bytes. */
-cfo_err cfo_target_validate(const char *target, cfo_diag *d);
 
 #endif

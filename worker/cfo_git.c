@@ -144,3 +144,13 @@ cfo_err cfo_git_worktree(const char *top, const char *sha, const char *dir, cfo_
         return CFO_ECHILD;
     return CFO_OK;
 }
+
+cfo_err cfo_git_fetch(const char *top, const char *sha, cfo_diag *d)
+{
+    char *argv[] = {"git", "fetch", "--quiet", "origin", (char *)sha, NULL};
+    int status;
+    cfo_err err = git(top, argv, &status, NULL, d);
+    if (err == CFO_OK && status != 0)
+        err = CFO_ECHILD;
+    return err;
+}

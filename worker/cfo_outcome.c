@@ -114,8 +114,29 @@ void cfo_outcome_cancelled(cfo_outcome *o, const char *why)
     o->tail = cfo_xstrdup("");
 }
 
+void cfo_outcome_error(cfo_outcome *o, const char *why)
+{
+    cfo_outcome_cancelled(o, why);
+    o->status = CFO_STATUS_ERROR;
+    o->count = 1;
+}
+
+void cfo_outcome_fill_command(cfo_outcome *o, const char *fuzzer, const char *target)
+{
+    if (o->command != NULL && o->command[0] != '\0')
+        return;
+    free(o->command);
+    char *argv[] = {"cfo-fuzz", (char *)fuzzer, (char *)target, NULL};
+    cfo_buf b;
+    cfo_buf_init(&b);
+    cfo_shell_quote_argv(&b, argv);
+    o->command = cfo_buf_steal(&b);
+}
+
 void cfo_outcome_fini(cfo_outcome *o)
 {
+    free(o->command);
+    free(o->worker);
     free(o->summary);
     free(o->tail);
     free(o->log_path);

@@ -15,11 +15,14 @@ typedef struct cfo_outcome {
     int64_t findings;
     double duration; /* seconds */
     int64_t end_wall_ms;
-    int exit_code;   /* -1 when it did not exit normally */
-    int term_signal; /* 0 unless killed by a signal it did not get from us */
-    char *summary;   /* one line: the fuzzer's own, or what happened */
-    char *tail;      /* the end of its output */
-    char *log_path;  /* where the full output was saved, or NULL */
+    int exit_code;    /* -1 when it did not exit normally */
+    int term_signal;  /* 0 unless killed by a signal it did not get from us */
+    char *summary;    /* one line: the fuzzer's own, or what happened */
+    char *tail;       /* the end of its output */
+    char *log_path;   /* where the full output was saved, or NULL */
+    char *command;    /* the shell-quoted command that reproduces it, or NULL */
+    char *worker;     /* who ran it, or NULL */
+    uint32_t attempt; /* which attempt this is (1 first) */
 } cfo_outcome;
 
 /* Fills o from an executor result: exit 0 pass, 1 fail, other exit error;
@@ -31,6 +34,11 @@ typedef struct cfo_outcome {
 void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const char *log_path);
 /* A task cut by the budget before it started. */
 void cfo_outcome_cancelled(cfo_outcome *o, const char *why);
+/* A task that could not be run at all (no worktree, no such fuzzer...). */
+void cfo_outcome_error(cfo_outcome *o, const char *why);
+/* Gives an outcome that never reached a worker (error before it ran) the
+ * runner command that reproduces its task, since a record always has one. */
+void cfo_outcome_fill_command(cfo_outcome *o, const char *fuzzer, const char *target);
 void cfo_outcome_fini(cfo_outcome *o);
 
 #endif

@@ -1,0 +1,660 @@
+/* cfo_sched.c -- the coordinator's reactor: one thread, zmq_poll over the
+ * ROUTER sockets, the poll timeout set by the next deadline. */
+#include "cfo_sched.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "cfo_log.h"
+#include "cfo_proto.h"
+#include "cfo_taskexec.h"
+#include "cfo_util.h"
+
+typedef enum task_state {
+    TASK_QUEUED,
+    TASK_RUNNING,
+    TASK_DONE,
+} task_state;
+
+typedef struct stask {
+    task_state state;
+    uint32_t attempt; /* the current attempt; results of older ones are stale */
+    int deaths;       /* workers that died holding it */
+    int holder;       /* session index while running, else -1 */
+    int fuzzer;       /* index into sched.fuzzers */
+} stask;
+
+typedef struct session {
+    bool live;
+    int sock; /* which of opts->sockets */
+    unsigned char rid[256];
+    size_t rid_len;
+    char *id; /* the worker's own name */
+    uint32_t slots, credit;
+    size_t held, done;
+    bool *can; /* per fuzzer index */
+    int64_t last_seen, last_sent;
+} session;
+
+/* Queued tasks of one fuzzer, in task order (retries go to the front). */
+typedef struct fqueue {
+    size_t *v;
+    size_t head, len, cap;
+} fqueue;
+
+typedef struct sched {
+    const cfo_taskset *ts;
+    const cfo_sched_opts *o;
+    cfo_outcome *out;
+    cfo_sched_stats *stats;
+    stask *tasks;
+    size_t done;
+    const char **fuzzers; /* distinct fuzzer names of the task set */
+    fqueue *queues;
+    int nfuzzers;
+    session *sessions;
+    int nsessions;
+    int64_t hb, start, deadline, cancel_until;
+    bool cancelling;
+    size_t failed;
+    int rr; /* round-robin start for dispatch */
+} sched;
+
+/* ---- queues ---- */
+
+static void fq_grow(fqueue *q)
+{
+    size_t cap = q->cap ? q->cap * 2 : 64;
+    size_t *v = cfo_xmalloc(cap * sizeof *v);
+    for (size_t i = 0; i < q->len; i++)
+        v[i] = q->v[(q->head + i) % q->cap];
+    free(q->v);
+    q->v = v;
+    q->cap = cap;
+    q->head = 0;
+}
+
+static void fq_push_back(fqueue *q, size_t t)
+{
+    if (q->len == q->cap)
+        fq_grow(q);
+    q->v[(q->head + q->len++) % q->cap] = t;
+}
+
+static void fq_push_front(fqueue *q, size_t t)
+{
+    if (q->len == q->cap)
+        fq_grow(q);
+    q->head = (q->head + q->cap - 1) % q->cap;
+    q->v[q->head] = t;
+    q->len++;
+}
+
+static size_t fq_pop(fqueue *q)
+{
+    size_t t = q->v[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    return t;
+}
+
+/* ---- sending ---- */
+
+static bool send_to(sched *s, int w, const cfo_msg *m)
+{
+    session *ss = &s->sessions[w];
+    cfo_diag d = {{0}};
+    if (cfo_wire_send(s->o->sockets[ss->sock], ss->rid, ss->rid_len, m, &d) != CFO_OK) {
+        cfo_debug("send %s to %s: %s", cfo_msg_type_name(m->type), ss->id, d.msg);
+        return false;
+    }
+    ss->last_sent = cfo_now_ms();
+    return true;
+}
+
+static void send_raw(sched *s, int sock, const unsigned char *rid, size_t rid_len, const cfo_msg *m)
+{
+    cfo_diag d = {{0}};
+    if (cfo_wire_send(s->o->sockets[sock], rid, rid_len, m, &d) != CFO_OK)
+        cfo_debug("send %s: %s", cfo_msg_type_name(m->type), d.msg);
+}
+
+static void send_ref(sched *s, int w, cfo_msg_type type, uint64_t task, uint32_t attempt)
+{
+    cfo_msg m = {.type = type, .u.ref = {.task_id = task, .attempt = attempt}};
+    send_to(s, w, &m);
+}
+
+/* ---- task state ---- */
+
+static void finish(sched *s, size_t t)
+{
+    s->tasks[t].state = TASK_DONE;
+    s->tasks[t].holder = -1;
+    s->done++;
+    cfo_status st = s->out[t].status;
+    if (st == CFO_STATUS_FAIL || st == CFO_STATUS_TIMEOUT || st == CFO_STATUS_ERROR)
+        s->failed++;
+}
+
+static void requeue(sched *s, size_t t, bool died)
+{
+    stask *k = &s->tasks[t];
+    k->holder = -1;
+    k->attempt++;
+    if (died && ++k->deaths >= CFO_SCHED_MAX_ATTEMPTS) {
+        char why[160];
+        snprintf(why, sizeof why, "the %d workers that ran it died (attempt %u)", k->deaths,
+                 k->attempt - 1);
+        cfo_outcome_error(&s->out[t], why);
+        s->out[t].attempt = k->attempt - 1;
+        cfo_warn("%s %s %s: giving up: %s", s->ts->v[t].fuzzer->name, s->ts->v[t].branch,
+                 s->ts->v[t].target, why);
+        finish(s, t);
+        return;
+    }
+    s->stats->requeued++;
+    if (s->cancelling) {
+        cfo_outcome_cancelled(&s->out[t], "cancelled: its worker left while the run stopped");
+        finish(s, t);
+        return;
+    }
+    k->state = TASK_QUEUED;
+    fq_push_front(&s->queues[k->fuzzer], t);
+}
+
+/* Ends a session: its tasks go back to the queue with their next attempt. */
+static void drop_session(sched *s, int w, bool died, const char *why)
+{
+    session *ss = &s->sessions[w];
+    if (!ss->live)
+        return;
+    cfo_warn("worker %s %s; %zu task(s) go back to the queue", ss->id, why, ss->held);
+    ss->live = false;
+    s->stats->sessions_dropped++;
+    for (size_t t = 0; t < s->ts->n; t++)
+        if (s->tasks[t].state == TASK_RUNNING && s->tasks[t].holder == w)
+            requeue(s, t, died);
+    ss->held = 0;
+}
+
+static void dispatch(sched *s)
+{
+    if (s->cancelling)
+        return;
+    size_t out = 0;
+    for (int w = 0; w < s->nsessions; w++)
+        out += s->sessions[w].live ? s->sessions[w].held : 0;
+    for (int k = 0; k < s->nsessions; k++) {
+        int w = (s->rr + k) % s->nsessions;
+        session *ss = &s->sessions[w];
+        while (ss->live && ss->credit > 0 && (s->o->max_running == 0 || out < s->o->max_running)) {
+            /* The queue whose head comes first in task order, among the
+             * fuzzers this worker can run. */
+            int best = -1;
+            for (int f = 0; f < s->nfuzzers; f++) {
+                fqueue *q = &s->queues[f];
+                if (!ss->can[f] || q->len == 0)
+                    continue;
+                if (best < 0 || q->v[q->head] < s->queues[best].v[s->queues[best].head])
+                    best = f;
+            }
+            if (best < 0)
+                break;
+            size_t t = fq_pop(&s->queues[best]);
+            const cfo_task *task = &s->ts->v[t];
+            int64_t left = s->deadline - cfo_now_ms();
+            cfo_msg m = {.type = CFO_MSG_TASK,
+                         .u.task = {
+                             .task_id = t,
+                             .attempt = s->tasks[t].attempt,
+                             .fuzzer = task->fuzzer->name,
+                             .branch = task->branch,
+                             .commit = task->commit,
+                             .target = task->target,
+                             .timeout_ms = (uint64_t)task->timeout_ms,
+                             .deadline_ms = left > 1 ? (uint64_t)left : 1,
+                         }};
+            if (!send_to(s, w, &m)) {
+                fq_push_front(&s->queues[best], t);
+                drop_session(s, w, false, "cannot be reached");
+                break;
+            }
+            s->tasks[t].state = TASK_RUNNING;
+            s->tasks[t].holder = w;
+            ss->held++;
+            ss->credit--;
+            out++;
+        }
+    }
+    s->rr = s->nsessions ? (s->rr + 1) % s->nsessions : 0;
+}
+
+/* ---- messages ---- */
+
+static int find_session(sched *s, int sock, const unsigned char *rid, size_t len)
+{
+    for (int w = 0; w < s->nsessions; w++) {
+        session *ss = &s->sessions[w];
+        if (ss->live && ss->sock == sock && ss->rid_len == len && memcmp(ss->rid, rid, len) == 0)
+            return w;
+    }
+    return -1;
+}
+
+static int new_session(sched *s)
+{
+    for (int w = 0; w < s->nsessions; w++) {
+        if (!s->sessions[w].live) {
+            free(s->sessions[w].id);
+            free(s->sessions[w].can);
+            memset(&s->sessions[w], 0, sizeof s->sessions[w]);
+            return w;
+        }
+    }
+    if (s->nsessions == CFO_SCHED_MAX_WORKERS)
+        return -1;
+    s->sessions = cfo_xrealloc(s->sessions, (size_t)(s->nsessions + 1) * sizeof *s->sessions);
+    memset(&s->sessions[s->nsessions], 0, sizeof s->sessions[0]);
+    return s->nsessions++;
+}
+
+static void on_hello(sched *s, int sock, const cfo_wire_in *in)
+{
+    const cfo_msg_hello *h = &in->msg.u.hello;
+    int w = find_session(s, sock, in->routing_id, in->id_len);
+    /* A second HELLO on a live session starts it over. */
+    if (w >= 0)
+        drop_session(s, w, false, "said HELLO again");
+    /* The same worker on a new connection replaces its old session; what it
+     * still holds is claimed back below from its pending list. */
+    int old = -1;
+    for (int k = 0; k < s->nsessions; k++)
+        if (s->sessions[k].live && strcmp(s->sessions[k].id, h->worker_id) == 0)
+            old = k;
+    w = new_session(s);
+    if (w < 0) {
+        cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "too many workers"}};
+        send_raw(s, sock, in->routing_id, in->id_len, &bye);
+        return;
+    }
+    session *ss = &s->sessions[w];
+    ss->live = true;
+    ss->sock = sock;
+    memcpy(ss->rid, in->routing_id, in->id_len);
+    ss->rid_len = in->id_len;
+    ss->id = cfo_xstrdup(h->worker_id);
+    ss->slots = h->slots;
+    ss->can = cfo_xcalloc((size_t)s->nfuzzers + 1, sizeof *ss->can);
+    for (int f = 0; f < s->nfuzzers; f++)
+        ss->can[f] = cfo_strv_contains(&h->fuzzers, s->fuzzers[f]);
+    ss->last_seen = ss->last_sent = cfo_now_ms();
+    s->stats->workers_seen++;
+
+    cfo_msg welcome = {
+        .type = CFO_MSG_WELCOME,
+        .u.welcome = {.run_id = (char *)s->o->run_id, .heartbeat_ms = (uint32_t)s->hb}};
+    send_to(s, w, &welcome);
+
+    size_t claimed = 0;
+    for (size_t i = 0; i < h->npending; i++) {
+        uint64_t t = h->pending[i].task_id;
+        uint32_t a = h->pending[i].attempt;
+        if (t >= s->ts->n)
+            continue; /* not of this run */
+        stask *k = &s->tasks[t];
+        if (k->state == TASK_DONE) {
+            send_ref(s, w, CFO_MSG_ACK, t, a);
+        } else if (k->state == TASK_RUNNING && k->attempt == a && old >= 0 && k->holder == old) {
+            k->holder = w;
+            ss->held++;
+            s->sessions[old].held--;
+            claimed++;
+        } else {
+            send_ref(s, w, CFO_MSG_CANCEL, t, a);
+        }
+    }
+    if (old >= 0)
+        drop_session(s, old, false, "reconnected");
+    uint32_t cap = ss->slots + s->o->prefetch;
+    ss->credit = claimed >= cap ? 0 : cap - (uint32_t)claimed;
+    cfo_info("worker %s joined: %u slots, %zu fuzzers, %zu results re-offered", ss->id, ss->slots,
+             h->fuzzers.n, h->npending);
+}
+
+static void outcome_from_result(sched *s, size_t t, int w, const cfo_msg_result *r)
+{
+    cfo_outcome *o = &s->out[t];
+    cfo_outcome_fini(o);
+    o->done = true;
+    o->status = r->status;
+    o->count = r->count;
+    o->findings = r->findings;
+    o->duration = r->duration;
+    o->end_wall_ms = r->end_wall_ms;
+    o->exit_code = r->exit_code;
+    o->term_signal = r->term_signal;
+    o->summary = cfo_xstrdup(r->summary);
+    o->tail = cfo_xstrndup(r->tail ? r->tail : "", r->tail ? r->tail_len : 0);
+    for (size_t i = 0; i < r->tail_len; i++)
+        if (o->tail[i] == '\0')
+            o->tail[i] = '?';
+    o->command = cfo_xstrdup(r->command);
+    cfo_utf8_sanitize(o->summary);
+    cfo_utf8_sanitize(o->tail);
+    cfo_utf8_sanitize(o->command);
+    o->worker = cfo_xstrdup(s->sessions[w].id);
+    o->attempt = r->attempt;
+    const cfo_task *task = &s->ts->v[t];
+    if (s->o->logs_dir != NULL)
+        o->log_path =
+            cfo_task_log_path(s->o->logs_dir, task->fuzzer->name, task->branch, task->target);
+}
+
+static void on_result(sched *s, int w, const cfo_msg_result *r)
+{
+    session *ss = &s->sessions[w];
+    if (r->task_id >= s->ts->n) {
+        drop_session(s, w, false, "sent a result for a task that does not exist");
+        return;
+    }
+    size_t t = (size_t)r->task_id;
+    stask *k = &s->tasks[t];
+    if (k->state == TASK_DONE || r->attempt < k->attempt) {
+        /* Delivered again, or an attempt given up on: counted once, or not at
+         * all; the worker may forget it. */
+        send_ref(s, w, CFO_MSG_ACK, r->task_id, r->attempt);
+        return;
+    }
+    if (r->attempt > k->attempt || k->state != TASK_RUNNING || k->holder != w) {
+        drop_session(s, w, false, "sent a result for a task it does not hold");
+        return;
+    }
+    send_ref(s, w, CFO_MSG_ACK, r->task_id, r->attempt);
+    ss->held--;
+    if (r->status == CFO_STATUS_CANCELLED && !s->cancelling) {
+        /* Stopped by its worker (leaving), not by the run: not a result. */
+        cfo_info("worker %s gave back %s %s; it goes back to the queue", ss->id,
+                 s->ts->v[t].fuzzer->name, s->ts->v[t].target);
+        requeue(s, t, false);
+        return;
+    }
+    outcome_from_result(s, t, w, r);
+    ss->done++;
+    finish(s, t);
+}
+
+static void on_message(sched *s, int sock, cfo_wire_in *in)
+{
+    int w = find_session(s, sock, in->routing_id, in->id_len);
+    cfo_msg_type type = in->msg.type;
+    if (type == CFO_MSG_HELLO) {
+        on_hello(s, sock, in);
+        return;
+    }
+    if (w < 0) {
+        /* A worker we do not know (we restarted, or declared it dead). */
+        if (type != CFO_MSG_BYE) {
+            cfo_msg reset = {.type = CFO_MSG_RESET, .u.reason = {.reason = "unknown session"}};
+            send_raw(s, sock, in->routing_id, in->id_len, &reset);
+        }
+        return;
+    }
+    session *ss = &s->sessions[w];
+    ss->last_seen = cfo_now_ms();
+    switch (type) {
+    case CFO_MSG_RESULT:
+        on_result(s, w, &in->msg.u.result);
+        break;
+    case CFO_MSG_CREDIT: {
+        uint32_t cap = ss->slots + s->o->prefetch;
+        uint64_t credit = (uint64_t)ss->credit + in->msg.u.credit.n;
+        ss->credit = credit + ss->held > cap ? (cap > ss->held ? cap - (uint32_t)ss->held : 0)
+                                             : (uint32_t)credit;
+        break;
+    }
+    case CFO_MSG_HEARTBEAT:
+        break;
+    case CFO_MSG_BYE:
+        drop_session(s, w, false, "left");
+        break;
+    case CFO_MSG_HELLO:
+    case CFO_MSG_WELCOME:
+    case CFO_MSG_TASK:
+    case CFO_MSG_ACK:
+    case CFO_MSG_CANCEL:
+    case CFO_MSG_RESET:
+        drop_session(s, w, false, "sent a message only a coordinator sends");
+        break;
+    }
+}
+
+static void drain(sched *s, int sock)
+{
+    /* Bounded per wake-up, so one flooding peer cannot starve timers. */
+    for (int n = 0; n < 4096; n++) {
+        cfo_wire_in in;
+        memset(&in, 0, sizeof in);
+        cfo_diag d = {{0}};
+        cfo_err err = cfo_wire_recv(s->o->sockets[sock], true, &in, &d);
+        if (err == CFO_ENOTFOUND)
+            return;
+        if (err != CFO_OK) {
+            int w = in.id_len ? find_session(s, sock, in.routing_id, in.id_len) : -1;
+            if (w >= 0) {
+                char why[1100];
+                snprintf(why, sizeof why, "sent a bad message (%s)", d.msg);
+                drop_session(s, w, false, why);
+                cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "protocol violation"}};
+                send_raw(s, sock, in.routing_id, in.id_len, &bye);
+            } else {
+                cfo_warn("ignored a bad message from an unknown peer: %s", d.msg);
+            }
+            continue;
+        }
+        on_message(s, sock, &in);
+        cfo_msg_fini(&in.msg);
+    }
+}
+
+/* ---- timers ---- */
+
+static void check_peers(sched *s, int64_t now)
+{
+    for (int w = 0; w < s->nsessions; w++) {
+        session *ss = &s->sessions[w];
+        if (!ss->live)
+            continue;
+        if (now - ss->last_seen > CFO_SCHED_LIVENESS * s->hb) {
+            drop_session(s, w, true, "went silent");
+            continue;
+        }
+        if (now - ss->last_sent >= s->hb) {
+            cfo_msg hb = {.type = CFO_MSG_HEARTBEAT};
+            send_to(s, w, &hb);
+        }
+    }
+}
+
+static void start_cancelling(sched *s, const char *why)
+{
+    s->cancelling = true;
+    int64_t grace = s->o->grace_ms > 0 ? s->o->grace_ms : 5000;
+    /* Long enough for workers to stop their tasks' process groups and
+     * report, short enough that a vanished worker does not hold the run. */
+    s->cancel_until = cfo_now_ms() + grace + CFO_SCHED_LIVENESS * s->hb + 2000;
+    cfo_warn("%s: cancelling the remaining tasks", why);
+    for (size_t t = 0; t < s->ts->n; t++) {
+        stask *k = &s->tasks[t];
+        if (k->state == TASK_QUEUED) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "not started: %s", why);
+            cfo_outcome_cancelled(&s->out[t], msg);
+            finish(s, t);
+        } else if (k->state == TASK_RUNNING && k->holder >= 0) {
+            send_ref(s, k->holder, CFO_MSG_CANCEL, t, k->attempt);
+        }
+    }
+    for (int f = 0; f < s->nfuzzers; f++)
+        s->queues[f].len = 0;
+}
+
+static void give_up_running(sched *s)
+{
+    for (size_t t = 0; t < s->ts->n; t++) {
+        if (s->tasks[t].state != TASK_RUNNING)
+            continue;
+        cfo_outcome_cancelled(&s->out[t], "cancelled: no result from its worker after the stop");
+        finish(s, t);
+    }
+}
+
+static void print_progress(sched *s, bool final)
+{
+    FILE *out = s->o->progress;
+    if (out == NULL)
+        return;
+    int64_t now = cfo_now_ms();
+    char elapsed[32], left[32];
+    cfo_format_duration(now - s->start, elapsed, sizeof elapsed);
+    cfo_format_duration(s->deadline > now ? s->deadline - now : 0, left, sizeof left);
+    size_t running = 0, workers = 0, slots = 0;
+    for (size_t t = 0; t < s->ts->n; t++)
+        running += s->tasks[t].state == TASK_RUNNING;
+    for (int w = 0; w < s->nsessions; w++) {
+        if (s->sessions[w].live) {
+            workers++;
+            slots += s->sessions[w].slots;
+        }
+    }
+    size_t total = s->ts->n, queued = total - s->done - running;
+    if (s->o->progress_tty) {
+        int width = 24;
+        int filled = total ? (int)((s->done * (size_t)width) / total) : width;
+        char bar[32];
+        for (int k = 0; k < width; k++)
+            bar[k] = k < filled ? '#' : '.';
+        bar[width] = '\0';
+        fprintf(out,
+                "\r\033[K[%s] %zu/%zu done, %zu running, %zu left, %zu failed, %zu workers "
+                "(%zu/%zu slots busy), %s elapsed, %s budget left",
+                bar, s->done, total, running, queued, s->failed, workers, running, slots, elapsed,
+                left);
+        if (final)
+            fputc('\n', out);
+    } else {
+        fprintf(out,
+                "%s: elapsed %s, done %zu/%zu, running %zu, left %zu, failed %zu, workers %zu "
+                "(%zu/%zu slots busy), budget left %s\n",
+                s->o->name ? s->o->name : "cfo", elapsed, s->done, total, running, queued,
+                s->failed, workers, running, slots, left);
+        if (final) {
+            for (int w = 0; w < s->nsessions; w++)
+                if (s->sessions[w].done > 0 || s->sessions[w].live)
+                    fprintf(out, "%s: worker %s ran %zu task(s)%s\n",
+                            s->o->name ? s->o->name : "cfo", s->sessions[w].id, s->sessions[w].done,
+                            s->sessions[w].live ? "" : " (gone)");
+        }
+    }
+    fflush(out);
+}
+
+void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *outcomes,
+                   cfo_sched_stats *stats)
+{
+    sched s;
+    memset(&s, 0, sizeof s);
+    memset(stats, 0, sizeof *stats);
+    s.ts = ts;
+    s.o = o;
+    s.out = outcomes;
+    s.stats = stats;
+    s.hb = o->heartbeat_ms > 0 ? o->heartbeat_ms : CFO_SCHED_DEFAULT_HEARTBEAT_MS;
+    s.start = cfo_now_ms();
+    s.deadline = s.start + o->budget_ms;
+    s.tasks = cfo_xcalloc(ts->n + 1, sizeof *s.tasks);
+    s.fuzzers = cfo_xcalloc(ts->n + 1, sizeof *s.fuzzers);
+    for (size_t t = 0; t < ts->n; t++) {
+        const char *name = ts->v[t].fuzzer->name;
+        int f = 0;
+        while (f < s.nfuzzers && strcmp(s.fuzzers[f], name) != 0)
+            f++;
+        if (f == s.nfuzzers)
+            s.fuzzers[s.nfuzzers++] = name;
+        s.tasks[t] = (stask){.state = TASK_QUEUED, .attempt = 1, .holder = -1, .fuzzer = f};
+    }
+    s.queues = cfo_xcalloc((size_t)s.nfuzzers + 1, sizeof *s.queues);
+    for (size_t t = 0; t < ts->n; t++)
+        fq_push_back(&s.queues[s.tasks[t].fuzzer], t);
+
+    int64_t every = o->progress_every_ms > 0 ? o->progress_every_ms : 5000;
+    int64_t next_print = s.start + (o->progress_tty ? 0 : every);
+    while (s.done < ts->n) {
+        int64_t now = cfo_now_ms();
+        if (!s.cancelling && o->stop != NULL && *o->stop)
+            start_cancelling(&s, "stopped by a signal");
+        if (!s.cancelling && now >= s.deadline)
+            start_cancelling(&s, "the run's budget ended");
+        if (!s.cancelling && o->wait_workers_ms > 0 && stats->workers_seen == 0 &&
+            now - s.start >= o->wait_workers_ms) {
+            stats->no_worker = true;
+            start_cancelling(&s, "no worker connected");
+        }
+        if (s.cancelling && now >= s.cancel_until) {
+            give_up_running(&s);
+            break;
+        }
+        check_peers(&s, now);
+        dispatch(&s);
+        if (now >= next_print) {
+            print_progress(&s, false);
+            next_print = now + (o->progress_tty ? 500 : every);
+        }
+        if (s.done >= ts->n)
+            break;
+
+        zmq_pollitem_t items[2];
+        for (int k = 0; k < o->nsockets; k++)
+            items[k] = (zmq_pollitem_t){.socket = o->sockets[k], .events = ZMQ_POLLIN};
+        /* The next thing due: a heartbeat, the deadline, a progress line; at
+         * most 200 ms so a stop request is seen promptly. */
+        int64_t wait = 200;
+        if (s.hb / 2 < wait)
+            wait = s.hb / 2;
+        if (next_print - now < wait)
+            wait = next_print - now;
+        if (!s.cancelling && s.deadline - now < wait)
+            wait = s.deadline - now;
+        if (wait < 1)
+            wait = 1;
+        int rc = zmq_poll(items, o->nsockets, (long)wait);
+        if (rc < 0 && errno != EINTR) {
+            cfo_error("zmq_poll: %s", zmq_strerror(errno));
+            break;
+        }
+        for (int k = 0; rc > 0 && k < o->nsockets; k++)
+            if (items[k].revents & ZMQ_POLLIN)
+                drain(&s, k);
+    }
+    /* Whatever is still open is the run's end for it. */
+    for (size_t t = 0; t < ts->n; t++)
+        if (s.tasks[t].state != TASK_DONE)
+            cfo_outcome_cancelled(&s.out[t], "cancelled: the run ended before it finished");
+    print_progress(&s, true);
+    cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "run over"}};
+    for (int w = 0; w < s.nsessions; w++)
+        if (s.sessions[w].live)
+            send_to(&s, w, &bye);
+    for (int w = 0; w < s.nsessions; w++) {
+        free(s.sessions[w].id);
+        free(s.sessions[w].can);
+    }
+    free(s.sessions);
+    for (int f = 0; f < s.nfuzzers; f++)
+        free(s.queues[f].v);
+    free(s.queues);
+    free(s.fuzzers);
+    free(s.tasks);
+}

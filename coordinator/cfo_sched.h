@@ -1,0 +1,53 @@
+/* cfo_sched.h -- the coordinator's scheduler: serves tasks to workers over
+ * ZeroMQ ROUTER sockets by credit, tracks which worker holds which attempt,
+ * declares silent workers dead and re-queues their tasks, and commits each
+ * result exactly once. Single-host and distributed runs both go through it. */
+#ifndef CFO_SCHED_H
+#define CFO_SCHED_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cfo_outcome.h"
+#include "cfo_task.h"
+
+#define CFO_SCHED_DEFAULT_HEARTBEAT_MS 1000
+#define CFO_SCHED_LIVENESS 3     /* silent intervals before a peer is dead */
+#define CFO_SCHED_MAX_ATTEMPTS 4 /* a task that killed this many workers is an error */
+#define CFO_SCHED_MAX_WORKERS 1024
+
+typedef struct cfo_sched_opts {
+    void *sockets[2]; /* ROUTER sockets set up by the caller (tcp, inproc) */
+    int nsockets;
+    const char *name; /* the program, for progress lines */
+    const char *run_id;
+    int64_t budget_ms;       /* the run's wall-clock budget */
+    int64_t heartbeat_ms;    /* 0: default */
+    int64_t wait_workers_ms; /* give up when no worker came by then; 0: never */
+    int64_t grace_ms;        /* how long stopped tasks take to report back */
+    uint32_t prefetch;       /* tasks a worker may hold beyond its slots */
+    uint32_t max_running;    /* tasks out at once across workers; 0: their slots */
+    const char *logs_dir;    /* single host: where the worker keeps logs */
+    FILE *progress;          /* progress lines; NULL: none */
+    bool progress_tty;       /* redraw one line in place */
+    int64_t progress_every_ms;
+    volatile sig_atomic_t *stop; /* set from a signal handler to stop */
+} cfo_sched_opts;
+
+typedef struct cfo_sched_stats {
+    size_t workers_seen;
+    size_t sessions_dropped; /* protocol violations and dead workers */
+    size_t requeued;         /* attempts re-queued after a worker died */
+    bool no_worker;          /* no worker came within wait_workers_ms */
+} cfo_sched_stats;
+
+/* Runs every task of ts with whatever workers connect and fills
+ * outcomes[i] (done in every case: tasks cut by the budget or a stop are
+ * cancelled, tasks whose workers kept dying are errors). Returns when all
+ * are done, after telling live workers the run is over. */
+void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *opts, cfo_outcome *outcomes,
+                   cfo_sched_stats *stats);
+
+#endif

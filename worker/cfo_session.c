@@ -1,0 +1,459 @@
+/* cfo_session.c -- the worker's reactor: one thread owns the DEALER socket;
+ * each running task has a thread of its own that reports back through an
+ * eventfd. */
+#include "cfo_session.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "cfo_exec_argv.h"
+#include "cfo_log.h"
+#include "cfo_proto.h"
+#include "cfo_util.h"
+
+typedef enum held_state {
+    HELD_QUEUED,  /* received, waiting for a free slot */
+    HELD_RUNNING, /* its thread runs it */
+    HELD_DONE,    /* outcome ready; kept until ACKed */
+} held_state;
+
+typedef struct held {
+    struct held *next;
+    struct worker *wk;
+    cfo_msg_task task;
+    int64_t deadline; /* absolute, cfo_now_ms() */
+    held_state state;
+    atomic_bool finished; /* set by the task thread */
+    atomic_bool cancel;
+    bool orphan; /* of a run that is over: drop when it ends */
+    pthread_t thread;
+    cfo_outcome outcome;
+} held;
+
+typedef struct worker {
+    const cfo_session_opts *o;
+    void *sock;
+    int efd;
+    held *tasks;
+    uint32_t running;
+    int64_t hb, last_recv, last_sent, reconnect_at, backoff;
+    bool connected; /* WELCOME seen on this connection */
+    bool leaving;   /* BYE received or stop requested: finish and exit */
+    char *run_id;   /* of the last WELCOME */
+} worker;
+
+static void *task_thread(void *arg)
+{
+    held *h = arg;
+    cfo_task_execute(h->wk->o->env, &h->task, h->deadline, &h->cancel, &h->outcome);
+    atomic_store(&h->finished, true);
+    uint64_t one = 1;
+    /* The eventfd counter cannot overflow with one write per task. */
+    ssize_t rc = write(h->wk->efd, &one, sizeof one);
+    (void)rc;
+    return NULL;
+}
+
+static bool send_msg(worker *w, const cfo_msg *m)
+{
+    if (w->sock == NULL)
+        return false;
+    cfo_diag d = {{0}};
+    if (cfo_wire_send(w->sock, NULL, 0, m, &d) != CFO_OK) {
+        cfo_debug("send %s: %s", cfo_msg_type_name(m->type), d.msg);
+        return false;
+    }
+    w->last_sent = cfo_now_ms();
+    return true;
+}
+
+static void send_result(worker *w, held *h)
+{
+    const cfo_outcome *o = &h->outcome;
+    size_t tail_len = strlen(o->tail ? o->tail : "");
+    const char *tail = o->tail ? o->tail : "";
+    if (tail_len > CFO_PROTO_MAX_TAIL) {
+        tail += tail_len - CFO_PROTO_MAX_TAIL;
+        tail_len = CFO_PROTO_MAX_TAIL;
+    }
+    cfo_msg m = {.type = CFO_MSG_RESULT,
+                 .u.result = {
+                     .task_id = h->task.task_id,
+                     .attempt = h->task.attempt,
+                     .status = o->status,
+                     .count = o->count,
+                     .findings = o->findings,
+                     .duration = o->duration,
+                     .end_wall_ms = o->end_wall_ms,
+                     .exit_code = o->exit_code < -1 || o->exit_code > 255 ? -1 : o->exit_code,
+                     .term_signal = o->term_signal,
+                     .command = o->command ? o->command : "",
+                     .summary = o->summary ? o->summary : "",
+                     .tail = (char *)tail,
+                     .tail_len = tail_len,
+                 }};
+    /* Strings longer than the wire allows are cut, never refused. */
+    char summary[1024], command[CFO_PROTO_MAX_STRING];
+    snprintf(summary, sizeof summary, "%s", m.u.result.summary);
+    snprintf(command, sizeof command, "%s", m.u.result.command);
+    m.u.result.summary = summary;
+    m.u.result.command = command;
+    send_msg(w, &m);
+}
+
+static void start_ready(worker *w)
+{
+    for (held *h = w->tasks; h != NULL && w->running < w->o->slots && !w->leaving; h = h->next) {
+        if (h->state != HELD_QUEUED)
+            continue;
+        h->state = HELD_RUNNING;
+        atomic_store(&h->finished, false);
+        if (pthread_create(&h->thread, NULL, task_thread, h) != 0) {
+            cfo_outcome_error(&h->outcome, "the worker could not start a task thread");
+            h->state = HELD_DONE;
+            if (w->connected)
+                send_result(w, h);
+            continue;
+        }
+        w->running++;
+    }
+}
+
+static void free_held(held *h)
+{
+    cfo_outcome_fini(&h->outcome);
+    free(h->task.fuzzer);
+    free(h->task.branch);
+    free(h->task.commit);
+    free(h->task.target);
+    free(h);
+}
+
+static void remove_held(worker *w, held *gone)
+{
+    for (held **p = &w->tasks; *p != NULL; p = &(*p)->next) {
+        if (*p == gone) {
+            *p = gone->next;
+            free_held(gone);
+            return;
+        }
+    }
+}
+
+static held *find_held(worker *w, uint64_t task, uint32_t attempt)
+{
+    for (held *h = w->tasks; h != NULL; h = h->next)
+        if (h->task.task_id == task && h->task.attempt == attempt && !h->orphan)
+            return h;
+    return NULL;
+}
+
+static void say_hello(worker *w)
+{
+    size_t n = 0;
+    for (held *h = w->tasks; h != NULL; h = h->next)
+        n += !h->orphan;
+    if (n > CFO_PROTO_MAX_PENDING)
+        n = CFO_PROTO_MAX_PENDING;
+    cfo_msg_pending *pending = cfo_xcalloc(n + 1, sizeof *pending);
+    size_t k = 0;
+    for (held *h = w->tasks; h != NULL && k < n; h = h->next)
+        if (!h->orphan)
+            pending[k++] = (cfo_msg_pending){h->task.task_id, h->task.attempt};
+    cfo_msg m = {.type = CFO_MSG_HELLO,
+                 .u.hello = {.worker_id = (char *)w->o->worker_id,
+                             .slots = w->o->slots,
+                             .pending = pending,
+                             .npending = k}};
+    cfo_strv_init(&m.u.hello.fuzzers);
+    for (size_t i = 0; i < w->o->env->config->nfuzzers && i < CFO_PROTO_MAX_FUZZERS; i++)
+        cfo_strv_push(&m.u.hello.fuzzers, w->o->env->config->fuzzers[i].name);
+    send_msg(w, &m);
+    cfo_strv_fini(&m.u.hello.fuzzers);
+    free(pending);
+    w->connected = false;
+}
+
+static void open_socket(worker *w)
+{
+    cfo_diag d = {{0}};
+    w->sock = zmq_socket(w->o->zctx, ZMQ_DEALER);
+    if (w->sock == NULL || cfo_wire_setup(w->sock, false, &d) != CFO_OK ||
+        zmq_connect(w->sock, w->o->endpoint) != 0) {
+        cfo_warn("cannot connect to %s: %s", w->o->endpoint,
+                 d.msg[0] ? d.msg : zmq_strerror(errno));
+        if (w->sock != NULL)
+            zmq_close(w->sock);
+        w->sock = NULL;
+        return;
+    }
+    w->last_recv = cfo_now_ms();
+    say_hello(w);
+}
+
+static void close_socket(worker *w)
+{
+    if (w->sock != NULL)
+        zmq_close(w->sock);
+    w->sock = NULL;
+    w->connected = false;
+}
+
+static void cancel_all(worker *w)
+{
+    for (held *h = w->tasks; h != NULL; h = h->next) {
+        if (h->state == HELD_RUNNING) {
+            atomic_store(&h->cancel, true);
+        } else if (h->state == HELD_QUEUED) {
+            cfo_outcome_cancelled(&h->outcome, "cancelled: the worker is leaving");
+            h->state = HELD_DONE;
+        }
+    }
+}
+
+static void on_welcome(worker *w, const cfo_msg_welcome *m)
+{
+    w->connected = true;
+    w->backoff = 0;
+    w->hb = m->heartbeat_ms;
+    /* Results of a run that is over are of no use to the new one. */
+    if (w->run_id != NULL && strcmp(w->run_id, m->run_id) != 0) {
+        for (held *h = w->tasks, *next; h != NULL; h = next) {
+            next = h->next;
+            if (h->state == HELD_RUNNING) {
+                h->orphan = true;
+                atomic_store(&h->cancel, true);
+            } else {
+                remove_held(w, h);
+            }
+        }
+    }
+    free(w->run_id);
+    w->run_id = cfo_xstrdup(m->run_id);
+    cfo_info("connected to %s (run %s)", w->o->endpoint, m->run_id);
+    for (held *h = w->tasks; h != NULL; h = h->next)
+        if (h->state == HELD_DONE && !h->orphan)
+            send_result(w, h);
+}
+
+static void on_task(worker *w, cfo_msg_task *t)
+{
+    if (find_held(w, t->task_id, t->attempt) != NULL)
+        return; /* delivered twice */
+    held *h = cfo_xcalloc(1, sizeof *h);
+    h->wk = w;
+    h->task = *t;
+    memset(t, 0, sizeof *t); /* the strings move to h */
+    h->deadline = h->task.deadline_ms ? cfo_now_ms() + (int64_t)h->task.deadline_ms : 0;
+    h->state = HELD_QUEUED;
+    atomic_init(&h->finished, false);
+    atomic_init(&h->cancel, false);
+    cfo_diag d = {{0}};
+    if (cfo_target_validate(h->task.target, &d) != CFO_OK) {
+        cfo_outcome_error(&h->outcome, d.msg);
+        h->state = HELD_DONE;
+    }
+    /* Appended, so tasks start in the order they came. */
+    held **tail = &w->tasks;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = h;
+    if (h->state == HELD_DONE) {
+        send_result(w, h);
+        cfo_msg credit = {.type = CFO_MSG_CREDIT, .u.credit = {.n = 1}};
+        send_msg(w, &credit);
+    }
+    start_ready(w);
+}
+
+static void on_message(worker *w, cfo_msg *m)
+{
+    w->last_recv = cfo_now_ms();
+    switch (m->type) {
+    case CFO_MSG_WELCOME:
+        on_welcome(w, &m->u.welcome);
+        break;
+    case CFO_MSG_TASK:
+        if (!w->connected || w->leaving)
+            break;
+        on_task(w, &m->u.task);
+        break;
+    case CFO_MSG_ACK: {
+        held *h = find_held(w, m->u.ref.task_id, m->u.ref.attempt);
+        if (h != NULL && h->state == HELD_DONE)
+            remove_held(w, h);
+        break;
+    }
+    case CFO_MSG_CANCEL: {
+        held *h = find_held(w, m->u.ref.task_id, m->u.ref.attempt);
+        if (h == NULL)
+            break;
+        if (h->state == HELD_RUNNING) {
+            atomic_store(&h->cancel, true);
+        } else if (h->state == HELD_QUEUED) {
+            cfo_outcome_cancelled(&h->outcome, "cancelled by the coordinator");
+            h->state = HELD_DONE;
+            send_result(w, h);
+        }
+        break;
+    }
+    case CFO_MSG_HEARTBEAT:
+        break;
+    case CFO_MSG_BYE:
+        cfo_info("the coordinator ended the session: %s", m->u.reason.reason);
+        w->leaving = true;
+        cancel_all(w);
+        break;
+    case CFO_MSG_RESET:
+        cfo_info("the coordinator does not know this session (%s); saying HELLO again",
+                 m->u.reason.reason);
+        say_hello(w);
+        break;
+    case CFO_MSG_HELLO:
+    case CFO_MSG_CREDIT:
+    case CFO_MSG_RESULT:
+        cfo_warn("ignored a %s from the coordinator", cfo_msg_type_name(m->type));
+        break;
+    }
+}
+
+static void reap_finished(worker *w)
+{
+    uint64_t count;
+    ssize_t rc = read(w->efd, &count, sizeof count);
+    (void)rc;
+    for (held *h = w->tasks, *next; h != NULL; h = next) {
+        next = h->next;
+        if (h->state != HELD_RUNNING || !atomic_load(&h->finished))
+            continue;
+        pthread_join(h->thread, NULL);
+        w->running--;
+        h->state = HELD_DONE;
+        if (h->orphan) {
+            remove_held(w, h);
+            continue;
+        }
+        if (w->connected) {
+            send_result(w, h);
+            cfo_msg credit = {.type = CFO_MSG_CREDIT, .u.credit = {.n = 1}};
+            send_msg(w, &credit);
+        }
+    }
+    start_ready(w);
+}
+
+int cfo_session_run(const cfo_session_opts *o)
+{
+    worker w;
+    memset(&w, 0, sizeof w);
+    w.o = o;
+    w.hb = o->heartbeat_ms > 0 ? o->heartbeat_ms : 1000;
+    w.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (w.efd < 0) {
+        cfo_error("eventfd: %s", strerror(errno));
+        return 3;
+    }
+    open_socket(&w);
+    if (w.sock == NULL) {
+        close(w.efd);
+        return 3;
+    }
+    bool stopping = false;
+    for (;;) {
+        int64_t now = cfo_now_ms();
+        if (!stopping && o->stop != NULL && *o->stop) {
+            cfo_info("stop requested: cancelling %u running task(s)", w.running);
+            stopping = w.leaving = true;
+            cancel_all(&w);
+        }
+        if (w.leaving && w.running == 0) {
+            /* Report what ended (cancelled tasks included), then leave. */
+            if (w.connected && stopping) {
+                for (held *h = w.tasks; h != NULL; h = h->next)
+                    if (h->state == HELD_DONE && !h->orphan)
+                        send_result(&w, h);
+                cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "worker stopping"}};
+                send_msg(&w, &bye);
+            }
+            break;
+        }
+        if (w.sock != NULL && now - w.last_recv > CFO_SESSION_LIVENESS * w.hb) {
+            w.backoff = w.backoff ? w.backoff * 2 : 1000;
+            if (w.backoff > CFO_SESSION_BACKOFF_MAX_MS)
+                w.backoff = CFO_SESSION_BACKOFF_MAX_MS;
+            cfo_warn("the coordinator went silent; reconnecting in %llds",
+                     (long long)(w.backoff / 1000));
+            close_socket(&w);
+            w.reconnect_at = now + w.backoff;
+            if (w.leaving) /* nobody to report to */
+                cancel_all(&w);
+        }
+        if (w.sock == NULL && !w.leaving && now >= w.reconnect_at)
+            open_socket(&w);
+        if (w.sock != NULL && now - w.last_sent >= w.hb) {
+            cfo_msg hb = {.type = CFO_MSG_HEARTBEAT};
+            send_msg(&w, &hb);
+        }
+
+        zmq_pollitem_t items[2] = {
+            {.socket = NULL, .fd = w.efd, .events = ZMQ_POLLIN},
+            {.socket = w.sock, .events = ZMQ_POLLIN},
+        };
+        long wait = (long)(w.hb / 2 < 200 ? w.hb / 2 : 200);
+        if (wait < 1)
+            wait = 1;
+        int rc = zmq_poll(items, w.sock != NULL ? 2 : 1, wait);
+        if (rc < 0 && errno != EINTR) {
+            cfo_error("zmq_poll: %s", zmq_strerror(errno));
+            break;
+        }
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+            reap_finished(&w);
+        if (rc > 0 && w.sock != NULL && (items[1].revents & ZMQ_POLLIN)) {
+            for (int n = 0; n < 1024 && w.sock != NULL; n++) {
+                cfo_wire_in in;
+                memset(&in, 0, sizeof in);
+                cfo_diag d = {{0}};
+                cfo_err err = cfo_wire_recv(w.sock, false, &in, &d);
+                if (err == CFO_ENOTFOUND)
+                    break;
+                if (err != CFO_OK) {
+                    cfo_warn("ignored a bad message from the coordinator: %s", d.msg);
+                    continue;
+                }
+                on_message(&w, &in.msg);
+                cfo_msg_fini(&in.msg);
+            }
+        }
+    }
+    /* Threads still running (a coordinator that vanished while we left)
+     * were cancelled: wait for their process groups to be gone. */
+    cancel_all(&w);
+    while (w.running > 0) {
+        zmq_pollitem_t item = {.socket = NULL, .fd = w.efd, .events = ZMQ_POLLIN};
+        zmq_poll(&item, 1, 200);
+        uint64_t count;
+        ssize_t rc = read(w.efd, &count, sizeof count);
+        (void)rc;
+        for (held *h = w.tasks; h != NULL; h = h->next) {
+            if (h->state == HELD_RUNNING && atomic_load(&h->finished)) {
+                pthread_join(h->thread, NULL);
+                h->state = HELD_DONE;
+                w.running--;
+            }
+        }
+    }
+    for (held *h = w.tasks, *next; h != NULL; h = next) {
+        next = h->next;
+        free_held(h);
+    }
+    close_socket(&w);
+    close(w.efd);
+    free(w.run_id);
+    return 0;
+}

@@ -1,0 +1,29 @@
+/* cfo_session.h -- a worker's session with the coordinator: HELLO, tasks by
+ * credit, results kept until ACKed and re-offered after a reconnect,
+ * heartbeats, reconnection with backoff. */
+#ifndef CFO_SESSION_H
+#define CFO_SESSION_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "cfo_taskexec.h"
+
+#define CFO_SESSION_BACKOFF_MAX_MS 32000
+#define CFO_SESSION_LIVENESS 3 /* silent heartbeat intervals before reconnecting */
+
+typedef struct cfo_session_opts {
+    void *zctx;           /* the ZeroMQ context (shared with an inproc coordinator) */
+    const char *endpoint; /* tcp://host:port or inproc://name */
+    const char *worker_id;
+    uint32_t slots;
+    const cfo_task_env *env;
+    int64_t heartbeat_ms;        /* until the coordinator says otherwise; 0: default */
+    volatile sig_atomic_t *stop; /* set from a signal handler: cancel, report, leave */
+} cfo_session_opts;
+
+/* Serves the coordinator until it says the run is over (BYE) or *stop is
+ * set. Returns 0 after a BYE, 3 when it could not start. */
+int cfo_session_run(const cfo_session_opts *opts);
+
+#endif

@@ -1,0 +1,150 @@
+/* cfo_taskexec.c -- preparing and running one task on a worker. */
+#include "cfo_taskexec.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfo_exec.h"
+#include "cfo_exec_argv.h"
+#include "cfo_git.h"
+#include "cfo_log.h"
+
+/* Whether the config is the repository's own cfo.ini. */
+static bool config_is_repos(const cfo_config *config, const char *repo)
+{
+    if (config->path == NULL || repo == NULL)
+        return false;
+    char *repo_ini = cfo_xasprintf("%s/cfo.ini", repo);
+    char real_a[PATH_MAX], real_b[PATH_MAX];
+    bool same = realpath(config->path, real_a) != NULL && realpath(repo_ini, real_b) != NULL &&
+                strcmp(real_a, real_b) == 0;
+    free(repo_ini);
+    return same;
+}
+
+void cfo_runner_argv(cfo_strv *argv, const char *runner, const cfo_config *config,
+                     const char *fuzzer)
+{
+    cfo_strv_push(argv, runner);
+    if (config != NULL && config->path != NULL) {
+        cfo_strv_push(argv, "--config");
+        char abs[PATH_MAX];
+        cfo_strv_push(argv, realpath(config->path, abs) ? abs : config->path);
+    }
+    cfo_strv_push(argv, fuzzer);
+}
+
+cfo_err cfo_task_argv(const cfo_fuzzer *f, const char *target, const char *runner,
+                      const cfo_config *config, const char *repo, cfo_strv *argv, char **command,
+                      cfo_diag *d)
+{
+    cfo_buf cmd;
+    cfo_buf_init(&cmd);
+    if (cfo_kind_info_of(f->kind)->runs_in_runner) {
+        cfo_err err = cfo_target_validate(target, d);
+        if (err != CFO_OK)
+            return err;
+        /* Runners get the orchestrator's config file, so both agree on every
+         * fuzzer; the recorded command leaves it out when it is the
+         * repository's own, since the worktree has the commit's copy. */
+        cfo_runner_argv(argv, runner, config, f->name);
+        cfo_strv_push(argv, target);
+        cfo_strv shown;
+        cfo_strv_init(&shown);
+        cfo_runner_argv(&shown, "cfo-fuzz", config_is_repos(config, repo) ? NULL : config, f->name);
+        cfo_strv_push(&shown, target);
+        cfo_shell_quote_argv(&cmd, shown.v);
+        cfo_strv_fini(&shown);
+    } else {
+        cfo_err err = cfo_exec_build_argv(f, target, argv, d);
+        if (err != CFO_OK)
+            return err;
+        cfo_shell_quote_argv(&cmd, argv->v);
+    }
+    *command = cfo_buf_steal(&cmd);
+    return CFO_OK;
+}
+
+char *cfo_task_log_path(const char *dir, const char *fuzzer, const char *branch, const char *target)
+{
+    char *f = cfo_safe_name(fuzzer);
+    char *b = cfo_safe_name(branch);
+    char *g = cfo_safe_name(target);
+    char *p = cfo_xasprintf("%s/%s/%s/%s.log", dir, f, b, g);
+    free(f);
+    free(b);
+    free(g);
+    return p;
+}
+
+static void fail(cfo_outcome *out, const char *what, const cfo_diag *d)
+{
+    cfo_outcome_error(out, d->msg[0] ? d->msg : what);
+}
+
+void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t deadline_ms,
+                      const atomic_bool *cancel, cfo_outcome *out)
+{
+    cfo_diag d = {{0}};
+    const cfo_fuzzer *f = cfo_config_find(env->config, t->fuzzer);
+    if (f == NULL) {
+        cfo_diag_set(&d, CFO_EINVAL, "this worker has no fuzzer '%s'", t->fuzzer);
+        fail(out, "unknown fuzzer", &d);
+        return;
+    }
+    char *dir = NULL;
+    if (f->needs_working_dir) {
+        dir = cfo_xasprintf("%s/%s", env->workdir, t->commit);
+        pthread_mutex_lock(env->git_lock);
+        cfo_err err = cfo_git_worktree(env->repo, t->commit, dir, &d);
+        if (err != CFO_OK && cfo_git_fetch(env->repo, t->commit, NULL) == CFO_OK)
+            err = cfo_git_worktree(env->repo, t->commit, dir, &d);
+        pthread_mutex_unlock(env->git_lock);
+        if (err != CFO_OK) {
+            cfo_diag_prefix(&d, "worktree of %s", t->commit);
+            fail(out, "no worktree", &d);
+            free(dir);
+            return;
+        }
+    } else {
+        dir = cfo_xstrdup(env->repo);
+    }
+    cfo_strv argv;
+    cfo_strv_init(&argv);
+    char *command = NULL;
+    if (cfo_task_argv(f, t->target, env->runner, env->config, env->repo, &argv, &command, &d) !=
+        CFO_OK) {
+        fail(out, "bad task", &d);
+        cfo_strv_fini(&argv);
+        free(dir);
+        return;
+    }
+    char *log_path =
+        env->logs_dir ? cfo_task_log_path(env->logs_dir, t->fuzzer, t->branch, t->target) : NULL;
+    cfo_exec_spec spec = {
+        .argv = argv.v,
+        .cwd = dir,
+        .timeout_ms = (int64_t)t->timeout_ms,
+        .deadline_ms = deadline_ms,
+        .grace_ms = env->grace_ms,
+        .log_path = log_path,
+        .result_fd = true,
+        .cancel = cancel,
+    };
+    cfo_exec_result res;
+    if (cfo_exec_run(&spec, &res, &d) != CFO_OK) {
+        memset(&res, 0, sizeof res);
+        res.end = CFO_EXEC_SPAWN_FAILED;
+        snprintf(res.error, sizeof res.error, "%s", d.msg);
+    } else if (res.error[0] != '\0' && res.end != CFO_EXEC_SPAWN_FAILED) {
+        cfo_warn("%s %s: %s", t->fuzzer, t->target, res.error);
+    }
+    cfo_outcome_from_exec(out, &res, log_path);
+    out->command = command;
+    cfo_exec_result_fini(&res);
+    free(log_path);
+    cfo_strv_fini(&argv);
+    free(dir);
+}
