@@ -9,6 +9,35 @@
 
 static const char *log_prog = "cfo";
 static cfo_log_level log_min = CFO_LOG_INFO;
+static bool log_json;
+
+void cfo_log_set_json(bool on)
+{
+    log_json = on;
+}
+
+bool cfo_log_is_json(void)
+{
+    return log_json;
+}
+
+/* Appends s to out as the body of a JSON string (without quotes). */
+static size_t json_escape(char *out, size_t cap, const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && n + 7 < cap; p++) {
+        if (*p == '"' || *p == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)*p;
+        } else if (*p < 0x20) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", *p);
+        } else {
+            out[n++] = (char)*p;
+        }
+    }
+    out[n] = '\0';
+    return n;
+}
 
 void cfo_log_init(const char *prog, cfo_log_level min)
 {
@@ -27,8 +56,16 @@ void cfo_log(cfo_log_level level, const char *fmt, ...)
     int n = snprintf(line, sizeof line, "%s %s: %s: ", stamp, log_prog, names[level]);
     va_list ap;
     va_start(ap, fmt);
-    if (n > 0 && (size_t)n < sizeof line)
+    if (log_json) {
+        char msg[3072], esc[4096];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        json_escape(esc, sizeof esc, msg);
+        snprintf(line, sizeof line,
+                 "{\"time\":\"%s\",\"prog\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}", stamp,
+                 log_prog, names[level], esc);
+    } else if (n > 0 && (size_t)n < sizeof line) {
         vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    }
     va_end(ap);
     /* One write per line, so lines of concurrent processes do not interleave. */
     size_t len = strlen(line);

@@ -2,6 +2,7 @@
 #ifndef CFO_LOG_H
 #define CFO_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,9 @@ typedef enum cfo_log_level {
 /* Sets the least level printed and the program name in each line. */
 void cfo_log_init(const char *prog, cfo_log_level min);
 void cfo_log(cfo_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One JSON object per line ({"time","prog","level","msg"}) instead of text. */
+void cfo_log_set_json(bool on);
+bool cfo_log_is_json(void);
 
 #define cfo_debug(...) cfo_log(CFO_LOG_DEBUG, __VA_ARGS__)
 #define cfo_info(...) cfo_log(CFO_LOG_INFO, __VA_ARGS__)

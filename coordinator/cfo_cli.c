@@ -86,6 +86,8 @@ static void usage(FILE *out, bool single)
             "  --junit FILE         write JUnit XML (one testcase per task)\n"
             "  --workdir DIR        where worktrees are made (default: .cfo/work)\n"
             "  --quiet              no progress lines\n"
+            "  --log-format FORMAT  text (default) or json: every log and progress line as\n"
+            "                       one JSON object\n"
             "  --help               this text\n"
             "\n"
             "Exit status: 0 every critical task passed and the canary failed as it must;\n"
@@ -97,7 +99,7 @@ static void usage(FILE *out, bool single)
 typedef struct cli {
     bool single;
     const char *config, *repo, *dataset, *logs_dir, *report, *junit, *workdir, *bind;
-    bool dry_run, upload, force, quiet;
+    bool dry_run, upload, force, quiet, json;
     int concurrency;
     int64_t budget_ms, task_timeout_ms, grace_ms, heartbeat_ms, wait_workers_ms;
     uint32_t prefetch;
@@ -128,6 +130,7 @@ static int parse_cli(int argc, char **argv, cli *c)
         O_WAIT_WORKERS,
         O_PREFETCH,
         O_HEARTBEAT,
+        O_LOG_FORMAT,
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},
@@ -151,6 +154,7 @@ static int parse_cli(int argc, char **argv, cli *c)
         {"wait-workers", required_argument, NULL, O_WAIT_WORKERS},
         {"prefetch", required_argument, NULL, O_PREFETCH},
         {"heartbeat", required_argument, NULL, O_HEARTBEAT},
+        {"log-format", required_argument, NULL, O_LOG_FORMAT},
         {NULL, 0, NULL, 0},
     };
     cfo_diag d = {{0}};
@@ -248,6 +252,15 @@ static int parse_cli(int argc, char **argv, cli *c)
             break;
         case O_QUIET:
             c->quiet = true;
+            break;
+        case O_LOG_FORMAT:
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+                snprintf(d.msg, sizeof d.msg, "--log-format must be text or json, not '%s'",
+                         optarg);
+                goto bad;
+            }
+            c->json = strcmp(optarg, "json") == 0;
+            cfo_log_set_json(c->json);
             break;
         case O_HELP:
             usage(stdout, c->single);
@@ -547,7 +560,8 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
         .max_running = single ? 0 : (uint32_t)c.concurrency,
         .logs_dir = single ? c.logs_dir : NULL,
         .progress = c.quiet ? NULL : stderr,
-        .progress_tty = isatty(STDERR_FILENO) != 0,
+        .progress_tty = !c.json && isatty(STDERR_FILENO) != 0,
+        .progress_json = c.json,
         .progress_every_ms = 5000,
         .stop = &stop_requested,
     };

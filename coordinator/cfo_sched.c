@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "cfo_log.h"
+#include "cfo_progress.h"
 #include "cfo_proto.h"
 #include "cfo_taskexec.h"
 #include "cfo_util.h"
@@ -513,52 +514,35 @@ static void give_up_running(sched *s)
 
 static void print_progress(sched *s, bool final)
 {
-    FILE *out = s->o->progress;
-    if (out == NULL)
+    if (s->o->progress == NULL)
         return;
     int64_t now = cfo_now_ms();
-    char elapsed[32], left[32];
-    cfo_format_duration(now - s->start, elapsed, sizeof elapsed);
-    cfo_format_duration(s->deadline > now ? s->deadline - now : 0, left, sizeof left);
-    size_t running = 0, workers = 0, slots = 0;
+    cfo_progress_worker *pw = cfo_xcalloc((size_t)s->nsessions + 1, sizeof *pw);
+    cfo_progress_snapshot snap = {
+        .elapsed_ms = now - s->start,
+        .budget_left_ms = s->deadline > now ? s->deadline - now : 0,
+        .total = s->ts->n,
+        .done = s->done,
+        .failed = s->failed,
+        .workers = pw,
+        .nworkers = (size_t)s->nsessions,
+    };
     for (size_t t = 0; t < s->ts->n; t++)
-        running += s->tasks[t].state == TASK_RUNNING;
+        snap.running += s->tasks[t].state == TASK_RUNNING;
+    snap.queued = snap.total - snap.done - snap.running;
     for (int w = 0; w < s->nsessions; w++) {
-        if (s->sessions[w].live) {
-            workers++;
-            slots += s->sessions[w].slots;
-        }
+        const session *ss = &s->sessions[w];
+        pw[w] = (cfo_progress_worker){
+            .id = ss->id, .done = ss->done, .busy = ss->held, .live = ss->live};
+        if (ss->live)
+            snap.slots += ss->slots;
     }
-    size_t total = s->ts->n, queued = total - s->done - running;
-    if (s->o->progress_tty) {
-        int width = 24;
-        int filled = total ? (int)((s->done * (size_t)width) / total) : width;
-        char bar[32];
-        for (int k = 0; k < width; k++)
-            bar[k] = k < filled ? '#' : '.';
-        bar[width] = '\0';
-        fprintf(out,
-                "\r\033[K[%s] %zu/%zu done, %zu running, %zu left, %zu failed, %zu workers "
-                "(%zu/%zu slots busy), %s elapsed, %s budget left",
-                bar, s->done, total, running, queued, s->failed, workers, running, slots, elapsed,
-                left);
-        if (final)
-            fputc('\n', out);
-    } else {
-        fprintf(out,
-                "%s: elapsed %s, done %zu/%zu, running %zu, left %zu, failed %zu, workers %zu "
-                "(%zu/%zu slots busy), budget left %s\n",
-                s->o->name ? s->o->name : "cfo", elapsed, s->done, total, running, queued,
-                s->failed, workers, running, slots, left);
-        if (final) {
-            for (int w = 0; w < s->nsessions; w++)
-                if (s->sessions[w].done > 0 || s->sessions[w].live)
-                    fprintf(out, "%s: worker %s ran %zu task(s)%s\n",
-                            s->o->name ? s->o->name : "cfo", s->sessions[w].id, s->sessions[w].done,
-                            s->sessions[w].live ? "" : " (gone)");
-        }
-    }
-    fflush(out);
+    cfo_progress p = {.out = s->o->progress,
+                      .name = s->o->name,
+                      .tty = s->o->progress_tty,
+                      .json = s->o->progress_json};
+    cfo_progress_print(&p, &snap, final);
+    free(pw);
 }
 
 void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *outcomes,

@@ -32,6 +32,7 @@ typedef struct cfo_sched_opts {
     const char *logs_dir;    /* single host: where the worker keeps logs */
     FILE *progress;          /* progress lines; NULL: none */
     bool progress_tty;       /* redraw one line in place */
+    bool progress_json;      /* one JSON object per update */
     int64_t progress_every_ms;
     volatile sig_atomic_t *stop; /* set from a signal handler to stop */
 } cfo_sched_opts;

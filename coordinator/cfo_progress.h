@@ -1,0 +1,39 @@
+/* cfo_progress.h -- how a running orchestrator shows its progress: a line in
+ * place on a terminal, plain lines in a log. */
+#ifndef CFO_PROGRESS_H
+#define CFO_PROGRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct cfo_progress_worker {
+    const char *id;
+    size_t done; /* tasks it finished */
+    size_t busy; /* tasks it holds now */
+    bool live;
+} cfo_progress_worker;
+
+/* What the scheduler knows at one moment. */
+typedef struct cfo_progress_snapshot {
+    int64_t elapsed_ms;
+    int64_t budget_left_ms;
+    size_t total, done, running, queued, failed;
+    size_t slots; /* of the live workers */
+    const cfo_progress_worker *workers;
+    size_t nworkers; /* live and gone */
+} cfo_progress_snapshot;
+
+typedef struct cfo_progress {
+    FILE *out;        /* NULL: say nothing */
+    const char *name; /* the program */
+    bool tty;         /* redraw one line in place */
+    bool json;        /* one JSON object per update, for machines */
+} cfo_progress;
+
+/* Prints one update; final closes the line on a terminal and adds a line per
+ * worker. */
+void cfo_progress_print(const cfo_progress *p, const cfo_progress_snapshot *s, bool final);
+
+#endif
