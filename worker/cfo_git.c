@@ -1,8 +1,11 @@
 /* cfo_git.c -- git run as a child process (argv, never a shell). */
 #include "cfo_git.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,8 +123,56 @@ static bool worktree_at(const char *dir, const char *sha)
     return same;
 }
 
+/* Worktrees of one repository are made one at a time, also across processes
+ * (workers sharing a clone): git's own bookkeeping under .git/worktrees is not
+ * safe against concurrent `worktree add` and `prune`. Returns the locked fd. */
+static int lock_worktrees(const char *top, cfo_diag *d)
+{
+    char *argv[] = {"git", "rev-parse", "--git-common-dir", NULL};
+    int status;
+    char *common = NULL;
+    if (git(top, argv, &status, &common, d) != CFO_OK || status != 0) {
+        free(common);
+        return -1;
+    }
+    char *path = common[0] == '/' ? cfo_xasprintf("%s/cfo-worktree.lock", common)
+                                  : cfo_xasprintf("%s/%s/cfo-worktree.lock", top, common);
+    free(common);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        cfo_diag_set(d, CFO_EIO, "cannot open %s: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    while (flock(fd, LOCK_EX) != 0) {
+        if (errno != EINTR) {
+            cfo_diag_set(d, CFO_EIO, "cannot lock %s: %s", path, strerror(errno));
+            close(fd);
+            free(path);
+            return -1;
+        }
+    }
+    free(path);
+    return fd;
+}
+
+static cfo_err make_worktree(const char *top, const char *sha, const char *dir, cfo_diag *d);
+
 cfo_err cfo_git_worktree(const char *top, const char *sha, const char *dir, cfo_diag *d)
 {
+    if (worktree_at(dir, sha))
+        return CFO_OK;
+    int lock = lock_worktrees(top, d);
+    if (lock < 0)
+        return CFO_EIO;
+    cfo_err err = make_worktree(top, sha, dir, d);
+    close(lock);
+    return err;
+}
+
+static cfo_err make_worktree(const char *top, const char *sha, const char *dir, cfo_diag *d)
+{
+    /* Another process may have made it while we waited for the lock. */
     if (worktree_at(dir, sha))
         return CFO_OK;
     /* Whatever is there is stale (an interrupted earlier run): start over. */
