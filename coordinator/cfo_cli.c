@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "cfo_config.h"
+#include "cfo_curve.h"
 #include "cfo_exec.h"
 #include "cfo_git.h"
 #include "cfo_log.h"
@@ -29,12 +30,18 @@
 
 enum { EXIT_PASS = 0, EXIT_CRITICAL = 1, EXIT_USAGE = 2, EXIT_HARNESS = 3 };
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
+}
+
+static void on_reload_signal(int sig)
+{
+    (void)sig;
+    reload_requested = 1;
 }
 
 static void usage(FILE *out, bool single)
@@ -74,6 +81,12 @@ static void usage(FILE *out, bool single)
                 "  --bind ENDPOINT      where workers connect (default: tcp://127.0.0.1:5555)\n"
                 "  --wait-workers DUR   exit 3 when no worker connected by then (default: 5m)\n"
                 "  --prefetch N         tasks a worker may hold beyond its slots (default: 0)\n"
+                "  --curve-secret FILE  this coordinator's CURVE secret key (cfo-keygen); with\n"
+                "                       --allow-dir only workers whose key is there connect,\n"
+                "                       and all traffic is encrypted\n"
+                "  --allow-dir DIR      public keys (*.pub) of the workers allowed in; re-read\n"
+                "                       on SIGHUP\n"
+                "  --insecure           serve workers on a non-loopback address without keys\n"
                 "  --grace DUR          how long stopped tasks take to report back\n"
                 "                       (default: 5s; each worker keeps its own logs)\n");
     fprintf(out,
@@ -99,12 +112,25 @@ static void usage(FILE *out, bool single)
 typedef struct cli {
     bool single;
     const char *config, *repo, *dataset, *logs_dir, *report, *junit, *workdir, *bind;
-    bool dry_run, upload, force, quiet, json;
+    bool dry_run, upload, force, quiet, json, insecure;
+    const char *curve_secret, *allow_dir;
     int concurrency;
     int64_t budget_ms, task_timeout_ms, grace_ms, heartbeat_ms, wait_workers_ms;
     uint32_t prefetch;
     cfo_strv only;
 } cli;
+
+/* Whether only this machine can reach endpoint: loopback TCP, ipc, inproc. */
+static bool is_local_endpoint(const char *endpoint)
+{
+    if (strncmp(endpoint, "ipc://", 6) == 0 || strncmp(endpoint, "inproc://", 9) == 0)
+        return true;
+    if (strncmp(endpoint, "tcp://", 6) != 0)
+        return false;
+    const char *host = endpoint + 6;
+    return strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
+           strncmp(host, "[::1]:", 6) == 0;
+}
 
 static int parse_cli(int argc, char **argv, cli *c)
 {
@@ -131,6 +157,9 @@ static int parse_cli(int argc, char **argv, cli *c)
         O_PREFETCH,
         O_HEARTBEAT,
         O_LOG_FORMAT,
+        O_CURVE_SECRET,
+        O_ALLOW_DIR,
+        O_INSECURE,
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},
@@ -155,6 +184,9 @@ static int parse_cli(int argc, char **argv, cli *c)
         {"prefetch", required_argument, NULL, O_PREFETCH},
         {"heartbeat", required_argument, NULL, O_HEARTBEAT},
         {"log-format", required_argument, NULL, O_LOG_FORMAT},
+        {"curve-secret", required_argument, NULL, O_CURVE_SECRET},
+        {"allow-dir", required_argument, NULL, O_ALLOW_DIR},
+        {"insecure", no_argument, NULL, O_INSECURE},
         {NULL, 0, NULL, 0},
     };
     cfo_diag d = {{0}};
@@ -166,7 +198,8 @@ static int parse_cli(int argc, char **argv, cli *c)
             break;
         /* Options of the other program are errors here, not silently ignored. */
         bool only_single = o == O_SAVE_LOGS;
-        bool only_coord = o == O_BIND || o == O_WAIT_WORKERS || o == O_PREFETCH;
+        bool only_coord = o == O_BIND || o == O_WAIT_WORKERS || o == O_PREFETCH ||
+                          o == O_CURVE_SECRET || o == O_ALLOW_DIR || o == O_INSECURE;
         if ((only_single && !c->single) || (only_coord && c->single)) {
             snprintf(d.msg, sizeof d.msg, "option '%s' is not one of %s's", argv[optind - 1],
                      c->single ? "cfo" : "cfo-coordinator");
@@ -253,6 +286,15 @@ static int parse_cli(int argc, char **argv, cli *c)
         case O_QUIET:
             c->quiet = true;
             break;
+        case O_CURVE_SECRET:
+            c->curve_secret = optarg;
+            break;
+        case O_ALLOW_DIR:
+            c->allow_dir = optarg;
+            break;
+        case O_INSECURE:
+            c->insecure = true;
+            break;
         case O_LOG_FORMAT:
             if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
                 snprintf(d.msg, sizeof d.msg, "--log-format must be text or json, not '%s'",
@@ -274,6 +316,16 @@ static int parse_cli(int argc, char **argv, cli *c)
     bad:
         cfo_error("%s", d.msg);
         fprintf(stderr, "Try '%s --help'.\n", c->single ? "cfo" : "cfo-coordinator");
+        return -1;
+    }
+    if ((c->curve_secret == NULL) != (c->allow_dir == NULL)) {
+        cfo_error("--curve-secret and --allow-dir go together");
+        return -1;
+    }
+    if (!c->single && c->curve_secret == NULL && !c->insecure && !is_local_endpoint(c->bind)) {
+        cfo_error("refusing to serve workers on %s without CURVE keys: give --curve-secret and "
+                  "--allow-dir, or --insecure",
+                  c->bind);
         return -1;
     }
     if (optind < argc) {
@@ -358,12 +410,15 @@ static void *local_worker_main(void *arg)
 
 /* The scheduler's sockets: inproc:// for the local worker of cfo, the
  * --bind endpoint for cfo-coordinator. */
-static cfo_err open_router(void *zctx, const char *endpoint, void **out, cfo_diag *d)
+static cfo_err open_router(void *zctx, const char *endpoint, const char *curve_secret, void **out,
+                           cfo_diag *d)
 {
     void *sock = zmq_socket(zctx, ZMQ_ROUTER);
     if (sock == NULL)
         return cfo_diag_set(d, CFO_EIO, "zmq_socket: %s", zmq_strerror(errno));
     cfo_err err = cfo_wire_setup(sock, true, d);
+    if (err == CFO_OK && curve_secret != NULL)
+        err = cfo_curve_server_setup(sock, curve_secret, d);
     if (err == CFO_OK && zmq_bind(sock, endpoint) != 0)
         err = cfo_diag_set(d, CFO_EIO, "cannot bind %s: %s", endpoint, zmq_strerror(errno));
     if (err != CFO_OK) {
@@ -399,6 +454,7 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
     cfo_outcome *outcomes = NULL;
     char *top = NULL, *runner = NULL, *run_id = NULL, *repo_ini = NULL, *workdir = NULL;
     void *zctx = NULL, *router = NULL;
+    cfo_zap *zap = NULL;
     local_worker lw;
     cfo_task_env env;
     bool worker_started = false;
@@ -501,12 +557,27 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_reload_signal;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     zctx = zmq_ctx_new();
     char inproc[64];
     snprintf(inproc, sizeof inproc, "inproc://cfo-scheduler-%d", (int)getpid());
-    err = open_router(zctx, single ? inproc : c.bind, &router, &d);
+    char secret[CFO_CURVE_KEY_LEN + 1] = "";
+    if (c.curve_secret != NULL) {
+        /* The ZAP handler must answer before the CURVE socket binds. */
+        if (cfo_curve_read_key(c.curve_secret, true, secret, &d) != CFO_OK ||
+            cfo_zap_start(zctx, c.allow_dir, &zap, &d) != CFO_OK) {
+            cfo_error("%s", d.msg);
+            rc = EXIT_USAGE;
+            goto out;
+        }
+    } else if (!single && !is_local_endpoint(c.bind)) {
+        cfo_warn("serving workers on %s WITHOUT authentication or encryption (--insecure)", c.bind);
+    }
+    err = open_router(zctx, single ? inproc : c.bind, c.curve_secret ? secret : NULL, &router, &d);
+    memset(secret, 0, sizeof secret);
     if (err != CFO_OK) {
         cfo_error("%s", d.msg);
         rc = single ? EXIT_HARNESS : EXIT_USAGE;
@@ -564,6 +635,8 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
         .progress_json = c.json,
         .progress_every_ms = 5000,
         .stop = &stop_requested,
+        .zap = zap,
+        .reload = &reload_requested,
     };
     cfo_sched_stats stats;
     cfo_sched_run(&ts, &so, outcomes, &stats);
@@ -633,6 +706,7 @@ out:
     }
     if (router != NULL)
         zmq_close(router);
+    cfo_zap_stop(&zap);
     if (zctx != NULL)
         zmq_ctx_term(zctx);
     for (size_t i = 0; outcomes != NULL && i < ts.n; i++)

@@ -1,7 +1,12 @@
 /* cfo_progress.c -- progress lines and the terminal bar. */
 #include "cfo_progress.h"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include "cfo_util.h"
+
+#define BAR_WIDTH 24
 
 static size_t live_workers(const cfo_progress_snapshot *s)
 {
@@ -11,46 +16,83 @@ static size_t live_workers(const cfo_progress_snapshot *s)
     return n;
 }
 
+double cfo_progress_rate(const cfo_progress_snapshot *s)
+{
+    if (s->elapsed_ms <= 0)
+        return 0.0;
+    return (double)s->done * 1000.0 / (double)s->elapsed_ms;
+}
+
+/* Columns of the terminal behind out, or 0 when unknown. */
+static int term_columns(FILE *out)
+{
+    struct winsize ws;
+    if (ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 0;
+}
+
+void cfo_progress_format(const cfo_progress_snapshot *s, bool tty, const char *name, cfo_buf *out)
+{
+    char elapsed[32], left[32];
+    cfo_format_duration(s->elapsed_ms, elapsed, sizeof elapsed);
+    cfo_format_duration(s->budget_left_ms, left, sizeof left);
+    double rate = cfo_progress_rate(s);
+    size_t workers = live_workers(s);
+    if (tty) {
+        int filled = s->total ? (int)((s->done * (size_t)BAR_WIDTH) / s->total) : BAR_WIDTH;
+        char bar[BAR_WIDTH + 1];
+        for (int k = 0; k < BAR_WIDTH; k++)
+            bar[k] = k < filled ? '#' : '.';
+        bar[BAR_WIDTH] = '\0';
+        cfo_buf_printf(out,
+                       "[%s] %zu/%zu done, %zu running, %zu queued, %zu failed, %zu worker%s "
+                       "(%zu/%zu slots), %.2f tasks/s, %s elapsed, %s budget left",
+                       bar, s->done, s->total, s->running, s->queued, s->failed, workers,
+                       workers == 1 ? "" : "s", s->running, s->slots, rate, elapsed, left);
+    } else {
+        /* One line per update, shaped like Go's fuzz coordinator's
+         * "fuzz: elapsed: 3s, execs: ..." so log readers find it familiar. */
+        cfo_buf_printf(out,
+                       "%s: elapsed: %s, done: %zu/%zu (%.2f tasks/s), running: %zu, queued: "
+                       "%zu, failed: %zu, workers: %zu (%zu/%zu slots busy), budget left: %s",
+                       name, elapsed, s->done, s->total, rate, s->running, s->queued, s->failed,
+                       workers, s->running, s->slots, left);
+    }
+}
+
 void cfo_progress_print(const cfo_progress *p, const cfo_progress_snapshot *s, bool final)
 {
     if (p->out == NULL)
         return;
-    char elapsed[32], left[32];
-    cfo_format_duration(s->elapsed_ms, elapsed, sizeof elapsed);
-    cfo_format_duration(s->budget_left_ms, left, sizeof left);
     const char *name = p->name ? p->name : "cfo";
     if (p->json) {
         fprintf(p->out,
                 "{\"event\":\"%s\",\"prog\":\"%s\",\"elapsed_ms\":%lld,\"budget_left_ms\":%lld,"
                 "\"total\":%zu,\"done\":%zu,\"running\":%zu,\"queued\":%zu,\"failed\":%zu,"
-                "\"workers\":%zu,\"slots\":%zu}\n",
+                "\"workers\":%zu,\"slots\":%zu,\"tasks_per_s\":%.3f}\n",
                 final ? "final" : "progress", name, (long long)s->elapsed_ms,
                 (long long)s->budget_left_ms, s->total, s->done, s->running, s->queued, s->failed,
-                live_workers(s), s->slots);
+                live_workers(s), s->slots, cfo_progress_rate(s));
         fflush(p->out);
         return;
     }
+    cfo_buf line;
+    cfo_buf_init(&line);
+    cfo_progress_format(s, p->tty, name, &line);
     if (p->tty) {
-        int width = 24;
-        int filled = s->total ? (int)((s->done * (size_t)width) / s->total) : width;
-        char bar[32];
-        for (int k = 0; k < width; k++)
-            bar[k] = k < filled ? '#' : '.';
-        bar[width] = '\0';
-        fprintf(p->out,
-                "\r\033[K[%s] %zu/%zu done, %zu running, %zu left, %zu failed, %zu workers "
-                "(%zu/%zu slots busy), %s elapsed, %s budget left",
-                bar, s->done, s->total, s->running, s->queued, s->failed, live_workers(s),
-                s->running, s->slots, elapsed, left);
+        /* A line wider than the terminal wraps, and "\r" then returns to the
+         * wrapped part only: the bar would scroll instead of staying put. */
+        int cols = term_columns(p->out);
+        if (cols > 1 && line.len >= (size_t)cols)
+            line.data[line.len = (size_t)cols - 1] = '\0';
+        fprintf(p->out, "\r\033[K%s", line.data);
         if (final)
             fputc('\n', p->out);
     } else {
-        fprintf(p->out,
-                "%s: elapsed %s, done %zu/%zu, running %zu, left %zu, failed %zu, workers %zu "
-                "(%zu/%zu slots busy), budget left %s\n",
-                name, elapsed, s->done, s->total, s->running, s->queued, s->failed, live_workers(s),
-                s->running, s->slots, left);
+        fprintf(p->out, "%s\n", line.data);
     }
+    cfo_buf_fini(&line);
     if (final) {
         for (size_t i = 0; i < s->nworkers; i++)
             if (s->workers[i].done > 0 || s->workers[i].live)

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cfo_util.h"
+
 typedef struct cfo_progress_worker {
     const char *id;
     size_t done; /* tasks it finished */
@@ -33,7 +35,17 @@ typedef struct cfo_progress {
 } cfo_progress;
 
 /* Prints one update; final closes the line on a terminal and adds a line per
- * worker. */
+ * worker. On a terminal the line is redrawn in place ("\r", erase to the end
+ * of the line) and cut to the terminal's width; in a log it is one plain line
+ * "NAME: elapsed: 3s, done: 4/10 (1.33 tasks/s), ..."; json: one object per
+ * line with the snapshot's figures and tasks_per_s. */
 void cfo_progress_print(const cfo_progress *p, const cfo_progress_snapshot *s, bool final);
+
+/* Appends the text of one update, without "\r" or newline: the bar line
+ * (tty) or the log line. */
+void cfo_progress_format(const cfo_progress_snapshot *s, bool tty, const char *name, cfo_buf *out);
+
+/* Tasks finished per second of elapsed time (0 before any time passed). */
+double cfo_progress_rate(const cfo_progress_snapshot *s);
 
 #endif

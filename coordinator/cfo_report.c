@@ -66,6 +66,27 @@ static size_t tally(const cfo_taskset *ts, const cfo_outcome *outcomes, fuzzer_t
     return n;
 }
 
+/* Indices of the max slowest finished tasks, slowest first; returns how many. */
+static size_t slowest_tasks(const cfo_taskset *ts, const cfo_outcome *outcomes, size_t *idx,
+                            size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ts->n; i++) {
+        if (outcomes[i].status == CFO_STATUS_CANCELLED)
+            continue;
+        /* Insertion into a short sorted list; ties keep task order. */
+        size_t k = n < max ? n++ : max;
+        while (k > 0 && outcomes[idx[k - 1]].duration < outcomes[i].duration) {
+            if (k < max)
+                idx[k] = idx[k - 1];
+            k--;
+        }
+        if (k < max)
+            idx[k] = i;
+    }
+    return n;
+}
+
 void cfo_report_summary(FILE *out, const cfo_taskset *ts, const cfo_outcome *outcomes)
 {
     fuzzer_totals tot[CFO_MAX_FUZZERS];
@@ -81,6 +102,17 @@ void cfo_report_summary(FILE *out, const cfo_taskset *ts, const cfo_outcome *out
                 tot[k].by_status[CFO_STATUS_TIMEOUT], tot[k].by_status[CFO_STATUS_ERROR],
                 tot[k].by_status[CFO_STATUS_CANCELLED], slow, tot[k].slowest_target ? " " : "",
                 tot[k].slowest_target ? tot[k].slowest_target : "");
+    }
+    /* The slowest tasks across fuzzers: what to split or speed up first. */
+    size_t slow[CFO_REPORT_SLOWEST];
+    size_t nslow = slowest_tasks(ts, outcomes, slow, CFO_REPORT_SLOWEST);
+    if (nslow > 1) {
+        fprintf(out, "\nSlowest tasks:\n");
+        for (size_t k = 0; k < nslow; k++) {
+            const cfo_task *t = &ts->v[slow[k]];
+            fprintf(out, "  %8.1fs  %s %s %s\n", outcomes[slow[k]].duration, t->fuzzer->name,
+                    t->branch, t->target);
+        }
     }
     bool header = false;
     for (size_t i = 0; i < ts->n; i++) {
@@ -327,6 +359,171 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
     }
     cfo_buf_puts(&b, "</testsuites>\n");
     cfo_err err = cfo_write_file_atomic(path, b.data, b.len, d);
+    cfo_buf_fini(&b);
+    return err;
+}
+
+/* Markdown text: a copy that stays one line, is valid UTF-8, and whose
+ * characters markdown or HTML would act on are escaped. */
+static void md_text(cfo_buf *b, const char *s)
+{
+    if (s == NULL)
+        return;
+    char *copy = cfo_xstrdup(s);
+    cfo_utf8_sanitize(copy);
+    for (const char *p = copy; *p; p++) {
+        switch (*p) {
+        case '\n':
+        case '\r':
+        case '\t':
+            cfo_buf_puts(b, " ");
+            break;
+        case '<':
+            cfo_buf_puts(b, "&lt;");
+            break;
+        case '>':
+            cfo_buf_puts(b, "&gt;");
+            break;
+        case '&':
+            cfo_buf_puts(b, "&amp;");
+            break;
+        case '\\':
+        case '`':
+        case '*':
+        case '_':
+        case '[':
+        case ']':
+        case '|':
+        case '#':
+        case '~':
+        case '!':
+            cfo_buf_printf(b, "\\%c", *p);
+            break;
+        default:
+            cfo_buf_append(b, p, 1);
+        }
+    }
+    free(copy);
+}
+
+/* An inline code span holding s verbatim: its fence is one backtick longer
+ * than the longest run of backticks inside. */
+static void md_code(cfo_buf *b, const char *s)
+{
+    char *copy = cfo_xstrdup(s ? s : "");
+    cfo_utf8_sanitize(copy);
+    size_t longest = 0, run = 0;
+    for (char *p = copy; *p; p++) {
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            *p = ' ';
+        run = *p == '`' ? run + 1 : 0;
+        if (run > longest)
+            longest = run;
+    }
+    size_t len = strlen(copy);
+    bool pad = len > 0 && (copy[0] == '`' || copy[len - 1] == '`' || copy[0] == ' ');
+    for (size_t i = 0; i <= longest; i++)
+        cfo_buf_puts(b, "`");
+    if (pad)
+        cfo_buf_puts(b, " ");
+    cfo_buf_puts(b, copy);
+    if (pad)
+        cfo_buf_puts(b, " ");
+    for (size_t i = 0; i <= longest; i++)
+        cfo_buf_puts(b, "`");
+    free(copy);
+}
+
+static cfo_err append_file(const char *path, const char *data, size_t len, cfo_diag *d)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return cfo_diag_set(d, CFO_EIO, "cannot open %s: %s", path, strerror(errno));
+    while (len > 0) {
+        ssize_t w = write(fd, data, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            cfo_err err = cfo_diag_set(d, CFO_EIO, "cannot write %s: %s", path, strerror(errno));
+            close(fd);
+            return err;
+        }
+        data += w;
+        len -= (size_t)w;
+    }
+    if (close(fd) != 0)
+        return cfo_diag_set(d, CFO_EIO, "cannot write %s: %s", path, strerror(errno));
+    return CFO_OK;
+}
+
+cfo_err cfo_report_step_summary(const char *path, const cfo_taskset *ts,
+                                const cfo_outcome *outcomes, const cfo_run_info *info, cfo_diag *d)
+{
+    fuzzer_totals tot[CFO_MAX_FUZZERS];
+    size_t n = tally(ts, outcomes, tot, CFO_MAX_FUZZERS);
+    cfo_buf b;
+    cfo_buf_init(&b);
+    cfo_buf_puts(&b, "## CFO run ");
+    md_code(&b, info->run_id);
+    char took[32];
+    cfo_format_duration(info->finished_wall_ms - info->started_wall_ms, took, sizeof took);
+    cfo_buf_printf(&b, "\n\n**exit %d**: ", info->exit_code);
+    md_text(&b, info->verdict);
+    cfo_buf_printf(&b, " (%zu tasks in %s)\n\n", ts->n, took);
+    cfo_buf_puts(&b, "| fuzzer | tasks | pass | fail | timeout | error | cancelled | slowest |\n"
+                     "|:--|--:|--:|--:|--:|--:|--:|:--|\n");
+    for (size_t k = 0; k < n; k++) {
+        cfo_buf_puts(&b, "| ");
+        md_text(&b, tot[k].name);
+        cfo_buf_printf(&b, " | %zu | %zu | %zu | %zu | %zu | %zu | ", tot[k].tasks,
+                       tot[k].by_status[CFO_STATUS_PASS], tot[k].by_status[CFO_STATUS_FAIL],
+                       tot[k].by_status[CFO_STATUS_TIMEOUT], tot[k].by_status[CFO_STATUS_ERROR],
+                       tot[k].by_status[CFO_STATUS_CANCELLED]);
+        if (tot[k].slowest_target != NULL) {
+            cfo_buf_printf(&b, "%.1fs ", tot[k].slowest);
+            md_text(&b, tot[k].slowest_target);
+        } else {
+            cfo_buf_puts(&b, "-");
+        }
+        cfo_buf_puts(&b, " |\n");
+    }
+    size_t bad = 0;
+    for (size_t i = 0; i < ts->n; i++)
+        bad += outcomes[i].status != CFO_STATUS_PASS;
+    if (bad > 0)
+        cfo_buf_printf(&b, "\n### Not passed (%zu)\n\n", bad);
+    size_t shown = 0;
+    for (size_t i = 0; i < ts->n && shown < CFO_STEP_SUMMARY_MAX_TASKS; i++) {
+        const cfo_task *t = &ts->v[i];
+        const cfo_outcome *o = &outcomes[i];
+        if (o->status == CFO_STATUS_PASS)
+            continue;
+        shown++;
+        cfo_buf_printf(&b, "- **%s** ", cfo_status_name(o->status));
+        md_text(&b, t->fuzzer->name);
+        cfo_buf_puts(&b, " ");
+        md_code(&b, t->branch);
+        cfo_buf_puts(&b, " @ ");
+        char sha[13];
+        snprintf(sha, sizeof sha, "%.12s", t->commit ? t->commit : "");
+        md_code(&b, sha);
+        cfo_buf_puts(&b, " ");
+        md_code(&b, t->target);
+        if (o->summary != NULL && o->summary[0] != '\0') {
+            cfo_buf_puts(&b, ": ");
+            md_text(&b, o->summary);
+        }
+        cfo_buf_puts(&b, "\n");
+        if (o->command != NULL) {
+            cfo_buf_puts(&b, "  reproduce from the worktree root: ");
+            md_code(&b, o->command);
+            cfo_buf_puts(&b, "\n");
+        }
+    }
+    if (shown < bad)
+        cfo_buf_printf(&b, "\n_and %zu more: the JUnit report lists them all._\n", bad - shown);
+    cfo_buf_puts(&b, "\n");
+    cfo_err err = append_file(path, b.data, b.len, d);
     cfo_buf_fini(&b);
     return err;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "cfo_curve.h"
 #include "cfo_log.h"
 #include "cfo_progress.h"
 #include "cfo_proto.h"
@@ -32,7 +33,8 @@ typedef struct session {
     int sock; /* which of opts->sockets */
     unsigned char rid[256];
     size_t rid_len;
-    char *id; /* the worker's own name */
+    char *id;     /* the worker's own name */
+    char key[64]; /* the CURVE key it authenticated with ("" without CURVE) */
     uint32_t slots, credit;
     size_t held, done;
     bool *can; /* per fuzzer index */
@@ -60,7 +62,8 @@ typedef struct sched {
     int64_t hb, start, deadline, cancel_until;
     bool cancelling;
     size_t failed;
-    int rr; /* round-robin start for dispatch */
+    int rr;         /* round-robin start for dispatch */
+    size_t ignored; /* bad messages from peers without a session */
 } sched;
 
 /* ---- queues ---- */
@@ -269,12 +272,27 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
     /* A second HELLO on a live session starts it over. */
     if (w >= 0)
         drop_session(s, w, false, "said HELLO again");
+    if (s->o->zap != NULL && !cfo_zap_allows(s->o->zap, in->user_id)) {
+        cfo_warn("refused worker %s: its key is no longer allowed", h->worker_id);
+        cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "key not allowed"}};
+        send_raw(s, sock, in->routing_id, in->id_len, &bye);
+        return;
+    }
     /* The same worker on a new connection replaces its old session; what it
-     * still holds is claimed back below from its pending list. */
+     * still holds is claimed back below from its pending list. A session is
+     * bound to the key it authenticated with: another key claiming a live
+     * worker's name is refused. */
     int old = -1;
     for (int k = 0; k < s->nsessions; k++)
         if (s->sessions[k].live && strcmp(s->sessions[k].id, h->worker_id) == 0)
             old = k;
+    if (old >= 0 && strcmp(s->sessions[old].key, in->user_id) != 0) {
+        cfo_warn("refused a second worker named %s: that name is in use by another key",
+                 h->worker_id);
+        cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "worker id in use"}};
+        send_raw(s, sock, in->routing_id, in->id_len, &bye);
+        return;
+    }
     w = new_session(s);
     if (w < 0) {
         cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "too many workers"}};
@@ -287,6 +305,7 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
     memcpy(ss->rid, in->routing_id, in->id_len);
     ss->rid_len = in->id_len;
     ss->id = cfo_xstrdup(h->worker_id);
+    snprintf(ss->key, sizeof ss->key, "%s", in->user_id);
     ss->slots = h->slots;
     ss->can = cfo_xcalloc((size_t)s->nfuzzers + 1, sizeof *ss->can);
     for (int f = 0; f < s->nfuzzers; f++)
@@ -404,6 +423,10 @@ static void on_message(sched *s, int sock, cfo_wire_in *in)
         return;
     }
     session *ss = &s->sessions[w];
+    if (strcmp(ss->key, in->user_id) != 0) {
+        drop_session(s, w, false, "spoke with another key than its own");
+        return;
+    }
     ss->last_seen = cfo_now_ms();
     switch (type) {
     case CFO_MSG_RESULT:
@@ -450,13 +473,35 @@ static void drain(sched *s, int sock)
                 drop_session(s, w, false, why);
                 cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "protocol violation"}};
                 send_raw(s, sock, in.routing_id, in.id_len, &bye);
-            } else {
-                cfo_warn("ignored a bad message from an unknown peer: %s", d.msg);
+            } else if (s->ignored++ < 10 || s->ignored % 1000 == 0) {
+                /* Bounded: a hostile peer must not be able to fill the log. */
+                cfo_warn("ignored a bad message from an unknown peer (%zu so far): %s", s->ignored,
+                         d.msg);
             }
             continue;
         }
         on_message(s, sock, &in);
         cfo_msg_fini(&in.msg);
+    }
+}
+
+/* Re-reads the allow-dir; sessions whose key left it end now. */
+static void reload_keys(sched *s)
+{
+    size_t count = 0;
+    cfo_diag d = {{0}};
+    if (cfo_zap_reload(s->o->zap, &count, &d) != CFO_OK) {
+        cfo_warn("SIGHUP: keeping the old allowed keys: %s", d.msg);
+        return;
+    }
+    cfo_info("SIGHUP: %zu worker key(s) allowed now", count);
+    for (int w = 0; w < s->nsessions; w++) {
+        session *ss = &s->sessions[w];
+        if (!ss->live || cfo_zap_allows(s->o->zap, ss->key))
+            continue;
+        cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "key no longer allowed"}};
+        send_to(s, w, &bye);
+        drop_session(s, w, false, "lost its key's permission");
     }
 }
 
@@ -577,6 +622,11 @@ void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *
     int64_t next_print = s.start + (o->progress_tty ? 0 : every);
     while (s.done < ts->n) {
         int64_t now = cfo_now_ms();
+        if (o->reload != NULL && *o->reload) {
+            *o->reload = 0;
+            if (o->zap != NULL)
+                reload_keys(&s);
+        }
         if (!s.cancelling && o->stop != NULL && *o->stop)
             start_cancelling(&s, "stopped by a signal");
         if (!s.cancelling && now >= s.deadline)

@@ -35,6 +35,10 @@ typedef struct cfo_sched_opts {
     bool progress_json;      /* one JSON object per update */
     int64_t progress_every_ms;
     volatile sig_atomic_t *stop; /* set from a signal handler to stop */
+    /* CURVE: the ZAP handler that admitted the workers (NULL: no CURVE), and a
+     * flag set from SIGHUP to re-read its allow-dir. */
+    struct cfo_zap *zap;
+    volatile sig_atomic_t *reload;
 } cfo_sched_opts;
 
 typedef struct cfo_sched_stats {

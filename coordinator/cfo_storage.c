@@ -21,7 +21,7 @@ static size_t scheme_len(const char *s)
     return strncmp(s + n, "://", 3) == 0 ? n : 0;
 }
 
-static cfo_err open_gs(const char *url, cfo_diag *d)
+static cfo_err open_gs(const char *url, cfo_storage **out, cfo_diag *d)
 {
     const char *bucket = url + strlen("gs://");
     const char *slash = strchr(bucket, '/');
@@ -30,8 +30,10 @@ static cfo_err open_gs(const char *url, cfo_diag *d)
                             "invalid dataset URL '%s' (expected gs://bucket/object, both "
                             "non-empty)",
                             url);
-    return cfo_diag_set(d, CFO_EUNSUPPORTED,
-                        "gs:// datasets are not supported by this build (GCS backend not built)");
+    char *b = cfo_xstrndup(bucket, (size_t)(slash - bucket));
+    cfo_err err = cfo_storage_gcs_open(b, slash + 1, out, d);
+    free(b);
+    return err;
 }
 
 cfo_err cfo_storage_open(const char *url, cfo_storage **out, cfo_diag *d)
@@ -47,7 +49,7 @@ cfo_err cfo_storage_open(const char *url, cfo_storage **out, cfo_diag *d)
             return cfo_diag_set(d, CFO_EINVAL, "invalid dataset URL '%s': no path (%s)", url,
                                 URL_EXPECTED);
     } else if (n == 2 && strncmp(url, "gs", 2) == 0) {
-        return open_gs(url, d);
+        return open_gs(url, out, d);
     } else if (n != 0) {
         return cfo_diag_set(d, CFO_EINVAL, "unsupported dataset URL '%s' (%s)", url, URL_EXPECTED);
     }

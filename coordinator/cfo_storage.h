@@ -1,4 +1,4 @@
-/* cfo_storage.h -- where the dataset lives: file:// now, gs:// later. */
+/* cfo_storage.h -- where the dataset lives: file:// or gs://, behind one set of operations. */
 #ifndef CFO_STORAGE_H
 #define CFO_STORAGE_H
 
@@ -51,5 +51,9 @@ cfo_err cfo_storage_write(cfo_storage *self, const void *data, size_t len, const
 
 /* Backends. */
 cfo_err cfo_storage_file_open(const char *path, cfo_storage **out, cfo_diag *d);
+/* gs://bucket/object over the GCS JSON API; credentials and endpoint from the
+ * environment (gcs_auth.h). No network I/O until the first read or write. */
+cfo_err cfo_storage_gcs_open(const char *bucket, const char *object, cfo_storage **out,
+                             cfo_diag *d);
 
 #endif

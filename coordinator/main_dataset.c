@@ -1,4 +1,5 @@
-/* main_dataset.c -- cfo-dataset: merges records into a dataset, shows it as a table, counts it. */
+/* main_dataset.c -- cfo-dataset: merges records into a dataset, shows it as a table, counts it,
+ * reports its history as HTML and answers "since when is this target broken?". */
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -10,6 +11,8 @@
 
 #include "cfo_config.h"
 #include "cfo_dataset.h"
+#include "cfo_history.h"
+#include "cfo_html.h"
 #include "cfo_log.h"
 #include "cfo_record.h"
 #include "cfo_storage.h"
@@ -24,6 +27,8 @@
     "usage: cfo-dataset merge --into URL [--config FILE] [--window N] FILE...\n"           \
     "       cfo-dataset show URL [--fuzzer NAME] [--branch NAME] [--target NAME]\n"        \
     "       cfo-dataset stats URL\n"                                                       \
+    "       cfo-dataset report URL [--html FILE] [--fuzzer NAME] [--branch NAME]\n"         \
+    "       cfo-dataset history URL --target NAME [--fuzzer NAME] [--branch NAME]\n"        \
     "       cfo-dataset --help\n"
 
 static const char usage_text[] =
@@ -38,6 +43,18 @@ static const char usage_text[] =
     "         branch, target, commit, status, count, findings, duration.\n"
     "  stats  prints the window, the commits and records in the dataset, and per\n"
     "         fuzzer its records, passes, failures and distinct targets.\n"
+    "  report prints every target that fails now with its regression range; with\n"
+    "         --html FILE it writes one self-contained HTML page instead: a heat\n"
+    "         map of target x commit, targets not passing per commit, task\n"
+    "         durations per fuzzer, and each target's regression range.\n"
+    "  history prints the target's records across the window, oldest commit\n"
+    "         first, then per fuzzer and branch its regression range: the first\n"
+    "         commit of the failing streak that reaches its newest tested commit\n"
+    "         and the last commit it passed on before it.\n"
+    "\n"
+    "Commits are in window order: by their newest record's time, as the merge's\n"
+    "window rule counts recency. fail, timeout and error break a target; pass\n"
+    "mends it; a commit a target was not tested on changes nothing.\n"
     "\n"
     "URL is file:///abs/path, file://rel/path (relative to the current\n"
     "directory), a path, or gs://bucket/object. Options may follow the URL.\n"
@@ -50,13 +67,16 @@ static const char usage_text[] =
     "  --window N      merge: keep the records of the N most recent commits\n"
     "                  (1..100000; default: the configuration's window, else the\n"
     "                  dataset's, else 32)\n"
-    "  --fuzzer NAME   show: only records of this fuzzer\n"
-    "  --branch NAME   show: only records of this branch\n"
-    "  --target NAME   show: only records of this target\n"
+    "  --fuzzer NAME   show, report, history: only records of this fuzzer\n"
+    "  --branch NAME   show, report, history: only records of this branch\n"
+    "  --target NAME   show: only records of this target; history: the target\n"
+    "                  (required)\n"
+    "  --html FILE     report: write the HTML page to FILE\n"
     "  -h, --help      print this text and exit\n"
     "\n"
     "exit status: 0 success; 2 usage or configuration error; 3 the dataset or an\n"
-    "input file could not be read, parsed or written (nothing is written then).\n";
+    "input file could not be read, parsed or written (nothing is written then),\n"
+    "or history found no record of the target.\n";
 /* clang-format on */
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -469,6 +489,212 @@ static int cmd_stats(int argc, char **argv)
     return fflush(stdout) == 0 ? 0 : EXIT_DATA;
 }
 
+/* --- report and history --------------------------------------------------- */
+
+static void commit_text(const cfo_history *h, size_t c, char *out, size_t len)
+{
+    char when[40];
+    if (h->commits[c].has_time)
+        cfo_format_time(h->commits[c].newest_ms, when, sizeof when);
+    else
+        snprintf(when, sizeof when, "no time");
+    snprintf(out, len, "%.12s (%s)", h->commits[c].sha, when);
+}
+
+/* One or two lines: the series' state and, when it has one, its range. */
+static void print_range(const cfo_history *h, const cfo_history_series *s)
+{
+    char bad[80], good[80];
+    printf("%s %s %s: ", s->fuzzer, s->branch, s->target);
+    if (!s->failing) {
+        commit_text(h, s->last_good, good, sizeof good);
+        printf("passing, last passed at %s\n", good);
+        return;
+    }
+    commit_text(h, s->first_bad, bad, sizeof bad);
+    if (s->last_good == CFO_HISTORY_NONE) {
+        printf("failing since %s; no pass in the window: broken since before it began\n", bad);
+        return;
+    }
+    commit_text(h, s->last_good, good, sizeof good);
+    printf("failing since %s; last passed at %s\n", bad, good);
+    printf("  regression range: %s..%s\n", h->commits[s->last_good].sha,
+           h->commits[s->first_bad].sha);
+}
+
+/* The records that pass the filters, in a set of their own. */
+static cfo_recset *filtered(const cfo_recset *rs, const char *fuzzer, const char *branch,
+                            const char *target)
+{
+    cfo_recset *out = cfo_recset_new();
+    for (size_t i = 0; i < rs->n; i++)
+        if (matches(&rs->v[i], fuzzer, branch, target))
+            cfo_recset_add(out, &rs->v[i]);
+    return out;
+}
+
+static int cmd_report(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"html", required_argument, NULL, 'o'},
+        {"fuzzer", required_argument, NULL, 'f'},
+        {"branch", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *html = NULL, *fuzzer = NULL, *branch = NULL;
+    int c;
+    while ((c = next_opt(argc, argv, opts, "report")) != -1) {
+        switch (c) {
+        case 'o':
+            html = optarg;
+            break;
+        case 'f':
+            fuzzer = optarg;
+            break;
+        case 'b':
+            branch = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc)
+        return usage_error("report: the dataset URL is missing");
+    if (argc - optind > 1)
+        return usage_error("report: unexpected argument '%s'", argv[optind + 1]);
+    if (html != NULL && html[0] == '\0')
+        return usage_error("report: --html needs a file name");
+
+    cfo_recset *all = cfo_recset_new();
+    int window = 0;
+    int rc = load_existing(argv[optind], all, &window);
+    if (rc != 0) {
+        cfo_recset_destroy(&all);
+        return rc;
+    }
+    cfo_recset *rs = filtered(all, fuzzer, branch, NULL);
+    cfo_history *h = cfo_history_new(rs);
+    size_t failing = 0;
+    for (size_t k = 0; k < h->nseries; k++)
+        failing += h->series[k].failing;
+    if (html != NULL) {
+        cfo_html_opts o = {.source = argv[optind], .window = window, .generated_ms = cfo_wall_ms()};
+        cfo_diag d = {{0}};
+        if (cfo_html_write(html, h, &o, &d) != CFO_OK) {
+            cfo_error("%s", d.msg);
+            rc = EXIT_DATA;
+        } else {
+            printf("wrote %s: %zu targets, %zu commits, %zu failing now\n", html, h->nseries,
+                   h->ncommits, failing);
+        }
+    } else {
+        printf("%zu targets, %zu commits in the window, %zu failing now\n", h->nseries, h->ncommits,
+               failing);
+        for (size_t k = 0; k < h->nseries; k++)
+            if (h->series[k].failing)
+                print_range(h, &h->series[k]);
+    }
+    if (fflush(stdout) != 0)
+        rc = EXIT_DATA;
+    cfo_history_destroy(&h);
+    cfo_recset_destroy(&rs);
+    cfo_recset_destroy(&all);
+    return rc;
+}
+
+static int cmd_history(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"target", required_argument, NULL, 't'},
+        {"fuzzer", required_argument, NULL, 'f'},
+        {"branch", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *target = NULL, *fuzzer = NULL, *branch = NULL;
+    int c;
+    while ((c = next_opt(argc, argv, opts, "history")) != -1) {
+        switch (c) {
+        case 't':
+            target = optarg;
+            break;
+        case 'f':
+            fuzzer = optarg;
+            break;
+        case 'b':
+            branch = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc)
+        return usage_error("history: the dataset URL is missing");
+    if (argc - optind > 1)
+        return usage_error("history: unexpected argument '%s'", argv[optind + 1]);
+    if (target == NULL)
+        return usage_error("history: --target NAME is required");
+
+    cfo_recset *all = cfo_recset_new();
+    int window = 0;
+    int rc = load_existing(argv[optind], all, &window);
+    if (rc != 0) {
+        cfo_recset_destroy(&all);
+        return rc;
+    }
+    /* Window order is the whole dataset's, not the target's alone. */
+    cfo_history *h = cfo_history_new(all);
+    size_t nrows = 0;
+    size_t width[NCOLS];
+    for (int i = 0; i < NCOLS; i++)
+        width[i] = strlen(col_names[i]);
+    row r;
+    for (size_t k = 0; k < h->nseries; k++) {
+        const cfo_history_series *s = &h->series[k];
+        if (!matches(s->records[0], fuzzer, branch, target))
+            continue;
+        for (size_t i = 0; i < s->nrecords; i++, nrows++) {
+            fill_row(s->records[i], &r);
+            for (int col = 0; col < NCOLS; col++)
+                if (strlen(r.cells[col]) > width[col])
+                    width[col] = strlen(r.cells[col]);
+        }
+    }
+    if (nrows == 0) {
+        cfo_error("no record of target '%s'%s%s%s%s in %s", target, fuzzer ? " of fuzzer " : "",
+                  fuzzer ? fuzzer : "", branch ? " on branch " : "", branch ? branch : "",
+                  argv[optind]);
+        rc = EXIT_DATA;
+    } else {
+        print_row(col_names, width);
+        for (size_t k = 0; k < h->nseries; k++) {
+            const cfo_history_series *s = &h->series[k];
+            if (!matches(s->records[0], fuzzer, branch, target))
+                continue;
+            for (size_t i = 0; i < s->nrecords; i++) {
+                fill_row(s->records[i], &r);
+                print_row(r.cells, width);
+            }
+        }
+        printf("\n");
+        for (size_t k = 0; k < h->nseries; k++)
+            if (matches(h->series[k].records[0], fuzzer, branch, target))
+                print_range(h, &h->series[k]);
+        if (fflush(stdout) != 0)
+            rc = EXIT_DATA;
+    }
+    cfo_history_destroy(&h);
+    cfo_recset_destroy(&all);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     cfo_log_init("cfo-dataset", CFO_LOG_INFO);
@@ -490,5 +716,10 @@ int main(int argc, char **argv)
         return cmd_show(sub_argc, sub_argv);
     if (strcmp(cmd, "stats") == 0)
         return cmd_stats(sub_argc, sub_argv);
-    return usage_error("unknown command '%s' (expected merge, show or stats)", cmd);
+    if (strcmp(cmd, "report") == 0)
+        return cmd_report(sub_argc, sub_argv);
+    if (strcmp(cmd, "history") == 0)
+        return cmd_history(sub_argc, sub_argv);
+    return usage_error("unknown command '%s' (expected merge, show, stats, report or history)",
+                       cmd);
 }

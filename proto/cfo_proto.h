@@ -162,6 +162,7 @@ cfo_err cfo_wire_send(void *socket, const void *routing_id, size_t id_len, const
 typedef struct cfo_wire_in {
     unsigned char routing_id[256];
     size_t id_len;
+    char user_id[64]; /* the sender's CURVE public key (Z85), or "" without CURVE */
     cfo_msg msg;
 } cfo_wire_in;
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -91,6 +92,13 @@ cfo_err cfo_wire_recv(void *socket, bool router, cfo_wire_in *in, cfo_diag *d)
             continue;
         }
         first = false;
+        if (nframes == 0) {
+            /* The key the peer proved during the CURVE handshake, as the ZAP
+             * handler named it; absent on unauthenticated sockets. */
+            const char *uid = zmq_msg_gets(&part, "User-Id");
+            if (uid != NULL)
+                snprintf(in->user_id, sizeof in->user_id, "%s", uid);
+        }
         if (nframes < SIZE_MAX)
             nframes++;
         if (nkept < 2) {

@@ -650,6 +650,32 @@ static void test_four_concurrent_tasks(void **state)
     }
 }
 
+/* A task's log is capped: a flood of output cannot fill the disk, and the log
+ * says where it was cut. */
+static void test_log_is_capped(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cfo-logcap-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char log[128];
+    snprintf(log, sizeof log, "%s/task.log", dir);
+    char *argv[] = {"sh", "-c", "head -c 10000 /dev/zero | tr '\\0' a", NULL};
+    cfo_exec_spec spec = {.argv = argv, .log_path = log, .log_cap = 1000};
+    cfo_exec_result res;
+    run_ok(&spec, &res);
+    assert_int_equal(res.end, CFO_EXEC_EXITED);
+    assert_int_equal(res.output_bytes, 10000);
+    cfo_buf b;
+    cfo_buf_init(&b);
+    assert_int_equal(cfo_read_file(log, 1 << 20, &b, NULL), CFO_OK);
+    assert_true(b.len > 1000 && b.len < 1200);
+    assert_non_null(strstr(b.data, "log cut at 1000 bytes"));
+    cfo_buf_fini(&b);
+    cfo_exec_result_fini(&res);
+    unlink(log);
+    rmdir(dir);
+}
+
 /* A task started inside another task keeps the outer cookie in front of its
  * own, and the sweep finds a process that lists the task's cookie anywhere in
  * that list: so processes a runner starts (cfo-fuzz running terraform) are
@@ -714,6 +740,7 @@ int main(void)
         T(test_missing_binary),
         T(test_four_concurrent_tasks),
         T(test_nested_cookies),
+        T(test_log_is_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -493,6 +493,7 @@ typedef struct sink {
     uint64_t total;
     bool overflow;
     int log_fd;
+    uint64_t log_written, log_cap; /* a flooding task cannot fill the disk */
     const char *log_path;
     char *log_error; /* where a failing log is reported, or NULL */
     size_t log_error_len;
@@ -510,6 +511,23 @@ static void sink_init(sink *s, sink_kind kind, int fd, size_t cap)
 
 static void sink_log(sink *s, const char *p, size_t n)
 {
+    if (s->log_fd >= 0 && s->log_written + n > s->log_cap) {
+        size_t room = (size_t)(s->log_cap - s->log_written);
+        n = room;
+        if (n == 0) {
+            char note[128];
+            int len = snprintf(note, sizeof note,
+                               "\n[cfo: log cut at %llu bytes; the rest of the output was "
+                               "counted, not kept]\n",
+                               (unsigned long long)s->log_cap);
+            if (write(s->log_fd, note, (size_t)len) < 0) {
+                /* The log is best effort; the task's result does not depend on it. */
+            }
+            close_fd(&s->log_fd);
+            return;
+        }
+    }
+    s->log_written += n;
     while (s->log_fd >= 0 && n > 0) {
         ssize_t w = write(s->log_fd, p, n);
         if (w < 0 && errno == EINTR)
@@ -828,6 +846,7 @@ cfo_err cfo_exec_run(const cfo_exec_spec *spec, cfo_exec_result *res, cfo_diag *
     sinks[0].log_error = res->error;
     sinks[0].log_error_len = sizeof res->error;
     sinks[0].log_path = spec->log_path;
+    sinks[0].log_cap = spec->log_cap ? spec->log_cap : CFO_EXEC_DEFAULT_LOG_CAP;
     if (spec->log_path != NULL)
         sinks[0].log_fd = open_log(spec->log_path, res->error, sizeof res->error);
     sink_init(&sinks[1], SINK_LINEAR, resp[0], CFO_EXEC_MAX_RESULT);

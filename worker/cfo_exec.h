@@ -12,7 +12,8 @@
 
 #define CFO_EXEC_DEFAULT_GRACE_MS 5000
 #define CFO_EXEC_DEFAULT_TAIL 16384
-#define CFO_EXEC_MAX_RESULT 65536 /* bytes read from CFO_RESULT_FD */
+#define CFO_EXEC_MAX_RESULT 65536               /* bytes read from CFO_RESULT_FD */
+#define CFO_EXEC_DEFAULT_LOG_CAP (256ULL << 20) /* bytes of a task's log file */
 
 typedef struct cfo_exec_spec {
     char *const *argv;    /* argv[0] is looked up in PATH when it has no '/' */
@@ -23,6 +24,7 @@ typedef struct cfo_exec_spec {
     int64_t grace_ms;     /* SIGTERM to SIGKILL; 0: CFO_EXEC_DEFAULT_GRACE_MS */
     size_t tail_cap;      /* bytes of combined output kept; 0: CFO_EXEC_DEFAULT_TAIL */
     const char *log_path; /* full stdout+stderr saved here (parent dirs made); NULL: none */
+    uint64_t log_cap;     /* bytes kept in the log, then a note; 0: CFO_EXEC_DEFAULT_LOG_CAP */
     bool result_fd;       /* open a pipe and pass its number in CFO_RESULT_FD */
     /* Set to true from another thread to stop the task as at the deadline. */
     const atomic_bool *cancel;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "cfo_curve.h"
 #include "cfo_exec_argv.h"
 #include "cfo_log.h"
 #include "cfo_proto.h"
@@ -183,7 +184,10 @@ static void open_socket(worker *w)
 {
     cfo_diag d = {{0}};
     w->sock = zmq_socket(w->o->zctx, ZMQ_DEALER);
-    if (w->sock == NULL || cfo_wire_setup(w->sock, false, &d) != CFO_OK ||
+    bool curve_ok = w->sock != NULL && (w->o->curve_secret == NULL ||
+                                        cfo_curve_client_setup(w->sock, w->o->curve_secret,
+                                                               w->o->server_key, &d) == CFO_OK);
+    if (w->sock == NULL || cfo_wire_setup(w->sock, false, &d) != CFO_OK || !curve_ok ||
         zmq_connect(w->sock, w->o->endpoint) != 0) {
         cfo_warn("cannot connect to %s: %s", w->o->endpoint,
                  d.msg[0] ? d.msg : zmq_strerror(errno));

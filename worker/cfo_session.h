@@ -20,6 +20,10 @@ typedef struct cfo_session_opts {
     const cfo_task_env *env;
     int64_t heartbeat_ms;        /* until the coordinator says otherwise; 0: default */
     volatile sig_atomic_t *stop; /* set from a signal handler: cancel, report, leave */
+    /* CURVE (both or neither): this worker's secret key and the coordinator's
+     * public key, which pins the server it will talk to. */
+    const char *curve_secret;
+    const char *server_key;
 } cfo_session_opts;
 
 /* Serves the coordinator until it says the run is over (BYE) or *stop is

@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "cfo_config.h"
+#include "cfo_curve.h"
 #include "cfo_exec.h"
 #include "cfo_git.h"
 #include "cfo_log.h"
@@ -47,6 +48,8 @@ static void usage(FILE *out)
             "  --save-logs [DIR]    keep each task's output under DIR (default: cfo_logs/)\n"
             "  --grace DUR          SIGTERM to SIGKILL delay when a task is stopped (default: 5s)\n"
             "  --heartbeat DUR      until the coordinator sets it (default: 1s)\n"
+            "  --curve-secret FILE  this worker's CURVE secret key (cfo-keygen)\n"
+            "  --server-key FILE    the coordinator's public key: only that server is trusted\n"
             "  --help               this text\n"
             "\n"
             "SIGTERM or SIGINT: stop the running tasks, report them cancelled, leave.\n"
@@ -79,7 +82,9 @@ int main(int argc, char **argv)
         O_SAVE_LOGS,
         O_GRACE,
         O_HEARTBEAT,
-        O_HELP
+        O_HELP,
+        O_CURVE_SECRET,
+        O_SERVER_KEY,
     };
     static const struct option opts[] = {
         {"connect", required_argument, NULL, O_CONNECT},
@@ -92,10 +97,12 @@ int main(int argc, char **argv)
         {"grace", required_argument, NULL, O_GRACE},
         {"heartbeat", required_argument, NULL, O_HEARTBEAT},
         {"help", no_argument, NULL, O_HELP},
+        {"curve-secret", required_argument, NULL, O_CURVE_SECRET},
+        {"server-key", required_argument, NULL, O_SERVER_KEY},
         {NULL, 0, NULL, 0},
     };
     const char *endpoint = NULL, *repo = ".", *workdir_arg = ".cfo/work", *config_arg = NULL,
-               *id_arg = NULL, *logs_dir = NULL;
+               *id_arg = NULL, *logs_dir = NULL, *curve_secret_path = NULL, *server_key_path = NULL;
     int64_t slots = cfo_cpu_count(), grace_ms = 0, heartbeat_ms = 0;
     cfo_diag d = {{0}};
     opterr = 0;
@@ -142,6 +149,12 @@ int main(int argc, char **argv)
             if (err == CFO_OK && (heartbeat_ms < 10 || heartbeat_ms > 60000))
                 err = cfo_diag_set(&d, CFO_EINVAL, "--heartbeat must be between 10ms and 60s");
             break;
+        case O_CURVE_SECRET:
+            curve_secret_path = optarg;
+            break;
+        case O_SERVER_KEY:
+            server_key_path = optarg;
+            break;
         case O_HELP:
             usage(stdout);
             return EXIT_OK;
@@ -154,6 +167,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "Try 'cfo-worker --help'.\n");
             return EXIT_USAGE;
         }
+    }
+    if ((curve_secret_path == NULL) != (server_key_path == NULL)) {
+        cfo_error("--curve-secret and --server-key go together");
+        return EXIT_USAGE;
     }
     if (optind < argc || endpoint == NULL) {
         cfo_error(optind < argc ? "unexpected argument" : "--connect ENDPOINT is required");
@@ -216,6 +233,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     cfo_exec_become_subreaper();
 
+    char secret[CFO_CURVE_KEY_LEN + 1], server_key[CFO_CURVE_KEY_LEN + 1];
+    if (curve_secret_path != NULL &&
+        (cfo_curve_read_key(curve_secret_path, true, secret, &d) != CFO_OK ||
+         cfo_curve_read_key(server_key_path, false, server_key, &d) != CFO_OK)) {
+        cfo_error("%s", d.msg);
+        rc = EXIT_USAGE;
+        goto out;
+    }
     cfo_task_env env = {
         .repo = top,
         .workdir = workdir,
@@ -234,6 +259,8 @@ int main(int argc, char **argv)
         .env = &env,
         .heartbeat_ms = heartbeat_ms,
         .stop = &stop_requested,
+        .curve_secret = curve_secret_path ? secret : NULL,
+        .server_key = curve_secret_path ? server_key : NULL,
     };
     cfo_info("worker %s: %u slots, %zu fuzzers, connecting to %s", id, so.slots, cfg->nfuzzers,
              endpoint);

@@ -75,8 +75,16 @@ class SeveralMachines(unittest.TestCase):
         m = Machines()
         c = Cluster({"WITH_VICTIM": "1", "NTASKS": "20", "TASK_SLEEP": "0.2"})
         try:
+            # Machines that are not loopback to each other talk CURVE only.
+            keys, allow = os.path.join(c.tmp.path, "keys"), os.path.join(c.tmp.path, "allow")
+            for name in ("coordinator", "w1", "w2"):
+                cfotest.run([binary("cfo-keygen"), "--dir", keys, name], check=0)
+            os.makedirs(allow)
+            for name in ("w1", "w2"):
+                os.link(os.path.join(keys, name + ".pub"), os.path.join(allow, name + ".pub"))
             coord = c.spawn("coordinator", m.prefix("c") + [
                 binary("cfo-coordinator"), "--repo", c.repo, "--bind", "tcp://*:%d" % PORT,
+                "--curve-secret", os.path.join(keys, "coordinator.key"), "--allow-dir", allow,
                 "--heartbeat", "200ms", "--dataset", "file://" + c.data, "--upload",
                 "--workdir", os.path.join(c.tmp.path, "cwork"), "--wait-workers", "60s"])
             workers = {}
@@ -84,6 +92,8 @@ class SeveralMachines(unittest.TestCase):
                 workers[w] = c.spawn(w, m.prefix(w) + [
                     binary("cfo-worker"), "--connect", "tcp://10.231.%d.1:%d" % (i, PORT),
                     "--id", w, "--repo", c.repo, "--slots", "1", "--heartbeat", "200ms",
+                    "--curve-secret", os.path.join(keys, w + ".key"),
+                    "--server-key", os.path.join(keys, "coordinator.pub"),
                     "--workdir", os.path.join(c.tmp.path, "work-" + w)])
             worker_pid, task_pid = c.mark()
             # `ip netns exec` execs the worker, so the marker's parent is the worker.

@@ -1,0 +1,532 @@
+/* cfo_html.c -- the HTML report: escaping, the page, and its SVG charts. */
+#include "cfo_html.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfo_log.h"
+#include "cfo_report.h"
+
+/* Heat map geometry, in CSS pixels. */
+#define CELL 16
+#define PITCH 18
+#define CHAR_W 7.3 /* of the 12px monospace labels */
+#define LABEL_MAX 64
+
+const char *cfo_html_status_color(cfo_status s)
+{
+    switch (s) {
+    case CFO_STATUS_PASS:
+        return "#2ca02c";
+    case CFO_STATUS_FAIL:
+        return "#d62728";
+    case CFO_STATUS_TIMEOUT:
+        return "#ff7f0e";
+    case CFO_STATUS_ERROR:
+        return "#9467bd";
+    case CFO_STATUS_CANCELLED:
+        return "#7f7f7f";
+    }
+    return CFO_HTML_UNTESTED_COLOR;
+}
+
+/* Appends s escaped for text and attribute values alike. Bytes that are not
+ * valid UTF-8, and control characters XML forbids, become '?', so that
+ * whatever a fuzzer put into a target name cannot break the markup. */
+static void esc_n(cfo_buf *b, const char *s, size_t max)
+{
+    if (s == NULL)
+        return;
+    size_t len = strnlen(s, max);
+    char *copy = cfo_xstrndup(s, len);
+    cfo_utf8_sanitize(copy);
+    for (const char *p = copy; *p; p++) {
+        switch (*p) {
+        case '<':
+            cfo_buf_puts(b, "&lt;");
+            break;
+        case '>':
+            cfo_buf_puts(b, "&gt;");
+            break;
+        case '&':
+            cfo_buf_puts(b, "&amp;");
+            break;
+        case '"':
+            cfo_buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            cfo_buf_puts(b, "&#39;");
+            break;
+        default:
+            cfo_buf_append(b, p, 1);
+        }
+    }
+    free(copy);
+}
+
+static void esc(cfo_buf *b, const char *s)
+{
+    esc_n(b, s, SIZE_MAX);
+}
+
+static void attr(cfo_buf *b, const char *name, const char *value)
+{
+    cfo_buf_printf(b, " %s=\"", name);
+    esc(b, value);
+    cfo_buf_puts(b, "\"");
+}
+
+static void time_text(const cfo_record *r, char *out, size_t len)
+{
+    if (r != NULL && r->has_time)
+        cfo_format_time(r->time_ms, out, len);
+    else
+        snprintf(out, len, "no time");
+}
+
+static void commit_time_text(const cfo_history_commit *c, char *out, size_t len)
+{
+    if (c->has_time)
+        cfo_format_time(c->newest_ms, out, len);
+    else
+        snprintf(out, len, "no time");
+}
+
+static size_t label_len(const cfo_history_series *s)
+{
+    size_t n = strlen(s->fuzzer ? s->fuzzer : "") + strlen(s->branch ? s->branch : "") +
+               strlen(s->target ? s->target : "") + 2;
+    return n > LABEL_MAX ? LABEL_MAX : n;
+}
+
+/* "FUZZER branch target", cut to LABEL_MAX characters from the end (the
+ * target's tail tells targets apart best); the full name is in the title. */
+static void series_label(cfo_buf *b, const cfo_history_series *s)
+{
+    char *full = cfo_xasprintf("%s %s %s", s->fuzzer ? s->fuzzer : "", s->branch ? s->branch : "",
+                               s->target ? s->target : "");
+    size_t n = strlen(full);
+    if (n > LABEL_MAX) {
+        /* Step over UTF-8 continuation bytes so no character is cut. */
+        size_t from = n - (LABEL_MAX - 3);
+        while (from < n && ((unsigned char)full[from] & 0xC0) == 0x80)
+            from++;
+        cfo_buf_puts(b, "...");
+        esc(b, full + from);
+    } else {
+        esc(b, full);
+    }
+    free(full);
+}
+
+static void data_attrs(cfo_buf *b, const cfo_history_series *s)
+{
+    attr(b, "data-fuzzer", s->fuzzer);
+    attr(b, "data-branch", s->branch);
+    attr(b, "data-target", s->target);
+}
+
+static const char style[] =
+    "body{font-family:'DejaVu Sans',sans-serif;margin:16px;color:#222;background:#fff}"
+    "h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:18px 0 6px}"
+    ".meta{color:#555;font-size:13px;margin:0 0 8px}"
+    "svg text{font-family:'DejaVu Sans Mono',monospace;font-size:12px;fill:#222}"
+    "svg text.failing{fill:#b00;font-weight:bold}"
+    "table{border-collapse:collapse;font-size:13px}"
+    "th,td{border:1px solid #ccc;padding:2px 6px;text-align:left}"
+    "td.num{text-align:right}code{font-family:'DejaVu Sans Mono',monospace;font-size:12px}"
+    "tr.failing td{background:#fdecea}"
+    ".swatch{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;"
+    "vertical-align:middle}";
+
+static void legend(cfo_buf *b)
+{
+    cfo_buf_puts(b, "<p class=\"legend\">");
+    static const cfo_status shown[] = {CFO_STATUS_PASS, CFO_STATUS_FAIL, CFO_STATUS_TIMEOUT,
+                                       CFO_STATUS_ERROR};
+    for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++)
+        cfo_buf_printf(b, "<span class=\"swatch\" style=\"background:%s\"></span>%s",
+                       cfo_html_status_color(shown[i]), cfo_status_name(shown[i]));
+    cfo_buf_printf(b,
+                   "<span class=\"swatch\" style=\"background:%s\"></span>not tested"
+                   "<span class=\"swatch\" style=\"border:2px solid #000\"></span>"
+                   "first commit of the current failing streak</p>\n",
+                   CFO_HTML_UNTESTED_COLOR);
+}
+
+static void heatmap(cfo_buf *b, const cfo_history *h)
+{
+    size_t chars = 8;
+    for (size_t k = 0; k < h->nseries; k++)
+        if (label_len(&h->series[k]) > chars)
+            chars = label_len(&h->series[k]);
+    int lw = (int)((double)chars * CHAR_W) + 12;
+    int top = 70;
+    int width = lw + (int)h->ncommits * PITCH + 60; /* room for the last rotated sha */
+    int height = top + (int)h->nseries * PITCH + 10;
+    cfo_buf_printf(b,
+                   "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"heatmap\" width=\"%d\" "
+                   "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
+                   "aria-label=\"targets by commit\">\n",
+                   width, height, width, height);
+    /* Commit labels: short shas, rotated, oldest on the left. */
+    for (size_t c = 0; c < h->ncommits; c++) {
+        int x = lw + (int)c * PITCH + CELL / 2 + 4;
+        char when[40];
+        commit_time_text(&h->commits[c], when, sizeof when);
+        cfo_buf_printf(b,
+                       "<text class=\"commit\" x=\"%d\" y=\"%d\" transform=\"rotate(-60 %d %d)\"",
+                       x, top - 6, x, top - 6);
+        attr(b, "data-commit", h->commits[c].sha);
+        cfo_buf_puts(b, "><title>");
+        esc(b, h->commits[c].sha);
+        cfo_buf_printf(b, " (%s)</title>", when);
+        esc_n(b, h->commits[c].sha, 7);
+        cfo_buf_puts(b, "</text>\n");
+    }
+    for (size_t k = 0; k < h->nseries; k++) {
+        const cfo_history_series *s = &h->series[k];
+        int y = top + (int)k * PITCH;
+        cfo_buf_printf(b, "<g class=\"row%s\"", s->failing ? " failing" : "");
+        data_attrs(b, s);
+        cfo_buf_printf(b, ">\n<text x=\"%d\" y=\"%d\" text-anchor=\"end\"%s><title>", lw - 6,
+                       y + CELL - 4, s->failing ? " class=\"failing\"" : "");
+        esc(b, s->fuzzer);
+        cfo_buf_puts(b, " ");
+        esc(b, s->branch);
+        cfo_buf_puts(b, " ");
+        esc(b, s->target);
+        cfo_buf_puts(b, "</title>");
+        series_label(b, s);
+        cfo_buf_puts(b, "</text>\n");
+        size_t next = 0;
+        for (size_t c = 0; c < h->ncommits; c++) {
+            int x = lw + (int)c * PITCH;
+            const cfo_record *r = NULL;
+            if (next < s->ncells && s->cells[next].commit == c)
+                r = s->cells[next++].rec;
+            if (r == NULL) {
+                cfo_buf_printf(b,
+                               "<rect class=\"cell untested\" x=\"%d\" y=\"%d\" width=\"%d\" "
+                               "height=\"%d\" fill=\"%s\"",
+                               x, y, CELL, CELL, CFO_HTML_UNTESTED_COLOR);
+                data_attrs(b, s);
+                attr(b, "data-commit", h->commits[c].sha);
+                cfo_buf_puts(b, " data-status=\"untested\"/>\n");
+                continue;
+            }
+            bool start = s->failing && s->first_bad == c;
+            const char *status = cfo_status_name(r->status);
+            cfo_buf_printf(b,
+                           "<rect class=\"cell %s%s\" x=\"%d\" y=\"%d\" width=\"%d\" "
+                           "height=\"%d\" fill=\"%s\"%s",
+                           status, start ? " regression-start" : "", x, y, CELL, CELL,
+                           cfo_html_status_color(r->status),
+                           start ? " stroke=\"#000\" stroke-width=\"2\"" : "");
+            data_attrs(b, s);
+            attr(b, "data-commit", h->commits[c].sha);
+            attr(b, "data-status", status);
+            char when[40];
+            time_text(r, when, sizeof when);
+            cfo_buf_puts(b, "><title>");
+            esc(b, s->target);
+            cfo_buf_puts(b, " @ ");
+            esc_n(b, r->commit, 12);
+            cfo_buf_printf(b, ": %s, %lld finding(s), %.2fs, %s", status, (long long)r->findings,
+                           r->duration, when);
+            if (start)
+                cfo_buf_puts(b, " (failing since here)");
+            cfo_buf_puts(b, "</title></rect>\n");
+        }
+        cfo_buf_puts(b, "</g>\n");
+    }
+    cfo_buf_puts(b, "</svg>\n");
+}
+
+/* Series whose newest cell is not a pass, per commit and status, stacked. */
+static void failures_chart(cfo_buf *b, const cfo_history *h)
+{
+    static const cfo_status stack[] = {CFO_STATUS_FAIL, CFO_STATUS_TIMEOUT, CFO_STATUS_ERROR};
+    size_t max = 1;
+    for (size_t c = 0; c < h->ncommits; c++) {
+        size_t bad = 0;
+        for (size_t i = 0; i < 3; i++)
+            bad += h->commits[c].by_status[stack[i]];
+        if (bad > max)
+            max = bad;
+    }
+    int left = 40, top = 10, plot_h = 160, bottom = 70, pitch = 24, bar = 16;
+    int width = left + (int)h->ncommits * pitch + 20;
+    if (width < 300)
+        width = 300;
+    int height = top + plot_h + bottom;
+    cfo_buf_printf(b,
+                   "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"failures\" width=\"%d\" "
+                   "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
+                   "aria-label=\"failing targets per commit\">\n",
+                   width, height, width, height);
+    int base = top + plot_h;
+    cfo_buf_printf(b,
+                   "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n"
+                   "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>\n"
+                   "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%zu</text>\n"
+                   "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n",
+                   left, top, left, base, left, base, width - 10, base, left - 4, top + 10, max,
+                   left - 4, base);
+    for (size_t c = 0; c < h->ncommits; c++) {
+        const cfo_history_commit *hc = &h->commits[c];
+        int x = left + 4 + (int)c * pitch;
+        int y = base;
+        size_t bad = 0;
+        for (size_t i = 0; i < 3; i++) {
+            size_t v = hc->by_status[stack[i]];
+            bad += v;
+            if (v == 0)
+                continue;
+            int hgt = (int)((double)v * plot_h / (double)max + 0.5);
+            y -= hgt;
+            cfo_buf_printf(b,
+                           "<rect class=\"bar %s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+                           "fill=\"%s\"",
+                           cfo_status_name(stack[i]), x, y, bar, hgt,
+                           cfo_html_status_color(stack[i]));
+            attr(b, "data-commit", hc->sha);
+            cfo_buf_printf(b, " data-count=\"%zu\"><title>", v);
+            esc_n(b, hc->sha, 12);
+            cfo_buf_printf(b, ": %zu %s</title></rect>\n", v, cfo_status_name(stack[i]));
+        }
+        char when[40];
+        commit_time_text(hc, when, sizeof when);
+        int lx = x + bar / 2 + 4, ly = base + 8;
+        cfo_buf_printf(b,
+                       "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" "
+                       "transform=\"rotate(-60 %d %d)\"",
+                       lx, ly, lx, ly);
+        attr(b, "data-commit", hc->sha);
+        cfo_buf_printf(b, " data-failing=\"%zu\"><title>", bad);
+        esc(b, hc->sha);
+        cfo_buf_printf(b, " (%s): %zu not passing</title>", when, bad);
+        esc_n(b, hc->sha, 7);
+        cfo_buf_puts(b, "</text>\n");
+    }
+    cfo_buf_puts(b, "</svg>\n");
+}
+
+typedef struct fuzzer_durations {
+    const char *name;
+    size_t n;
+    double total, max;
+    const char *slowest;
+} fuzzer_durations;
+
+static void durations_chart(cfo_buf *b, const cfo_history *h)
+{
+    /* Series are sorted by fuzzer, so each fuzzer is one run of them. */
+    fuzzer_durations *f = cfo_xcalloc(h->nseries + 1, sizeof *f);
+    size_t nf = 0;
+    double max = 0.001;
+    for (size_t k = 0; k < h->nseries; k++) {
+        const cfo_history_series *s = &h->series[k];
+        if (nf == 0 || cfo_strcmp0(f[nf - 1].name, s->fuzzer) != 0)
+            f[nf++].name = s->fuzzer;
+        fuzzer_durations *d = &f[nf - 1];
+        for (size_t i = 0; i < s->nrecords; i++) {
+            double v = s->records[i]->duration;
+            d->n++;
+            d->total += v;
+            if (d->slowest == NULL || v > d->max) {
+                d->max = v;
+                d->slowest = s->target;
+            }
+        }
+        if (d->max > max)
+            max = d->max;
+    }
+    int lw = 12, plot_w = 560, row = 44;
+    for (size_t i = 0; i < nf; i++) {
+        int w = (int)((double)strlen(f[i].name ? f[i].name : "") * CHAR_W) + 12;
+        if (w > lw)
+            lw = w > 300 ? 300 : w;
+    }
+    int width = lw + plot_w + 330, height = 10 + (int)nf * row + 10;
+    cfo_buf_printf(b,
+                   "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"durations\" width=\"%d\" "
+                   "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
+                   "aria-label=\"task durations per fuzzer\">\n",
+                   width, height, width, height);
+    for (size_t i = 0; i < nf; i++) {
+        const fuzzer_durations *d = &f[i];
+        double mean = d->n ? d->total / (double)d->n : 0;
+        int y = 10 + (int)i * row;
+        int wmean = (int)(mean / max * plot_w + 0.5), wmax = (int)(d->max / max * plot_w + 0.5);
+        cfo_buf_printf(b, "<g class=\"fuzzer\"");
+        attr(b, "data-fuzzer", d->name);
+        cfo_buf_printf(b, " data-records=\"%zu\" data-mean=\"%.3f\" data-max=\"%.3f\">\n", d->n,
+                       mean, d->max);
+        cfo_buf_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", lw - 6, y + 22);
+        esc(b, d->name);
+        cfo_buf_printf(b,
+                       "</text>\n<rect class=\"mean\" x=\"%d\" y=\"%d\" width=\"%d\" "
+                       "height=\"16\" fill=\"#1f77b4\"><title>mean %.2fs</title></rect>\n"
+                       "<rect class=\"max\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"16\" "
+                       "fill=\"#aec7e8\"><title>slowest %.2fs</title></rect>\n"
+                       "<text x=\"%d\" y=\"%d\">mean %.2fs over %zu task(s)</text>\n"
+                       "<text x=\"%d\" y=\"%d\">slowest %.2fs: ",
+                       lw, y + 2, wmean > 0 ? wmean : 1, mean, lw, y + 20, wmax > 0 ? wmax : 1,
+                       d->max, lw + plot_w + 8, y + 14, mean, d->n, lw + plot_w + 8, y + 32,
+                       d->max);
+        esc_n(b, d->slowest, 40);
+        cfo_buf_puts(b, "</text>\n</g>\n");
+    }
+    cfo_buf_puts(b, "</svg>\n");
+    free(f);
+}
+
+static void commit_cell(cfo_buf *b, const cfo_history *h, size_t c, const char *what)
+{
+    if (c == CFO_HISTORY_NONE) {
+        cfo_buf_printf(b, "<td>%s</td>", what);
+        return;
+    }
+    char when[40];
+    commit_time_text(&h->commits[c], when, sizeof when);
+    cfo_buf_puts(b, "<td><code");
+    attr(b, "title", h->commits[c].sha);
+    cfo_buf_puts(b, ">");
+    esc_n(b, h->commits[c].sha, 12);
+    cfo_buf_printf(b, "</code> %s</td>", when);
+}
+
+static void regressions(cfo_buf *b, const cfo_history *h)
+{
+    cfo_buf_puts(b, "<table class=\"regressions\">\n<tr><th>fuzzer</th><th>branch</th>"
+                    "<th>target</th><th>now</th><th>failing since</th><th>last passed</th>"
+                    "<th>range</th></tr>\n");
+    /* Failing targets first: they are what a reader comes for. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t k = 0; k < h->nseries; k++) {
+            const cfo_history_series *s = &h->series[k];
+            if (s->failing != (pass == 0))
+                continue;
+            const cfo_record *now = s->ncells ? s->cells[s->ncells - 1].rec : NULL;
+            cfo_buf_printf(b, "<tr class=\"regression%s\"", s->failing ? " failing" : "");
+            data_attrs(b, s);
+            attr(b, "data-state", s->failing ? "failing" : "passing");
+            attr(b, "data-first-bad",
+                 s->first_bad != CFO_HISTORY_NONE ? h->commits[s->first_bad].sha : "");
+            attr(b, "data-last-good",
+                 s->last_good != CFO_HISTORY_NONE ? h->commits[s->last_good].sha : "");
+            cfo_buf_puts(b, "><td>");
+            esc(b, s->fuzzer);
+            cfo_buf_puts(b, "</td><td>");
+            esc(b, s->branch);
+            cfo_buf_puts(b, "</td><td>");
+            esc(b, s->target);
+            cfo_buf_printf(b, "</td><td>%s</td>", now ? cfo_status_name(now->status) : "-");
+            commit_cell(b, h, s->first_bad, "-");
+            commit_cell(b, h, s->last_good, s->failing ? "not in the window" : "-");
+            if (s->failing && s->last_good != CFO_HISTORY_NONE) {
+                cfo_buf_puts(b, "<td><code>");
+                esc_n(b, h->commits[s->last_good].sha, 12);
+                cfo_buf_puts(b, "..");
+                esc_n(b, h->commits[s->first_bad].sha, 12);
+                cfo_buf_puts(b, "</code></td>");
+            } else if (s->failing) {
+                cfo_buf_puts(b, "<td>failing since before the window</td>");
+            } else {
+                cfo_buf_puts(b, "<td>-</td>");
+            }
+            cfo_buf_puts(b, "</tr>\n");
+        }
+    }
+    cfo_buf_puts(b, "</table>\n");
+}
+
+static void commits_table(cfo_buf *b, const cfo_history *h)
+{
+    cfo_buf_puts(b, "<table class=\"commits\">\n<tr><th>#</th><th>commit</th><th>newest record"
+                    "</th><th>records</th><th>pass</th><th>fail</th><th>timeout</th>"
+                    "<th>error</th></tr>\n");
+    for (size_t c = h->ncommits; c-- > 0;) {
+        const cfo_history_commit *hc = &h->commits[c];
+        char when[40];
+        commit_time_text(hc, when, sizeof when);
+        cfo_buf_puts(b, "<tr");
+        attr(b, "data-commit", hc->sha);
+        cfo_buf_printf(b, "><td class=\"num\">%zu</td><td><code>", c + 1);
+        esc(b, hc->sha);
+        cfo_buf_printf(b,
+                       "</code></td><td>%s</td><td class=\"num\">%zu</td><td class=\"num\">%zu"
+                       "</td><td class=\"num\">%zu</td><td class=\"num\">%zu</td>"
+                       "<td class=\"num\">%zu</td></tr>\n",
+                       when, hc->nrecords, hc->by_status[CFO_STATUS_PASS],
+                       hc->by_status[CFO_STATUS_FAIL], hc->by_status[CFO_STATUS_TIMEOUT],
+                       hc->by_status[CFO_STATUS_ERROR]);
+    }
+    cfo_buf_puts(b, "</table>\n");
+}
+
+void cfo_html_report(const cfo_history *h, const cfo_html_opts *o, cfo_buf *out)
+{
+    size_t failing = 0;
+    for (size_t k = 0; k < h->nseries; k++)
+        failing += h->series[k].failing;
+    cfo_buf_puts(out, "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" "
+                      "lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>CFO report");
+    if (o->source != NULL) {
+        cfo_buf_puts(out, ": ");
+        esc(out, o->source);
+    }
+    cfo_buf_printf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>CFO report</h1>\n",
+                   style);
+    cfo_buf_puts(out, "<p class=\"meta\">");
+    if (o->source != NULL) {
+        cfo_buf_puts(out, "dataset <code>");
+        esc(out, o->source);
+        cfo_buf_puts(out, "</code>; ");
+    }
+    if (o->window > 0)
+        cfo_buf_printf(out, "window %d commits; ", o->window);
+    cfo_buf_printf(out,
+                   "<span id=\"figures\" data-commits=\"%zu\" data-records=\"%zu\" "
+                   "data-targets=\"%zu\" data-failing=\"%zu\">%zu commits, %zu records, %zu "
+                   "targets, %zu failing now</span>",
+                   h->ncommits, h->nrecords, h->nseries, failing, h->ncommits, h->nrecords,
+                   h->nseries, failing);
+    if (o->generated_ms > 0) {
+        char when[40];
+        cfo_format_time(o->generated_ms / 1000 * 1000, when, sizeof when);
+        cfo_buf_printf(out, "; generated %s", when);
+    }
+    cfo_buf_puts(out, "</p>\n");
+    if (h->nseries == 0) {
+        cfo_buf_puts(out, "<p>The dataset holds no records.</p>\n</body>\n</html>\n");
+        return;
+    }
+    cfo_buf_puts(out, "<h2 id=\"heatmap\">Targets by commit (oldest commit on the left)</h2>\n");
+    legend(out);
+    heatmap(out, h);
+    cfo_buf_puts(out, "<h2 id=\"regressions\">Regression ranges</h2>\n<p class=\"meta\">Per "
+                      "target: the first commit of the failing streak that reaches its newest "
+                      "tested commit, and the last commit it passed on before it. "
+                      "<code>git log LAST..FIRST</code> lists the suspects.</p>\n");
+    regressions(out, h);
+    cfo_buf_puts(out, "<h2 id=\"failures\">Targets not passing per commit</h2>\n");
+    failures_chart(out, h);
+    cfo_buf_puts(out, "<h2 id=\"durations\">Task durations per fuzzer</h2>\n<p class=\"meta\">"
+                      "Dark: mean; light: slowest task.</p>\n");
+    durations_chart(out, h);
+    cfo_buf_puts(out, "<h2 id=\"commits\">Commits in the window (newest first)</h2>\n");
+    commits_table(out, h);
+    cfo_buf_puts(out, "</body>\n</html>\n");
+}
+
+cfo_err cfo_html_write(const char *path, const cfo_history *h, const cfo_html_opts *o, cfo_diag *d)
+{
+    cfo_buf b;
+    cfo_buf_init(&b);
+    cfo_html_report(h, o, &b);
+    cfo_err err = cfo_write_file_atomic(path, b.data, b.len, d);
+    cfo_buf_fini(&b);
+    return err;
+}

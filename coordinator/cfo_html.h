@@ -1,0 +1,35 @@
+/* cfo_html.h -- the dataset's history as one self-contained HTML page: a heat
+ * map of target x commit, failures per commit, task durations per fuzzer and
+ * each target's regression range, drawn as inline SVG. */
+#ifndef CFO_HTML_H
+#define CFO_HTML_H
+
+#include <stdint.h>
+
+#include "cfo_error.h"
+#include "cfo_history.h"
+#include "cfo_util.h"
+
+typedef struct cfo_html_opts {
+    const char *source;   /* what the page is about, e.g. the dataset URL */
+    int window;           /* the dataset's window; 0 when it names none */
+    int64_t generated_ms; /* wall clock shown as the page's date; 0: none */
+} cfo_html_opts;
+
+/* Fill colours of the heat map's cells, "#rrggbb". */
+const char *cfo_html_status_color(cfo_status s);
+#define CFO_HTML_UNTESTED_COLOR "#eeeeee"
+
+/* Appends the page to out. The markup is also well-formed XML (XHTML
+ * syntax, every string escaped, invalid UTF-8 and control characters
+ * replaced) and refers to nothing outside itself: no scripts, no fonts, no
+ * images but its own SVG. Heat map cells are <rect class="cell STATUS">
+ * carrying data-fuzzer, data-branch, data-target, data-commit and
+ * data-status; a cell that starts a target's current failing streak also has
+ * the class "regression-start". */
+void cfo_html_report(const cfo_history *h, const cfo_html_opts *o, cfo_buf *out);
+
+/* cfo_html_report written atomically to path. */
+cfo_err cfo_html_write(const char *path, const cfo_history *h, const cfo_html_opts *o, cfo_diag *d);
+
+#endif

@@ -1,0 +1,77 @@
+/* gcs_http.h -- one HTTP exchange with libcurl for the GCS backend, and its retry policy. */
+#ifndef CFO_GCS_HTTP_H
+#define CFO_GCS_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfo_error.h"
+#include "cfo_storage.h"
+#include "cfo_util.h"
+
+/* Error bodies and small JSON replies are kept up to this size. */
+#define CFO_GCS_SMALL_BODY_MAX (256 * 1024)
+
+typedef struct cfo_gcs_http_req {
+    const char *method; /* "GET" or "POST" */
+    const char *url;
+    const char *auth_header;    /* "Authorization: Bearer ..." or NULL; never logged */
+    const char *const *headers; /* other headers, NULL-terminated, or NULL */
+    const void *body;           /* POST body */
+    size_t body_len;
+    /* A 200 reply's body goes to sink when set, else into resp->body
+     * (capped). Any other reply's body always goes into resp->body. */
+    cfo_storage_sink sink;
+    void *sink_ctx;
+    long connect_timeout_ms; /* 0: 10 s */
+    long total_timeout_ms;   /* 0: none (a stalled transfer is cut by the low-speed limit) */
+} cfo_gcs_http_req;
+
+typedef struct cfo_gcs_http_resp {
+    long status;         /* 0 when no reply came (transport error) */
+    int curl_code;       /* CURLcode of the transfer */
+    char error[256];     /* transport error text, "" when a reply came */
+    cfo_buf body;        /* see cfo_gcs_http_req.sink */
+    bool body_truncated; /* more than CFO_GCS_SMALL_BODY_MAX arrived */
+    size_t sink_bytes;   /* bytes handed to the sink */
+    cfo_err sink_err;    /* what the sink returned when it stopped the transfer */
+    char generation[32]; /* x-goog-generation, "" when absent */
+} cfo_gcs_http_resp;
+
+void cfo_gcs_http_resp_init(cfo_gcs_http_resp *resp);
+void cfo_gcs_http_resp_fini(cfo_gcs_http_resp *resp);
+
+/* Performs one request. CFO_OK whenever a reply came (any status), the sink's
+ * error when it stopped the transfer, CFO_EIO on a transport error (resp->status
+ * 0, resp->error says why). resp is reset first. */
+cfo_err cfo_gcs_http_perform(const cfo_gcs_http_req *req, cfo_gcs_http_resp *resp);
+
+/* Statuses worth another try: 408, 429, 5xx, and 0 (no reply). */
+bool cfo_gcs_http_transient(long status);
+
+typedef struct cfo_gcs_retry {
+    int max_attempts; /* tries in all, >= 1 */
+    int64_t base_ms;  /* first backoff ceiling */
+    int64_t cap_ms;   /* largest backoff ceiling */
+} cfo_gcs_retry;
+
+/* Defaults (6 attempts, 500 ms, 32 s) overridden by CFO_GCS_RETRY_MAX and
+ * CFO_GCS_RETRY_BASE_MS; malformed values keep the default. */
+void cfo_gcs_retry_from_env(cfo_gcs_retry *r);
+
+/* Full jitter: a delay uniform in [0, min(cap, base * 2^retry)], drawn from
+ * rnd. retry counts from 0 (the wait before the second attempt). */
+int64_t cfo_gcs_backoff_ms(const cfo_gcs_retry *r, int retry, uint64_t rnd);
+
+/* A random 64-bit value for cfo_gcs_backoff_ms. */
+uint64_t cfo_gcs_random(void);
+
+/* Sleeps ms milliseconds (resuming after signals). */
+void cfo_gcs_sleep_ms(int64_t ms);
+
+/* Percent-encodes every byte but the unreserved A-Z a-z 0-9 - . _ ~, so an
+ * object name (slashes included) is one path segment or query value. */
+char *cfo_gcs_url_encode(const char *s);
+
+#endif

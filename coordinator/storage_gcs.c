@@ -1,0 +1,365 @@
+/* storage_gcs.c -- the gs:// backend: GCS JSON API media download and generation-matched upload. */
+#include "cfo_storage.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yajl/yajl_tree.h>
+
+#include "cfo_log.h"
+#include "gcs_auth.h"
+#include "gcs_http.h"
+
+#define OBJECT_NAME_MAX 1024
+
+typedef struct gcs_storage {
+    cfo_storage base; /* first, so a cfo_storage * is a gcs_storage * */
+    char *bucket;
+    char *object;
+    char *media_url;     /* GET: the object's bytes */
+    char *meta_url;      /* GET: the object's metadata */
+    char *upload_prefix; /* POST: ...&ifGenerationMatch= (the generation follows) */
+    cfo_gcs_auth *auth;
+    cfo_gcs_retry retry;
+    int conflicts; /* 412s in a row: spreads out writers that keep colliding */
+} gcs_storage;
+
+static gcs_storage *gs_of(cfo_storage *st)
+{
+    return (gcs_storage *)st;
+}
+
+/* GCS error replies are {"error": {"code": N, "message": "..."}}; the message
+ * (or the start of a body that is not JSON) says what went wrong. */
+static void reply_message(const cfo_gcs_http_resp *resp, char *out, size_t len)
+{
+    out[0] = '\0';
+    const char *body = resp->body.data ? resp->body.data : "";
+    yajl_val root = yajl_tree_parse(body, NULL, 0);
+    const char *path[] = {"error", "message", NULL};
+    yajl_val msg = root ? yajl_tree_get(root, path, yajl_t_string) : NULL;
+    if (msg != NULL) {
+        snprintf(out, len, "%.300s", YAJL_GET_STRING(msg));
+    } else if (root == NULL) {
+        snprintf(out, len, "%.200s", body);
+        cfo_utf8_sanitize(out);
+        for (char *p = out; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+    }
+    yajl_tree_free(root);
+}
+
+/* "HTTP 403: message" for messages. */
+static void describe_reply(const cfo_gcs_http_resp *resp, char *out, size_t len)
+{
+    if (resp->status == 0) {
+        snprintf(out, len, "%s", resp->error);
+        return;
+    }
+    char msg[400];
+    reply_message(resp, msg, sizeof msg);
+    snprintf(out, len, "HTTP %ld%s%s", resp->status, msg[0] ? ": " : "", msg);
+}
+
+/* Performs req with the credentials, retrying transient failures with
+ * backoff and a 401 once with a fresh token. CFO_OK when a final reply came
+ * (the caller reads its status); an error when none did. */
+static cfo_err gcs_call(gcs_storage *gs, cfo_gcs_http_req *req, cfo_gcs_http_resp *resp,
+                        const char *what, cfo_diag *d)
+{
+    bool refreshed = false, refresh = false;
+    for (int attempt = 1;; attempt++) {
+        const char *auth = NULL;
+        cfo_err err = cfo_gcs_auth_header(gs->auth, refresh, &auth, d);
+        if (err != CFO_OK) {
+            cfo_diag_prefix(d, "%s %s", what, gs->base.display);
+            return err;
+        }
+        refresh = false;
+        req->auth_header = auth;
+        err = cfo_gcs_http_perform(req, resp);
+        if (err != CFO_OK && resp->sink_err != CFO_OK)
+            return err; /* the sink has said why in d */
+        if (resp->status == 0 && resp->sink_bytes > 0)
+            return cfo_diag_set(d, CFO_EIO, "%s %s: connection lost after %zu bytes: %s", what,
+                                gs->base.display, resp->sink_bytes, resp->error);
+        if (resp->status == 401 && !refreshed &&
+            cfo_gcs_auth_kind_of(gs->auth) != CFO_GCS_AUTH_EMULATOR) {
+            /* The token may have expired or been revoked early: one fresh try. */
+            refreshed = refresh = true;
+            cfo_info("%s %s: HTTP 401, renewing the access token", what, gs->base.display);
+            attempt--;
+            continue;
+        }
+        if (!cfo_gcs_http_transient(resp->status))
+            return CFO_OK;
+        char why[512];
+        describe_reply(resp, why, sizeof why);
+        if (attempt >= gs->retry.max_attempts)
+            return cfo_diag_set(d, CFO_EIO, "%s %s failed after %d attempts: %s", what,
+                                gs->base.display, attempt, why);
+        int64_t wait = cfo_gcs_backoff_ms(&gs->retry, attempt - 1, cfo_gcs_random());
+        cfo_warn("%s %s: %s; retrying in %lld ms (attempt %d of %d)", what, gs->base.display, why,
+                 (long long)wait, attempt + 1, gs->retry.max_attempts);
+        cfo_gcs_sleep_ms(wait);
+    }
+}
+
+/* GCS answers 404 both for a missing object and a missing bucket; only its
+ * message tells them apart ("The specified bucket does not exist."). */
+static bool says_no_bucket(const cfo_gcs_http_resp *resp)
+{
+    char msg[400];
+    reply_message(resp, msg, sizeof msg);
+    return strcasestr(msg, "bucket does not exist") != NULL;
+}
+
+/* A final reply that is not what the caller hoped for. */
+static cfo_err status_error(gcs_storage *gs, const cfo_gcs_http_resp *resp, const char *what,
+                            cfo_diag *d)
+{
+    char why[512];
+    describe_reply(resp, why, sizeof why);
+    if (resp->status == 401 || resp->status == 403)
+        return cfo_diag_set(d, CFO_EIO, "%s %s: %s (credentials: %s)", what, gs->base.display, why,
+                            cfo_gcs_auth_describe(gs->auth));
+    return cfo_diag_set(d, CFO_EIO, "%s %s: %s", what, gs->base.display, why);
+}
+
+static cfo_err gs_lock(cfo_storage *st, cfo_diag *d)
+{
+    (void)st;
+    (void)d;
+    return CFO_OK; /* ifGenerationMatch protects the write */
+}
+
+static void gs_unlock(cfo_storage *st)
+{
+    (void)st;
+}
+
+/* Hands the bytes on, keeping their MD5 in case the generation must be
+ * matched against the object's metadata afterwards. */
+typedef struct read_ctx {
+    cfo_storage_sink sink;
+    void *ctx;
+    cfo_diag *d;
+    EVP_MD_CTX *md5;
+} read_ctx;
+
+static cfo_err hashing_sink(void *ctx, const void *data, size_t len, cfo_diag *d)
+{
+    (void)d;
+    read_ctx *rc = ctx;
+    EVP_DigestUpdate(rc->md5, data, len);
+    return rc->sink(rc->ctx, data, len, rc->d);
+}
+
+/* Without x-goog-generation, the metadata names the generation; it belongs
+ * to the bytes read only if their MD5 is the one it lists. */
+static cfo_err generation_from_metadata(gcs_storage *gs, const unsigned char *md5,
+                                        unsigned int md5_len, char *token, cfo_diag *d)
+{
+    cfo_gcs_http_req req = {.method = "GET", .url = gs->meta_url};
+    cfo_gcs_http_resp resp;
+    cfo_gcs_http_resp_init(&resp);
+    cfo_err err = gcs_call(gs, &req, &resp, "reading the metadata of", d);
+    if (err != CFO_OK)
+        goto out;
+    if (resp.status == 404) {
+        err = cfo_diag_set(d, CFO_ECONFLICT, "%s was deleted while it was read", gs->base.display);
+        goto out;
+    }
+    if (resp.status != 200) {
+        err = status_error(gs, &resp, "reading the metadata of", d);
+        goto out;
+    }
+    yajl_val root = yajl_tree_parse(resp.body.data ? resp.body.data : "", NULL, 0);
+    const char *gp[] = {"generation", NULL};
+    const char *mp[] = {"md5Hash", NULL};
+    yajl_val gen = root ? yajl_tree_get(root, gp, yajl_t_string) : NULL;
+    yajl_val hash = root ? yajl_tree_get(root, mp, yajl_t_string) : NULL;
+    const char *g = gen ? YAJL_GET_STRING(gen) : "";
+    size_t gl = strlen(g);
+    bool digits = gl > 0 && gl < 32;
+    for (size_t i = 0; digits && i < gl; i++)
+        digits = isdigit((unsigned char)g[i]) != 0;
+    if (!digits || hash == NULL) {
+        err = cfo_diag_set(d, CFO_EIO,
+                           "cannot tell the generation of %s: no x-goog-generation header and "
+                           "no generation and md5Hash in its metadata",
+                           gs->base.display);
+    } else {
+        unsigned char want[64];
+        const char *h = YAJL_GET_STRING(hash);
+        int n =
+            EVP_DecodeBlock(want, (const unsigned char *)h, strlen(h) <= 88 ? (int)strlen(h) : 0);
+        if (n >= 16 && md5_len == 16 && memcmp(want, md5, 16) == 0)
+            snprintf(token, CFO_TOKEN_MAX, "%s", g);
+        else
+            err = cfo_diag_set(d, CFO_ECONFLICT, "%s changed while it was read", gs->base.display);
+    }
+    yajl_tree_free(root);
+out:
+    cfo_gcs_http_resp_fini(&resp);
+    return err;
+}
+
+static cfo_err gs_read(cfo_storage *st, cfo_storage_sink sink, void *ctx, char *token, cfo_diag *d)
+{
+    gcs_storage *gs = gs_of(st);
+    read_ctx rc = {.sink = sink, .ctx = ctx, .d = d, .md5 = EVP_MD_CTX_new()};
+    if (rc.md5 == NULL || EVP_DigestInit_ex(rc.md5, EVP_md5(), NULL) != 1)
+        abort(); /* only allocation can fail here */
+    cfo_gcs_http_req req = {
+        .method = "GET", .url = gs->media_url, .sink = hashing_sink, .sink_ctx = &rc};
+    cfo_gcs_http_resp resp;
+    cfo_gcs_http_resp_init(&resp);
+    cfo_err err = gcs_call(gs, &req, &resp, "reading", d);
+    if (err != CFO_OK)
+        goto out;
+    if (resp.status == 200) {
+        if (resp.generation[0] != '\0') {
+            snprintf(token, CFO_TOKEN_MAX, "%s", resp.generation);
+        } else {
+            unsigned char md5[EVP_MAX_MD_SIZE];
+            unsigned int md5_len = 0;
+            EVP_DigestFinal_ex(rc.md5, md5, &md5_len);
+            err = generation_from_metadata(gs, md5, md5_len, token, d);
+        }
+    } else if (resp.status == 404 && !says_no_bucket(&resp)) {
+        snprintf(token, CFO_TOKEN_MAX, "0");
+        err = cfo_diag_set(d, CFO_ENOTFOUND, "%s: no such object", st->display);
+    } else if (resp.status == 404) {
+        err = cfo_diag_set(d, CFO_EIO, "reading %s: bucket '%s' does not exist", st->display,
+                           gs->bucket);
+    } else {
+        err = status_error(gs, &resp, "reading", d);
+    }
+out:
+    EVP_MD_CTX_free(rc.md5);
+    cfo_gcs_http_resp_fini(&resp);
+    return err;
+}
+
+static cfo_err gs_write(cfo_storage *st, const void *data, size_t len, const char *expect_token,
+                        cfo_diag *d)
+{
+    gcs_storage *gs = gs_of(st);
+    size_t tl = strlen(expect_token);
+    bool digits = tl > 0 && tl < 32;
+    for (size_t i = 0; digits && i < tl; i++)
+        digits = isdigit((unsigned char)expect_token[i]) != 0;
+    if (!digits)
+        return cfo_diag_set(d, CFO_EINVAL, "writing %s: '%s' is not a generation", st->display,
+                            expect_token);
+    char *url = cfo_xasprintf("%s%s", gs->upload_prefix, expect_token);
+    static const char *const hdrs[] = {"Content-Type: application/json", NULL};
+    cfo_gcs_http_req req = {
+        .method = "POST", .url = url, .headers = hdrs, .body = data, .body_len = len};
+    cfo_gcs_http_resp resp;
+    cfo_gcs_http_resp_init(&resp);
+    cfo_err err = gcs_call(gs, &req, &resp, "writing", d);
+    if (err != CFO_OK)
+        goto out;
+    if (resp.status == 200) {
+        gs->conflicts = 0;
+    } else if (resp.status == 412) {
+        /* Someone wrote first (or our own earlier try did and its reply was
+         * lost): the caller reads and merges again. Waiting a little first
+         * keeps a crowd of writers from colliding round after round. */
+        int64_t wait = cfo_gcs_backoff_ms(&gs->retry, gs->conflicts, cfo_gcs_random());
+        if (gs->conflicts < 16)
+            gs->conflicts++;
+        cfo_info("%s changed since it was read (generation %s no longer current); merging "
+                 "again in %lld ms",
+                 st->display, expect_token, (long long)wait);
+        cfo_gcs_sleep_ms(wait);
+        err = cfo_diag_set(d, CFO_ECONFLICT, "%s changed since it was read (generation %s)",
+                           st->display, expect_token);
+    } else if (resp.status == 404) {
+        err = cfo_diag_set(d, CFO_EIO, "writing %s: bucket '%s' does not exist", st->display,
+                           gs->bucket);
+    } else {
+        err = status_error(gs, &resp, "writing", d);
+    }
+out:
+    cfo_gcs_http_resp_fini(&resp);
+    free(url);
+    return err;
+}
+
+static void gs_destroy(cfo_storage *st)
+{
+    gcs_storage *gs = gs_of(st);
+    free(gs->bucket);
+    free(gs->object);
+    free(gs->media_url);
+    free(gs->meta_url);
+    free(gs->upload_prefix);
+    cfo_gcs_auth_destroy(&gs->auth);
+    free(gs);
+}
+
+static const cfo_storage_ops gcs_ops = {
+    .scheme = "gs",
+    .lock = gs_lock,
+    .unlock = gs_unlock,
+    .read = gs_read,
+    .write = gs_write,
+    .destroy = gs_destroy,
+};
+
+static bool valid_bucket(const char *b)
+{
+    size_t n = strlen(b);
+    if (n < 3 || n > 222)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)b[i]) && !isdigit((unsigned char)b[i]) && b[i] != '-' &&
+            b[i] != '_' && b[i] != '.')
+            return false;
+    return true;
+}
+
+cfo_err cfo_storage_gcs_open(const char *bucket, const char *object, cfo_storage **out, cfo_diag *d)
+{
+    *out = NULL;
+    if (!valid_bucket(bucket))
+        return cfo_diag_set(d, CFO_EINVAL,
+                            "invalid GCS bucket name '%s' (3-222 characters of a-z 0-9 - _ .)",
+                            bucket);
+    size_t on = strlen(object);
+    if (on == 0 || on > OBJECT_NAME_MAX || strpbrk(object, "\r\n") != NULL)
+        return cfo_diag_set(d, CFO_EINVAL,
+                            "invalid GCS object name '%s' (1-%d bytes, no line breaks)", object,
+                            OBJECT_NAME_MAX);
+    cfo_gcs_auth *auth = NULL;
+    cfo_err err = cfo_gcs_auth_new(&auth, d);
+    if (err != CFO_OK)
+        return err;
+    gcs_storage *gs = cfo_xcalloc(1, sizeof *gs);
+    gs->base.ops = &gcs_ops;
+    gs->base.url = cfo_xasprintf("gs://%s/%s", bucket, object);
+    gs->base.display = cfo_xstrdup(gs->base.url);
+    gs->bucket = cfo_xstrdup(bucket);
+    gs->object = cfo_xstrdup(object);
+    gs->auth = auth;
+    cfo_gcs_retry_from_env(&gs->retry);
+    const char *ep = cfo_gcs_auth_endpoint(auth);
+    char *eb = cfo_gcs_url_encode(bucket);
+    char *eo = cfo_gcs_url_encode(object);
+    gs->meta_url = cfo_xasprintf("%s/storage/v1/b/%s/o/%s", ep, eb, eo);
+    gs->media_url = cfo_xasprintf("%s?alt=media", gs->meta_url);
+    gs->upload_prefix = cfo_xasprintf(
+        "%s/upload/storage/v1/b/%s/o?uploadType=media&name=%s&ifGenerationMatch=", ep, eb, eo);
+    free(eb);
+    free(eo);
+    cfo_debug("dataset %s: credentials from %s", gs->base.display, cfo_gcs_auth_describe(auth));
+    *out = &gs->base;
+    return CFO_OK;
+}

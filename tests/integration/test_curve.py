@@ -1,0 +1,148 @@
+"""CURVE authentication with the real binaries: only workers whose public key
+is in --allow-dir get a session, traffic without the right keys gets nothing,
+a key removed from the directory is refused after SIGHUP."""
+
+import os
+import signal
+import stat
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cfotest  # noqa: E402
+from cfotest import binary, run, wait_for  # noqa: E402
+from test_distributed import Cluster, once_each  # noqa: E402
+
+
+def keygen(keys, name):
+    run([binary("cfo-keygen"), "--dir", keys, name], check=0)
+    return os.path.join(keys, name + ".key"), os.path.join(keys, name + ".pub")
+
+
+class Curve(unittest.TestCase):
+    def setUp(self):
+        self.c = None
+
+    def tearDown(self):
+        if self.c is not None:
+            self.c.close()
+
+    def cluster(self, env):
+        self.c = c = Cluster(env)
+        self.keys = os.path.join(c.tmp.path, "keys")
+        self.allow = os.path.join(c.tmp.path, "allowed")
+        os.makedirs(self.allow)
+        self.coord_key, self.coord_pub = keygen(self.keys, "coordinator")
+        return c
+
+    def allowed_worker_key(self, name):
+        secret, public = keygen(self.keys, name)
+        os.link(public, os.path.join(self.allow, name + ".pub"))
+        return secret
+
+    def coordinator(self, *args, bind=None):
+        c = self.c
+        if bind is not None:
+            c.endpoint = bind
+        return c.coordinator("--curve-secret", self.coord_key, "--allow-dir", self.allow, *args)
+
+    def curve_worker(self, wid, secret, server_pub, *args):
+        return self.c.worker(wid, "--curve-secret", secret, "--server-key", server_pub, *args)
+
+    def test_only_allowed_keys_get_tasks(self):
+        c = self.cluster({"NTASKS": "6"})
+        good = self.allowed_worker_key("good")
+        stranger, _ = keygen(self.keys, "stranger")
+        _, impostor_pub = keygen(self.keys, "impostor")
+        coord = self.coordinator()
+        c.worker("plain", "--slots", "1")                              # no encryption
+        self.curve_worker("stranger", stranger, self.coord_pub)        # key not allowed
+        self.curve_worker("misled", good, impostor_pub)                 # wrong server key
+        wait_for(lambda: "is not in %s" % self.allow in c.log("coordinator"), 30,
+                 "the ZAP handler to refuse the unknown key")
+        self.curve_worker("good", good, self.coord_pub, "--slots", "2")
+        self.assertEqual(c.wait(coord), 0, c.log("coordinator"))
+        recs = c.records()
+        once_each(self, recs, [("SEQ", "t%d" % i) for i in range(1, 7)] + [("OTHER", "default")])
+        self.assertEqual({r["worker"] for r in recs}, {"good"})
+        log = c.log("coordinator")
+        for name in ("plain", "stranger", "misled"):
+            self.assertNotIn("worker %s joined" % name, log)
+
+    def test_no_allowed_worker_means_no_worker(self):
+        c = self.cluster({"NTASKS": "2"})
+        stranger, _ = keygen(self.keys, "stranger")
+        coord = self.coordinator("--wait-workers", "3s")
+        self.curve_worker("stranger", stranger, self.coord_pub)
+        c.worker("plain")
+        self.assertEqual(c.wait(coord, 60), 3, c.log("coordinator"))
+        self.assertIn("no worker connected", c.log("coordinator"))
+        self.assertEqual(c.records(), [])
+
+    def test_key_removed_is_refused_after_sighup(self):
+        c = self.cluster({"NTASKS": "30", "TASK_SLEEP": "0.3"})
+        a = self.allowed_worker_key("a")
+        b = self.allowed_worker_key("b")
+        coord = self.coordinator()
+        wa = self.curve_worker("a", a, self.coord_pub, "--slots", "1")
+        wait_for(lambda: "worker a joined" in c.log("coordinator"), 30, "worker a")
+        os.unlink(os.path.join(self.allow, "a.pub"))
+        coord.send_signal(signal.SIGHUP)
+        wait_for(lambda: "worker a lost its key's permission" in c.log("coordinator"), 30,
+                 "the coordinator to drop worker a")
+        self.assertEqual(c.wait(wa, 30), 0)  # told to leave
+        # Back with the same key: the handshake itself is refused now.
+        self.curve_worker("a-again", a, self.coord_pub, "--slots", "1")
+        wait_for(lambda: c.log("coordinator").count("is not in %s" % self.allow) >= 1, 30,
+                 "the ZAP handler to refuse the removed key")
+        self.curve_worker("b", b, self.coord_pub, "--slots", "2")
+        self.assertEqual(c.wait(coord), 0, c.log("coordinator"))
+        once_each(self, c.records(),
+                  [("SEQ", "t%d" % i) for i in range(1, 31)] + [("OTHER", "default")])
+        self.assertNotIn("worker a-again joined", c.log("coordinator"))
+
+    def test_without_keys_only_loopback_unless_insecure(self):
+        c = self.cluster({"NTASKS": "1"})
+        p = run([binary("cfo-coordinator"), "--repo", c.repo, "--bind", "tcp://0.0.0.0:%d" % c.port,
+                 "--dry-run"])
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("without CURVE keys", p.stderr)
+        p = run([binary("cfo-coordinator"), "--repo", c.repo, "--bind", "tcp://*:%d" % c.port,
+                 "--curve-secret", self.coord_key])
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("go together", p.stderr)
+        # --insecure serves anyone, and says so.
+        c.endpoint = "tcp://0.0.0.0:%d" % c.port
+        coord = c.coordinator("--insecure")
+        c.endpoint = "tcp://127.0.0.1:%d" % c.port
+        c.worker("w", "--slots", "2")
+        self.assertEqual(c.wait(coord), 0, c.log("coordinator"))
+        self.assertIn("WITHOUT authentication", c.log("coordinator"))
+
+    def test_key_files(self):
+        c = self.cluster({})
+        mode = stat.S_IMODE(os.stat(self.coord_key).st_mode)
+        self.assertEqual(mode, 0o600)
+        with open(self.coord_pub) as f:
+            self.assertEqual(len(f.read().strip()), 40)
+        p = run([binary("cfo-keygen"), "--dir", self.keys, "coordinator"])
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("--force", p.stderr)
+        run([binary("cfo-keygen"), "--dir", self.keys, "--force", "coordinator"], check=0)
+        # A secret key others can read is refused.
+        os.chmod(self.coord_key, 0o644)
+        p = run([binary("cfo-worker"), "--connect", c.endpoint, "--repo", c.repo,
+                 "--curve-secret", self.coord_key, "--server-key", self.coord_pub])
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("readable by others", p.stderr)
+        with open(os.path.join(self.keys, "bad.pub"), "w") as f:
+            f.write("not a key\n")
+        p = run([binary("cfo-worker"), "--connect", c.endpoint, "--repo", c.repo,
+                 "--curve-secret", keygen(self.keys, "w")[0], "--server-key",
+                 os.path.join(self.keys, "bad.pub")])
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("Z85", p.stderr)
+
+
+if __name__ == "__main__":
+    cfotest.main()
