@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *log_prog = "cfo";
 static cfo_log_level log_min = CFO_LOG_INFO;
@@ -53,7 +54,10 @@ void cfo_log(cfo_log_level level, const char *fmt, ...)
     char line[4096];
     char stamp[32];
     cfo_format_time(cfo_wall_ms() / 1000 * 1000, stamp, sizeof stamp);
-    int n = snprintf(line, sizeof line, "%s %s: %s: ", stamp, log_prog, names[level]);
+    /* On a terminal the progress bar may be on screen: erase it in the same
+     * write, so the log line does not run on from it (the bar redraws). */
+    const char *erase = !log_json && isatty(STDERR_FILENO) ? "\r\033[K" : "";
+    int n = snprintf(line, sizeof line, "%s%s %s: %s: ", erase, stamp, log_prog, names[level]);
     va_list ap;
     va_start(ap, fmt);
     if (log_json) {

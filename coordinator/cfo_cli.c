@@ -697,6 +697,14 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
         snprintf(why, sizeof why, "stopped by a signal before the run finished");
         rc = EXIT_HARNESS;
     }
+    const char *step = getenv("GITHUB_STEP_SUMMARY");
+    if (step != NULL && step[0] != '\0') {
+        info.exit_code = rc;
+        info.verdict = why;
+        /* A CI nicety: it never changes the run's exit status. */
+        if (cfo_report_step_summary(step, &ts, outcomes, &info, &d) != CFO_OK)
+            cfo_warn("step summary: %s", d.msg);
+    }
     printf("\n%s: exit %d: %s\n", single ? "cfo" : "cfo-coordinator", rc, why);
 
 out:

@@ -467,8 +467,7 @@ static void test_url_errors(void **state)
 {
     (void)state;
     static const url_case cases[] = {
-        {"gs://bucket/infra/data.json", CFO_EUNSUPPORTED,
-         "gs:// datasets are not supported by this build (GCS backend not built)"},
+        {"gs://Bucket/infra/data.json", CFO_EINVAL, "invalid GCS bucket name 'Bucket'"},
         {"gs://bucket", CFO_EINVAL, "invalid dataset URL 'gs://bucket'"},
         {"gs://bucket/", CFO_EINVAL, "invalid dataset URL 'gs://bucket/'"},
         {"gs:///object", CFO_EINVAL, "invalid dataset URL 'gs:///object'"},

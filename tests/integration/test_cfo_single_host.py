@@ -204,6 +204,18 @@ class SingleHost(unittest.TestCase):
             self.assertRegex(r["time"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
             self.assertTrue(r["run"])
 
+    def test_github_step_summary_is_written_when_asked(self):
+        summary = os.path.join(self.tmp.path, "summary.md")
+        p = run([binary("cfo"), "--repo", self.repo, "--fuzzer", "VERDICT", "--workdir",
+                 os.path.join(self.tmp.path, "work")], cwd=self.tmp.path,
+                env={"GITHUB_STEP_SUMMARY": summary})
+        self.assertEqual(p.returncode, 1)
+        with open(summary) as f:
+            md = f.read()
+        self.assertIn("VERDICT", md)
+        self.assertIn("./fz/verdict.sh 7", md)  # how to reproduce the error
+        self.assertIn("|", md)  # the per-fuzzer table
+
     def test_bad_input_gets_one_clear_line_and_the_right_exit(self):
         cases = [
             (["--budget", "soon"], 2, "invalid duration"),

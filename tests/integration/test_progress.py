@@ -42,14 +42,14 @@ LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ cfo: ")
 
 def bar_draws(text):
     """The text of each draw of the bar: what follows an erase-line up to the
-    end of the line. A log line written while the bar is shown starts where
-    the bar ends (the logger does not erase the bar first), so it is cut off
-    here: the bar is what this test is about."""
+    end of the line. Log lines erase the bar before they are written, so they
+    are draws of their own and are left out here."""
     draws = []
     for d in text.split("\r\x1b[K")[1:]:
         line = d.split("\r")[0].split("\n")[0]
-        m = LOG_LINE.search(line)
-        draws.append((line[:m.start()] if m else line, d))
+        if LOG_LINE.match(line):
+            continue
+        draws.append((line, d))
     return draws
 
 
