@@ -55,6 +55,9 @@ typedef struct cfo_record {
     cfo_status status;
     bool ok;
     bool has_time;
+    /* Scratch for whoever merges: the record is one of the new ones. Not data:
+     * not written, not compared. */
+    bool fresh;
 } cfo_record;
 
 /* A growable array of records sharing one pool. */

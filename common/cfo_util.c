@@ -434,6 +434,29 @@ void cfo_utf8_sanitize(char *s)
     }
 }
 
+bool cfo_json_depth_ok(const char *json, size_t len, int max)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = json[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+        } else if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max)
+                return false;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return true;
+}
+
 int cfo_cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -80,6 +80,11 @@ cfo_err cfo_remove_tree(const char *path, cfo_diag *d);
  * a task is safe in JSON and XML. */
 void cfo_utf8_sanitize(char *s);
 
+/* Whether JSON text nests arrays and objects at most max deep (brackets in
+ * strings not counted). yajl_tree parses and frees by recursion, so outside
+ * JSON is checked with this before it is handed to yajl_tree_parse. */
+bool cfo_json_depth_ok(const char *json, size_t len, int max);
+
 /* Number of online CPUs, at least 1. */
 int cfo_cpu_count(void);
 

@@ -19,6 +19,7 @@
 #include "cfo_curve.h"
 #include "cfo_exec.h"
 #include "cfo_git.h"
+#include "cfo_journal.h"
 #include "cfo_log.h"
 #include "cfo_proto.h"
 #include "cfo_report.h"
@@ -34,7 +35,10 @@ static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void on_stop_signal(int sig)
 {
-    (void)sig;
+    /* The first signal stops the run gracefully; a second one means now. The
+     * journal is durable at every step, so nothing committed is lost. */
+    if (stop_requested)
+        _exit(128 + sig);
     stop_requested = 1;
 }
 
@@ -98,6 +102,12 @@ static void usage(FILE *out, bool single)
             "  --report FILE        write a JSON run report\n"
             "  --junit FILE         write JUnit XML (one testcase per task)\n"
             "  --workdir DIR        where worktrees are made (default: .cfo/work)\n"
+            "  --state-dir DIR      journal the run there (fsynced before each result is\n"
+            "                       acknowledged); started again with the same DIR, an\n"
+            "                       unfinished run resumes: committed tasks are not run again,\n"
+            "                       the budget counts from the first start\n"
+            "  --resume-upload-only with --state-dir: run nothing, merge and upload what the\n"
+            "                       journal's unfinished run committed (after a failed upload)\n"
             "  --quiet              no progress lines\n"
             "  --log-format FORMAT  text (default) or json: every log and progress line as\n"
             "                       one JSON object\n"
@@ -112,8 +122,8 @@ static void usage(FILE *out, bool single)
 typedef struct cli {
     bool single;
     const char *config, *repo, *dataset, *logs_dir, *report, *junit, *workdir, *bind;
-    bool dry_run, upload, force, quiet, json, insecure;
-    const char *curve_secret, *allow_dir;
+    bool dry_run, upload, force, quiet, json, insecure, resume_upload_only;
+    const char *curve_secret, *allow_dir, *state_dir;
     int concurrency;
     int64_t budget_ms, task_timeout_ms, grace_ms, heartbeat_ms, wait_workers_ms;
     uint32_t prefetch;
@@ -160,6 +170,8 @@ static int parse_cli(int argc, char **argv, cli *c)
         O_CURVE_SECRET,
         O_ALLOW_DIR,
         O_INSECURE,
+        O_STATE_DIR,
+        O_RESUME_UPLOAD_ONLY,
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},
@@ -187,6 +199,8 @@ static int parse_cli(int argc, char **argv, cli *c)
         {"curve-secret", required_argument, NULL, O_CURVE_SECRET},
         {"allow-dir", required_argument, NULL, O_ALLOW_DIR},
         {"insecure", no_argument, NULL, O_INSECURE},
+        {"state-dir", required_argument, NULL, O_STATE_DIR},
+        {"resume-upload-only", no_argument, NULL, O_RESUME_UPLOAD_ONLY},
         {NULL, 0, NULL, 0},
     };
     cfo_diag d = {{0}};
@@ -286,6 +300,12 @@ static int parse_cli(int argc, char **argv, cli *c)
         case O_QUIET:
             c->quiet = true;
             break;
+        case O_STATE_DIR:
+            c->state_dir = optarg;
+            break;
+        case O_RESUME_UPLOAD_ONLY:
+            c->resume_upload_only = true;
+            break;
         case O_CURVE_SECRET:
             c->curve_secret = optarg;
             break;
@@ -316,6 +336,10 @@ static int parse_cli(int argc, char **argv, cli *c)
     bad:
         cfo_error("%s", d.msg);
         fprintf(stderr, "Try '%s --help'.\n", c->single ? "cfo" : "cfo-coordinator");
+        return -1;
+    }
+    if (c->resume_upload_only && (c->state_dir == NULL || !c->upload)) {
+        cfo_error("--resume-upload-only needs --state-dir and --upload");
         return -1;
     }
     if ((c->curve_secret == NULL) != (c->allow_dir == NULL)) {
@@ -454,6 +478,7 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
     cfo_outcome *outcomes = NULL;
     char *top = NULL, *runner = NULL, *run_id = NULL, *repo_ini = NULL, *workdir = NULL;
     void *zctx = NULL, *router = NULL;
+    cfo_journal *journal = NULL;
     cfo_zap *zap = NULL;
     local_worker lw;
     cfo_task_env env;
@@ -519,6 +544,12 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
     }
     char abs[PATH_MAX];
     workdir = cfo_xstrdup(realpath(c.workdir, abs) ? abs : c.workdir);
+    /* Logs that cannot be kept are found out now, not after the run. */
+    if (c.logs_dir != NULL &&
+        (cfo_mkdir_p(c.logs_dir, &d) != CFO_OK || access(c.logs_dir, W_OK) != 0)) {
+        cfo_error("cannot keep logs in %s: %s", c.logs_dir, d.msg[0] ? d.msg : "not writable");
+        goto out;
+    }
     cfo_taskgen_opts tg = {
         .repo = top,
         .config = cfg,
@@ -529,11 +560,39 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
         .force = c.force,
         .task_timeout_ms = task_timeout_ms,
     };
-    err = cfo_taskgen(&tg, &ts, &d);
-    if (err != CFO_OK) {
-        cfo_error("%s", d.msg);
-        rc = err == CFO_EINVAL ? EXIT_USAGE : EXIT_HARNESS;
-        goto out;
+    bool resumed = false;
+    int64_t started = cfo_wall_ms();
+    if (c.state_dir != NULL) {
+        if (cfo_journal_open(c.state_dir, &journal, &d) != CFO_OK) {
+            cfo_error("%s", d.msg);
+            goto out;
+        }
+        const cfo_journal_run *jr = cfo_journal_run_info(journal);
+        if (jr != NULL && !jr->finished) {
+            if (cfo_journal_restore(journal, cfg, &ts, &outcomes, &d) != CFO_OK) {
+                cfo_error("%s", d.msg);
+                rc = EXIT_USAGE;
+                goto out;
+            }
+            resumed = true;
+            run_id = cfo_xstrdup(jr->run_id);
+            started = jr->started_wall_ms;
+            budget_ms = jr->budget_ms;
+            cfo_info("resuming run %s from %s: %zu of %zu tasks already committed", run_id,
+                     c.state_dir, jr->committed, ts.n);
+        } else if (c.resume_upload_only) {
+            cfo_error("nothing to upload: the journal in %s holds no unfinished run", c.state_dir);
+            rc = EXIT_USAGE;
+            goto out;
+        }
+    }
+    if (!resumed) {
+        err = cfo_taskgen(&tg, &ts, &d);
+        if (err != CFO_OK) {
+            cfo_error("%s", d.msg);
+            rc = err == CFO_EINVAL ? EXIT_USAGE : EXIT_HARNESS;
+            goto out;
+        }
     }
     if (c.dry_run) {
         for (size_t i = 0; i < ts.n; i++)
@@ -549,7 +608,13 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
 
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
-    run_id = make_run_id(host);
+    if (run_id == NULL)
+        run_id = make_run_id(host);
+    if (journal != NULL && !resumed &&
+        cfo_journal_begin(journal, run_id, started, budget_ms, &ts, &d) != CFO_OK) {
+        cfo_error("%s", d.msg);
+        goto out;
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -561,88 +626,100 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    zctx = zmq_ctx_new();
-    char inproc[64];
-    snprintf(inproc, sizeof inproc, "inproc://cfo-scheduler-%d", (int)getpid());
-    char secret[CFO_CURVE_KEY_LEN + 1] = "";
-    if (c.curve_secret != NULL) {
-        /* The ZAP handler must answer before the CURVE socket binds. */
-        if (cfo_curve_read_key(c.curve_secret, true, secret, &d) != CFO_OK ||
-            cfo_zap_start(zctx, c.allow_dir, &zap, &d) != CFO_OK) {
-            cfo_error("%s", d.msg);
-            rc = EXIT_USAGE;
-            goto out;
-        }
-    } else if (!single && !is_local_endpoint(c.bind)) {
-        cfo_warn("serving workers on %s WITHOUT authentication or encryption (--insecure)", c.bind);
-    }
-    err = open_router(zctx, single ? inproc : c.bind, c.curve_secret ? secret : NULL, &router, &d);
-    memset(secret, 0, sizeof secret);
-    if (err != CFO_OK) {
-        cfo_error("%s", d.msg);
-        rc = single ? EXIT_HARNESS : EXIT_USAGE;
-        goto out;
-    }
-    if (single) {
-        env = (cfo_task_env){
-            .repo = top,
-            .workdir = workdir,
-            .config = cfg,
-            .runner = runner,
-            .logs_dir = c.logs_dir,
-            .grace_ms = c.grace_ms,
-            .git_lock = &git_lock,
-        };
-        memset(&lw, 0, sizeof lw);
-        lw.opts = (cfo_session_opts){
-            .zctx = zctx,
-            .endpoint = inproc,
-            .worker_id = host,
-            .slots = (uint32_t)concurrency,
-            .env = &env,
-            .heartbeat_ms = c.heartbeat_ms,
-            .stop = &stop_requested,
-        };
-        if (pthread_create(&lw.thread, NULL, local_worker_main, &lw) != 0) {
-            cfo_error("cannot start the local worker thread");
-            goto out;
-        }
-        worker_started = true;
-        cfo_info("run %s: %zu tasks, concurrency %d, budget %lds, task timeout %lds%s", run_id,
-                 ts.n, concurrency, (long)(budget_ms / 1000), (long)(task_timeout_ms / 1000),
-                 ts.skipped ? " (some targets skipped: already passed)" : "");
-    } else {
-        cfo_info("run %s: %zu tasks, serving workers on %s, budget %lds, task timeout %lds", run_id,
-                 ts.n, c.bind, (long)(budget_ms / 1000), (long)(task_timeout_ms / 1000));
-    }
-
-    outcomes = cfo_xcalloc(ts.n ? ts.n : 1, sizeof *outcomes);
-    int64_t started = cfo_wall_ms();
-    cfo_sched_opts so = {
-        .name = single ? "cfo" : "cfo-coordinator",
-        .sockets = {router},
-        .nsockets = 1,
-        .run_id = run_id,
-        .budget_ms = budget_ms,
-        .heartbeat_ms = c.heartbeat_ms,
-        .wait_workers_ms = single ? 0 : c.wait_workers_ms,
-        .grace_ms = c.grace_ms,
-        .prefetch = c.prefetch,
-        .max_running = single ? 0 : (uint32_t)c.concurrency,
-        .logs_dir = single ? c.logs_dir : NULL,
-        .progress = c.quiet ? NULL : stderr,
-        .progress_tty = !c.json && isatty(STDERR_FILENO) != 0,
-        .progress_json = c.json,
-        .progress_every_ms = 5000,
-        .stop = &stop_requested,
-        .zap = zap,
-        .reload = &reload_requested,
-    };
+    if (outcomes == NULL)
+        outcomes = cfo_xcalloc(ts.n ? ts.n : 1, sizeof *outcomes);
     cfo_sched_stats stats;
-    cfo_sched_run(&ts, &so, outcomes, &stats);
-    if (worker_started) {
-        pthread_join(lw.thread, NULL);
-        worker_started = false;
+    memset(&stats, 0, sizeof stats);
+    if (c.resume_upload_only) {
+        for (size_t i = 0; i < ts.n; i++)
+            if (!outcomes[i].done)
+                cfo_outcome_cancelled(&outcomes[i], "not run: --resume-upload-only");
+    } else {
+        zctx = zmq_ctx_new();
+        char inproc[64];
+        snprintf(inproc, sizeof inproc, "inproc://cfo-scheduler-%d", (int)getpid());
+        char secret[CFO_CURVE_KEY_LEN + 1] = "";
+        if (c.curve_secret != NULL) {
+            /* The ZAP handler must answer before the CURVE socket binds. */
+            if (cfo_curve_read_key(c.curve_secret, true, secret, &d) != CFO_OK ||
+                cfo_zap_start(zctx, c.allow_dir, &zap, &d) != CFO_OK) {
+                cfo_error("%s", d.msg);
+                rc = EXIT_USAGE;
+                goto out;
+            }
+        } else if (!single && !is_local_endpoint(c.bind)) {
+            cfo_warn("serving workers on %s WITHOUT authentication or encryption (--insecure)",
+                     c.bind);
+        }
+        err = open_router(zctx, single ? inproc : c.bind, c.curve_secret ? secret : NULL, &router,
+                          &d);
+        memset(secret, 0, sizeof secret);
+        if (err != CFO_OK) {
+            cfo_error("%s", d.msg);
+            rc = single ? EXIT_HARNESS : EXIT_USAGE;
+            goto out;
+        }
+        if (single) {
+            env = (cfo_task_env){
+                .repo = top,
+                .workdir = workdir,
+                .config = cfg,
+                .runner = runner,
+                .logs_dir = c.logs_dir,
+                .grace_ms = c.grace_ms,
+                .git_lock = &git_lock,
+            };
+            memset(&lw, 0, sizeof lw);
+            lw.opts = (cfo_session_opts){
+                .zctx = zctx,
+                .endpoint = inproc,
+                .worker_id = host,
+                .slots = (uint32_t)concurrency,
+                .env = &env,
+                .heartbeat_ms = c.heartbeat_ms,
+                .stop = &stop_requested,
+            };
+            if (pthread_create(&lw.thread, NULL, local_worker_main, &lw) != 0) {
+                cfo_error("cannot start the local worker thread");
+                goto out;
+            }
+            worker_started = true;
+            cfo_info("run %s: %zu tasks, concurrency %d, budget %lds, task timeout %lds%s", run_id,
+                     ts.n, concurrency, (long)(budget_ms / 1000), (long)(task_timeout_ms / 1000),
+                     ts.skipped ? " (some targets skipped: already passed)" : "");
+        } else {
+            cfo_info("run %s: %zu tasks, serving workers on %s, budget %lds, task timeout %lds",
+                     run_id, ts.n, c.bind, (long)(budget_ms / 1000),
+                     (long)(task_timeout_ms / 1000));
+        }
+
+        cfo_sched_opts so = {
+            .name = single ? "cfo" : "cfo-coordinator",
+            .sockets = {router},
+            .nsockets = 1,
+            .run_id = run_id,
+            .budget_ms = budget_ms,
+            .heartbeat_ms = c.heartbeat_ms,
+            .wait_workers_ms = single ? 0 : c.wait_workers_ms,
+            .grace_ms = c.grace_ms,
+            .prefetch = c.prefetch,
+            .max_running = single ? 0 : (uint32_t)c.concurrency,
+            .logs_dir = single ? c.logs_dir : NULL,
+            .progress = c.quiet ? NULL : stderr,
+            .progress_tty = !c.json && isatty(STDERR_FILENO) != 0,
+            .progress_json = c.json,
+            .progress_every_ms = 5000,
+            .stop = &stop_requested,
+            .zap = zap,
+            .reload = &reload_requested,
+            .journal = journal,
+            .started_wall_ms = started,
+        };
+        cfo_sched_run(&ts, &so, outcomes, &stats);
+        if (worker_started) {
+            pthread_join(lw.thread, NULL);
+            worker_started = false;
+        }
     }
     cfo_report_summary(stdout, &ts, outcomes);
 
@@ -651,6 +728,12 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
     if (stats.no_worker) {
         snprintf(why, sizeof why, "harness failure: no worker connected to %s within %llds", c.bind,
                  (long long)(c.wait_workers_ms / 1000));
+        rc = EXIT_HARNESS;
+    }
+
+    if (stats.journal_failed) {
+        snprintf(why, sizeof why, "harness failure: the journal in %s could not be written",
+                 c.state_dir);
         rc = EXIT_HARNESS;
     }
 
@@ -668,6 +751,10 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
         err = cfo_store_commit(st, records, cfg, 0, &cs, &d);
         if (err != CFO_OK) {
             cfo_error("upload failed: %s", d.msg);
+            if (journal != NULL)
+                cfo_error("the journal in %s keeps this run's results: run again with "
+                          "--state-dir %s --upload --resume-upload-only",
+                          c.state_dir, c.state_dir);
             snprintf(why, sizeof why, "harness failure: the dataset could not be written");
             rc = EXIT_HARNESS;
         } else {
@@ -677,6 +764,11 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
     } else {
         cfo_info("%zu records not uploaded (no --upload)", records->n);
     }
+    /* The run is over once its results are where they belong; a run cut short
+     * (a stop, a failed upload, a journal that failed) stays resumable. */
+    bool complete = !stats.journal_failed && !stop_requested && (!c.upload || err == CFO_OK);
+    if (journal != NULL && complete && cfo_journal_finish(journal, &d) != CFO_OK)
+        cfo_warn("%s", d.msg);
     cfo_run_info info = {
         .run_id = run_id,
         .worker = host,
@@ -715,6 +807,7 @@ out:
     if (router != NULL)
         zmq_close(router);
     cfo_zap_stop(&zap);
+    cfo_journal_close(&journal);
     if (zctx != NULL)
         zmq_ctx_term(zctx);
     for (size_t i = 0; outcomes != NULL && i < ts.n; i++)

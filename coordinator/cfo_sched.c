@@ -8,6 +8,7 @@
 #include <zmq.h>
 
 #include "cfo_curve.h"
+#include "cfo_journal.h"
 #include "cfo_log.h"
 #include "cfo_progress.h"
 #include "cfo_proto.h"
@@ -62,8 +63,9 @@ typedef struct sched {
     int64_t hb, start, deadline, cancel_until;
     bool cancelling;
     size_t failed;
-    int rr;         /* round-robin start for dispatch */
-    size_t ignored; /* bad messages from peers without a session */
+    int rr;              /* round-robin start for dispatch */
+    size_t ignored;      /* bad messages from peers without a session */
+    size_t commits_here; /* results committed by this process */
 } sched;
 
 /* ---- queues ---- */
@@ -208,6 +210,8 @@ static void dispatch(sched *s)
             if (best < 0)
                 break;
             size_t t = fq_pop(&s->queues[best]);
+            if (s->tasks[t].state != TASK_QUEUED)
+                continue; /* claimed back by a worker that re-offered it */
             const cfo_task *task = &s->ts->v[t];
             int64_t left = s->deadline - cfo_now_ms();
             cfo_msg m = {.type = CFO_MSG_TASK,
@@ -332,6 +336,13 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
             ss->held++;
             s->sessions[old].held--;
             claimed++;
+        } else if (k->state == TASK_QUEUED && a >= k->attempt && !s->cancelling) {
+            /* A resumed run claims back what a worker still holds. */
+            k->state = TASK_RUNNING;
+            k->attempt = a;
+            k->holder = w;
+            ss->held++;
+            claimed++;
         } else {
             send_ref(s, w, CFO_MSG_CANCEL, t, a);
         }
@@ -373,6 +384,24 @@ static void outcome_from_result(sched *s, size_t t, int w, const cfo_msg_result 
             cfo_task_log_path(s->o->logs_dir, task->fuzzer->name, task->branch, task->target);
 }
 
+static void start_cancelling(sched *s, const char *why);
+
+/* Fault injection for the reliability tests: CFO_TEST_CRASH_AFTER_COMMITS=N
+ * kills the coordinator right after its Nth result is journaled and before
+ * it is acknowledged, the narrowest window a crash can hit. */
+static void crash_point(sched *s)
+{
+    static long after = -1;
+    if (after < 0) {
+        const char *v = getenv("CFO_TEST_CRASH_AFTER_COMMITS");
+        after = v ? strtol(v, NULL, 10) : 0;
+    }
+    if (after > 0 && ++s->commits_here >= (size_t)after) {
+        cfo_error("CFO_TEST_CRASH_AFTER_COMMITS=%ld: crashing between commit and ACK", after);
+        _exit(137);
+    }
+}
+
 static void on_result(sched *s, int w, const cfo_msg_result *r)
 {
     session *ss = &s->sessions[w];
@@ -392,18 +421,35 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
         drop_session(s, w, false, "sent a result for a task it does not hold");
         return;
     }
-    send_ref(s, w, CFO_MSG_ACK, r->task_id, r->attempt);
-    ss->held--;
     if (r->status == CFO_STATUS_CANCELLED && !s->cancelling) {
         /* Stopped by its worker (leaving), not by the run: not a result. */
+        send_ref(s, w, CFO_MSG_ACK, r->task_id, r->attempt);
+        ss->held--;
         cfo_info("worker %s gave back %s %s; it goes back to the queue", ss->id,
                  s->ts->v[t].fuzzer->name, s->ts->v[t].target);
         requeue(s, t, false);
         return;
     }
     outcome_from_result(s, t, w, r);
+    /* A cancellation is no result: a resumed run runs the task again. */
+    if (s->o->journal != NULL && r->status != CFO_STATUS_CANCELLED) {
+        cfo_diag d = {{0}};
+        if (cfo_journal_commit(s->o->journal, t, &s->out[t], &d) != CFO_OK) {
+            /* Unacknowledged, the worker keeps it; the run cannot go on
+             * promising durability it does not have. */
+            cfo_error("%s", d.msg);
+            cfo_outcome_fini(&s->out[t]);
+            s->stats->journal_failed = true;
+            if (!s->cancelling)
+                start_cancelling(s, "the journal cannot be written");
+            return;
+        }
+        crash_point(s);
+    }
+    ss->held--;
     ss->done++;
     finish(s, t);
+    send_ref(s, w, CFO_MSG_ACK, r->task_id, r->attempt);
 }
 
 static void on_message(sched *s, int sock, cfo_wire_in *in)
@@ -602,7 +648,9 @@ void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *
     s.stats = stats;
     s.hb = o->heartbeat_ms > 0 ? o->heartbeat_ms : CFO_SCHED_DEFAULT_HEARTBEAT_MS;
     s.start = cfo_now_ms();
-    s.deadline = s.start + o->budget_ms;
+    /* A resumed run's budget counts from its first start. */
+    int64_t spent = o->started_wall_ms > 0 ? cfo_wall_ms() - o->started_wall_ms : 0;
+    s.deadline = s.start + o->budget_ms - (spent > 0 ? spent : 0);
     s.tasks = cfo_xcalloc(ts->n + 1, sizeof *s.tasks);
     s.fuzzers = cfo_xcalloc(ts->n + 1, sizeof *s.fuzzers);
     for (size_t t = 0; t < ts->n; t++) {
@@ -615,8 +663,16 @@ void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *
         s.tasks[t] = (stask){.state = TASK_QUEUED, .attempt = 1, .holder = -1, .fuzzer = f};
     }
     s.queues = cfo_xcalloc((size_t)s.nfuzzers + 1, sizeof *s.queues);
-    for (size_t t = 0; t < ts->n; t++)
+    for (size_t t = 0; t < ts->n; t++) {
+        if (outcomes[t].done) {
+            /* Committed before a restart: its result stands. */
+            s.tasks[t].state = TASK_DONE;
+            s.tasks[t].attempt = outcomes[t].attempt ? outcomes[t].attempt : 1;
+            s.done++;
+            continue;
+        }
         fq_push_back(&s.queues[s.tasks[t].fuzzer], t);
+    }
 
     int64_t every = o->progress_every_ms > 0 ? o->progress_every_ms : 5000;
     int64_t next_print = s.start + (o->progress_tty ? 0 : every);

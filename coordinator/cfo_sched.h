@@ -39,6 +39,12 @@ typedef struct cfo_sched_opts {
      * flag set from SIGHUP to re-read its allow-dir. */
     struct cfo_zap *zap;
     volatile sig_atomic_t *reload;
+    /* The run's journal (NULL: none): each result is made durable there
+     * before it is acknowledged. */
+    struct cfo_journal *journal;
+    /* When the run started (wall clock, ms; 0: now): a resumed run keeps the
+     * budget of its first start. */
+    int64_t started_wall_ms;
 } cfo_sched_opts;
 
 typedef struct cfo_sched_stats {
@@ -46,10 +52,12 @@ typedef struct cfo_sched_stats {
     size_t sessions_dropped; /* protocol violations and dead workers */
     size_t requeued;         /* attempts re-queued after a worker died */
     bool no_worker;          /* no worker came within wait_workers_ms */
+    bool journal_failed;     /* a result could not be made durable: the run stopped */
 } cfo_sched_stats;
 
 /* Runs every task of ts with whatever workers connect and fills
- * outcomes[i] (done in every case: tasks cut by the budget or a stop are
+ * outcomes[i]; an outcome already done on entry (resumed from a journal) is
+ * not run again. Every outcome is done on return ( tasks cut by the budget or a stop are
  * cancelled, tasks whose workers kept dying are errors). Returns when all
  * are done, after telling live workers the run is over. */
 void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *opts, cfo_outcome *outcomes,

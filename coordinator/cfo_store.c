@@ -1,7 +1,6 @@
 /* cfo_store.c -- loading a dataset from storage and the lock-read-merge-write commit loop. */
 #include "cfo_store.h"
 
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +15,11 @@
 typedef struct load_ctx {
     cfo_dataset_parser *parser;
     bool parse_failed; /* the error came from the parser, not from storage */
-    EVP_MD_CTX *md;    /* digest of the bytes read, or NULL */
 } load_ctx;
 
 static cfo_err parse_sink(void *ctx, const void *data, size_t len, cfo_diag *d)
 {
     load_ctx *lc = ctx;
-    if (lc->md != NULL)
-        EVP_DigestUpdate(lc->md, data, len);
     cfo_err err = cfo_dataset_parser_feed(lc->parser, data, len, d);
     if (err != CFO_OK)
         lc->parse_failed = true;
@@ -48,11 +44,11 @@ static cfo_err invalid(cfo_storage *st, cfo_diag *d, const char *suffix)
 /* Reads and parses the dataset into `into`, appending; on failure `into` is
  * as it was. A missing dataset is CFO_ENOTFOUND with token "0". */
 static cfo_err load(cfo_storage *st, cfo_recset *into, cfo_dataset_meta *meta, char *token,
-                    EVP_MD_CTX *md, const char *suffix, cfo_diag *d)
+                    const char *suffix, cfo_diag *d)
 {
     memset(meta, 0, sizeof *meta);
     size_t n0 = into->n;
-    load_ctx lc = {.parser = cfo_dataset_parser_new(st->display, into), .md = md};
+    load_ctx lc = {.parser = cfo_dataset_parser_new(st->display, into)};
     cfo_err err = cfo_storage_read(st, parse_sink, &lc, token, d);
     if (err == CFO_OK) {
         err = cfo_dataset_parser_finish(lc.parser, meta, d);
@@ -74,7 +70,7 @@ cfo_err cfo_store_load(cfo_storage *st, cfo_recset *into, int *window, cfo_diag 
     cfo_dataset_meta meta;
     char token[CFO_TOKEN_MAX];
     *window = 0;
-    cfo_err err = load(st, into, &meta, token, NULL, "", d);
+    cfo_err err = load(st, into, &meta, token, "", d);
     if (err == CFO_ENOTFOUND)
         return CFO_OK;
     if (err == CFO_OK)
@@ -93,8 +89,8 @@ static int choose_window(int window_override, const cfo_config *config, int data
     return CFO_DEFAULT_WINDOW;
 }
 
-/* One lock-read-merge-write round. *unchanged is set when the merge gives
- * back the very bytes that were read, so nothing needs writing. */
+/* One lock-read-merge-write round. When no new record survives the merge and
+ * no old one is dropped, the dataset is left alone (and keeps its version). */
 static cfo_err commit_round(cfo_storage *st, const cfo_recset *records, const cfo_config *config,
                             int window_override, cfo_commit_stats *stats, cfo_diag *d)
 {
@@ -104,45 +100,39 @@ static cfo_err commit_round(cfo_storage *st, const cfo_recset *records, const cf
     cfo_recset *rs = cfo_recset_new();
     cfo_buf out;
     cfo_buf_init(&out);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-        abort(); /* only allocation can fail here */
 
     cfo_dataset_meta meta;
     char token[CFO_TOKEN_MAX];
-    err = load(st, rs, &meta, token, md, "; it was not modified", d);
+    err = load(st, rs, &meta, token, "; it was not modified", d);
     bool exists = err == CFO_OK;
     if (err == CFO_ENOTFOUND)
         err = CFO_OK;
     if (err != CFO_OK)
         goto out;
-    unsigned char old_digest[EVP_MAX_MD_SIZE];
-    unsigned int old_len = 0;
-    EVP_DigestFinal_ex(md, old_digest, &old_len);
 
     stats->before = rs->n;
     stats->added = records->n;
     stats->window = choose_window(window_override, config, meta.window);
+    size_t old_n = rs->n;
     cfo_recset_add_all(rs, records);
+    for (size_t i = 0; i < rs->n; i++)
+        rs->v[i].fresh = i >= old_n;
     cfo_merge_policy policy = {.window = stats->window, .config = config};
     cfo_merge(rs, &policy);
     stats->after = rs->n;
-    cfo_dataset_write(rs, stats->window, &out);
 
-    /* Merging what is already there changes nothing: leave the file (and
-     * its version) alone. */
-    if (exists) {
-        unsigned char new_digest[EVP_MAX_MD_SIZE];
-        unsigned int new_len = 0;
-        EVP_Digest(out.data, out.len, new_digest, &new_len, EVP_sha256(), NULL);
-        if (new_len == old_len && memcmp(new_digest, old_digest, old_len) == 0)
-            goto out;
-    }
+    /* Merging what is already there changes nothing: every old record kept,
+     * no new one among them. Leave the dataset (and its version) alone. */
+    bool fresh = false;
+    for (size_t i = 0; i < rs->n && !fresh; i++)
+        fresh = rs->v[i].fresh;
+    if (exists && !fresh && stats->after == stats->before && meta.window == stats->window)
+        goto out;
+    cfo_dataset_write(rs, stats->window, &out);
     err = cfo_storage_write(st, out.data, out.len, token, d);
 
 out:
     cfo_storage_unlock(st);
-    EVP_MD_CTX_free(md);
     cfo_buf_fini(&out);
     cfo_recset_destroy(&rs);
     return err;

@@ -74,6 +74,9 @@ cfo_err cfo_tfplan_count(const char *json, size_t len, cfo_tfplan *p, cfo_diag *
         return cfo_diag_set(d, CFO_ELIMIT, "plan JSON larger than %zu bytes", CFO_TFPLAN_MAX_JSON);
     if (strlen(json) != len)
         return cfo_diag_set(d, CFO_EPARSE, "plan JSON contains a NUL byte");
+    if (!cfo_json_depth_ok(json, len, CFO_TFPLAN_MAX_DEPTH))
+        return cfo_diag_set(d, CFO_EPARSE, "plan JSON nests deeper than %d levels",
+                            CFO_TFPLAN_MAX_DEPTH);
     char errbuf[256];
     errbuf[0] = '\0';
     yajl_val root = yajl_tree_parse(json, errbuf, sizeof errbuf);

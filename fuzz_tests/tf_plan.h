@@ -11,6 +11,8 @@
 
 /* Largest plan document read (terraform's JSON of a big module). */
 #define CFO_TFPLAN_MAX_JSON ((size_t)256 << 20)
+/* terraform's plans nest a few dozen levels; yajl_tree recurses per level */
+#define CFO_TFPLAN_MAX_DEPTH 512
 
 typedef struct cfo_tfplan {
     int64_t resources;  /* entries of resource_changes */

@@ -13,6 +13,11 @@ packages=(
   # The HTML report's test renders it in headless Chromium and checks the
   # screenshot; the fonts give the page's text the same metrics everywhere.
   chromium fonts-dejavu-core
+  # CFO fuzzes its own decoders with libFuzzer (scripts/fuzz-self.sh); its
+  # runtime is only a recommendation of clang, so it is named here.
+  clang libclang-rt-14-dev
+  # bench/run.py's baselines and peak-memory readings.
+  parallel time
 )
 
 missing=()

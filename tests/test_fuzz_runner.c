@@ -158,6 +158,29 @@ static void test_plan_without_changes(void **state)
     cfo_tfplan_fini(&p);
 }
 
+/* A plan nested deeper than any real one is refused before yajl_tree, whose
+ * recursion would overflow the stack on it (a fuzzing finding). */
+static void test_plan_refuses_deep_nesting(void **state)
+{
+    (void)state;
+    size_t depth = 300000;
+    char *json = cfo_xmalloc(2 * depth + 1);
+    memset(json, '[', depth);
+    memset(json + depth, ']', depth);
+    json[2 * depth] = '\0';
+    cfo_tfplan p;
+    cfo_tfplan_init(&p);
+    cfo_diag d = {{0}};
+    assert_int_equal(cfo_tfplan_count(json, 2 * depth, &p, &d), CFO_EPARSE);
+    assert_non_null(strstr(d.msg, "deeper"));
+    cfo_tfplan_fini(&p);
+    free(json);
+    /* Brackets inside strings do not count. */
+    const char *quoted = "{\"a\": \"[[[[[[\\\"[[[\"}";
+    assert_true(cfo_json_depth_ok(quoted, strlen(quoted), 1));
+    assert_false(cfo_json_depth_ok("[[[]]]", 6, 2));
+}
+
 static void test_plan_rejects_bad_documents(void **state)
 {
     (void)state;
@@ -496,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_plan_counts_changes),
         cmocka_unit_test(test_plan_without_changes),
         cmocka_unit_test(test_plan_rejects_bad_documents),
+        cmocka_unit_test(test_plan_refuses_deep_nesting),
         cmocka_unit_test_setup_teardown(test_discover_root_modules, tree_setup, tree_teardown),
         cmocka_unit_test_setup_teardown(test_discover_include_exclude, tree_setup, tree_teardown),
         cmocka_unit_test_setup_teardown(test_discover_under_root, tree_setup, tree_teardown),

@@ -454,10 +454,58 @@ static size_t signal_strays(const task_procs *tp, int sig)
     return pending;
 }
 
+static atomic_bool subreaper_on;
+
+/* Whether every child of this process is one a thread here waits for. Once
+ * a task's main child has exited, every descendant of it still alive has
+ * been re-parented to this subreaper (or descends from one that was), so
+ * when none is, nothing of the task is left and no /proc scan is needed. */
+static bool only_registered_children(void)
+{
+    DIR *dir = opendir("/proc/self/task");
+    if (dir == NULL)
+        return false;
+    bool only = true;
+    struct dirent *de;
+    pthread_mutex_lock(&registry_mu);
+    while (only && (de = readdir(dir)) != NULL) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+            continue;
+        char path[64], buf[4096];
+        snprintf(path, sizeof path, "/proc/self/task/%s/children", de->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            only = false;
+            break;
+        }
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n < 0 || n == (ssize_t)sizeof buf - 1) { /* unreadable, or more than we read */
+            only = false;
+            break;
+        }
+        buf[n] = '\0';
+        for (char *p = buf, *end; *p; p = end) {
+            long pid = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (!registry_has_locked((pid_t)pid))
+                only = false;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    closedir(dir);
+    return only;
+}
+
 /* SIGKILLs whatever is left of the task until two scans in a row find
- * nothing (one scan can miss a process caught in exec), or the bound. */
+ * nothing (one scan can miss a process caught in exec), or the bound. The
+ * main child has exited when this is called. */
 static void kill_remains(const task_procs *tp)
 {
+    kill(-tp->pid, SIGKILL);
+    if (atomic_load(&subreaper_on) && only_registered_children())
+        return;
     int64_t until = cfo_now_ms() + STRAY_BOUND_MS;
     int clean = 0;
     for (;;) {
@@ -509,25 +557,8 @@ static void sink_init(sink *s, sink_kind kind, int fd, size_t cap)
     s->log_fd = -1;
 }
 
-static void sink_log(sink *s, const char *p, size_t n)
+static void log_write(sink *s, const char *p, size_t n)
 {
-    if (s->log_fd >= 0 && s->log_written + n > s->log_cap) {
-        size_t room = (size_t)(s->log_cap - s->log_written);
-        n = room;
-        if (n == 0) {
-            char note[128];
-            int len = snprintf(note, sizeof note,
-                               "\n[cfo: log cut at %llu bytes; the rest of the output was "
-                               "counted, not kept]\n",
-                               (unsigned long long)s->log_cap);
-            if (write(s->log_fd, note, (size_t)len) < 0) {
-                /* The log is best effort; the task's result does not depend on it. */
-            }
-            close_fd(&s->log_fd);
-            return;
-        }
-    }
-    s->log_written += n;
     while (s->log_fd >= 0 && n > 0) {
         ssize_t w = write(s->log_fd, p, n);
         if (w < 0 && errno == EINTR)
@@ -542,6 +573,28 @@ static void sink_log(sink *s, const char *p, size_t n)
         p += w;
         n -= (size_t)w;
     }
+}
+
+static void sink_log(sink *s, const char *p, size_t n)
+{
+    if (s->log_fd < 0)
+        return;
+    if (s->log_written + n <= s->log_cap) {
+        s->log_written += n;
+        log_write(s, p, n);
+        return;
+    }
+    /* The cap is reached: keep what fits, say so, and keep nothing more. */
+    size_t room = (size_t)(s->log_cap - s->log_written);
+    log_write(s, p, room);
+    s->log_written = s->log_cap;
+    char note[128];
+    int len = snprintf(note, sizeof note,
+                       "\n[cfo: log cut at %llu bytes; the rest of the output was counted, not "
+                       "kept]\n",
+                       (unsigned long long)s->log_cap);
+    log_write(s, note, (size_t)len);
+    close_fd(&s->log_fd);
 }
 
 static void sink_put(sink *s, const char *p, size_t n)
@@ -767,6 +820,8 @@ void cfo_exec_become_subreaper(void)
 {
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
         cfo_warn("exec: cannot become a child subreaper: %s", strerror(errno));
+    else
+        atomic_store(&subreaper_on, true);
 }
 
 /* Opens the log file, making its directory; a failure is reported in why

@@ -14,6 +14,8 @@
 static bool parse_figures(const char *json, cfo_outcome *o)
 {
     char err[128];
+    if (!cfo_json_depth_ok(json, strlen(json), 64))
+        return false;
     yajl_val root = yajl_tree_parse(json, err, sizeof err);
     if (root == NULL || !YAJL_IS_OBJECT(root)) {
         yajl_tree_free(root);

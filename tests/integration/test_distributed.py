@@ -22,6 +22,7 @@ HB = "200ms"  # heartbeat: a peer silent for 600 ms is dead
 RUN_SH = """#!/bin/sh
 t="$1"
 mark="$MARKS/$t"
+: > "$MARKS/start.$t.$$"
 if [ "$t" = a-poison ]; then
   kill -9 "$PPID"  # takes its worker down with it, every time
   exit 0
@@ -86,13 +87,13 @@ class Cluster:
         self.procs.append(p)
         return p
 
-    def coordinator(self, *args, name="coordinator"):
+    def coordinator(self, *args, name="coordinator", env=None):
         return self.spawn(name, [binary("cfo-coordinator"), "--repo", self.repo,
                                  "--bind", self.endpoint, "--heartbeat", HB,
                                  "--dataset", "file://" + self.data, "--upload",
                                  "--workdir", os.path.join(self.tmp.path, "cwork"),
                                  "--report", os.path.join(self.tmp.path, name + ".json"),
-                                 "--wait-workers", "60s", "--grace", "300ms", *args])
+                                 "--wait-workers", "60s", "--grace", "300ms", *args], env=env)
 
     def worker(self, wid, *args, env=None):
         return self.spawn(wid, [binary("cfo-worker"), "--connect", self.endpoint, "--id", wid,

@@ -1,0 +1,55 @@
+/* cfo_journal.h -- the coordinator's append-only journal of a run (its id,
+ * task set and every committed outcome), so a coordinator started again
+ * with the same --state-dir resumes the run instead of throwing it away. */
+#ifndef CFO_JOURNAL_H
+#define CFO_JOURNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cfo_config.h"
+#include "cfo_error.h"
+#include "cfo_outcome.h"
+#include "cfo_task.h"
+
+/* Each entry is [u32 length][u32 crc32][length bytes of JSON], little
+ * endian; an entry cut short or failing its checksum ends the journal (the
+ * torn tail of a crash) and is removed when the journal is opened. */
+typedef struct cfo_journal cfo_journal;
+
+/* What a journal says about the run it holds. */
+typedef struct cfo_journal_run {
+    char *run_id;
+    int64_t started_wall_ms;
+    int64_t budget_ms;
+    bool finished; /* uploaded (or ended without --upload): nothing to resume */
+    size_t committed;
+} cfo_journal_run;
+
+/* Opens (creating) DIR/journal and reads what it holds. */
+cfo_err cfo_journal_open(const char *dir, cfo_journal **out, cfo_diag *d);
+void cfo_journal_close(cfo_journal **self_p);
+
+/* The run the journal holds, or NULL when it holds none. */
+const cfo_journal_run *cfo_journal_run_info(const cfo_journal *self);
+
+/* Starts a new run: the journal is emptied, then holds the run's header and
+ * task set (fsynced). */
+cfo_err cfo_journal_begin(cfo_journal *self, const char *run_id, int64_t started_wall_ms,
+                          int64_t budget_ms, const cfo_taskset *ts, cfo_diag *d);
+
+/* Rebuilds the journal's task set (fuzzers looked up in config) and fills
+ * outcomes[i] of every committed task; outcomes has room for ts->n after
+ * this returns (allocated here, calloc'd). */
+cfo_err cfo_journal_restore(const cfo_journal *self, const cfo_config *config, cfo_taskset *ts,
+                            cfo_outcome **outcomes, cfo_diag *d);
+
+/* Appends task's outcome and makes it durable (fdatasync) before returning:
+ * call it before acknowledging the result. */
+cfo_err cfo_journal_commit(cfo_journal *self, size_t task, const cfo_outcome *o, cfo_diag *d);
+
+/* Records that the run's results are in the dataset (or that the run ended
+ * without --upload): a later start begins a new run. */
+cfo_err cfo_journal_finish(cfo_journal *self, cfo_diag *d);
+
+#endif
