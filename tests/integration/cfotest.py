@@ -108,7 +108,8 @@ def main():
     """unittest main that prints 'N passed, M failed' last and sets the status."""
     suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules["__main__"])
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)
-    failed = len(result.failures) + len(result.errors)
+    # A failing subTest is reported once per subtest: count the tests.
+    failed = len({id(getattr(t, "test_case", t)) for t, _ in result.failures + result.errors})
     skipped = len(result.skipped)
     passed = result.testsRun - failed - skipped
     line = "%d passed, %d failed" % (passed, failed)
