@@ -91,6 +91,23 @@ void cfo_progress_print(const cfo_progress *p, const cfo_progress_snapshot *s, b
             fputc('\n', p->out);
     } else {
         fprintf(p->out, "%s\n", line.data);
+        /* Where the work goes: each worker's tasks done and held. */
+        if (!final && live_workers(s) > 0) {
+            cfo_buf_reset(&line);
+            cfo_buf_printf(&line, "%s: workers:", name);
+            size_t shown = 0;
+            for (size_t i = 0; i < s->nworkers; i++) {
+                if (!s->workers[i].live)
+                    continue;
+                if (shown++ == 16) {
+                    cfo_buf_printf(&line, " (and %zu more)", live_workers(s) - 16);
+                    break;
+                }
+                cfo_buf_printf(&line, "%s %s %zu done, %zu busy", shown > 1 ? ";" : "",
+                               s->workers[i].id, s->workers[i].done, s->workers[i].busy);
+            }
+            fprintf(p->out, "%s\n", line.data);
+        }
     }
     cfo_buf_fini(&line);
     if (final) {

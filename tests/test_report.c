@@ -485,7 +485,8 @@ static void progress_in_a_log_is_plain_lines(void **state)
     char *t = progress_text(false, false, false);
     assert_string_equal(t, "cfo: elapsed: 5.0s, done: 3/10 (0.60 tasks/s), running: 2, "
                            "queued: 5, failed: 1, workers: 1 (2/4 slots busy), budget left: "
-                           "55.0s\n");
+                           "55.0s\n"
+                           "cfo: workers: w1 3 done, 2 busy\n");
     free(t);
     t = progress_text(false, true, true);
     assert_string_equal(t, "{\"event\":\"final\",\"prog\":\"cfo\",\"elapsed_ms\":5000,"

@@ -145,6 +145,8 @@ class Progress(unittest.TestCase):
                                  r"\(\d+/\d+ slots busy\), budget left: \S+$")
         self.assertIn("done: 6/6", lines[-1])
         self.assertIn("failed: 1,", lines[-1])
+        # Between them, where the work goes: the worker's tasks done and held.
+        self.assertRegex(p.stderr, r"(?m)^cfo: workers: \S+ \d+ done, [01] busy$")
         self.assertNotIn("done: 6/6", lines[0])
         self.assertIn("SLEEPY", p.stdout)  # the summary table
 
