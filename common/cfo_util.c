@@ -434,6 +434,36 @@ void cfo_utf8_sanitize(char *s)
     }
 }
 
+void cfo_buf_put_markup(cfo_buf *b, const char *s, size_t max)
+{
+    if (s == NULL)
+        return;
+    char *copy = cfo_xstrndup(s, strnlen(s, max));
+    cfo_utf8_sanitize(copy); /* also turns control characters but \t \n into '?' */
+    for (const char *p = copy; *p; p++) {
+        switch (*p) {
+        case '<':
+            cfo_buf_puts(b, "&lt;");
+            break;
+        case '>':
+            cfo_buf_puts(b, "&gt;");
+            break;
+        case '&':
+            cfo_buf_puts(b, "&amp;");
+            break;
+        case '"':
+            cfo_buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            cfo_buf_puts(b, "&#39;");
+            break;
+        default:
+            cfo_buf_append(b, p, 1);
+        }
+    }
+    free(copy);
+}
+
 bool cfo_json_depth_ok(const char *json, size_t len, int max)
 {
     int depth = 0;

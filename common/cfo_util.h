@@ -80,6 +80,12 @@ cfo_err cfo_remove_tree(const char *path, cfo_diag *d);
  * a task is safe in JSON and XML. */
 void cfo_utf8_sanitize(char *s);
 
+/* Appends at most max bytes of s (NULL: nothing) escaped for XML and HTML
+ * text and attribute values alike. Bytes that are not valid UTF-8, and the
+ * control characters XML forbids, become '?', so that whatever a fuzzer put
+ * into a name or its output cannot break the markup. */
+void cfo_buf_put_markup(cfo_buf *b, const char *s, size_t max);
+
 /* Whether JSON text nests arrays and objects at most max deep (brackets in
  * strings not counted). yajl_tree parses and frees by recursion, so outside
  * JSON is checked with this before it is handed to yajl_tree_parse. */

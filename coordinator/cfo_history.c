@@ -2,6 +2,8 @@
  * regression ranges. */
 #include "cfo_history.h"
 
+#include "cfo_merge.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,31 +21,6 @@ bool cfo_history_status_bad(cfo_status s)
         return false;
     }
     return false;
-}
-
-/* The merge's notion of time: a record without one is older than any with. */
-static int time_cmp(const cfo_record *a, const cfo_record *b)
-{
-    if (a->has_time != b->has_time)
-        return a->has_time ? 1 : -1;
-    if (!a->has_time)
-        return 0;
-    return (a->time_ms > b->time_ms) - (a->time_ms < b->time_ms);
-}
-
-/* > 0 when a is newer: time, attempt, run, then every field, as the merge
- * decides which record of a key survives. */
-static int newer_cmp(const cfo_record *a, const cfo_record *b)
-{
-    int c = time_cmp(a, b);
-    if (c != 0)
-        return c;
-    if (a->attempt != b->attempt)
-        return a->attempt > b->attempt ? 1 : -1;
-    c = cfo_strcmp0(a->run, b->run);
-    if (c != 0)
-        return c;
-    return cfo_record_cmp_all(a, b);
 }
 
 typedef struct entry {
@@ -96,7 +73,7 @@ static int by_series_then_window(const void *pa, const void *pb)
         return c;
     if (a->commit != b->commit)
         return a->commit > b->commit ? 1 : -1;
-    return newer_cmp(a->r, b->r);
+    return cfo_record_cmp_newer(a->r, b->r);
 }
 
 /* The streak of bad cells that reaches the newest tested commit, and the pass

@@ -30,43 +30,9 @@ const char *cfo_html_status_color(cfo_status s)
     return CFO_HTML_UNTESTED_COLOR;
 }
 
-/* Appends s escaped for text and attribute values alike. Bytes that are not
- * valid UTF-8, and control characters XML forbids, become '?', so that
- * whatever a fuzzer put into a target name cannot break the markup. */
-static void esc_n(cfo_buf *b, const char *s, size_t max)
-{
-    if (s == NULL)
-        return;
-    size_t len = strnlen(s, max);
-    char *copy = cfo_xstrndup(s, len);
-    cfo_utf8_sanitize(copy);
-    for (const char *p = copy; *p; p++) {
-        switch (*p) {
-        case '<':
-            cfo_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            cfo_buf_puts(b, "&gt;");
-            break;
-        case '&':
-            cfo_buf_puts(b, "&amp;");
-            break;
-        case '"':
-            cfo_buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            cfo_buf_puts(b, "&#39;");
-            break;
-        default:
-            cfo_buf_append(b, p, 1);
-        }
-    }
-    free(copy);
-}
-
 static void esc(cfo_buf *b, const char *s)
 {
-    esc_n(b, s, SIZE_MAX);
+    cfo_buf_put_markup(b, s, SIZE_MAX);
 }
 
 static void attr(cfo_buf *b, const char *name, const char *value)
@@ -181,7 +147,7 @@ static void heatmap(cfo_buf *b, const cfo_history *h)
         cfo_buf_puts(b, "><title>");
         esc(b, h->commits[c].sha);
         cfo_buf_printf(b, " (%s)</title>", when);
-        esc_n(b, h->commits[c].sha, 7);
+        cfo_buf_put_markup(b, h->commits[c].sha, 7);
         cfo_buf_puts(b, "</text>\n");
     }
     for (size_t k = 0; k < h->nseries; k++) {
@@ -231,7 +197,7 @@ static void heatmap(cfo_buf *b, const cfo_history *h)
             cfo_buf_puts(b, "><title>");
             esc(b, s->target);
             cfo_buf_puts(b, " @ ");
-            esc_n(b, r->commit, 12);
+            cfo_buf_put_markup(b, r->commit, 12);
             cfo_buf_printf(b, ": %s, %lld finding(s), %.2fs, %s", status, (long long)r->findings,
                            r->duration, when);
             if (start)
@@ -292,7 +258,7 @@ static void failures_chart(cfo_buf *b, const cfo_history *h)
                            cfo_html_status_color(stack[i]));
             attr(b, "data-commit", hc->sha);
             cfo_buf_printf(b, " data-count=\"%zu\"><title>", v);
-            esc_n(b, hc->sha, 12);
+            cfo_buf_put_markup(b, hc->sha, 12);
             cfo_buf_printf(b, ": %zu %s</title></rect>\n", v, cfo_status_name(stack[i]));
         }
         char when[40];
@@ -306,7 +272,7 @@ static void failures_chart(cfo_buf *b, const cfo_history *h)
         cfo_buf_printf(b, " data-failing=\"%zu\"><title>", bad);
         esc(b, hc->sha);
         cfo_buf_printf(b, " (%s): %zu not passing</title>", when, bad);
-        esc_n(b, hc->sha, 7);
+        cfo_buf_put_markup(b, hc->sha, 7);
         cfo_buf_puts(b, "</text>\n");
     }
     cfo_buf_puts(b, "</svg>\n");
@@ -375,7 +341,7 @@ static void durations_chart(cfo_buf *b, const cfo_history *h)
                        lw, y + 2, wmean > 0 ? wmean : 1, mean, lw, y + 20, wmax > 0 ? wmax : 1,
                        d->max, lw + plot_w + 8, y + 14, mean, d->n, lw + plot_w + 8, y + 32,
                        d->max);
-        esc_n(b, d->slowest, 40);
+        cfo_buf_put_markup(b, d->slowest, 40);
         cfo_buf_puts(b, "</text>\n</g>\n");
     }
     cfo_buf_puts(b, "</svg>\n");
@@ -393,7 +359,7 @@ static void commit_cell(cfo_buf *b, const cfo_history *h, size_t c, const char *
     cfo_buf_puts(b, "<td><code");
     attr(b, "title", h->commits[c].sha);
     cfo_buf_puts(b, ">");
-    esc_n(b, h->commits[c].sha, 12);
+    cfo_buf_put_markup(b, h->commits[c].sha, 12);
     cfo_buf_printf(b, "</code> %s</td>", when);
 }
 
@@ -427,9 +393,9 @@ static void regressions(cfo_buf *b, const cfo_history *h)
             commit_cell(b, h, s->last_good, s->failing ? "not in the window" : "-");
             if (s->failing && s->last_good != CFO_HISTORY_NONE) {
                 cfo_buf_puts(b, "<td><code>");
-                esc_n(b, h->commits[s->last_good].sha, 12);
+                cfo_buf_put_markup(b, h->commits[s->last_good].sha, 12);
                 cfo_buf_puts(b, "..");
-                esc_n(b, h->commits[s->first_bad].sha, 12);
+                cfo_buf_put_markup(b, h->commits[s->first_bad].sha, 12);
                 cfo_buf_puts(b, "</code></td>");
             } else if (s->failing) {
                 cfo_buf_puts(b, "<td>failing since before the window</td>");

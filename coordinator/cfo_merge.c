@@ -36,9 +36,7 @@ static int time_cmp(const cfo_record *a, const cfo_record *b)
     return (a->time_ms > b->time_ms) - (a->time_ms < b->time_ms);
 }
 
-/* > 0 when a is newer than b: time, attempt, run, then every field, so that
- * exactly one record of a key is the newest whatever the input order. */
-static int newer_cmp(const cfo_record *a, const cfo_record *b)
+int cfo_record_cmp_newer(const cfo_record *a, const cfo_record *b)
 {
     int c = time_cmp(a, b);
     if (c != 0)
@@ -130,9 +128,10 @@ static size_t newest_per_key(const cfo_record **p, size_t n, strategy_cache *sc)
     for (size_t i = 0, j; i < n; i = j) {
         size_t newest = SIZE_MAX, newest_pass = SIZE_MAX;
         for (j = i; j < n && same_key(p[i], p[j]); j++) {
-            if (newest == SIZE_MAX || newer_cmp(p[j], p[newest]) > 0)
+            if (newest == SIZE_MAX || cfo_record_cmp_newer(p[j], p[newest]) > 0)
                 newest = j;
-            if (p[j]->ok && (newest_pass == SIZE_MAX || newer_cmp(p[j], p[newest_pass]) > 0))
+            if (p[j]->ok &&
+                (newest_pass == SIZE_MAX || cfo_record_cmp_newer(p[j], p[newest_pass]) > 0))
                 newest_pass = j;
         }
         switch (strategy_of(sc, p[i]->fuzzer)) {

@@ -21,6 +21,11 @@ typedef struct cfo_merge_policy {
  * that has since left the window can come back.) */
 void cfo_merge(cfo_recset *rs, const cfo_merge_policy *policy);
 
+/* > 0 when a is newer than b by the merge's rule 2: time (a record without
+ * one is older than any with one), then attempt, then run, then every field,
+ * so exactly one record of a key is the newest whatever the input order. */
+int cfo_record_cmp_newer(const cfo_record *a, const cfo_record *b);
+
 cfo_merge_strategy cfo_merge_strategy_for(const cfo_merge_policy *policy, const char *fuzzer);
 
 #endif

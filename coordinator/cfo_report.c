@@ -261,31 +261,7 @@ cfo_err cfo_report_json(const char *path, const cfo_taskset *ts, const cfo_outco
 
 static void xml_escape(cfo_buf *b, const char *s)
 {
-    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
-        switch (*p) {
-        case '<':
-            cfo_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            cfo_buf_puts(b, "&gt;");
-            break;
-        case '&':
-            cfo_buf_puts(b, "&amp;");
-            break;
-        case '"':
-            cfo_buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            cfo_buf_puts(b, "&apos;");
-            break;
-        default:
-            /* XML 1.0 forbids most control characters even escaped. */
-            if (*p < 0x20 && *p != '\n' && *p != '\t' && *p != '\r')
-                cfo_buf_puts(b, "?");
-            else
-                cfo_buf_append(b, p, 1);
-        }
-    }
+    cfo_buf_put_markup(b, s, SIZE_MAX);
 }
 
 cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outcome *outcomes,
