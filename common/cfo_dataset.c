@@ -763,61 +763,240 @@ static void gen_string(yajl_gen g, const char *s)
 
 #define GEN_KEY(g, k) yajl_gen_string((g), (const unsigned char *)(k), sizeof(k) - 1)
 
-/* The shortest of %.15g / %.17g that reads back as the same double. */
-static void gen_duration(yajl_gen g, double v)
+/* What writing a whole dataset reuses from record to record. A million
+ * records name a few fuzzers, branches, commits and some thousand targets,
+ * all interned (one pointer per distinct string): each is escaped once, by
+ * yajl itself, and its JSON text reused. */
+#define STRING_CACHE_MAX 262144
+
+typedef struct writer {
+    yajl_gen g;
+    /* open addressing by pointer: entry i is text[off[i] .. off[i]+len[i]) */
+    const char **keys;
+    uint32_t *off, *len;
+    size_t cap, n;
+    cfo_buf text;
+    yajl_gen scratch;
+    cfo_buf scratch_out;
+    int64_t time_secs; /* the last second formatted, and its text */
+    char time_text[32];
+    size_t time_len;
+    bool time_valid;
+} writer;
+
+static void writer_init(writer *w, cfo_buf *out, bool cache)
+{
+    memset(w, 0, sizeof *w);
+    w->g = gen_new(out);
+    if (cache) {
+        w->cap = 4096;
+        w->keys = cfo_xcalloc(w->cap, sizeof *w->keys);
+        w->off = cfo_xcalloc(w->cap, sizeof *w->off);
+        w->len = cfo_xcalloc(w->cap, sizeof *w->len);
+        cfo_buf_init(&w->text);
+        cfo_buf_init(&w->scratch_out);
+        w->scratch = gen_new(&w->scratch_out);
+    }
+}
+
+static void writer_fini(writer *w)
+{
+    yajl_gen_free(w->g);
+    if (w->scratch != NULL)
+        yajl_gen_free(w->scratch);
+    free(w->keys);
+    free(w->off);
+    free(w->len);
+    cfo_buf_fini(&w->text);
+    cfo_buf_fini(&w->scratch_out);
+}
+
+static size_t slot_of(const writer *w, const char *key)
+{
+    uintptr_t h = (uintptr_t)key;
+    h ^= h >> 17;
+    h *= 0x9e3779b97f4a7c15ull;
+    size_t mask = w->cap - 1;
+    size_t i = (size_t)(h >> 7) & mask;
+    while (w->keys[i] != NULL && w->keys[i] != key)
+        i = (i + 1) & mask;
+    return i;
+}
+
+static void cache_grow(writer *w)
+{
+    writer bigger = *w;
+    bigger.cap = w->cap * 2;
+    bigger.keys = cfo_xcalloc(bigger.cap, sizeof *bigger.keys);
+    bigger.off = cfo_xcalloc(bigger.cap, sizeof *bigger.off);
+    bigger.len = cfo_xcalloc(bigger.cap, sizeof *bigger.len);
+    for (size_t i = 0; i < w->cap; i++) {
+        if (w->keys[i] == NULL)
+            continue;
+        size_t j = slot_of(&bigger, w->keys[i]);
+        bigger.keys[j] = w->keys[i];
+        bigger.off[j] = w->off[i];
+        bigger.len[j] = w->len[i];
+    }
+    free(w->keys);
+    free(w->off);
+    free(w->len);
+    w->keys = bigger.keys;
+    w->off = bigger.off;
+    w->len = bigger.len;
+    w->cap = bigger.cap;
+}
+
+/* Writes s as a JSON string value, from the cache when it was written before. */
+static void writer_string(writer *w, const char *s)
+{
+    if (w->keys == NULL || w->n >= STRING_CACHE_MAX || w->text.len > UINT32_MAX / 2) {
+        gen_string(w->g, s);
+        return;
+    }
+    size_t i = slot_of(w, s);
+    if (w->keys[i] == NULL) {
+        cfo_buf_reset(&w->scratch_out);
+        gen_string(w->scratch, s);
+        yajl_gen_reset(w->scratch, NULL);
+        w->keys[i] = s;
+        w->off[i] = (uint32_t)w->text.len;
+        w->len[i] = (uint32_t)w->scratch_out.len;
+        cfo_buf_append(&w->text, w->scratch_out.data, w->scratch_out.len);
+        if (++w->n * 2 > w->cap) {
+            cache_grow(w);
+            i = slot_of(w, s);
+        }
+    }
+    /* yajl writes a number's text as it is given, with the separators. */
+    yajl_gen_number(w->g, w->text.data + w->off[i], w->len[i]);
+}
+
+static void writer_int(writer *w, long long v)
+{
+    char text[24];
+    char *p = text + sizeof text;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        *--p = '-';
+    yajl_gen_number(w->g, p, (size_t)(text + sizeof text - p));
+}
+
+/* The shortest of %.15g / %.17g that reads back as the same double. Most
+ * durations have at most three decimals: ms / 1000.0 is the correctly
+ * rounded quotient, so when it equals v, "ms/1000" printed exactly is the
+ * text %.15g would give and that reads back as v. */
+static void writer_duration(writer *w, double v)
 {
     char text[40];
     if (v == 0 || !isfinite(v)) {
         /* -0 would come back as 0; validated records never hold NaN/inf. */
-        yajl_gen_number(g, "0", 1);
+        yajl_gen_number(w->g, "0", 1);
         return;
+    }
+    if (v > 0 && v < 1e9) {
+        long long ms = llround(v * 1000.0);
+        if (ms > 0 && (double)ms / 1000.0 == v) {
+            int n = 0;
+            long long whole = ms / 1000, frac = ms % 1000;
+            char digits[24];
+            int k = 0;
+            do {
+                digits[k++] = (char)('0' + whole % 10);
+                whole /= 10;
+            } while (whole > 0);
+            while (k > 0)
+                text[n++] = digits[--k];
+            if (frac != 0) {
+                text[n++] = '.';
+                text[n++] = (char)('0' + frac / 100);
+                text[n++] = (char)('0' + frac / 10 % 10);
+                text[n++] = (char)('0' + frac % 10);
+                while (text[n - 1] == '0')
+                    n--;
+            }
+            yajl_gen_number(w->g, text, (size_t)n);
+            return;
+        }
     }
     int n = snprintf(text, sizeof text, "%.15g", v);
     if (strtod(text, NULL) != v)
         n = snprintf(text, sizeof text, "%.17g", v);
-    yajl_gen_number(g, text, (size_t)n);
+    yajl_gen_number(w->g, text, (size_t)n);
 }
 
-static void gen_record(yajl_gen g, const cfo_record *r)
+/* Times as cfo_format_time writes them; the date and clock of a second are
+ * formatted once, the milliseconds appended. */
+static void writer_time(writer *w, int64_t ms)
 {
+    int64_t secs = ms / 1000, frac = ms % 1000;
+    if (frac < 0) {
+        frac += 1000;
+        secs -= 1;
+    }
+    if (!w->time_valid || secs != w->time_secs) {
+        cfo_format_time(secs * 1000, w->time_text, sizeof w->time_text);
+        w->time_len = strlen(w->time_text) - 1; /* without the Z */
+        w->time_secs = secs;
+        w->time_valid = true;
+    }
+    char t[48];
+    memcpy(t, w->time_text, w->time_len);
+    size_t n = w->time_len;
+    if (frac != 0) {
+        t[n++] = '.';
+        t[n++] = (char)('0' + frac / 100);
+        t[n++] = (char)('0' + frac / 10 % 10);
+        t[n++] = (char)('0' + frac % 10);
+    }
+    t[n++] = 'Z';
+    t[n] = '\0';
+    gen_string(w->g, t);
+}
+
+static void gen_record(writer *w, const cfo_record *r)
+{
+    yajl_gen g = w->g;
     yajl_gen_map_open(g);
     GEN_KEY(g, "commit");
-    gen_string(g, r->commit != NULL ? r->commit : "");
+    writer_string(w, r->commit != NULL ? r->commit : "");
     GEN_KEY(g, "fuzzer");
-    gen_string(g, r->fuzzer != NULL ? r->fuzzer : "");
+    writer_string(w, r->fuzzer != NULL ? r->fuzzer : "");
     GEN_KEY(g, "ok");
     yajl_gen_bool(g, r->ok);
     GEN_KEY(g, "count");
-    yajl_gen_integer(g, (long long)r->count);
+    writer_int(w, (long long)r->count);
     GEN_KEY(g, "findings");
-    yajl_gen_integer(g, (long long)r->findings);
+    writer_int(w, (long long)r->findings);
     GEN_KEY(g, "branch");
-    gen_string(g, r->branch != NULL ? r->branch : "");
+    writer_string(w, r->branch != NULL ? r->branch : "");
     GEN_KEY(g, "target");
-    gen_string(g, r->target != NULL ? r->target : "");
+    writer_string(w, r->target != NULL ? r->target : "");
     GEN_KEY(g, "duration");
-    gen_duration(g, r->duration);
+    writer_duration(w, r->duration);
     GEN_KEY(g, "command");
-    gen_string(g, r->command != NULL ? r->command : "");
+    writer_string(w, r->command != NULL ? r->command : "");
     GEN_KEY(g, "status");
-    gen_string(g, cfo_status_name(r->status));
+    writer_string(w, cfo_status_name(r->status));
     if (r->has_time) {
-        char t[64];
-        cfo_format_time(r->time_ms, t, sizeof t);
         GEN_KEY(g, "time");
-        gen_string(g, t);
+        writer_time(w, r->time_ms);
     }
     if (r->run != NULL) {
         GEN_KEY(g, "run");
-        gen_string(g, r->run);
+        writer_string(w, r->run);
     }
     if (r->worker != NULL) {
         GEN_KEY(g, "worker");
-        gen_string(g, r->worker);
+        writer_string(w, r->worker);
     }
     if (r->attempt != 0) {
         GEN_KEY(g, "attempt");
-        yajl_gen_integer(g, (long long)r->attempt);
+        writer_int(w, (long long)r->attempt);
     }
     yajl_gen_map_close(g);
     /* Lets the same generator write the next record as a new top-level value. */
@@ -826,9 +1005,10 @@ static void gen_record(yajl_gen g, const cfo_record *r)
 
 void cfo_record_write_json(const cfo_record *r, cfo_buf *out)
 {
-    yajl_gen g = gen_new(out);
-    gen_record(g, r);
-    yajl_gen_free(g);
+    writer w;
+    writer_init(&w, out, false);
+    gen_record(&w, r);
+    writer_fini(&w);
 }
 
 /* A window <= 0 omits the key (a parser reports it as 0, "absent"). */
@@ -840,13 +1020,14 @@ void cfo_dataset_write(const cfo_recset *rs, int window, cfo_buf *out)
                        window);
     else
         cfo_buf_printf(out, "{\"version\":%d,\"records\":[\n", CFO_DATASET_VERSION);
-    yajl_gen g = gen_new(out);
+    writer w;
+    writer_init(&w, out, true);
     for (size_t i = 0; i < rs->n; i++) {
         if (i > 0)
             cfo_buf_append(out, ",\n", 2);
-        gen_record(g, &rs->v[i]);
+        gen_record(&w, &rs->v[i]);
     }
-    yajl_gen_free(g);
+    writer_fini(&w);
     if (rs->n > 0)
         cfo_buf_append(out, "\n", 1);
     cfo_buf_append(out, "]}\n", 3);

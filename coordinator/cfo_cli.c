@@ -702,7 +702,10 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
             .heartbeat_ms = c.heartbeat_ms,
             .wait_workers_ms = single ? 0 : c.wait_workers_ms,
             .grace_ms = c.grace_ms,
-            .prefetch = c.prefetch,
+            /* The local worker is cfo's only worker: tasks it holds ahead of its
+             * slots cannot keep a free worker waiting, and save a round trip
+             * through the scheduler between tasks. */
+            .prefetch = single ? (uint32_t)concurrency : c.prefetch,
             .max_running = single ? 0 : (uint32_t)c.concurrency,
             .logs_dir = single ? c.logs_dir : NULL,
             .progress = c.quiet ? NULL : stderr,

@@ -618,16 +618,19 @@ static void print_progress(sched *s, bool final)
         .workers = pw,
         .nworkers = (size_t)s->nsessions,
     };
-    for (size_t t = 0; t < s->ts->n; t++)
-        snap.running += s->tasks[t].state == TASK_RUNNING;
-    snap.queued = snap.total - snap.done - snap.running;
+    /* A worker runs at most its slots; what it holds beyond them (prefetched)
+     * is still waiting. */
     for (int w = 0; w < s->nsessions; w++) {
         const session *ss = &s->sessions[w];
-        pw[w] = (cfo_progress_worker){
-            .id = ss->id, .done = ss->done, .busy = ss->held, .live = ss->live};
-        if (ss->live)
+        size_t busy = ss->held < ss->slots ? ss->held : ss->slots;
+        pw[w] =
+            (cfo_progress_worker){.id = ss->id, .done = ss->done, .busy = busy, .live = ss->live};
+        if (ss->live) {
             snap.slots += ss->slots;
+            snap.running += busy;
+        }
     }
+    snap.queued = snap.total - snap.done - snap.running;
     cfo_progress p = {.out = s->o->progress,
                       .name = s->o->name,
                       .tty = s->o->progress_tty,

@@ -1,6 +1,8 @@
 /* cfo_session.c -- the worker's reactor: one thread owns the DEALER socket;
- * each running task has a thread of its own that reports back through an
- * eventfd. */
+ * one thread per slot runs queued tasks one after another and reports each
+ * end through an eventfd. The held list's links change only on the reactor
+ * thread; every state change of a held task happens under the worker's
+ * mutex. */
 #include "cfo_session.h"
 
 #include <errno.h>
@@ -29,10 +31,10 @@ typedef struct held {
     cfo_msg_task task;
     int64_t deadline; /* absolute, cfo_now_ms() */
     held_state state;
-    atomic_bool finished; /* set by the task thread */
+    bool finished; /* set by its slot thread when it ended */
+    bool reported; /* the reactor has seen it end */
     atomic_bool cancel;
     bool orphan; /* of a run that is over: drop when it ends */
-    pthread_t thread;
     cfo_outcome outcome;
 } held;
 
@@ -41,6 +43,11 @@ typedef struct worker {
     void *sock;
     int efd;
     held *tasks;
+    pthread_mutex_t mu; /* guards held states, running, leaving, shutdown */
+    pthread_cond_t work;
+    pthread_t *slot_threads;
+    uint32_t nslot_threads;
+    bool shutdown;
     uint32_t running;
     int64_t hb, last_recv, last_sent, reconnect_at, backoff;
     bool connected; /* WELCOME seen on this connection */
@@ -48,15 +55,40 @@ typedef struct worker {
     char *run_id;   /* of the last WELCOME */
 } worker;
 
-static void *task_thread(void *arg)
+/* A slot: takes the next queued task the moment its last one ended, so a
+ * slot never waits for the reactor (nor the reactor for the coordinator)
+ * between tasks the worker already holds. */
+static void *slot_main(void *arg)
 {
-    held *h = arg;
-    cfo_task_execute(h->wk->o->env, &h->task, h->deadline, &h->cancel, &h->outcome);
-    atomic_store(&h->finished, true);
-    uint64_t one = 1;
-    /* The eventfd counter cannot overflow with one write per task. */
-    ssize_t rc = write(h->wk->efd, &one, sizeof one);
-    (void)rc;
+    worker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        held *h = NULL;
+        while (!w->shutdown) {
+            for (held *c = w->tasks; c != NULL && !w->leaving; c = c->next) {
+                if (c->state == HELD_QUEUED && !c->orphan) {
+                    h = c;
+                    break;
+                }
+            }
+            if (h != NULL)
+                break;
+            pthread_cond_wait(&w->work, &w->mu);
+        }
+        if (h == NULL)
+            break;
+        h->state = HELD_RUNNING;
+        w->running++;
+        pthread_mutex_unlock(&w->mu);
+        cfo_task_execute(w->o->env, &h->task, h->deadline, &h->cancel, &h->outcome);
+        pthread_mutex_lock(&w->mu);
+        h->finished = true;
+        uint64_t one = 1;
+        /* The eventfd counter cannot overflow with one write per task. */
+        ssize_t rc = write(w->efd, &one, sizeof one);
+        (void)rc;
+    }
+    pthread_mutex_unlock(&w->mu);
     return NULL;
 }
 
@@ -109,20 +141,7 @@ static void send_result(worker *w, held *h)
 
 static void start_ready(worker *w)
 {
-    for (held *h = w->tasks; h != NULL && w->running < w->o->slots && !w->leaving; h = h->next) {
-        if (h->state != HELD_QUEUED)
-            continue;
-        h->state = HELD_RUNNING;
-        atomic_store(&h->finished, false);
-        if (pthread_create(&h->thread, NULL, task_thread, h) != 0) {
-            cfo_outcome_error(&h->outcome, "the worker could not start a task thread");
-            h->state = HELD_DONE;
-            if (w->connected)
-                send_result(w, h);
-            continue;
-        }
-        w->running++;
-    }
+    pthread_cond_broadcast(&w->work);
 }
 
 static void free_held(held *h)
@@ -137,13 +156,15 @@ static void free_held(held *h)
 
 static void remove_held(worker *w, held *gone)
 {
+    pthread_mutex_lock(&w->mu);
     for (held **p = &w->tasks; *p != NULL; p = &(*p)->next) {
         if (*p == gone) {
             *p = gone->next;
-            free_held(gone);
-            return;
+            break;
         }
     }
+    pthread_mutex_unlock(&w->mu);
+    free_held(gone);
 }
 
 static held *find_held(worker *w, uint64_t task, uint32_t attempt)
@@ -208,16 +229,35 @@ static void close_socket(worker *w)
     w->connected = false;
 }
 
+/* From now on no slot starts a task. */
+static void set_leaving(worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->leaving = true;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static uint32_t running_now(worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    uint32_t n = w->running;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
 static void cancel_all(worker *w)
 {
+    pthread_mutex_lock(&w->mu);
     for (held *h = w->tasks; h != NULL; h = h->next) {
         if (h->state == HELD_RUNNING) {
             atomic_store(&h->cancel, true);
         } else if (h->state == HELD_QUEUED) {
             cfo_outcome_cancelled(&h->outcome, "cancelled: the worker is leaving");
             h->state = HELD_DONE;
+            h->reported = true;
         }
     }
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void on_welcome(worker *w, const cfo_msg_welcome *m)
@@ -227,22 +267,29 @@ static void on_welcome(worker *w, const cfo_msg_welcome *m)
     w->hb = m->heartbeat_ms;
     /* Results of a run that is over are of no use to the new one. */
     if (w->run_id != NULL && strcmp(w->run_id, m->run_id) != 0) {
+        pthread_mutex_lock(&w->mu);
+        for (held *h = w->tasks; h != NULL; h = h->next) {
+            h->orphan = true; /* no slot takes it from now on */
+            if (h->state == HELD_RUNNING)
+                atomic_store(&h->cancel, true);
+        }
+        pthread_mutex_unlock(&w->mu);
+        /* Only the reactor moves a task on from RUNNING: what is not
+         * running now stays as it is and can go. */
         for (held *h = w->tasks, *next; h != NULL; h = next) {
             next = h->next;
-            if (h->state == HELD_RUNNING) {
-                h->orphan = true;
-                atomic_store(&h->cancel, true);
-            } else {
+            if (h->state != HELD_RUNNING)
                 remove_held(w, h);
-            }
         }
     }
     free(w->run_id);
     w->run_id = cfo_xstrdup(m->run_id);
     cfo_info("connected to %s (run %s)", w->o->endpoint, m->run_id);
+    pthread_mutex_lock(&w->mu);
     for (held *h = w->tasks; h != NULL; h = h->next)
         if (h->state == HELD_DONE && !h->orphan)
             send_result(w, h);
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void on_task(worker *w, cfo_msg_task *t)
@@ -255,18 +302,20 @@ static void on_task(worker *w, cfo_msg_task *t)
     memset(t, 0, sizeof *t); /* the strings move to h */
     h->deadline = h->task.deadline_ms ? cfo_now_ms() + (int64_t)h->task.deadline_ms : 0;
     h->state = HELD_QUEUED;
-    atomic_init(&h->finished, false);
     atomic_init(&h->cancel, false);
     cfo_diag d = {{0}};
     if (cfo_target_validate(h->task.target, &d) != CFO_OK) {
         cfo_outcome_error(&h->outcome, d.msg);
         h->state = HELD_DONE;
+        h->reported = true; /* sent right below */
     }
     /* Appended, so tasks start in the order they came. */
+    pthread_mutex_lock(&w->mu);
     held **tail = &w->tasks;
     while (*tail != NULL)
         tail = &(*tail)->next;
     *tail = h;
+    pthread_mutex_unlock(&w->mu);
     if (h->state == HELD_DONE) {
         send_result(w, h);
         cfo_msg credit = {.type = CFO_MSG_CREDIT, .u.credit = {.n = 1}};
@@ -289,7 +338,10 @@ static void on_message(worker *w, cfo_msg *m)
         break;
     case CFO_MSG_ACK: {
         held *h = find_held(w, m->u.ref.task_id, m->u.ref.attempt);
-        if (h != NULL && h->state == HELD_DONE)
+        pthread_mutex_lock(&w->mu);
+        bool done = h != NULL && h->state == HELD_DONE;
+        pthread_mutex_unlock(&w->mu);
+        if (done)
             remove_held(w, h);
         break;
     }
@@ -297,20 +349,25 @@ static void on_message(worker *w, cfo_msg *m)
         held *h = find_held(w, m->u.ref.task_id, m->u.ref.attempt);
         if (h == NULL)
             break;
+        pthread_mutex_lock(&w->mu);
+        bool queued = h->state == HELD_QUEUED;
         if (h->state == HELD_RUNNING) {
             atomic_store(&h->cancel, true);
-        } else if (h->state == HELD_QUEUED) {
+        } else if (queued) {
             cfo_outcome_cancelled(&h->outcome, "cancelled by the coordinator");
             h->state = HELD_DONE;
-            send_result(w, h);
+            h->reported = true;
         }
+        pthread_mutex_unlock(&w->mu);
+        if (queued)
+            send_result(w, h);
         break;
     }
     case CFO_MSG_HEARTBEAT:
         break;
     case CFO_MSG_BYE:
         cfo_info("the coordinator ended the session: %s", m->u.reason.reason);
-        w->leaving = true;
+        set_leaving(w);
         cancel_all(w);
         break;
     case CFO_MSG_RESET:
@@ -331,13 +388,20 @@ static void reap_finished(worker *w)
     uint64_t count;
     ssize_t rc = read(w->efd, &count, sizeof count);
     (void)rc;
+    /* Move what ended to DONE under the lock; report outside it. */
+    pthread_mutex_lock(&w->mu);
+    for (held *h = w->tasks; h != NULL; h = h->next) {
+        if (h->state == HELD_RUNNING && h->finished) {
+            h->state = HELD_DONE;
+            w->running--;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
     for (held *h = w->tasks, *next; h != NULL; h = next) {
         next = h->next;
-        if (h->state != HELD_RUNNING || !atomic_load(&h->finished))
+        if (h->state != HELD_DONE || h->reported)
             continue;
-        pthread_join(h->thread, NULL);
-        w->running--;
-        h->state = HELD_DONE;
+        h->reported = true;
         if (h->orphan) {
             remove_held(w, h);
             continue;
@@ -348,7 +412,6 @@ static void reap_finished(worker *w)
             send_msg(w, &credit);
         }
     }
-    start_ready(w);
 }
 
 int cfo_session_run(const cfo_session_opts *o)
@@ -362,20 +425,37 @@ int cfo_session_run(const cfo_session_opts *o)
         cfo_error("eventfd: %s", strerror(errno));
         return 3;
     }
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.work, NULL);
+    w.slot_threads = cfo_xcalloc(o->slots, sizeof *w.slot_threads);
+    for (uint32_t k = 0; k < o->slots; k++) {
+        if (pthread_create(&w.slot_threads[k], NULL, slot_main, &w) != 0) {
+            cfo_warn("could start only %u of %u slot threads", k, o->slots);
+            break;
+        }
+        w.nslot_threads++;
+    }
+    int rc_exit = 0;
+    if (w.nslot_threads == 0) {
+        cfo_error("cannot start any slot thread");
+        rc_exit = 3;
+        goto done;
+    }
     open_socket(&w);
     if (w.sock == NULL) {
-        close(w.efd);
-        return 3;
+        rc_exit = 3;
+        goto done;
     }
     bool stopping = false;
     for (;;) {
         int64_t now = cfo_now_ms();
         if (!stopping && o->stop != NULL && *o->stop) {
-            cfo_info("stop requested: cancelling %u running task(s)", w.running);
-            stopping = w.leaving = true;
+            cfo_info("stop requested: cancelling %u running task(s)", running_now(&w));
+            stopping = true;
+            set_leaving(&w);
             cancel_all(&w);
         }
-        if (w.leaving && w.running == 0) {
+        if (w.leaving && running_now(&w) == 0) {
             /* Report what ended (cancelled tasks included), then leave. */
             if (w.connected && stopping) {
                 for (held *h = w.tasks; h != NULL; h = h->next)
@@ -435,23 +515,22 @@ int cfo_session_run(const cfo_session_opts *o)
             }
         }
     }
-    /* Threads still running (a coordinator that vanished while we left)
-     * were cancelled: wait for their process groups to be gone. */
+    /* Tasks still running (a coordinator that vanished while we left) were
+     * cancelled: wait for their process groups to be gone. */
     cancel_all(&w);
-    while (w.running > 0) {
+    while (running_now(&w) > 0) {
         zmq_pollitem_t item = {.socket = NULL, .fd = w.efd, .events = ZMQ_POLLIN};
         zmq_poll(&item, 1, 200);
-        uint64_t count;
-        ssize_t rc = read(w.efd, &count, sizeof count);
-        (void)rc;
-        for (held *h = w.tasks; h != NULL; h = h->next) {
-            if (h->state == HELD_RUNNING && atomic_load(&h->finished)) {
-                pthread_join(h->thread, NULL);
-                h->state = HELD_DONE;
-                w.running--;
-            }
-        }
+        reap_finished(&w);
     }
+done:
+    pthread_mutex_lock(&w.mu);
+    w.shutdown = true;
+    pthread_cond_broadcast(&w.work);
+    pthread_mutex_unlock(&w.mu);
+    for (uint32_t k = 0; k < w.nslot_threads; k++)
+        pthread_join(w.slot_threads[k], NULL);
+    free(w.slot_threads);
     for (held *h = w.tasks, *next; h != NULL; h = next) {
         next = h->next;
         free_held(h);
@@ -459,5 +538,7 @@ int cfo_session_run(const cfo_session_opts *o)
     close_socket(&w);
     close(w.efd);
     free(w.run_id);
-    return 0;
+    pthread_cond_destroy(&w.work);
+    pthread_mutex_destroy(&w.mu);
+    return rc_exit;
 }
