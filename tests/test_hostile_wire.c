@@ -241,7 +241,7 @@ static void test_hostile_traffic_leaves_the_coordinator_serving(void **state)
                      "--bind",
                      endpoint,
                      "--heartbeat",
-                     "200ms",
+                     "1s",
                      "--dataset",
                      data,
                      "--upload",
@@ -263,7 +263,7 @@ static void test_hostile_traffic_leaves_the_coordinator_serving(void **state)
                      "--slots",
                      "1",
                      "--heartbeat",
-                     "200ms",
+                     "1s",
                      NULL};
     pid_t worker = spawn(wargv, wlog);
     wait_log(clog, "worker honest joined");

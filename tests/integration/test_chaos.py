@@ -119,7 +119,7 @@ class Chaos(unittest.TestCase):
         c.worker("steady", "--slots", "1")
         wait_for(lambda: started(c) >= 10, 60, "10 tasks")
         os.kill(victim.pid, signal.SIGSTOP)
-        time.sleep(0.2)  # the fault itself: shorter than 3 heartbeats of 200 ms
+        time.sleep(0.2)  # the fault itself: shorter than 3 heartbeats of 300 ms
         os.kill(victim.pid, signal.SIGCONT)
         wait_for(lambda: started(c) >= 25, 60, "25 tasks")
         os.kill(victim.pid, signal.SIGSTOP)

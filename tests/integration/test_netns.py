@@ -85,13 +85,13 @@ class SeveralMachines(unittest.TestCase):
             coord = c.spawn("coordinator", m.prefix("c") + [
                 binary("cfo-coordinator"), "--repo", c.repo, "--bind", "tcp://*:%d" % PORT,
                 "--curve-secret", os.path.join(keys, "coordinator.key"), "--allow-dir", allow,
-                "--heartbeat", "200ms", "--dataset", "file://" + c.data, "--upload",
+                "--heartbeat", "300ms", "--dataset", "file://" + c.data, "--upload",
                 "--workdir", os.path.join(c.tmp.path, "cwork"), "--wait-workers", "60s"])
             workers = {}
             for i, w in enumerate(("w1", "w2"), start=1):
                 workers[w] = c.spawn(w, m.prefix(w) + [
                     binary("cfo-worker"), "--connect", "tcp://10.231.%d.1:%d" % (i, PORT),
-                    "--id", w, "--repo", c.repo, "--slots", "1", "--heartbeat", "200ms",
+                    "--id", w, "--repo", c.repo, "--slots", "1", "--heartbeat", "300ms",
                     "--curve-secret", os.path.join(keys, w + ".key"),
                     "--server-key", os.path.join(keys, "coordinator.pub"),
                     "--workdir", os.path.join(c.tmp.path, "work-" + w)])
