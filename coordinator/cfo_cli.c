@@ -21,6 +21,7 @@
 #include "cfo_git.h"
 #include "cfo_journal.h"
 #include "cfo_log.h"
+#include "cfo_priority.h"
 #include "cfo_proto.h"
 #include "cfo_report.h"
 #include "cfo_sched.h"
@@ -99,6 +100,9 @@ static void usage(FILE *out, bool single)
             "                       without it nothing is written to the dataset\n"
             "  --fuzzer NAME        only this fuzzer (repeatable; default: all registered)\n"
             "  --force              run targets that already passed on the same commit\n"
+            "  --schedule ORDER     history (default): targets that failed last first, then\n"
+            "                       targets never run, then the rest longest-expected first,\n"
+            "                       from the dataset; fifo: in generation order\n"
             "  --report FILE        write a JSON run report\n"
             "  --junit FILE         write JUnit XML (one testcase per task)\n"
             "  --workdir DIR        where worktrees are made (default: .cfo/work)\n"
@@ -124,6 +128,7 @@ typedef struct cli {
     const char *config, *repo, *dataset, *logs_dir, *report, *junit, *workdir, *bind;
     bool dry_run, upload, force, quiet, json, insecure, resume_upload_only;
     const char *curve_secret, *allow_dir, *state_dir;
+    cfo_schedule schedule;
     int concurrency;
     int64_t budget_ms, task_timeout_ms, grace_ms, heartbeat_ms, wait_workers_ms;
     uint32_t prefetch;
@@ -172,6 +177,7 @@ static int parse_cli(int argc, char **argv, cli *c)
         O_INSECURE,
         O_STATE_DIR,
         O_RESUME_UPLOAD_ONLY,
+        O_SCHEDULE,
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},
@@ -201,6 +207,7 @@ static int parse_cli(int argc, char **argv, cli *c)
         {"insecure", no_argument, NULL, O_INSECURE},
         {"state-dir", required_argument, NULL, O_STATE_DIR},
         {"resume-upload-only", no_argument, NULL, O_RESUME_UPLOAD_ONLY},
+        {"schedule", required_argument, NULL, O_SCHEDULE},
         {NULL, 0, NULL, 0},
     };
     cfo_diag d = {{0}};
@@ -299,6 +306,13 @@ static int parse_cli(int argc, char **argv, cli *c)
             break;
         case O_QUIET:
             c->quiet = true;
+            break;
+        case O_SCHEDULE:
+            if (cfo_schedule_parse(optarg, &c->schedule) != 0) {
+                snprintf(d.msg, sizeof d.msg, "--schedule must be history or fifo, not '%s'",
+                         optarg);
+                goto bad;
+            }
             break;
         case O_STATE_DIR:
             c->state_dir = optarg;
@@ -456,7 +470,8 @@ static cfo_err open_router(void *zctx, const char *endpoint, const char *curve_s
 int cfo_orchestrator_main(int argc, char **argv, bool single)
 {
     cfo_log_init(single ? "cfo" : "cfo-coordinator", CFO_LOG_INFO);
-    cli c = {.single = single,
+    cli c = {.schedule = CFO_SCHEDULE_HISTORY,
+             .single = single,
              .repo = ".",
              .workdir = ".cfo/work",
              .bind = "tcp://127.0.0.1:5555",
@@ -521,15 +536,23 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
     /* Read the dataset before any work: a run that cannot record its results
      * (or needs prior results it cannot read) should fail in a second, not
      * after an hour of fuzzing. */
-    if (c.upload || (!c.force && any_needs_seed(cfg, &c.only))) {
+    bool need_prior = c.upload || (!c.force && any_needs_seed(cfg, &c.only));
+    if (need_prior || c.schedule == CFO_SCHEDULE_HISTORY) {
         prior = cfo_recset_new();
         int window = 0;
         err = cfo_store_load(st, prior, &window, &d);
-        if (err != CFO_OK) {
+        if (err != CFO_OK && need_prior) {
             cfo_error("%s", d.msg);
             goto out;
         }
-        cfo_info("dataset %s: %zu records", st->display, prior->n);
+        if (err != CFO_OK) {
+            /* Only the order would have used it: run in generation order. */
+            cfo_warn("%s; tasks run in generation order", d.msg);
+            c.schedule = CFO_SCHEDULE_FIFO;
+            cfo_recset_destroy(&prior);
+        } else {
+            cfo_info("dataset %s: %zu records", st->display, prior->n);
+        }
     }
 
     runner = cfo_find_runner();
@@ -593,6 +616,9 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
             rc = err == CFO_EINVAL ? EXIT_USAGE : EXIT_HARNESS;
             goto out;
         }
+        /* Workers are handed tasks in this order (a resumed run keeps its own). */
+        if (c.schedule == CFO_SCHEDULE_HISTORY)
+            cfo_prioritize(&ts, prior);
     }
     if (c.dry_run) {
         for (size_t i = 0; i < ts.n; i++)

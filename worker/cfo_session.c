@@ -354,7 +354,7 @@ static void on_message(worker *w, cfo_msg *m)
         if (h->state == HELD_RUNNING) {
             atomic_store(&h->cancel, true);
         } else if (queued) {
-            cfo_outcome_cancelled(&h->outcome, "cancelled by the coordinator");
+            cfo_outcome_cancelled(&h->outcome, "not started: cancelled by the coordinator");
             h->state = HELD_DONE;
             h->reported = true;
         }

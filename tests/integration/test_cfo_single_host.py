@@ -267,6 +267,74 @@ class SingleHost(unittest.TestCase):
         self.assertEqual(open(data).read(), before)
 
 
+class HistoryOrder(unittest.TestCase):
+    """--schedule history: failing targets first, then new ones, then the
+    longest expected first; a budget too small runs the first ones."""
+
+    ORDER = ["f", "a", "b", "e", "d", "c"]
+
+    def setUp(self):
+        self.tmp = cfotest.TempDir()
+        self.repo = os.path.join(self.tmp.path, "repo")
+        sha = cfotest.make_repo(self.repo, {
+            "cfo.ini": '[fuzzer "ORDERED"]\nkind = exec\nneeds_working_dir = false\n'
+                       'discover = ./fz/list.sh\nrun = ./fz/slow.sh {target}\n',
+            "fz/list.sh": ("#!/bin/sh\nprintf 'a\\nb\\nc\\nd\\ne\\nf\\n'\n", 0o755),
+            "fz/slow.sh": ("#!/bin/sh\nsleep 1\n", 0o755)})
+        # History: f failed last; e, d, c passed taking 9, 5, 1 s; a, b never ran.
+        old = "1" * 40
+        recs = []
+        for target, ok, duration, t in [("f", True, 1, "10"), ("f", False, 1, "11"),
+                                        ("e", True, 9, "10"), ("d", True, 5, "10"),
+                                        ("c", True, 1, "10")]:
+            recs.append({"commit": old, "fuzzer": "ORDERED", "ok": ok, "count": 1,
+                         "branch": "main", "target": target, "duration": duration,
+                         "command": "./fz/slow.sh " + target,
+                         "time": "2026-11-20T%s:00:00Z" % t, "run": "run-" + t, "attempt": 1})
+        with open(os.path.join(self.tmp.path, "old.json"), "w") as f:
+            json.dump(recs, f)
+        self.data = "file://" + os.path.join(self.tmp.path, "data.json")
+        run([binary("cfo-dataset"), "merge", "--into", self.data,
+             os.path.join(self.tmp.path, "old.json")], cwd=self.tmp.path, check=0)
+        self.sha = sha
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def cfo(self, *args):
+        return run([binary("cfo"), "--repo", self.repo, "--dataset", self.data, "--workdir",
+                    os.path.join(self.tmp.path, "w"), *args], cwd=self.tmp.path)
+
+    def test_dry_run_shows_the_history_order(self):
+        p = self.cfo("--dry-run")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([ln.split("\t")[3] for ln in p.stdout.strip().split("\n")],
+                         self.ORDER)
+        p = self.cfo("--dry-run", "--schedule", "fifo")
+        self.assertEqual([ln.split("\t")[3] for ln in p.stdout.strip().split("\n")],
+                         sorted(self.ORDER))
+        p = self.cfo("--dry-run", "--schedule", "random")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--schedule must be history or fifo", p.stderr)
+
+    def test_budget_too_small_runs_the_first_ones_and_reports_the_rest(self):
+        rep = os.path.join(self.tmp.path, "report.json")
+        p = self.cfo("--concurrency", "1", "--budget", "2500ms", "--grace", "200ms",
+                     "--report", rep)
+        self.assertIn(p.returncode, (0, 1), p.stderr)
+        with open(rep) as f:
+            tasks = json.load(f)["tasks"]
+        self.assertEqual([t["record"]["target"] for t in tasks], self.ORDER)
+        ran = [t["record"]["status"] != "cancelled" for t in tasks]
+        # The failing target ran first; what ran is a prefix of the order.
+        self.assertTrue(ran[0], tasks[0])
+        self.assertEqual(ran, sorted(ran, reverse=True))
+        self.assertFalse(ran[-1])
+        for t in tasks:
+            if t["record"]["status"] == "cancelled":
+                self.assertRegex(t["summary"], r"not started|deadline|budget")
+
+
 class CanaryHarness(unittest.TestCase):
     """Exit 3 when the canary does not fail: a runner that passes everything."""
 

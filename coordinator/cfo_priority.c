@@ -1,0 +1,148 @@
+/* cfo_priority.c -- history-aware task order. */
+#include "cfo_priority.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfo_merge.h"
+#include "cfo_util.h"
+
+int cfo_schedule_parse(const char *name, cfo_schedule *out)
+{
+    if (strcmp(name, "fifo") == 0)
+        *out = CFO_SCHEDULE_FIFO;
+    else if (strcmp(name, "history") == 0)
+        *out = CFO_SCHEDULE_HISTORY;
+    else
+        return -1;
+    return 0;
+}
+
+/* The prior records sorted by (fuzzer, branch, target), so each task finds
+ * its target's history with a binary search. */
+typedef struct history {
+    const cfo_record **v;
+    size_t n;
+} history;
+
+static int key_cmp3(const char *fa, const char *ba, const char *ta, const cfo_record *b)
+{
+    int c = strcmp(fa, b->fuzzer);
+    if (c == 0)
+        c = strcmp(ba, b->branch);
+    if (c == 0)
+        c = strcmp(ta, b->target);
+    return c;
+}
+
+static int record_key_cmp(const void *pa, const void *pb)
+{
+    const cfo_record *a = *(const cfo_record *const *)pa;
+    const cfo_record *b = *(const cfo_record *const *)pb;
+    return key_cmp3(a->fuzzer, a->branch, a->target, b);
+}
+
+static void history_build(history *h, const cfo_recset *prior)
+{
+    h->n = 0;
+    h->v = NULL;
+    if (prior == NULL || prior->n == 0)
+        return;
+    h->v = cfo_xcalloc(prior->n, sizeof *h->v);
+    for (size_t i = 0; i < prior->n; i++)
+        if (prior->v[i].status != CFO_STATUS_CANCELLED)
+            h->v[h->n++] = &prior->v[i];
+    qsort(h->v, h->n, sizeof *h->v, record_key_cmp);
+}
+
+static cfo_priority_info info_of(const history *h, const cfo_task *t)
+{
+    cfo_priority_info info = {.klass = CFO_PRIORITY_NEW, .expected = 0};
+    /* First record of the key. */
+    size_t lo = 0, hi = h->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (key_cmp3(t->fuzzer->name, t->branch, t->target, h->v[mid]) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    const cfo_record *newest = NULL;
+    double total = 0;
+    size_t n = 0;
+    for (size_t i = lo; i < h->n && key_cmp3(t->fuzzer->name, t->branch, t->target, h->v[i]) == 0;
+         i++) {
+        const cfo_record *r = h->v[i];
+        total += r->duration;
+        n++;
+        if (newest == NULL || cfo_record_cmp_newer(r, newest) > 0)
+            newest = r;
+    }
+    if (n == 0)
+        return info;
+    info.expected = total / (double)n;
+    info.klass = newest->ok ? CFO_PRIORITY_KNOWN : CFO_PRIORITY_FAILING;
+    return info;
+}
+
+void cfo_priority_classify(const cfo_taskset *ts, const cfo_recset *prior, cfo_priority_info *info)
+{
+    history h;
+    history_build(&h, prior);
+    for (size_t i = 0; i < ts->n; i++)
+        info[i] = info_of(&h, &ts->v[i]);
+    free(h.v);
+}
+
+typedef struct ranked {
+    cfo_task task;
+    cfo_priority_info info;
+    size_t order; /* generation order, for ties */
+} ranked;
+
+static int ranked_cmp(const void *pa, const void *pb)
+{
+    const ranked *a = pa, *b = pb;
+    if (a->info.klass != b->info.klass)
+        return a->info.klass < b->info.klass ? -1 : 1;
+    if (a->info.expected != b->info.expected)
+        return a->info.expected > b->info.expected ? -1 : 1;
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+void cfo_prioritize(cfo_taskset *ts, const cfo_recset *prior)
+{
+    if (ts->n < 2)
+        return;
+    cfo_priority_info *info = cfo_xcalloc(ts->n, sizeof *info);
+    cfo_priority_classify(ts, prior, info);
+    ranked *r = cfo_xcalloc(ts->n, sizeof *r);
+    for (size_t i = 0; i < ts->n; i++)
+        r[i] = (ranked){.task = ts->v[i], .info = info[i], .order = i};
+    qsort(r, ts->n, sizeof *r, ranked_cmp);
+    for (size_t i = 0; i < ts->n; i++) {
+        ts->v[i] = r[i].task;
+        ts->v[i].id = i;
+    }
+    free(r);
+    free(info);
+}
+
+double cfo_list_makespan(const double *durations, size_t n, size_t slots)
+{
+    if (slots == 0)
+        return 0;
+    double *free_at = cfo_xcalloc(slots, sizeof *free_at);
+    double makespan = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        for (size_t j = 1; j < slots; j++)
+            if (free_at[j] < free_at[k])
+                k = j;
+        free_at[k] += durations[i];
+        if (free_at[k] > makespan)
+            makespan = free_at[k];
+    }
+    free(free_at);
+    return makespan;
+}
