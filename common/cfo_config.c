@@ -1,6 +1,8 @@
 /* cfo_config.c -- reads cfo.ini with inih into a cfo_config, naming the line of every error. */
 #include "cfo_config.h"
 
+#include "cfo_exec_argv.h"
+
 #include <ctype.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -144,6 +146,7 @@ void cfo_config_destroy(cfo_config **self_p)
     free(cfg->fuzzers);
     free(cfg->path);
     free(cfg->dataset);
+    cfo_strv_fini(&cfg->focus_argv);
     free(cfg);
     *self_p = NULL;
 }
@@ -194,10 +197,16 @@ static void cfo_key(parse_ctx *c, const char *key, const char *value)
             fail_value(c, c->line, key, &vd);
         else
             cfg->concurrency = (int)v;
+    } else if (strcmp(key, "focus_command") == 0) {
+        cfo_strv_fini(&cfg->focus_argv);
+        cfo_strv_init(&cfg->focus_argv);
+        cfo_strv_split_ws(&cfg->focus_argv, value);
+        if (cfg->focus_argv.n == 0)
+            fail(c, c->line, CFO_EINVAL, "empty command for 'focus_command'");
     } else {
         fail(c, c->line, CFO_EINVAL,
              "unknown key '%s' in [cfo] (known: dataset, budget, task_timeout, window, "
-             "concurrency)",
+             "concurrency, focus_command)",
              key);
     }
 }
@@ -217,7 +226,7 @@ static bool valid_fuzzer_name(const char *s, size_t len)
 static const char *const common_keys[] = {"kind",     "branches", "needs_working_dir", "needs_seed",
                                           "critical", "merge",    "task_timeout",      NULL};
 static const char *const drift_keys[] = {"terraform", "root", "include", "exclude", NULL};
-static const char *const exec_keys[] = {"discover", "run", NULL};
+static const char *const exec_keys[] = {"discover", "run", "paths", NULL};
 
 static bool in_list(const char *const *list, const char *key)
 {
@@ -331,6 +340,38 @@ static void apply_fuzzer_key(parse_ctx *c, cfo_fuzzer *f, const pending_key *k)
         cfo_strv_fini(sv);
         cfo_strv_init(sv);
         cfo_strv_split_ws(sv, value);
+    } else if (strcmp(key, "paths") == 0) {
+        /* GLOB -> TARGET entries, comma-separated, over the changed files */
+        cfo_strv_fini(&f->path_globs);
+        cfo_strv_fini(&f->path_targets);
+        cfo_strv_init(&f->path_globs);
+        cfo_strv_init(&f->path_targets);
+        char *copy = cfo_xstrdup(value), *save = NULL;
+        for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+            char *arrow = strstr(item, "->");
+            cfo_strv glob, target;
+            cfo_strv_init(&glob);
+            cfo_strv_init(&target);
+            if (arrow != NULL) {
+                *arrow = '\0';
+                cfo_strv_split_ws(&glob, item);
+                cfo_strv_split_ws(&target, arrow + 2);
+            }
+            bool ok =
+                glob.n == 1 && target.n == 1 && cfo_target_validate(target.v[0], &vd) == CFO_OK;
+            if (ok) {
+                cfo_strv_push(&f->path_globs, glob.v[0]);
+                cfo_strv_push(&f->path_targets, target.v[0]);
+            }
+            cfo_strv_fini(&glob);
+            cfo_strv_fini(&target);
+            if (!ok) {
+                fail(c, k->line, CFO_EINVAL,
+                     "invalid 'paths' entry (expected GLOB -> TARGET, comma-separated)");
+                break;
+            }
+        }
+        free(copy);
     } else if (strcmp(key, "discover") == 0 || strcmp(key, "run") == 0) {
         bool run = key[0] == 'r';
         cfo_strv *sv = run ? &f->run_argv : &f->discover_argv;

@@ -22,6 +22,9 @@ typedef struct cfo_config {
     int window;      /* commits kept in the dataset */
     bool window_set; /* window given explicitly (else the dataset's own) */
     int concurrency; /* 0: CPU count */
+    /* --changed-since: a command given the diff on stdin that may name more
+     * targets to run (JSON {"targets": ["FUZZER:TARGET", ...]}); empty: none */
+    cfo_strv focus_argv;
     cfo_fuzzer *fuzzers;
     size_t nfuzzers;
 } cfo_config;

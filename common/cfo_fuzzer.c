@@ -87,6 +87,8 @@ void cfo_fuzzer_init(cfo_fuzzer *f, const char *name, cfo_kind kind)
     cfo_strv_init(&f->exclude);
     cfo_strv_init(&f->discover_argv);
     cfo_strv_init(&f->run_argv);
+    cfo_strv_init(&f->path_globs);
+    cfo_strv_init(&f->path_targets);
 }
 
 void cfo_fuzzer_fini(cfo_fuzzer *f)
@@ -99,5 +101,7 @@ void cfo_fuzzer_fini(cfo_fuzzer *f)
     cfo_strv_fini(&f->exclude);
     cfo_strv_fini(&f->discover_argv);
     cfo_strv_fini(&f->run_argv);
+    cfo_strv_fini(&f->path_globs);
+    cfo_strv_fini(&f->path_targets);
     memset(f, 0, sizeof *f);
 }

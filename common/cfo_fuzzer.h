@@ -59,6 +59,10 @@ typedef struct cfo_fuzzer {
     /* exec: argv templates; "{target}" in a word is replaced by the target */
     cfo_strv discover_argv;
     cfo_strv run_argv;
+    /* exec: which targets a change touches (--changed-since): a changed file
+     * matching path_globs[i] touches path_targets[i] */
+    cfo_strv path_globs;
+    cfo_strv path_targets;
 } cfo_fuzzer;
 
 void cfo_fuzzer_init(cfo_fuzzer *f, const char *name, cfo_kind kind);

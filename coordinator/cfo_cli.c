@@ -100,6 +100,10 @@ static void usage(FILE *out, bool single)
             "                       without it nothing is written to the dataset\n"
             "  --fuzzer NAME        only this fuzzer (repeatable; default: all registered)\n"
             "  --force              run targets that already passed on the same commit\n"
+            "  --changed-since REF  only the targets the change since REF touches (git diff\n"
+            "                       REF...BRANCH): Terraform modules whose files or local\n"
+            "                       child modules changed, exec targets by their 'paths'\n"
+            "                       map, plus what the config's focus_command names\n"
             "  --schedule ORDER     history (default): targets that failed last first, then\n"
             "                       targets never run, then the rest longest-expected first,\n"
             "                       from the dataset; fifo: in generation order\n"
@@ -127,7 +131,7 @@ typedef struct cli {
     bool single;
     const char *config, *repo, *dataset, *logs_dir, *report, *junit, *workdir, *bind;
     bool dry_run, upload, force, quiet, json, insecure, resume_upload_only;
-    const char *curve_secret, *allow_dir, *state_dir;
+    const char *curve_secret, *allow_dir, *state_dir, *changed_since;
     cfo_schedule schedule;
     int concurrency;
     int64_t budget_ms, task_timeout_ms, grace_ms, heartbeat_ms, wait_workers_ms;
@@ -178,6 +182,7 @@ static int parse_cli(int argc, char **argv, cli *c)
         O_STATE_DIR,
         O_RESUME_UPLOAD_ONLY,
         O_SCHEDULE,
+        O_CHANGED_SINCE,
     };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},
@@ -208,6 +213,7 @@ static int parse_cli(int argc, char **argv, cli *c)
         {"state-dir", required_argument, NULL, O_STATE_DIR},
         {"resume-upload-only", no_argument, NULL, O_RESUME_UPLOAD_ONLY},
         {"schedule", required_argument, NULL, O_SCHEDULE},
+        {"changed-since", required_argument, NULL, O_CHANGED_SINCE},
         {NULL, 0, NULL, 0},
     };
     cfo_diag d = {{0}};
@@ -306,6 +312,9 @@ static int parse_cli(int argc, char **argv, cli *c)
             break;
         case O_QUIET:
             c->quiet = true;
+            break;
+        case O_CHANGED_SINCE:
+            c->changed_since = optarg;
             break;
         case O_SCHEDULE:
             if (cfo_schedule_parse(optarg, &c->schedule) != 0) {
@@ -582,6 +591,7 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
         .prior = prior,
         .force = c.force,
         .task_timeout_ms = task_timeout_ms,
+        .changed_since = c.changed_since,
     };
     bool resumed = false;
     int64_t started = cfo_wall_ms();
@@ -616,6 +626,9 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
             rc = err == CFO_EINVAL ? EXIT_USAGE : EXIT_HARNESS;
             goto out;
         }
+        if (c.changed_since != NULL)
+            cfo_info("%zu target(s) left out: the change since %s does not touch them",
+                     ts.unchanged, c.changed_since);
         /* Workers are handed tasks in this order (a resumed run keeps its own). */
         if (c.schedule == CFO_SCHEDULE_HISTORY)
             cfo_prioritize(&ts, prior);

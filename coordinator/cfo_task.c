@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cfo_changes.h"
 #include "cfo_exec.h"
 #include "cfo_fuzz_impl.h"
 #include "cfo_git.h"
@@ -184,8 +185,49 @@ static void make_task(const cfo_taskgen_opts *o, const cfo_fuzzer *f, const char
     t->timeout_ms = f->task_timeout_ms > 0 ? f->task_timeout_ms : o->task_timeout_ms;
 }
 
+/* The change set of each commit, computed once: the focus command runs once
+ * per commit, not per fuzzer. */
+typedef struct change_cache {
+    char **sha;
+    cfo_change_set *set;
+    size_t n;
+} change_cache;
+
+static cfo_err changes_of(change_cache *cc, const cfo_taskgen_opts *o, const char *top,
+                          const char *sha, const cfo_change_set **out, cfo_diag *d)
+{
+    for (size_t i = 0; i < cc->n; i++) {
+        if (strcmp(cc->sha[i], sha) == 0) {
+            *out = &cc->set[i];
+            return CFO_OK;
+        }
+    }
+    cfo_change_set cs;
+    cfo_err err = cfo_changes_load(top, o->changed_since, sha, o->config, &cs, d);
+    if (err != CFO_OK)
+        return err;
+    cc->sha = cfo_xrealloc(cc->sha, (cc->n + 1) * sizeof *cc->sha);
+    cc->set = cfo_xrealloc(cc->set, (cc->n + 1) * sizeof *cc->set);
+    cc->sha[cc->n] = cfo_xstrdup(sha);
+    cc->set[cc->n] = cs;
+    *out = &cc->set[cc->n++];
+    cfo_info("changed since %s on %.12s: %zu file(s)", o->changed_since, sha, cs.files.n);
+    return CFO_OK;
+}
+
+static void change_cache_fini(change_cache *cc)
+{
+    for (size_t i = 0; i < cc->n; i++) {
+        free(cc->sha[i]);
+        cfo_change_set_fini(&cc->set[i]);
+    }
+    free(cc->sha);
+    free(cc->set);
+}
+
 cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
 {
+    change_cache changes = {0};
     for (size_t i = 0; o->only != NULL && i < o->only->n; i++)
         if (cfo_config_find(o->config, o->only->v[i]) == NULL)
             return cfo_diag_set(d, CFO_EINVAL, "unknown fuzzer '%s' (not in %s)", o->only->v[i],
@@ -237,7 +279,14 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
             cfo_strv_init(&targets);
             if (err == CFO_OK)
                 err = discover(o, f, branch, dir, &targets, d);
+            const cfo_change_set *cs = NULL;
+            if (err == CFO_OK && o->changed_since != NULL)
+                err = changes_of(&changes, o, top, sha, &cs, d);
             for (size_t t = 0; err == CFO_OK && t < targets.n; t++) {
+                if (cs != NULL && !cfo_changes_touch(cs, f, dir, targets.v[t])) {
+                    out->unchanged++;
+                    continue;
+                }
                 if (f->needs_seed && !o->force &&
                     already_passed(&passed, f->name, targets.v[t], sha)) {
                     out->skipped++;
@@ -255,6 +304,7 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
     }
     free(passed.v);
 out:
+    change_cache_fini(&changes);
     free(top);
     free(current);
     free(workroot);

@@ -22,7 +22,8 @@ typedef struct cfo_task {
 typedef struct cfo_taskset {
     cfo_task *v;
     size_t n, cap;
-    size_t skipped; /* targets already passing on their commit (needs_seed) */
+    size_t skipped;   /* targets already passing on their commit (needs_seed) */
+    size_t unchanged; /* targets the change does not touch (--changed-since) */
 } cfo_taskset;
 
 void cfo_taskset_init(cfo_taskset *ts);
@@ -31,12 +32,13 @@ void cfo_taskset_fini(cfo_taskset *ts);
 typedef struct cfo_taskgen_opts {
     const char *repo; /* a path inside the repository */
     const cfo_config *config;
-    const cfo_strv *only;    /* --fuzzer names; empty: all */
-    const char *workdir;     /* where worktrees are made (absolute or cwd-relative) */
-    const char *runner;      /* absolute path of cfo-fuzz */
-    const cfo_recset *prior; /* the dataset, for needs_seed; may be NULL */
-    bool force;              /* run targets that already passed */
-    int64_t task_timeout_ms; /* the run's --task-timeout */
+    const cfo_strv *only;      /* --fuzzer names; empty: all */
+    const char *workdir;       /* where worktrees are made (absolute or cwd-relative) */
+    const char *runner;        /* absolute path of cfo-fuzz */
+    const cfo_recset *prior;   /* the dataset, for needs_seed; may be NULL */
+    bool force;                /* run targets that already passed */
+    int64_t task_timeout_ms;   /* the run's --task-timeout */
+    const char *changed_since; /* only targets touched since this ref; NULL: all */
 } cfo_taskgen_opts;
 
 /* Generates every task: for each selected fuzzer, each of its branches

@@ -249,7 +249,7 @@ static const bad_case bad_cases[] = {
     {"[cfo]\ndataset =\n", CFO_EINVAL, "cfo.ini:2: empty value for 'dataset' (expected a URL)"},
     {"[cfo]\nbudgett = 1h\n", CFO_EINVAL,
      "cfo.ini:2: unknown key 'budgett' in [cfo] (known: dataset, budget, task_timeout, "
-     "window, concurrency)"},
+     "window, concurrency, focus_command)"},
     {"[fuzzer \"X\"]\nkind = fast\n", CFO_EINVAL,
      "cfo.ini:2: unknown fuzzer kind 'fast' (known: canary, infra_drift, exec)"},
     {"[fuzzer \"X\"]\nmerge = supersede\n", CFO_EINVAL,
@@ -262,7 +262,7 @@ static const bad_case bad_cases[] = {
     {"[fuzzer \"X\"]\ninclude = a*\nkind = exec\nrun = t\n", CFO_EINVAL,
      "cfo.ini:2: key 'include' does not apply to [fuzzer \"X\"] of kind exec (its keys: "
      "kind, branches, needs_working_dir, needs_seed, critical, merge, task_timeout, "
-     "discover, run)"},
+     "discover, run, paths)"},
     {"[fuzzer \"X\"]\nkind = infra_drift\ndiscover = ls\n", CFO_EINVAL,
      "cfo.ini:3: key 'discover' does not apply to [fuzzer \"X\"] of kind infra_drift (its "
      "keys: kind, branches, needs_working_dir, needs_seed, critical, merge, task_timeout, "

@@ -201,8 +201,9 @@ static void make_cookie(char *out, size_t len)
 /* Starts argv with fds 0 = /dev/null, 1 = out_w, 2 = err_w and, when
  * result_w >= 0, 3 = result_w; nothing else stays open. The pid is in the
  * registry when this returns 0; otherwise the errno-style reason. */
-static int spawn_child(char *const *argv, const char *cwd, char *const *env_add, const char *cookie,
-                       int out_w, int err_w, int result_w, pid_t *pid)
+static int spawn_child(char *const *argv, const char *cwd, const char *stdin_path,
+                       char *const *env_add, const char *cookie, int out_w, int err_w, int result_w,
+                       pid_t *pid)
 {
     cfo_strv env;
     cfo_strv_init(&env);
@@ -223,7 +224,7 @@ static int spawn_child(char *const *argv, const char *cwd, char *const *env_add,
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setsigmask(&attr, &none);
 
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 0, stdin_path ? stdin_path : "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out_w, 1);
     posix_spawn_file_actions_adddup2(&fa, err_w, 2);
     if (result_w >= 0)
@@ -877,8 +878,8 @@ cfo_err cfo_exec_run(const cfo_exec_spec *spec, cfo_exec_result *res, cfo_diag *
     job j;
     memset(&j, 0, sizeof j);
     task_procs_init(&j.tp, cookie);
-    int rc = spawn_child(spec->argv, spec->cwd, spec->env_add, cookie, outp[1], outp[1], resp[1],
-                         &j.tp.pid);
+    int rc = spawn_child(spec->argv, spec->cwd, NULL, spec->env_add, cookie, outp[1], outp[1],
+                         resp[1], &j.tp.pid);
     close_fd(&outp[1]);
     close_fd(&resp[1]);
     if (rc != 0) {
@@ -959,6 +960,13 @@ void cfo_exec_result_fini(cfo_exec_result *res)
 cfo_err cfo_exec_capture(char *const *argv, const char *cwd, char *const *env_add,
                          int64_t timeout_ms, size_t max_out, cfo_capture *cap, cfo_diag *d)
 {
+    return cfo_exec_capture_in(argv, cwd, NULL, env_add, timeout_ms, max_out, cap, d);
+}
+
+cfo_err cfo_exec_capture_in(char *const *argv, const char *cwd, const char *stdin_path,
+                            char *const *env_add, int64_t timeout_ms, size_t max_out,
+                            cfo_capture *cap, cfo_diag *d)
+{
     memset(cap, 0, sizeof *cap);
     cap->exit_code = -1;
     if (argv == NULL || argv[0] == NULL)
@@ -976,7 +984,7 @@ cfo_err cfo_exec_capture(char *const *argv, const char *cwd, char *const *env_ad
     job j;
     memset(&j, 0, sizeof j);
     task_procs_init(&j.tp, cookie);
-    int rc = spawn_child(argv, cwd, env_add, cookie, outp[1], errp[1], -1, &j.tp.pid);
+    int rc = spawn_child(argv, cwd, stdin_path, env_add, cookie, outp[1], errp[1], -1, &j.tp.pid);
     close_fd(&outp[1]);
     close_fd(&errp[1]);
     if (rc != 0) {

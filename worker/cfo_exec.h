@@ -83,6 +83,10 @@ typedef struct cfo_capture {
 
 cfo_err cfo_exec_capture(char *const *argv, const char *cwd, char *const *env_add,
                          int64_t timeout_ms, size_t max_out, cfo_capture *cap, cfo_diag *d);
+/* The same with the file stdin_path as the command's standard input. */
+cfo_err cfo_exec_capture_in(char *const *argv, const char *cwd, const char *stdin_path,
+                            char *const *env_add, int64_t timeout_ms, size_t max_out,
+                            cfo_capture *cap, cfo_diag *d);
 void cfo_capture_fini(cfo_capture *cap);
 
 #endif

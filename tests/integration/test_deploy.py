@@ -358,11 +358,11 @@ class ComposeFile(unittest.TestCase):
 
         self.assertFalse(healthy("coordinator"))
         coord = spawn("coordinator", argv("coordinator", "cfo-coordinator"))
-        wait_for(lambda: healthy("coordinator") or coord.poll() is not None, 60,
+        wait_for(lambda: healthy("coordinator") or coord.poll() is not None, 120,
                  "the coordinator to listen")
         self.assertIsNone(coord.poll(), self.log(tmp, "coordinator"))
         workers = [spawn("worker%d" % i, argv("worker", "cfo-worker")) for i in (1, 2)]
-        wait_for(lambda: healthy("worker") or coord.poll() is not None, 60,
+        wait_for(lambda: healthy("worker") or coord.poll() is not None, 120,
                  "a worker to be connected")
         self.assertIsNone(coord.poll(), self.log(tmp, "coordinator"))
         open(release, "w").close()
