@@ -223,6 +223,13 @@ class SingleHost(unittest.TestCase):
             (["--fuzzer", "NOPE"], 2, "unknown fuzzer 'NOPE'"),
             (["--bogus"], 2, "--bogus"),
             (["--dataset", "ftp://x/y"], 2, "ftp://x/y"),
+            (["--log-format", "xml"], 2, "--log-format must be text or json"),
+            (["--heartbeat", "1ms"], 2, "--heartbeat must be between"),
+            (["--heartbeat", "soon"], 2, "invalid duration"),
+            (["--grace", "-1s"], 2, "invalid duration"),
+            (["--schedule", "lifo"], 2, "--schedule must be history or fifo"),
+            (["--resume-upload-only", "--upload"], 2, "needs --state-dir and --upload"),
+            (["--changed-since", "--dry-run"], 2, "invalid --changed-since"),
         ]
         for args, code, message in cases:
             p = self.cfo(*args)

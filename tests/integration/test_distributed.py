@@ -326,6 +326,19 @@ class Distributed(unittest.TestCase):
         self.assertIn("not one of cfo-coordinator's", p.stderr)
         p = run([binary("cfo"), "--bind", "tcp://127.0.0.1:1"])
         self.assertEqual(p.returncode, 2)
+        for args, message in [(["--prefetch", "many"], "invalid number"),
+                              (["--prefetch", "65"], "invalid number"),
+                              (["--wait-workers", "0s"], "invalid duration"),
+                              (["--allow-dir", "/tmp"], "go together")]:
+            p = run([binary("cfo-coordinator"), *args])
+            self.assertEqual(p.returncode, 2, args)
+            self.assertIn(message, p.stderr, args)
+        for args, message in [(["--slots", "0"], "invalid number"),
+                              (["--heartbeat", "2m"], "--heartbeat must be between"),
+                              (["--server-key", "/nonexistent"], "go together")]:
+            p = run([binary("cfo-worker"), "--connect", "tcp://127.0.0.1:1", *args])
+            self.assertEqual(p.returncode, 2, args)
+            self.assertIn(message, p.stderr, args)
         for prog in ("cfo-worker", "cfo-coordinator"):
             p = run([binary(prog), "--help"], check=0)
             self.assertIn("usage: " + prog, p.stdout)
