@@ -104,10 +104,10 @@ cfo_err cfo_changes_load(const char *top, const char *ref, const char *sha, cons
                          cfo_change_set *out, cfo_diag *d)
 {
     memset(out, 0, sizeof *out);
-    cfo_strv_init(&out->files);
-    cfo_strv_init(&out->focus);
     if (ref[0] == '-' || ref[0] == '\0')
         return cfo_diag_set(d, CFO_EINVAL, "invalid --changed-since '%s'", ref);
+    cfo_strv_init(&out->files);
+    cfo_strv_init(&out->focus);
     char range[200];
     snprintf(range, sizeof range, "%s...%s", ref, sha);
     char *argv[] = {"git", "diff", "--name-only", "--no-renames", range, NULL};
