@@ -207,9 +207,10 @@ class Distributed(unittest.TestCase):
         recs = c.records()
         once_each(self, recs, [("SEQ", "t%d" % i) for i in range(1, 41)] +
                   [("SEQ", "a-victim"), ("OTHER", "default")])
+        # Recorded once, from attempt 2: the late result of attempt 1 was
+        # discarded. (Attempt 2 may well run on the continued worker itself.)
         victim = [r for r in recs if r["target"] == "a-victim"][0]
         self.assertEqual(victim["attempt"], 2)
-        self.assertNotEqual(victim["worker"], stopped)
         # The continued worker came back and re-offered its stale result.
         self.assertRegex(c.log("coordinator"), r"worker %s joined: .* [1-9]\d* results re-offered"
                          % stopped)
