@@ -22,7 +22,7 @@ import sys
 
 DEFAULT_WINDOW = 32
 NO_TIME = -(2 ** 63)  # a record without a time sorts before every other
-STATUSES = ("pass", "fail", "timeout", "error", "cancelled")
+STATUSES = ("pass", "fail", "timeout", "error", "cancelled", "oom")
 STATUS_INDEX = {s: i for i, s in enumerate(STATUSES)}
 CANCELLED = STATUS_INDEX["cancelled"]
 SUPERSEDE, ACCUMULATE = "supersede", "accumulate"
@@ -33,7 +33,8 @@ BUILTIN = {"CANARY": ACCUMULATE, "INFRA_DRIFT": SUPERSEDE}
 # implementation; optional strings are (present, value) so that absent sorts
 # first, as a NULL does there.
 T, FUZZER, BRANCH, TARGET, COMMIT, ATTEMPT, RUN, OK, STATUS, COUNT, FINDINGS, DURATION, \
-    COMMAND, WORKER = range(14)
+    COMMAND, WORKER, USAGE, CRASHES = range(16)
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _digits(s, i, n):
@@ -132,7 +133,16 @@ def from_json(o, time_cache):
         t = ms
     return (t, o["fuzzer"], o["branch"], o["target"], o["commit"], o.get("attempt") or 0,
             _opt(o.get("run")), ok, status, o["count"], o.get("findings") or 0,
-            float(o["duration"]), o["command"], _opt(o.get("worker")))
+            float(o["duration"]), o["command"], _opt(o.get("worker")), _usage(o),
+            _opt(None if o.get("crashes") is None else _compact(o["crashes"])))
+
+
+def _usage(o):
+    """(present, cpu, max_rss_kb): kept only when both are given, as in C."""
+    cpu, rss = o.get("cpu"), o.get("max_rss_kb")
+    if cpu is None or rss is None:
+        return (False, 0.0, 0)
+    return (True, float(cpu), rss)
 
 
 def to_json(r):
@@ -150,6 +160,12 @@ def to_json(r):
         o["worker"] = r[WORKER][1]
     if r[ATTEMPT]:
         o["attempt"] = r[ATTEMPT]
+    if r[USAGE][0]:
+        cpu = r[USAGE][1]
+        o["cpu"] = int(cpu) if cpu.is_integer() and abs(cpu) < 1e15 else cpu
+        o["max_rss_kb"] = r[USAGE][2]
+    if r[CRASHES][0]:
+        o["crashes"] = json.loads(r[CRASHES][1])
     return o
 
 

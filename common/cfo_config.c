@@ -223,8 +223,9 @@ static bool valid_fuzzer_name(const char *s, size_t len)
     return true;
 }
 
-static const char *const common_keys[] = {"kind",     "branches", "needs_working_dir", "needs_seed",
-                                          "critical", "merge",    "task_timeout",      NULL};
+static const char *const common_keys[] = {
+    "kind",  "branches",     "needs_working_dir", "needs_seed",   "critical",
+    "merge", "task_timeout", "memory_limit",      "budget_share", NULL};
 static const char *const drift_keys[] = {"terraform", "root", "include", "exclude", NULL};
 static const char *const exec_keys[] = {"discover", "run", "paths", NULL};
 
@@ -317,6 +318,14 @@ static void apply_fuzzer_key(parse_ctx *c, cfo_fuzzer *f, const pending_key *k)
             fail_value(c, k->line, key, &vd);
         else
             f->task_timeout_ms = v;
+    } else if (strcmp(key, "memory_limit") == 0) {
+        if (cfo_parse_size_kb(value, &v, &vd) != CFO_OK)
+            fail_value(c, k->line, key, &vd);
+        else
+            f->memory_limit_kb = v;
+    } else if (strcmp(key, "budget_share") == 0) {
+        if (cfo_parse_percent(value, &f->budget_share, &vd) != CFO_OK)
+            fail_value(c, k->line, key, &vd);
     } else if (strcmp(key, "terraform") == 0) {
         if (*value == '\0') {
             fail(c, k->line, CFO_EINVAL,
@@ -665,6 +674,15 @@ static cfo_err parse_text(const char *text, const char *name, const char *path, 
     }
     if (c.cfg->nfuzzers == 0)
         add_builtin_fuzzers(c.cfg);
+    int shares = 0;
+    for (size_t i = 0; i < c.cfg->nfuzzers; i++)
+        shares += c.cfg->fuzzers[i].budget_share;
+    if (shares > 100) {
+        cfo_config_destroy(&c.cfg);
+        return cfo_diag_set(d, CFO_EINVAL,
+                            "%s: the fuzzers' budget_share values add up to %d%%, more than 100%%",
+                            name, shares);
+    }
     c.cfg->path = path ? cfo_xstrdup(path) : NULL;
     *out = c.cfg;
     return CFO_OK;

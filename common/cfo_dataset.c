@@ -39,10 +39,14 @@ typedef enum field {
     FLD_RUN,
     FLD_WORKER,
     FLD_ATTEMPT,
+    FLD_CPU,
+    FLD_MAX_RSS,
+    FLD_CRASHES,
     FLD_NFIELDS,
 } field;
 
-typedef enum field_type { T_STRING, T_BOOL, T_UINT, T_NUMBER } field_type;
+/* T_LIST: a JSON array kept as compact text (the findings an engine names). */
+typedef enum field_type { T_STRING, T_BOOL, T_UINT, T_NUMBER, T_LIST } field_type;
 
 static const struct field_def {
     const char *name;
@@ -64,7 +68,13 @@ static const struct field_def {
     [FLD_RUN] = {"run", 3, T_STRING, false},
     [FLD_WORKER] = {"worker", 6, T_STRING, false},
     [FLD_ATTEMPT] = {"attempt", 7, T_UINT, false},
+    [FLD_CPU] = {"cpu", 3, T_NUMBER, false},
+    [FLD_MAX_RSS] = {"max_rss_kb", 10, T_UINT, false},
+    [FLD_CRASHES] = {"crashes", 7, T_LIST, false},
 };
+
+/* A findings list is an array of flat objects; deeper nesting is refused. */
+#define LIST_MAX_DEPTH 3
 
 typedef enum pstate {
     ST_TOP,       /* before the top-level value */
@@ -74,6 +84,7 @@ typedef enum pstate {
     ST_RECORDS,   /* inside the records array, between records */
     ST_REC_KEY,   /* inside a record object, between fields */
     ST_REC_VALUE, /* a field's value comes next */
+    ST_REC_LIST,  /* inside a T_LIST field's array */
     ST_DONE,      /* the top-level value is complete */
 } pstate;
 
@@ -86,8 +97,8 @@ typedef struct rec_state {
     uint32_t seen;    /* fields given, null included (duplicates) */
     uint32_t present; /* fields given a non-null value */
     size_t str_off[FLD_NFIELDS];
-    int64_t count, findings, attempt;
-    double duration;
+    int64_t count, findings, attempt, max_rss;
+    double duration, cpu;
     bool ok;
 } rec_state;
 
@@ -108,6 +119,8 @@ struct cfo_dataset_parser {
     field expect_field; /* the writer's order makes the next key predictable */
     rec_state rec;
     cfo_buf scratch;
+    yajl_gen list_gen; /* re-writes a T_LIST value compactly; made on first use */
+    int list_depth;
 };
 
 /* ---- errors ---------------------------------------------------------- */
@@ -156,6 +169,8 @@ static int type_error(cfo_dataset_parser *p)
         return rec_fail(p, CFO_EPARSE, "field '%s' must be a non-negative integer", f->name);
     case T_NUMBER:
         return rec_fail(p, CFO_EPARSE, "field '%s' must be a number >= 0", f->name);
+    case T_LIST:
+        return rec_fail(p, CFO_EPARSE, "field '%s' must be an array of objects", f->name);
     }
     return rec_fail(p, CFO_EPARSE, "field '%s' has the wrong type", f->name);
 }
@@ -210,10 +225,17 @@ static int rec_end(cfo_dataset_parser *p)
         .count = rs->count,
         .findings = (rs->present & (1u << FLD_FINDINGS)) ? rs->findings : 0,
         .duration = rs->duration,
+        .crashes = rec_str(p, FLD_CRASHES),
         .attempt = (rs->present & (1u << FLD_ATTEMPT)) ? (uint32_t)rs->attempt : 0,
         .ok = rs->ok,
         .status = rs->ok ? CFO_STATUS_PASS : CFO_STATUS_FAIL,
     };
+    /* Resource figures come as a pair: one without the other is not kept. */
+    if ((rs->present & (1u << FLD_CPU)) && (rs->present & (1u << FLD_MAX_RSS))) {
+        r.has_usage = true;
+        r.cpu = rs->cpu;
+        r.max_rss_kb = rs->max_rss;
+    }
     const char *status = rec_str(p, FLD_STATUS);
     if (status != NULL && cfo_status_parse(status, &r.status) != 0)
         return rec_fail(p, CFO_EPARSE, "unknown status '%.64s'", status);
@@ -279,11 +301,15 @@ static int rec_integer(cfo_dataset_parser *p, long long v)
     switch (fields[f].type) {
     case T_STRING:
     case T_BOOL:
+    case T_LIST:
         return type_error(p);
     case T_NUMBER:
         if (v < 0)
             return type_error(p);
-        p->rec.duration = (double)v;
+        if (f == FLD_CPU)
+            p->rec.cpu = (double)v;
+        else
+            p->rec.duration = (double)v;
         break;
     case T_UINT:
         if (v < 0)
@@ -292,6 +318,8 @@ static int rec_integer(cfo_dataset_parser *p, long long v)
             p->rec.count = v;
         else if (f == FLD_FINDINGS)
             p->rec.findings = v;
+        else if (f == FLD_MAX_RSS)
+            p->rec.max_rss = v;
         else if (v > CFO_RECORD_MAX_ATTEMPT)
             return rec_fail(p, CFO_EPARSE, "field 'attempt' must be at most %d",
                             CFO_RECORD_MAX_ATTEMPT);
@@ -326,15 +354,88 @@ static int doc_scalar(cfo_dataset_parser *p, const char *kind)
     case ST_DOC_KEY:
     case ST_REC_KEY:
     case ST_REC_VALUE:
+    case ST_REC_LIST:
     case ST_DONE:
         break;
     }
     return doc_fail(p, CFO_EPARSE, "unexpected %s", kind);
 }
 
+/* ---- T_LIST values: re-written compactly as they stream by ---------- */
+
+/* The shortest "%g" text that reads back as v, so a number written once is
+ * written the same way ever after. */
+static int format_double(double v, char *buf, size_t n)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        int len = snprintf(buf, n, "%.*g", prec, v);
+        if (prec == 17 || strtod(buf, NULL) == v)
+            return len;
+    }
+    return 0;
+}
+
+static void list_begin(cfo_dataset_parser *p)
+{
+    yajl_gen_reset(p->list_gen, NULL);
+    yajl_gen_clear(p->list_gen);
+    yajl_gen_array_open(p->list_gen);
+    p->list_depth = 1;
+    p->state = ST_REC_LIST;
+}
+
+/* After each event: the list stays within its size bound, and a closed
+ * top-level array becomes the field's text. */
+static int list_after(cfo_dataset_parser *p, yajl_gen_status gs)
+{
+    field f = p->cur_field;
+    if (gs != yajl_gen_status_ok)
+        return type_error(p);
+    const unsigned char *text;
+    size_t len;
+    yajl_gen_get_buf(p->list_gen, &text, &len);
+    if (len > CFO_RECORD_MAX_CRASHES)
+        return rec_fail(p, CFO_ELIMIT, "field '%s' is longer than %d bytes", fields[f].name,
+                        CFO_RECORD_MAX_CRASHES);
+    if (p->list_depth > 0)
+        return 1;
+    p->rec.str_off[f] = p->scratch.len;
+    cfo_buf_append(&p->scratch, text, len);
+    cfo_buf_append(&p->scratch, "", 1);
+    p->rec.present |= 1u << f;
+    p->state = ST_REC_KEY;
+    return 1;
+}
+
+/* A scalar inside a list: only as a member of one of its objects. */
+static int list_scalar_ok(cfo_dataset_parser *p)
+{
+    return p->list_depth >= 2 ? 1 : type_error(p);
+}
+
+static int list_open(cfo_dataset_parser *p, bool is_map)
+{
+    if (p->list_depth == 1 && !is_map)
+        return type_error(p);
+    if (++p->list_depth > LIST_MAX_DEPTH)
+        return rec_fail(p, CFO_ELIMIT, "field '%s' is nested deeper than %d levels",
+                        fields[p->cur_field].name, LIST_MAX_DEPTH);
+    return list_after(p,
+                      is_map ? yajl_gen_map_open(p->list_gen) : yajl_gen_array_open(p->list_gen));
+}
+
+static int list_close(cfo_dataset_parser *p, bool was_map)
+{
+    p->list_depth--;
+    return list_after(p, was_map ? yajl_gen_map_close(p->list_gen)
+                                 : yajl_gen_array_close(p->list_gen));
+}
+
 static int cb_null(void *ctx)
 {
     cfo_dataset_parser *p = ctx;
+    if (p->state == ST_REC_LIST)
+        return list_scalar_ok(p) && list_after(p, yajl_gen_null(p->list_gen));
     if (p->state != ST_REC_VALUE)
         return doc_scalar(p, "null");
     if (fields[p->cur_field].required)
@@ -346,6 +447,8 @@ static int cb_null(void *ctx)
 static int cb_boolean(void *ctx, int v)
 {
     cfo_dataset_parser *p = ctx;
+    if (p->state == ST_REC_LIST)
+        return list_scalar_ok(p) && list_after(p, yajl_gen_bool(p->list_gen, v));
     if (p->state != ST_REC_VALUE)
         return doc_scalar(p, "a boolean");
     if (fields[p->cur_field].type != T_BOOL)
@@ -359,6 +462,8 @@ static int cb_boolean(void *ctx, int v)
 static int cb_integer(void *ctx, long long v)
 {
     cfo_dataset_parser *p = ctx;
+    if (p->state == ST_REC_LIST)
+        return list_scalar_ok(p) && list_after(p, yajl_gen_integer(p->list_gen, v));
     if (p->state == ST_REC_VALUE)
         return rec_integer(p, v);
     if (p->state == ST_DOC_VALUE && p->cur_doc_key == DK_VERSION) {
@@ -382,11 +487,19 @@ static int cb_integer(void *ctx, long long v)
 static int cb_double(void *ctx, double v)
 {
     cfo_dataset_parser *p = ctx;
+    if (p->state == ST_REC_LIST) {
+        char num[40];
+        int n = format_double(v, num, sizeof num);
+        return list_scalar_ok(p) && list_after(p, yajl_gen_number(p->list_gen, num, (size_t)n));
+    }
     if (p->state != ST_REC_VALUE)
         return doc_scalar(p, "a fractional number");
     if (fields[p->cur_field].type != T_NUMBER || !(v >= 0) || !isfinite(v))
         return type_error(p);
-    p->rec.duration = v;
+    if (p->cur_field == FLD_CPU)
+        p->rec.cpu = v;
+    else
+        p->rec.duration = v;
     p->rec.present |= 1u << p->cur_field;
     p->state = ST_REC_KEY;
     return 1;
@@ -395,6 +508,8 @@ static int cb_double(void *ctx, double v)
 static int cb_string(void *ctx, const unsigned char *s, size_t len)
 {
     cfo_dataset_parser *p = ctx;
+    if (p->state == ST_REC_LIST)
+        return list_scalar_ok(p) && list_after(p, yajl_gen_string(p->list_gen, s, len));
     if (p->state != ST_REC_VALUE)
         return doc_scalar(p, "a string");
     return rec_string(p, s, len);
@@ -405,6 +520,8 @@ static int cb_map_key(void *ctx, const unsigned char *key, size_t len)
     cfo_dataset_parser *p = ctx;
     if (p->state == ST_REC_KEY)
         return rec_key(p, key, len);
+    if (p->state == ST_REC_LIST)
+        return list_after(p, yajl_gen_string(p->list_gen, key, len));
     if (p->state == ST_SKIP)
         return 1;
     assert(p->state == ST_DOC_KEY);
@@ -465,7 +582,12 @@ static int open_container(cfo_dataset_parser *p, bool is_map)
         rec_begin(p);
         return 1;
     case ST_REC_VALUE:
-        return type_error(p);
+        if (fields[p->cur_field].type != T_LIST || is_map)
+            return type_error(p);
+        list_begin(p);
+        return 1;
+    case ST_REC_LIST:
+        return list_open(p, is_map);
     case ST_DOC_KEY:
     case ST_REC_KEY:
     case ST_DONE:
@@ -475,9 +597,11 @@ static int open_container(cfo_dataset_parser *p, bool is_map)
 }
 
 /* Closing brackets: yajl has already checked they match their openers. */
-static int close_container(cfo_dataset_parser *p)
+static int close_container(cfo_dataset_parser *p, bool is_map)
 {
     switch (p->state) {
+    case ST_REC_LIST:
+        return list_close(p, is_map);
     case ST_SKIP:
         if (--p->skip_depth == 0)
             p->state = ST_DOC_KEY;
@@ -513,9 +637,14 @@ static int cb_start_array(void *ctx)
     return open_container(ctx, false);
 }
 
-static int cb_end(void *ctx)
+static int cb_end_map(void *ctx)
 {
-    return close_container(ctx);
+    return close_container(ctx, true);
+}
+
+static int cb_end_array(void *ctx)
+{
+    return close_container(ctx, false);
 }
 
 static const yajl_callbacks callbacks = {
@@ -527,9 +656,9 @@ static const yajl_callbacks callbacks = {
     .yajl_string = cb_string,
     .yajl_start_map = cb_start_map,
     .yajl_map_key = cb_map_key,
-    .yajl_end_map = cb_end,
+    .yajl_end_map = cb_end_map,
     .yajl_start_array = cb_start_array,
-    .yajl_end_array = cb_end,
+    .yajl_end_array = cb_end_array,
 };
 
 /* yajl's own buffers follow the project's rule: running out of memory aborts. */
@@ -564,7 +693,8 @@ cfo_dataset_parser *cfo_dataset_parser_new(const char *name, cfo_recset *into)
     p->state = ST_TOP;
     cfo_buf_init(&p->scratch);
     p->yh = yajl_alloc(&callbacks, &ya_funcs, p);
-    if (p->yh == NULL) {
+    p->list_gen = yajl_gen_alloc(&ya_funcs);
+    if (p->yh == NULL || p->list_gen == NULL) {
         cfo_error("yajl_alloc failed");
         abort();
     }
@@ -577,6 +707,7 @@ void cfo_dataset_parser_destroy(cfo_dataset_parser **self_p)
         return;
     cfo_dataset_parser *p = *self_p;
     yajl_free(p->yh);
+    yajl_gen_free(p->list_gen);
     cfo_buf_fini(&p->scratch);
     free(p->name);
     free(p);
@@ -923,9 +1054,7 @@ static void writer_duration(writer *w, double v)
             return;
         }
     }
-    int n = snprintf(text, sizeof text, "%.15g", v);
-    if (strtod(text, NULL) != v)
-        n = snprintf(text, sizeof text, "%.17g", v);
+    int n = format_double(v, text, sizeof text);
     yajl_gen_number(w->g, text, (size_t)n);
 }
 
@@ -997,6 +1126,17 @@ static void gen_record(writer *w, const cfo_record *r)
     if (r->attempt != 0) {
         GEN_KEY(g, "attempt");
         writer_int(w, (long long)r->attempt);
+    }
+    if (r->has_usage) {
+        GEN_KEY(g, "cpu");
+        writer_duration(w, r->cpu);
+        GEN_KEY(g, "max_rss_kb");
+        writer_int(w, (long long)r->max_rss_kb);
+    }
+    if (r->crashes != NULL) {
+        /* Already compact, validated JSON (the parser or the worker made it). */
+        GEN_KEY(g, "crashes");
+        yajl_gen_number(g, r->crashes, strlen(r->crashes));
     }
     yajl_gen_map_close(g);
     /* Lets the same generator write the next record as a new top-level value. */

@@ -51,6 +51,12 @@ typedef struct cfo_fuzzer {
     bool critical;
     cfo_merge_strategy merge;
     int64_t task_timeout_ms; /* 0: the run's --task-timeout */
+    /* Resident memory one task may use, all its processes together; over it
+     * the task is killed and recorded as oom. 0: no limit. */
+    int64_t memory_limit_kb;
+    /* Percent of the run's budget (in slot time) this fuzzer's tasks may
+     * take while others still wait; 0: no share of its own. */
+    int budget_share;
     /* infra_drift */
     char *terraform;  /* "terraform" (default) or "tofu", or a path */
     char *root;       /* subdirectory of the worktree holding the tree ("" = all) */

@@ -8,8 +8,8 @@
 
 #include "cfo_util.h"
 
-static const char *status_names[CFO_STATUS_COUNT] = {"pass", "fail", "timeout", "error",
-                                                     "cancelled"};
+static const char *status_names[CFO_STATUS_COUNT] = {"pass",  "fail",      "timeout",
+                                                     "error", "cancelled", "oom"};
 
 const char *cfo_status_name(cfo_status s)
 {
@@ -19,6 +19,7 @@ const char *cfo_status_name(cfo_status s)
     case CFO_STATUS_TIMEOUT:
     case CFO_STATUS_ERROR:
     case CFO_STATUS_CANCELLED:
+    case CFO_STATUS_OOM:
         return status_names[s];
     }
     return "unknown";
@@ -181,6 +182,7 @@ void cfo_recset_add(cfo_recset *rs, const cfo_record *r)
     dst->command = cfo_strpool_intern_cstr(rs->pool, r->command);
     dst->run = cfo_strpool_intern_cstr(rs->pool, r->run);
     dst->worker = cfo_strpool_intern_cstr(rs->pool, r->worker);
+    dst->crashes = cfo_strpool_intern_cstr(rs->pool, r->crashes);
 }
 
 void cfo_recset_add_all(cfo_recset *rs, const cfo_recset *other)
@@ -235,6 +237,12 @@ int cfo_record_cmp_all(const cfo_record *a, const cfo_record *b)
     CMP_NUM(a->duration, b->duration);
     CMP_STR(a->command, b->command);
     CMP_STR(a->worker, b->worker);
+    CMP_NUM(a->has_usage, b->has_usage);
+    if (a->has_usage) {
+        CMP_NUM(a->cpu, b->cpu);
+        CMP_NUM(a->max_rss_kb, b->max_rss_kb);
+    }
+    CMP_STR(a->crashes, b->crashes);
     return 0;
 }
 
@@ -269,6 +277,8 @@ cfo_err cfo_record_validate(const cfo_record *r, cfo_diag *d)
         return cfo_diag_set(d, CFO_EINVAL, "duration must be a finite number >= 0");
     if (r->attempt > CFO_RECORD_MAX_ATTEMPT)
         return cfo_diag_set(d, CFO_EINVAL, "attempt %u out of range", r->attempt);
+    if (r->has_usage && (!isfinite(r->cpu) || r->cpu < 0 || r->max_rss_kb < 0))
+        return cfo_diag_set(d, CFO_EINVAL, "cpu and max_rss_kb must be numbers >= 0");
     if (r->ok != (r->status == CFO_STATUS_PASS))
         return cfo_diag_set(d, CFO_EINVAL, "ok=%s contradicts status '%s'",
                             r->ok ? "true" : "false", cfo_status_name(r->status));

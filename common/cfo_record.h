@@ -14,8 +14,9 @@ typedef enum cfo_status {
     CFO_STATUS_TIMEOUT,
     CFO_STATUS_ERROR,
     CFO_STATUS_CANCELLED,
+    CFO_STATUS_OOM, /* stopped at its memory limit: a finding, ok false */
 } cfo_status;
-#define CFO_STATUS_COUNT 5
+#define CFO_STATUS_COUNT 6
 
 const char *cfo_status_name(cfo_status s);
 /* Returns 0 and sets *out, or -1 for an unknown name. */
@@ -25,6 +26,8 @@ int cfo_status_parse(const char *name, cfo_status *out);
  * them, so a hostile document cannot make a record unbounded. */
 #define CFO_RECORD_MAX_STRING 8192 /* any one string field, in bytes */
 #define CFO_RECORD_MAX_ATTEMPT 1000000
+/* The findings list (a JSON array) is bounded like any string field. */
+#define CFO_RECORD_MAX_CRASHES CFO_RECORD_MAX_STRING
 
 /* Interning pool: equal strings share one pointer for the pool's lifetime, so
  * records compare string fields by pointer and a million records that name
@@ -47,14 +50,21 @@ typedef struct cfo_record {
     const char *command;
     const char *run;    /* NULL for records imported from the seed's format */
     const char *worker; /* NULL when unknown */
+    /* The findings a coverage-guided engine names, as compact JSON text: an
+     * array of objects {"signature","kind","new","repro","bundle"}; NULL when
+     * the fuzzer names none. Interned like the other strings. */
+    const char *crashes;
     int64_t count;
     int64_t findings;
-    double duration;  /* seconds */
-    int64_t time_ms;  /* wall clock, ms since the epoch; valid when has_time */
-    uint32_t attempt; /* 0 when absent */
+    double duration;    /* seconds */
+    double cpu;         /* user + system CPU seconds of the task; valid when has_usage */
+    int64_t max_rss_kb; /* peak resident set of its largest process, KiB; valid when has_usage */
+    int64_t time_ms;    /* wall clock, ms since the epoch; valid when has_time */
+    uint32_t attempt;   /* 0 when absent */
     cfo_status status;
     bool ok;
     bool has_time;
+    bool has_usage;
     /* Scratch for whoever merges: the record is one of the new ones. Not data:
      * not written, not compared. */
     bool fresh;

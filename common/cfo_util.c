@@ -226,6 +226,67 @@ cfo_err cfo_read_file(const char *path, size_t max, cfo_buf *out, cfo_diag *d)
     return CFO_OK;
 }
 
+cfo_err cfo_parse_size_kb(const char *s, int64_t *out_kb, cfo_diag *d)
+{
+    const char *p = s;
+    uint64_t v = 0;
+    if (!isdigit((unsigned char)*p))
+        goto bad;
+    while (isdigit((unsigned char)*p)) {
+        v = v * 10 + (uint64_t)(*p++ - '0');
+        if (v > (1ULL << 50))
+            goto bad;
+    }
+    uint64_t unit = 1;
+    switch (toupper((unsigned char)*p)) {
+    case 'K':
+        unit = 1ULL << 10;
+        break;
+    case 'M':
+        unit = 1ULL << 20;
+        break;
+    case 'G':
+        unit = 1ULL << 30;
+        break;
+    case 'T':
+        unit = 1ULL << 40;
+        break;
+    default:
+        break;
+    }
+    if (unit > 1) {
+        p++;
+        if (*p == 'i')
+            p++;
+    }
+    if (toupper((unsigned char)*p) == 'B')
+        p++;
+    if (*p != '\0' || v > (1ULL << 50) / unit)
+        goto bad;
+    uint64_t kb = v * unit / 1024;
+    if (kb < 1)
+        goto bad;
+    *out_kb = (int64_t)kb;
+    return CFO_OK;
+bad:
+    return cfo_diag_set(d, CFO_EINVAL,
+                        "invalid size '%s' (expected e.g. 512M, 2G, 64k: at least 1k, at most 1P)",
+                        s);
+}
+
+cfo_err cfo_parse_percent(const char *s, int *out, cfo_diag *d)
+{
+    const char *p = s;
+    int v = 0;
+    while (isdigit((unsigned char)*p) && v <= 100)
+        v = v * 10 + (*p++ - '0');
+    if (p == s || (*p == '%' && *++p != '\0') || *p != '\0' || v < 1 || v > 100)
+        return cfo_diag_set(d, CFO_EINVAL, "invalid share '%s' (expected 1%% to 100%%, e.g. 40%%)",
+                            s);
+    *out = v;
+    return CFO_OK;
+}
+
 cfo_err cfo_parse_duration(const char *s, int64_t *out_ms, cfo_diag *d)
 {
     const char *p = s;

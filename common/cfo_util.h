@@ -57,6 +57,11 @@ cfo_err cfo_read_file(const char *path, size_t max, cfo_buf *out, cfo_diag *d);
 /* Durations: "90s", "30m", "1h", "1h30m", "250ms", or a plain number of
  * seconds. Result in milliseconds, > 0. */
 cfo_err cfo_parse_duration(const char *s, int64_t *out_ms, cfo_diag *d);
+/* "2G", "512M", "64k", "1048576" (bytes; K/M/G/T are powers of 1024, an
+ * optional trailing B or iB allowed) into KiB, at least 1 KiB, at most 1 PiB. */
+cfo_err cfo_parse_size_kb(const char *s, int64_t *out_kb, cfo_diag *d);
+/* "40%" (or "40") into 40; an integer in 1..100. */
+cfo_err cfo_parse_percent(const char *s, int *out, cfo_diag *d);
 /* Writes a duration as "1h02m03s" / "4.2s" style text. */
 void cfo_format_duration(int64_t ms, char *out, size_t len);
 /* Strict decimal integer in [min, max]. */

@@ -15,6 +15,7 @@ bool cfo_history_status_bad(cfo_status s)
     case CFO_STATUS_FAIL:
     case CFO_STATUS_TIMEOUT:
     case CFO_STATUS_ERROR:
+    case CFO_STATUS_OOM:
         return true;
     case CFO_STATUS_PASS:
     case CFO_STATUS_CANCELLED:

@@ -22,6 +22,8 @@ const char *cfo_html_status_color(cfo_status s)
         return "#d62728";
     case CFO_STATUS_TIMEOUT:
         return "#ff7f0e";
+    case CFO_STATUS_OOM:
+        return "#8c564b";
     case CFO_STATUS_ERROR:
         return "#9467bd";
     case CFO_STATUS_CANCELLED:
@@ -109,7 +111,7 @@ static void legend(cfo_buf *b)
 {
     cfo_buf_puts(b, "<p class=\"legend\">");
     static const cfo_status shown[] = {CFO_STATUS_PASS, CFO_STATUS_FAIL, CFO_STATUS_TIMEOUT,
-                                       CFO_STATUS_ERROR};
+                                       CFO_STATUS_OOM, CFO_STATUS_ERROR};
     for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++)
         cfo_buf_printf(b, "<span class=\"swatch\" style=\"background:%s\"></span>%s",
                        cfo_html_status_color(shown[i]), cfo_status_name(shown[i]));

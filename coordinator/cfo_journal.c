@@ -341,6 +341,11 @@ cfo_err cfo_journal_commit(cfo_journal *j, size_t task, const cfo_outcome *o, cf
     gen_int(g, "exit_code", o->exit_code);
     gen_int(g, "signal", o->term_signal);
     gen_int(g, "attempt", o->attempt);
+    if (o->has_usage) {
+        gen_int(g, "cpu_us", (long long)(o->cpu * 1e6));
+        gen_int(g, "max_rss_kb", o->max_rss_kb);
+    }
+    gen_str(g, "crashes", o->crashes);
     gen_str(g, "summary", o->summary);
     gen_str(g, "command", o->command);
     gen_str(g, "worker", o->worker);
@@ -425,6 +430,13 @@ cfo_err cfo_journal_restore(const cfo_journal *j, const cfo_config *config, cfo_
         o->exit_code = int_at(e, "exit_code", &v) ? (int)v : -1;
         o->term_signal = int_at(e, "signal", &v) ? (int)v : 0;
         o->attempt = int_at(e, "attempt", &v) ? (uint32_t)v : 1;
+        long long rss;
+        if (int_at(e, "cpu_us", &v) && int_at(e, "max_rss_kb", &rss) && v >= 0 && rss >= 0) {
+            o->has_usage = true;
+            o->cpu = (double)v / 1e6;
+            o->max_rss_kb = rss;
+        }
+        o->crashes = cfo_outcome_compact_crashes(str_at(e, "crashes"));
         o->summary = dup_or_null(str_at(e, "summary"));
         o->command = dup_or_null(str_at(e, "command"));
         o->worker = dup_or_null(str_at(e, "worker"));

@@ -26,6 +26,10 @@ void cfo_task_record(const cfo_task *t, const cfo_outcome *o, const char *run_id
     out->count = o->count;
     out->findings = o->findings;
     out->duration = o->duration;
+    out->has_usage = o->has_usage;
+    out->cpu = o->cpu;
+    out->max_rss_kb = o->max_rss_kb;
+    out->crashes = o->crashes;
     out->time_ms = o->end_wall_ms;
     out->has_time = true;
     out->attempt = o->attempt ? o->attempt : 1;
@@ -91,16 +95,17 @@ void cfo_report_summary(FILE *out, const cfo_taskset *ts, const cfo_outcome *out
 {
     fuzzer_totals tot[CFO_MAX_FUZZERS];
     size_t n = tally(ts, outcomes, tot, CFO_MAX_FUZZERS);
-    fprintf(out, "\n%-20s %6s %6s %6s %8s %6s %9s  %s\n", "FUZZER", "TASKS", "PASS", "FAIL",
-            "TIMEOUT", "ERROR", "CANCELLED", "SLOWEST");
+    fprintf(out, "\n%-20s %6s %6s %6s %8s %4s %6s %9s  %s\n", "FUZZER", "TASKS", "PASS", "FAIL",
+            "TIMEOUT", "OOM", "ERROR", "CANCELLED", "SLOWEST");
     for (size_t k = 0; k < n; k++) {
         char slow[64] = "-";
         if (tot[k].slowest_target != NULL)
             snprintf(slow, sizeof slow, "%.1fs", tot[k].slowest);
-        fprintf(out, "%-20s %6zu %6zu %6zu %8zu %6zu %9zu  %s%s%s\n", tot[k].name, tot[k].tasks,
-                tot[k].by_status[CFO_STATUS_PASS], tot[k].by_status[CFO_STATUS_FAIL],
-                tot[k].by_status[CFO_STATUS_TIMEOUT], tot[k].by_status[CFO_STATUS_ERROR],
-                tot[k].by_status[CFO_STATUS_CANCELLED], slow, tot[k].slowest_target ? " " : "",
+        fprintf(out, "%-20s %6zu %6zu %6zu %8zu %4zu %6zu %9zu  %s%s%s\n", tot[k].name,
+                tot[k].tasks, tot[k].by_status[CFO_STATUS_PASS], tot[k].by_status[CFO_STATUS_FAIL],
+                tot[k].by_status[CFO_STATUS_TIMEOUT], tot[k].by_status[CFO_STATUS_OOM],
+                tot[k].by_status[CFO_STATUS_ERROR], tot[k].by_status[CFO_STATUS_CANCELLED], slow,
+                tot[k].slowest_target ? " " : "",
                 tot[k].slowest_target ? tot[k].slowest_target : "");
     }
     /* The slowest tasks across fuzzers: what to split or speed up first. */
@@ -279,12 +284,14 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
                 total_time += outcomes[i].duration;
         cfo_buf_puts(&b, "  <testsuite name=\"");
         xml_escape(&b, tot[k].name);
-        cfo_buf_printf(
-            &b,
-            "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
-            "time=\"%.3f\">\n",
-            tot[k].tasks, tot[k].by_status[CFO_STATUS_FAIL] + tot[k].by_status[CFO_STATUS_TIMEOUT],
-            tot[k].by_status[CFO_STATUS_ERROR], tot[k].by_status[CFO_STATUS_CANCELLED], total_time);
+        cfo_buf_printf(&b,
+                       "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
+                       "time=\"%.3f\">\n",
+                       tot[k].tasks,
+                       tot[k].by_status[CFO_STATUS_FAIL] + tot[k].by_status[CFO_STATUS_TIMEOUT] +
+                           tot[k].by_status[CFO_STATUS_OOM],
+                       tot[k].by_status[CFO_STATUS_ERROR], tot[k].by_status[CFO_STATUS_CANCELLED],
+                       total_time);
         cfo_buf_puts(&b, "    <properties><property name=\"run\" value=\"");
         xml_escape(&b, info->run_id);
         cfo_buf_puts(&b, "\"/></properties>\n");
@@ -306,6 +313,7 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
                 break;
             case CFO_STATUS_FAIL:
             case CFO_STATUS_TIMEOUT:
+            case CFO_STATUS_OOM:
                 elem = "failure";
                 break;
             case CFO_STATUS_ERROR:
@@ -446,15 +454,16 @@ cfo_err cfo_report_step_summary(const char *path, const cfo_taskset *ts,
     cfo_buf_printf(&b, "\n\n**exit %d**: ", info->exit_code);
     md_text(&b, info->verdict);
     cfo_buf_printf(&b, " (%zu tasks in %s)\n\n", ts->n, took);
-    cfo_buf_puts(&b, "| fuzzer | tasks | pass | fail | timeout | error | cancelled | slowest |\n"
-                     "|:--|--:|--:|--:|--:|--:|--:|:--|\n");
+    cfo_buf_puts(&b,
+                 "| fuzzer | tasks | pass | fail | timeout | oom | error | cancelled | slowest |\n"
+                 "|:--|--:|--:|--:|--:|--:|--:|--:|:--|\n");
     for (size_t k = 0; k < n; k++) {
         cfo_buf_puts(&b, "| ");
         md_text(&b, tot[k].name);
-        cfo_buf_printf(&b, " | %zu | %zu | %zu | %zu | %zu | %zu | ", tot[k].tasks,
+        cfo_buf_printf(&b, " | %zu | %zu | %zu | %zu | %zu | %zu | %zu | ", tot[k].tasks,
                        tot[k].by_status[CFO_STATUS_PASS], tot[k].by_status[CFO_STATUS_FAIL],
-                       tot[k].by_status[CFO_STATUS_TIMEOUT], tot[k].by_status[CFO_STATUS_ERROR],
-                       tot[k].by_status[CFO_STATUS_CANCELLED]);
+                       tot[k].by_status[CFO_STATUS_TIMEOUT], tot[k].by_status[CFO_STATUS_OOM],
+                       tot[k].by_status[CFO_STATUS_ERROR], tot[k].by_status[CFO_STATUS_CANCELLED]);
         if (tot[k].slowest_target != NULL) {
             cfo_buf_printf(&b, "%.1fs ", tot[k].slowest);
             md_text(&b, tot[k].slowest_target);

@@ -141,7 +141,8 @@ static void finish(sched *s, size_t t)
     s->tasks[t].holder = -1;
     s->done++;
     cfo_status st = s->out[t].status;
-    if (st == CFO_STATUS_FAIL || st == CFO_STATUS_TIMEOUT || st == CFO_STATUS_ERROR)
+    if (st == CFO_STATUS_FAIL || st == CFO_STATUS_TIMEOUT || st == CFO_STATUS_OOM ||
+        st == CFO_STATUS_ERROR)
         s->failed++;
 }
 
@@ -373,6 +374,11 @@ static void outcome_from_result(sched *s, size_t t, int w, const cfo_msg_result 
         if (o->tail[i] == '\0')
             o->tail[i] = '?';
     o->command = cfo_xstrdup(r->command);
+    o->has_usage = r->has_usage;
+    o->cpu = r->cpu;
+    o->max_rss_kb = r->max_rss_kb;
+    /* Written into the dataset as it is: checked again, never trusted. */
+    o->crashes = cfo_outcome_compact_crashes(r->crashes);
     cfo_utf8_sanitize(o->summary);
     cfo_utf8_sanitize(o->tail);
     cfo_utf8_sanitize(o->command);

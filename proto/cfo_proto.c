@@ -76,7 +76,7 @@ static size_t header_fields(cfo_msg_type t)
     return 0;
 }
 
-#define RESULT_PAYLOAD_FIELDS 10
+#define RESULT_PAYLOAD_FIELDS 14
 
 void cfo_msg_fini(cfo_msg *m)
 {
@@ -101,6 +101,7 @@ void cfo_msg_fini(cfo_msg *m)
         free(m->u.result.command);
         free(m->u.result.summary);
         free(m->u.result.tail);
+        free(m->u.result.crashes);
         break;
     case CFO_MSG_BYE:
     case CFO_MSG_RESET:
@@ -240,8 +241,14 @@ static bool validate_result(vctx *c, const cfo_msg_result *r)
         !check_srange(c, "exit_code", r->exit_code, EXIT_CODE_MIN, EXIT_CODE_MAX) ||
         !check_srange(c, "signal", r->term_signal, 0, SIGNAL_MAX) ||
         !check_str(c, "command", r->command, 0, CFO_PROTO_MAX_STRING) ||
-        !check_str(c, "summary", r->summary, 0, CFO_PROTO_MAX_STRING))
+        !check_str(c, "summary", r->summary, 0, CFO_PROTO_MAX_STRING) ||
+        !check_str(c, "crashes", r->crashes, 0, CFO_PROTO_MAX_STRING) ||
+        !check_srange(c, "max_rss_kb", r->max_rss_kb, 0, INT64_MAX))
         return false;
+    if (!isfinite(r->cpu) || r->cpu < 0) {
+        cfo_diag_set(c->d, c->err, "%s: cpu must be a finite number >= 0", c->tname);
+        return false;
+    }
     if (!isfinite(r->duration) || r->duration < 0) {
         cfo_diag_set(c->d, c->err, "%s: duration %g is not a finite number >= 0", c->tname,
                      r->duration);
@@ -385,6 +392,13 @@ static void pack_result_payload(msgpack_packer *pk, const cfo_msg_result *r)
     msgpack_pack_bin(pk, r->tail_len);
     if (r->tail_len)
         msgpack_pack_bin_body(pk, r->tail, r->tail_len);
+    if (r->has_usage)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+    msgpack_pack_double(pk, r->cpu);
+    msgpack_pack_int64(pk, r->max_rss_kb);
+    pack_str(pk, r->crashes);
 }
 
 cfo_err cfo_msg_encode(const cfo_msg *m, cfo_buf *header, cfo_buf *payload, cfo_diag *d)
@@ -774,7 +788,12 @@ static bool decode_result_payload(vctx *c, const msgpack_object *p, cfo_msg_resu
         return fail(c, "%s: tail of %zu bytes exceeds %d", c->tname, n, CFO_PROTO_MAX_TAIL);
     r->tail = cfo_xstrndup(n ? f[9].via.bin.ptr : "", n);
     r->tail_len = n;
-    return true;
+    if (f[10].type != MSGPACK_OBJECT_BOOLEAN)
+        return wrong_type(c, "has_usage", "a boolean", &f[10]);
+    r->has_usage = f[10].via.boolean;
+    return get_double(c, &f[11], "cpu", &r->cpu) &&
+           get_i64(c, &f[12], "max_rss_kb", INT64_MAX, &r->max_rss_kb) &&
+           get_str(c, &f[13], "crashes", &r->crashes);
 }
 
 static bool decode_fields(vctx *c, const msgpack_object *f, const msgpack_object *payload,

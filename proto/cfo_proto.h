@@ -110,6 +110,10 @@ typedef struct cfo_msg_result {
     char *summary;
     char *tail; /* NUL-terminated; tail_len bytes (may hold NULs) */
     size_t tail_len;
+    bool has_usage; /* cpu and max_rss_kb are known */
+    double cpu;     /* CPU seconds */
+    int64_t max_rss_kb;
+    char *crashes; /* the findings list as JSON text; "" for none */
 } cfo_msg_result;
 
 /* ACK: [1, 6, task_id, attempt]; CANCEL: [1, 7, task_id, attempt] */

@@ -258,15 +258,16 @@ static const bad_case bad_cases[] = {
      "cfo.ini:1: [fuzzer \"X\"] has no 'kind' (known: canary, infra_drift, exec)"},
     {"[fuzzer \"X\"]\nkind = canary\nrun = true\n", CFO_EINVAL,
      "cfo.ini:3: key 'run' does not apply to [fuzzer \"X\"] of kind canary (its keys: kind, "
-     "branches, needs_working_dir, needs_seed, critical, merge, task_timeout)"},
+     "branches, needs_working_dir, needs_seed, critical, merge, task_timeout, memory_limit, "
+     "budget_share)"},
     {"[fuzzer \"X\"]\ninclude = a*\nkind = exec\nrun = t\n", CFO_EINVAL,
      "cfo.ini:2: key 'include' does not apply to [fuzzer \"X\"] of kind exec (its keys: "
      "kind, branches, needs_working_dir, needs_seed, critical, merge, task_timeout, "
-     "discover, run, paths)"},
+     "memory_limit, budget_share, discover, run, paths)"},
     {"[fuzzer \"X\"]\nkind = infra_drift\ndiscover = ls\n", CFO_EINVAL,
      "cfo.ini:3: key 'discover' does not apply to [fuzzer \"X\"] of kind infra_drift (its "
      "keys: kind, branches, needs_working_dir, needs_seed, critical, merge, task_timeout, "
-     "terraform, root, include, exclude)"},
+     "memory_limit, budget_share, terraform, root, include, exclude)"},
     {"[cfo]\n[fuzzer \"E\"]\nkind = exec\ndiscover = ls\n", CFO_EINVAL,
      "cfo.ini:2: [fuzzer \"E\"] of kind exec needs 'run'"},
     {"[fuzzer \"E\"]\nkind = exec\nrun =\n", CFO_EINVAL, "cfo.ini:3: empty command for 'run'"},
@@ -314,10 +315,57 @@ static const bad_case bad_cases[] = {
      "cfo.ini:3: syntax error (expected [section], key = value, or a comment)"},
     {"[cfo]\n[fuzzer \"X\"\nkind = canary\n", CFO_EPARSE,
      "cfo.ini:2: syntax error (expected [section], key = value, or a comment)"},
+    {"[fuzzer \"X\"]\nkind = canary\nmemory_limit = 2X\n", CFO_EINVAL,
+     "cfo.ini:3: invalid size '2X' for 'memory_limit' (expected e.g. 512M, 2G, 64k: at least 1k, "
+     "at most 1P)"},
+    {"[fuzzer \"X\"]\nkind = canary\nmemory_limit = 100\n", CFO_EINVAL,
+     "cfo.ini:3: invalid size '100' for 'memory_limit' (expected e.g. 512M, 2G, 64k: at least 1k, "
+     "at most 1P)"},
+    {"[fuzzer \"X\"]\nkind = canary\nbudget_share = 0%\n", CFO_EINVAL,
+     "cfo.ini:3: invalid share '0%' for 'budget_share' (expected 1% to 100%, e.g. 40%)"},
+    {"[fuzzer \"X\"]\nkind = canary\nbudget_share = 40%%\n", CFO_EINVAL,
+     "cfo.ini:3: invalid share '40%%' for 'budget_share' (expected 1% to 100%, e.g. 40%)"},
+    {"[fuzzer \"X\"]\nkind = canary\nbudget_share = 101\n", CFO_EINVAL,
+     "cfo.ini:3: invalid share '101' for 'budget_share' (expected 1% to 100%, e.g. 40%)"},
+    {"[fuzzer \"X\"]\nkind = canary\nbudget_share = 60%\n[fuzzer \"Y\"]\nkind = canary\n"
+     "budget_share = 41%\n",
+     CFO_EINVAL, "cfo.ini: the fuzzers' budget_share values add up to 101%, more than 100%"},
     /* the earliest error is the one reported, even when found later */
     {"[fuzzer \"E\"]\nkind = exec\nbogus = 1\n", CFO_EINVAL,
      "cfo.ini:1: [fuzzer \"E\"] of kind exec needs 'run'"},
 };
+
+static void test_memory_and_share(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int64_t kb;
+    } sizes[] = {{"64k", 64},       {"1024", 1},       {"512M", 512 * 1024},
+                 {"2G", 2 << 20},   {"2GiB", 2 << 20}, {"3gb", 3 << 20},
+                 {"1T", 1LL << 30}, {"1536K", 1536},   {"1P", -1},
+                 {"1025T", -1},     {"", -1},          {"G", -1},
+                 {"-1G", -1},       {"1.5G", -1},      {"1023", -1},
+                 {"2 G", -1}};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        int64_t kb = 0;
+        cfo_err err = cfo_parse_size_kb(sizes[i].text, &kb, NULL);
+        if (sizes[i].kb < 0 ? err == CFO_OK : (err != CFO_OK || kb != sizes[i].kb))
+            fail_msg("size '%s': err %d, %lld KiB", sizes[i].text, err, (long long)kb);
+    }
+    cfo_config *cfg = NULL;
+    cfo_diag d = {{0}};
+    assert_int_equal(cfo_config_parse("[fuzzer \"A\"]\nkind = exec\nrun = t\nmemory_limit = 2G\n"
+                                      "budget_share = 40%\n[fuzzer \"B\"]\nkind = canary\n"
+                                      "budget_share = 60\n",
+                                      "cfo.ini", &cfg, &d),
+                     CFO_OK);
+    assert_int_equal(cfg->fuzzers[0].memory_limit_kb, 2 << 20);
+    assert_int_equal(cfg->fuzzers[0].budget_share, 40);
+    assert_int_equal(cfg->fuzzers[1].memory_limit_kb, 0);
+    assert_int_equal(cfg->fuzzers[1].budget_share, 60);
+    cfo_config_destroy(&cfg);
+}
 
 static void test_bad_input(void **state)
 {
@@ -431,11 +479,11 @@ static void test_load_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_empty_file),
-        cmocka_unit_test(test_design_example), cmocka_unit_test(test_every_key),
-        cmocka_unit_test(test_long_names),     cmocka_unit_test(test_bad_input),
-        cmocka_unit_test(test_line_too_long),  cmocka_unit_test(test_too_many_fuzzers),
-        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_empty_file),
+        cmocka_unit_test(test_design_example),   cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_long_names),       cmocka_unit_test(test_memory_and_share),
+        cmocka_unit_test(test_bad_input),        cmocka_unit_test(test_line_too_long),
+        cmocka_unit_test(test_too_many_fuzzers), cmocka_unit_test(test_load_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,10 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
+#define CRASHES                                                                                    \
+    "[{\"signature\":\"crash:heap-buffer-overflow:parse|main\",\"kind\":\"crash\",\"new\":true,"   \
+    "\"repro\":\"3/3\",\"bundle\":\"file:///b/1.tar.gz\"}]"
+
 static uint64_t rng_state;
 
 static uint64_t rnd(void)
@@ -122,6 +126,13 @@ static void add_random_records(cfo_recset *rs, size_t n)
             .status = (cfo_status)rnd_below(CFO_STATUS_COUNT),
         };
         r.ok = r.status == CFO_STATUS_PASS;
+        if (rnd_below(2)) {
+            r.has_usage = true;
+            r.cpu = rnd_duration();
+            r.max_rss_kb = (int64_t)rnd_below(1u << 30);
+        }
+        if (rnd_below(4) == 0)
+            r.crashes = rnd_below(2) ? CRASHES : "[]";
         if (rnd_below(4)) {
             r.has_time = true;
             /* 2000-01-01 .. ~2100, whole seconds or with milliseconds. */
@@ -175,9 +186,10 @@ static cfo_err parse_expect(const char *text, cfo_err want, ...)
  * its usual one, or is left out when value is NULL. */
 static char *record_json(const char *field, const char *value)
 {
-    static const char *const names[] = {"commit", "fuzzer", "ok",       "count",   "findings",
-                                        "branch", "target", "duration", "command", "status",
-                                        "time",   "run",    "worker",   "attempt"};
+    static const char *const names[] = {"commit",     "fuzzer", "ok",       "count",   "findings",
+                                        "branch",     "target", "duration", "command", "status",
+                                        "time",       "run",    "worker",   "attempt", "cpu",
+                                        "max_rss_kb", "crashes"};
     static const char *const values[] = {"\"" SHA_A "\"",
                                          "\"INFRA_DRIFT\"",
                                          "false",
@@ -191,7 +203,10 @@ static char *record_json(const char *field, const char *value)
                                          "\"2026-11-21T10:00:00Z\"",
                                          "\"run id\"",
                                          "\"worker id\"",
-                                         "1"};
+                                         "1",
+                                         "1.5",
+                                         "2048",
+                                         CRASHES};
     cfo_buf b;
     cfo_buf_init(&b);
     cfo_buf_puts(&b, "{");
@@ -245,6 +260,8 @@ static void test_write_exact(void **state)
     rs->v[0].run = NULL;
     rs->v[0].worker = NULL;
     rs->v[0].attempt = 0;
+    rs->v[0].has_usage = false;
+    rs->v[0].crashes = NULL;
     cfo_buf_reset(&out);
     cfo_record_write_json(&rs->v[0], &out);
     assert_string_equal(out.data,
@@ -272,7 +289,7 @@ static void test_write_numbers(void **state)
         double v;
         const char *text;
     } cases[] = {{4.21, "4.21"}, {0.1, "0.1"}, {0, "0"},
-                 {-0.0, "0"},    {3, "3"},     {1.0 / 3.0, "0.33333333333333331"},
+                 {-0.0, "0"},    {3, "3"},     {1.0 / 3.0, "0.3333333333333333"},
                  {1e20, "1e+20"}};
     cfo_buf out;
     cfo_buf_init(&out);
@@ -538,7 +555,7 @@ static void test_wrong_types(void **state)
     static const struct {
         const char *field;
         bool required;
-        const char *bad[8];
+        const char *bad[9];
     } cases[] = {
         {"commit", true, {"1", "true", "1.5", "[]", "{}", "null", NULL}},
         {"fuzzer", true, {"1", "false", "[\"a\"]", "{\"a\":1}", "null", NULL}},
@@ -554,6 +571,9 @@ static void test_wrong_types(void **state)
         {"run", false, {"1", "false", "[]", NULL}},
         {"worker", false, {"1", "true", "{}", NULL}},
         {"attempt", false, {"\"1\"", "1.5", "true", "-1", "[]", NULL}},
+        {"cpu", false, {"\"1\"", "true", "-1", "[]", NULL}},
+        {"max_rss_kb", false, {"\"1\"", "1.5", "true", "-1", "{}", NULL}},
+        {"crashes", false, {"\"[]\"", "1", "true", "{}", "[1]", "[[]]", "[null]", NULL}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char needle[64];
@@ -745,6 +765,65 @@ static void test_limits(void **state)
     deep[1000000] = '\0';
     parse_expect(deep, CFO_ELIMIT, "nested deeper than 64", END);
     free(deep);
+
+    /* a findings list: bounded in size and depth like any field */
+    cfo_buf list;
+    cfo_buf_init(&list);
+    cfo_buf_puts(&list, "[");
+    for (int i = 0; list.len <= CFO_RECORD_MAX_CRASHES; i++)
+        cfo_buf_printf(&list, "%s{\"signature\":\"crash:x:f%d\"}", i ? "," : "", i);
+    cfo_buf_puts(&list, "]");
+    expect_record_error("crashes", list.data, CFO_ELIMIT,
+                        "field 'crashes' is longer than 8192 bytes");
+    cfo_buf_fini(&list);
+    expect_record_error("crashes", "[{\"a\":[[1]]}]", CFO_ELIMIT,
+                        "field 'crashes' is nested deeper than 3");
+    expect_record_error("crashes", "[{\"a\":[1]}]", CFO_OK, NULL);
+}
+
+/* A findings list is kept as compact JSON and written back as it was read,
+ * numbers in their shortest form, so a merge of a merge changes nothing. */
+static void test_findings_list_round_trip(void **state)
+{
+    (void)state;
+    char *rec = record_json("crashes", "[ {\"a\" : [1, 2.50, \"x\\u00e9\"], \"b\": null,"
+                                       " \"c\": false} , {} ]");
+    char *doc = wrap_array(rec);
+    cfo_recset *rs = cfo_recset_new();
+    cfo_diag d = {{0}};
+    cfo_dataset_meta meta;
+    assert_int_equal(cfo_dataset_parse(doc, strlen(doc), "in.json", rs, &meta, &d), CFO_OK);
+    assert_int_equal(rs->n, 1);
+    assert_string_equal(rs->v[0].crashes,
+                        "[{\"a\":[1,2.5,\"x\xc3\xa9\"],\"b\":null,\"c\":false},{}]");
+    assert_true(rs->v[0].has_usage);
+    assert_true(rs->v[0].cpu == 1.5);
+    assert_int_equal(rs->v[0].max_rss_kb, 2048);
+    cfo_buf out;
+    cfo_buf_init(&out);
+    cfo_record_write_json(&rs->v[0], &out);
+    assert_non_null(
+        strstr(out.data, "\"cpu\":1.5,\"max_rss_kb\":2048,\"crashes\":[{\"a\":[1,2.5,"));
+    cfo_recset *again = cfo_recset_new();
+    char *doc2 = wrap_array(out.data);
+    assert_int_equal(cfo_dataset_parse(doc2, strlen(doc2), "out.json", again, &meta, &d), CFO_OK);
+    assert_same_records(rs, again);
+    free(doc2);
+    cfo_recset_destroy(&again);
+    cfo_buf_fini(&out);
+    cfo_recset_destroy(&rs);
+    free(doc);
+    free(rec);
+
+    /* cpu without max_rss_kb (or the reverse) is not half kept */
+    rec = record_json("max_rss_kb", NULL);
+    doc = wrap_array(rec);
+    rs = cfo_recset_new();
+    assert_int_equal(cfo_dataset_parse(doc, strlen(doc), "in.json", rs, &meta, &d), CFO_OK);
+    assert_false(rs->v[0].has_usage);
+    cfo_recset_destroy(&rs);
+    free(doc);
+    free(rec);
 }
 
 static void test_invalid_utf8(void **state)
@@ -872,6 +951,7 @@ int main(void)
         cmocka_unit_test(test_record_errors),
         cmocka_unit_test(test_error_names_record_index),
         cmocka_unit_test(test_document_errors),
+        cmocka_unit_test(test_findings_list_round_trip),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_large_document),

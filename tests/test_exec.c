@@ -712,6 +712,95 @@ static void test_nested_cookies(void **state)
     cfo_exec_result_fini(&res);
 }
 
+/* Python that touches `mb` MiB in 8 MiB steps (so the pages are resident),
+ * then burns `spin` loop turns of CPU and exits 0. */
+static char *hog_script(int mb, long spin)
+{
+    return cfo_xasprintf("import sys\n"
+                         "keep = []\n"
+                         "for _ in range(%d // 8):\n"
+                         "    keep.append(b'x' * (8 << 20))\n"
+                         "n = 0\n"
+                         "for i in range(%ld):\n"
+                         "    n += i\n"
+                         "print('survived', len(keep))\n",
+                         mb, spin);
+}
+
+static void test_usage_is_measured(void **state)
+{
+    (void)state;
+    char *py = hog_script(64, 3000000);
+    char *argv[] = {"python3", "-c", py, NULL};
+    cfo_exec_spec spec;
+    spec_init(&spec, argv);
+    cfo_exec_result res;
+    run_ok(&spec, &res);
+    assert_int_equal(res.end, CFO_EXEC_EXITED);
+    assert_int_equal(res.exit_code, 0);
+    /* 64 MiB touched: the peak is at least that (the interpreter adds more). */
+    assert_true(res.max_rss_kb >= 64 * 1024);
+    assert_true(res.cpu_ms > 0);
+    cfo_exec_result_fini(&res);
+    free(py);
+}
+
+static void test_memory_limit_ends_as_oom(void **state)
+{
+    (void)state;
+    char *py = hog_script(4096, 0);
+    char *argv[] = {"python3", "-c", py, NULL};
+    cfo_exec_spec spec;
+    spec_init(&spec, argv);
+    spec.memory_limit_kb = 96 * 1024;
+    spec.timeout_ms = 120000;
+    cfo_exec_result res;
+    run_ok(&spec, &res);
+    assert_int_equal(res.end, CFO_EXEC_OOM);
+    assert_true(res.max_rss_kb > 96 * 1024);
+    assert_null(strstr(res.tail, "survived"));
+    cfo_exec_result_fini(&res);
+    free(py);
+}
+
+/* The limit is on the task, not its first process: a shell whose child
+ * grows is stopped too. */
+static void test_memory_limit_counts_descendants(void **state)
+{
+    (void)state;
+    char *py = hog_script(4096, 0);
+    char *sh = cfo_xstrdup("python3 -c \"$1\"; echo shell-went-on");
+    char *argv[] = {"sh", "-c", sh, "sh", py, NULL};
+    cfo_exec_spec spec;
+    spec_init(&spec, argv);
+    spec.memory_limit_kb = 96 * 1024;
+    spec.timeout_ms = 120000;
+    cfo_exec_result res;
+    run_ok(&spec, &res);
+    assert_int_equal(res.end, CFO_EXEC_OOM);
+    assert_null(strstr(res.tail, "shell-went-on"));
+    cfo_exec_result_fini(&res);
+    free(sh);
+    free(py);
+}
+
+static void test_memory_limit_not_reached(void **state)
+{
+    (void)state;
+    char *py = hog_script(16, 0);
+    char *argv[] = {"python3", "-c", py, NULL};
+    cfo_exec_spec spec;
+    spec_init(&spec, argv);
+    spec.memory_limit_kb = 1024 * 1024;
+    cfo_exec_result res;
+    run_ok(&spec, &res);
+    assert_int_equal(res.end, CFO_EXEC_EXITED);
+    assert_int_equal(res.exit_code, 0);
+    assert_non_null(strstr(res.tail, "survived"));
+    cfo_exec_result_fini(&res);
+    free(py);
+}
+
 #define T(f) cmocka_unit_test_teardown(f, no_zombies)
 
 int main(void)
@@ -741,6 +830,10 @@ int main(void)
         T(test_four_concurrent_tasks),
         T(test_nested_cookies),
         T(test_log_is_capped),
+        T(test_usage_is_measured),
+        T(test_memory_limit_ends_as_oom),
+        T(test_memory_limit_counts_descendants),
+        T(test_memory_limit_not_reached),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

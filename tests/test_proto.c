@@ -505,7 +505,7 @@ static void test_decode_details(void **state)
     mp_be(&h, 0xcf, 3, 8);
     mp_be(&h, 0xce, 1, 4);
     cfo_buf_reset(&p);
-    mp_array(&p, 10);
+    mp_array(&p, 14);
     mp_uint(&p, 0);
     mp_uint(&p, 1);
     mp_uint(&p, 0);
@@ -516,6 +516,10 @@ static void test_decode_details(void **state)
     mp_str(&p, "c");
     mp_str(&p, "s");
     mp_bin(&p, "", 0);
+    mp_byte(&p, 0xc3);
+    mp_f32(&p, 0.25f);
+    mp_uint(&p, 1024);
+    mp_str(&p, "");
     assert_int_equal(cfo_msg_decode(h.data, h.len, p.data, p.len, &m, &d), CFO_OK);
     assert_int_equal(m.type, CFO_MSG_RESULT);
     assert_true(m.u.result.task_id == 3);
@@ -524,6 +528,10 @@ static void test_decode_details(void **state)
     assert_int_equal(m.u.result.term_signal, 9);
     assert_int_equal(m.u.result.tail_len, 0);
     assert_string_equal(m.u.result.tail, "");
+    assert_true(m.u.result.has_usage);
+    assert_true(m.u.result.cpu == 0.25);
+    assert_int_equal(m.u.result.max_rss_kb, 1024);
+    assert_string_equal(m.u.result.crashes, "");
     cfo_msg_fini(&m);
     cfo_msg_fini(&m); /* fini of an empty message is harmless */
 
@@ -602,7 +610,7 @@ static void test_encode_refuses(void **state)
     sample(9, &m), m.u.task.timeout_ms = THIRTY_DAYS_MS + 1, refuse(&m, "TASK: timeout_ms");
     sample(9, &m), m.u.task.deadline_ms = THIRTY_DAYS_MS + 1, refuse(&m, "TASK: deadline_ms");
 
-    sample(12, &m), m.u.result.status = (cfo_status)5, refuse(&m, "RESULT: status 5");
+    sample(12, &m), m.u.result.status = (cfo_status)6, refuse(&m, "RESULT: status 6");
     sample(12, &m), m.u.result.count = -1, refuse(&m, "RESULT: count -1");
     sample(12, &m), m.u.result.findings = -1, refuse(&m, "RESULT: findings");
     sample(12, &m), m.u.result.end_wall_ms = -1, refuse(&m, "RESULT: end_wall_ms");
@@ -614,6 +622,8 @@ static void test_encode_refuses(void **state)
     sample(12, &m), m.u.result.term_signal = 65, refuse(&m, "RESULT: signal 65");
     sample(12, &m), m.u.result.term_signal = -1, refuse(&m, "RESULT: signal -1");
     sample(12, &m), m.u.result.attempt = 0, refuse(&m, "RESULT: attempt 0");
+    sample(12, &m), m.u.result.cpu = -1, refuse(&m, "RESULT: cpu");
+    sample(12, &m), m.u.result.max_rss_kb = -1, refuse(&m, "RESULT: max_rss_kb");
     s = repeat('c', CFO_PROTO_MAX_STRING + 1);
     sample(12, &m), set_str(&m.u.result.command, s), refuse(&m, "RESULT: command");
     sample(12, &m), set_str(&m.u.result.summary, s), refuse(&m, "RESULT: summary");
@@ -795,7 +805,7 @@ static void test_truncations(void **state)
 
 /* Field-level tests: each message as a list of encoded fields, so one field
  * at a time can be replaced by something it must not be. */
-enum { K_UINT, K_INT, K_FLOAT, K_STR, K_BIN, K_LIST };
+enum { K_UINT, K_INT, K_FLOAT, K_STR, K_BIN, K_LIST, K_BOOL };
 
 typedef struct fspec {
     const char *name;
@@ -808,7 +818,7 @@ typedef struct mspec {
     cfo_msg_type type;
     fspec f[10];
     size_t nf;
-    fspec p[10];
+    fspec p[16];
     size_t np;
 } mspec;
 
@@ -871,6 +881,10 @@ static void specs_init(void)
     mp_str(&b, "cfo-fuzz CANARY"), spec_add(s, true, "command", K_STR, &b);
     mp_str(&b, "boom"), spec_add(s, true, "summary", K_STR, &b);
     mp_bin(&b, "x\0y", 3), spec_add(s, true, "tail", K_BIN, &b);
+    mp_byte(&b, 0xc3), spec_add(s, true, "has_usage", K_BOOL, &b);
+    mp_f64(&b, 0.25), spec_add(s, true, "cpu", K_FLOAT, &b);
+    mp_uint(&b, 2048), spec_add(s, true, "max_rss_kb", K_UINT, &b);
+    mp_str(&b, "[]"), spec_add(s, true, "crashes", K_STR, &b);
     for (int t = CFO_MSG_ACK; t <= CFO_MSG_CANCEL; t++) {
         s = &g_specs[t];
         mp_uint(&b, 42), spec_add(s, false, "task_id", K_UINT, &b);
@@ -967,8 +981,8 @@ static void test_wrong_types(void **state)
         unsigned ok_for; /* kinds it is a valid value of */
     } wrong[] = {
         {"\xc0", 1, 0},
-        {"\xc2", 1, 0},
-        {"\xc3", 1, 0},
+        {"\xc2", 1, 1u << K_BOOL},
+        {"\xc3", 1, 1u << K_BOOL},
         {"\xff", 1, 1u << K_INT},
         {"\xd3\x80\x00\x00\x00\x00\x00\x00\x00", 9, 1u << K_INT},
         {"\x01", 1, 1u << K_UINT | 1u << K_INT},
@@ -1141,7 +1155,7 @@ static void test_out_of_range(void **state)
            mp_uint(&b, THIRTY_DAYS_MS + 1));
 
     REJECT(CFO_MSG_RESULT, false, "attempt", "RESULT: attempt 0", mp_uint(&b, 0));
-    REJECT(CFO_MSG_RESULT, true, "status", "RESULT: status 5", mp_uint(&b, 5));
+    REJECT(CFO_MSG_RESULT, true, "status", "RESULT: status 6", mp_uint(&b, 6));
     REJECT(CFO_MSG_RESULT, true, "count", "RESULT: count 9223372036854775808",
            mp_uint(&b, 1ULL << 63));
     REJECT(CFO_MSG_RESULT, true, "count", "RESULT: count is a negative integer", mp_int(&b, -1));
@@ -1167,6 +1181,12 @@ static void test_out_of_range(void **state)
     s = repeat('t', CFO_PROTO_MAX_TAIL + 1);
     REJECT(CFO_MSG_RESULT, true, "tail", "RESULT: tail of 65537 bytes",
            mp_bin(&b, s, CFO_PROTO_MAX_TAIL + 1));
+    free(s);
+    REJECT(CFO_MSG_RESULT, true, "cpu", "RESULT: cpu", mp_f64(&b, -1.0));
+    REJECT(CFO_MSG_RESULT, true, "cpu", "RESULT: cpu", mp_f64(&b, NAN));
+    REJECT(CFO_MSG_RESULT, true, "max_rss_kb", "RESULT: max_rss_kb", mp_int(&b, -1));
+    s = repeat('[', CFO_PROTO_MAX_STRING + 1);
+    REJECT(CFO_MSG_RESULT, true, "crashes", "RESULT: crashes of 8193 bytes", mp_str(&b, s));
     free(s);
 
     REJECT(CFO_MSG_ACK, false, "attempt", "ACK: attempt 0", mp_uint(&b, 0));

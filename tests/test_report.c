@@ -341,9 +341,10 @@ static void step_summary_is_markdown_appended(void **state)
     /* Appended, not replaced: other steps write the same file. */
     assert_true(strncmp(md, "# earlier step\n## CFO run `run-42`\n", 35) == 0);
     assert_non_null(strstr(md, "**exit 1**: 1 critical task(s) did not pass (5 tasks in 1m35s)"));
-    assert_non_null(strstr(md, "| fuzzer | tasks | pass | fail | timeout | error | cancelled |"));
-    assert_non_null(strstr(md, "| DRIFT | 2 | 1 | 1 | 0 | 0 | 0 | 4.2s envs/a\\|b |"));
-    assert_non_null(strstr(md, "| PARSER | 3 | 0 | 0 | 1 | 1 | 1 | 30.0s p1 |"));
+    assert_non_null(
+        strstr(md, "| fuzzer | tasks | pass | fail | timeout | oom | error | cancelled |"));
+    assert_non_null(strstr(md, "| DRIFT | 2 | 1 | 1 | 0 | 0 | 0 | 0 | 4.2s envs/a\\|b |"));
+    assert_non_null(strstr(md, "| PARSER | 3 | 0 | 0 | 1 | 0 | 1 | 1 | 30.0s p1 |"));
     assert_non_null(strstr(md, "### Not passed (4)"));
     /* Task text cannot break the markup: pipes, emphasis and HTML escaped,
      * a command with backticks in a longer fence. */
@@ -398,7 +399,7 @@ static void summary_table_names_the_slowest(void **state)
     cfo_report_summary(out, &f.ts, f.out);
     fclose(out);
     assert_non_null(strstr(text, "FUZZER"));
-    assert_non_null(strstr(text, "DRIFT                     2      1      1        0      0   "
+    assert_non_null(strstr(text, "DRIFT                     2      1      1        0    0      0   "
                                  "      0  4.2s envs/a|b\n"));
     /* Slowest first; cancelled tasks never ran to their end and are left out. */
     const char *slow = strstr(text, "Slowest tasks:\n");

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -265,6 +266,7 @@ typedef struct proc_ent {
     pid_t pgrp;
     char state;
     bool exiting; /* PF_EXITING: dying, its environment already gone */
+    long rss_pages;
 } proc_ent;
 
 static bool read_stat(pid_t pid, proc_ent *pe)
@@ -281,12 +283,17 @@ static bool read_stat(pid_t pid, proc_ent *pe)
     buf[n] = '\0';
     /* comm may hold any byte; every field after it is numeric or one letter. */
     char *p = strrchr(buf, ')');
-    long ppid, pgrp;
+    long ppid, pgrp, rss;
     unsigned long flags;
     char state;
+    /* Fields 3 (state) to 24 (rss) of proc(5). */
     if (p == NULL ||
-        sscanf(p + 1, " %c %ld %ld %*d %*d %*d %lu", &state, &ppid, &pgrp, &flags) != 4)
+        sscanf(p + 1,
+               " %c %ld %ld %*d %*d %*d %lu %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d"
+               " %*d %*u %*u %ld",
+               &state, &ppid, &pgrp, &flags, &rss) != 5)
         return false;
+    pe->rss_pages = rss;
     pe->exiting = (flags & PF_EXITING) != 0;
     pe->pid = pid;
     pe->ppid = (pid_t)ppid;
@@ -674,6 +681,7 @@ typedef enum stop_reason {
     STOP_TIMEOUT,
     STOP_CANCEL,
     STOP_LIMIT,
+    STOP_OOM,
 } stop_reason;
 
 typedef struct job {
@@ -691,8 +699,45 @@ typedef struct job {
     int64_t kill_at;
     bool killed;
     int64_t exit_seen_ms;
+    int64_t memory_limit_kb; /* 0: none */
+    int64_t memory_check_at;
+    int64_t peak_kb; /* highest sampled sum of the task's resident sets */
     int status;
+    struct rusage usage;
 } job;
+
+/* The resident memory of the task's processes together: the main child,
+ * its group and its descendants, KiB. */
+static int64_t task_rss_kb(const task_procs *tp)
+{
+    size_t n;
+    proc_ent *v = proc_snapshot(&n);
+    long page_kb = sysconf(_SC_PAGESIZE) / 1024;
+    int64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        const proc_ent *pe = &v[i];
+        if (pe->pid == tp->pid || pe->pgrp == tp->pid || descends_from(v, n, pe, tp->pid))
+            sum += (int64_t)pe->rss_pages * page_kb;
+    }
+    free(v);
+    return sum;
+}
+
+/* Samples the task's memory when due; over the limit it is killed at once:
+ * memory that runs away grows faster than a grace period. */
+static void check_memory(job *j, int64_t now)
+{
+    if (j->memory_limit_kb <= 0 || now < j->memory_check_at)
+        return;
+    j->memory_check_at = now + CFO_EXEC_MEMORY_TICK_MS;
+    int64_t kb = task_rss_kb(&j->tp);
+    if (kb > j->peak_kb)
+        j->peak_kb = kb;
+    if (kb > j->memory_limit_kb && j->stop == STOP_NONE) {
+        j->stop = STOP_OOM;
+        j->kill_at = now;
+    }
+}
 
 static void job_stop(job *j, stop_reason why, int64_t now)
 {
@@ -761,6 +806,8 @@ static void job_run(job *j)
                 job_stop(j, STOP_CANCEL, now);
             else if (j->limit_sink != NULL && j->limit_sink->overflow)
                 job_stop(j, STOP_LIMIT, now);
+            else
+                check_memory(j, now);
         }
         if (j->stop != STOP_NONE && !j->killed && now >= j->kill_at) {
             signal_strays(&j->tp, SIGKILL);
@@ -774,6 +821,8 @@ static void job_run(job *j)
         } else if (!j->killed) {
             next = j->kill_at;
         }
+        if (j->stop == STOP_NONE && j->memory_limit_kb > 0)
+            next = min_pos(next, j->memory_check_at);
         if (next > 0 && next - now < wait)
             wait = next - now < 0 ? 0 : next - now;
 
@@ -809,7 +858,7 @@ static void job_run(job *j)
      * be reused until it is reaped, which is why that comes last. */
     kill_remains(&j->tp);
     drain_sinks(j, cfo_now_ms() + STRAY_BOUND_MS);
-    while (waitpid(j->tp.pid, &j->status, 0) < 0 && errno == EINTR) {
+    while (wait4(j->tp.pid, &j->status, 0, &j->usage) < 0 && errno == EINTR) {
     }
     registry_remove(j->tp.pid);
     close_fd(&j->pidfd);
@@ -913,9 +962,13 @@ cfo_err cfo_exec_run(const cfo_exec_spec *spec, cfo_exec_result *res, cfo_diag *
     j.deadline_at = spec->deadline_ms;
     j.grace_ms = spec->grace_ms > 0 ? spec->grace_ms : CFO_EXEC_DEFAULT_GRACE_MS;
     j.cancel = spec->cancel;
+    j.memory_limit_kb = spec->memory_limit_kb;
     job_run(&j);
 
     res->duration_ms = j.exit_seen_ms - start;
+    res->cpu_ms = (int64_t)(j.usage.ru_utime.tv_sec + j.usage.ru_stime.tv_sec) * 1000 +
+                  (j.usage.ru_utime.tv_usec + j.usage.ru_stime.tv_usec) / 1000;
+    res->max_rss_kb = j.usage.ru_maxrss > j.peak_kb ? j.usage.ru_maxrss : j.peak_kb;
     if (WIFEXITED(j.status))
         res->exit_code = WEXITSTATUS(j.status);
     else if (WIFSIGNALED(j.status))
@@ -926,6 +979,9 @@ cfo_err cfo_exec_run(const cfo_exec_spec *spec, cfo_exec_result *res, cfo_diag *
         break;
     case STOP_CANCEL:
         res->end = CFO_EXEC_CANCELLED;
+        break;
+    case STOP_OOM:
+        res->end = CFO_EXEC_OOM;
         break;
     case STOP_NONE:
     case STOP_LIMIT:

@@ -14,6 +14,7 @@
 #define CFO_EXEC_DEFAULT_TAIL 16384
 #define CFO_EXEC_MAX_RESULT 65536               /* bytes read from CFO_RESULT_FD */
 #define CFO_EXEC_DEFAULT_LOG_CAP (256ULL << 20) /* bytes of a task's log file */
+#define CFO_EXEC_MEMORY_TICK_MS 20
 
 typedef struct cfo_exec_spec {
     char *const *argv;    /* argv[0] is looked up in PATH when it has no '/' */
@@ -26,6 +27,10 @@ typedef struct cfo_exec_spec {
     const char *log_path; /* full stdout+stderr saved here (parent dirs made); NULL: none */
     uint64_t log_cap;     /* bytes kept in the log, then a note; 0: CFO_EXEC_DEFAULT_LOG_CAP */
     bool result_fd;       /* open a pipe and pass its number in CFO_RESULT_FD */
+    /* Resident memory the task's processes may use together, KiB; 0: no
+     * limit. Sampled every CFO_EXEC_MEMORY_TICK_MS; over it, the task is
+     * killed at once and ends CFO_EXEC_OOM. */
+    int64_t memory_limit_kb;
     /* Set to true from another thread to stop the task as at the deadline. */
     const atomic_bool *cancel;
 } cfo_exec_spec;
@@ -35,6 +40,7 @@ typedef enum cfo_exec_end {
     CFO_EXEC_SIGNALED,  /* term_signal is valid (killed by a signal it did not get from us) */
     CFO_EXEC_TIMEOUT,   /* stopped by us at timeout_ms */
     CFO_EXEC_CANCELLED, /* stopped by us at deadline_ms or *cancel */
+    CFO_EXEC_OOM,       /* killed by us at memory_limit_kb */
     CFO_EXEC_SPAWN_FAILED,
 } cfo_exec_end;
 
@@ -43,6 +49,11 @@ typedef struct cfo_exec_result {
     int exit_code;
     int term_signal;
     int64_t duration_ms;
+    /* From wait4: CPU of the main child and the descendants it waited for;
+     * the peak resident set of the largest of them, or of all the task's
+     * processes together when that was sampled higher (memory limit). */
+    int64_t cpu_ms;
+    int64_t max_rss_kb;
     uint64_t output_bytes; /* all bytes of stdout+stderr seen */
     char *tail;            /* last tail_cap bytes of output, NUL-terminated */
     size_t tail_len;

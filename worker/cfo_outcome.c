@@ -4,13 +4,94 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include "cfo_log.h"
 #include "cfo_util.h"
 
-/* Reads {"count":N,"findings":M,"summary":"..."}; absent or malformed parts
- * leave the defaults. Returns false when the text is not such an object. */
+/* Writes v (a value inside a findings list) compactly; false when it is
+ * not made of objects, arrays, strings, integers and booleans no deeper than
+ * depth. Numbers keep the text they came with. */
+static bool gen_list_value(yajl_gen g, yajl_val v, int depth)
+{
+    if (depth <= 0)
+        return false;
+    if (YAJL_IS_OBJECT(v)) {
+        yajl_gen_map_open(g);
+        for (size_t i = 0; i < v->u.object.len; i++) {
+            const char *k = v->u.object.keys[i];
+            yajl_gen_string(g, (const unsigned char *)k, strlen(k));
+            if (!gen_list_value(g, v->u.object.values[i], depth - 1))
+                return false;
+        }
+        yajl_gen_map_close(g);
+    } else if (YAJL_IS_ARRAY(v)) {
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < v->u.array.len; i++)
+            if (!gen_list_value(g, v->u.array.values[i], depth - 1))
+                return false;
+        yajl_gen_array_close(g);
+    } else if (YAJL_IS_STRING(v)) {
+        const char *s = YAJL_GET_STRING(v);
+        yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+    } else if (YAJL_IS_INTEGER(v)) {
+        yajl_gen_integer(g, YAJL_GET_INTEGER(v));
+    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+        yajl_gen_bool(g, YAJL_IS_TRUE(v));
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* The "crashes" list as the dataset keeps it: an array of objects, at most
+ * CFO_RECORD_MAX_CRASHES bytes; NULL (and a warning) for anything else. */
+static char *compact_crashes(yajl_val list)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    bool ok = YAJL_IS_ARRAY(list);
+    for (size_t i = 0; ok && i < list->u.array.len; i++)
+        ok = YAJL_IS_OBJECT(list->u.array.values[i]);
+    ok = ok && gen_list_value(g, list, 3);
+    const unsigned char *text;
+    size_t len = 0;
+    if (ok)
+        yajl_gen_get_buf(g, &text, &len);
+    char *out = NULL;
+    if (!ok)
+        cfo_warn("a task's \"crashes\" is not an array of flat objects; left out");
+    else if (len > CFO_RECORD_MAX_CRASHES)
+        cfo_warn("a task's \"crashes\" has %zu bytes, more than %d; left out", len,
+                 CFO_RECORD_MAX_CRASHES);
+    else
+        out = cfo_xstrndup((const char *)text, len);
+    yajl_gen_free(g);
+    return out;
+}
+
+char *cfo_outcome_compact_crashes(const char *json)
+{
+    char err[128];
+    if (json == NULL || json[0] == '\0')
+        return NULL;
+    if (strlen(json) > CFO_RECORD_MAX_CRASHES || !cfo_json_depth_ok(json, strlen(json), 8)) {
+        cfo_warn("a findings list is too large or too deep; left out");
+        return NULL;
+    }
+    yajl_val root = yajl_tree_parse(json, err, sizeof err);
+    if (root == NULL) {
+        cfo_warn("a findings list is not JSON (%s); left out", err);
+        return NULL;
+    }
+    char *out = compact_crashes(root);
+    yajl_tree_free(root);
+    return out;
+}
+
+/* Reads {"count":N,"findings":M,"summary":"...","crashes":[...]}; absent or
+ * malformed parts leave the defaults. Returns false when the text is not
+ * such an object. */
 static bool parse_figures(const char *json, cfo_outcome *o)
 {
     char err[128];
@@ -36,6 +117,12 @@ static bool parse_figures(const char *json, cfo_outcome *o)
         const char *said = YAJL_GET_STRING(v);
         o->summary = cfo_xstrndup(said, strnlen(said, 1024));
     }
+    const char *crashes_path[] = {"crashes", NULL};
+    v = yajl_tree_get(root, crashes_path, yajl_t_any);
+    if (v != NULL) {
+        free(o->crashes);
+        o->crashes = compact_crashes(v);
+    }
     yajl_tree_free(root);
     return true;
 }
@@ -46,6 +133,9 @@ void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const cha
     o->done = true;
     o->exit_code = -1;
     o->duration = (double)res->duration_ms / 1000.0;
+    o->has_usage = res->end != CFO_EXEC_SPAWN_FAILED;
+    o->cpu = (double)res->cpu_ms / 1000.0;
+    o->max_rss_kb = res->max_rss_kb;
     o->end_wall_ms = cfo_wall_ms();
     /* The tail is bytes, not a string: a NUL in the output must not end it. */
     o->tail = cfo_xstrndup(res->tail ? res->tail : "", res->tail ? res->tail_len : 0);
@@ -82,6 +172,12 @@ void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const cha
         o->status = CFO_STATUS_CANCELLED;
         what = "stopped at the run's deadline";
         break;
+    case CFO_EXEC_OOM:
+        o->status = CFO_STATUS_OOM;
+        snprintf(buf, sizeof buf, "killed at its memory limit with %lld KiB resident",
+                 (long long)res->max_rss_kb);
+        what = buf;
+        break;
     case CFO_EXEC_SPAWN_FAILED:
         o->status = CFO_STATUS_ERROR;
         snprintf(buf, sizeof buf, "could not start: %s", res->error);
@@ -89,7 +185,10 @@ void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const cha
         break;
     }
     o->count = 1;
-    o->findings = (o->status == CFO_STATUS_FAIL || o->status == CFO_STATUS_TIMEOUT) ? 1 : 0;
+    o->findings = (o->status == CFO_STATUS_FAIL || o->status == CFO_STATUS_TIMEOUT ||
+                   o->status == CFO_STATUS_OOM)
+                      ? 1
+                      : 0;
     bool reported = res->result != NULL && parse_figures(res->result, o);
     if (res->result != NULL && !reported)
         cfo_warn("a task wrote malformed figures to CFO_RESULT_FD; using defaults");
@@ -138,6 +237,7 @@ void cfo_outcome_fill_command(cfo_outcome *o, const char *fuzzer, const char *ta
 void cfo_outcome_fini(cfo_outcome *o)
 {
     free(o->command);
+    free(o->crashes);
     free(o->worker);
     free(o->summary);
     free(o->tail);

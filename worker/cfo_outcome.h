@@ -14,6 +14,10 @@ typedef struct cfo_outcome {
     int64_t count;
     int64_t findings;
     double duration; /* seconds */
+    bool has_usage;  /* cpu and max_rss_kb are known */
+    double cpu;      /* CPU seconds */
+    int64_t max_rss_kb;
+    char *crashes; /* the findings the fuzzer named: compact JSON array, or NULL */
     int64_t end_wall_ms;
     int exit_code;    /* -1 when it did not exit normally */
     int term_signal;  /* 0 unless killed by a signal it did not get from us */
@@ -27,11 +31,17 @@ typedef struct cfo_outcome {
 
 /* Fills o from an executor result: exit 0 pass, 1 fail, other exit error;
  * killed by a signal it did not get from us: error, named in the summary;
- * stopped at its timeout: timeout; stopped at the run's deadline or by a
- * stop request: cancelled. The figures come from the JSON the task wrote to
- * CFO_RESULT_FD ({"count","findings","summary"}); without it, count is 1 and
- * findings is 1 for fail/timeout, else 0. */
+ * stopped at its timeout: timeout; killed at its memory limit: oom;
+ * stopped at the run's deadline or by a stop request: cancelled. The figures
+ * come from the JSON the task wrote to CFO_RESULT_FD ({"count", "findings",
+ * "summary", "crashes"}); without it, count is 1 and findings is 1 for
+ * fail/timeout/oom, else 0. */
 void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const char *log_path);
+/* The findings list (JSON text from a task, a worker or a journal) as the
+ * dataset keeps it: compact, an array of flat objects, at most
+ * CFO_RECORD_MAX_CRASHES bytes. NULL, with a warning, for anything else,
+ * so hostile text never reaches the dataset. */
+char *cfo_outcome_compact_crashes(const char *json);
 /* A task cut by the budget before it started. */
 void cfo_outcome_cancelled(cfo_outcome *o, const char *why);
 /* A task that could not be run at all (no worktree, no such fuzzer...). */

@@ -129,6 +129,10 @@ static void send_result(worker *w, held *h)
                      .summary = o->summary ? o->summary : "",
                      .tail = (char *)tail,
                      .tail_len = tail_len,
+                     .has_usage = o->has_usage,
+                     .cpu = o->cpu,
+                     .max_rss_kb = o->max_rss_kb,
+                     .crashes = o->crashes ? o->crashes : "",
                  }};
     /* Strings longer than the wire allows are cut, never refused. */
     char summary[1024], command[CFO_PROTO_MAX_STRING];

@@ -132,6 +132,7 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
         .log_path = log_path,
         .result_fd = true,
         .cancel = cancel,
+        .memory_limit_kb = f->memory_limit_kb,
     };
     cfo_exec_result res;
     if (cfo_exec_run(&spec, &res, &d) != CFO_OK) {

@@ -35,7 +35,7 @@ kind = exec
 run = ./lint {target}
 """
 FUZZERS = ("DRIFT", "PARSER", "LINT", "GHOST")
-STATUSES = ("pass", "pass", "pass", "fail", "fail", "timeout", "error", "cancelled")
+STATUSES = ("pass", "pass", "pass", "fail", "fail", "timeout", "error", "cancelled", "oom")
 RULES = ("cancelled", "dedup", "newest", "supersede", "window")
 BASE_MS = 1795000000000  # 2026-11-18
 
@@ -128,6 +128,17 @@ def random_records(rng, n, commits, times):
             o["attempt"] = rng.randint(1, 3)
         elif roll < 0.85:
             o["attempt"] = None
+        roll = rng.random()
+        if roll < 0.4:
+            o["cpu"] = rng.choice([0, 0.25, 1.5, 12])
+            o["max_rss_kb"] = rng.randrange(1 << 20)
+        elif roll < 0.45:
+            o["cpu"] = 2  # alone: not kept, in C or here
+        if rng.random() < 0.2:
+            o["crashes"] = rng.choice([[], [{"signature": "crash:SEGV:f|g", "kind": "crash",
+                                             "new": True, "repro": "3/3", "bundle": "b/é.tgz"}],
+                                       [{"signature": "timeout:timeout:loop", "n": 2},
+                                        {"signature": "oom:out-of-memory:", "x": None}]])
         recs.append(o)
     rng.shuffle(recs)
     return recs
