@@ -123,8 +123,19 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
     }
     char *log_path =
         env->logs_dir ? cfo_task_log_path(env->logs_dir, t->fuzzer, t->branch, t->target) : NULL;
+    /* What a runner needs to fit its work to the task: engines fuzz for the
+     * time the task is given and keep corpora relative to the repository,
+     * not to a worktree that is thrown away. */
+    char repo_abs[PATH_MAX];
+    char *task_env[3] = {
+        cfo_xasprintf("CFO_TASK_TIMEOUT_MS=%llu", (unsigned long long)t->timeout_ms),
+        cfo_xasprintf("CFO_REPO_ROOT=%s",
+                      realpath(env->repo, repo_abs) != NULL ? repo_abs : env->repo),
+        NULL,
+    };
     cfo_exec_spec spec = {
         .argv = argv.v,
+        .env_add = task_env,
         .cwd = dir,
         .timeout_ms = (int64_t)t->timeout_ms,
         .deadline_ms = deadline_ms,
@@ -145,6 +156,8 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
     cfo_outcome_from_exec(out, &res, log_path);
     out->command = command;
     cfo_exec_result_fini(&res);
+    free(task_env[0]);
+    free(task_env[1]);
     free(log_path);
     cfo_strv_fini(&argv);
     free(dir);
