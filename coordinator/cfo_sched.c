@@ -27,6 +27,7 @@ typedef struct stask {
     int deaths;       /* workers that died holding it */
     int holder;       /* session index while running, else -1 */
     int fuzzer;       /* index into sched.fuzzers */
+    int64_t sent_ms;  /* when its current attempt went out */
 } stask;
 
 typedef struct session {
@@ -58,6 +59,10 @@ typedef struct sched {
     const char **fuzzers; /* distinct fuzzer names of the task set */
     fqueue *queues;
     int nfuzzers;
+    int *share;            /* per fuzzer: budget_share in percent, 0 for none */
+    int64_t *used_ms;      /* per fuzzer: slot time its ended attempts took */
+    int64_t *out_n;        /* per fuzzer: attempts out now, and the sum of when */
+    int64_t *out_sent_sum; /* they were sent, so their time so far is O(1) */
     session *sessions;
     int nsessions;
     int64_t hb, start, deadline, cancel_until;
@@ -135,8 +140,32 @@ static void send_ref(sched *s, int w, cfo_msg_type type, uint64_t task, uint32_t
 
 /* ---- task state ---- */
 
+/* Budget-share accounting: an attempt's slot time runs from when it was
+ * sent (a prefetched one too: a share errs towards the other fuzzers) to
+ * when it ends. */
+static void attempt_out(sched *s, size_t t, int64_t now)
+{
+    stask *k = &s->tasks[t];
+    k->state = TASK_RUNNING;
+    k->sent_ms = now;
+    s->out_n[k->fuzzer]++;
+    s->out_sent_sum[k->fuzzer] += now;
+}
+
+static void attempt_ended(sched *s, size_t t)
+{
+    stask *k = &s->tasks[t];
+    if (k->state != TASK_RUNNING)
+        return;
+    int64_t now = cfo_now_ms();
+    s->used_ms[k->fuzzer] += now > k->sent_ms ? now - k->sent_ms : 0;
+    s->out_n[k->fuzzer]--;
+    s->out_sent_sum[k->fuzzer] -= k->sent_ms;
+}
+
 static void finish(sched *s, size_t t)
 {
+    attempt_ended(s, t);
     s->tasks[t].state = TASK_DONE;
     s->tasks[t].holder = -1;
     s->done++;
@@ -149,6 +178,8 @@ static void finish(sched *s, size_t t)
 static void requeue(sched *s, size_t t, bool died)
 {
     stask *k = &s->tasks[t];
+    attempt_ended(s, t);
+    k->state = TASK_QUEUED;
     k->holder = -1;
     k->attempt++;
     if (died && ++k->deaths >= CFO_SCHED_MAX_ATTEMPTS) {
@@ -187,27 +218,58 @@ static void drop_session(sched *s, int w, bool died, const char *why)
     ss->held = 0;
 }
 
+/* Whether fuzzer f has taken its budget_share of the run: its share of the
+ * budget times the slots of the workers now connected, in slot time. */
+static bool share_spent(const sched *s, int f, int64_t now, uint64_t slots)
+{
+    if (s->share[f] <= 0)
+        return false;
+    int64_t used = s->used_ms[f] + s->out_n[f] * now - s->out_sent_sum[f];
+    double allotted = (double)s->o->budget_ms * (double)slots * s->share[f] / 100.0;
+    return (double)used >= allotted;
+}
+
+/* The fuzzer whose queue comes next for a worker: the one whose head comes
+ * first in task order, among those it can run, passing over fuzzers that
+ * have spent their budget_share while another still has work; -1: none. */
+static int next_queue(const sched *s, const session *ss, const bool *spent)
+{
+    int best = -1;
+    bool best_spent = true;
+    for (int f = 0; f < s->nfuzzers; f++) {
+        const fqueue *q = &s->queues[f];
+        if (!ss->can[f] || q->len == 0)
+            continue;
+        if (best >= 0 && spent[f] && !best_spent)
+            continue;
+        if (best < 0 || (best_spent && !spent[f]) ||
+            q->v[q->head] < s->queues[best].v[s->queues[best].head]) {
+            best = f;
+            best_spent = spent[f];
+        }
+    }
+    return best;
+}
+
 static void dispatch(sched *s)
 {
     if (s->cancelling)
         return;
     size_t out = 0;
-    for (int w = 0; w < s->nsessions; w++)
+    uint64_t slots = 0;
+    for (int w = 0; w < s->nsessions; w++) {
         out += s->sessions[w].live ? s->sessions[w].held : 0;
+        slots += s->sessions[w].live ? s->sessions[w].slots : 0;
+    }
+    int64_t now = cfo_now_ms();
+    bool spent[s->nfuzzers > 0 ? s->nfuzzers : 1];
+    for (int f = 0; f < s->nfuzzers; f++)
+        spent[f] = share_spent(s, f, now, slots);
     for (int k = 0; k < s->nsessions; k++) {
         int w = (s->rr + k) % s->nsessions;
         session *ss = &s->sessions[w];
         while (ss->live && ss->credit > 0 && (s->o->max_running == 0 || out < s->o->max_running)) {
-            /* The queue whose head comes first in task order, among the
-             * fuzzers this worker can run. */
-            int best = -1;
-            for (int f = 0; f < s->nfuzzers; f++) {
-                fqueue *q = &s->queues[f];
-                if (!ss->can[f] || q->len == 0)
-                    continue;
-                if (best < 0 || q->v[q->head] < s->queues[best].v[s->queues[best].head])
-                    best = f;
-            }
+            int best = next_queue(s, ss, spent);
             if (best < 0)
                 break;
             size_t t = fq_pop(&s->queues[best]);
@@ -231,7 +293,7 @@ static void dispatch(sched *s)
                 drop_session(s, w, false, "cannot be reached");
                 break;
             }
-            s->tasks[t].state = TASK_RUNNING;
+            attempt_out(s, t, now);
             s->tasks[t].holder = w;
             ss->held++;
             ss->credit--;
@@ -339,7 +401,7 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
             claimed++;
         } else if (k->state == TASK_QUEUED && a >= k->attempt && !s->cancelling) {
             /* A resumed run claims back what a worker still holds. */
-            k->state = TASK_RUNNING;
+            attempt_out(s, t, cfo_now_ms());
             k->attempt = a;
             k->holder = w;
             ss->held++;
@@ -672,6 +734,12 @@ void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *
         s.tasks[t] = (stask){.state = TASK_QUEUED, .attempt = 1, .holder = -1, .fuzzer = f};
     }
     s.queues = cfo_xcalloc((size_t)s.nfuzzers + 1, sizeof *s.queues);
+    s.share = cfo_xcalloc((size_t)s.nfuzzers + 1, sizeof *s.share);
+    s.used_ms = cfo_xcalloc((size_t)s.nfuzzers + 1, sizeof *s.used_ms);
+    s.out_n = cfo_xcalloc((size_t)s.nfuzzers + 1, sizeof *s.out_n);
+    s.out_sent_sum = cfo_xcalloc((size_t)s.nfuzzers + 1, sizeof *s.out_sent_sum);
+    for (size_t t = 0; t < ts->n; t++)
+        s.share[s.tasks[t].fuzzer] = ts->v[t].fuzzer->budget_share;
     for (size_t t = 0; t < ts->n; t++) {
         if (outcomes[t].done) {
             /* Committed before a restart: its result stands. */
@@ -754,6 +822,10 @@ void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *
     for (int f = 0; f < s.nfuzzers; f++)
         free(s.queues[f].v);
     free(s.queues);
+    free(s.share);
+    free(s.used_ms);
+    free(s.out_n);
+    free(s.out_sent_sum);
     free(s.fuzzers);
     free(s.tasks);
 }

@@ -127,15 +127,15 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
      * time the task is given and keep corpora relative to the repository,
      * not to a worktree that is thrown away. */
     char repo_abs[PATH_MAX];
-    char *task_env[3] = {
-        cfo_xasprintf("CFO_TASK_TIMEOUT_MS=%llu", (unsigned long long)t->timeout_ms),
-        cfo_xasprintf("CFO_REPO_ROOT=%s",
-                      realpath(env->repo, repo_abs) != NULL ? repo_abs : env->repo),
-        NULL,
-    };
+    char *task_env[3] = {NULL, NULL, NULL};
+    if (cfo_kind_info_of(f->kind)->runs_in_runner) {
+        task_env[0] = cfo_xasprintf("CFO_TASK_TIMEOUT_MS=%llu", (unsigned long long)t->timeout_ms);
+        task_env[1] = cfo_xasprintf("CFO_REPO_ROOT=%s",
+                                    realpath(env->repo, repo_abs) != NULL ? repo_abs : env->repo);
+    }
     cfo_exec_spec spec = {
         .argv = argv.v,
-        .env_add = task_env,
+        .env_add = task_env[0] != NULL ? task_env : NULL,
         .cwd = dir,
         .timeout_ms = (int64_t)t->timeout_ms,
         .deadline_ms = deadline_ms,

@@ -342,6 +342,53 @@ class HistoryOrder(unittest.TestCase):
                 self.assertRegex(t["summary"], r"not started|deadline|budget")
 
 
+class BudgetShares(unittest.TestCase):
+    """budget_share caps a fuzzer's slot time while another still has work:
+    BIG's tasks come first in task order and would fill the whole budget
+    alone; with a 25% share, SMALL gets the rest."""
+
+    def run_with(self, big_share):
+        tmp = cfotest.TempDir()
+        try:
+            repo = os.path.join(tmp.path, "repo")
+            share = "budget_share = %s\n" % big_share if big_share else ""
+            cfotest.make_repo(repo, {
+                "cfo.ini": '[fuzzer "BIG"]\nkind = exec\nneeds_working_dir = false\n'
+                           'discover = ./fz/list.sh\nrun = ./fz/task.sh {target}\n' + share +
+                           '[fuzzer "SMALL"]\nkind = exec\nneeds_working_dir = false\n'
+                           'discover = ./fz/list.sh\nrun = ./fz/task.sh {target}\n',
+                "fz/list.sh": ("#!/bin/sh\nfor i in $(seq 10 49); do echo t$i; done\n", 0o755),
+                "fz/task.sh": ("#!/bin/sh\nsleep 0.2\n", 0o755)})
+            rep = os.path.join(tmp.path, "report.json")
+            p = run([binary("cfo"), "--repo", repo, "--dataset",
+                     "file://" + os.path.join(tmp.path, "data.json"), "--schedule", "fifo",
+                     "--concurrency", "1", "--budget", "4s", "--grace", "200ms",
+                     "--report", rep], cwd=tmp.path)
+            self.assertIn(p.returncode, (0, 1), p.stderr)
+            with open(rep) as f:
+                tasks = json.load(f)["tasks"]
+            ran = {"BIG": [], "SMALL": []}
+            for t in tasks:
+                r = t["record"]
+                if r["status"] != "cancelled":
+                    ran[r["fuzzer"]].append(r["duration"])
+            return ran
+        finally:
+            tmp.cleanup()
+
+    def test_a_share_caps_a_fuzzer_that_would_take_everything(self):
+        alone = self.run_with(None)
+        self.assertGreater(len(alone["BIG"]), 0)
+        self.assertEqual(alone["SMALL"], [], "without a share BIG fills the budget first")
+        shared = self.run_with("25%")
+        self.assertGreater(len(shared["SMALL"]), 0, shared)
+        self.assertGreater(len(shared["BIG"]), 0, shared)
+        # 25% of 4 s of one slot, plus what was already out when it was spent
+        # (one running and one prefetched task).
+        longest = max(shared["BIG"] + shared["SMALL"])
+        self.assertLessEqual(sum(shared["BIG"]), 1.0 + 2 * longest + 0.2, shared)
+
+
 class CanaryHarness(unittest.TestCase):
     """Exit 3 when the canary does not fail: a runner that passes everything."""
 
