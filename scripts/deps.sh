@@ -16,6 +16,9 @@ packages=(
   # CFO fuzzes its own decoders with libFuzzer (scripts/fuzz-self.sh); its
   # runtime is only a recommendation of clang, so it is named here.
   clang libclang-rt-14-dev
+  # The coverage-guided engines CFO drives: libFuzzer comes with clang above;
+  # AFL++ (afl-fuzz, afl-clang-fast, afl-cmin, afl-tmin).
+  afl++
   # bench/run.py's baselines and peak-memory readings.
   parallel time
 )
