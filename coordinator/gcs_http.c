@@ -12,6 +12,9 @@
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#include <yajl/yajl_tree.h>
+
+#include "cfo_log.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
 /* A transfer slower than 1 byte/s for a minute is dead. */
@@ -265,4 +268,85 @@ char *cfo_gcs_url_encode(const char *s)
         }
     }
     return cfo_buf_steal(&b);
+}
+
+/* GCS error replies are {"error": {"code": N, "message": "..."}}. */
+static void reply_message(const cfo_gcs_http_resp *resp, char *out, size_t len)
+{
+    out[0] = '\0';
+    const char *body = resp->body.data ? resp->body.data : "";
+    yajl_val root =
+        cfo_json_depth_ok(body, resp->body.len, 64) ? yajl_tree_parse(body, NULL, 0) : NULL;
+    const char *path[] = {"error", "message", NULL};
+    yajl_val msg = root ? yajl_tree_get(root, path, yajl_t_string) : NULL;
+    if (msg != NULL) {
+        snprintf(out, len, "%.300s", YAJL_GET_STRING(msg));
+        cfo_utf8_sanitize(out);
+    } else if (root == NULL) {
+        snprintf(out, len, "%.200s", body);
+        cfo_utf8_sanitize(out);
+        for (char *p = out; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+    }
+    yajl_tree_free(root);
+}
+
+void cfo_gcs_describe_reply(const cfo_gcs_http_resp *resp, char *out, size_t len)
+{
+    if (resp->status == 0) {
+        snprintf(out, len, "%s", resp->error);
+        return;
+    }
+    char msg[400];
+    reply_message(resp, msg, sizeof msg);
+    snprintf(out, len, "HTTP %ld%s%s", resp->status, msg[0] ? ": " : "", msg);
+}
+
+bool cfo_gcs_says_no_bucket(const cfo_gcs_http_resp *resp)
+{
+    char msg[400];
+    reply_message(resp, msg, sizeof msg);
+    return strcasestr(msg, "bucket does not exist") != NULL;
+}
+
+cfo_err cfo_gcs_call(cfo_gcs_auth *auth, const cfo_gcs_retry *retry, cfo_gcs_http_req *req,
+                     cfo_gcs_http_resp *resp, const char *what, const char *display, cfo_diag *d)
+{
+    bool refreshed = false, refresh = false;
+    for (int attempt = 1;; attempt++) {
+        const char *hdr = NULL;
+        cfo_err err = cfo_gcs_auth_header(auth, refresh, &hdr, d);
+        if (err != CFO_OK) {
+            cfo_diag_prefix(d, "%s %s", what, display);
+            return err;
+        }
+        refresh = false;
+        req->auth_header = hdr;
+        err = cfo_gcs_http_perform(req, resp);
+        if (err != CFO_OK && resp->sink_err != CFO_OK)
+            return err; /* the sink has said why in d */
+        if (resp->status == 0 && resp->sink_bytes > 0)
+            return cfo_diag_set(d, CFO_EIO, "%s %s: connection lost after %zu bytes: %s", what,
+                                display, resp->sink_bytes, resp->error);
+        if (resp->status == 401 && !refreshed &&
+            cfo_gcs_auth_kind_of(auth) != CFO_GCS_AUTH_EMULATOR) {
+            /* The token may have expired or been revoked early: one fresh try. */
+            refreshed = refresh = true;
+            cfo_info("%s %s: HTTP 401, renewing the access token", what, display);
+            attempt--;
+            continue;
+        }
+        if (!cfo_gcs_http_transient(resp->status))
+            return CFO_OK;
+        char why[512];
+        cfo_gcs_describe_reply(resp, why, sizeof why);
+        if (attempt >= retry->max_attempts)
+            return cfo_diag_set(d, CFO_EIO, "%s %s failed after %d attempts: %s", what, display,
+                                attempt, why);
+        int64_t wait = cfo_gcs_backoff_ms(retry, attempt - 1, cfo_gcs_random());
+        cfo_warn("%s %s: %s; retrying in %lld ms (attempt %d of %d)", what, display, why,
+                 (long long)wait, attempt + 1, retry->max_attempts);
+        cfo_gcs_sleep_ms(wait);
+    }
 }

@@ -9,12 +9,13 @@
 #include "cfo_error.h"
 #include "cfo_storage.h"
 #include "cfo_util.h"
+#include "gcs_auth.h"
 
 /* Error bodies and small JSON replies are kept up to this size. */
 #define CFO_GCS_SMALL_BODY_MAX (256 * 1024)
 
 typedef struct cfo_gcs_http_req {
-    const char *method; /* "GET" or "POST" */
+    const char *method; /* "GET", "POST" or "DELETE" */
     const char *url;
     const char *auth_header;    /* "Authorization: Bearer ..." or NULL; never logged */
     const char *const *headers; /* other headers, NULL-terminated, or NULL */
@@ -73,5 +74,22 @@ void cfo_gcs_sleep_ms(int64_t ms);
 /* Percent-encodes every byte but the unreserved A-Z a-z 0-9 - . _ ~, so an
  * object name (slashes included) is one path segment or query value. */
 char *cfo_gcs_url_encode(const char *s);
+
+/* "HTTP 403: message" (the message of a GCS error reply, or the start of a
+ * body that is not JSON), or the transport error when no reply came. */
+void cfo_gcs_describe_reply(const cfo_gcs_http_resp *resp, char *out, size_t len);
+
+/* GCS answers 404 both for a missing object and a missing bucket; only its
+ * message tells them apart. */
+bool cfo_gcs_says_no_bucket(const cfo_gcs_http_resp *resp);
+
+/* Performs req with auth's credentials, retrying transient failures with
+ * backoff (retry) and a 401 once with a fresh token. CFO_OK when a final
+ * reply came (the caller reads its status); an error, in d, when none did or
+ * a sink stopped the transfer. what and display only word messages
+ * ("reading", "gs://bucket/name"). A transfer cut off after bytes reached
+ * the sink is not retried: the sink has consumed them. */
+cfo_err cfo_gcs_call(cfo_gcs_auth *auth, const cfo_gcs_retry *retry, cfo_gcs_http_req *req,
+                     cfo_gcs_http_resp *resp, const char *what, const char *display, cfo_diag *d);
 
 #endif

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """gcs_fixture.py -- a fake Google Cloud Storage for tests: the JSON API subset
 CFO uses (media download with x-goog-generation, object metadata, media upload
-with an atomic ifGenerationMatch), an OAuth token endpoint that verifies RS256
+with an atomic ifGenerationMatch, listing with prefix, delimiter and pages,
+delete), an OAuth token endpoint that verifies RS256
 JWT assertions (with the openssl command line) and refresh-token grants, a
 metadata-server token endpoint, and fault injection. Python standard library
 only; listens on 127.0.0.1.
 
 In a test:  fx = FakeGCS(buckets=["bucket"]); fx.start(); ...; fx.stop()
-Standalone: python3 gcs_fixture.py [--port N] [--bucket NAME]... (prints the port)
+Standalone: python3 gcs_fixture.py [--port N] [--bucket NAME]... [--list-page-size N]
+(prints the port)
 The same controls are served over HTTP under /_control/ (see Handler.control).
 """
 
@@ -39,7 +41,7 @@ class FakeGCS:
     """State and behaviour of the fake service; the handler only routes."""
 
     def __init__(self, buckets=("bucket",), require_auth=False, sa_email=None, sa_pubkey=None,
-                 refresh_grant=None, token_lifetime=3600):
+                 refresh_grant=None, token_lifetime=3600, list_page_size=1000):
         self.lock = threading.Lock()
         self.buckets = set(buckets)
         self.objects = {}  # (bucket, name) -> [bytes, generation]
@@ -55,6 +57,9 @@ class FakeGCS:
         self.expire_after = None  # storage requests left before every token expires
         self.omit_generation_header = False
         self.download_delay = 0.0
+        self.list_page_size = list_page_size  # most entries per listing page
+        self.list_extra = []  # names every listing page reports, whatever the prefix
+        self.upload_gate = None  # a threading.Event uploads wait for (60 s at most)
         self.stats = {}
         self.log = []  # (method, path-without-query, status) per request
         self.tmp = tempfile.mkdtemp(prefix="cfo-gcs-fixture-")
@@ -94,7 +99,7 @@ class FakeGCS:
 
     def add_fault(self, match="any", status=None, drop=False, lost_reply=False, count=1):
         """The next `count` requests of kind `match` (download, metadata,
-        upload, token, metadata-server, any) answer `status`, or are dropped
+        upload, list, delete, token, metadata-server, any) answer `status`, or are dropped
         without a reply, or (uploads) are performed and then dropped."""
         action = "lost_reply" if lost_reply else "drop" if drop else "status"
         with self.lock:
@@ -137,6 +142,39 @@ class FakeGCS:
         self.last_generation = max(self.last_generation + 1, int(time.time() * 1e6))
         self.objects[(bucket, name)] = [data, self.last_generation]
         return self.last_generation
+
+    def delete_object(self, bucket, name):
+        """True when it existed."""
+        with self.lock:
+            return self.objects.pop((bucket, name), None) is not None
+
+    def names(self, bucket, prefix=""):
+        """Sorted names of the bucket's objects that start with prefix."""
+        with self.lock:
+            return sorted(n for (b, n) in self.objects if b == bucket and n.startswith(prefix))
+
+    def list_page(self, bucket, prefix, delimiter, token, max_results):
+        """(item names, prefixes, next page token or None) like objects.list:
+        names under prefix; with a delimiter, a name with another delimiter
+        after the prefix is rolled up into its sub-prefix. The token is the
+        last entry of the page, so a page is what follows it in order."""
+        with self.lock:
+            names = sorted(n for (b, n) in self.objects if b == bucket and n.startswith(prefix))
+            extra = list(self.list_extra)
+        entries = {}  # entry -> is a prefix
+        for n in names:
+            rest = n[len(prefix):]
+            cut = rest.find(delimiter) if delimiter else -1
+            if cut >= 0:
+                entries[prefix + rest[:cut + len(delimiter)]] = True
+            else:
+                entries[n] = False
+        ordered = [e for e in sorted(entries) if token is None or e > token]
+        size = max(1, min(max_results, self.list_page_size))
+        page, more = ordered[:size], len(ordered) > size
+        items = [e for e in page if not entries[e]] + extra
+        prefixes = [e for e in page if entries[e]]
+        return items, prefixes, (page[-1] if more else None)
 
     def _take_fault(self, kind):
         with self.lock:
@@ -231,11 +269,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        # Counted before the client can see the reply, so a test that reads
+        # the stats once its client is done never races the count.
         self.fx.count("status_%d" % status)
         with self.fx.lock:
             self.fx.log.append((self.command, self.path.split("?")[0], status))
+        self.end_headers()
+        self.wfile.write(data)
 
     def error(self, status, message):
         self.reply(status, {"error": {"code": status, "message": message,
@@ -258,6 +298,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_PUT(self):
         self.route("PUT")
 
+    def do_DELETE(self):
+        self.route("DELETE")
+
     def route(self, method):
         u = urllib.parse.urlsplit(self.path)
         q = urllib.parse.parse_qs(u.query)
@@ -272,6 +315,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif method == "GET" and len(segs) == 7 and segs[1:4] == ["storage", "v1", "b"] \
                 and segs[5] == "o":
             kind = "download" if q.get("alt") == ["media"] else "metadata"
+        elif method == "GET" and len(segs) == 6 and segs[1:4] == ["storage", "v1", "b"] \
+                and segs[5] == "o":
+            kind = "list"
+        elif method == "DELETE" and len(segs) == 7 and segs[1:4] == ["storage", "v1", "b"] \
+                and segs[5] == "o":
+            kind = "delete"
         elif method == "POST" and len(segs) == 7 and segs[1:5] == ["upload", "storage", "v1",
                                                                     "b"] and segs[6] == "o":
             kind = "upload"
@@ -298,7 +347,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.error(404, "The specified bucket does not exist.")
         if kind == "upload":
             return self.upload(bucket, q, body, lost=fault is not None)
+        if kind == "list":
+            return self.list(bucket, q)
         name = urllib.parse.unquote(segs[6])
+        if kind == "delete":
+            if not self.fx.delete_object(bucket, name):
+                return self.error(404, "No such object: %s/%s" % (bucket, name))
+            self.fx.count("deletes")
+            return self.reply(204)
         obj = self.fx.get_object(bucket, name)
         if obj is None:
             return self.error(404, "No such object: %s/%s" % (bucket, name))
@@ -317,12 +373,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.fx.count("downloads")
         return self.reply(200, data, ctype="application/json", headers=headers)
 
+    def list(self, bucket, q):
+        arg = lambda k, d=None: q.get(k, [d])[0]  # noqa: E731
+        try:
+            max_results = int(arg("maxResults", "1000"))
+        except ValueError:
+            return self.error(400, "Invalid argument: maxResults")
+        items, prefixes, token = self.fx.list_page(bucket, arg("prefix", ""), arg("delimiter"),
+                                                   arg("pageToken"), max_results)
+        self.fx.count("list_pages")
+        reply = {"kind": "storage#objects"}
+        if items:
+            reply["items"] = [{"kind": "storage#object", "bucket": bucket, "name": n}
+                              for n in items]
+        if prefixes:
+            reply["prefixes"] = prefixes
+        if token is not None:
+            reply["nextPageToken"] = token
+        return self.reply(200, reply)
+
     def upload(self, bucket, q, body, lost):
         if q.get("uploadType") != ["media"] or len(q.get("name", [])) != 1:
             return self.error(400, "Upload requests must include an uploadType and a name")
         name = q["name"][0]
         match = q.get("ifGenerationMatch")
         fx = self.fx
+        gate = fx.upload_gate
+        if gate is not None:
+            gate.wait(60)
         with fx.lock:
             if fx.race:
                 fx._store(bucket, name, fx.race.pop(0))
@@ -378,7 +456,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.reply(400, {"error": "unsupported_grant_type"})
 
     def control(self, method, what, q, body):
-        """fault (POST JSON: match, status|drop|lost_reply, count), race (POST:
+        """fault (POST JSON: match (download, metadata, upload, list, delete,
+        token, metadata-server, any), status|drop|lost_reply, count), race (POST:
         the bytes), expire_tokens (POST, ?after=N), stats (GET), object (GET or
         PUT, ?bucket=&name=), clear (POST: faults)."""
         fx = self.fx
@@ -416,8 +495,9 @@ def main(argv):
     ap = argparse.ArgumentParser(description="fake GCS JSON API on 127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--bucket", action="append", default=[])
+    ap.add_argument("--list-page-size", type=int, default=1000)
     args = ap.parse_args(argv)
-    fx = FakeGCS(buckets=args.bucket or ["bucket"])
+    fx = FakeGCS(buckets=args.bucket or ["bucket"], list_page_size=args.list_page_size)
     port = fx.start(args.port)
     print(port, flush=True)
     try:
