@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <yajl/yajl_tree.h>
 
 #include "cfo_log.h"
@@ -32,90 +31,11 @@ static gcs_storage *gs_of(cfo_storage *st)
     return (gcs_storage *)st;
 }
 
-/* GCS error replies are {"error": {"code": N, "message": "..."}}; the message
- * (or the start of a body that is not JSON) says what went wrong. */
-static void reply_message(const cfo_gcs_http_resp *resp, char *out, size_t len)
-{
-    out[0] = '\0';
-    const char *body = resp->body.data ? resp->body.data : "";
-    yajl_val root = yajl_tree_parse(body, NULL, 0);
-    const char *path[] = {"error", "message", NULL};
-    yajl_val msg = root ? yajl_tree_get(root, path, yajl_t_string) : NULL;
-    if (msg != NULL) {
-        snprintf(out, len, "%.300s", YAJL_GET_STRING(msg));
-    } else if (root == NULL) {
-        snprintf(out, len, "%.200s", body);
-        cfo_utf8_sanitize(out);
-        for (char *p = out; *p; p++)
-            if (*p == '\n')
-                *p = ' ';
-    }
-    yajl_tree_free(root);
-}
-
-/* "HTTP 403: message" for messages. */
-static void describe_reply(const cfo_gcs_http_resp *resp, char *out, size_t len)
-{
-    if (resp->status == 0) {
-        snprintf(out, len, "%s", resp->error);
-        return;
-    }
-    char msg[400];
-    reply_message(resp, msg, sizeof msg);
-    snprintf(out, len, "HTTP %ld%s%s", resp->status, msg[0] ? ": " : "", msg);
-}
-
-/* Performs req with the credentials, retrying transient failures with
- * backoff and a 401 once with a fresh token. CFO_OK when a final reply came
- * (the caller reads its status); an error when none did. */
+/* One call with the backend's credentials and retry policy (gcs_http.h). */
 static cfo_err gcs_call(gcs_storage *gs, cfo_gcs_http_req *req, cfo_gcs_http_resp *resp,
                         const char *what, cfo_diag *d)
 {
-    bool refreshed = false, refresh = false;
-    for (int attempt = 1;; attempt++) {
-        const char *auth = NULL;
-        cfo_err err = cfo_gcs_auth_header(gs->auth, refresh, &auth, d);
-        if (err != CFO_OK) {
-            cfo_diag_prefix(d, "%s %s", what, gs->base.display);
-            return err;
-        }
-        refresh = false;
-        req->auth_header = auth;
-        err = cfo_gcs_http_perform(req, resp);
-        if (err != CFO_OK && resp->sink_err != CFO_OK)
-            return err; /* the sink has said why in d */
-        if (resp->status == 0 && resp->sink_bytes > 0)
-            return cfo_diag_set(d, CFO_EIO, "%s %s: connection lost after %zu bytes: %s", what,
-                                gs->base.display, resp->sink_bytes, resp->error);
-        if (resp->status == 401 && !refreshed &&
-            cfo_gcs_auth_kind_of(gs->auth) != CFO_GCS_AUTH_EMULATOR) {
-            /* The token may have expired or been revoked early: one fresh try. */
-            refreshed = refresh = true;
-            cfo_info("%s %s: HTTP 401, renewing the access token", what, gs->base.display);
-            attempt--;
-            continue;
-        }
-        if (!cfo_gcs_http_transient(resp->status))
-            return CFO_OK;
-        char why[512];
-        describe_reply(resp, why, sizeof why);
-        if (attempt >= gs->retry.max_attempts)
-            return cfo_diag_set(d, CFO_EIO, "%s %s failed after %d attempts: %s", what,
-                                gs->base.display, attempt, why);
-        int64_t wait = cfo_gcs_backoff_ms(&gs->retry, attempt - 1, cfo_gcs_random());
-        cfo_warn("%s %s: %s; retrying in %lld ms (attempt %d of %d)", what, gs->base.display, why,
-                 (long long)wait, attempt + 1, gs->retry.max_attempts);
-        cfo_gcs_sleep_ms(wait);
-    }
-}
-
-/* GCS answers 404 both for a missing object and a missing bucket; only its
- * message tells them apart ("The specified bucket does not exist."). */
-static bool says_no_bucket(const cfo_gcs_http_resp *resp)
-{
-    char msg[400];
-    reply_message(resp, msg, sizeof msg);
-    return strcasestr(msg, "bucket does not exist") != NULL;
+    return cfo_gcs_call(gs->auth, &gs->retry, req, resp, what, gs->base.display, d);
 }
 
 /* A final reply that is not what the caller hoped for. */
@@ -123,7 +43,7 @@ static cfo_err status_error(gcs_storage *gs, const cfo_gcs_http_resp *resp, cons
                             cfo_diag *d)
 {
     char why[512];
-    describe_reply(resp, why, sizeof why);
+    cfo_gcs_describe_reply(resp, why, sizeof why);
     if (resp->status == 401 || resp->status == 403)
         return cfo_diag_set(d, CFO_EIO, "%s %s: %s (credentials: %s)", what, gs->base.display, why,
                             cfo_gcs_auth_describe(gs->auth));
@@ -231,7 +151,7 @@ static cfo_err gs_read(cfo_storage *st, cfo_storage_sink sink, void *ctx, char *
             EVP_DigestFinal_ex(rc.md5, md5, &md5_len);
             err = generation_from_metadata(gs, md5, md5_len, token, d);
         }
-    } else if (resp.status == 404 && !says_no_bucket(&resp)) {
+    } else if (resp.status == 404 && !cfo_gcs_says_no_bucket(&resp)) {
         snprintf(token, CFO_TOKEN_MAX, "0");
         err = cfo_diag_set(d, CFO_ENOTFOUND, "%s: no such object", st->display);
     } else if (resp.status == 404) {
