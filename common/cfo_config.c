@@ -228,6 +228,17 @@ static const char *const common_keys[] = {
     "merge", "task_timeout", "memory_limit",      "budget_share", NULL};
 static const char *const drift_keys[] = {"terraform", "root", "include", "exclude", NULL};
 static const char *const exec_keys[] = {"discover", "run", "paths", NULL};
+/* libfuzzer and afl; cmplog_dir is afl's alone. */
+static const char *const libfuzzer_keys[] = {
+    "build",         "targets_dir", "input_timeout", "input_memory_limit",
+    "fuzz_time",     "corpus",      "fail_on",       "reproduce_runs",
+    "sync_interval", "seeds",       "triage_time",   "max_crashes",
+    "engine_args",   NULL};
+static const char *const afl_keys[] = {
+    "build",         "targets_dir", "input_timeout",     "input_memory_limit",
+    "fuzz_time",     "corpus",      "fail_on",           "reproduce_runs",
+    "sync_interval", "seeds",       "triage_time",       "max_crashes",
+    "engine_args",   "cmplog_dir",  "persistent_record", NULL};
 
 static bool in_list(const char *const *list, const char *key)
 {
@@ -248,6 +259,10 @@ static const char *const *kind_keys(cfo_kind kind)
         return drift_keys;
     case CFO_KIND_EXEC:
         return exec_keys;
+    case CFO_KIND_LIBFUZZER:
+        return libfuzzer_keys;
+    case CFO_KIND_AFL:
+        return afl_keys;
     }
     return none;
 }
@@ -280,6 +295,144 @@ static bool root_ok(const char *root)
         p += n;
         if (*p == '/')
             p++;
+    }
+    return true;
+}
+
+/* A path key of an engine fuzzer: relative, inside the worktree. */
+static void set_path_key(parse_ctx *c, const pending_key *k, char **field, bool may_be_empty)
+{
+    if ((!may_be_empty && k->value[0] == '\0') || !root_ok(k->value)) {
+        fail(c, k->line, CFO_EINVAL,
+             "invalid path '%s' for '%s' (expected a relative path inside the repository)",
+             k->value, k->name);
+        return;
+    }
+    free(*field);
+    *field = cfo_xstrdup(k->value);
+}
+
+/* fail_on: finding kinds, in the order of CFO_FAIL_ON_* bits. */
+static const char *const finding_kinds[] = {"crash", "timeout", "oom", "leak", NULL};
+
+static void set_fail_on(parse_ctx *c, cfo_fuzzer *f, const pending_key *k)
+{
+    cfo_strv words;
+    cfo_strv_init(&words);
+    cfo_strv_split_ws(&words, k->value);
+    unsigned mask = 0;
+    bool none = false;
+    for (size_t i = 0; i < words.n; i++) {
+        if (strcmp(words.v[i], "none") == 0) {
+            none = true;
+            continue;
+        }
+        size_t j = 0;
+        while (finding_kinds[j] && strcmp(finding_kinds[j], words.v[i]) != 0)
+            j++;
+        if (finding_kinds[j] == NULL) {
+            fail(c, k->line, CFO_EINVAL,
+                 "invalid finding kind '%s' for 'fail_on' (expected crash, timeout, oom, leak, "
+                 "or none)",
+                 words.v[i]);
+            cfo_strv_fini(&words);
+            return;
+        }
+        mask |= 1u << j;
+    }
+    size_t nwords = words.n;
+    cfo_strv_fini(&words);
+    if (nwords == 0 || (none && mask != 0)) {
+        fail(c, k->line, CFO_EINVAL,
+             "invalid 'fail_on' (expected finding kinds among crash, timeout, oom, leak, or "
+             "none alone)");
+        return;
+    }
+    f->fail_on = mask;
+}
+
+/* Applies the key when it is one of the engine keys; false when it is not. */
+static bool apply_engine_key(parse_ctx *c, cfo_fuzzer *f, const pending_key *k)
+{
+    const char *key = k->name, *value = k->value;
+    cfo_diag vd = {{0}};
+    int64_t v = 0;
+    if (strcmp(key, "build") == 0) {
+        free(f->build);
+        f->build = cfo_xstrdup(value); /* "" is no build step */
+    } else if (strcmp(key, "targets_dir") == 0) {
+        set_path_key(c, k, &f->targets_dir, false);
+    } else if (strcmp(key, "cmplog_dir") == 0) {
+        set_path_key(c, k, &f->cmplog_dir, true);
+    } else if (strcmp(key, "seeds") == 0) {
+        /* one or more folders, white-space separated */
+        cfo_strv dirs;
+        cfo_strv_init(&dirs);
+        cfo_strv_split_ws(&dirs, value);
+        for (size_t i = 0; i < dirs.n; i++) {
+            if (!root_ok(dirs.v[i])) {
+                fail(c, k->line, CFO_EINVAL,
+                     "invalid path '%s' for 'seeds' (expected relative paths inside the "
+                     "repository)",
+                     dirs.v[i]);
+                cfo_strv_fini(&dirs);
+                return true;
+            }
+        }
+        cfo_strv_fini(&dirs);
+        free(f->seeds);
+        f->seeds = cfo_xstrdup(value);
+    } else if (strcmp(key, "input_timeout") == 0 || strcmp(key, "fuzz_time") == 0 ||
+               strcmp(key, "sync_interval") == 0 || strcmp(key, "triage_time") == 0) {
+        if (cfo_parse_duration(value, &v, &vd) != CFO_OK) {
+            fail_value(c, k->line, key, &vd);
+            return true;
+        }
+        if (key[0] == 'i')
+            f->input_timeout_ms = v;
+        else if (key[0] == 'f')
+            f->fuzz_time_ms = v;
+        else if (key[0] == 's')
+            f->sync_interval_ms = v;
+        else
+            f->triage_time_ms = v;
+    } else if (strcmp(key, "input_memory_limit") == 0) {
+        if (cfo_parse_size_kb(value, &v, &vd) != CFO_OK)
+            fail_value(c, k->line, key, &vd);
+        else
+            f->input_memory_kb = v;
+    } else if (strcmp(key, "corpus") == 0) {
+        if (value[0] == '\0') {
+            fail(c, k->line, CFO_EINVAL,
+                 "empty value for 'corpus' (expected a URL: file://PATH, gs://BUCKET/PREFIX or "
+                 "a path)");
+            return true;
+        }
+        free(f->corpus);
+        f->corpus = cfo_xstrdup(value);
+    } else if (strcmp(key, "fail_on") == 0) {
+        set_fail_on(c, f, k);
+    } else if (strcmp(key, "reproduce_runs") == 0) {
+        if (cfo_parse_int(value, 0, CFO_ENGINE_MAX_REPRODUCE_RUNS, &v, &vd) != CFO_OK)
+            fail_value(c, k->line, key, &vd);
+        else
+            f->reproduce_runs = (int)v;
+    } else if (strcmp(key, "max_crashes") == 0) {
+        if (cfo_parse_int(value, 1, CFO_ENGINE_MAX_MAX_CRASHES, &v, &vd) != CFO_OK)
+            fail_value(c, k->line, key, &vd);
+        else
+            f->max_crashes = (int)v;
+    } else if (strcmp(key, "persistent_record") == 0) {
+        if (cfo_parse_int(value, 0, CFO_ENGINE_MAX_PERSISTENT_RECORD, &v, &vd) != CFO_OK)
+            fail_value(c, k->line, key, &vd);
+        else
+            f->persistent_record = (int)v;
+    } else if (strcmp(key, "engine_args") == 0) {
+        cfo_strv_fini(&f->engine_args);
+        cfo_strv_init(&f->engine_args);
+        cfo_strv_split_ws(&f->engine_args, value);
+    } else {
+        return false;
     }
     return true;
 }
@@ -381,6 +534,8 @@ static void apply_fuzzer_key(parse_ctx *c, cfo_fuzzer *f, const pending_key *k)
             }
         }
         free(copy);
+    } else if (apply_engine_key(c, f, k)) {
+        /* an engine key, applied or reported */
     } else if (strcmp(key, "discover") == 0 || strcmp(key, "run") == 0) {
         bool run = key[0] == 'r';
         cfo_strv *sv = run ? &f->run_argv : &f->discover_argv;
@@ -432,7 +587,7 @@ static void fuzzer_section_end(parse_ctx *c)
     for (size_t i = 0; i < c->nkeys; i++) {
         const pending_key *k = &c->keys[i];
         if (!in_list(common_keys, k->name) && !in_list(kind_keys(kind), k->name)) {
-            char keys[256];
+            char keys[640];
             list_keys(kind, keys, sizeof keys);
             fail(c, k->line, CFO_EINVAL,
                  "key '%s' does not apply to [%s] of kind %s (its keys: %s)", k->name, c->section,
@@ -450,13 +605,16 @@ static void fuzzer_section_end(parse_ctx *c)
         break;
     case CFO_KIND_CANARY:
     case CFO_KIND_INFRA_DRIFT:
+    case CFO_KIND_LIBFUZZER:
+    case CFO_KIND_AFL:
         break;
     }
 }
 
 static void fuzzer_key(parse_ctx *c, const char *key, const char *value)
 {
-    if (!in_list(common_keys, key) && !in_list(drift_keys, key) && !in_list(exec_keys, key)) {
+    if (!in_list(common_keys, key) && !in_list(drift_keys, key) && !in_list(exec_keys, key) &&
+        !in_list(afl_keys, key)) {
         fail(c, c->line, CFO_EINVAL, "unknown key '%s' in [%s]", key, c->section);
         return;
     }
@@ -645,6 +803,20 @@ static char *reader(char *str, int num, void *stream)
     return str;
 }
 
+/* The folder holding the dataset, as a URL: an engine's corpus lives beside
+ * the dataset unless the config says otherwise. */
+static char *dataset_folder(const char *url)
+{
+    const char *scheme = strstr(url, "://");
+    const char *path = scheme ? scheme + 3 : url;
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return cfo_xasprintf("%.*s.", (int)(path - url), url);
+    if (slash == path)
+        return cfo_xasprintf("%.*s/", (int)(path - url), url);
+    return cfo_xstrndup(url, (size_t)(slash - url));
+}
+
 static cfo_err parse_text(const char *text, const char *name, const char *path, cfo_config **out,
                           cfo_diag *d)
 {
@@ -682,6 +854,13 @@ static cfo_err parse_text(const char *text, const char *name, const char *path, 
         return cfo_diag_set(d, CFO_EINVAL,
                             "%s: the fuzzers' budget_share values add up to %d%%, more than 100%%",
                             name, shares);
+    }
+    for (size_t i = 0; i < c.cfg->nfuzzers; i++) {
+        cfo_fuzzer *f = &c.cfg->fuzzers[i];
+        if (cfo_kind_is_engine(f->kind) && f->corpus[0] == '\0') {
+            free(f->corpus);
+            f->corpus = dataset_folder(c.cfg->dataset);
+        }
     }
     c.cfg->path = path ? cfo_xstrdup(path) : NULL;
     *out = c.cfg;

@@ -24,6 +24,18 @@ static const cfo_kind_info kinds[CFO_KIND_COUNT] = {
                        .critical = true,
                        .merge = CFO_MERGE_SUPERSEDE,
                        .runs_in_runner = false},
+    [CFO_KIND_LIBFUZZER] = {.name = "libfuzzer",
+                            .needs_working_dir = true,
+                            .needs_seed = false,
+                            .critical = true,
+                            .merge = CFO_MERGE_ACCUMULATE,
+                            .runs_in_runner = true},
+    [CFO_KIND_AFL] = {.name = "afl",
+                      .needs_working_dir = true,
+                      .needs_seed = false,
+                      .critical = true,
+                      .merge = CFO_MERGE_ACCUMULATE,
+                      .runs_in_runner = true},
 };
 
 const cfo_kind_info *cfo_kind_info_of(cfo_kind kind)
@@ -32,9 +44,25 @@ const cfo_kind_info *cfo_kind_info_of(cfo_kind kind)
     case CFO_KIND_CANARY:
     case CFO_KIND_INFRA_DRIFT:
     case CFO_KIND_EXEC:
+    case CFO_KIND_LIBFUZZER:
+    case CFO_KIND_AFL:
         return &kinds[kind];
     }
     abort(); /* not a cfo_kind: a programming error */
+}
+
+bool cfo_kind_is_engine(cfo_kind kind)
+{
+    switch (kind) {
+    case CFO_KIND_LIBFUZZER:
+    case CFO_KIND_AFL:
+        return true;
+    case CFO_KIND_CANARY:
+    case CFO_KIND_INFRA_DRIFT:
+    case CFO_KIND_EXEC:
+        return false;
+    }
+    return false;
 }
 
 int cfo_kind_parse(const char *name, cfo_kind *out)
@@ -89,6 +117,21 @@ void cfo_fuzzer_init(cfo_fuzzer *f, const char *name, cfo_kind kind)
     cfo_strv_init(&f->run_argv);
     cfo_strv_init(&f->path_globs);
     cfo_strv_init(&f->path_targets);
+    f->build = cfo_xstrdup(CFO_ENGINE_DEFAULT_BUILD);
+    f->targets_dir = cfo_xstrdup(kind == CFO_KIND_AFL ? CFO_ENGINE_DEFAULT_TARGETS_DIR_AFL
+                                                      : CFO_ENGINE_DEFAULT_TARGETS_DIR_LIBFUZZER);
+    f->cmplog_dir = cfo_xstrdup("");
+    f->input_timeout_ms = CFO_ENGINE_DEFAULT_INPUT_TIMEOUT_MS;
+    f->input_memory_kb = CFO_ENGINE_DEFAULT_INPUT_MEMORY_KB;
+    f->fuzz_time_ms = CFO_ENGINE_DEFAULT_FUZZ_TIME_MS;
+    f->corpus = cfo_xstrdup("");
+    f->fail_on = CFO_ENGINE_DEFAULT_FAIL_ON;
+    f->reproduce_runs = CFO_ENGINE_DEFAULT_REPRODUCE_RUNS;
+    f->sync_interval_ms = CFO_ENGINE_DEFAULT_SYNC_INTERVAL_MS;
+    f->seeds = cfo_xstrdup("");
+    f->triage_time_ms = CFO_ENGINE_DEFAULT_TRIAGE_TIME_MS;
+    f->max_crashes = CFO_ENGINE_DEFAULT_MAX_CRASHES;
+    cfo_strv_init(&f->engine_args);
 }
 
 void cfo_fuzzer_fini(cfo_fuzzer *f)
@@ -103,5 +146,11 @@ void cfo_fuzzer_fini(cfo_fuzzer *f)
     cfo_strv_fini(&f->run_argv);
     cfo_strv_fini(&f->path_globs);
     cfo_strv_fini(&f->path_targets);
+    free(f->build);
+    free(f->targets_dir);
+    free(f->cmplog_dir);
+    free(f->corpus);
+    free(f->seeds);
+    cfo_strv_fini(&f->engine_args);
     memset(f, 0, sizeof *f);
 }

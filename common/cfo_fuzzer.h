@@ -15,8 +15,38 @@ typedef enum cfo_kind {
     CFO_KIND_CANARY,
     CFO_KIND_INFRA_DRIFT,
     CFO_KIND_EXEC,
+    CFO_KIND_LIBFUZZER, /* coverage-guided: a binary built with -fsanitize=fuzzer */
+    CFO_KIND_AFL,       /* coverage-guided: AFL++ (afl-fuzz) */
 } cfo_kind;
-#define CFO_KIND_COUNT 3
+#define CFO_KIND_COUNT 5
+
+/* Whether tasks of kind run a coverage-guided engine (libfuzzer, afl). */
+bool cfo_kind_is_engine(cfo_kind kind);
+
+/* Finding kinds an engine fuzzer may fail on (fail_on), one bit each, in the
+ * order of cfo_crash_kind (fuzz_tests/cfo_triage.h): 1u << kind. */
+#define CFO_FAIL_ON_CRASH (1u << 0)
+#define CFO_FAIL_ON_TIMEOUT (1u << 1)
+#define CFO_FAIL_ON_OOM (1u << 2)
+#define CFO_FAIL_ON_LEAK (1u << 3)
+#define CFO_FAIL_ON_ALL                                                                            \
+    (CFO_FAIL_ON_CRASH | CFO_FAIL_ON_TIMEOUT | CFO_FAIL_ON_OOM | CFO_FAIL_ON_LEAK)
+
+/* The defaults of an engine fuzzer's keys (cfo.ini), all in one place. */
+#define CFO_ENGINE_DEFAULT_BUILD "./build.sh"
+#define CFO_ENGINE_DEFAULT_TARGETS_DIR_LIBFUZZER "out/libfuzzer"
+#define CFO_ENGINE_DEFAULT_TARGETS_DIR_AFL "out/afl"
+#define CFO_ENGINE_DEFAULT_INPUT_TIMEOUT_MS 2000LL
+#define CFO_ENGINE_DEFAULT_INPUT_MEMORY_KB (2048LL * 1024)
+#define CFO_ENGINE_DEFAULT_FUZZ_TIME_MS 60000LL
+#define CFO_ENGINE_DEFAULT_FAIL_ON CFO_FAIL_ON_ALL
+#define CFO_ENGINE_DEFAULT_REPRODUCE_RUNS 3
+#define CFO_ENGINE_DEFAULT_SYNC_INTERVAL_MS 30000LL
+#define CFO_ENGINE_DEFAULT_TRIAGE_TIME_MS 60000LL
+#define CFO_ENGINE_DEFAULT_MAX_CRASHES 16
+#define CFO_ENGINE_MAX_REPRODUCE_RUNS 100
+#define CFO_ENGINE_MAX_MAX_CRASHES 1000
+#define CFO_ENGINE_MAX_PERSISTENT_RECORD 100000
 
 typedef enum cfo_merge_strategy {
     CFO_MERGE_SUPERSEDE,
@@ -69,6 +99,27 @@ typedef struct cfo_fuzzer {
      * matching path_globs[i] touches path_targets[i] */
     cfo_strv path_globs;
     cfo_strv path_targets;
+    /* libfuzzer, afl (defaults: CFO_ENGINE_DEFAULT_*) */
+    char *build;              /* shell command run once per commit in the worktree; "" none */
+    char *targets_dir;        /* where discovery looks for target executables */
+    char *cmplog_dir;         /* afl: CmpLog builds; "" = <targets_dir>-cmplog when present */
+    int64_t input_timeout_ms; /* per input */
+    int64_t input_memory_kb;  /* per input */
+    int64_t fuzz_time_ms;     /* per task, capped by the task's timeout */
+    /* Corpus root URL: <corpus>/corpus/<NAME>/<target>/ and
+     * <corpus>/crashes/<NAME>/<target>/. Set from the dataset's folder when
+     * the config does not give one. */
+    char *corpus;
+    unsigned fail_on;         /* CFO_FAIL_ON_* bits */
+    int reproduce_runs;       /* re-runs of a new finding to rate reproducibility */
+    int64_t sync_interval_ms; /* corpus sharing while the engine runs */
+    char *seeds;              /* seed folders in the worktree, white-space separated; "" none */
+    int64_t triage_time_ms;   /* part of the task's timeout kept for triage */
+    int max_crashes;      /* crash inputs replayed in triage per task (first of each kind first) */
+    cfo_strv engine_args; /* extra arguments for the engine (libFuzzer flags, afl-fuzz options) */
+    /* afl: AFL_PERSISTENT_RECORD (inputs kept before a crash of a persistent
+     * target; needs an afl-fuzz built with it); 0: off */
+    int persistent_record;
 } cfo_fuzzer;
 
 void cfo_fuzzer_init(cfo_fuzzer *f, const char *name, cfo_kind kind);

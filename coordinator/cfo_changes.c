@@ -249,6 +249,10 @@ bool cfo_changes_touch(const cfo_change_set *cs, const cfo_fuzzer *f, const char
         return true;
     switch (f->kind) {
     case CFO_KIND_CANARY:
+    /* An engine's target is built from much of the tree: any change may
+     * change what it does. */
+    case CFO_KIND_LIBFUZZER:
+    case CFO_KIND_AFL:
         return true;
     case CFO_KIND_INFRA_DRIFT: {
         char *joined = f->root[0] ? cfo_xasprintf("%s/%s", f->root, target) : cfo_xstrdup(target);

@@ -15,6 +15,9 @@ typedef struct cfo_fuzz_result {
     int64_t count;    /* what the task checked (modules, resources, executions) */
     int64_t findings; /* what it found */
     cfo_buf summary;  /* one line for people */
+    /* The findings the run names (engines): a compact JSON array of flat
+     * objects, at most CFO_RECORD_MAX_CRASHES bytes; empty: none. */
+    cfo_buf crashes;
 } cfo_fuzz_result;
 
 /* The verdict of a run, which is also cfo-fuzz's exit status. */

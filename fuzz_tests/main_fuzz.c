@@ -23,7 +23,8 @@ static const char usage_text[] =
     "  FUZZER          a fuzzer name of the configuration: CANARY, INFRA_DRIFT,\n"
     "                  or a [fuzzer \"NAME\"] section of cfo.ini\n"
     "  TARGET          what to run against (infra_drift: a root module path\n"
-    "                  relative to the fuzzer's root); it must stay inside the\n"
+    "                  relative to the fuzzer's root; libfuzzer, afl: a target\n"
+    "                  binary's name in targets_dir); it must stay inside the\n"
     "                  current directory. Without it, the fuzzer's only target.\n"
     "  --discover      print the fuzzer's targets, one per line, sorted\n"
     "  --config FILE   the configuration; default $CFO_CONFIG, else ./cfo.ini\n"
@@ -33,7 +34,9 @@ static const char usage_text[] =
     "Exit status: 0 pass (or targets listed), 1 fail (the fuzzer found\n"
     "something), 2 usage or configuration error, 3 the fuzzer could not run.\n"
     "When CFO_RESULT_FD names an open file descriptor, a run writes one JSON\n"
-    "object {\"count\":N,\"findings\":M,\"summary\":\"...\"} to it.\n";
+    "object {\"count\":N,\"findings\":M,\"summary\":\"...\"} to it; engines\n"
+    "(libfuzzer, afl) add \"crashes\": [{\"signature\",\"kind\",\"new\",\"repro\",\n"
+    "\"bundle\"}, ...], one entry per distinct signature found.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -109,6 +112,23 @@ static yajl_gen_status gen_result(yajl_gen g, const cfo_fuzz_result *res, const 
     return s;
 }
 
+static int write_all(int fd, const unsigned char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "cfo-fuzz: writing the result to fd %d: %s\n", fd,
+                    n < 0 ? strerror(errno) : "short write");
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 static int write_result(int fd, const cfo_fuzz_result *res)
 {
     char *summary = cfo_xstrdup(res->summary.data ? res->summary.data : "");
@@ -131,18 +151,19 @@ static int write_result(int fd, const cfo_fuzz_result *res)
     if (s == yajl_gen_status_ok)
         s = yajl_gen_get_buf(g, &buf, &len);
     int rc = s == yajl_gen_status_ok ? 0 : -1;
-    while (rc == 0 && len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            fprintf(stderr, "cfo-fuzz: writing the result to fd %d: %s\n", fd,
-                    n < 0 ? strerror(errno) : "short write");
-            rc = -1;
-            break;
-        }
-        buf += n;
-        len -= (size_t)n;
+    if (rc == 0 && res->crashes.len > 0 && len > 0) {
+        /* The findings list is JSON its fuzzer generated: it goes in as
+         * the object's last member. */
+        static const char key[] = ",\"crashes\":";
+        rc = write_all(fd, buf, len - 1);
+        if (rc == 0)
+            rc = write_all(fd, (const unsigned char *)key, sizeof key - 1);
+        if (rc == 0)
+            rc = write_all(fd, (const unsigned char *)res->crashes.data, res->crashes.len);
+        if (rc == 0)
+            rc = write_all(fd, (const unsigned char *)"}", 1);
+    } else if (rc == 0) {
+        rc = write_all(fd, buf, len);
     }
     yajl_gen_free(g);
     return rc;
@@ -198,6 +219,7 @@ static int run(const cfo_fuzz_impl *impl, const cfo_fuzzer *f, const char *targe
 {
     cfo_fuzz_result res = {0};
     cfo_buf_init(&res.summary);
+    cfo_buf_init(&res.crashes);
     cfo_diag d = {{0}};
     cfo_fuzz_verdict v = impl->run(f, target, &res, &d);
     fflush(stdout);
@@ -219,6 +241,7 @@ static int run(const cfo_fuzz_impl *impl, const cfo_fuzzer *f, const char *targe
     if (result_fd >= 0 && write_result(result_fd, &res) != 0)
         rc = CFO_FUZZ_ERROR;
     cfo_buf_fini(&res.summary);
+    cfo_buf_fini(&res.crashes);
     return rc;
 }
 

@@ -1,0 +1,154 @@
+/* cfo_engine.h -- what the coverage-guided engine drivers (fz_libfuzzer.c,
+ * fz_afl.c) share: the build once per commit, discovery, corpus sharing,
+ * crash triage and crash bundles. */
+#ifndef CFO_ENGINE_H
+#define CFO_ENGINE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cfo_config.h"
+#include "cfo_error.h"
+#include "cfo_fuzz_impl.h"
+#include "cfo_fuzzer.h"
+#include "cfo_triage.h"
+#include "cfo_util.h"
+
+/* Where the build step keeps its lock and stamps, inside the worktree. */
+#define CFO_ENGINE_STATE_DIR ".cfo"
+/* Exit status reproduce.sh uses when it cannot replay at all (no target,
+ * build failed): not the target's own verdict. */
+#define CFO_ENGINE_REPRO_SETUP_FAILED 125
+/* Exit status of coreutils timeout(1) when the command ran out of time. */
+#define CFO_ENGINE_TIMEOUT_EXIT 124
+/* Bytes of a replay's output kept for triage and the bundle's report. */
+#define CFO_ENGINE_REPORT_CAP ((size_t)256 << 10)
+/* Bytes of the findings list handed to the record (cfo_record.h's cap, less
+ * room for the list's own brackets). */
+#define CFO_ENGINE_FINDINGS_CAP 8000
+
+/* One task of an engine, shared by the generic run and the driver. */
+typedef struct cfo_engine_run {
+    const cfo_fuzzer *f;
+    const char *target;      /* the target's name */
+    char *target_path;       /* <targets_dir>/<target>, relative to the worktree */
+    char *target_abs;        /* the same, absolute */
+    char *work;              /* the task's scratch folder (absolute, removed at the end) */
+    char *corpus_dir;        /* inputs the engine starts from (pulled corpus and seeds) */
+    char *queue_dir;         /* where the engine writes new inputs (pushed); may be corpus_dir */
+    char *incoming_dir;      /* where inputs pulled during the run are linked for the engine */
+    char *artifact_dir;      /* where the engine saves crash inputs */
+    int64_t fuzz_ms;         /* time the engine is given */
+    int64_t deadline_ms;     /* cfo_now_ms() by which the task must have ended; 0: none */
+    int64_t execs;           /* executions, summed over the engine's runs */
+    cfo_strv artifacts;      /* crash inputs to triage, in the order found */
+    cfo_strv artifact_hints; /* per artifact: "crash", "timeout", "oom", "leak" or "" */
+    const atomic_bool *cancel;
+} cfo_engine_run;
+
+typedef struct cfo_engine_ops {
+    const char *engine; /* "libfuzzer", "afl" */
+    /* Whether the executable at path is a target of this engine. */
+    bool (*is_target)(const char *path);
+    /* Prepares r's folders (queue_dir, incoming_dir, artifact_dir). */
+    cfo_err (*prepare)(cfo_engine_run *r, cfo_diag *d);
+    /* Fuzzes for at most r->fuzz_ms; adds to r->execs and r->artifacts. */
+    cfo_err (*fuzz)(cfo_engine_run *r, cfo_diag *d);
+    /* Appends to argv the command that replays input once against the
+     * target at target_path (relative to the worktree) and prints the
+     * sanitizer report, and to env its "NAME=VALUE" settings. A hang must
+     * end with a stack: the command exits CFO_ENGINE_TIMEOUT_EXIT or reports
+     * a timeout itself. */
+    void (*replay_argv)(const cfo_fuzzer *f, const char *target_path, const char *input,
+                        cfo_strv *argv, cfo_strv *env);
+    /* Writes a smaller input with the same crash to out. */
+    cfo_err (*minimize)(cfo_engine_run *r, const char *input, const char *out, int64_t timeout_ms,
+                        cfo_diag *d);
+    /* Copies into to a subset of the inputs of from with the same coverage
+     * (-merge=1, afl-cmin). */
+    cfo_err (*merge)(const cfo_fuzzer *f, const char *target_path, const char *from, const char *to,
+                     int64_t timeout_ms, cfo_diag *d);
+} cfo_engine_ops;
+
+extern const cfo_engine_ops cfo_engine_ops_libfuzzer;
+extern const cfo_engine_ops cfo_engine_ops_afl;
+
+/* The ops of an engine kind; NULL for the other kinds. */
+const cfo_engine_ops *cfo_engine_ops_for(cfo_kind kind);
+
+/* cfo-fuzz NAME --discover for an engine: builds, then lists the executables
+ * of targets_dir that ops->is_target accepts, sorted. */
+cfo_err cfo_engine_discover(const cfo_fuzzer *f, const cfo_engine_ops *ops, cfo_strv *targets,
+                            cfo_diag *d);
+
+/* cfo-fuzz NAME TARGET for an engine: build, corpus pull, fuzzing with
+ * corpus sharing every sync_interval, final push, triage, bundles. */
+cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *ops,
+                                     const char *target, cfo_fuzz_result *res, cfo_diag *d);
+
+/* Runs f->build in the current directory (the worktree) unless a stamp
+ * says this command already succeeded here. Concurrent callers in the same
+ * worktree wait on a lock file, so the build runs once. timeout_ms 0: none. */
+cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d);
+
+/* The target's dictionary, <targets_dir>/<target>.dict, as an absolute
+ * path when the build made one (libFuzzer -dict=, afl-fuzz -x); else NULL. */
+char *cfo_engine_dictionary(const cfo_fuzzer *f, const char *target);
+
+/* Whether the file at path holds any of the NULL-terminated needles. */
+bool cfo_engine_file_contains(const char *path, const char *const *needles);
+
+/* The corpus root of f as a URL a blobdir opens: a relative file path is
+ * taken relative to $CFO_REPO_ROOT (the repository, not the throwaway
+ * worktree), else to the current directory. */
+char *cfo_engine_corpus_url(const cfo_fuzzer *f);
+
+/* The task's timeout from $CFO_TASK_TIMEOUT_MS; 0 when not given. */
+int64_t cfo_engine_task_timeout_ms(void);
+
+/* Fuzzing time of a task: fuzz_time, capped by what is left of the task's
+ * timeout after elapsed_ms less the part kept for triage (triage_time, at
+ * most half the timeout). task_timeout_ms 0: no cap. */
+int64_t cfo_engine_fuzz_ms(const cfo_fuzzer *f, int64_t task_timeout_ms, int64_t elapsed_ms);
+
+/* Triage of one replay's output: the report, re-signed as a timeout when the
+ * replay ran out of time (exit_code CFO_ENGINE_TIMEOUT_EXIT) and the report
+ * is the stack the hang was stopped with. CFO_ENOTFOUND: no report. */
+cfo_err cfo_engine_classify(const char *output, size_t len, int exit_code, cfo_crash_report *out,
+                            cfo_diag *d);
+
+/* Whether a replay's report b is the finding a: the same signature, or for
+ * a hang a hang again (its stack is wherever the timer caught the loop). */
+bool cfo_engine_same_finding(const cfo_crash_report *a, const cfo_crash_report *b);
+
+/* Sets out's kind and recomputes its signature and sig_hash. */
+void cfo_engine_resign(cfo_crash_report *out, cfo_crash_kind kind, const char *type);
+
+/* One signature a run found, as the record names it. */
+typedef struct cfo_engine_finding {
+    char *signature;
+    cfo_crash_kind kind;
+    bool is_new;
+    char *repro;  /* "k/n" */
+    char *bundle; /* where its bundle is stored */
+} cfo_engine_finding;
+
+/* Writes findings as a compact JSON array of
+ * {"signature","kind","new","repro","bundle"} into out, leaving out entries
+ * (from the end) that would take it past CFO_ENGINE_FINDINGS_CAP bytes;
+ * returns how many were written. */
+size_t cfo_engine_findings_json(const cfo_engine_finding *v, size_t n, cfo_buf *out);
+
+/* Loads the configuration as cfo-fuzz does: path, else $CFO_CONFIG, else
+ * ./cfo.ini, else the built-in defaults. */
+cfo_err cfo_engine_load_config(const char *path, cfo_config **out, cfo_diag *d);
+
+/* Runs argv (env added) to its end with a timeout, keeping the last cap
+ * bytes of its combined output in *out (malloc'd). *exit_code is -1 when it
+ * was killed. Returns an error only when it could not run. */
+cfo_err cfo_engine_exec(char *const *argv, const char *cwd, char *const *env, int64_t timeout_ms,
+                        size_t cap, char **out, size_t *out_len, int *exit_code, bool *timed_out,
+                        cfo_diag *d);
+
+#endif

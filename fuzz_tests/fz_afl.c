@@ -1,0 +1,348 @@
+/* fz_afl.c -- the afl kind: fuzzes an AFL++-instrumented binary with
+ * afl-fuzz for the task's time, sharing its queue through storage. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cfo_corpus.h"
+#include "cfo_engine.h"
+#include "cfo_exec.h"
+#include "cfo_log.h"
+
+#define AFL_TAIL ((size_t)64 << 10)
+#define AFL_ECHO 4096
+/* Extra time afl-fuzz gets past -V to finish. */
+#define AFL_SLACK_MS 60000
+/* The instance name of afl-fuzz -M; its files are <out>/<name>/. */
+#define AFL_MAIN "main"
+/* Bytes of fuzzer_stats read. */
+#define AFL_STATS_MAX 65536
+
+static const char *const afl_markers[] = {"__AFL_SHM_ID", "__afl_area_ptr", NULL};
+static const char *const asan_markers[] = {"__asan_init", NULL};
+
+static bool afl_is_target(const char *path)
+{
+    return cfo_engine_file_contains(path, afl_markers);
+}
+
+static long long ceil_div(int64_t a, int64_t b)
+{
+    return (long long)((a + b - 1) / b);
+}
+
+static bool uses_asan(const char *path)
+{
+    return cfo_engine_file_contains(path, asan_markers);
+}
+
+/* The sanitizers' settings afl-fuzz insists on (abort_on_error, no
+ * symbolizing) and the per-input memory limit, which for an ASan target
+ * ASan enforces: afl-fuzz's -m limits address space, which ASan reserves in
+ * terabytes. */
+static void afl_env(const cfo_fuzzer *f, const char *target, cfo_strv *env)
+{
+    long long mb = ceil_div(f->input_memory_kb, 1024);
+    cfo_strv_push(env, "AFL_NO_UI=1");
+    cfo_strv_push(env, "AFL_SKIP_CPUFREQ=1");
+    cfo_strv_push(env, "AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1");
+    /* Several engines share a machine: binding to a free core would fail. */
+    cfo_strv_push(env, "AFL_NO_AFFINITY=1");
+    cfo_strv_push(env, "AFL_SKIP_CRASHES=1");
+    cfo_strv_push_owned(env, cfo_xasprintf("ASAN_OPTIONS=abort_on_error=1:symbolize=0:"
+                                           "detect_leaks=0:hard_rss_limit_mb=%lld:"
+                                           "malloc_limit_mb=%lld",
+                                           mb, mb));
+    cfo_strv_push(env, "UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:symbolize=0");
+    (void)target;
+}
+
+static void afl_mem_flag(const cfo_fuzzer *f, const char *target, cfo_strv *argv)
+{
+    cfo_strv_push(argv, "-m");
+    if (uses_asan(target))
+        cfo_strv_push(argv, "none");
+    else
+        cfo_strv_push_owned(argv, cfo_xasprintf("%lld", ceil_div(f->input_memory_kb, 1024)));
+}
+
+static void afl_replay_argv(const cfo_fuzzer *f, const char *target_path, const char *input,
+                            cfo_strv *argv, cfo_strv *env)
+{
+    long long mb = ceil_div(f->input_memory_kb, 1024);
+    cfo_strv_push_owned(env, cfo_xasprintf("ASAN_OPTIONS=symbolize=1:detect_leaks=1:"
+                                           "handle_abort=1:abort_on_error=0:"
+                                           "hard_rss_limit_mb=%lld:malloc_limit_mb=%lld",
+                                           mb, mb));
+    cfo_strv_push(env, "UBSAN_OPTIONS=print_stacktrace=1:symbolize=1:halt_on_error=1");
+    /* A hang is stopped with SIGABRT, which ASan (handle_abort) answers with
+     * the stack it hung in; timeout(1) then exits 124. */
+    cfo_strv_push(argv, "timeout");
+    cfo_strv_push(argv, "-k");
+    cfo_strv_push(argv, "5");
+    cfo_strv_push(argv, "-s");
+    cfo_strv_push(argv, "ABRT");
+    cfo_strv_push_owned(argv, cfo_xasprintf("%.3f", (double)f->input_timeout_ms / 1000.0));
+    cfo_strv_push_owned(argv, target_path[0] == '/' ? cfo_xstrdup(target_path)
+                                                    : cfo_xasprintf("./%s", target_path));
+    cfo_strv_push(argv, input);
+}
+
+static cfo_err afl_prepare(cfo_engine_run *r, cfo_diag *d)
+{
+    r->queue_dir = cfo_xasprintf("%s/afl/%s/queue", r->work, AFL_MAIN);
+    r->artifact_dir = cfo_xasprintf("%s/afl/%s", r->work, AFL_MAIN);
+    /* afl-fuzz -F imports what other runs found from here. */
+    r->incoming_dir = cfo_xasprintf("%s/foreign", r->work);
+    return cfo_mkdir_p(r->incoming_dir, d);
+}
+
+static int64_t afl_execs(const char *stats_path)
+{
+    cfo_buf b;
+    cfo_buf_init(&b);
+    int64_t n = -1;
+    if (cfo_read_file(stats_path, AFL_STATS_MAX, &b, NULL) == CFO_OK) {
+        const char *p = strstr(b.data, "execs_done");
+        if (p != NULL && (p = strchr(p, ':')) != NULL)
+            n = strtoll(p + 1, NULL, 10);
+    }
+    cfo_buf_fini(&b);
+    return n;
+}
+
+static void afl_collect(cfo_engine_run *r, const char *sub, const char *hint)
+{
+    char *dir = cfo_xasprintf("%s/%s", r->artifact_dir, sub);
+    DIR *dh = opendir(dir);
+    cfo_strv names;
+    cfo_strv_init(&names);
+    struct dirent *e;
+    while (dh != NULL && (e = readdir(dh)) != NULL)
+        if (strncmp(e->d_name, "id:", 3) == 0)
+            cfo_strv_push(&names, e->d_name);
+    if (dh != NULL)
+        closedir(dh);
+    for (size_t i = 0; i < names.n; i++) {
+        char *p = cfo_xasprintf("%s/%s", dir, names.v[i]);
+        cfo_strv_push(&r->artifacts, p);
+        cfo_strv_push(&r->artifact_hints, hint);
+        free(p);
+    }
+    cfo_strv_fini(&names);
+    free(dir);
+}
+
+static char *cmplog_binary(const cfo_fuzzer *f, const char *target)
+{
+    char *dir =
+        f->cmplog_dir[0] ? cfo_xstrdup(f->cmplog_dir) : cfo_xasprintf("%s-cmplog", f->targets_dir);
+    char *p = cfo_xasprintf("%s/%s", dir, target);
+    free(dir);
+    char abs[4096];
+    if (access(p, X_OK) == 0 && realpath(p, abs) != NULL) {
+        free(p);
+        return cfo_xstrdup(abs);
+    }
+    free(p);
+    return NULL;
+}
+
+static cfo_err afl_fuzz(cfo_engine_run *r, cfo_diag *d)
+{
+    const cfo_fuzzer *f = r->f;
+    /* afl-fuzz refuses an empty input folder. */
+    DIR *dh = opendir(r->corpus_dir);
+    bool empty = true;
+    struct dirent *e;
+    while (dh != NULL && empty && (e = readdir(dh)) != NULL)
+        empty = e->d_name[0] == '.';
+    if (dh != NULL)
+        closedir(dh);
+    if (empty) {
+        char name[41];
+        cfo_content_name("\n", 1, name);
+        char *p = cfo_xasprintf("%s/%s", r->corpus_dir, name);
+        FILE *fp = fopen(p, "wb");
+        if (fp != NULL) {
+            fputc('\n', fp);
+            fclose(fp);
+        }
+        free(p);
+    }
+    cfo_strv argv, env;
+    cfo_strv_init(&argv);
+    cfo_strv_init(&env);
+    afl_env(f, r->target_abs, &env);
+    if (f->persistent_record > 0)
+        cfo_strv_push_owned(&env, cfo_xasprintf("AFL_PERSISTENT_RECORD=%d", f->persistent_record));
+    char *out = cfo_xasprintf("%s/afl", r->work);
+    cfo_strv_push(&argv, "afl-fuzz");
+    cfo_strv_push(&argv, "-M");
+    cfo_strv_push(&argv, AFL_MAIN);
+    cfo_strv_push(&argv, "-i");
+    cfo_strv_push(&argv, r->corpus_dir);
+    cfo_strv_push(&argv, "-o");
+    cfo_strv_push(&argv, out);
+    cfo_strv_push(&argv, "-F");
+    cfo_strv_push(&argv, r->incoming_dir);
+    cfo_strv_push(&argv, "-V");
+    cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", ceil_div(r->fuzz_ms, 1000)));
+    cfo_strv_push(&argv, "-t");
+    cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", (long long)f->input_timeout_ms));
+    afl_mem_flag(f, r->target_abs, &argv);
+    char *dict = cfo_engine_dictionary(f, r->target);
+    if (dict != NULL) {
+        cfo_strv_push(&argv, "-x");
+        cfo_strv_push(&argv, dict);
+        free(dict);
+    }
+    char *cmplog = cmplog_binary(f, r->target);
+    if (cmplog != NULL) {
+        cfo_strv_push(&argv, "-c");
+        cfo_strv_push(&argv, cmplog);
+        free(cmplog);
+    }
+    for (size_t i = 0; i < f->engine_args.n; i++)
+        cfo_strv_push(&argv, f->engine_args.v[i]);
+    cfo_strv_push(&argv, "--");
+    cfo_strv_push(&argv, r->target_abs);
+    cfo_exec_spec spec = {
+        .argv = argv.v,
+        .env_add = env.v,
+        .timeout_ms = r->fuzz_ms + f->input_timeout_ms + AFL_SLACK_MS,
+        .grace_ms = 5000,
+        .tail_cap = AFL_TAIL,
+        .cancel = r->cancel,
+    };
+    cfo_exec_result res;
+    fflush(stdout);
+    cfo_err err = cfo_exec_run(&spec, &res, d);
+    cfo_strv_fini(&argv);
+    cfo_strv_fini(&env);
+    if (err != CFO_OK) {
+        free(out);
+        return err;
+    }
+    const char *text = res.tail ? res.tail : "";
+    size_t len = strlen(text);
+    fputs(len > AFL_ECHO ? text + len - AFL_ECHO : text, stdout);
+    if (len > 0 && text[len - 1] != '\n')
+        putchar('\n');
+    char *stats = cfo_xasprintf("%s/%s/fuzzer_stats", out, AFL_MAIN);
+    int64_t n = afl_execs(stats);
+    free(stats);
+    free(out);
+    if (n > 0)
+        r->execs += n;
+    afl_collect(r, "crashes", "crash");
+    afl_collect(r, "hangs", "timeout");
+    if (res.end == CFO_EXEC_SPAWN_FAILED)
+        err = cfo_diag_set(d, CFO_ECHILD, "cannot run afl-fuzz: %s", res.error);
+    else if (res.end == CFO_EXEC_EXITED && res.exit_code != 0)
+        err = cfo_diag_set(d, CFO_ECHILD, "afl-fuzz exited with status %d: %.400s", res.exit_code,
+                           len > 400 ? text + len - 400 : text);
+    else if (res.end == CFO_EXEC_SIGNALED || res.end == CFO_EXEC_TIMEOUT)
+        err = cfo_diag_set(d, CFO_ECHILD, "afl-fuzz did not end by itself (%s)",
+                           res.end == CFO_EXEC_TIMEOUT ? "stopped at its time limit" : "signal");
+    cfo_exec_result_fini(&res);
+    return err;
+}
+
+static cfo_err afl_minimize(cfo_engine_run *r, const char *input, const char *out,
+                            int64_t timeout_ms, cfo_diag *d)
+{
+    cfo_strv argv, env;
+    cfo_strv_init(&argv);
+    cfo_strv_init(&env);
+    afl_env(r->f, r->target_abs, &env);
+    cfo_strv_push(&argv, "afl-tmin");
+    cfo_strv_push(&argv, "-i");
+    cfo_strv_push(&argv, input);
+    cfo_strv_push(&argv, "-o");
+    cfo_strv_push(&argv, out);
+    cfo_strv_push(&argv, "-t");
+    cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", (long long)r->f->input_timeout_ms));
+    afl_mem_flag(r->f, r->target_abs, &argv);
+    cfo_strv_push(&argv, "--");
+    cfo_strv_push(&argv, r->target_abs);
+    char *text = NULL;
+    int code = 0;
+    bool timed_out = false;
+    cfo_err err =
+        cfo_engine_exec(argv.v, NULL, env.v, timeout_ms, 4096, &text, NULL, &code, &timed_out, d);
+    if (err == CFO_OK && code != 0)
+        err = cfo_diag_set(d, CFO_ECHILD, "afl-tmin %s (exit %d): %.300s",
+                           timed_out ? "timed out" : "failed", code, text);
+    free(text);
+    cfo_strv_fini(&argv);
+    cfo_strv_fini(&env);
+    return err;
+}
+
+static cfo_err afl_merge(const cfo_fuzzer *f, const char *target_path, const char *from,
+                         const char *to, int64_t timeout_ms, cfo_diag *d)
+{
+    char abs[4096];
+    if (realpath(target_path, abs) == NULL)
+        return cfo_diag_set(d, CFO_ENOTFOUND, "no target %s", target_path);
+    cfo_strv argv, env;
+    cfo_strv_init(&argv);
+    cfo_strv_init(&env);
+    afl_env(f, abs, &env);
+    /* afl-cmin refuses /tmp for fear of predictable names there; ours are
+     * private folders made by mkdtemp. */
+    cfo_strv_push(&env, "AFL_ALLOW_TMP=1");
+    cfo_strv_push(&argv, "afl-cmin");
+    cfo_strv_push(&argv, "-i");
+    cfo_strv_push(&argv, from);
+    cfo_strv_push(&argv, "-o");
+    cfo_strv_push(&argv, to);
+    cfo_strv_push(&argv, "-t");
+    cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", (long long)f->input_timeout_ms));
+    afl_mem_flag(f, abs, &argv);
+    cfo_strv_push(&argv, "--");
+    cfo_strv_push(&argv, abs);
+    char *text = NULL;
+    int code = 0;
+    bool timed_out = false;
+    cfo_err err =
+        cfo_engine_exec(argv.v, NULL, env.v, timeout_ms, 4096, &text, NULL, &code, &timed_out, d);
+    if (err == CFO_OK && code != 0)
+        err = cfo_diag_set(d, CFO_ECHILD, "afl-cmin %s (exit %d): %.400s",
+                           timed_out ? "timed out" : "failed", code, text);
+    free(text);
+    cfo_strv_fini(&argv);
+    cfo_strv_fini(&env);
+    return err;
+}
+
+const cfo_engine_ops cfo_engine_ops_afl = {
+    .engine = "afl",
+    .is_target = afl_is_target,
+    .prepare = afl_prepare,
+    .fuzz = afl_fuzz,
+    .replay_argv = afl_replay_argv,
+    .minimize = afl_minimize,
+    .merge = afl_merge,
+};
+
+static cfo_err afl_discover(const cfo_fuzzer *f, cfo_strv *targets, cfo_diag *d)
+{
+    return cfo_engine_discover(f, &cfo_engine_ops_afl, targets, d);
+}
+
+static cfo_fuzz_verdict afl_run(const cfo_fuzzer *f, const char *target, cfo_fuzz_result *res,
+                                cfo_diag *d)
+{
+    return cfo_engine_run_task(f, &cfo_engine_ops_afl, target, res, d);
+}
+
+const cfo_fuzz_impl cfo_fuzz_impl_afl = {
+    .kind = CFO_KIND_AFL,
+    .discover = afl_discover,
+    .run = afl_run,
+};

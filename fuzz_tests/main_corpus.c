@@ -1,0 +1,237 @@
+/* main_corpus.c -- cfo-corpus: lists and minimizes the stored corpus of an
+ * engine fuzzer's target. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfo_blobdir.h"
+#include "cfo_corpus.h"
+#include "cfo_engine.h"
+#include "cfo_log.h"
+
+#define EXIT_USAGE 2
+#define EXIT_ERROR 3
+
+static const char usage_text[] =
+    "Usage: cfo-corpus [--config FILE] ls FUZZER TARGET\n"
+    "       cfo-corpus [--config FILE] minimize FUZZER TARGET\n"
+    "\n"
+    "Works on the stored corpus of TARGET of FUZZER (a libfuzzer or afl fuzzer):\n"
+    "<corpus>/corpus/<FUZZER>/<target>/, where <corpus> is the fuzzer's corpus key\n"
+    "(default: the folder of the dataset).\n"
+    "\n"
+    "  ls          print the names of the stored inputs, one per line, sorted\n"
+    "  minimize    run from the root of a checkout: builds the target (the\n"
+    "              fuzzer's build command, once per checkout), downloads the\n"
+    "              corpus, merges it into the smallest set with the same coverage\n"
+    "              (libFuzzer -merge=1, afl-cmin), uploads what the merge made\n"
+    "              that storage lacks and deletes the inputs it dropped. Inputs\n"
+    "              another run uploads meanwhile are never deleted: only names of\n"
+    "              the listing that was merged are.\n"
+    "  --config FILE   the configuration; default $CFO_CONFIG, else ./cfo.ini\n"
+    "  -h, --help      show this help\n"
+    "\n"
+    "Exit status: 0 done, 2 usage or configuration error, 3 error.\n";
+
+static int usage_error(const char *msg, const char *arg)
+{
+    fprintf(stderr, "cfo-corpus: ");
+    fprintf(stderr, msg, arg);
+    fprintf(stderr, "\nTry 'cfo-corpus --help'.\n");
+    return EXIT_USAGE;
+}
+
+static cfo_err open_remote(const cfo_fuzzer *f, const char *target, cfo_blobdir **out, cfo_diag *d)
+{
+    char *url = cfo_engine_corpus_url(f);
+    char *safe = cfo_safe_name(target);
+    char *rel = cfo_xasprintf("corpus/%s/%s", f->name, safe);
+    cfo_blobdir *root = NULL;
+    cfo_err err = cfo_blobdir_open(url, &root, d);
+    if (err == CFO_OK)
+        err = cfo_blobdir_sub(root, rel, out, d);
+    cfo_blobdir_destroy(&root);
+    free(rel);
+    free(safe);
+    free(url);
+    return err;
+}
+
+/* The content names of the files of dir (sorted). */
+static void content_names(const char *dir, cfo_strv *out)
+{
+    cfo_strv names;
+    cfo_strv_init(&names);
+    cfo_blobdir *b = NULL;
+    if (cfo_blobdir_open(dir, &b, NULL) == CFO_OK)
+        cfo_blobdir_list(b, CFO_CORPUS_MAX_FILES, &names, NULL);
+    cfo_blobdir_destroy(&b);
+    for (size_t i = 0; i < names.n; i++) {
+        char *p = cfo_xasprintf("%s/%s", dir, names.v[i]);
+        cfo_buf data;
+        cfo_buf_init(&data);
+        if (cfo_read_file(p, CFO_CORPUS_MAX_INPUT, &data, NULL) == CFO_OK) {
+            char name[41];
+            cfo_content_name(data.data, data.len, name);
+            cfo_strv_push(out, name);
+        }
+        cfo_buf_fini(&data);
+        free(p);
+    }
+    cfo_strv_fini(&names);
+}
+
+static int minimize(const cfo_fuzzer *f, const cfo_engine_ops *ops, const char *target)
+{
+    cfo_diag d = {{0}};
+    int rc = EXIT_ERROR;
+    cfo_blobdir *remote = NULL;
+    cfo_strv seen, keep;
+    cfo_strv_init(&seen);
+    cfo_strv_init(&keep);
+    char *tpath = cfo_xasprintf("%s/%s", f->targets_dir, target);
+    const char *tmp = getenv("TMPDIR");
+    char *work = cfo_xasprintf("%s/cfo-corpus-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    char *all = NULL, *min = NULL;
+    if (mkdtemp(work) == NULL) {
+        fprintf(stderr, "cfo-corpus: cannot make a folder %s: %s\n", work, strerror(errno));
+        free(work);
+        work = NULL;
+        goto out;
+    }
+    all = cfo_xasprintf("%s/all", work);
+    min = cfo_xasprintf("%s/min", work);
+    if (cfo_engine_build(f, 0, &d) != CFO_OK || open_remote(f, target, &remote, &d) != CFO_OK)
+        goto fail;
+    if (access(tpath, X_OK) != 0) {
+        cfo_diag_set(&d, CFO_ENOTFOUND, "no target %s: %s is not an executable", target, tpath);
+        goto fail;
+    }
+    /* Only names of this listing are ever deleted: an input uploaded after
+     * it is not in the merge and must stay. */
+    if (cfo_blobdir_list(remote, CFO_CORPUS_MAX_FILES, &seen, &d) != CFO_OK)
+        goto fail;
+    cfo_corpus_stats st = {0};
+    if (cfo_corpus_pull(remote, all, &st, &d) != CFO_OK || cfo_mkdir_p(min, &d) != CFO_OK)
+        goto fail;
+    if (seen.n == 0) {
+        printf("%s: empty corpus, nothing to minimize\n", cfo_blobdir_display(remote));
+        rc = 0;
+        goto out;
+    }
+    if (ops->merge(f, tpath, all, min, 0, &d) != CFO_OK)
+        goto fail;
+    content_names(min, &keep);
+    if (keep.n == 0) {
+        cfo_diag_set(&d, CFO_ECHILD, "the merge kept no input of %zu; nothing deleted", seen.n);
+        goto fail;
+    }
+    memset(&st, 0, sizeof st);
+    if (cfo_corpus_push(remote, min, &seen, &st, &d) != CFO_OK)
+        goto fail;
+    size_t deleted = 0;
+    for (size_t i = 0; i < seen.n; i++) {
+        if (cfo_strv_contains(&keep, seen.v[i]))
+            continue;
+        if (cfo_blobdir_delete(remote, seen.v[i], &d) != CFO_OK)
+            goto fail;
+        deleted++;
+    }
+    printf("%s: %zu inputs minimized to %zu (%zu uploaded, %zu deleted)\n",
+           cfo_blobdir_display(remote), seen.n, keep.n, st.transferred, deleted);
+    rc = 0;
+    goto out;
+fail:
+    fprintf(stderr, "cfo-corpus: minimize %s %s: %s\n", f->name, target, d.msg);
+out:
+    if (work != NULL)
+        cfo_remove_tree(work, NULL);
+    free(work);
+    free(all);
+    free(min);
+    free(tpath);
+    cfo_strv_fini(&seen);
+    cfo_strv_fini(&keep);
+    cfo_blobdir_destroy(&remote);
+    return rc;
+}
+
+static int list(const cfo_fuzzer *f, const char *target)
+{
+    cfo_diag d = {{0}};
+    cfo_blobdir *remote = NULL;
+    cfo_strv names;
+    cfo_strv_init(&names);
+    int rc = EXIT_ERROR;
+    if (open_remote(f, target, &remote, &d) == CFO_OK &&
+        cfo_blobdir_list(remote, CFO_CORPUS_MAX_FILES, &names, &d) == CFO_OK) {
+        for (size_t i = 0; i < names.n; i++)
+            printf("%s\n", names.v[i]);
+        rc = fflush(stdout) == 0 ? 0 : EXIT_ERROR;
+    } else {
+        fprintf(stderr, "cfo-corpus: ls %s %s: %s\n", f->name, target, d.msg);
+    }
+    cfo_strv_fini(&names);
+    cfo_blobdir_destroy(&remote);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    cfo_log_init("cfo-corpus", CFO_LOG_WARN);
+    const char *config_path = NULL;
+    const char *pos[3] = {NULL, NULL, NULL};
+    int npos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (strcmp(a, "--config") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("%s needs a file", a);
+            config_path = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            config_path = a + 9;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option '%s'", a);
+        } else if (npos == 3) {
+            return usage_error("unexpected argument '%s'", a);
+        } else {
+            pos[npos++] = a;
+        }
+    }
+    if (npos == 0)
+        return usage_error("%s", "no command (ls or minimize)");
+    if (strcmp(pos[0], "ls") != 0 && strcmp(pos[0], "minimize") != 0)
+        return usage_error("unknown command '%s' (ls or minimize)", pos[0]);
+    if (npos < 3)
+        return usage_error("%s needs FUZZER and TARGET", pos[0]);
+    cfo_diag d = {{0}};
+    if (cfo_target_validate(pos[2], &d) != CFO_OK || strchr(pos[2], '/') != NULL)
+        return usage_error("bad target '%s' (a target binary's name)", pos[2]);
+    cfo_config *cfg = NULL;
+    if (cfo_engine_load_config(config_path, &cfg, &d) != CFO_OK) {
+        fprintf(stderr, "cfo-corpus: %s\n", d.msg);
+        return EXIT_USAGE;
+    }
+    int rc;
+    const cfo_fuzzer *f = cfo_config_find(cfg, pos[1]);
+    const cfo_engine_ops *ops = f ? cfo_engine_ops_for(f->kind) : NULL;
+    if (f == NULL) {
+        fprintf(stderr, "cfo-corpus: unknown fuzzer '%s'\n", pos[1]);
+        rc = EXIT_USAGE;
+    } else if (ops == NULL) {
+        fprintf(stderr, "cfo-corpus: fuzzer %s is of kind %s, which keeps no corpus\n", f->name,
+                cfo_kind_info_of(f->kind)->name);
+        rc = EXIT_USAGE;
+    } else if (strcmp(pos[0], "ls") == 0) {
+        rc = list(f, pos[2]);
+    } else {
+        rc = minimize(f, ops, pos[2]);
+    }
+    cfo_config_destroy(&cfg);
+    return rc;
+}
