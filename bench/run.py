@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -37,12 +38,12 @@ FULL = {"dispatch_tasks": 5000, "dispatch_runs": 5, "parallel_runs": 3,
         "scale_tasks": 400, "scale_runs": 3,
         "merge_commits": 32, "merge_branches": 3, "merge_targets": 10400, "merge_new": 30000,
         "merge_runs": 3, "footprint_tasks": 100000, "footprint_workers": 64,
-        "drift_modules": 20, "drift_runs": 3}
+        "drift_modules": 20, "drift_runs": 3, "engine_seconds": 20, "engine_runs": 3}
 SMOKE = {"dispatch_tasks": 100, "dispatch_runs": 1, "parallel_runs": 1,
          "scale_tasks": 16, "scale_runs": 1,
          "merge_commits": 4, "merge_branches": 3, "merge_targets": 50, "merge_new": 60,
          "merge_runs": 1, "footprint_tasks": 1000, "footprint_workers": 4,
-         "drift_modules": 2, "drift_runs": 1}
+         "drift_modules": 2, "drift_runs": 1, "engine_seconds": 2, "engine_runs": 1}
 
 
 # ---- processes -------------------------------------------------------------
@@ -652,8 +653,80 @@ def build():
     return os.path.join(bdir, "bin")
 
 
+# ---- 6 engine throughput ---------------------------------------------------------
+
+def libfuzzer_execs(text):
+    """Executions from libFuzzer's -print_final_stats=1 output."""
+    m = re.findall(r"stat::number_of_executed_units:\s*(\d+)", text)
+    if not m:
+        raise RuntimeError("libFuzzer printed no final statistics:\n" + text[-2000:])
+    return int(m[-1])
+
+
+def bench_engine(ctx, sz):
+    if shutil.which("clang") is None:
+        return {"name": "engine throughput", "skipped": "clang is not installed",
+                "metrics": {}, "targets": []}
+    work = os.path.join(ctx.tmp, "engine")
+    repo = os.path.join(work, "repo")
+    os.makedirs(work)
+    example = os.path.join(SRC, "examples", "fuzz-parser")
+    subprocess.run([os.path.join(example, "make-repo.sh"), repo], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["./build.sh"], cwd=repo, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    tname = "fuzz_header"  # no planted bug: both runs fuzz for the whole time
+    binary = os.path.join(repo, "out", "libfuzzer", tname)
+    seeds = os.path.join(repo, "fuzz", "seeds", tname)
+    secs = sz["engine_seconds"]
+    ini = os.path.join(work, "cfo.ini")
+    runs = {"n": 0}
+
+    def direct():
+        runs["n"] += 1
+        corpus = os.path.join(work, "direct-%d" % runs["n"])
+        os.makedirs(corpus)
+        p = subprocess.run([binary, "-max_total_time=%d" % secs, "-print_final_stats=1",
+                            "-timeout=2", "-rss_limit_mb=2048", corpus, seeds], cwd=repo,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=secs + 120)
+        return libfuzzer_execs(p.stdout.decode(errors="replace")) / secs
+
+    def through_cfo():
+        runs["n"] += 1
+        # A fresh corpus root each run, so neither side starts ahead.
+        with open(ini, "w") as f:
+            f.write('[fuzzer "LF"]\nkind = libfuzzer\nbuild = ./build.sh\n'
+                    'targets_dir = out/libfuzzer\nseeds = fuzz/seeds\nfuzz_time = %ds\n'
+                    'input_timeout = 2s\ninput_memory_limit = 2G\n'
+                    'corpus = file://%s/cfo-%d\n' % (secs, work, runs["n"]))
+        r, w = os.pipe()
+        env = dict(os.environ, CFO_RESULT_FD=str(w))
+        p = subprocess.Popen([ctx.bin("cfo-fuzz"), "--config", ini, "LF", tname], cwd=repo,
+                             env=env, pass_fds=(w,), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        os.close(w)
+        with os.fdopen(r) as f:
+            figures = f.read()
+        p.wait(timeout=secs + 300)
+        return json.loads(figures)["count"] / secs
+
+    s = alternate({"direct": direct, "cfo": through_cfo}, sz["engine_runs"])
+    m = {k: metric(v, "execs/s") for k, v in s.items()}
+    d, c = m["direct"]["median"], m["cfo"]["median"]
+    return {
+        "name": "engine throughput",
+        "what": "libFuzzer on examples/fuzz-parser %s for %d s: through cfo-fuzz (corpus "
+                "sync, artifacts, final statistics) and run directly" % (tname, secs),
+        "metrics": m,
+        "derived": {"cfo_over_direct": c / d if d else None},
+        "targets": [target("executions/s through CFO vs direct", c / d if d else None, ">=",
+                           0.98, "cfo execs/s / direct execs/s")],
+        "notes": "Each side starts from the seeds with an empty corpus; runs alternate.",
+    }
+
+
 BENCHES = {"dispatch": bench_dispatch, "scaleout": bench_scaleout, "merge": bench_merge,
-           "footprint": bench_footprint, "drift": bench_drift}
+           "footprint": bench_footprint, "drift": bench_drift, "engine": bench_engine}
 
 
 def main(argv=None):

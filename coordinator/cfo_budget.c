@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfo_log.h"
 #include "cfo_util.h"
 
 int64_t cfo_budget_yield(const cfo_recset *prior, const char *fuzzer, const char *branch,
@@ -95,8 +96,13 @@ static int64_t index_yield(const yield_index *ix, const cfo_task *t)
     return sum;
 }
 
+bool cfo_budget_engine_fills_time(const cfo_fuzzer *f)
+{
+    return cfo_kind_is_engine(f->kind);
+}
+
 void cfo_budget_allocate(cfo_taskset *ts, const cfo_recset *prior, int64_t budget_ms,
-                         uint32_t slots, int64_t room_ms, cfo_fills_time_fn fills_time)
+                         uint32_t slots, cfo_fills_time_fn fills_time)
 {
     if (ts->n == 0 || budget_ms <= 0 || slots == 0)
         return;
@@ -136,9 +142,14 @@ void cfo_budget_allocate(cfo_taskset *ts, const cfo_recset *prior, int64_t budge
                 continue;
             double give = floor_ms + rest * weight[j] / total;
             int64_t ms = give < CFO_BUDGET_MIN_TASK_MS ? CFO_BUDGET_MIN_TASK_MS : (int64_t)give;
-            int64_t timeout = ms + room_ms;
+            int64_t timeout = ms + f->triage_time_ms;
             if (timeout < ts->v[j].timeout_ms)
                 ts->v[j].timeout_ms = timeout;
+            cfo_info("%s %s %s: %.0fs of fuzzing (yield %.0f, %d%% of the budget for %zu "
+                     "target(s))",
+                     f->name, ts->v[j].branch, ts->v[j].target,
+                     (double)(ts->v[j].timeout_ms - f->triage_time_ms) / 1000.0, weight[j] - 1,
+                     f->budget_share, n);
             done[j] = true;
         }
     }

@@ -20,6 +20,9 @@
  * themselves. */
 typedef bool (*cfo_fills_time_fn)(const cfo_fuzzer *f);
 
+/* The engines' answer: coverage-guided fuzzers run until their time is up. */
+bool cfo_budget_engine_fills_time(const cfo_fuzzer *f);
+
 /* A target's recent yield: the findings of its records (any commit of the
  * branch within the dataset's window) of that fuzzer and branch. */
 int64_t cfo_budget_yield(const cfo_recset *prior, const char *fuzzer, const char *branch,
@@ -30,9 +33,10 @@ int64_t cfo_budget_yield(const cfo_recset *prior, const char *fuzzer, const char
  *   floor + rest x (1 + yield_i) / sum(1 + yield_j),
  * floor = CFO_BUDGET_FLOOR_PERCENT of pool / ntasks, and each task's
  * timeout_ms becomes min(timeout_ms, max(that, CFO_BUDGET_MIN_TASK_MS) +
- * room_ms), room_ms being what the task needs beyond fuzzing (triage).
- * Tasks of other fuzzers keep their timeouts. prior may be NULL. */
+ * room), room being what the task needs beyond fuzzing: the fuzzer's
+ * triage_time. Tasks of other fuzzers keep their timeouts. prior may be
+ * NULL. */
 void cfo_budget_allocate(cfo_taskset *ts, const cfo_recset *prior, int64_t budget_ms,
-                         uint32_t slots, int64_t room_ms, cfo_fills_time_fn fills_time);
+                         uint32_t slots, cfo_fills_time_fn fills_time);
 
 #endif

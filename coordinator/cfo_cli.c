@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "cfo_budget.h"
 #include "cfo_config.h"
 #include "cfo_curve.h"
 #include "cfo_exec.h"
@@ -632,6 +633,10 @@ int cfo_orchestrator_main(int argc, char **argv, bool single)
         /* Workers are handed tasks in this order (a resumed run keeps its own). */
         if (c.schedule == CFO_SCHEDULE_HISTORY)
             cfo_prioritize(&ts, prior);
+        /* Engines with a budget_share fuzz for their share of the run's slot
+         * time, divided by each target's recent yield. */
+        cfo_budget_allocate(&ts, prior, budget_ms, (uint32_t)concurrency,
+                            cfo_budget_engine_fills_time);
     }
     if (c.dry_run) {
         for (size_t i = 0; i < ts.n; i++)

@@ -26,6 +26,7 @@ static int setup(void **state)
 {
     (void)state;
     cfo_fuzzer_init(&engine, "ENGINE", CFO_KIND_EXEC);
+    assert_false(cfo_budget_engine_fills_time(&engine));
     cfo_fuzzer_init(&script, "SCRIPT", CFO_KIND_EXEC);
     engine.budget_share = 50;
     script.budget_share = 50;
@@ -97,7 +98,8 @@ static void test_time_follows_yield_with_a_floor(void **state)
     /* pool: 50% of 400 s x 2 slots = 400 s; floor 25 s each, 300 s by weight
      * 1 + yield: quiet 1, rich 10, new 1, fading 2 (total 14). */
     const int64_t room = 1000;
-    cfo_budget_allocate(&ts, prior, 400 * 1000, 2, room, fills_time);
+    engine.triage_time_ms = room;
+    cfo_budget_allocate(&ts, prior, 400 * 1000, 2, fills_time);
     int64_t quiet = ts.v[0].timeout_ms - room, rich = ts.v[1].timeout_ms - room,
             fresh = ts.v[2].timeout_ms - room, fading = ts.v[3].timeout_ms - room;
     assert_true(llabs(quiet - (25000 + 300000 / 14)) <= 1);
@@ -122,7 +124,8 @@ static void test_caps_and_minimum(void **state)
     add_task(&ts, &engine, "b");
     ts.v[1].timeout_ms = 2000; /* the fuzzer's own task_timeout is lower: it stays */
     /* A tiny budget still gives each task the minimum. */
-    cfo_budget_allocate(&ts, NULL, 1000, 1, 500, fills_time);
+    engine.triage_time_ms = 500;
+    cfo_budget_allocate(&ts, NULL, 1000, 1, fills_time);
     assert_int_equal(ts.v[0].timeout_ms, CFO_BUDGET_MIN_TASK_MS + 500);
     assert_int_equal(ts.v[1].timeout_ms, 2000);
     cfo_taskset_fini(&ts);
@@ -131,7 +134,7 @@ static void test_caps_and_minimum(void **state)
     cfo_taskset_init(&ts);
     engine.budget_share = 0;
     add_task(&ts, &engine, "a");
-    cfo_budget_allocate(&ts, NULL, 1000 * 1000, 4, 0, fills_time);
+    cfo_budget_allocate(&ts, NULL, 1000 * 1000, 4, fills_time);
     assert_int_equal(ts.v[0].timeout_ms, 3600 * 1000);
     engine.budget_share = 50;
     cfo_taskset_fini(&ts);
