@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -42,16 +43,24 @@ extern char **environ;
 #define ENVIRON_READ_MAX (4u << 20)
 #define CAPTURE_ERR_TAIL 8192
 #define CAPTURE_GRACE_MS 2000
+/* Longest wait for other threads' spawns to register their children. */
+#define SPAWN_WAIT_MS 50
 /* The kernel's per-task flag, shown in /proc/<pid>/stat. */
 #define PF_EXITING 0x4u
 
 /* ---- registry of the children this module waits for ----
  * Orphans re-parented to this (subreaper) process are reaped by scanning
  * /proc; the registry keeps that scan away from pids a thread here still
- * waits for. A pid is added under the lock in the same critical section
- * that spawns it, and removed only after waitpid has collected it. */
+ * waits for. A pid is removed only after waitpid has collected it.
+ * Spawning happens outside the lock: posix_spawn holds its thread until the
+ * child has exec'd, and other threads must not queue behind that. So a
+ * child may exist before its pid is registered; spawns_in_flight counts
+ * such spawns (raised before the fork, lowered under the lock once the pid
+ * is in), and while it is not zero an unregistered child is never taken
+ * for an orphan. */
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int spawns_in_flight;
 static pid_t *registry;
 static size_t registry_n;
 static size_t registry_cap;
@@ -236,10 +245,12 @@ static int spawn_child(char *const *argv, const char *cwd, const char *stdin_pat
     if (cwd != NULL)
         posix_spawn_file_actions_addchdir_np(&fa, cwd);
 
-    pthread_mutex_lock(&registry_mu);
+    atomic_fetch_add(&spawns_in_flight, 1);
     int rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, env.v);
+    pthread_mutex_lock(&registry_mu);
     if (rc == 0)
         registry_add_locked(*pid);
+    atomic_fetch_sub(&spawns_in_flight, 1);
     pthread_mutex_unlock(&registry_mu);
 
     posix_spawn_file_actions_destroy(&fa);
@@ -452,6 +463,10 @@ static size_t signal_strays(const task_procs *tp, int sig)
         const proc_ent *pe = &v[i];
         if (pe->ppid != self || registry_has_locked(pe->pid))
             continue;
+        if (atomic_load(&spawns_in_flight) > 0) {
+            pending++; /* maybe another thread's child, not yet registered */
+            continue;
+        }
         if (pe->state == 'Z' || pe->state == 'X' || pe->exiting) {
             if (waitpid(pe->pid, NULL, WNOHANG) == 0)
                 pending++;
@@ -464,15 +479,18 @@ static size_t signal_strays(const task_procs *tp, int sig)
 
 static atomic_bool subreaper_on;
 
-/* Whether every child of this process is one a thread here waits for. Once
- * a task's main child has exited, every descendant of it still alive has
- * been re-parented to this subreaper (or descends from one that was), so
- * when none is, nothing of the task is left and no /proc scan is needed. */
-static bool only_registered_children(void)
+typedef enum children_scan {
+    CHILDREN_ALL_REGISTERED,
+    CHILDREN_MAYBE_SPAWNING, /* an unregistered one while a spawn is in flight */
+    CHILDREN_ORPHANS,        /* an unregistered one, or /proc could not tell */
+} children_scan;
+
+static children_scan scan_children(void)
 {
     DIR *dir = opendir("/proc/self/task");
     if (dir == NULL)
-        return false;
+        return CHILDREN_ORPHANS;
+    children_scan result = CHILDREN_ALL_REGISTERED;
     bool only = true;
     struct dirent *de;
     pthread_mutex_lock(&registry_mu);
@@ -497,13 +515,44 @@ static bool only_registered_children(void)
             long pid = strtol(p, &end, 10);
             if (end == p)
                 break;
-            if (!registry_has_locked((pid_t)pid))
-                only = false;
+            if (!registry_has_locked((pid_t)pid)) {
+                /* Under the lock, a spawn still counted has not registered. */
+                if (atomic_load(&spawns_in_flight) > 0) {
+                    result = CHILDREN_MAYBE_SPAWNING;
+                } else {
+                    only = false;
+                    break;
+                }
+            }
         }
     }
     pthread_mutex_unlock(&registry_mu);
     closedir(dir);
-    return only;
+    return only ? result : CHILDREN_ORPHANS;
+}
+
+/* Whether every child of this process is one a thread here waits for. Once
+ * a task's main child has exited, every descendant of it still alive has
+ * been re-parented to this subreaper (or descends from one that was), so
+ * when none is, nothing of the task is left and no /proc scan is needed.
+ * A child another thread is spawning is waited out briefly (a spawn lasts
+ * until its exec) and the scan repeated. */
+static bool only_registered_children(void)
+{
+    for (int scans = 0; scans < 4; scans++) {
+        switch (scan_children()) {
+        case CHILDREN_ALL_REGISTERED:
+            return true;
+        case CHILDREN_ORPHANS:
+            return false;
+        case CHILDREN_MAYBE_SPAWNING:
+            break;
+        }
+        int64_t until = cfo_now_ms() + SPAWN_WAIT_MS;
+        while (atomic_load(&spawns_in_flight) > 0 && cfo_now_ms() < until)
+            sched_yield();
+    }
+    return false;
 }
 
 /* SIGKILLs whatever is left of the task until two scans in a row find
