@@ -428,6 +428,18 @@ char *cfo_safe_name(const char *s)
     return cfo_buf_steal(&b);
 }
 
+char *cfo_make_temp_dir(const char *prefix, cfo_diag *d)
+{
+    const char *tmp = getenv("TMPDIR");
+    char *dir = cfo_xasprintf("%s/%s-XXXXXX", tmp != NULL && tmp[0] == '/' ? tmp : "/tmp", prefix);
+    if (mkdtemp(dir) == NULL) {
+        cfo_diag_set(d, CFO_EIO, "cannot make a temporary folder %s: %s", dir, strerror(errno));
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
 cfo_err cfo_mkdir_p(const char *path, cfo_diag *d)
 {
     char *p = cfo_xstrdup(path);

@@ -77,6 +77,10 @@ char *cfo_safe_name(const char *s);
 
 /* mkdir -p with mode 0755. */
 cfo_err cfo_mkdir_p(const char *path, cfo_diag *d);
+/* Makes a new private folder $TMPDIR/<prefix>-XXXXXX (/tmp when TMPDIR is
+ * unset or not absolute) and returns its path (free it), or NULL with d
+ * saying why. */
+char *cfo_make_temp_dir(const char *prefix, cfo_diag *d);
 /* rm -rf. */
 cfo_err cfo_remove_tree(const char *path, cfo_diag *d);
 

@@ -1290,14 +1290,11 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
         cfo_diag_set(d, CFO_EINVAL, "%s is not a %s target", r.target_path, ops->engine);
         goto out;
     }
-    const char *tmp = getenv("TMPDIR");
-    char *tmpl = cfo_xasprintf("%s/cfo-%s-XXXXXX", tmp && tmp[0] ? tmp : "/tmp", ops->engine);
-    if (mkdtemp(tmpl) == NULL) {
-        cfo_diag_set(d, CFO_EIO, "cannot make a folder %s: %s", tmpl, strerror(errno));
-        free(tmpl);
+    char *prefix = cfo_xasprintf("cfo-%s", ops->engine);
+    r.work = cfo_make_temp_dir(prefix, d);
+    free(prefix);
+    if (r.work == NULL)
         goto out;
-    }
-    r.work = tmpl;
     printf("work: %s\n", r.work);
     r.corpus_dir = cfo_xasprintf("%s/corpus", r.work);
     if (cfo_mkdir_p(r.corpus_dir, d) != CFO_OK || ops->prepare(&r, d) != CFO_OK)

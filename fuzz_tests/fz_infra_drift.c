@@ -357,15 +357,9 @@ static cfo_fuzz_verdict drift_run(const cfo_fuzzer *f, const char *target, cfo_f
 
     /* Terraform's working data and the plan stay outside the worktree, so a
      * run leaves the checkout as it found it. */
-    const char *tmpdir = getenv("TMPDIR");
-    tmp = cfo_xasprintf("%s/cfo-tf-XXXXXX", tmpdir && tmpdir[0] == '/' ? tmpdir : "/tmp");
-    if (mkdtemp(tmp) == NULL) {
-        cfo_diag_set(d, CFO_EIO, "cannot create a temporary directory %s: %s", tmp,
-                     strerror(errno));
-        free(tmp);
-        tmp = NULL;
+    tmp = cfo_make_temp_dir("cfo-tf", d);
+    if (tmp == NULL)
         goto out;
-    }
     plan = cfo_xasprintf("%s/plan.tfplan", tmp);
 
     cfo_diag cache_diag = {{0}};

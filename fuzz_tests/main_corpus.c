@@ -92,13 +92,10 @@ static int minimize(const cfo_fuzzer *f, const cfo_engine_ops *ops, const char *
     cfo_strv_init(&seen);
     cfo_strv_init(&keep);
     char *tpath = cfo_xasprintf("%s/%s", f->targets_dir, target);
-    const char *tmp = getenv("TMPDIR");
-    char *work = cfo_xasprintf("%s/cfo-corpus-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
     char *all = NULL, *min = NULL;
-    if (mkdtemp(work) == NULL) {
-        fprintf(stderr, "cfo-corpus: cannot make a folder %s: %s\n", work, strerror(errno));
-        free(work);
-        work = NULL;
+    char *work = cfo_make_temp_dir("cfo-corpus", &d);
+    if (work == NULL) {
+        fprintf(stderr, "cfo-corpus: %s\n", d.msg);
         goto out;
     }
     all = cfo_xasprintf("%s/all", work);

@@ -208,15 +208,13 @@ int main(int argc, char **argv)
     if (rebuild && strcmp(cmd, "reproduce") != 0)
         return usage_error("%s", "--build goes with reproduce");
 
-    const char *tmp = getenv("TMPDIR");
-    char *dir = cfo_xasprintf("%s/cfo-crash-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (mkdtemp(dir) == NULL) {
-        fprintf(stderr, "cfo-crash: cannot make a folder %s: %s\n", dir, strerror(errno));
-        free(dir);
+    cfo_diag d = {{0}};
+    char *dir = cfo_make_temp_dir("cfo-crash", &d);
+    if (dir == NULL) {
+        fprintf(stderr, "cfo-crash: %s\n", d.msg);
         return EXIT_ERROR;
     }
     int rc = EXIT_ERROR;
-    cfo_diag d = {{0}};
     char *local = local_bundle(bundle, dir, &d);
     if (local == NULL || unpack(local, dir, &d) != CFO_OK) {
         fprintf(stderr, "cfo-crash: %s\n", d.msg);

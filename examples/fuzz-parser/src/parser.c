@@ -10,7 +10,7 @@
 #define TYPE_INDEX 4
 
 #define TAG_LEN 4
-#define INDEX_END 0 /* entry 0 heads the chain, so no entry names it as next */
+#define INDEX_END 0        /* entry 0 heads the chain, so no entry names it as next */
 #define INDEX_CHAIN_MIN 16 /* entries from which an index is walked by its chain */
 #define BLOB_KEY 0x5Au
 
@@ -194,15 +194,24 @@ enum recf_status recf_parse(const uint8_t *buf, size_t len, struct recf_summary 
 const char *recf_strerror(enum recf_status st)
 {
     switch (st) {
-    case RECF_OK: return "ok";
-    case RECF_ETRUNC: return "truncated input";
-    case RECF_EMAGIC: return "bad magic";
-    case RECF_EVERSION: return "unknown version";
-    case RECF_EFLAGS: return "unknown flags";
-    case RECF_ETEXT: return "bad text";
-    case RECF_ETYPE: return "unknown record type";
-    case RECF_ELENGTH: return "bad record length";
-    case RECF_EINDEX: return "index entry out of range";
+    case RECF_OK:
+        return "ok";
+    case RECF_ETRUNC:
+        return "truncated input";
+    case RECF_EMAGIC:
+        return "bad magic";
+    case RECF_EVERSION:
+        return "unknown version";
+    case RECF_EFLAGS:
+        return "unknown flags";
+    case RECF_ETEXT:
+        return "bad text";
+    case RECF_ETYPE:
+        return "unknown record type";
+    case RECF_ELENGTH:
+        return "bad record length";
+    case RECF_EINDEX:
+        return "index entry out of range";
     }
     return "unknown status";
 }

@@ -47,9 +47,9 @@ enum recf_status {
 struct recf_header {
     unsigned version;
     unsigned flags;
-    unsigned count;             /* records that follow */
+    unsigned count;               /* records that follow */
     char name[RECF_NAME_MAX + 1]; /* version 2 only; "" otherwise */
-    size_t size;                /* bytes the header occupies */
+    size_t size;                  /* bytes the header occupies */
 };
 
 struct recf_summary {
@@ -62,12 +62,10 @@ struct recf_summary {
 };
 
 /* Parses the header at the start of buf into *out. */
-enum recf_status recf_parse_header(const uint8_t *buf, size_t len,
-                                   struct recf_header *out);
+enum recf_status recf_parse_header(const uint8_t *buf, size_t len, struct recf_header *out);
 
 /* Parses a whole file into *out. Allocates nothing that outlives the call. */
-enum recf_status recf_parse(const uint8_t *buf, size_t len,
-                            struct recf_summary *out);
+enum recf_status recf_parse(const uint8_t *buf, size_t len, struct recf_summary *out);
 
 /* A short English description of a status. */
 const char *recf_strerror(enum recf_status st);
