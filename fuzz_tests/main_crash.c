@@ -116,26 +116,40 @@ static bool same_as_bundle(const cfo_crash_report *got, const char *want)
     return cfo_engine_same_finding(&w, got);
 }
 
-static int reproduce(const char *dir, bool rebuild)
+/* Reads the unpacked bundle's manifest.json into m and its signature into
+ * *signature; false, having said why, when it is missing, not JSON, or
+ * names no signature. */
+static bool load_manifest(const char *dir, cfo_buf *m, char **signature)
 {
     cfo_diag d = {{0}};
     char *mpath = cfo_xasprintf("%s/manifest.json", dir);
+    bool ok = false;
+    yajl_val root = NULL;
+    char err[128] = "";
+    if (cfo_read_file(mpath, MANIFEST_MAX, m, &d) != CFO_OK)
+        fprintf(stderr, "cfo-crash: no manifest.json: %s\n", d.msg);
+    else if (!cfo_json_depth_ok(m->data, m->len, 16) ||
+             (root = yajl_tree_parse(m->data, err, sizeof err)) == NULL || !YAJL_IS_OBJECT(root))
+        fprintf(stderr, "cfo-crash: the bundle's manifest.json is not a JSON object%s%s\n",
+                err[0] ? ": " : "", err);
+    else if ((*signature = manifest_string(root, "signature")) == NULL)
+        fprintf(stderr, "cfo-crash: the bundle's manifest.json has no signature\n");
+    else
+        ok = true;
+    yajl_tree_free(root);
+    free(mpath);
+    return ok;
+}
+
+static int reproduce(const char *dir, bool rebuild)
+{
+    cfo_diag d = {{0}};
     cfo_buf m;
     cfo_buf_init(&m);
     int rc = EXIT_ERROR;
     char *want = NULL, *script = NULL, *out = NULL;
-    yajl_val root = NULL;
-    char err[128];
-    if (cfo_read_file(mpath, MANIFEST_MAX, &m, &d) != CFO_OK) {
-        fprintf(stderr, "cfo-crash: %s\n", d.msg);
+    if (!load_manifest(dir, &m, &want))
         goto out;
-    }
-    if (!cfo_json_depth_ok(m.data, m.len, 16) ||
-        (root = yajl_tree_parse(m.data, err, sizeof err)) == NULL ||
-        (want = manifest_string(root, "signature")) == NULL) {
-        fprintf(stderr, "cfo-crash: the bundle's manifest.json has no signature\n");
-        goto out;
-    }
     script = cfo_xasprintf("%s/reproduce.sh", dir);
     char *argv[] = {"sh", script, NULL};
     char *env[] = {rebuild ? "CFO_REBUILD=1" : "CFO_REBUILD=0", NULL};
@@ -168,12 +182,10 @@ static int reproduce(const char *dir, bool rebuild)
         rc = EXIT_REPRODUCED;
     }
 out:
-    yajl_tree_free(root);
     free(want);
     free(script);
     free(out);
     cfo_buf_fini(&m);
-    free(mpath);
     return rc;
 }
 
@@ -219,19 +231,17 @@ int main(int argc, char **argv)
     if (local == NULL || unpack(local, dir, &d) != CFO_OK) {
         fprintf(stderr, "cfo-crash: %s\n", d.msg);
     } else if (strcmp(cmd, "show") == 0) {
-        char *mpath = cfo_xasprintf("%s/manifest.json", dir);
         cfo_buf m;
         cfo_buf_init(&m);
-        if (cfo_read_file(mpath, MANIFEST_MAX, &m, &d) != CFO_OK) {
-            fprintf(stderr, "cfo-crash: %s: no manifest.json: %s\n", bundle, d.msg);
-        } else {
+        char *signature = NULL;
+        if (load_manifest(dir, &m, &signature)) {
             fwrite(m.data, 1, m.len, stdout);
             if (m.len > 0 && m.data[m.len - 1] != '\n')
                 putchar('\n');
             rc = 0;
         }
+        free(signature);
         cfo_buf_fini(&m);
-        free(mpath);
     } else {
         rc = reproduce(dir, rebuild);
     }

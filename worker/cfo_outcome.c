@@ -11,11 +11,11 @@
 #include "cfo_util.h"
 
 /* Writes v (a value inside a findings list) compactly; false when it is
- * not made of objects, arrays, strings, integers and booleans no deeper than
- * depth. Numbers keep the text they came with. */
+ * not made of objects, arrays, strings, integers and booleans, with
+ * containers nested at most depth deep (the dataset's own bound). */
 static bool gen_list_value(yajl_gen g, yajl_val v, int depth)
 {
-    if (depth <= 0)
+    if ((YAJL_IS_OBJECT(v) || YAJL_IS_ARRAY(v)) && depth <= 0)
         return false;
     if (YAJL_IS_OBJECT(v)) {
         yajl_gen_map_open(g);
