@@ -3,6 +3,7 @@
 #include "cfo_changes.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,21 +74,27 @@ static void run_focus(const char *top, const char *ref, const char *sha, const c
         cfo_capture_fini(&diff);
         return;
     }
-    char tmp[] = "/tmp/cfo-diff-XXXXXX";
-    int fd = mkstemp(tmp);
+    char *dir = cfo_make_temp_dir("cfo-diff", &d);
+    char *tmp = dir ? cfo_xasprintf("%s/diff", dir) : NULL;
+    int fd = tmp ? open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
     bool written = fd >= 0 && write(fd, diff.out, diff.out_len) == (ssize_t)diff.out_len;
     if (fd >= 0)
         close(fd);
     cfo_capture_fini(&diff);
     if (!written) {
-        cfo_warn("focus_command: cannot write the diff to %s", tmp);
-        unlink(tmp);
+        cfo_warn("focus_command: cannot write the diff: %s", dir ? tmp : d.msg);
+        if (dir != NULL)
+            cfo_remove_tree(dir, NULL);
+        free(tmp);
+        free(dir);
         return;
     }
     cfo_capture cap;
     cfo_err err = cfo_exec_capture_in(cfg->focus_argv.v, top, tmp, NULL, GIT_TIMEOUT_MS,
                                       FOCUS_MAX_OUT, &cap, &d);
-    unlink(tmp);
+    cfo_remove_tree(dir, NULL);
+    free(tmp);
+    free(dir);
     if (err == CFO_OK && cap.exit_code != 0)
         err = cfo_diag_set(&d, CFO_ECHILD, "exited with status %d", cap.exit_code);
     if (err == CFO_OK)

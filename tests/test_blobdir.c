@@ -24,9 +24,8 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = cfo_xcalloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
-    f->root = cfo_xasprintf("%s/cfo-blobdir-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(f->root));
+    f->root = cfo_make_temp_dir("cfo-blobdir", NULL);
+    assert_non_null(f->root);
     f->dir = cfo_xasprintf("%s/blobs", f->root);
     cfo_diag d;
     assert_int_equal(cfo_blobdir_open(f->dir, &f->bd, &d), CFO_OK);

@@ -424,9 +424,8 @@ static void test_too_many_fuzzers(void **state)
 
 static char *write_temp(const char *text, char **dir_out)
 {
-    const char *tmp = getenv("TMPDIR");
-    char *dir = cfo_xasprintf("%s/cfo-config-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    char *dir = cfo_make_temp_dir("cfo-config", NULL);
+    assert_non_null(dir);
     *dir_out = dir;
     char *path = cfo_xasprintf("%s/cfo.ini", dir);
     FILE *f = fopen(path, "w");

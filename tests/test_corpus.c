@@ -28,9 +28,8 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = cfo_xcalloc(1, sizeof *f);
-    const char *tmp = getenv("TMPDIR");
-    f->root = cfo_xasprintf("%s/cfo-corpus-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(f->root));
+    f->root = cfo_make_temp_dir("cfo-corpus", NULL);
+    assert_non_null(f->root);
     f->remote_dir = cfo_xasprintf("%s/remote", f->root);
     assert_int_equal(cfo_blobdir_open(f->remote_dir, &f->remote, NULL), CFO_OK);
     *state = f;

@@ -888,9 +888,8 @@ static void test_large_document(void **state)
 static void test_parse_file(void **state)
 {
     (void)state;
-    const char *tmp = getenv("TMPDIR");
-    char *dir = cfo_xasprintf("%s/cfo-dataset-XXXXXX", tmp != NULL && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    char *dir = cfo_make_temp_dir("cfo-dataset", NULL);
+    assert_non_null(dir);
 
     /* several chunks' worth */
     rng_state = 99;

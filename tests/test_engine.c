@@ -331,15 +331,14 @@ static void test_findings_json_capped(void **state)
 
 /* ---- build once, discovery: in a scratch worktree ---- */
 
-static char scratch[256];
+static char *scratch;
 static char old_cwd[4096];
 
 static int enter_scratch(void **state)
 {
     (void)state;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(scratch, sizeof scratch, "%s/cfo-engine-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (mkdtemp(scratch) == NULL || getcwd(old_cwd, sizeof old_cwd) == NULL || chdir(scratch) != 0)
+    scratch = cfo_make_temp_dir("cfo-engine", NULL);
+    if (scratch == NULL || getcwd(old_cwd, sizeof old_cwd) == NULL || chdir(scratch) != 0)
         return -1;
     return 0;
 }
@@ -350,6 +349,8 @@ static int leave_scratch(void **state)
     if (chdir(old_cwd) != 0)
         return -1;
     cfo_remove_tree(scratch, NULL);
+    free(scratch);
+    scratch = NULL;
     return 0;
 }
 

@@ -40,9 +40,8 @@ static void clear_env(void)
 
 static char *make_tmpdir(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    char *dir = cfo_xasprintf("%s/cfo-gcs-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    char *dir = cfo_make_temp_dir("cfo-gcs", NULL);
+    assert_non_null(dir);
     return dir;
 }
 

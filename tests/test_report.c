@@ -31,9 +31,8 @@ static const char *sha(unsigned n)
 
 static char *make_tmpdir(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    char *dir = cfo_xasprintf("%s/cfo-report-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    char *dir = cfo_make_temp_dir("cfo-report", NULL);
+    assert_non_null(dir);
     return dir;
 }
 

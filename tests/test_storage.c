@@ -19,9 +19,8 @@
 
 static char *make_tmpdir(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    char *dir = cfo_xasprintf("%s/cfo-storage-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    char *dir = cfo_make_temp_dir("cfo-storage", NULL);
+    assert_non_null(dir);
     return dir;
 }
 

@@ -20,9 +20,8 @@
 
 static char *make_tmpdir(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    char *dir = cfo_xasprintf("%s/cfo-store-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    char *dir = cfo_make_temp_dir("cfo-store", NULL);
+    assert_non_null(dir);
     return dir;
 }
 
