@@ -428,6 +428,20 @@ char *cfo_safe_name(const char *s)
     return cfo_buf_steal(&b);
 }
 
+char *cfo_abs_path(const char *path, cfo_diag *d)
+{
+    if (path[0] == '/')
+        return cfo_xstrdup(path);
+    char *cwd = getcwd(NULL, 0);
+    if (cwd == NULL) {
+        cfo_diag_set(d, CFO_EIO, "cannot resolve %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *abs = cfo_xasprintf("%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path);
+    free(cwd);
+    return abs;
+}
+
 char *cfo_make_temp_dir(const char *prefix, cfo_diag *d)
 {
     const char *tmp = getenv("TMPDIR");

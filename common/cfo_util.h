@@ -81,6 +81,9 @@ cfo_err cfo_mkdir_p(const char *path, cfo_diag *d);
  * unset or not absolute) and returns its path (free it), or NULL with d
  * saying why. */
 char *cfo_make_temp_dir(const char *prefix, cfo_diag *d);
+/* path made absolute against the current directory now, so that a later
+ * chdir does not move what it names (free it); NULL with d saying why. */
+char *cfo_abs_path(const char *path, cfo_diag *d);
 /* rm -rf. */
 cfo_err cfo_remove_tree(const char *path, cfo_diag *d);
 

@@ -120,17 +120,9 @@ static cfo_err open_local(const char *path, cfo_blobdir **out, cfo_diag *d)
 {
     if (*path == '\0')
         return cfo_diag_set(d, CFO_EINVAL, "empty folder path (%s)", URL_EXPECTED);
-    char *abs;
-    if (path[0] == '/') {
-        abs = cfo_xstrdup(path);
-    } else {
-        /* Resolved now, so a later chdir does not move the folder. */
-        char *cwd = getcwd(NULL, 0);
-        if (cwd == NULL)
-            return cfo_diag_set(d, CFO_EIO, "cannot resolve %s: %s", path, strerror(errno));
-        abs = cfo_xasprintf("%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path);
-        free(cwd);
-    }
+    char *abs = cfo_abs_path(path, d);
+    if (abs == NULL)
+        return CFO_EIO; /* only getcwd fails; d says why */
     size_t n = strlen(abs);
     while (n > 1 && abs[n - 1] == '/')
         abs[--n] = '\0';

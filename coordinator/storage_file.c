@@ -254,17 +254,9 @@ cfo_err cfo_storage_file_open(const char *path, cfo_storage **out, cfo_diag *d)
         return cfo_diag_set(d, CFO_EINVAL, "empty dataset path");
     if (path[len - 1] == '/')
         return cfo_diag_set(d, CFO_EINVAL, "dataset path '%s' names a directory, not a file", path);
-    char *abs;
-    if (path[0] == '/') {
-        abs = cfo_xstrdup(path);
-    } else {
-        /* Resolved now, so a later chdir does not move the dataset. */
-        char *cwd = getcwd(NULL, 0);
-        if (cwd == NULL)
-            return cfo_diag_set(d, CFO_EIO, "cannot resolve %s: %s", path, strerror(errno));
-        abs = cfo_xasprintf("%s/%s", strcmp(cwd, "/") == 0 ? "" : cwd, path);
-        free(cwd);
-    }
+    char *abs = cfo_abs_path(path, d);
+    if (abs == NULL)
+        return CFO_EIO; /* only getcwd fails; d says why */
     file_storage *fs = cfo_xcalloc(1, sizeof *fs);
     fs->base.ops = &file_ops;
     fs->base.url = cfo_xstrdup(path);
