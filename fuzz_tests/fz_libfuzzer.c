@@ -130,6 +130,18 @@ static size_t lf_collect(cfo_engine_run *r)
     return added;
 }
 
+/* Whether some kind of finding has been saved twice: the same shallow bug
+ * (a hang near the corpus, a crash at once) found again on restart, which
+ * would keep every restart short and starve the search for others. */
+static bool lf_kind_repeats(const cfo_engine_run *r)
+{
+    for (size_t i = 0; i < r->artifact_hints.n; i++)
+        for (size_t j = i + 1; j < r->artifact_hints.n; j++)
+            if (strcmp(r->artifact_hints.v[i], r->artifact_hints.v[j]) == 0)
+                return true;
+    return false;
+}
+
 static cfo_err lf_fuzz(cfo_engine_run *r, cfo_diag *d)
 {
     const cfo_fuzzer *f = r->f;
@@ -138,15 +150,15 @@ static cfo_err lf_fuzz(cfo_engine_run *r, cfo_diag *d)
     /* libFuzzer stops at each finding. It is restarted for the rest of the
      * time, which keeps its full speed and its comparison tracing (the way
      * past multi-byte compares) and soon finds a second bug when there is
-     * one; once max_crashes inputs are saved (one bug found over and over,
-     * or a target that crashes at once) the rest of the time runs in fork
+     * one; once a kind of finding comes back (one bug found over and over)
+     * or max_crashes inputs are saved, the rest of the time runs in fork
      * mode, which records findings and carries on instead of restarting. */
     bool fork_mode = false;
     for (;;) {
         int64_t left = r->fuzz_ms - (cfo_now_ms() - start);
         if (left < 1000 || atomic_load(r->cancel))
             break;
-        fork_mode = r->artifacts.n >= (size_t)f->max_crashes;
+        fork_mode = r->artifacts.n >= (size_t)f->max_crashes || lf_kind_repeats(r);
         cfo_strv argv;
         cfo_strv_init(&argv);
         cfo_strv_push(&argv, r->target_abs);
