@@ -16,6 +16,9 @@ packages=(
   # CFO fuzzes its own decoders with libFuzzer (scripts/fuzz-self.sh); its
   # runtime is only a recommendation of clang, so it is named here.
   clang libclang-rt-14-dev
+  # Sanitizer reports are only signed by their frames when llvm-symbolizer
+  # is there; coverage needs llvm-profdata and llvm-cov.
+  llvm
   # The coverage-guided engines CFO drives: libFuzzer comes with clang above;
   # AFL++ (afl-fuzz, afl-clang-fast, afl-cmin, afl-tmin).
   afl++
