@@ -579,3 +579,22 @@ int cfo_cpu_count(void)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;
 }
+
+char *cfo_which(const char *name)
+{
+    if (strchr(name, '/') != NULL)
+        return access(name, X_OK) == 0 ? cfo_abs_path(name, NULL) : NULL;
+    const char *path = getenv("PATH");
+    if (path == NULL || name[0] == '\0')
+        return NULL;
+    char *copy = cfo_xstrdup(path), *save = NULL, *found = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+        char *p = cfo_xasprintf("%s/%s", dir[0] ? dir : ".", name);
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0)
+            found = dir[0] == '/' ? cfo_xstrdup(p) : cfo_abs_path(p, NULL);
+        free(p);
+    }
+    free(copy);
+    return found;
+}

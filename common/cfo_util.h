@@ -103,6 +103,10 @@ void cfo_buf_put_markup(cfo_buf *b, const char *s, size_t max);
  * JSON is checked with this before it is handed to yajl_tree_parse. */
 bool cfo_json_depth_ok(const char *json, size_t len, int max);
 
+/* The absolute path of the executable name: name itself when it holds a
+ * '/', else the first match in $PATH (free it); NULL when there is none. */
+char *cfo_which(const char *name);
+
 /* Number of online CPUs, at least 1. */
 int cfo_cpu_count(void);
 

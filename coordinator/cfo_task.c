@@ -48,20 +48,7 @@ char *cfo_find_runner(void)
             free(p);
         }
     }
-    const char *path = getenv("PATH");
-    if (path == NULL)
-        return NULL;
-    char *copy = cfo_xstrdup(path), *save = NULL;
-    for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-        char *p = cfo_xasprintf("%s/cfo-fuzz", dir);
-        if (access(p, X_OK) == 0) {
-            free(copy);
-            return p;
-        }
-        free(p);
-    }
-    free(copy);
-    return NULL;
+    return cfo_which("cfo-fuzz");
 }
 
 /* Lists the fuzzer's targets by running `cfo-fuzz NAME --discover` in dir. */

@@ -342,6 +342,50 @@ out:
     return err;
 }
 
+/* ---- preflight ---------------------------------------------------------- */
+
+/* Debian installs llvm-symbolizer-NN for each LLVM it has, and the plain name
+ * only with the llvm package. */
+#define SYMBOLIZER_NEWEST_LLVM 30
+#define SYMBOLIZER_OLDEST_LLVM 7
+
+static char *find_symbolizer(cfo_diag *d)
+{
+    const char *given = getenv("ASAN_SYMBOLIZER_PATH");
+    if (given != NULL && given[0] != '\0') {
+        char *p = cfo_which(given);
+        if (p == NULL)
+            cfo_diag_set(d, CFO_ENOTFOUND,
+                         "ASAN_SYMBOLIZER_PATH names %s, which is not an executable", given);
+        return p;
+    }
+    char *p = cfo_which("llvm-symbolizer");
+    for (int v = SYMBOLIZER_NEWEST_LLVM; p == NULL && v >= SYMBOLIZER_OLDEST_LLVM; v--) {
+        char name[32];
+        snprintf(name, sizeof name, "llvm-symbolizer-%d", v);
+        p = cfo_which(name);
+    }
+    if (p == NULL)
+        cfo_diag_set(d, CFO_ENOTFOUND,
+                     "no llvm-symbolizer on PATH: crash reports would have no function names, "
+                     "so different bugs would share one signature; install it "
+                     "(apt-get install llvm) or set ASAN_SYMBOLIZER_PATH");
+    return p;
+}
+
+cfo_err cfo_engine_preflight(cfo_diag *d)
+{
+    char *path = find_symbolizer(d);
+    if (path == NULL)
+        return CFO_ENOTFOUND;
+    static const char *const vars[] = {"ASAN_SYMBOLIZER_PATH", "UBSAN_SYMBOLIZER_PATH",
+                                       "LSAN_SYMBOLIZER_PATH", "MSAN_SYMBOLIZER_PATH"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        setenv(vars[i], path, 1);
+    free(path);
+    return CFO_OK;
+}
+
 /* ---- discovery ---------------------------------------------------------- */
 
 cfo_err cfo_engine_discover(const cfo_fuzzer *f, const cfo_engine_ops *ops, cfo_strv *targets,
@@ -349,11 +393,14 @@ cfo_err cfo_engine_discover(const cfo_fuzzer *f, const cfo_engine_ops *ops, cfo_
 {
     /* Discovery's output is the target list: the build's chatter goes to
      * stderr. */
+    cfo_err err = cfo_engine_preflight(d);
+    if (err != CFO_OK)
+        return err;
     fflush(stdout);
     int saved = dup(STDOUT_FILENO);
     if (saved >= 0)
         dup2(STDERR_FILENO, STDOUT_FILENO);
-    cfo_err err = cfo_engine_build(f, cfo_engine_task_timeout_ms(), d);
+    err = cfo_engine_build(f, cfo_engine_task_timeout_ms(), d);
     fflush(stdout);
     if (saved >= 0) {
         dup2(saved, STDOUT_FILENO);
@@ -1276,7 +1323,8 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
                      target, f->targets_dir, f->name);
         goto out;
     }
-    if (cfo_engine_build(f, task_ms > 0 ? task_ms / 2 : 0, d) != CFO_OK)
+    if (cfo_engine_preflight(d) != CFO_OK ||
+        cfo_engine_build(f, task_ms > 0 ? task_ms / 2 : 0, d) != CFO_OK)
         goto out;
     r.target_path = cfo_xasprintf("%s/%s", f->targets_dir, target);
     char abs[PATH_MAX];

@@ -77,6 +77,15 @@ extern const cfo_engine_ops cfo_engine_ops_afl;
 /* The ops of an engine kind; NULL for the other kinds. */
 const cfo_engine_ops *cfo_engine_ops_for(cfo_kind kind);
 
+/* What an engine task needs before it starts. Sanitizer reports are signed
+ * by their stack frames, which only a symbolizer names: without one every
+ * crash of a kind would look alike. Finds llvm-symbolizer
+ * ($ASAN_SYMBOLIZER_PATH, else llvm-symbolizer or a versioned
+ * llvm-symbolizer-NN on PATH) and exports its path for every sanitizer of
+ * the processes started from here on; CFO_ENOTFOUND, saying how to get one,
+ * when there is none. */
+cfo_err cfo_engine_preflight(cfo_diag *d);
+
 /* cfo-fuzz NAME --discover for an engine: builds, then lists the executables
  * of targets_dir that ops->is_target accepts, sorted. */
 cfo_err cfo_engine_discover(const cfo_fuzzer *f, const cfo_engine_ops *ops, cfo_strv *targets,

@@ -475,6 +475,7 @@ typedef struct frame {
     char func[256];                      /* "" when unsymbolized */
     char where[CFO_TRIAGE_LINE_MAX + 1]; /* module or file location, maybe "" */
     bool source;                         /* where is a source file "path:line[:col]" */
+    bool unsymbolized;                   /* func is "module+0xOFF" */
 } frame;
 
 /* Strips argument lists, qualifiers, clone suffixes and "+0x" offsets. */
@@ -515,13 +516,34 @@ static size_t bare_function(char *f, size_t n)
     return n;
 }
 
-/* Parses "    #3 0xADDR in FUNC LOCATION" and its unsymbolized variants. */
+/* "module+0xOFF)" of a frame no symbolizer named: the frame is signed as
+ * "basename+0xOFF", which is stable for one build and tells two crash sites
+ * apart, where an empty frame would make every crash of a kind one. */
+static void unsymbolized_frame(const char *s, frame *fr)
+{
+    const char *close = strchr(s, ')');
+    const char *off = close ? memmem(s, (size_t)(close - s), "+0x", 3) : NULL;
+    if (off == NULL || off == s)
+        return;
+    size_t n = (size_t)(close - s);
+    copy_clean(fr->where, sizeof fr->where, s, n);
+    const char *base = s;
+    for (const char *p = s; p < off; p++)
+        if (*p == '/')
+            base = p + 1;
+    copy_clean(fr->func, sizeof fr->func, base, (size_t)(close - base));
+    fr->unsymbolized = true;
+}
+
+/* Parses "    #3 0xADDR in FUNC LOCATION" and its unsymbolized variant
+ * "    #3 0xADDR  (module+0xOFF)". */
 static void parse_frame(const char *s, frame *fr)
 {
     fr->is_frame = false;
     fr->func[0] = '\0';
     fr->where[0] = '\0';
     fr->source = false;
+    fr->unsymbolized = false;
     while (*s == ' ' || *s == '\t')
         s++;
     if (*s != '#' || !is_digit(s[1]))
@@ -541,8 +563,12 @@ static void parse_frame(const char *s, frame *fr)
         while (*s == ' ')
             s++;
     }
+    if (*s == '(') {
+        unsymbolized_frame(s + 1, fr);
+        return;
+    }
     if (!starts_with(s, "in "))
-        return; /* "0xADDR  (module+0xOFF)": no symbol */
+        return;
     s += 3;
     char rest[CFO_TRIAGE_LINE_MAX + 1];
     size_t n = strlen(s);
@@ -609,6 +635,9 @@ typedef struct collector {
     cfo_crash_report *r;
     bool done;       /* reached LLVMFuzzerTestOneInput or the frame limit */
     bool saw_frames; /* a frame line was seen: the stack has begun */
+    /* The top frames no symbolizer named, used only when none was named. */
+    char raw[CFO_TRIAGE_FRAMES][256];
+    size_t nraw;
 } collector;
 
 static void collect(collector *c, const frame *fr)
@@ -617,6 +646,11 @@ static void collect(collector *c, const frame *fr)
         return;
     if (fr->where[0] != '\0' && dropped_module(fr->where))
         return;
+    if (fr->unsymbolized) {
+        if (c->nraw < CFO_TRIAGE_FRAMES)
+            snprintf(c->raw[c->nraw++], sizeof c->raw[0], "%s", fr->func);
+        return;
+    }
     if (dropped_function(fr->func))
         return;
     cfo_crash_report *r = c->r;
@@ -803,6 +837,11 @@ cfo_err cfo_triage_parse(const char *text, size_t len, cfo_crash_report *out, cf
             snprintf(out->type, sizeof out->type, "undefined-behavior %s", check);
         else
             snprintf(out->type, sizeof out->type, "undefined-behavior");
+    }
+    if (out->nframes == 0) {
+        for (size_t i = 0; i < c.nraw; i++)
+            memcpy(out->frames[i], c.raw[i], sizeof out->frames[i]);
+        out->nframes = c.nraw;
     }
     cfo_triage_sign(out);
     return CFO_OK;

@@ -37,8 +37,9 @@ typedef struct cfo_crash_report {
      * Never holds ':' or '|'. */
     char type[64];
     /* Function names without argument lists or offsets, top first; "" beyond
-     * nframes. Sanitizer runtime, libFuzzer, AFL++ driver, libc and
-     * unsymbolized frames are dropped; LLVMFuzzerTestOneInput is kept only
+     * nframes. Sanitizer runtime, libFuzzer, AFL++ driver and libc frames
+     * are dropped; when no frame was symbolized, the frames are
+     * "module+0xOFFSET" (module is the file's base name); LLVMFuzzerTestOneInput is kept only
      * when fewer than CFO_TRIAGE_FRAMES frames remain above it, and nothing
      * below it is. */
     char frames[CFO_TRIAGE_FRAMES][256];

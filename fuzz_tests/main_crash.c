@@ -150,6 +150,10 @@ static int reproduce(const char *dir, bool rebuild)
     char *want = NULL, *script = NULL, *out = NULL;
     if (!load_manifest(dir, &m, &want))
         goto out;
+    if (cfo_engine_preflight(&d) != CFO_OK) {
+        fprintf(stderr, "cfo-crash: %s\n", d.msg);
+        goto out;
+    }
     script = cfo_xasprintf("%s/reproduce.sh", dir);
     char *argv[] = {"sh", script, NULL};
     char *env[] = {rebuild ? "CFO_REBUILD=1" : "CFO_REBUILD=0", NULL};

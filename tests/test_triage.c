@@ -407,6 +407,34 @@ static void test_frame_forms(void **state)
     assert_string_equal(r.location, "/src/box.h:40");
 }
 
+/* Without a symbolizer a report's frames are module+offset: two crash sites
+ * stay two signatures, never one empty one. */
+static void test_unsymbolized_frames(void **state)
+{
+    (void)state;
+    cfo_crash_report read, write;
+    parse_fixture("nosym_heap_read_site1.txt", &read);
+    parse_fixture("nosym_heap_write_site2.txt", &write);
+    assert_string_equal(read.type, "heap-buffer-overflow");
+    assert_int_equal(read.nframes, 3);
+    assert_int_equal(write.nframes, 3);
+    assert_string_equal(read.frames[0], "bugs+0xdef26");
+    assert_string_equal(read.frames[1], "bugs+0x11b479");
+    assert_string_not_equal(read.signature, write.signature);
+    assert_string_not_equal(read.sig_hash, write.sig_hash);
+    /* The same site read again, from another folder, signs the same. */
+    const char *again =
+        "==7==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x1 at pc 0x2\n"
+        "READ of size 10 at 0x1 thread T0\n"
+        "    #0 0x1  (/elsewhere/bugs+0xdef26) (BuildId: 86)\n"
+        "    #1 0x2  (/elsewhere/bugs+0x11b479) (BuildId: 86)\n"
+        "    #2 0x3  (/lib/x86_64-linux-gnu/libc.so.6+0x271ca) (BuildId: 1)\n"
+        "    #3 0x4  (/elsewhere/bugs+0x11abb0) (BuildId: 86)\n";
+    cfo_crash_report r;
+    assert_int_equal(parse_str(again, &r), CFO_OK);
+    assert_string_equal(r.signature, read.signature);
+}
+
 /* Types of other reports, free of addresses and numbers. */
 static void test_types(void **state)
 {
@@ -638,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_abort),
         cmocka_unit_test(test_afl_driver),
         cmocka_unit_test(test_frame_forms),
+        cmocka_unit_test(test_unsymbolized_frames),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_sign_own_report),
         cmocka_unit_test(test_no_report),

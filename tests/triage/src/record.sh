@@ -30,6 +30,9 @@ run asan_segv_null ./bugs n
 run asan_stack_overflow ./bugs s
 run libfuzzer_deadly_signal ./bugs x
 ASAN_OPTIONS=handle_abort=1 run asan_abrt ./bugs x
+# Without a symbolizer the frames are only module+offset.
+ASAN_OPTIONS=symbolize=0 run nosym_heap_read_site1 ./bugs a1
+ASAN_OPTIONS=symbolize=0 run nosym_heap_write_site2 ./bugs b1
 run afl_heap_read_site1 ./bugs_afl a2
 run afl_heap_write_site2 ./bugs_afl b1
 # A fuzzing run that finds the overflow on its own from a seed.
