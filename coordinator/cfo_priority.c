@@ -7,15 +7,17 @@
 #include "cfo_merge.h"
 #include "cfo_util.h"
 
+const char *const cfo_schedule_names[] = {"history", "fifo", NULL};
+
 int cfo_schedule_parse(const char *name, cfo_schedule *out)
 {
-    if (strcmp(name, "fifo") == 0)
-        *out = CFO_SCHEDULE_FIFO;
-    else if (strcmp(name, "history") == 0)
-        *out = CFO_SCHEDULE_HISTORY;
-    else
-        return -1;
-    return 0;
+    for (int i = 0; cfo_schedule_names[i] != NULL; i++) {
+        if (strcmp(name, cfo_schedule_names[i]) == 0) {
+            *out = (cfo_schedule)i;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 /* The prior records sorted by (fuzzer, branch, target), so each task finds

@@ -8,10 +8,14 @@
 #include "cfo_record.h"
 #include "cfo_task.h"
 
+/* In the order of --schedule's words. */
 typedef enum cfo_schedule {
-    CFO_SCHEDULE_FIFO,    /* in the order the tasks were generated */
     CFO_SCHEDULE_HISTORY, /* failing first, then never run, then longest first */
+    CFO_SCHEDULE_FIFO,    /* in the order the tasks were generated */
 } cfo_schedule;
+
+/* The words of the orders, indexed by cfo_schedule, NULL-terminated. */
+extern const char *const cfo_schedule_names[];
 
 /* Returns 0 and sets *out for "fifo" or "history", else -1. */
 int cfo_schedule_parse(const char *name, cfo_schedule *out);

@@ -12,7 +12,7 @@
 #include "cfo_log.h"
 #include "cfo_progress.h"
 #include "cfo_proto.h"
-#include "cfo_taskexec.h"
+#include "cfo_runner.h"
 #include "cfo_util.h"
 
 typedef enum task_state {

@@ -8,9 +8,9 @@
 
 #include "cfo_changes.h"
 #include "cfo_exec.h"
-#include "cfo_fuzz_impl.h"
 #include "cfo_git.h"
-#include "cfo_taskexec.h"
+#include "cfo_exec_argv.h"
+#include "cfo_runner.h"
 #include "cfo_log.h"
 
 #define DISCOVER_TIMEOUT_MS (10 * 60 * 1000)
@@ -31,24 +31,6 @@ void cfo_taskset_fini(cfo_taskset *ts)
     }
     free(ts->v);
     memset(ts, 0, sizeof *ts);
-}
-
-char *cfo_find_runner(void)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash != NULL) {
-            *slash = '\0';
-            char *p = cfo_xasprintf("%s/cfo-fuzz", self);
-            if (access(p, X_OK) == 0)
-                return p;
-            free(p);
-        }
-    }
-    return cfo_which("cfo-fuzz");
 }
 
 /* Lists the fuzzer's targets by running `cfo-fuzz NAME --discover` in dir. */

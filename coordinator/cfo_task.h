@@ -48,7 +48,4 @@ typedef struct cfo_taskgen_opts {
  * unknown branch or fuzzer name), CFO_ECHILD for a discovery that failed. */
 cfo_err cfo_taskgen(const cfo_taskgen_opts *opts, cfo_taskset *out, cfo_diag *d);
 
-/* Finds cfo-fuzz: beside the running program, else on PATH. */
-char *cfo_find_runner(void);
-
 #endif

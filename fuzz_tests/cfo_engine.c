@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 
 #include "cfo_blobdir.h"
 #include "cfo_corpus.h"
+#include "cfo_digest.h"
 #include "cfo_exec.h"
 #include "cfo_log.h"
 
@@ -43,24 +43,6 @@
 #define MIN_FUZZ_MS 1000
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static void hex(const unsigned char *p, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static void sha256_hex(const char *s, size_t len, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL);
-    hex(md, mdlen > 32 ? 32 : mdlen, out);
-}
 
 static const char *tail_of(const char *s, size_t max)
 {
@@ -290,7 +272,7 @@ cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d)
     if (err != CFO_OK)
         return err;
     char key[65];
-    sha256_hex(f->build, strlen(f->build), key);
+    cfo_sha256_hex(f->build, strlen(f->build), key);
     key[16] = '\0';
     char *stamp = cfo_xasprintf("%s/build-%s.ok", CFO_ENGINE_STATE_DIR, key);
     char *lock = cfo_xasprintf("%s/build.lock", CFO_ENGINE_STATE_DIR);
@@ -447,17 +429,7 @@ void cfo_engine_resign(cfo_crash_report *out, cfo_crash_kind kind, const char *t
     out->kind = kind;
     if (type != NULL)
         snprintf(out->type, sizeof out->type, "%s", type);
-    cfo_buf b;
-    cfo_buf_init(&b);
-    cfo_buf_printf(&b, "%s:%s:", cfo_crash_kind_name(kind), out->type);
-    for (size_t i = 0; i < out->nframes; i++)
-        cfo_buf_printf(&b, "%s%s", i ? "|" : "", out->frames[i]);
-    snprintf(out->signature, sizeof out->signature, "%s", b.data);
-    char h[65];
-    sha256_hex(out->signature, strlen(out->signature), h);
-    memcpy(out->sig_hash, h, 16);
-    out->sig_hash[16] = '\0';
-    cfo_buf_fini(&b);
+    cfo_triage_sign(out);
 }
 
 bool cfo_engine_same_finding(const cfo_crash_report *a, const cfo_crash_report *b)

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include "cfo_digest.h"
 
 static const char *const kind_names[CFO_CRASH_KIND_COUNT] = {
     [CFO_CRASH_CRASH] = "crash",
@@ -721,15 +721,10 @@ void cfo_triage_sign(cfo_crash_report *r)
     for (size_t i = 0; i < r->nframes && o > 0 && (size_t)o < sizeof r->signature; i++)
         o += snprintf(r->signature + o, sizeof r->signature - (size_t)o, "%s%s", i ? "|" : "",
                       r->frames[i]);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (EVP_Digest(r->signature, strlen(r->signature), md, &mdlen, EVP_sha256(), NULL) != 1 ||
-        mdlen < 8) {
-        /* only a broken libcrypto fails a one-shot SHA-256 */
-        memset(md, 0, 8);
-    }
-    for (int i = 0; i < 8; i++)
-        snprintf(r->sig_hash + 2 * i, 3, "%02x", md[i]);
+    char h[65];
+    cfo_sha256_hex(r->signature, strlen(r->signature), h);
+    memcpy(r->sig_hash, h, 16);
+    r->sig_hash[16] = '\0';
 }
 
 cfo_err cfo_triage_parse(const char *text, size_t len, cfo_crash_report *out, cfo_diag *d)

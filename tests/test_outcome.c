@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cfo_outcome.h"
+#include "cfo_taskexec.h"
 #include "cfo_util.h"
 
 /* An executor result that exited with code and wrote result_json (or

@@ -24,18 +24,6 @@ static bool config_is_repos(const cfo_config *config, const char *repo)
     return same;
 }
 
-void cfo_runner_argv(cfo_strv *argv, const char *runner, const cfo_config *config,
-                     const char *fuzzer)
-{
-    cfo_strv_push(argv, runner);
-    if (config != NULL && config->path != NULL) {
-        cfo_strv_push(argv, "--config");
-        char abs[PATH_MAX];
-        cfo_strv_push(argv, realpath(config->path, abs) ? abs : config->path);
-    }
-    cfo_strv_push(argv, fuzzer);
-}
-
 cfo_err cfo_task_argv(const cfo_fuzzer *f, const char *target, const char *runner,
                       const cfo_config *config, const char *repo, cfo_strv *argv, char **command,
                       cfo_diag *d)
@@ -65,18 +53,6 @@ cfo_err cfo_task_argv(const cfo_fuzzer *f, const char *target, const char *runne
     }
     *command = cfo_buf_steal(&cmd);
     return CFO_OK;
-}
-
-char *cfo_task_log_path(const char *dir, const char *fuzzer, const char *branch, const char *target)
-{
-    char *f = cfo_safe_name(fuzzer);
-    char *b = cfo_safe_name(branch);
-    char *g = cfo_safe_name(target);
-    char *p = cfo_xasprintf("%s/%s/%s/%s.log", dir, f, b, g);
-    free(f);
-    free(b);
-    free(g);
-    return p;
 }
 
 static void fail(cfo_outcome *out, const char *what, const cfo_diag *d)
@@ -161,4 +137,81 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
     free(log_path);
     cfo_strv_fini(&argv);
     free(dir);
+}
+
+void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const char *log_path)
+{
+    memset(o, 0, sizeof *o);
+    o->done = true;
+    o->exit_code = -1;
+    o->duration = (double)res->duration_ms / 1000.0;
+    o->has_usage = res->end != CFO_EXEC_SPAWN_FAILED;
+    o->cpu = (double)res->cpu_ms / 1000.0;
+    o->max_rss_kb = res->max_rss_kb;
+    o->end_wall_ms = cfo_wall_ms();
+    /* The tail is bytes, not a string: a NUL in the output must not end it. */
+    o->tail = cfo_xstrndup(res->tail ? res->tail : "", res->tail ? res->tail_len : 0);
+    for (size_t i = 0; i < (res->tail ? res->tail_len : 0); i++)
+        if (o->tail[i] == '\0')
+            o->tail[i] = '?';
+    o->log_path = log_path ? cfo_xstrdup(log_path) : NULL;
+    const char *what = NULL;
+    char buf[160];
+    switch (res->end) {
+    case CFO_EXEC_EXITED:
+        o->exit_code = res->exit_code;
+        o->status = res->exit_code == 0   ? CFO_STATUS_PASS
+                    : res->exit_code == 1 ? CFO_STATUS_FAIL
+                                          : CFO_STATUS_ERROR;
+        if (o->status == CFO_STATUS_ERROR) {
+            snprintf(buf, sizeof buf, "exited with status %d", res->exit_code);
+            what = buf;
+        }
+        break;
+    case CFO_EXEC_SIGNALED:
+        o->term_signal = res->term_signal;
+        o->status = CFO_STATUS_ERROR;
+        snprintf(buf, sizeof buf, "killed by signal %d (%s)", res->term_signal,
+                 strsignal(res->term_signal));
+        what = buf;
+        break;
+    case CFO_EXEC_TIMEOUT:
+        o->status = CFO_STATUS_TIMEOUT;
+        snprintf(buf, sizeof buf, "stopped at its timeout after %.1fs", o->duration);
+        what = buf;
+        break;
+    case CFO_EXEC_CANCELLED:
+        o->status = CFO_STATUS_CANCELLED;
+        what = "stopped at the run's deadline";
+        break;
+    case CFO_EXEC_OOM:
+        o->status = CFO_STATUS_OOM;
+        snprintf(buf, sizeof buf, "killed at its memory limit with %lld KiB resident",
+                 (long long)res->max_rss_kb);
+        what = buf;
+        break;
+    case CFO_EXEC_SPAWN_FAILED:
+        o->status = CFO_STATUS_ERROR;
+        snprintf(buf, sizeof buf, "could not start: %s", res->error);
+        what = buf;
+        break;
+    }
+    o->count = 1;
+    o->findings = (o->status == CFO_STATUS_FAIL || o->status == CFO_STATUS_TIMEOUT ||
+                   o->status == CFO_STATUS_OOM)
+                      ? 1
+                      : 0;
+    bool reported = res->result != NULL && cfo_outcome_parse_figures(o, res->result);
+    if (res->result != NULL && !reported)
+        cfo_warn("a task wrote malformed figures to CFO_RESULT_FD; using defaults");
+    /* What happened to the process matters more than what it meant to say. */
+    if (what != NULL) {
+        char *fuzzer_said = o->summary;
+        o->summary = fuzzer_said ? cfo_xasprintf("%s (%s)", what, fuzzer_said) : cfo_xstrdup(what);
+        free(fuzzer_said);
+    }
+    if (o->summary == NULL)
+        o->summary = cfo_xstrdup(o->status == CFO_STATUS_PASS ? "passed" : "failed");
+    cfo_utf8_sanitize(o->summary);
+    cfo_utf8_sanitize(o->tail);
 }

@@ -10,8 +10,10 @@
 #include <stdint.h>
 
 #include "cfo_config.h"
+#include "cfo_exec.h"
 #include "cfo_outcome.h"
 #include "cfo_proto.h"
+#include "cfo_runner.h"
 
 /* Where and how a worker runs tasks; shared by all its task threads. */
 typedef struct cfo_task_env {
@@ -23,10 +25,6 @@ typedef struct cfo_task_env {
     int64_t grace_ms;          /* SIGTERM to SIGKILL; 0: default */
     pthread_mutex_t *git_lock; /* serializes worktree creation */
 } cfo_task_env;
-
-/* Appends the runner's argv for fuzzer: runner [--config PATH] NAME. */
-void cfo_runner_argv(cfo_strv *argv, const char *runner, const cfo_config *config,
-                     const char *fuzzer);
 
 /* The argv that runs target of fuzzer f, and the shell-quoted command that
  * reproduces it from the worktree's root (the runner named "cfo-fuzz", its
@@ -42,9 +40,13 @@ cfo_err cfo_task_argv(const cfo_fuzzer *f, const char *target, const char *runne
 void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t deadline_ms,
                       const atomic_bool *cancel, cfo_outcome *out);
 
-/* The log file of a task under dir: dir/<fuzzer>/<branch>/<target>.log with
- * each part made safe as a file name. */
-char *cfo_task_log_path(const char *dir, const char *fuzzer, const char *branch,
-                        const char *target);
+/* Fills o from an executor result: exit 0 pass, 1 fail, other exit error;
+ * killed by a signal it did not get from us: error, named in the summary;
+ * stopped at its timeout: timeout; killed at its memory limit: oom;
+ * stopped at the run's deadline or by a stop request: cancelled. The figures
+ * come from the JSON the task wrote to CFO_RESULT_FD ({"count", "findings",
+ * "summary", "crashes"}); without it, count is 1 and findings is 1 for
+ * fail/timeout/oom, else 0. */
+void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const char *log_path);
 
 #endif

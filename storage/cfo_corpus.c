@@ -5,27 +5,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cfo_digest.h"
 #include "cfo_log.h"
 
 void cfo_content_name(const void *data, size_t len, char out[41])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int md_len = 0;
-    if (EVP_Digest(data, len, md, &md_len, EVP_sha1(), NULL) != 1 || md_len != 20)
-        abort(); /* only allocation can fail here */
-    for (unsigned int i = 0; i < 20; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[40] = '\0';
+    cfo_sha1_hex(data, len, out);
 }
 
 static int cmp_str(const void *a, const void *b)

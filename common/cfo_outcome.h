@@ -5,7 +5,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cfo_exec.h"
 #include "cfo_record.h"
 
 typedef struct cfo_outcome {
@@ -29,14 +28,11 @@ typedef struct cfo_outcome {
     uint32_t attempt; /* which attempt this is (1 first) */
 } cfo_outcome;
 
-/* Fills o from an executor result: exit 0 pass, 1 fail, other exit error;
- * killed by a signal it did not get from us: error, named in the summary;
- * stopped at its timeout: timeout; killed at its memory limit: oom;
- * stopped at the run's deadline or by a stop request: cancelled. The figures
- * come from the JSON the task wrote to CFO_RESULT_FD ({"count", "findings",
- * "summary", "crashes"}); without it, count is 1 and findings is 1 for
- * fail/timeout/oom, else 0. */
-void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const char *log_path);
+/* Reads the figures a task wrote to CFO_RESULT_FD, {"count": N,
+ * "findings": M, "summary": "...", "crashes": [...]}, into o; absent or
+ * malformed parts leave o's values. Returns false when the text is not such
+ * an object. */
+bool cfo_outcome_parse_figures(cfo_outcome *o, const char *json);
 /* The findings list (JSON text from a task, a worker or a journal) as the
  * dataset keeps it: compact, an array of flat objects, at most
  * CFO_RECORD_MAX_CRASHES bytes. NULL, with a warning, for anything else,

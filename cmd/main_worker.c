@@ -18,7 +18,7 @@
 #include "cfo_log.h"
 #include "cfo_proto.h"
 #include "cfo_session.h"
-#include "cfo_task.h"
+#include "cfo_runner.h"
 
 enum { EXIT_OK = 0, EXIT_USAGE = 2, EXIT_HARNESS = 3 };
 

@@ -89,10 +89,7 @@ char *cfo_outcome_compact_crashes(const char *json)
     return out;
 }
 
-/* Reads {"count":N,"findings":M,"summary":"...","crashes":[...]}; absent or
- * malformed parts leave the defaults. Returns false when the text is not
- * such an object. */
-static bool parse_figures(const char *json, cfo_outcome *o)
+bool cfo_outcome_parse_figures(cfo_outcome *o, const char *json)
 {
     char err[128];
     if (!cfo_json_depth_ok(json, strlen(json), 64))
@@ -125,83 +122,6 @@ static bool parse_figures(const char *json, cfo_outcome *o)
     }
     yajl_tree_free(root);
     return true;
-}
-
-void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const char *log_path)
-{
-    memset(o, 0, sizeof *o);
-    o->done = true;
-    o->exit_code = -1;
-    o->duration = (double)res->duration_ms / 1000.0;
-    o->has_usage = res->end != CFO_EXEC_SPAWN_FAILED;
-    o->cpu = (double)res->cpu_ms / 1000.0;
-    o->max_rss_kb = res->max_rss_kb;
-    o->end_wall_ms = cfo_wall_ms();
-    /* The tail is bytes, not a string: a NUL in the output must not end it. */
-    o->tail = cfo_xstrndup(res->tail ? res->tail : "", res->tail ? res->tail_len : 0);
-    for (size_t i = 0; i < (res->tail ? res->tail_len : 0); i++)
-        if (o->tail[i] == '\0')
-            o->tail[i] = '?';
-    o->log_path = log_path ? cfo_xstrdup(log_path) : NULL;
-    const char *what = NULL;
-    char buf[160];
-    switch (res->end) {
-    case CFO_EXEC_EXITED:
-        o->exit_code = res->exit_code;
-        o->status = res->exit_code == 0   ? CFO_STATUS_PASS
-                    : res->exit_code == 1 ? CFO_STATUS_FAIL
-                                          : CFO_STATUS_ERROR;
-        if (o->status == CFO_STATUS_ERROR) {
-            snprintf(buf, sizeof buf, "exited with status %d", res->exit_code);
-            what = buf;
-        }
-        break;
-    case CFO_EXEC_SIGNALED:
-        o->term_signal = res->term_signal;
-        o->status = CFO_STATUS_ERROR;
-        snprintf(buf, sizeof buf, "killed by signal %d (%s)", res->term_signal,
-                 strsignal(res->term_signal));
-        what = buf;
-        break;
-    case CFO_EXEC_TIMEOUT:
-        o->status = CFO_STATUS_TIMEOUT;
-        snprintf(buf, sizeof buf, "stopped at its timeout after %.1fs", o->duration);
-        what = buf;
-        break;
-    case CFO_EXEC_CANCELLED:
-        o->status = CFO_STATUS_CANCELLED;
-        what = "stopped at the run's deadline";
-        break;
-    case CFO_EXEC_OOM:
-        o->status = CFO_STATUS_OOM;
-        snprintf(buf, sizeof buf, "killed at its memory limit with %lld KiB resident",
-                 (long long)res->max_rss_kb);
-        what = buf;
-        break;
-    case CFO_EXEC_SPAWN_FAILED:
-        o->status = CFO_STATUS_ERROR;
-        snprintf(buf, sizeof buf, "could not start: %s", res->error);
-        what = buf;
-        break;
-    }
-    o->count = 1;
-    o->findings = (o->status == CFO_STATUS_FAIL || o->status == CFO_STATUS_TIMEOUT ||
-                   o->status == CFO_STATUS_OOM)
-                      ? 1
-                      : 0;
-    bool reported = res->result != NULL && parse_figures(res->result, o);
-    if (res->result != NULL && !reported)
-        cfo_warn("a task wrote malformed figures to CFO_RESULT_FD; using defaults");
-    /* What happened to the process matters more than what it meant to say. */
-    if (what != NULL) {
-        char *fuzzer_said = o->summary;
-        o->summary = fuzzer_said ? cfo_xasprintf("%s (%s)", what, fuzzer_said) : cfo_xstrdup(what);
-        free(fuzzer_said);
-    }
-    if (o->summary == NULL)
-        o->summary = cfo_xstrdup(o->status == CFO_STATUS_PASS ? "passed" : "failed");
-    cfo_utf8_sanitize(o->summary);
-    cfo_utf8_sanitize(o->tail);
 }
 
 void cfo_outcome_cancelled(cfo_outcome *o, const char *why)

@@ -1,7 +1,7 @@
 /* main_coordinator.c -- cfo-coordinator: serves a run's tasks to cfo-workers. */
-#include "cfo_cli.h"
+#include "cfo_run.h"
 
 int main(int argc, char **argv)
 {
-    return cfo_orchestrator_main(argc, argv, false);
+    return cfo_orchestrator_main(argc, argv, NULL);
 }

@@ -11,7 +11,7 @@
 #define CFO_CORPUS_MAX_INPUT (1u << 20) /* bytes of one input; larger ones are skipped, counted */
 #define CFO_CORPUS_MAX_FILES 100000
 
-/* 40-hex SHA-1 of data (OpenSSL EVP), NUL-terminated in out[41]: the name
+/* 40-hex SHA-1 of data, NUL-terminated in out[41]: the name
  * libFuzzer gives the inputs it writes. */
 void cfo_content_name(const void *data, size_t len, char out[41]);
 
