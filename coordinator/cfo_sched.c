@@ -707,68 +707,126 @@ static void print_progress(sched *s, bool final)
     free(pw);
 }
 
+/* The scheduler's state for ts: every task queued but those a resumed run
+ * already committed. */
+static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
+                       cfo_outcome *outcomes, cfo_sched_stats *stats)
+{
+    memset(s, 0, sizeof *s);
+    memset(stats, 0, sizeof *stats);
+    s->ts = ts;
+    s->o = o;
+    s->out = outcomes;
+    s->stats = stats;
+    s->hb = o->heartbeat_ms > 0 ? o->heartbeat_ms : CFO_SCHED_DEFAULT_HEARTBEAT_MS;
+    s->start = cfo_now_ms();
+    /* A resumed run's budget counts from its first start. */
+    int64_t spent = o->started_wall_ms > 0 ? cfo_wall_ms() - o->started_wall_ms : 0;
+    s->deadline = s->start + o->budget_ms - (spent > 0 ? spent : 0);
+    s->tasks = cfo_xcalloc(ts->n + 1, sizeof *s->tasks);
+    s->fuzzers = cfo_xcalloc(ts->n + 1, sizeof *s->fuzzers);
+    for (size_t t = 0; t < ts->n; t++) {
+        const char *name = ts->v[t].fuzzer->name;
+        int f = 0;
+        while (f < s->nfuzzers && strcmp(s->fuzzers[f], name) != 0)
+            f++;
+        if (f == s->nfuzzers)
+            s->fuzzers[s->nfuzzers++] = name;
+        s->tasks[t] = (stask){.state = TASK_QUEUED, .attempt = 1, .holder = -1, .fuzzer = f};
+    }
+    size_t nf = (size_t)s->nfuzzers + 1;
+    s->queues = cfo_xcalloc(nf, sizeof *s->queues);
+    s->share = cfo_xcalloc(nf, sizeof *s->share);
+    s->used_ms = cfo_xcalloc(nf, sizeof *s->used_ms);
+    s->out_n = cfo_xcalloc(nf, sizeof *s->out_n);
+    s->out_sent_sum = cfo_xcalloc(nf, sizeof *s->out_sent_sum);
+    for (size_t t = 0; t < ts->n; t++)
+        s->share[s->tasks[t].fuzzer] = ts->v[t].fuzzer->budget_share;
+    for (size_t t = 0; t < ts->n; t++) {
+        if (outcomes[t].done) {
+            /* Committed before a restart: its result stands. */
+            s->tasks[t].state = TASK_DONE;
+            s->tasks[t].attempt = outcomes[t].attempt ? outcomes[t].attempt : 1;
+            s->done++;
+            continue;
+        }
+        fq_push_back(&s->queues[s->tasks[t].fuzzer], t);
+    }
+}
+
+/* Ends what is still open, says BYE to every live worker, frees s. */
+static void sched_fini(sched *s)
+{
+    /* Whatever is still open is the run's end for it. */
+    for (size_t t = 0; t < s->ts->n; t++)
+        if (s->tasks[t].state != TASK_DONE)
+            cfo_outcome_cancelled(&s->out[t], "cancelled: the run ended before it finished");
+    print_progress(s, true);
+    cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "run over"}};
+    for (int w = 0; w < s->nsessions; w++)
+        if (s->sessions[w].live)
+            send_to(s, w, &bye);
+    for (int w = 0; w < s->nsessions; w++) {
+        free(s->sessions[w].id);
+        free(s->sessions[w].can);
+    }
+    free(s->sessions);
+    for (int f = 0; f < s->nfuzzers; f++)
+        free(s->queues[f].v);
+    free(s->queues);
+    free(s->share);
+    free(s->used_ms);
+    free(s->out_n);
+    free(s->out_sent_sum);
+    free(s->fuzzers);
+    free(s->tasks);
+}
+
+/* Starts cancelling when the run must stop: a signal, the budget, no
+ * worker in time. */
+static void check_stop(sched *s, int64_t now)
+{
+    const cfo_sched_opts *o = s->o;
+    if (o->reload != NULL && *o->reload) {
+        *o->reload = 0;
+        if (o->zap != NULL)
+            reload_keys(s);
+    }
+    if (!s->cancelling && o->stop != NULL && *o->stop)
+        start_cancelling(s, "stopped by a signal");
+    if (!s->cancelling && now >= s->deadline)
+        start_cancelling(s, "the run's budget ended");
+    if (!s->cancelling && o->wait_workers_ms > 0 && s->stats->workers_seen == 0 &&
+        now - s->start >= o->wait_workers_ms) {
+        s->stats->no_worker = true;
+        start_cancelling(s, "no worker connected");
+    }
+}
+
+/* The next thing due: a heartbeat, the deadline, a progress line; at most
+ * 200 ms so a stop request is seen promptly. */
+static long poll_wait(const sched *s, int64_t now, int64_t next_print)
+{
+    int64_t wait = 200;
+    if (s->hb / 2 < wait)
+        wait = s->hb / 2;
+    if (next_print - now < wait)
+        wait = next_print - now;
+    if (!s->cancelling && s->deadline - now < wait)
+        wait = s->deadline - now;
+    return wait < 1 ? 1 : (long)wait;
+}
+
 void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *outcomes,
                    cfo_sched_stats *stats)
 {
     sched s;
-    memset(&s, 0, sizeof s);
-    memset(stats, 0, sizeof *stats);
-    s.ts = ts;
-    s.o = o;
-    s.out = outcomes;
-    s.stats = stats;
-    s.hb = o->heartbeat_ms > 0 ? o->heartbeat_ms : CFO_SCHED_DEFAULT_HEARTBEAT_MS;
-    s.start = cfo_now_ms();
-    /* A resumed run's budget counts from its first start. */
-    int64_t spent = o->started_wall_ms > 0 ? cfo_wall_ms() - o->started_wall_ms : 0;
-    s.deadline = s.start + o->budget_ms - (spent > 0 ? spent : 0);
-    s.tasks = cfo_xcalloc(ts->n + 1, sizeof *s.tasks);
-    s.fuzzers = cfo_xcalloc(ts->n + 1, sizeof *s.fuzzers);
-    for (size_t t = 0; t < ts->n; t++) {
-        const char *name = ts->v[t].fuzzer->name;
-        int f = 0;
-        while (f < s.nfuzzers && strcmp(s.fuzzers[f], name) != 0)
-            f++;
-        if (f == s.nfuzzers)
-            s.fuzzers[s.nfuzzers++] = name;
-        s.tasks[t] = (stask){.state = TASK_QUEUED, .attempt = 1, .holder = -1, .fuzzer = f};
-    }
-    s.queues = cfo_xcalloc((size_t)s.nfuzzers + 1, sizeof *s.queues);
-    s.share = cfo_xcalloc((size_t)s.nfuzzers + 1, sizeof *s.share);
-    s.used_ms = cfo_xcalloc((size_t)s.nfuzzers + 1, sizeof *s.used_ms);
-    s.out_n = cfo_xcalloc((size_t)s.nfuzzers + 1, sizeof *s.out_n);
-    s.out_sent_sum = cfo_xcalloc((size_t)s.nfuzzers + 1, sizeof *s.out_sent_sum);
-    for (size_t t = 0; t < ts->n; t++)
-        s.share[s.tasks[t].fuzzer] = ts->v[t].fuzzer->budget_share;
-    for (size_t t = 0; t < ts->n; t++) {
-        if (outcomes[t].done) {
-            /* Committed before a restart: its result stands. */
-            s.tasks[t].state = TASK_DONE;
-            s.tasks[t].attempt = outcomes[t].attempt ? outcomes[t].attempt : 1;
-            s.done++;
-            continue;
-        }
-        fq_push_back(&s.queues[s.tasks[t].fuzzer], t);
-    }
-
+    sched_init(&s, ts, o, outcomes, stats);
     int64_t every = o->progress_every_ms > 0 ? o->progress_every_ms : 5000;
     int64_t next_print = s.start + (o->progress_tty ? 0 : every);
     while (s.done < ts->n) {
         int64_t now = cfo_now_ms();
-        if (o->reload != NULL && *o->reload) {
-            *o->reload = 0;
-            if (o->zap != NULL)
-                reload_keys(&s);
-        }
-        if (!s.cancelling && o->stop != NULL && *o->stop)
-            start_cancelling(&s, "stopped by a signal");
-        if (!s.cancelling && now >= s.deadline)
-            start_cancelling(&s, "the run's budget ended");
-        if (!s.cancelling && o->wait_workers_ms > 0 && stats->workers_seen == 0 &&
-            now - s.start >= o->wait_workers_ms) {
-            stats->no_worker = true;
-            start_cancelling(&s, "no worker connected");
-        }
+        check_stop(&s, now);
         if (s.cancelling && now >= s.cancel_until) {
             give_up_running(&s);
             break;
@@ -781,22 +839,10 @@ void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *
         }
         if (s.done >= ts->n)
             break;
-
         zmq_pollitem_t items[2];
         for (int k = 0; k < o->nsockets; k++)
             items[k] = (zmq_pollitem_t){.socket = o->sockets[k], .events = ZMQ_POLLIN};
-        /* The next thing due: a heartbeat, the deadline, a progress line; at
-         * most 200 ms so a stop request is seen promptly. */
-        int64_t wait = 200;
-        if (s.hb / 2 < wait)
-            wait = s.hb / 2;
-        if (next_print - now < wait)
-            wait = next_print - now;
-        if (!s.cancelling && s.deadline - now < wait)
-            wait = s.deadline - now;
-        if (wait < 1)
-            wait = 1;
-        int rc = zmq_poll(items, o->nsockets, (long)wait);
+        int rc = zmq_poll(items, o->nsockets, poll_wait(&s, now, next_print));
         if (rc < 0 && errno != EINTR) {
             cfo_error("zmq_poll: %s", zmq_strerror(errno));
             break;
@@ -805,27 +851,5 @@ void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *
             if (items[k].revents & ZMQ_POLLIN)
                 drain(&s, k);
     }
-    /* Whatever is still open is the run's end for it. */
-    for (size_t t = 0; t < ts->n; t++)
-        if (s.tasks[t].state != TASK_DONE)
-            cfo_outcome_cancelled(&s.out[t], "cancelled: the run ended before it finished");
-    print_progress(&s, true);
-    cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "run over"}};
-    for (int w = 0; w < s.nsessions; w++)
-        if (s.sessions[w].live)
-            send_to(&s, w, &bye);
-    for (int w = 0; w < s.nsessions; w++) {
-        free(s.sessions[w].id);
-        free(s.sessions[w].can);
-    }
-    free(s.sessions);
-    for (int f = 0; f < s.nfuzzers; f++)
-        free(s.queues[f].v);
-    free(s.queues);
-    free(s.share);
-    free(s.used_ms);
-    free(s.out_n);
-    free(s.out_sent_sum);
-    free(s.fuzzers);
-    free(s.tasks);
+    sched_fini(&s);
 }

@@ -418,6 +418,49 @@ static void reap_finished(worker *w)
     }
 }
 
+/* Liveness: a coordinator silent for CFO_SESSION_LIVENESS heartbeats is
+ * gone; reconnect with backoff. And our own heartbeat when it is due. */
+static void keep_alive(worker *w, int64_t now)
+{
+    if (w->sock != NULL && now - w->last_recv > CFO_SESSION_LIVENESS * w->hb) {
+        w->backoff = w->backoff ? w->backoff * 2 : 1000;
+        if (w->backoff > CFO_SESSION_BACKOFF_MAX_MS)
+            w->backoff = CFO_SESSION_BACKOFF_MAX_MS;
+        cfo_warn("the coordinator went silent; reconnecting in %llds",
+                 (long long)(w->backoff / 1000));
+        close_socket(w);
+        w->reconnect_at = now + w->backoff;
+        if (w->leaving) /* nobody to report to */
+            cancel_all(w);
+    }
+    if (w->sock == NULL && !w->leaving && now >= w->reconnect_at)
+        open_socket(w);
+    if (w->sock != NULL && now - w->last_sent >= w->hb) {
+        cfo_msg hb = {.type = CFO_MSG_HEARTBEAT};
+        send_msg(w, &hb);
+    }
+}
+
+/* What the coordinator sent, at most 1024 messages a turn so the loop's
+ * other duties are not starved. */
+static void read_messages(worker *w)
+{
+    for (int n = 0; n < 1024 && w->sock != NULL; n++) {
+        cfo_wire_in in;
+        memset(&in, 0, sizeof in);
+        cfo_diag d = {{0}};
+        cfo_err err = cfo_wire_recv(w->sock, false, &in, &d);
+        if (err == CFO_ENOTFOUND)
+            break;
+        if (err != CFO_OK) {
+            cfo_warn("ignored a bad message from the coordinator: %s", d.msg);
+            continue;
+        }
+        on_message(w, &in.msg);
+        cfo_msg_fini(&in.msg);
+    }
+}
+
 int cfo_session_run(const cfo_session_opts *o)
 {
     worker w;
@@ -470,23 +513,7 @@ int cfo_session_run(const cfo_session_opts *o)
             }
             break;
         }
-        if (w.sock != NULL && now - w.last_recv > CFO_SESSION_LIVENESS * w.hb) {
-            w.backoff = w.backoff ? w.backoff * 2 : 1000;
-            if (w.backoff > CFO_SESSION_BACKOFF_MAX_MS)
-                w.backoff = CFO_SESSION_BACKOFF_MAX_MS;
-            cfo_warn("the coordinator went silent; reconnecting in %llds",
-                     (long long)(w.backoff / 1000));
-            close_socket(&w);
-            w.reconnect_at = now + w.backoff;
-            if (w.leaving) /* nobody to report to */
-                cancel_all(&w);
-        }
-        if (w.sock == NULL && !w.leaving && now >= w.reconnect_at)
-            open_socket(&w);
-        if (w.sock != NULL && now - w.last_sent >= w.hb) {
-            cfo_msg hb = {.type = CFO_MSG_HEARTBEAT};
-            send_msg(&w, &hb);
-        }
+        keep_alive(&w, now);
 
         zmq_pollitem_t items[2] = {
             {.socket = NULL, .fd = w.efd, .events = ZMQ_POLLIN},
@@ -502,22 +529,8 @@ int cfo_session_run(const cfo_session_opts *o)
         }
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
             reap_finished(&w);
-        if (rc > 0 && w.sock != NULL && (items[1].revents & ZMQ_POLLIN)) {
-            for (int n = 0; n < 1024 && w.sock != NULL; n++) {
-                cfo_wire_in in;
-                memset(&in, 0, sizeof in);
-                cfo_diag d = {{0}};
-                cfo_err err = cfo_wire_recv(w.sock, false, &in, &d);
-                if (err == CFO_ENOTFOUND)
-                    break;
-                if (err != CFO_OK) {
-                    cfo_warn("ignored a bad message from the coordinator: %s", d.msg);
-                    continue;
-                }
-                on_message(&w, &in.msg);
-                cfo_msg_fini(&in.msg);
-            }
-        }
+        if (rc > 0 && w.sock != NULL && (items[1].revents & ZMQ_POLLIN))
+            read_messages(&w);
     }
     /* Tasks still running (a coordinator that vanished while we left) were
      * cancelled: wait for their process groups to be gone. */
