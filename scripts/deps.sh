@@ -24,6 +24,9 @@ packages=(
   afl++
   # bench/run.py's baselines and peak-memory readings.
   parallel time
+  # `ip netns`: the several-machines test (test_netns) runs in network
+  # namespaces; without `ip` it skips.
+  iproute2
 )
 
 missing=()
