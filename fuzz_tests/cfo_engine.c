@@ -1262,6 +1262,78 @@ static void run_fini(cfo_engine_run *r)
     cfo_strv_fini(&r->artifact_hints);
 }
 
+/* The last push: what the engine found since the last round. */
+static void final_push(syncer *sync, cfo_blobdir *remote)
+{
+    cfo_diag d = {{0}};
+    cfo_corpus_stats st = {0};
+    if (cfo_corpus_push(remote, sync->r->queue_dir, NULL, &st, &d) != CFO_OK)
+        printf("corpus: final push failed: %s\n", d.msg);
+    sync->pushed += st.transferred;
+    printf("corpus: %zu inputs pushed, %zu pulled from other runs during %zu sync rounds; "
+           "%zu in the engine's queue\n",
+           sync->pushed, sync->pulled_new, sync->rounds, count_files(sync->r->queue_dir));
+}
+
+/* SIGTERM and SIGINT stop the engine, which then saves the corpus. */
+static void catch_stop(struct sigaction *old_term, struct sigaction *old_int)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, old_term);
+    sigaction(SIGINT, &sa, old_int);
+}
+
+/* The target's executable in the worktree, which must be one of ops'. */
+static cfo_err locate_target(cfo_engine_run *r, const cfo_engine_ops *ops, cfo_diag *d)
+{
+    r->target_path = cfo_xasprintf("%s/%s", r->f->targets_dir, r->target);
+    char abs[PATH_MAX];
+    if (realpath(r->target_path, abs) == NULL || access(abs, X_OK) != 0)
+        return cfo_diag_set(d, CFO_ENOTFOUND, "no target %s: %s is not an executable", r->target,
+                            r->target_path);
+    r->target_abs = cfo_xstrdup(abs);
+    if (!ops->is_target(r->target_abs))
+        return cfo_diag_set(d, CFO_EINVAL, "%s is not a %s target", r->target_path, ops->engine);
+    return CFO_OK;
+}
+
+/* The task's figures and summary from its findings; fails when a finding's
+ * kind is one the fuzzer's fail_on names. */
+static cfo_fuzz_verdict report_findings(const cfo_engine_run *r, const cfo_engine_finding *findings,
+                                        size_t nfindings, cfo_fuzz_result *res)
+{
+    bool fail = false;
+    int64_t fresh = 0;
+    for (size_t i = 0; i < nfindings; i++) {
+        if (findings[i].is_new)
+            fresh++;
+        if (r->f->fail_on & (1u << findings[i].kind))
+            fail = true;
+    }
+    res->findings = fresh;
+    size_t listed = cfo_engine_findings_json(findings, nfindings, &res->crashes);
+    cfo_buf_reset(&res->summary);
+    cfo_buf_printf(&res->summary, "%lld executions in %.0fs; ", (long long)r->execs,
+                   (double)r->fuzz_ms / 1000.0);
+    if (nfindings == 0) {
+        cfo_buf_puts(&res->summary, "no crash");
+    } else {
+        cfo_buf_printf(&res->summary, "%zu signature%s (%lld new): ", nfindings,
+                       nfindings == 1 ? "" : "s", (long long)fresh);
+        for (size_t i = 0; i < nfindings && i < 3; i++)
+            cfo_buf_printf(&res->summary, "%s%s%s", i ? "; " : "", findings[i].signature,
+                           findings[i].is_new ? "" : " (known)");
+        if (nfindings > 3)
+            cfo_buf_puts(&res->summary, "; ...");
+        if (listed < nfindings)
+            cfo_buf_printf(&res->summary, " (%zu not listed: too long)", nfindings - listed);
+    }
+    return fail ? CFO_FUZZ_FAIL : CFO_FUZZ_PASS;
+}
+
 cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *ops,
                                      const char *target, cfo_fuzz_result *res, cfo_diag *d)
 {
@@ -1283,12 +1355,8 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
     syncer sync = {0};
     bool syncing = false;
 
-    struct sigaction sa, old_term, old_int;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGINT, &sa, &old_int);
+    struct sigaction old_term, old_int;
+    catch_stop(&old_term, &old_int);
 
     if (strchr(target, '/') != NULL) {
         cfo_diag_set(d, CFO_EINVAL, "target '%s' is not a name in %s (cfo-fuzz %s --discover)",
@@ -1298,18 +1366,8 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
     if (cfo_engine_preflight(d) != CFO_OK ||
         cfo_engine_build(f, task_ms > 0 ? task_ms / 2 : 0, d) != CFO_OK)
         goto out;
-    r.target_path = cfo_xasprintf("%s/%s", f->targets_dir, target);
-    char abs[PATH_MAX];
-    if (realpath(r.target_path, abs) == NULL || access(abs, X_OK) != 0) {
-        cfo_diag_set(d, CFO_ENOTFOUND, "no target %s: %s is not an executable", target,
-                     r.target_path);
+    if (locate_target(&r, ops, d) != CFO_OK)
         goto out;
-    }
-    r.target_abs = cfo_xstrdup(abs);
-    if (!ops->is_target(r.target_abs)) {
-        cfo_diag_set(d, CFO_EINVAL, "%s is not a %s target", r.target_path, ops->engine);
-        goto out;
-    }
     char *prefix = cfo_xasprintf("cfo-%s", ops->engine);
     r.work = cfo_make_temp_dir(prefix, d);
     free(prefix);
@@ -1359,15 +1417,7 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
     if (syncing)
         sync_stop(&sync);
     syncing = false;
-    /* The last push: what the engine found since the last round. */
-    cfo_diag pd = {{0}};
-    memset(&st, 0, sizeof st);
-    if (cfo_corpus_push(remote, r.queue_dir, NULL, &st, &pd) != CFO_OK)
-        printf("corpus: final push failed: %s\n", pd.msg);
-    sync.pushed += st.transferred;
-    printf("corpus: %zu inputs pushed, %zu pulled from other runs during %zu sync rounds; "
-           "%zu in the engine's queue\n",
-           sync.pushed, sync.pulled_new, sync.rounds, count_files(r.queue_dir));
+    final_push(&sync, remote);
     if (err != CFO_OK)
         goto out;
     if (atomic_load(&stop_requested)) {
@@ -1378,33 +1428,7 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
     if (triage_all(&r, ops, root_url, &findings, &nfindings, d) != CFO_OK)
         goto out;
 
-    bool fail = false;
-    int64_t fresh = 0;
-    for (size_t i = 0; i < nfindings; i++) {
-        if (findings[i].is_new)
-            fresh++;
-        if (f->fail_on & (1u << findings[i].kind))
-            fail = true;
-    }
-    res->findings = fresh;
-    size_t listed = cfo_engine_findings_json(findings, nfindings, &res->crashes);
-    cfo_buf_reset(&res->summary);
-    cfo_buf_printf(&res->summary, "%lld executions in %.0fs; ", (long long)r.execs,
-                   (double)r.fuzz_ms / 1000.0);
-    if (nfindings == 0) {
-        cfo_buf_puts(&res->summary, "no crash");
-    } else {
-        cfo_buf_printf(&res->summary, "%zu signature%s (%lld new): ", nfindings,
-                       nfindings == 1 ? "" : "s", (long long)fresh);
-        for (size_t i = 0; i < nfindings && i < 3; i++)
-            cfo_buf_printf(&res->summary, "%s%s%s", i ? "; " : "", findings[i].signature,
-                           findings[i].is_new ? "" : " (known)");
-        if (nfindings > 3)
-            cfo_buf_puts(&res->summary, "; ...");
-        if (listed < nfindings)
-            cfo_buf_printf(&res->summary, " (%zu not listed: too long)", nfindings - listed);
-    }
-    verdict = fail ? CFO_FUZZ_FAIL : CFO_FUZZ_PASS;
+    verdict = report_findings(&r, findings, nfindings, res);
 out:
     if (syncing)
         sync_stop(&sync);

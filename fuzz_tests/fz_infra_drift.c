@@ -323,6 +323,44 @@ static cfo_err tf_run(tf_ctx *c, char *const *args, size_t max_out, bool echo_ou
     return err;
 }
 
+/* Terraform's environment for one module: a plugin cache shared by every
+ * module, the module's working data in tmp, no prompts, no phoning home. */
+static void tf_environment(tf_ctx *c, const char *tmp)
+{
+    cfo_diag cache_diag = {{0}};
+    char *cache = plugin_cache_dir(&cache_diag);
+    if (cache == NULL)
+        fprintf(stderr, "infra_drift: no shared plugin cache: %s\n",
+                cache_diag.msg[0] ? cache_diag.msg : "neither XDG_CACHE_HOME nor HOME is set");
+    if (cache != NULL)
+        cfo_strv_push_owned(&c->env, cfo_xasprintf("TF_PLUGIN_CACHE_DIR=%s", cache));
+    free(cache);
+    cfo_strv_push_owned(&c->env, cfo_xasprintf("TF_DATA_DIR=%s/data", tmp));
+    cfo_strv_push(&c->env, "TF_IN_AUTOMATION=1");
+    cfo_strv_push(&c->env, "TF_INPUT=0");
+    if (getenv("CHECKPOINT_DISABLE") == NULL)
+        cfo_strv_push(&c->env, "CHECKPOINT_DISABLE=1");
+}
+
+/* Fills res from the plan: the resources checked, those that drifted. */
+static cfo_fuzz_verdict drift_verdict(const char *module, const cfo_tfplan *tp, int plan_exit,
+                                      cfo_fuzz_result *res)
+{
+    res->count = tp->resources;
+    res->findings = tp->changed;
+    for (size_t i = 0; i < tp->addresses.n; i++)
+        printf("infra_drift: %s: drift: %s [%s]\n", module, tp->addresses.v[i], tp->actions.v[i]);
+    cfo_buf_reset(&res->summary);
+    if (tp->changed > 0)
+        cfo_buf_printf(&res->summary, "%s: %lld of %lld resources drifted", module,
+                       (long long)tp->changed, (long long)tp->resources);
+    else
+        cfo_buf_printf(&res->summary, "%s: no drift in %lld resource%s%s", module,
+                       (long long)tp->resources, tp->resources == 1 ? "" : "s",
+                       plan_exit == 2 ? " (only outputs would change)" : "");
+    return tp->changed > 0 ? CFO_FUZZ_FAIL : CFO_FUZZ_PASS;
+}
+
 static cfo_fuzz_verdict drift_run(const cfo_fuzzer *f, const char *target, cfo_fuzz_result *res,
                                   cfo_diag *d)
 {
@@ -362,19 +400,7 @@ static cfo_fuzz_verdict drift_run(const cfo_fuzzer *f, const char *target, cfo_f
         goto out;
     plan = cfo_xasprintf("%s/plan.tfplan", tmp);
 
-    cfo_diag cache_diag = {{0}};
-    char *cache = plugin_cache_dir(&cache_diag);
-    if (cache == NULL)
-        fprintf(stderr, "infra_drift: no shared plugin cache: %s\n",
-                cache_diag.msg[0] ? cache_diag.msg : "neither XDG_CACHE_HOME nor HOME is set");
-    if (cache != NULL)
-        cfo_strv_push_owned(&c.env, cfo_xasprintf("TF_PLUGIN_CACHE_DIR=%s", cache));
-    free(cache);
-    cfo_strv_push_owned(&c.env, cfo_xasprintf("TF_DATA_DIR=%s/data", tmp));
-    cfo_strv_push(&c.env, "TF_IN_AUTOMATION=1");
-    cfo_strv_push(&c.env, "TF_INPUT=0");
-    if (getenv("CHECKPOINT_DISABLE") == NULL)
-        cfo_strv_push(&c.env, "CHECKPOINT_DISABLE=1");
+    tf_environment(&c, tmp);
 
     printf("infra_drift: %s: terraform init\n", module);
     char *init_args[] = {"init", "-input=false", "-no-color", NULL};
@@ -417,21 +443,7 @@ static cfo_fuzz_verdict drift_run(const cfo_fuzzer *f, const char *target, cfo_f
         goto out;
     }
 
-    res->count = tp.resources;
-    res->findings = tp.changed;
-    for (size_t i = 0; i < tp.addresses.n; i++)
-        printf("infra_drift: %s: drift: %s [%s]\n", module, tp.addresses.v[i], tp.actions.v[i]);
-    cfo_buf_reset(&res->summary);
-    if (tp.changed > 0) {
-        verdict = CFO_FUZZ_FAIL;
-        cfo_buf_printf(&res->summary, "%s: %lld of %lld resources drifted", module,
-                       (long long)tp.changed, (long long)tp.resources);
-    } else {
-        verdict = CFO_FUZZ_PASS;
-        cfo_buf_printf(&res->summary, "%s: no drift in %lld resource%s%s", module,
-                       (long long)tp.resources, tp.resources == 1 ? "" : "s",
-                       plan_exit == 2 ? " (only outputs would change)" : "");
-    }
+    verdict = drift_verdict(module, &tp, plan_exit, res);
     printf("infra_drift: %s\n", res->summary.data);
     fflush(stdout);
 out:
