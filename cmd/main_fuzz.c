@@ -9,7 +9,9 @@
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 
+#include "cfo_cmdline.h"
 #include "cfo_config.h"
+#include "cfo_file.h"
 #include "cfo_fuzz_impl.h"
 #include "cfo_log.h"
 
@@ -112,21 +114,12 @@ static yajl_gen_status gen_result(yajl_gen g, const cfo_fuzz_result *res, const 
     return s;
 }
 
-static int write_all(int fd, const unsigned char *buf, size_t len)
+static int write_all(int fd, const void *buf, size_t len)
 {
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            fprintf(stderr, "cfo-fuzz: writing the result to fd %d: %s\n", fd,
-                    n < 0 ? strerror(errno) : "short write");
-            return -1;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    if (cfo_write_all(fd, buf, len) == CFO_OK)
+        return 0;
+    fprintf(stderr, "cfo-fuzz: writing the result to fd %d: %s\n", fd, strerror(errno));
+    return -1;
 }
 
 static int write_result(int fd, const cfo_fuzz_result *res)

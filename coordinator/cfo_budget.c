@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfo_recindex.h"
 #include "cfo_log.h"
 #include "cfo_util.h"
 
@@ -25,74 +26,50 @@ int64_t cfo_budget_yield(const cfo_recset *prior, const char *fuzzer, const char
     return sum;
 }
 
-/* Records of the fuzzers being allocated for, sorted by (fuzzer, branch,
- * target), so each task's yield is a binary search, not a scan of a
- * million records. */
-typedef struct yield_index {
-    const cfo_record **v;
+/* The fuzzers being allocated for, each once. */
+typedef struct fuzzer_names {
+    const char **v;
     size_t n;
-} yield_index;
+} fuzzer_names;
 
-static int key_cmp(const char *fa, const char *ba, const char *ta, const cfo_record *b)
+/* Records of those fuzzers that found something: the only ones a yield
+ * counts. */
+static bool keep_yield(const cfo_record *r, void *arg)
 {
-    int c = strcmp(fa, b->fuzzer);
-    if (c == 0)
-        c = strcmp(ba, b->branch);
-    if (c == 0)
-        c = strcmp(ta, b->target);
-    return c;
+    const fuzzer_names *names = arg;
+    if (r->status == CFO_STATUS_CANCELLED || r->findings <= 0)
+        return false;
+    for (size_t k = 0; k < names->n; k++)
+        if (strcmp(names->v[k], r->fuzzer) == 0)
+            return true;
+    return false;
 }
 
-static int rec_cmp(const void *pa, const void *pb)
-{
-    const cfo_record *a = *(const cfo_record *const *)pa;
-    return key_cmp(a->fuzzer, a->branch, a->target, *(const cfo_record *const *)pb);
-}
-
-static void index_build(yield_index *ix, const cfo_recset *prior, const cfo_taskset *ts,
+static void index_build(cfo_recindex *ix, const cfo_recset *prior, const cfo_taskset *ts,
                         const bool *counted)
 {
-    ix->n = 0;
-    ix->v = cfo_xcalloc(prior ? prior->n + 1 : 1, sizeof *ix->v);
-    /* The few fuzzers concerned, each once. */
-    const char **names = cfo_xcalloc(ts->n, sizeof *names);
-    size_t nnames = 0;
+    fuzzer_names names = {cfo_xcalloc(ts->n + 1, sizeof *names.v), 0};
     for (size_t t = 0; t < ts->n; t++) {
         size_t k = 0;
-        while (counted[t] && k < nnames && strcmp(names[k], ts->v[t].fuzzer->name) != 0)
+        while (counted[t] && k < names.n && strcmp(names.v[k], ts->v[t].fuzzer->name) != 0)
             k++;
-        if (counted[t] && k == nnames)
-            names[nnames++] = ts->v[t].fuzzer->name;
+        if (counted[t] && k == names.n)
+            names.v[names.n++] = ts->v[t].fuzzer->name;
     }
-    for (size_t i = 0; prior != NULL && i < prior->n; i++) {
-        const cfo_record *r = &prior->v[i];
-        if (r->status == CFO_STATUS_CANCELLED || r->findings <= 0)
-            continue;
-        for (size_t k = 0; k < nnames; k++) {
-            if (strcmp(names[k], r->fuzzer) == 0) {
-                ix->v[ix->n++] = r;
-                break;
-            }
-        }
-    }
-    free(names);
-    qsort(ix->v, ix->n, sizeof *ix->v, rec_cmp);
+    cfo_recindex_build(ix, prior, keep_yield, &names);
+    free(names.v);
 }
 
-static int64_t index_yield(const yield_index *ix, const cfo_task *t)
+static int64_t index_yield(const cfo_recindex *ix, const cfo_task *t)
 {
-    const char *f = t->fuzzer->name;
-    size_t lo = 0, hi = ix->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (key_cmp(f, t->branch, t->target, ix->v[mid]) > 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t first;
+    size_t n = cfo_recindex_find(ix, t->fuzzer->name, t->target, &first);
     int64_t sum = 0;
-    for (size_t i = lo; i < ix->n && key_cmp(f, t->branch, t->target, ix->v[i]) == 0; i++)
-        sum = ix->v[i]->findings > INT64_MAX - sum ? INT64_MAX : sum + ix->v[i]->findings;
+    for (size_t i = first; i < first + n; i++) {
+        const cfo_record *r = ix->v[i];
+        if (strcmp(r->branch, t->branch) == 0)
+            sum = r->findings > INT64_MAX - sum ? INT64_MAX : sum + r->findings;
+    }
     return sum;
 }
 
@@ -115,12 +92,12 @@ void cfo_budget_allocate(cfo_taskset *ts, const cfo_recset *prior, int64_t budge
         counted[i] = f->budget_share > 0 && fills_time(f);
         done[i] = !counted[i];
     }
-    yield_index ix;
+    cfo_recindex ix;
     index_build(&ix, prior, ts, counted);
     for (size_t i = 0; i < ts->n; i++)
         if (counted[i])
             weight[i] = 1.0 + (double)index_yield(&ix, &ts->v[i]);
-    free(ix.v);
+    cfo_recindex_fini(&ix);
     free(counted);
     for (size_t i = 0; i < ts->n; i++) {
         if (done[i])

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfo_file.h"
 #include "cfo_log.h"
 #include "cfo_report.h"
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cfo_merge.h"
+#include "cfo_recindex.h"
 #include "cfo_util.h"
 
 const char *const cfo_schedule_names[] = {"history", "fifo", NULL};
@@ -20,61 +21,25 @@ int cfo_schedule_parse(const char *name, cfo_schedule *out)
     return -1;
 }
 
-/* The prior records sorted by (fuzzer, branch, target), so each task finds
- * its target's history with a binary search. */
-typedef struct history {
-    const cfo_record **v;
-    size_t n;
-} history;
-
-static int key_cmp3(const char *fa, const char *ba, const char *ta, const cfo_record *b)
+static bool keep_history(const cfo_record *r, void *arg)
 {
-    int c = strcmp(fa, b->fuzzer);
-    if (c == 0)
-        c = strcmp(ba, b->branch);
-    if (c == 0)
-        c = strcmp(ta, b->target);
-    return c;
+    (void)arg;
+    return r->status != CFO_STATUS_CANCELLED;
 }
 
-static int record_key_cmp(const void *pa, const void *pb)
-{
-    const cfo_record *a = *(const cfo_record *const *)pa;
-    const cfo_record *b = *(const cfo_record *const *)pb;
-    return key_cmp3(a->fuzzer, a->branch, a->target, b);
-}
-
-static void history_build(history *h, const cfo_recset *prior)
-{
-    h->n = 0;
-    h->v = NULL;
-    if (prior == NULL || prior->n == 0)
-        return;
-    h->v = cfo_xcalloc(prior->n, sizeof *h->v);
-    for (size_t i = 0; i < prior->n; i++)
-        if (prior->v[i].status != CFO_STATUS_CANCELLED)
-            h->v[h->n++] = &prior->v[i];
-    qsort(h->v, h->n, sizeof *h->v, record_key_cmp);
-}
-
-static cfo_priority_info info_of(const history *h, const cfo_task *t)
+/* A target is the same target on any commit of its branch. */
+static cfo_priority_info info_of(const cfo_recindex *h, const cfo_task *t)
 {
     cfo_priority_info info = {.klass = CFO_PRIORITY_NEW, .expected = 0};
-    /* First record of the key. */
-    size_t lo = 0, hi = h->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (key_cmp3(t->fuzzer->name, t->branch, t->target, h->v[mid]) > 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t first;
+    size_t count = cfo_recindex_find(h, t->fuzzer->name, t->target, &first);
     const cfo_record *newest = NULL;
     double total = 0;
     size_t n = 0;
-    for (size_t i = lo; i < h->n && key_cmp3(t->fuzzer->name, t->branch, t->target, h->v[i]) == 0;
-         i++) {
+    for (size_t i = first; i < first + count; i++) {
         const cfo_record *r = h->v[i];
+        if (strcmp(r->branch, t->branch) != 0)
+            continue;
         total += r->duration;
         n++;
         if (newest == NULL || cfo_record_cmp_newer(r, newest) > 0)
@@ -89,11 +54,11 @@ static cfo_priority_info info_of(const history *h, const cfo_task *t)
 
 void cfo_priority_classify(const cfo_taskset *ts, const cfo_recset *prior, cfo_priority_info *info)
 {
-    history h;
-    history_build(&h, prior);
+    cfo_recindex h;
+    cfo_recindex_build(&h, prior, keep_history, NULL);
     for (size_t i = 0; i < ts->n; i++)
         info[i] = info_of(&h, &ts->v[i]);
-    free(h.v);
+    cfo_recindex_fini(&h);
 }
 
 typedef struct ranked {

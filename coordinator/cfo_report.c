@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 
+#include "cfo_file.h"
 #include "cfo_dataset.h"
 #include "cfo_log.h"
 #include "cfo_util.h"
@@ -135,41 +136,6 @@ void cfo_report_summary(FILE *out, const cfo_taskset *ts, const cfo_outcome *out
             fprintf(out, "            log: %s\n", o->log_path);
     }
     fflush(out);
-}
-
-cfo_err cfo_write_file_atomic(const char *path, const void *data, size_t len, cfo_diag *d)
-{
-    char *tmp = cfo_xasprintf("%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        cfo_err err = cfo_diag_set(d, CFO_EIO, "cannot write %s: %s", path, strerror(errno));
-        free(tmp);
-        return err;
-    }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            cfo_err err = cfo_diag_set(d, CFO_EIO, "cannot write %s: %s", path, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return err;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        cfo_err err = cfo_diag_set(d, CFO_EIO, "cannot write %s: %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return err;
-    }
-    free(tmp);
-    return CFO_OK;
 }
 
 static void gen_str(yajl_gen g, const char *s)

@@ -47,7 +47,4 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
 cfo_err cfo_report_step_summary(const char *path, const cfo_taskset *ts,
                                 const cfo_outcome *outcomes, const cfo_run_info *info, cfo_diag *d);
 
-/* Writes data to path atomically (temp file, fsync, rename). */
-cfo_err cfo_write_file_atomic(const char *path, const void *data, size_t len, cfo_diag *d);
-
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cfo_recindex.h"
 #include "cfo_changes.h"
 #include "cfo_exec.h"
 #include "cfo_git.h"
@@ -77,57 +78,21 @@ static cfo_err discover(const cfo_taskgen_opts *o, const cfo_fuzzer *f, const ch
     return err;
 }
 
-/* Passing records of the prior dataset, sorted by (commit, fuzzer, target), so
- * that skipping already-passed targets costs a binary search per target. */
-typedef struct pass_index {
-    const cfo_record **v;
-    size_t n;
-} pass_index;
-
-static int pass_cmp(const char *commit_a, const char *fuzzer_a, const char *target_a,
-                    const cfo_record *b)
+static bool keep_passed(const cfo_record *r, void *arg)
 {
-    int c = strcmp(commit_a, b->commit);
-    if (c == 0)
-        c = strcmp(fuzzer_a, b->fuzzer);
-    if (c == 0)
-        c = strcmp(target_a, b->target);
-    return c;
+    (void)arg;
+    return r->ok;
 }
 
-static int pass_sort(const void *pa, const void *pb)
-{
-    const cfo_record *a = *(const cfo_record *const *)pa;
-    return pass_cmp(a->commit, a->fuzzer, a->target, *(const cfo_record *const *)pb);
-}
-
-static void pass_index_build(pass_index *ix, const cfo_recset *prior)
-{
-    ix->v = NULL;
-    ix->n = 0;
-    if (prior == NULL || prior->n == 0)
-        return;
-    ix->v = cfo_xcalloc(prior->n, sizeof *ix->v);
-    for (size_t i = 0; i < prior->n; i++)
-        if (prior->v[i].ok)
-            ix->v[ix->n++] = &prior->v[i];
-    qsort(ix->v, ix->n, sizeof *ix->v, pass_sort);
-}
-
-static bool already_passed(const pass_index *ix, const char *fuzzer, const char *target,
+/* Whether target passed on commit, on any branch. */
+static bool already_passed(const cfo_recindex *ix, const char *fuzzer, const char *target,
                            const char *commit)
 {
-    size_t lo = 0, hi = ix->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = pass_cmp(commit, fuzzer, target, ix->v[mid]);
-        if (c == 0)
+    size_t first;
+    size_t n = cfo_recindex_find(ix, fuzzer, target, &first);
+    for (size_t i = first; i < first + n; i++)
+        if (strcmp(ix->v[i]->commit, commit) == 0)
             return true;
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
     return false;
 }
 
@@ -213,8 +178,8 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
         goto out;
     char abs[PATH_MAX];
     workroot = cfo_xstrdup(realpath(o->workdir, abs) ? abs : o->workdir);
-    pass_index passed;
-    pass_index_build(&passed, o->prior);
+    cfo_recindex passed;
+    cfo_recindex_build(&passed, o->prior, keep_passed, NULL);
 
     for (size_t fi = 0; fi < o->config->nfuzzers; fi++) {
         const cfo_fuzzer *f = &o->config->fuzzers[fi];
@@ -271,7 +236,7 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
         if (err != CFO_OK)
             break;
     }
-    free(passed.v);
+    cfo_recindex_fini(&passed);
 out:
     change_cache_fini(&changes);
     free(top);

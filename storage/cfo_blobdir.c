@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
+#include "cfo_file.h"
 #include "cfo_log.h"
 #include "gcs_auth.h"
 #include "gcs_http.h"
@@ -138,45 +139,6 @@ static char *local_path(const cfo_blobdir *self, const char *name)
     return cfo_xasprintf("%s/%s", strcmp(self->dir, "/") == 0 ? "" : self->dir, name);
 }
 
-/* A temporary name beside path: hidden, so listings skip it. */
-static char *temp_beside(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t dl = slash ? (size_t)(slash - path) + 1 : 0;
-    const char *base = path + dl;
-    return cfo_xasprintf("%.*s.%.60s.tmp.%ld.%016" PRIx64, (int)dl, path, base, (long)getpid(),
-                         cfo_gcs_random());
-}
-
-static cfo_err write_all(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return CFO_EIO;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return CFO_OK;
-}
-
-static cfo_err sync_dir(const char *dir, cfo_diag *d)
-{
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0) {
-        int e = errno;
-        if (dfd >= 0)
-            close(dfd);
-        return cfo_diag_set(d, CFO_EIO, "cannot sync directory %s: %s", dir, strerror(e));
-    }
-    close(dfd);
-    return CFO_OK;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -277,7 +239,7 @@ static cfo_err local_get(cfo_blobdir *self, const char *name, const char *dest_p
                            (intmax_t)sb.st_size, max_bytes);
         goto out;
     }
-    tmp = temp_beside(dest_path);
+    tmp = cfo_temp_beside(dest_path);
     out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (out < 0) {
         err = cfo_diag_set(d, CFO_EIO, "cannot create %s: %s", tmp, strerror(errno));
@@ -302,7 +264,7 @@ static cfo_err local_get(cfo_blobdir *self, const char *name, const char *dest_p
             err = cfo_diag_set(d, CFO_ELIMIT, "%s is more than %" PRIu64 " bytes", src, max_bytes);
             goto out;
         }
-        if (write_all(out, buf, (size_t)n) != CFO_OK) {
+        if (cfo_write_all(out, buf, (size_t)n) != CFO_OK) {
             err = cfo_diag_set(d, CFO_EIO, "cannot write %s: %s", tmp, strerror(errno));
             goto out;
         }
@@ -348,13 +310,13 @@ static cfo_err local_put(cfo_blobdir *self, const char *name, const void *data, 
     if (err != CFO_OK)
         return err;
     char *final = local_path(self, name);
-    char *tmp = temp_beside(final);
+    char *tmp = cfo_temp_beside(final);
     const char *step = "create";
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         goto fail;
     step = "write";
-    if (write_all(fd, data, len) != CFO_OK)
+    if (cfo_write_all(fd, data, len) != CFO_OK)
         goto fail;
     step = "fsync";
     if (fsync(fd) != 0)
@@ -376,7 +338,7 @@ static cfo_err local_put(cfo_blobdir *self, const char *name, const void *data, 
     free(tmp);
     free(final);
     /* The new entry is durable only once the directory is. */
-    return *created ? sync_dir(self->dir, d) : CFO_OK;
+    return *created ? cfo_sync_dir(self->dir, d) : CFO_OK;
 
 fail:;
     int e = errno;
@@ -629,7 +591,7 @@ static cfo_err write_to_file(void *ctx, const void *data, size_t len, cfo_diag *
     if (fs->bytes > fs->max)
         return cfo_diag_set(fs->d, CFO_ELIMIT, "%s is more than %" PRIu64 " bytes", fs->what,
                             fs->max);
-    if (write_all(fs->fd, data, len) != CFO_OK)
+    if (cfo_write_all(fs->fd, data, len) != CFO_OK)
         return cfo_diag_set(fs->d, CFO_EIO, "cannot write %s: %s", fs->what, strerror(errno));
     return CFO_OK;
 }
@@ -637,7 +599,7 @@ static cfo_err write_to_file(void *ctx, const void *data, size_t len, cfo_diag *
 static cfo_err gcs_get(cfo_blobdir *self, const char *name, const char *dest_path,
                        uint64_t max_bytes, cfo_diag *d)
 {
-    char *tmp = temp_beside(dest_path);
+    char *tmp = cfo_temp_beside(dest_path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         cfo_err err = cfo_diag_set(d, CFO_EIO, "cannot create %s: %s", tmp, strerror(errno));

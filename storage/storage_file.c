@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cfo_file.h"
+
 #define READ_CHUNK (64 * 1024)
 
 typedef struct file_storage {
@@ -130,32 +132,6 @@ static cfo_err fs_read(cfo_storage *st, cfo_storage_sink sink, void *ctx, char *
     return err;
 }
 
-static cfo_err write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return CFO_EIO;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return CFO_OK;
-}
-
-static uint64_t random_u64(void)
-{
-    uint64_t v = 0;
-    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
-    }
-    return v;
-}
-
 static cfo_err fs_write(cfo_storage *st, const void *data, size_t len, const char *expect_token,
                         cfo_diag *d)
 {
@@ -172,58 +148,9 @@ static cfo_err fs_write(cfo_storage *st, const void *data, size_t len, const cha
     if (err != CFO_OK)
         return err;
 
-    /* Keep the mode of the file being replaced. */
-    mode_t mode = 0644;
-    struct stat old;
-    if (stat(fs->path, &old) == 0)
-        mode = old.st_mode & 07777;
-
-    char *tmp = cfo_xasprintf("%s.tmp.%ld.%016" PRIx64, fs->path, (long)getpid(), random_u64());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        err = cfo_diag_set(d, CFO_EIO, "cannot create %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return err;
-    }
-    const char *step = "write";
-    if (write_all(fd, data, len) != CFO_OK)
-        goto fail;
-    step = "chmod";
-    if (mode != 0644 && fchmod(fd, mode) != 0)
-        goto fail;
-    step = "fsync";
-    if (fsync(fd) != 0)
-        goto fail;
-    step = "close";
-    int rc = close(fd);
-    fd = -1;
-    if (rc != 0)
-        goto fail;
-    step = "rename";
-    if (rename(tmp, fs->path) != 0)
-        goto fail;
-    free(tmp);
-
-    /* The rename is durable only once the directory entry is. */
-    int dfd = open(fs->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0) {
-        int e = errno;
-        if (dfd >= 0)
-            close(dfd);
-        return cfo_diag_set(d, CFO_EIO, "%s was replaced but its directory %s not synced: %s",
-                            st->display, fs->dir, strerror(e));
-    }
-    close(dfd);
-    return CFO_OK;
-
-fail:;
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    err = cfo_diag_set(d, CFO_EIO, "cannot write %s (%s of %s failed: %s); it was not modified",
-                       st->display, step, tmp, strerror(e));
-    free(tmp);
+    err = cfo_write_file_atomic(fs->path, data, len, d);
+    if (err != CFO_OK)
+        cfo_diag_prefix(d, "%s", st->display);
     return err;
 }
 

@@ -148,7 +148,7 @@ static void test_stale_token(void **state)
     text = slurp(path);
     assert_string_equal(text, "v3");
     free(text);
-    assert_int_equal(count_prefixed(dir, "data.json.tmp."), 0);
+    assert_int_equal(count_prefixed(dir, ".data.json.tmp."), 0);
 
     cfo_buf_fini(&buf);
     cfo_storage_destroy(&a);
@@ -224,7 +224,7 @@ static void test_crash_before_rename(void **state)
     cfo_buf_init(&b);
     assert_int_equal(read_all(st, &b, token), CFO_OK);
 
-    char *garbage = cfo_xasprintf("%s.tmp.X", path);
+    char *garbage = cfo_xasprintf("%s/.data.json.tmp.X", dir);
     write_file(garbage, "\x01garbage{{{");
 
     /* The child is killed by SIGXFSZ inside write(2) of the temp file: a
@@ -246,7 +246,7 @@ static void test_crash_before_rename(void **state)
     assert_true(WIFSIGNALED(status));
     assert_int_equal(WTERMSIG(status), SIGXFSZ);
     /* the child's temp file and the garbage are there ... */
-    assert_int_equal(count_prefixed(dir, "data.json.tmp."), 2);
+    assert_int_equal(count_prefixed(dir, ".data.json.tmp."), 2);
 
     /* ... and ignored: the old content and version are intact */
     char token2[CFO_TOKEN_MAX];
@@ -318,7 +318,7 @@ static void test_failed_write_cleans_up(void **state)
     assert_true(strncmp(msg, want, strlen(want)) == 0);
     assert_non_null(strstr(msg, "not modified"));
 
-    assert_int_equal(count_prefixed(dir, "data.json.tmp."), 0);
+    assert_int_equal(count_prefixed(dir, ".data.json.tmp."), 0);
     char token2[CFO_TOKEN_MAX];
     assert_int_equal(read_all(st, &b, token2), CFO_OK);
     assert_string_equal(b.data, "old");
