@@ -28,8 +28,22 @@
 #define LIST_PAGE_SIZE 1000
 #define PAGE_TOKEN_MAX 4096
 
+/* What differs between a local folder and a gs:// prefix. */
+typedef struct blobdir_ops {
+    cfo_err (*list)(cfo_blobdir *self, size_t max, cfo_strv *names, cfo_diag *d);
+    cfo_err (*get)(cfo_blobdir *self, const char *name, const char *dest_path, uint64_t max_bytes,
+                   cfo_diag *d);
+    cfo_err (*put)(cfo_blobdir *self, const char *name, const void *data, size_t len, bool *created,
+                   cfo_diag *d);
+    cfo_err (*remove)(cfo_blobdir *self, const char *name, cfo_diag *d);
+    /* Fills sub (zeroed, ops set) as the sub-folder rel of self. */
+    cfo_err (*sub)(const cfo_blobdir *self, const char *rel, cfo_blobdir *sub, cfo_diag *d);
+} blobdir_ops;
+
+static const blobdir_ops local_ops, gcs_ops;
+
 struct cfo_blobdir {
-    bool gcs;
+    const blobdir_ops *ops;
     char *display;
     /* local */
     char *dir; /* absolute, no trailing '/' (but "/" itself) */
@@ -128,6 +142,7 @@ static cfo_err open_local(const char *path, cfo_blobdir **out, cfo_diag *d)
     while (n > 1 && abs[n - 1] == '/')
         abs[--n] = '\0';
     cfo_blobdir *bd = cfo_xcalloc(1, sizeof *bd);
+    bd->ops = &local_ops;
     bd->dir = abs;
     bd->display = cfo_xstrdup(abs);
     *out = bd;
@@ -405,7 +420,7 @@ static cfo_err open_gcs(const char *url, cfo_blobdir **out, cfo_diag *d)
                             url, GCS_PREFIX_MAX);
     }
     cfo_blobdir *bd = cfo_xcalloc(1, sizeof *bd);
-    bd->gcs = true;
+    bd->ops = &gcs_ops;
     bd->bucket = cfo_xstrndup(bucket, bl);
     bd->prefix = pl ? cfo_xasprintf("%s/", prefix) : cfo_xstrdup("");
     free(prefix);
@@ -680,6 +695,40 @@ static cfo_err gcs_delete(cfo_blobdir *self, const char *name, cfo_diag *d)
     return err;
 }
 
+static cfo_err local_sub(const cfo_blobdir *self, const char *rel, cfo_blobdir *sub, cfo_diag *d)
+{
+    (void)d;
+    sub->dir = local_path(self, rel);
+    sub->display = cfo_xstrdup(sub->dir);
+    return CFO_OK;
+}
+
+static cfo_err gcs_sub(const cfo_blobdir *self, const char *rel, cfo_blobdir *sub, cfo_diag *d)
+{
+    sub->bucket = cfo_xstrdup(self->bucket);
+    sub->prefix = cfo_xasprintf("%s%s/", self->prefix, rel);
+    if (strlen(sub->prefix) > GCS_PREFIX_MAX + 1)
+        return cfo_diag_set(d, CFO_EINVAL, "sub-folder '%.200s' of %s: the prefix is too long", rel,
+                            self->display);
+    return gcs_init(sub, d);
+}
+
+static const blobdir_ops local_ops = {
+    .list = local_list,
+    .get = local_get,
+    .put = local_put,
+    .remove = local_delete,
+    .sub = local_sub,
+};
+
+static const blobdir_ops gcs_ops = {
+    .list = gcs_list,
+    .get = gcs_get,
+    .put = gcs_put,
+    .remove = gcs_delete,
+    .sub = gcs_sub,
+};
+
 /* ---- the public calls -------------------------------------------------- */
 
 cfo_err cfo_blobdir_open(const char *url, cfo_blobdir **out, cfo_diag *d)
@@ -727,21 +776,8 @@ cfo_err cfo_blobdir_sub(const cfo_blobdir *self, const char *rel, cfo_blobdir **
                             "._-%%:+,=@~, none empty, '.' or '..')",
                             rel ? rel : "(null)", self->display);
     cfo_blobdir *bd = cfo_xcalloc(1, sizeof *bd);
-    if (!self->gcs) {
-        bd->dir = local_path(self, rel);
-        bd->display = cfo_xstrdup(bd->dir);
-        *out = bd;
-        return CFO_OK;
-    }
-    bd->gcs = true;
-    bd->bucket = cfo_xstrdup(self->bucket);
-    bd->prefix = cfo_xasprintf("%s%s/", self->prefix, rel);
-    if (strlen(bd->prefix) > GCS_PREFIX_MAX + 1) {
-        cfo_blobdir_destroy(&bd);
-        return cfo_diag_set(d, CFO_EINVAL, "sub-folder '%.200s' of %s: the prefix is too long", rel,
-                            self->display);
-    }
-    cfo_err err = gcs_init(bd, d);
+    bd->ops = self->ops;
+    cfo_err err = self->ops->sub(self, rel, bd, d);
     if (err != CFO_OK) {
         cfo_blobdir_destroy(&bd);
         return err;
@@ -754,7 +790,7 @@ cfo_err cfo_blobdir_list(cfo_blobdir *self, size_t max, cfo_strv *names, cfo_dia
 {
     if (names->v == NULL)
         cfo_strv_init(names);
-    return self->gcs ? gcs_list(self, max, names, d) : local_list(self, max, names, d);
+    return self->ops->list(self, max, names, d);
 }
 
 cfo_err cfo_blobdir_get(cfo_blobdir *self, const char *name, const char *dest_path,
@@ -763,8 +799,7 @@ cfo_err cfo_blobdir_get(cfo_blobdir *self, const char *name, const char *dest_pa
     cfo_err err = check_name(self, name, d);
     if (err != CFO_OK)
         return err;
-    return self->gcs ? gcs_get(self, name, dest_path, max_bytes, d)
-                     : local_get(self, name, dest_path, max_bytes, d);
+    return self->ops->get(self, name, dest_path, max_bytes, d);
 }
 
 cfo_err cfo_blobdir_put_new_data(cfo_blobdir *self, const char *name, const void *data, size_t len,
@@ -774,8 +809,7 @@ cfo_err cfo_blobdir_put_new_data(cfo_blobdir *self, const char *name, const void
     cfo_err err = check_name(self, name, d);
     if (err != CFO_OK)
         return err;
-    return self->gcs ? gcs_put(self, name, data, len, created, d)
-                     : local_put(self, name, data, len, created, d);
+    return self->ops->put(self, name, data, len, created, d);
 }
 
 cfo_err cfo_blobdir_put_new(cfo_blobdir *self, const char *name, const char *src_path,
@@ -799,5 +833,5 @@ cfo_err cfo_blobdir_delete(cfo_blobdir *self, const char *name, cfo_diag *d)
     cfo_err err = check_name(self, name, d);
     if (err != CFO_OK)
         return err;
-    return self->gcs ? gcs_delete(self, name, d) : local_delete(self, name, d);
+    return self->ops->remove(self, name, d);
 }
