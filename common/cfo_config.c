@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,126 +162,36 @@ const cfo_fuzzer *cfo_config_find(const cfo_config *self, const char *name)
     return NULL;
 }
 
-/* --- [cfo] ----------------------------------------------------------------- */
+/* --- the keys ------------------------------------------------------------ */
 
-static void cfo_key(parse_ctx *c, const char *key, const char *value)
-{
-    cfo_config *cfg = c->cfg;
-    cfo_diag vd = {{0}};
-    int64_t v = 0;
-    if (strcmp(key, "dataset") == 0) {
-        if (*value == '\0') {
-            fail(c, c->line, CFO_EINVAL, "empty value for 'dataset' (expected a URL)");
-            return;
-        }
-        free(cfg->dataset);
-        cfg->dataset = cfo_xstrdup(value);
-    } else if (strcmp(key, "budget") == 0) {
-        if (cfo_parse_duration(value, &v, &vd) != CFO_OK)
-            fail_value(c, c->line, key, &vd);
-        else
-            cfg->budget_ms = v;
-    } else if (strcmp(key, "task_timeout") == 0) {
-        if (cfo_parse_duration(value, &v, &vd) != CFO_OK)
-            fail_value(c, c->line, key, &vd);
-        else
-            cfg->task_timeout_ms = v;
-    } else if (strcmp(key, "window") == 0) {
-        if (cfo_parse_int(value, 1, CFO_DATASET_MAX_WINDOW, &v, &vd) != CFO_OK) {
-            fail_value(c, c->line, key, &vd);
-        } else {
-            cfg->window = (int)v;
-            cfg->window_set = true;
-        }
-    } else if (strcmp(key, "concurrency") == 0) {
-        if (cfo_parse_int(value, 1, 4096, &v, &vd) != CFO_OK)
-            fail_value(c, c->line, key, &vd);
-        else
-            cfg->concurrency = (int)v;
-    } else if (strcmp(key, "focus_command") == 0) {
-        cfo_strv_fini(&cfg->focus_argv);
-        cfo_strv_init(&cfg->focus_argv);
-        cfo_strv_split_ws(&cfg->focus_argv, value);
-        if (cfg->focus_argv.n == 0)
-            fail(c, c->line, CFO_EINVAL, "empty command for 'focus_command'");
-    } else {
-        fail(c, c->line, CFO_EINVAL,
-             "unknown key '%s' in [cfo] (known: dataset, budget, task_timeout, window, "
-             "concurrency, focus_command)",
-             key);
-    }
-}
+/* How a key's value is read into its field. */
+typedef enum key_type {
+    KEY_NONE,     /* read elsewhere (kind) */
+    KEY_STRING,   /* char *; expect set: must not be empty */
+    KEY_WORDS,    /* cfo_strv, split on white space; expect set: must not be empty */
+    KEY_BOOL,     /* bool */
+    KEY_DURATION, /* int64_t milliseconds */
+    KEY_SIZE_KB,  /* int64_t KiB */
+    KEY_PERCENT,  /* int, 1..100 */
+    KEY_INT,      /* int in [min, max] */
+    KEY_CUSTOM,   /* apply() */
+} key_type;
 
-/* --- [fuzzer "NAME"] ------------------------------------------------------- */
+/* Where a key may stand: [cfo], or the [fuzzer] sections of some kinds. */
+#define IN_CFO 0x100u
+#define KIND(k) (1u << (k))
+#define ALL_KINDS (KIND(CFO_KIND_COUNT) - 1u)
+#define ENGINES (KIND(CFO_KIND_LIBFUZZER) | KIND(CFO_KIND_AFL))
 
-static bool valid_fuzzer_name(const char *s, size_t len)
-{
-    if (len == 0 || len > FUZZER_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)s[i]) && strchr("_.-", s[i]) == NULL)
-            return false;
-    return true;
-}
-
-static const char *const common_keys[] = {
-    "kind",  "branches",     "needs_working_dir", "needs_seed",   "critical",
-    "merge", "task_timeout", "memory_limit",      "budget_share", NULL};
-static const char *const drift_keys[] = {"terraform", "root", "include", "exclude", NULL};
-static const char *const exec_keys[] = {"discover", "run", "paths", NULL};
-/* libfuzzer and afl; cmplog_dir is afl's alone. */
-static const char *const libfuzzer_keys[] = {
-    "build",         "targets_dir", "input_timeout", "input_memory_limit",
-    "fuzz_time",     "corpus",      "fail_on",       "reproduce_runs",
-    "sync_interval", "seeds",       "triage_time",   "max_crashes",
-    "engine_args",   NULL};
-static const char *const afl_keys[] = {
-    "build",         "targets_dir", "input_timeout",     "input_memory_limit",
-    "fuzz_time",     "corpus",      "fail_on",           "reproduce_runs",
-    "sync_interval", "seeds",       "triage_time",       "max_crashes",
-    "engine_args",   "cmplog_dir",  "persistent_record", NULL};
-
-static bool in_list(const char *const *list, const char *key)
-{
-    for (; *list; list++)
-        if (strcmp(*list, key) == 0)
-            return true;
-    return false;
-}
-
-/* The keys of kind besides the common ones (NULL-terminated). */
-static const char *const *kind_keys(cfo_kind kind)
-{
-    static const char *const none[] = {NULL};
-    switch (kind) {
-    case CFO_KIND_CANARY:
-        return none;
-    case CFO_KIND_INFRA_DRIFT:
-        return drift_keys;
-    case CFO_KIND_EXEC:
-        return exec_keys;
-    case CFO_KIND_LIBFUZZER:
-        return libfuzzer_keys;
-    case CFO_KIND_AFL:
-        return afl_keys;
-    }
-    return none;
-}
-
-static void list_keys(cfo_kind kind, char *out, size_t len)
-{
-    size_t off = 0;
-    out[0] = '\0';
-    const char *const *lists[] = {common_keys, kind_keys(kind)};
-    for (size_t l = 0; l < 2; l++) {
-        for (const char *const *k = lists[l]; *k && off < len; k++) {
-            int n = snprintf(out + off, len - off, "%s%s", off ? ", " : "", *k);
-            if (n < 0)
-                return;
-            off += (size_t)n;
-        }
-    }
-}
+typedef struct key_row {
+    const char *name;
+    unsigned where;
+    key_type type;
+    size_t offset; /* of the field in cfo_config ([cfo]) or cfo_fuzzer */
+    int64_t min, max;
+    const char *expect; /* what an empty value should have been, in its error */
+    void (*apply)(parse_ctx *c, void *obj, const pending_key *k);
+} key_row;
 
 static bool root_ok(const char *root)
 {
@@ -351,207 +262,294 @@ static void set_fail_on(parse_ctx *c, cfo_fuzzer *f, const pending_key *k)
     f->fail_on = mask;
 }
 
-/* Applies the key when it is one of the engine keys; false when it is not. */
-static bool apply_engine_key(parse_ctx *c, cfo_fuzzer *f, const pending_key *k)
+static void apply_fail_on(parse_ctx *c, void *obj, const pending_key *k)
 {
-    const char *key = k->name, *value = k->value;
-    cfo_diag vd = {{0}};
-    int64_t v = 0;
-    if (strcmp(key, "build") == 0) {
-        free(f->build);
-        f->build = cfo_xstrdup(value); /* "" is no build step */
-    } else if (strcmp(key, "targets_dir") == 0) {
-        set_path_key(c, k, &f->targets_dir, false);
-    } else if (strcmp(key, "cmplog_dir") == 0) {
-        set_path_key(c, k, &f->cmplog_dir, true);
-    } else if (strcmp(key, "seeds") == 0) {
-        /* one or more folders, white-space separated */
-        cfo_strv dirs;
-        cfo_strv_init(&dirs);
-        cfo_strv_split_ws(&dirs, value);
-        for (size_t i = 0; i < dirs.n; i++) {
-            if (!root_ok(dirs.v[i])) {
-                fail(c, k->line, CFO_EINVAL,
-                     "invalid path '%s' for 'seeds' (expected relative paths inside the "
-                     "repository)",
-                     dirs.v[i]);
-                cfo_strv_fini(&dirs);
-                return true;
-            }
-        }
-        cfo_strv_fini(&dirs);
-        free(f->seeds);
-        f->seeds = cfo_xstrdup(value);
-    } else if (strcmp(key, "input_timeout") == 0 || strcmp(key, "fuzz_time") == 0 ||
-               strcmp(key, "sync_interval") == 0 || strcmp(key, "triage_time") == 0) {
-        if (cfo_parse_duration(value, &v, &vd) != CFO_OK) {
-            fail_value(c, k->line, key, &vd);
-            return true;
-        }
-        if (key[0] == 'i')
-            f->input_timeout_ms = v;
-        else if (key[0] == 'f')
-            f->fuzz_time_ms = v;
-        else if (key[0] == 's')
-            f->sync_interval_ms = v;
-        else
-            f->triage_time_ms = v;
-    } else if (strcmp(key, "input_memory_limit") == 0) {
-        if (cfo_parse_size_kb(value, &v, &vd) != CFO_OK)
-            fail_value(c, k->line, key, &vd);
-        else
-            f->input_memory_kb = v;
-    } else if (strcmp(key, "corpus") == 0) {
-        if (value[0] == '\0') {
-            fail(c, k->line, CFO_EINVAL,
-                 "empty value for 'corpus' (expected a URL: file://PATH, gs://BUCKET/PREFIX or "
-                 "a path)");
-            return true;
-        }
-        free(f->corpus);
-        f->corpus = cfo_xstrdup(value);
-    } else if (strcmp(key, "fail_on") == 0) {
-        set_fail_on(c, f, k);
-    } else if (strcmp(key, "reproduce_runs") == 0) {
-        if (cfo_parse_int(value, 0, CFO_ENGINE_MAX_REPRODUCE_RUNS, &v, &vd) != CFO_OK)
-            fail_value(c, k->line, key, &vd);
-        else
-            f->reproduce_runs = (int)v;
-    } else if (strcmp(key, "max_crashes") == 0) {
-        if (cfo_parse_int(value, 1, CFO_ENGINE_MAX_MAX_CRASHES, &v, &vd) != CFO_OK)
-            fail_value(c, k->line, key, &vd);
-        else
-            f->max_crashes = (int)v;
-    } else if (strcmp(key, "persistent_record") == 0) {
-        if (cfo_parse_int(value, 0, CFO_ENGINE_MAX_PERSISTENT_RECORD, &v, &vd) != CFO_OK)
-            fail_value(c, k->line, key, &vd);
-        else
-            f->persistent_record = (int)v;
-    } else if (strcmp(key, "engine_args") == 0) {
-        cfo_strv_fini(&f->engine_args);
-        cfo_strv_init(&f->engine_args);
-        cfo_strv_split_ws(&f->engine_args, value);
-    } else {
-        return false;
-    }
-    return true;
+    set_fail_on(c, obj, k);
 }
 
-static void apply_fuzzer_key(parse_ctx *c, cfo_fuzzer *f, const pending_key *k)
+static void apply_targets_dir(parse_ctx *c, void *obj, const pending_key *k)
 {
-    const char *key = k->name, *value = k->value;
-    cfo_diag vd = {{0}};
-    bool b = false;
-    int64_t v = 0;
-    if (strcmp(key, "kind") == 0) {
-        /* consumed when the section ended */
-    } else if (strcmp(key, "branches") == 0) {
-        cfo_strv_fini(&f->branches);
-        cfo_strv_init(&f->branches);
-        cfo_strv_split_ws(&f->branches, value);
-    } else if (strcmp(key, "needs_working_dir") == 0 || strcmp(key, "needs_seed") == 0 ||
-               strcmp(key, "critical") == 0) {
-        if (cfo_parse_bool(value, &b, &vd) != CFO_OK) {
-            fail_value(c, k->line, key, &vd);
-            return;
-        }
-        if (key[0] == 'c')
-            f->critical = b;
-        else if (strcmp(key, "needs_seed") == 0)
-            f->needs_seed = b;
-        else
-            f->needs_working_dir = b;
-    } else if (strcmp(key, "merge") == 0) {
-        if (cfo_merge_parse(value, &f->merge) != 0)
-            fail(c, k->line, CFO_EINVAL,
-                 "invalid merge strategy '%s' for 'merge' (expected supersede or accumulate)",
-                 value);
-    } else if (strcmp(key, "task_timeout") == 0) {
-        if (cfo_parse_duration(value, &v, &vd) != CFO_OK)
-            fail_value(c, k->line, key, &vd);
-        else
-            f->task_timeout_ms = v;
-    } else if (strcmp(key, "memory_limit") == 0) {
-        if (cfo_parse_size_kb(value, &v, &vd) != CFO_OK)
-            fail_value(c, k->line, key, &vd);
-        else
-            f->memory_limit_kb = v;
-    } else if (strcmp(key, "budget_share") == 0) {
-        if (cfo_parse_percent(value, &f->budget_share, &vd) != CFO_OK)
-            fail_value(c, k->line, key, &vd);
-    } else if (strcmp(key, "terraform") == 0) {
-        if (*value == '\0') {
-            fail(c, k->line, CFO_EINVAL,
-                 "empty value for 'terraform' (expected terraform, tofu or a path)");
-            return;
-        }
-        free(f->terraform);
-        f->terraform = cfo_xstrdup(value);
-    } else if (strcmp(key, "root") == 0) {
-        if (!root_ok(value)) {
-            fail(c, k->line, CFO_EINVAL,
-                 "invalid root '%s' for 'root' (expected a relative path inside the "
-                 "repository)",
-                 value);
-            return;
-        }
-        free(f->root);
-        f->root = cfo_xstrdup(value);
-    } else if (strcmp(key, "include") == 0 || strcmp(key, "exclude") == 0) {
-        cfo_strv *sv = key[0] == 'i' ? &f->include : &f->exclude;
-        cfo_strv_fini(sv);
-        cfo_strv_init(sv);
-        cfo_strv_split_ws(sv, value);
-    } else if (strcmp(key, "paths") == 0) {
-        /* GLOB -> TARGET entries, comma-separated, over the changed files */
-        cfo_strv_fini(&f->path_globs);
-        cfo_strv_fini(&f->path_targets);
-        cfo_strv_init(&f->path_globs);
-        cfo_strv_init(&f->path_targets);
-        char *copy = cfo_xstrdup(value), *save = NULL;
-        for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
-            char *arrow = strstr(item, "->");
-            cfo_strv glob, target;
-            cfo_strv_init(&glob);
-            cfo_strv_init(&target);
-            if (arrow != NULL) {
-                *arrow = '\0';
-                cfo_strv_split_ws(&glob, item);
-                cfo_strv_split_ws(&target, arrow + 2);
-            }
-            bool ok =
-                glob.n == 1 && target.n == 1 && cfo_target_validate(target.v[0], &vd) == CFO_OK;
-            if (ok) {
-                cfo_strv_push(&f->path_globs, glob.v[0]);
-                cfo_strv_push(&f->path_targets, target.v[0]);
-            }
-            cfo_strv_fini(&glob);
-            cfo_strv_fini(&target);
-            if (!ok) {
-                fail(c, k->line, CFO_EINVAL,
-                     "invalid 'paths' entry (expected GLOB -> TARGET, comma-separated)");
-                break;
-            }
-        }
-        free(copy);
-    } else if (apply_engine_key(c, f, k)) {
-        /* an engine key, applied or reported */
-    } else if (strcmp(key, "discover") == 0 || strcmp(key, "run") == 0) {
-        bool run = key[0] == 'r';
-        cfo_strv *sv = run ? &f->run_argv : &f->discover_argv;
-        cfo_strv_fini(sv);
-        cfo_strv_init(sv);
-        cfo_strv_split_ws(sv, value);
-        if (sv->n == 0) {
-            fail(c, k->line, CFO_EINVAL, "empty command for '%s'", key);
-            return;
-        }
-        if (!run)
-            for (size_t i = 0; i < sv->n; i++)
-                if (strstr(sv->v[i], "{target}") != NULL)
-                    fail(c, k->line, CFO_EINVAL,
-                         "'{target}' cannot be used in 'discover' (it finds the targets)");
+    set_path_key(c, k, &((cfo_fuzzer *)obj)->targets_dir, false);
+}
+
+static void apply_cmplog_dir(parse_ctx *c, void *obj, const pending_key *k)
+{
+    set_path_key(c, k, &((cfo_fuzzer *)obj)->cmplog_dir, true);
+}
+
+static void apply_root(parse_ctx *c, void *obj, const pending_key *k)
+{
+    cfo_fuzzer *f = obj;
+    if (!root_ok(k->value)) {
+        fail(c, k->line, CFO_EINVAL,
+             "invalid root '%s' for 'root' (expected a relative path inside the repository)",
+             k->value);
+        return;
     }
+    free(f->root);
+    f->root = cfo_xstrdup(k->value);
+}
+
+/* seeds: one or more folders inside the repository, white-space separated. */
+static void apply_seeds(parse_ctx *c, void *obj, const pending_key *k)
+{
+    cfo_fuzzer *f = obj;
+    cfo_strv dirs;
+    cfo_strv_init(&dirs);
+    cfo_strv_split_ws(&dirs, k->value);
+    for (size_t i = 0; i < dirs.n; i++) {
+        if (!root_ok(dirs.v[i])) {
+            fail(c, k->line, CFO_EINVAL,
+                 "invalid path '%s' for 'seeds' (expected relative paths inside the repository)",
+                 dirs.v[i]);
+            cfo_strv_fini(&dirs);
+            return;
+        }
+    }
+    cfo_strv_fini(&dirs);
+    free(f->seeds);
+    f->seeds = cfo_xstrdup(k->value);
+}
+
+static void apply_merge(parse_ctx *c, void *obj, const pending_key *k)
+{
+    if (cfo_merge_parse(k->value, &((cfo_fuzzer *)obj)->merge) != 0)
+        fail(c, k->line, CFO_EINVAL,
+             "invalid merge strategy '%s' for 'merge' (expected supersede or accumulate)",
+             k->value);
+}
+
+static void apply_window(parse_ctx *c, void *obj, const pending_key *k)
+{
+    cfo_config *cfg = obj;
+    cfo_diag vd = {{0}};
+    int64_t v = 0;
+    if (cfo_parse_int(k->value, 1, CFO_DATASET_MAX_WINDOW, &v, &vd) != CFO_OK) {
+        fail_value(c, k->line, k->name, &vd);
+        return;
+    }
+    cfg->window = (int)v;
+    cfg->window_set = true;
+}
+
+/* One "GLOB -> TARGET" entry of paths; false when it is not one. */
+static bool add_path_entry(cfo_fuzzer *f, char *item)
+{
+    char *arrow = strstr(item, "->");
+    cfo_strv glob, target;
+    cfo_strv_init(&glob);
+    cfo_strv_init(&target);
+    if (arrow != NULL) {
+        *arrow = '\0';
+        cfo_strv_split_ws(&glob, item);
+        cfo_strv_split_ws(&target, arrow + 2);
+    }
+    bool ok = glob.n == 1 && target.n == 1 && cfo_target_validate(target.v[0], NULL) == CFO_OK;
+    if (ok) {
+        cfo_strv_push(&f->path_globs, glob.v[0]);
+        cfo_strv_push(&f->path_targets, target.v[0]);
+    }
+    cfo_strv_fini(&glob);
+    cfo_strv_fini(&target);
+    return ok;
+}
+
+/* paths: GLOB -> TARGET entries, comma-separated, over the changed files. */
+static void apply_paths(parse_ctx *c, void *obj, const pending_key *k)
+{
+    cfo_fuzzer *f = obj;
+    cfo_strv_fini(&f->path_globs);
+    cfo_strv_fini(&f->path_targets);
+    cfo_strv_init(&f->path_globs);
+    cfo_strv_init(&f->path_targets);
+    char *copy = cfo_xstrdup(k->value), *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        if (!add_path_entry(f, item)) {
+            fail(c, k->line, CFO_EINVAL,
+                 "invalid 'paths' entry (expected GLOB -> TARGET, comma-separated)");
+            break;
+        }
+    }
+    free(copy);
+}
+
+static void apply_discover(parse_ctx *c, void *obj, const pending_key *k)
+{
+    cfo_fuzzer *f = obj;
+    cfo_strv_fini(&f->discover_argv);
+    cfo_strv_init(&f->discover_argv);
+    cfo_strv_split_ws(&f->discover_argv, k->value);
+    if (f->discover_argv.n == 0) {
+        fail(c, k->line, CFO_EINVAL, "empty command for 'discover'");
+        return;
+    }
+    for (size_t i = 0; i < f->discover_argv.n; i++)
+        if (strstr(f->discover_argv.v[i], "{target}") != NULL)
+            fail(c, k->line, CFO_EINVAL,
+                 "'{target}' cannot be used in 'discover' (it finds the targets)");
+}
+
+#define KEY(name_, where_, type_, ...)                                                             \
+    {                                                                                              \
+        .name = name_, .where = where_, .type = type_, __VA_ARGS__                                 \
+    }
+#define CFG(field) offsetof(cfo_config, field)
+#define FZ(field) offsetof(cfo_fuzzer, field)
+#define DRIFT KIND(CFO_KIND_INFRA_DRIFT)
+#define EXEC KIND(CFO_KIND_EXEC)
+#define AFL KIND(CFO_KIND_AFL)
+
+/* Every key of cfo.ini, in the order error messages list them. */
+static const key_row keys[] = {
+    KEY("dataset", IN_CFO, KEY_STRING, .offset = CFG(dataset), .expect = "a URL"),
+    KEY("budget", IN_CFO, KEY_DURATION, .offset = CFG(budget_ms)),
+    KEY("task_timeout", IN_CFO, KEY_DURATION, .offset = CFG(task_timeout_ms)),
+    KEY("window", IN_CFO, KEY_CUSTOM, .apply = apply_window),
+    KEY("concurrency", IN_CFO, KEY_INT, .offset = CFG(concurrency), .min = 1, .max = 4096),
+    KEY("focus_command", IN_CFO, KEY_WORDS, .offset = CFG(focus_argv), .expect = "command"),
+    KEY("kind", ALL_KINDS, KEY_NONE),
+    KEY("branches", ALL_KINDS, KEY_WORDS, .offset = FZ(branches)),
+    KEY("needs_working_dir", ALL_KINDS, KEY_BOOL, .offset = FZ(needs_working_dir)),
+    KEY("needs_seed", ALL_KINDS, KEY_BOOL, .offset = FZ(needs_seed)),
+    KEY("critical", ALL_KINDS, KEY_BOOL, .offset = FZ(critical)),
+    KEY("merge", ALL_KINDS, KEY_CUSTOM, .apply = apply_merge),
+    KEY("task_timeout", ALL_KINDS, KEY_DURATION, .offset = FZ(task_timeout_ms)),
+    KEY("memory_limit", ALL_KINDS, KEY_SIZE_KB, .offset = FZ(memory_limit_kb)),
+    KEY("budget_share", ALL_KINDS, KEY_PERCENT, .offset = FZ(budget_share)),
+    KEY("terraform", DRIFT, KEY_STRING, .offset = FZ(terraform), .expect = "terraform, tofu or a path"),
+    KEY("root", DRIFT, KEY_CUSTOM, .apply = apply_root),
+    KEY("include", DRIFT, KEY_WORDS, .offset = FZ(include)),
+    KEY("exclude", DRIFT, KEY_WORDS, .offset = FZ(exclude)),
+    KEY("discover", EXEC, KEY_CUSTOM, .apply = apply_discover),
+    KEY("run", EXEC, KEY_WORDS, .offset = FZ(run_argv), .expect = "command"),
+    KEY("paths", EXEC, KEY_CUSTOM, .apply = apply_paths),
+    KEY("build", ENGINES, KEY_STRING, .offset = FZ(build)}, /* "" is no build step */ {.name = "targets_dir", .where = ENGINES, .type = KEY_CUSTOM, .apply = apply_targets_dir),
+    KEY("input_timeout", ENGINES, KEY_DURATION, .offset = FZ(input_timeout_ms)),
+    KEY("input_memory_limit", ENGINES, KEY_SIZE_KB, .offset = FZ(input_memory_kb)),
+    KEY("fuzz_time", ENGINES, KEY_DURATION, .offset = FZ(fuzz_time_ms)),
+    KEY("corpus", ENGINES, KEY_STRING, .offset = FZ(corpus), .expect = "a URL: file://PATH, gs://BUCKET/PREFIX or a path"),
+    KEY("fail_on", ENGINES, KEY_CUSTOM, .apply = apply_fail_on),
+    KEY("reproduce_runs", ENGINES, KEY_INT, .offset = FZ(reproduce_runs), .min = 0, .max = CFO_ENGINE_MAX_REPRODUCE_RUNS),
+    KEY("sync_interval", ENGINES, KEY_DURATION, .offset = FZ(sync_interval_ms)),
+    KEY("seeds", ENGINES, KEY_CUSTOM, .apply = apply_seeds),
+    KEY("triage_time", ENGINES, KEY_DURATION, .offset = FZ(triage_time_ms)),
+    KEY("max_crashes", ENGINES, KEY_INT, .offset = FZ(max_crashes), .min = 1, .max = CFO_ENGINE_MAX_MAX_CRASHES),
+    KEY("engine_args", ENGINES, KEY_WORDS, .offset = FZ(engine_args)),
+    KEY("cmplog_dir", AFL, KEY_CUSTOM, .apply = apply_cmplog_dir),
+    KEY("persistent_record", AFL, KEY_INT, .offset = FZ(persistent_record), .min = 0, .max = CFO_ENGINE_MAX_PERSISTENT_RECORD),
+    {.name = NULL},
+};
+
+/* The row of key where the mask allows it, or NULL. */
+static const key_row *key_find(const char *name, unsigned where)
+{
+    for (const key_row *r = keys; r->name != NULL; r++)
+        if ((r->where & where) && strcmp(r->name, name) == 0)
+            return r;
+    return NULL;
+}
+
+/* "a, b, c": the keys allowed where. */
+static void list_keys(unsigned where, char *out, size_t len)
+{
+    size_t off = 0;
+    out[0] = '\0';
+    for (const key_row *r = keys; r->name != NULL && off < len; r++) {
+        if (!(r->where & where))
+            continue;
+        int n = snprintf(out + off, len - off, "%s%s", off ? ", " : "", r->name);
+        if (n < 0)
+            return;
+        off += (size_t)n;
+    }
+}
+
+static void apply_string(parse_ctx *c, const key_row *r, char **field, const pending_key *k)
+{
+    if (r->expect != NULL && k->value[0] == '\0') {
+        fail(c, k->line, CFO_EINVAL, "empty value for '%s' (expected %s)", k->name, r->expect);
+        return;
+    }
+    free(*field);
+    *field = cfo_xstrdup(k->value);
+}
+
+static void apply_words(parse_ctx *c, const key_row *r, cfo_strv *field, const pending_key *k)
+{
+    cfo_strv_fini(field);
+    cfo_strv_init(field);
+    cfo_strv_split_ws(field, k->value);
+    if (r->expect != NULL && field->n == 0)
+        fail(c, k->line, CFO_EINVAL, "empty %s for '%s'", r->expect, k->name);
+}
+
+/* Reads k's value into obj (a cfo_config or a cfo_fuzzer) by r's type. */
+static void apply_key(parse_ctx *c, const key_row *r, void *obj, const pending_key *k)
+{
+    char *field = (char *)obj + r->offset;
+    cfo_diag vd = {{0}};
+    cfo_err err = CFO_OK;
+    int64_t v = 0;
+    switch (r->type) {
+    case KEY_NONE:
+        return;
+    case KEY_STRING:
+        apply_string(c, r, (char **)field, k);
+        return;
+    case KEY_WORDS:
+        apply_words(c, r, (cfo_strv *)field, k);
+        return;
+    case KEY_BOOL:
+        err = cfo_parse_bool(k->value, (bool *)field, &vd);
+        break;
+    case KEY_DURATION:
+        if ((err = cfo_parse_duration(k->value, &v, &vd)) == CFO_OK)
+            *(int64_t *)field = v;
+        break;
+    case KEY_SIZE_KB:
+        if ((err = cfo_parse_size_kb(k->value, &v, &vd)) == CFO_OK)
+            *(int64_t *)field = v;
+        break;
+    case KEY_PERCENT:
+        err = cfo_parse_percent(k->value, (int *)field, &vd);
+        break;
+    case KEY_INT:
+        if ((err = cfo_parse_int(k->value, r->min, r->max, &v, &vd)) == CFO_OK)
+            *(int *)field = (int)v;
+        break;
+    case KEY_CUSTOM:
+        r->apply(c, obj, k);
+        return;
+    }
+    if (err != CFO_OK)
+        fail_value(c, k->line, k->name, &vd);
+}
+
+/* --- [cfo] ----------------------------------------------------------------- */
+
+static void cfo_key(parse_ctx *c, const char *key, const char *value)
+{
+    const key_row *r = key_find(key, IN_CFO);
+    if (r == NULL) {
+        char known[256];
+        list_keys(IN_CFO, known, sizeof known);
+        fail(c, c->line, CFO_EINVAL, "unknown key '%s' in [cfo] (known: %s)", key, known);
+        return;
+    }
+    pending_key k = {.name = (char *)key, .value = (char *)value, .line = c->line};
+    apply_key(c, r, c->cfg, &k);
+}
+
+/* --- [fuzzer "NAME"] ------------------------------------------------------- */
+
+static bool valid_fuzzer_name(const char *s, size_t len)
+{
+    if (len == 0 || len > FUZZER_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && strchr("_.-", s[i]) == NULL)
+            return false;
+    return true;
 }
 
 static bool has_key(const parse_ctx *c, const char *key)
@@ -586,15 +584,16 @@ static void fuzzer_section_end(parse_ctx *c)
     cfo_fuzzer *f = add_fuzzer(c->cfg, c->fuzzer_name, kind);
     for (size_t i = 0; i < c->nkeys; i++) {
         const pending_key *k = &c->keys[i];
-        if (!in_list(common_keys, k->name) && !in_list(kind_keys(kind), k->name)) {
-            char keys[640];
-            list_keys(kind, keys, sizeof keys);
+        const key_row *r = key_find(k->name, KIND(kind));
+        if (r == NULL) {
+            char its[640];
+            list_keys(KIND(kind), its, sizeof its);
             fail(c, k->line, CFO_EINVAL,
                  "key '%s' does not apply to [%s] of kind %s (its keys: %s)", k->name, c->section,
-                 cfo_kind_info_of(kind)->name, keys);
+                 cfo_kind_info_of(kind)->name, its);
             continue;
         }
-        apply_fuzzer_key(c, f, k);
+        apply_key(c, r, f, k);
     }
     if (c->section_damaged)
         return; /* a line of it was rejected; do not guess what it held */
@@ -613,8 +612,7 @@ static void fuzzer_section_end(parse_ctx *c)
 
 static void fuzzer_key(parse_ctx *c, const char *key, const char *value)
 {
-    if (!in_list(common_keys, key) && !in_list(drift_keys, key) && !in_list(exec_keys, key) &&
-        !in_list(afl_keys, key)) {
+    if (key_find(key, ALL_KINDS) == NULL) {
         fail(c, c->line, CFO_EINVAL, "unknown key '%s' in [%s]", key, c->section);
         return;
     }
