@@ -7,12 +7,13 @@
 #include <unistd.h>
 
 #include "cfo_blobdir.h"
+#include "cfo_cmdline.h"
 #include "cfo_corpus.h"
 #include "cfo_engine.h"
 #include "cfo_log.h"
 
-#define EXIT_USAGE 2
-#define EXIT_ERROR 3
+#define EXIT_USAGE CFO_EXIT_USAGE
+#define EXIT_ERROR CFO_EXIT_HARNESS
 
 static const char usage_text[] =
     "Usage: cfo-corpus [--config FILE] ls FUZZER TARGET\n"
@@ -32,15 +33,13 @@ static const char usage_text[] =
     "              the listing that was merged are.\n"
     "  --config FILE   the configuration; default $CFO_CONFIG, else ./cfo.ini\n"
     "  -h, --help      show this help\n"
+    "  --version       print the version\n"
     "\n"
     "Exit status: 0 done, 2 usage or configuration error, 3 error.\n";
 
-static int usage_error(const char *msg, const char *arg)
+static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "cfo-corpus: ");
-    fprintf(stderr, msg, arg);
-    fprintf(stderr, "\nTry 'cfo-corpus --help'.\n");
-    return EXIT_USAGE;
+    return cfo_usage_error("cfo-corpus", fmt, arg);
 }
 
 static cfo_err open_remote(const cfo_fuzzer *f, const char *target, cfo_blobdir **out, cfo_diag *d)
@@ -183,9 +182,8 @@ int main(int argc, char **argv)
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage_text, stdout);
-            return 0;
+        if (cfo_cmdline_answers("cfo-corpus", a, usage_text)) {
+            return CFO_EXIT_OK;
         } else if (strcmp(a, "--config") == 0) {
             if (i + 1 >= argc)
                 return usage_error("%s needs a file", a);
@@ -210,7 +208,7 @@ int main(int argc, char **argv)
     if (cfo_target_validate(pos[2], &d) != CFO_OK || strchr(pos[2], '/') != NULL)
         return usage_error("bad target '%s' (a target binary's name)", pos[2]);
     cfo_config *cfg = NULL;
-    if (cfo_engine_load_config(config_path, &cfg, &d) != CFO_OK) {
+    if (cfo_config_locate(config_path, ".", &cfg, &d) != CFO_OK) {
         fprintf(stderr, "cfo-corpus: %s\n", d.msg);
         return EXIT_USAGE;
     }

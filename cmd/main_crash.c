@@ -8,14 +8,14 @@
 #include <yajl/yajl_tree.h>
 
 #include "cfo_blobdir.h"
+#include "cfo_cmdline.h"
 #include "cfo_engine.h"
 #include "cfo_exec.h"
 #include "cfo_log.h"
 
-#define EXIT_REPRODUCED 0
-#define EXIT_NOT_REPRODUCED 1
-#define EXIT_USAGE 2
-#define EXIT_ERROR 3
+#define EXIT_REPRODUCED CFO_EXIT_OK
+#define EXIT_NOT_REPRODUCED CFO_EXIT_FAIL
+#define EXIT_ERROR CFO_EXIT_HARNESS
 /* Largest bundle fetched from storage. */
 #define BUNDLE_MAX ((uint64_t)256 << 20)
 #define MANIFEST_MAX ((size_t)1 << 20)
@@ -40,17 +40,15 @@ static const char usage_text[] =
     "  --build     rebuild the target first even when it is present\n"
     "  BUNDLE      a file path, file://PATH or gs://BUCKET/OBJECT\n"
     "  -h, --help  show this help\n"
+    "  --version   print the version\n"
     "\n"
     "Exit status of reproduce: 0 the crash reproduced (same signature), 1 it did\n"
     "not, 2 usage error, 3 error (bundle unreadable, target could not be built).\n"
     "show exits 0, 2 or 3.\n";
 
-static int usage_error(const char *msg, const char *arg)
+static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "cfo-crash: ");
-    fprintf(stderr, msg, arg);
-    fprintf(stderr, "\nTry 'cfo-crash --help'.\n");
-    return EXIT_USAGE;
+    return cfo_usage_error("cfo-crash", fmt, arg);
 }
 
 /* A local copy of the bundle: the path itself, or a download into dir. */
@@ -200,9 +198,8 @@ int main(int argc, char **argv)
     bool rebuild = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage_text, stdout);
-            return 0;
+        if (cfo_cmdline_answers("cfo-crash", a, usage_text)) {
+            return CFO_EXIT_OK;
         } else if (strcmp(a, "--build") == 0) {
             rebuild = true;
         } else if (a[0] == '-' && a[1] != '\0') {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cfo_cmdline.h"
 #include "cfo_config.h"
 #include "cfo_dataset.h"
 #include "cfo_history.h"
@@ -19,8 +20,8 @@
 #include "cfo_store.h"
 #include "cfo_util.h"
 
-#define EXIT_USAGE 2
-#define EXIT_DATA 3
+#define EXIT_USAGE CFO_EXIT_USAGE
+#define EXIT_DATA CFO_EXIT_HARNESS
 
 /* clang-format off */
 #define SYNOPSIS                                                                         \
@@ -62,8 +63,8 @@ static const char usage_text[] =
     "options:\n"
     "  --into URL      merge: the dataset to write (created if missing)\n"
     "  --config FILE   merge: project configuration giving each fuzzer's merge\n"
-    "                  strategy and the window (default: ./cfo.ini if present,\n"
-    "                  else the built-in fuzzers)\n"
+    "                  strategy and the window (default: $CFO_CONFIG, else\n"
+    "                  ./cfo.ini if present, else the built-in fuzzers)\n"
     "  --window N      merge: keep the records of the N most recent commits\n"
     "                  (1..100000; default: the configuration's window, else the\n"
     "                  dataset's, else 32)\n"
@@ -73,6 +74,7 @@ static const char usage_text[] =
     "                  (required)\n"
     "  --html FILE     report: write the HTML page to FILE\n"
     "  -h, --help      print this text and exit\n"
+    "  --version       print the version and exit\n"
     "\n"
     "exit status: 0 success; 2 usage or configuration error; 3 the dataset or an\n"
     "input file could not be read, parsed or written (nothing is written then),\n"
@@ -155,14 +157,7 @@ static int load_existing(const char *url, cfo_recset *rs, int *window)
 static int load_config(const char *path, cfo_config **cfg)
 {
     cfo_diag d = {{0}};
-    if (path == NULL) {
-        if (access("cfo.ini", F_OK) != 0) {
-            *cfg = cfo_config_new_default();
-            return 0;
-        }
-        path = "cfo.ini";
-    }
-    if (cfo_config_load(path, cfg, &d) != CFO_OK) {
+    if (cfo_config_locate(path, ".", cfg, &d) != CFO_OK) {
         cfo_error("%s", d.msg);
         return EXIT_USAGE;
     }
@@ -701,10 +696,8 @@ int main(int argc, char **argv)
     if (argc < 2)
         return usage_error("no command given");
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
+    if (strcmp(cmd, "help") == 0 || cfo_cmdline_answers("cfo-dataset", cmd, usage_text))
+        return CFO_EXIT_OK;
     /* The subcommand's own arguments, with the subcommand as argv[0]. */
     int sub_argc = argc - 1;
     char **sub_argv = argv + 1;

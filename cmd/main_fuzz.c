@@ -32,6 +32,7 @@ static const char usage_text[] =
     "  --config FILE   the configuration; default $CFO_CONFIG, else ./cfo.ini\n"
     "                  if present, else the built-in CANARY and INFRA_DRIFT\n"
     "  -h, --help      show this help\n"
+    "  --version       print the version\n"
     "\n"
     "Exit status: 0 pass (or targets listed), 1 fail (the fuzzer found\n"
     "something), 2 usage or configuration error, 3 the fuzzer could not run.\n"
@@ -42,10 +43,7 @@ static const char usage_text[] =
 
 static int usage_error(const char *fmt, const char *arg)
 {
-    fprintf(stderr, "cfo-fuzz: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'cfo-fuzz --help'.\n");
-    return CFO_FUZZ_EXIT_USAGE;
+    return cfo_usage_error("cfo-fuzz", fmt, arg);
 }
 
 /* A message meant to fit one line of a log. */
@@ -54,22 +52,6 @@ static void one_line(char *s)
     for (; *s; s++)
         if (*s == '\n' || *s == '\r')
             *s = ' ';
-}
-
-static cfo_err load_config(const char *path, cfo_config **out, cfo_diag *d)
-{
-    if (path == NULL) {
-        const char *env = getenv("CFO_CONFIG");
-        if (env != NULL && env[0] != '\0')
-            path = env;
-        else if (access("cfo.ini", F_OK) == 0)
-            path = "cfo.ini";
-    }
-    if (path == NULL) {
-        *out = cfo_config_new_default();
-        return CFO_OK;
-    }
-    return cfo_config_load(path, out, d);
 }
 
 /* The descriptor CFO_RESULT_FD names, or -1 without one. The variable is
@@ -251,9 +233,8 @@ int main(int argc, char **argv)
         if (!options_done && a[0] == '-' && a[1] != '\0') {
             if (strcmp(a, "--") == 0) {
                 options_done = true;
-            } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-                fputs(usage_text, stdout);
-                return 0;
+            } else if (cfo_cmdline_answers("cfo-fuzz", a, usage_text)) {
+                return CFO_EXIT_OK;
             } else if (strcmp(a, "--discover") == 0) {
                 want_discover = true;
             } else if (strcmp(a, "--config") == 0) {
@@ -288,7 +269,7 @@ int main(int argc, char **argv)
 
     cfo_config *cfg = NULL;
     cfo_diag d = {{0}};
-    if (load_config(config_path, &cfg, &d) != CFO_OK) {
+    if (cfo_config_locate(config_path, ".", &cfg, &d) != CFO_OK) {
         one_line(d.msg);
         fprintf(stderr, "cfo-fuzz: %s\n", d.msg);
         return CFO_FUZZ_EXIT_USAGE;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cfo_cmdline.h"
 #include "cfo_curve.h"
 #include "cfo_log.h"
 
@@ -17,6 +18,7 @@ static void usage(FILE *out)
                  "\n"
                  "  --dir DIR   where to write them (default: .)\n"
                  "  --force     replace an existing pair\n"
+                 "  --version   print the version\n"
                  "  --help      this text\n");
 }
 
@@ -27,6 +29,7 @@ int main(int argc, char **argv)
         {"dir", required_argument, NULL, 'd'},
         {"force", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = ".";
@@ -45,25 +48,28 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            return 0;
+            return CFO_EXIT_OK;
+        case 'v':
+            printf("cfo-keygen %s\n", cfo_version());
+            return CFO_EXIT_OK;
         default:
             cfo_error("unknown or incomplete option '%s'", argv[optind - 1]);
             usage(stderr);
-            return 2;
+            return CFO_EXIT_USAGE;
         }
     }
     if (optind + 1 != argc) {
         cfo_error("one key NAME is needed");
         usage(stderr);
-        return 2;
+        return CFO_EXIT_USAGE;
     }
     cfo_diag d = {{0}};
     cfo_err err = cfo_curve_keygen(dir, argv[optind], force, &d);
     if (err != CFO_OK) {
         cfo_error("%s", d.msg);
-        return err == CFO_EINVAL ? 2 : 3;
+        return err == CFO_EINVAL ? CFO_EXIT_USAGE : CFO_EXIT_HARNESS;
     }
     printf("wrote %s/%s.key (secret) and %s/%s.pub (public)\n", dir, argv[optind], dir,
            argv[optind]);
-    return 0;
+    return CFO_EXIT_OK;
 }

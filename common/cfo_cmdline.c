@@ -23,6 +23,19 @@ const char *cfo_version(void)
     return CFO_VERSION;
 }
 
+bool cfo_cmdline_answers(const char *prog, const char *arg, const char *help)
+{
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+        fputs(help, stdout);
+        return true;
+    }
+    if (strcmp(arg, "--version") == 0) {
+        printf("%s %s\n", prog, cfo_version());
+        return true;
+    }
+    return false;
+}
+
 int cfo_usage_error(const char *prog, const char *fmt, ...)
 {
     char msg[1024];
@@ -184,7 +197,8 @@ int cfo_options_parse(const cfo_cmd *cmd, int argc, char **argv, void *out)
             return cfo_usage_error(prog, "unknown or incomplete option '%s'", argv[optind - 1]);
         const cfo_option *o = row_for(table, table[code - 256].name, cmd->program);
         if (o == NULL)
-            return cfo_usage_error(prog, "option '%s' is not one of %s's", argv[optind - 1], prog);
+            return cfo_usage_error(prog, "option '--%s' is not one of %s's", table[code - 256].name,
+                                   prog);
         if (o->kind == CFO_OPT_HELP) {
             cfo_options_help(stdout, cmd);
             return -1;

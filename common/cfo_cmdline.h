@@ -82,6 +82,11 @@ int cfo_options_parse(const cfo_cmd *cmd, int argc, char **argv, void *out);
 /* Writes --help: the usage, the options cmd's program takes, the epilog. */
 void cfo_options_help(FILE *out, const cfo_cmd *cmd);
 
+/* For front ends that parse their own words (subcommands, positional
+ * arguments): answers arg when it is -h/--help (prints help) or --version.
+ * Returns true when it did; the caller then exits CFO_EXIT_OK. */
+bool cfo_cmdline_answers(const char *prog, const char *arg, const char *help);
+
 /* The project's version, as every binary's --version prints it. */
 const char *cfo_version(void);
 

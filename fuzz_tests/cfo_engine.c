@@ -175,22 +175,6 @@ cfo_err cfo_engine_exec(char *const *argv, const char *cwd, char *const *env, in
     return CFO_OK;
 }
 
-cfo_err cfo_engine_load_config(const char *path, cfo_config **out, cfo_diag *d)
-{
-    if (path == NULL) {
-        const char *env = getenv("CFO_CONFIG");
-        if (env != NULL && env[0] != '\0')
-            path = env;
-        else if (access("cfo.ini", F_OK) == 0)
-            path = "cfo.ini";
-    }
-    if (path == NULL) {
-        *out = cfo_config_new_default();
-        return CFO_OK;
-    }
-    return cfo_config_load(path, out, d);
-}
-
 int64_t cfo_engine_task_timeout_ms(void)
 {
     const char *env = getenv("CFO_TASK_TIMEOUT_MS");

@@ -149,10 +149,6 @@ typedef struct cfo_engine_finding {
  * returns how many were written. */
 size_t cfo_engine_findings_json(const cfo_engine_finding *v, size_t n, cfo_buf *out);
 
-/* Loads the configuration as cfo-fuzz does: path, else $CFO_CONFIG, else
- * ./cfo.ini, else the built-in defaults. */
-cfo_err cfo_engine_load_config(const char *path, cfo_config **out, cfo_diag *d);
-
 /* Runs argv (env added) to its end with a timeout, keeping the last cap
  * bytes of its combined output in *out (malloc'd). *exit_code is -1 when it
  * was killed. Returns an error only when it could not run. */
