@@ -1,5 +1,12 @@
-/* cfo_journal.c -- length-prefixed, checksummed JSON entries in an
- * append-only file; read back with yajl_tree, written with yajl_gen. */
+/* cfo_journal.c -- checksummed JSON entries in an append-only file; read
+ * back with yajl_tree, written with yajl_gen.
+ *
+ * The file starts with JOURNAL_MAGIC. Each entry is a 12-byte header,
+ * [u32 length][u32 crc32 of the body][u32 crc32 of those 8 bytes], then the
+ * body, little endian. The header has a checksum of its own so that a
+ * damaged length is told apart from an entry a crash cut short: only the
+ * end of the file can be torn, and only a short or zero-filled end, or a
+ * last entry whose body fails its checksum, is taken for one. */
 #include "cfo_journal.h"
 
 #include <errno.h>
@@ -16,6 +23,9 @@
 #include "cfo_util.h"
 
 #define JOURNAL_MAX_ENTRY (256u << 20)
+#define JOURNAL_MAGIC "CFOJRNL2"
+#define JOURNAL_MAGIC_LEN 8
+#define JOURNAL_HEAD 12
 #define JOURNAL_TAIL_KEPT 4096 /* bytes of a task's output tail kept in the journal */
 
 struct cfo_journal {
@@ -138,6 +148,74 @@ static bool take_entry(cfo_journal *j, yajl_val doc)
     return false;
 }
 
+static bool all_zero(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != 0)
+            return false;
+    return true;
+}
+
+/* Where the entry at p (left bytes to the end) ends, 0 when it is the torn
+ * end of a crash, or (size_t)-1 when it is damage. */
+static size_t entry_end(const unsigned char *p, size_t left)
+{
+    if (left < JOURNAL_HEAD || all_zero(p, left))
+        return 0;
+    uint32_t len = get_u32(p), crc = get_u32(p + 4);
+    if (crc32_of(p, 8) != get_u32(p + 8))
+        return (size_t)-1;
+    if (len == 0 || len > JOURNAL_MAX_ENTRY)
+        return (size_t)-1;
+    if (len > left - JOURNAL_HEAD)
+        return 0; /* whole header, body cut short */
+    if (crc32_of(p + JOURNAL_HEAD, len) != crc)
+        return len == left - JOURNAL_HEAD ? 0 : (size_t)-1;
+    return JOURNAL_HEAD + len;
+}
+
+/* Reads the entries of data[0..len) into j; *intact is where the torn end
+ * begins (len when there is none). */
+static cfo_err replay_bytes(cfo_journal *j, const unsigned char *data, size_t len, size_t *intact,
+                            cfo_diag *d)
+{
+    *intact = 0;
+    /* The first write cut short: nothing was ever committed. */
+    if (len < JOURNAL_MAGIC_LEN && (memcmp(data, JOURNAL_MAGIC, len) == 0 || all_zero(data, len)))
+        return CFO_OK;
+    if (len < JOURNAL_MAGIC_LEN || memcmp(data, JOURNAL_MAGIC, JOURNAL_MAGIC_LEN) != 0)
+        return cfo_diag_set(d, CFO_EPARSE,
+                            "journal %s is not a journal of this version of CFO (it may be "
+                            "damaged, or written by an older one); it was left as it is",
+                            j->path);
+    size_t off = JOURNAL_MAGIC_LEN;
+    while (off < len) {
+        size_t n = entry_end(data + off, len - off);
+        if (n == 0)
+            break;
+        if (n == (size_t)-1)
+            return cfo_diag_set(d, CFO_EPARSE,
+                                "journal %s is damaged at byte %zu (an entry fails its checksum "
+                                "before the end); it was left as it is",
+                                j->path, off);
+        char *text = cfo_xstrndup((const char *)data + off + JOURNAL_HEAD, n - JOURNAL_HEAD);
+        char err_text[128];
+        yajl_val doc = yajl_tree_parse(text, err_text, sizeof err_text);
+        free(text);
+        if (doc == NULL || !take_entry(j, doc)) {
+            /* Whole and checksummed but meaningless: not a torn write. */
+            if (doc != NULL && doc != j->run_doc)
+                yajl_tree_free(doc);
+            return cfo_diag_set(d, CFO_EPARSE,
+                                "journal %s: entry at byte %zu is not one this program wrote",
+                                j->path, off);
+        }
+        off += n;
+    }
+    *intact = off;
+    return CFO_OK;
+}
+
 /* Reads every whole entry; cuts the file after the last good one. */
 static cfo_err replay(cfo_journal *j, cfo_diag *d)
 {
@@ -149,51 +227,27 @@ static cfo_err replay(cfo_journal *j, cfo_diag *d)
         return err == CFO_ENOTFOUND ? CFO_OK : err;
     }
     size_t off = 0;
-    while (off < b.len) {
-        const unsigned char *p = (const unsigned char *)b.data + off;
-        size_t left = b.len - off;
-        if (left < 8)
-            break;
-        uint32_t len = get_u32(p), crc = get_u32(p + 4);
-        if (len == 0 || len > JOURNAL_MAX_ENTRY || len > left - 8)
-            break; /* cut short: the torn end of a crash */
-        if (crc32_of(p + 8, len) != crc) {
-            if (len == left - 8)
-                break; /* the last entry, half written */
-            /* Damage with entries after it is not a crash's doing: cutting
-             * here would throw good entries away. */
-            cfo_buf_fini(&b);
-            return cfo_diag_set(d, CFO_EPARSE,
-                                "journal %s is damaged at byte %zu (a checksum fails before "
-                                "its end); it was left as it is",
-                                j->path, off);
-        }
-        char *text = cfo_xstrndup((const char *)p + 8, len);
-        char err_text[128];
-        yajl_val doc = yajl_tree_parse(text, err_text, sizeof err_text);
-        free(text);
-        if (doc == NULL || !take_entry(j, doc)) {
-            /* Whole and checksummed but meaningless: not a torn write. */
-            if (doc != NULL && doc != j->run_doc)
-                yajl_tree_free(doc);
-            cfo_buf_fini(&b);
-            return cfo_diag_set(d, CFO_EPARSE,
-                                "journal %s: entry at byte %zu is not one this program wrote",
-                                j->path, off);
-        }
-        off += 8 + len;
-    }
-    if (off < b.len) {
+    err = replay_bytes(j, (const unsigned char *)b.data, b.len, &off, d);
+    if (err == CFO_OK && off < b.len) {
         cfo_warn("journal %s: dropped a torn last entry (%zu bytes at byte %zu)", j->path,
                  b.len - off, off);
-        if (truncate(j->path, (off_t)off) != 0) {
-            cfo_buf_fini(&b);
-            return cfo_diag_set(d, CFO_EIO, "cannot repair journal %s: %s", j->path,
-                                strerror(errno));
-        }
+        if (truncate(j->path, (off_t)off) != 0)
+            err =
+                cfo_diag_set(d, CFO_EIO, "cannot repair journal %s: %s", j->path, strerror(errno));
     }
     cfo_buf_fini(&b);
-    return CFO_OK;
+    return err;
+}
+
+cfo_err cfo_journal_check(const void *data, size_t len, size_t *intact, size_t *committed,
+                          cfo_diag *d)
+{
+    cfo_journal j = {.path = "(bytes)", .fd = -1};
+    cfo_err err = replay_bytes(&j, data, len, intact, d);
+    *committed = j.run.committed;
+    forget_run(&j);
+    free(j.commits);
+    return err;
 }
 
 cfo_err cfo_journal_open(const char *dir, cfo_journal **out, cfo_diag *d)
@@ -243,11 +297,16 @@ static cfo_err append(cfo_journal *j, yajl_gen g, cfo_diag *d)
     const unsigned char *body;
     size_t len;
     yajl_gen_get_buf(g, &body, &len);
-    unsigned char head[8];
+    unsigned char head[JOURNAL_HEAD];
     put_u32(head, (uint32_t)len);
     put_u32(head + 4, crc32_of(body, len));
+    put_u32(head + 8, crc32_of(head, 8));
     cfo_buf b;
     cfo_buf_init(&b);
+    /* A journal begins with its magic (begin has emptied it). */
+    struct stat st;
+    if (fstat(j->fd, &st) == 0 && st.st_size == 0)
+        cfo_buf_append(&b, JOURNAL_MAGIC, JOURNAL_MAGIC_LEN);
     cfo_buf_append(&b, head, sizeof head);
     cfo_buf_append(&b, body, len);
     /* One write, so a crash leaves at worst one torn entry at the end. */

@@ -12,9 +12,11 @@
 #include "cfo_outcome.h"
 #include "cfo_task.h"
 
-/* Each entry is [u32 length][u32 crc32][length bytes of JSON], little
- * endian; an entry cut short or failing its checksum ends the journal (the
- * torn tail of a crash) and is removed when the journal is opened. */
+/* The file is a magic, then entries of a checksummed header (length, body
+ * checksum) and a JSON body. An end cut short (or zero-filled, or a last
+ * body failing its checksum) is the torn tail of a crash and is removed when
+ * the journal is opened; damage anywhere before it is refused, and the file
+ * is left as it is. */
 typedef struct cfo_journal cfo_journal;
 
 /* What a journal says about the run it holds. */
@@ -29,6 +31,13 @@ typedef struct cfo_journal_run {
 /* Opens (creating) DIR/journal and reads what it holds. */
 cfo_err cfo_journal_open(const char *dir, cfo_journal **out, cfo_diag *d);
 void cfo_journal_close(cfo_journal **self_p);
+
+/* Reads a journal's bytes as cfo_journal_open reads its file: CFO_OK with
+ * *intact the length before the torn tail and *committed the commits of
+ * its run, or CFO_EPARSE for damage (what fuzzing and tests of the reader
+ * call). */
+cfo_err cfo_journal_check(const void *data, size_t len, size_t *intact, size_t *committed,
+                          cfo_diag *d);
 
 /* The run the journal holds, or NULL when it holds none. */
 const cfo_journal_run *cfo_journal_run_info(const cfo_journal *self);

@@ -180,6 +180,58 @@ static void test_damage_before_the_end_is_refused(void **state)
     free(path);
 }
 
+/* Every single byte flipped, at every offset of a journal of a run and two
+ * commits: the journal is read exactly, or (damage in the last entry's body,
+ * which a crash can leave) without its last commit, or refused as it is;
+ * never read shorter than that. */
+static void test_every_flipped_byte_is_caught(void **state)
+{
+    (void)state;
+    cfo_journal *j = NULL;
+    cfo_diag d = {{0}};
+    assert_int_equal(cfo_journal_open(dir, &j, &d), CFO_OK);
+    assert_int_equal(cfo_journal_begin(j, "run-f", 1, 1000, &ts, &d), CFO_OK);
+    commit(j, 0, CFO_STATUS_PASS);
+    char *path = journal_path();
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    size_t last_entry = (size_t)st.st_size;
+    commit(j, 1, CFO_STATUS_FAIL);
+    cfo_journal_close(&j);
+    cfo_buf whole;
+    cfo_buf_init(&whole);
+    assert_int_equal(cfo_read_file(path, 1 << 20, &whole, NULL), CFO_OK);
+    size_t body = last_entry + 12; /* the last entry's header is 12 bytes */
+    size_t intact = 0, committed = 0;
+    assert_int_equal(cfo_journal_check(whole.data, whole.len, &intact, &committed, &d), CFO_OK);
+    assert_int_equal(intact, whole.len);
+    assert_int_equal(committed, 2);
+    for (size_t off = 0; off < whole.len; off++) {
+        char *copy = cfo_xmalloc(whole.len);
+        memcpy(copy, whole.data, whole.len);
+        copy[off] ^= 0x5a;
+        cfo_err err = cfo_journal_check(copy, whole.len, &intact, &committed, &d);
+        if (off >= body) {
+            assert_int_equal(err, CFO_OK);
+            assert_int_equal(intact, last_entry);
+            assert_int_equal(committed, 1);
+        } else if (err != CFO_EPARSE) {
+            fail_msg("a flip at byte %zu of %zu was read (%zu committed, error %d)", off, whole.len,
+                     committed, (int)err);
+        }
+        free(copy);
+    }
+    /* Through the file, the damage is refused and the file left as it was. */
+    int fd = open(path, O_RDWR);
+    assert_true(pwrite(fd, "\xff", 1, 9) == 1);
+    close(fd);
+    assert_int_equal(cfo_journal_open(dir, &j, &d), CFO_EPARSE);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((size_t)st.st_size, whole.len);
+    cfo_buf_fini(&whole);
+    free(path);
+}
+
 static void test_unknown_fuzzer_on_restore_is_an_error(void **state)
 {
     (void)state;
@@ -206,6 +258,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_torn_last_entry_is_dropped_at_every_cut, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_damage_before_the_end_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_flipped_byte_is_caught, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_fuzzer_on_restore_is_an_error, setup,
                                         teardown),
     };
