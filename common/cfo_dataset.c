@@ -110,6 +110,11 @@ struct cfo_dataset_parser {
     cfo_err err; /* sticky: once set, every call returns it */
     cfo_diag diag;
     size_t fed; /* bytes given to yajl before the current chunk */
+    /* The string being read, as the bytes stream in: yajl holds a whole
+     * token before it calls back, and re-reads it for every chunk it spans,
+     * so a huge string would cost quadratic time before any cap saw it. */
+    bool in_string, escaped;
+    size_t string_bytes;
     size_t nrecords;
     int version, window;
     bool is_doc, seen_version, seen_window, seen_records;
@@ -741,12 +746,47 @@ static cfo_err on_status(cfo_dataset_parser *p, yajl_status st, const unsigned c
     return sticky(p, d);
 }
 
+/* Raw bytes one string may take: every byte of the longest string field
+ * written as a six-byte \uXXXX escape. */
+#define STRING_RAW_MAX (6 * (size_t)CFO_RECORD_MAX_STRING + 2)
+
+/* Follows the strings of data (the next len bytes of the input) and fails
+ * the parse at the first one longer than STRING_RAW_MAX bytes. */
+static cfo_err check_strings(cfo_dataset_parser *p, const unsigned char *data, size_t len,
+                             cfo_diag *d)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = data[i];
+        if (!p->in_string) {
+            p->in_string = c == '"';
+            p->string_bytes = 0;
+            continue;
+        }
+        if (p->escaped)
+            p->escaped = false;
+        else if (c == '\\')
+            p->escaped = true;
+        else if (c == '"')
+            p->in_string = false;
+        if (++p->string_bytes > STRING_RAW_MAX) {
+            doc_fail(p, CFO_EPARSE,
+                     "a string longer than %zu bytes at byte %zu (no field may be longer than "
+                     "%d bytes)",
+                     STRING_RAW_MAX, p->fed + i, CFO_RECORD_MAX_STRING);
+            return sticky(p, d);
+        }
+    }
+    return CFO_OK;
+}
+
 cfo_err cfo_dataset_parser_feed(cfo_dataset_parser *p, const void *data, size_t len, cfo_diag *d)
 {
     if (p->err != CFO_OK)
         return sticky(p, d);
     if (len == 0)
         return CFO_OK;
+    if (check_strings(p, data, len, d) != CFO_OK)
+        return p->err;
     yajl_status st = yajl_parse(p->yh, data, len);
     cfo_err err = on_status(p, st, data, len, p->fed + yajl_get_bytes_consumed(p->yh), d);
     p->fed += len;

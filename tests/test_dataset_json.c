@@ -934,6 +934,59 @@ static void test_parse_file(void **state)
     cfo_recset_destroy(&back);
 }
 
+/* A huge string is refused as its bytes stream in, not after the whole of
+ * it was buffered: the first megabyte of a 64 MB string already fails. */
+static void test_huge_string_refused_while_streaming(void **state)
+{
+    (void)state;
+    cfo_recset *rs = cfo_recset_new();
+    cfo_dataset_parser *p = cfo_dataset_parser_new("huge.json", rs);
+    cfo_diag d = {{0}};
+    const char *head = "{\"version\":1,\"window\":32,\"records\":[{\"commit\":\"";
+    assert_int_equal(cfo_dataset_parser_feed(p, head, strlen(head), &d), CFO_OK);
+    size_t chunk = (size_t)1 << 20;
+    char *a = cfo_xmalloc(chunk);
+    memset(a, 'a', chunk);
+    assert_int_equal(cfo_dataset_parser_feed(p, a, chunk, &d), CFO_EPARSE);
+    assert_non_null(strstr(d.msg, "a string longer than"));
+    /* Sticky: what follows is not read. */
+    assert_int_equal(cfo_dataset_parser_feed(p, a, chunk, &d), CFO_EPARSE);
+    free(a);
+    cfo_dataset_parser_destroy(&p);
+    cfo_recset_destroy(&rs);
+}
+
+/* A string at the cap, escaped, across many small chunks, still reads. */
+static void test_long_escaped_string_across_chunks(void **state)
+{
+    (void)state;
+    cfo_buf doc;
+    cfo_buf_init(&doc);
+    cfo_buf_puts(&doc, "{\"version\":1,\"window\":32,\"records\":[{\"commit\":\"");
+    for (int i = 0; i < 40; i++)
+        cfo_buf_puts(&doc, "0");
+    cfo_buf_puts(&doc, "\",\"fuzzer\":\"F\",\"ok\":true,\"count\":1,\"findings\":0,"
+                       "\"branch\":\"main\",\"target\":\"");
+    for (int i = 0; i < CFO_RECORD_MAX_STRING; i++)
+        cfo_buf_puts(&doc, "\\u0041");
+    cfo_buf_puts(&doc, "\",\"duration\":1,\"command\":\"c\",\"status\":\"pass\"}]}");
+    cfo_recset *rs = cfo_recset_new();
+    cfo_dataset_parser *p = cfo_dataset_parser_new("escaped.json", rs);
+    cfo_diag d = {{0}};
+    for (size_t off = 0; off < doc.len; off += 1000) {
+        size_t n = doc.len - off < 1000 ? doc.len - off : 1000;
+        if (cfo_dataset_parser_feed(p, doc.data + off, n, &d) != CFO_OK)
+            fail_msg("at %zu: %s", off, d.msg);
+    }
+    if (cfo_dataset_parser_finish(p, NULL, &d) != CFO_OK)
+        fail_msg("%s", d.msg);
+    assert_int_equal(rs->n, 1);
+    assert_int_equal(strlen(rs->v[0].target), CFO_RECORD_MAX_STRING);
+    cfo_dataset_parser_destroy(&p);
+    cfo_recset_destroy(&rs);
+    cfo_buf_fini(&doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -955,6 +1008,8 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_large_document),
         cmocka_unit_test(test_parse_file),
+        cmocka_unit_test(test_huge_string_refused_while_streaming),
+        cmocka_unit_test(test_long_escaped_string_across_chunks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
