@@ -604,11 +604,12 @@ static void reload_keys(sched *s)
 {
     size_t count = 0;
     cfo_diag d = {{0}};
-    if (cfo_zap_reload(s->o->zap, &count, &d) != CFO_OK) {
-        cfo_warn("SIGHUP: keeping the old allowed keys: %s", d.msg);
-        return;
-    }
-    cfo_info("SIGHUP: %zu worker key(s) allowed now", count);
+    if (cfo_zap_reload(s->o->zap, &count, &d) != CFO_OK)
+        cfo_warn("SIGHUP: %s: every worker key is revoked", d.msg);
+    else if (count == 0)
+        cfo_warn("SIGHUP: the allow-dir holds no key: every worker key is revoked");
+    else
+        cfo_info("SIGHUP: %zu worker key(s) allowed now", count);
     for (int w = 0; w < s->nsessions; w++) {
         session *ss = &s->sessions[w];
         if (!ss->live || cfo_zap_allows(s->o->zap, ss->key))

@@ -221,8 +221,11 @@ cfo_err cfo_zap_reload(cfo_zap *z, size_t *count, cfo_diag *d)
     char **keys;
     size_t n;
     cfo_err err = load_keys(z->dir, &keys, &n, d);
-    if (err != CFO_OK)
-        return err; /* keep the old set rather than lock everyone out */
+    if (err != CFO_OK) {
+        /* Fail closed: deleting the folder is how everyone is revoked. */
+        keys = NULL;
+        n = 0;
+    }
     pthread_mutex_lock(&z->mu);
     free_keys(z->keys, z->nkeys);
     z->keys = keys;
@@ -230,7 +233,7 @@ cfo_err cfo_zap_reload(cfo_zap *z, size_t *count, cfo_diag *d)
     pthread_mutex_unlock(&z->mu);
     if (count != NULL)
         *count = n;
-    return CFO_OK;
+    return err;
 }
 
 /* Receives one frame into buf (cut to cap); returns its length or -1. */

@@ -39,7 +39,8 @@ typedef struct cfo_zap cfo_zap;
 /* Starts the handler with the public keys of allow_dir (every *.pub file). */
 cfo_err cfo_zap_start(void *zctx, const char *allow_dir, cfo_zap **out, cfo_diag *d);
 /* Reads allow_dir again (on SIGHUP): keys removed from it are refused from
- * now on. Returns the number of keys now allowed through *count. */
+ * now on. Returns the number of keys now allowed through *count. A folder
+ * that cannot be read (removed) revokes every key: the error says why. */
 cfo_err cfo_zap_reload(cfo_zap *self, size_t *count, cfo_diag *d);
 /* Whether a client's public key (Z85) is allowed now. */
 bool cfo_zap_allows(cfo_zap *self, const char *key);

@@ -3,6 +3,7 @@ is in --allow-dir get a session, traffic without the right keys gets nothing,
 a key removed from the directory is refused after SIGHUP."""
 
 import os
+import shutil
 import signal
 import stat
 import sys
@@ -100,6 +101,23 @@ class Curve(unittest.TestCase):
         once_each(self, c.records(),
                   [("SEQ", "t%d" % i) for i in range(1, 31)] + [("OTHER", "default")])
         self.assertNotIn("worker a-again joined", c.log("coordinator"))
+
+    def test_deleting_the_allow_dir_revokes_everyone(self):
+        c = self.cluster({"NTASKS": "30", "TASK_SLEEP": "0.3"})
+        a = self.allowed_worker_key("a")
+        coord = self.coordinator("--wait-workers", "60s")
+        wa = self.curve_worker("a", a, self.coord_pub, "--slots", "1")
+        wait_for(lambda: "worker a joined" in c.log("coordinator"), 30, "worker a")
+        shutil.rmtree(self.allow)
+        coord.send_signal(signal.SIGHUP)
+        wait_for(lambda: "every worker key is revoked" in c.log("coordinator"), 30,
+                 "the coordinator to revoke every key")
+        wait_for(lambda: "worker a lost its key's permission" in c.log("coordinator"), 30,
+                 "the coordinator to drop worker a")
+        self.assertEqual(c.wait(wa, 30), 0)  # told to leave
+        coord.send_signal(signal.SIGTERM)
+        c.wait(coord, 60)
+        self.assertNotIn("keeping the old allowed keys", c.log("coordinator"))
 
     def test_without_keys_only_loopback_unless_insecure(self):
         c = self.cluster({"NTASKS": "1"})
