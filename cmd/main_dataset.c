@@ -1,6 +1,7 @@
 /* main_dataset.c -- cfo-dataset: merges records into a dataset, shows it as a table, counts it,
  * reports its history as HTML and answers "since when is this target broken?". */
 #include <getopt.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -95,6 +96,51 @@ static int usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+/* The options of the subcommands; each takes those of its mask. */
+enum {
+    OPT_INTO = 1u << 0,
+    OPT_CONFIG = 1u << 1,
+    OPT_WINDOW = 1u << 2,
+    OPT_FUZZER = 1u << 3,
+    OPT_BRANCH = 1u << 4,
+    OPT_TARGET = 1u << 5,
+    OPT_HTML = 1u << 6,
+    ARG_URL = 1u << 7,   /* one dataset URL and no other argument */
+    ARG_FILES = 1u << 8, /* one FILE or more */
+};
+
+/* A subcommand's arguments; NULL (0) where not given. */
+typedef struct sub_args {
+    const char *into, *config, *fuzzer, *branch, *target, *html, *url;
+    int64_t window;
+    char **files; /* ARG_FILES */
+    int nfiles;
+} sub_args;
+
+/* Every option but --help; a string option's value goes to its field, the
+ * number of --window is parsed. */
+#define NO_FIELD SIZE_MAX
+static const struct option_row {
+    struct option opt;
+    unsigned bit;
+    size_t field;    /* offset of the const char * in sub_args, or NO_FIELD */
+    const char *arg; /* its value's name, for "--into URL is required" */
+} option_table[] = {
+    {{"into", required_argument, NULL, 'i'}, OPT_INTO, offsetof(sub_args, into), "URL"},
+    {{"config", required_argument, NULL, 'c'}, OPT_CONFIG, offsetof(sub_args, config), "FILE"},
+    {{"window", required_argument, NULL, 'w'}, OPT_WINDOW, NO_FIELD, "N"},
+    {{"html", required_argument, NULL, 'o'}, OPT_HTML, offsetof(sub_args, html), "FILE"},
+    {{"fuzzer", required_argument, NULL, 'f'}, OPT_FUZZER, offsetof(sub_args, fuzzer), "NAME"},
+    {{"branch", required_argument, NULL, 'b'}, OPT_BRANCH, offsetof(sub_args, branch), "NAME"},
+    {{"target", required_argument, NULL, 't'}, OPT_TARGET, offsetof(sub_args, target), "NAME"},
+};
+#define NOPTIONS (sizeof option_table / sizeof option_table[0])
+
+static const char **string_field(sub_args *a, const struct option_row *row)
+{
+    return (const char **)((char *)a + row->field);
+}
+
 /* getopt_long over argv (argv[0] is the subcommand), reporting errors our way. */
 static int next_opt(int argc, char **argv, const struct option *opts, const char *cmd)
 {
@@ -108,6 +154,61 @@ static int next_opt(int argc, char **argv, const struct option *opts, const char
         usage_error("%s: option '%s' needs an argument", cmd, argv[optind - 1]);
     }
     return c;
+}
+
+/* Parses the arguments of subcommand cmd, which takes the options and
+ * arguments of the bits of takes (and --help), into a; those of requires must
+ * be given. Returns -1 to go on, else the exit status: 0 after --help,
+ * EXIT_USAGE after saying what is wrong. */
+static int parse_args(int argc, char **argv, const char *cmd, unsigned takes, unsigned requires,
+                      sub_args *a)
+{
+    struct option opts[NOPTIONS + 2];
+    size_t n = 0;
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (option_table[i].bit & takes)
+            opts[n++] = option_table[i].opt;
+    opts[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    opts[n] = (struct option){NULL, 0, NULL, 0};
+    memset(a, 0, sizeof *a);
+    int c;
+    while ((c = next_opt(argc, argv, opts, cmd)) != -1) {
+        if (c == 'h') {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        const struct option_row *row = NULL;
+        for (size_t i = 0; i < NOPTIONS && row == NULL; i++)
+            if (option_table[i].opt.val == c)
+                row = &option_table[i];
+        cfo_diag d = {{0}};
+        if (row == NULL)
+            return EXIT_USAGE;
+        if (row->field != NO_FIELD)
+            *string_field(a, row) = optarg;
+        else if (cfo_parse_int(optarg, 1, CFO_DATASET_MAX_WINDOW, &a->window, &d) != CFO_OK)
+            return usage_error("%s: --window: %s", cmd, d.msg);
+    }
+    if (takes & ARG_URL) {
+        if (optind >= argc)
+            return usage_error("%s: the dataset URL is missing", cmd);
+        if (argc - optind > 1)
+            return usage_error("%s: unexpected argument '%s'", cmd, argv[optind + 1]);
+        a->url = argv[optind];
+    }
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if ((option_table[i].bit & requires) && *string_field(a, &option_table[i]) == NULL)
+            return usage_error("%s: --%s %s is required", cmd, option_table[i].opt.name,
+                               option_table[i].arg);
+    if (takes & ARG_FILES) {
+        if (optind >= argc)
+            return usage_error("%s: no input FILE given", cmd);
+        a->files = argv + optind;
+        a->nfiles = argc - optind;
+    }
+    if (a->html != NULL && a->html[0] == '\0')
+        return usage_error("%s: --html needs a file name", cmd);
+    return -1;
 }
 
 static cfo_err open_storage(const char *url, cfo_storage **st)
@@ -128,13 +229,18 @@ static cfo_err null_sink(void *ctx, const void *data, size_t len, cfo_diag *d)
     return CFO_OK;
 }
 
-/* Loads the dataset at url for reading; a missing one is an error here, since
- * showing nothing for a mistyped URL would hide the mistake. */
-static int load_existing(const char *url, cfo_recset *rs, int *window)
+/* Loads the dataset at url for reading into a new set, *out (destroy it),
+ * and its window. A missing dataset is an error here, since showing nothing
+ * for a mistyped URL would hide the mistake. Returns 0, or EXIT_DATA after
+ * saying why (*out is NULL then). */
+static int load_existing(const char *url, cfo_recset **out, int *window)
 {
+    *out = NULL;
+    *window = 0;
     cfo_storage *st = NULL;
     if (open_storage(url, &st) != CFO_OK)
         return EXIT_DATA;
+    cfo_recset *rs = cfo_recset_new();
     cfo_diag d = {{0}};
     int rc = 0;
     if (cfo_store_load(st, rs, window, &d) != CFO_OK) {
@@ -149,6 +255,9 @@ static int load_existing(const char *url, cfo_recset *rs, int *window)
         }
     }
     cfo_storage_destroy(&st);
+    if (rc != 0)
+        cfo_recset_destroy(&rs);
+    *out = rs;
     return rc;
 }
 
@@ -164,59 +273,26 @@ static int load_config(const char *path, cfo_config **cfg)
     return 0;
 }
 
-static int cmd_merge(int argc, char **argv)
+static int cmd_merge(const sub_args *a, const cfo_recset *unused, int unused_window)
 {
-    static const struct option opts[] = {
-        {"into", required_argument, NULL, 'i'},
-        {"config", required_argument, NULL, 'c'},
-        {"window", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *into = NULL, *config_path = NULL;
-    int64_t window = 0;
-    int c;
-    while ((c = next_opt(argc, argv, opts, "merge")) != -1) {
-        cfo_diag d = {{0}};
-        switch (c) {
-        case 'i':
-            into = optarg;
-            break;
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'w':
-            if (cfo_parse_int(optarg, 1, CFO_DATASET_MAX_WINDOW, &window, &d) != CFO_OK)
-                return usage_error("merge: --window: %s", d.msg);
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            return EXIT_USAGE;
-        }
-    }
-    if (into == NULL)
-        return usage_error("merge: --into URL is required");
-    if (optind >= argc)
-        return usage_error("merge: no input FILE given");
-
+    (void)unused;
+    (void)unused_window;
     cfo_config *cfg = NULL;
-    int rc = load_config(config_path, &cfg);
+    int rc = load_config(a->config, &cfg);
     if (rc != 0)
         return rc;
 
     cfo_storage *st = NULL;
     cfo_recset *records = cfo_recset_new();
-    if (open_storage(into, &st) != CFO_OK) {
+    if (open_storage(a->into, &st) != CFO_OK) {
         rc = EXIT_DATA;
         goto out;
     }
     /* Every input is parsed before the dataset is touched. */
-    for (int i = optind; i < argc; i++) {
+    for (int i = 0; i < a->nfiles; i++) {
         cfo_diag d = {{0}};
         cfo_dataset_meta meta;
-        if (cfo_dataset_parse_file(argv[i], records, &meta, &d) != CFO_OK) {
+        if (cfo_dataset_parse_file(a->files[i], records, &meta, &d) != CFO_OK) {
             cfo_error("%s; nothing was written", d.msg);
             rc = EXIT_DATA;
             goto out;
@@ -224,13 +300,13 @@ static int cmd_merge(int argc, char **argv)
     }
     cfo_commit_stats stats;
     cfo_diag d = {{0}};
-    if (cfo_store_commit(st, records, cfg, (int)window, &stats, &d) != CFO_OK) {
+    if (cfo_store_commit(st, records, cfg, (int)a->window, &stats, &d) != CFO_OK) {
         cfo_error("%s", d.msg);
         rc = EXIT_DATA;
         goto out;
     }
     printf("merged %zu new records into %s: %zu before, %zu after, %d commits in window\n",
-           stats.added, into, stats.before, stats.after, stats.window);
+           stats.added, a->into, stats.before, stats.after, stats.window);
 out:
     cfo_storage_destroy(&st);
     cfo_recset_destroy(&records);
@@ -310,75 +386,45 @@ static void print_row(const char *const *cells, const size_t *width)
     }
 }
 
-static bool matches(const cfo_record *r, const char *fuzzer, const char *branch, const char *target)
+/* Prints the records as a table, each column as wide as its widest cell. */
+static void print_table(const cfo_record *const *v, size_t n)
 {
-    return (fuzzer == NULL || cfo_strcmp0(r->fuzzer, fuzzer) == 0) &&
-           (branch == NULL || cfo_strcmp0(r->branch, branch) == 0) &&
-           (target == NULL || cfo_strcmp0(r->target, target) == 0);
+    size_t width[NCOLS];
+    for (int i = 0; i < NCOLS; i++)
+        width[i] = strlen(col_names[i]);
+    row r;
+    for (size_t i = 0; i < n; i++) {
+        fill_row(v[i], &r);
+        for (int k = 0; k < NCOLS; k++)
+            if (strlen(r.cells[k]) > width[k])
+                width[k] = strlen(r.cells[k]);
+    }
+    print_row(col_names, width);
+    for (size_t i = 0; i < n; i++) {
+        fill_row(v[i], &r);
+        print_row(r.cells, width);
+    }
 }
 
-static int cmd_show(int argc, char **argv)
+/* Whether r passes the filters of a: --fuzzer, --branch, --target. */
+static bool matches(const cfo_record *r, const sub_args *a)
 {
-    static const struct option opts[] = {
-        {"fuzzer", required_argument, NULL, 'f'},
-        {"branch", required_argument, NULL, 'b'},
-        {"target", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *fuzzer = NULL, *branch = NULL, *target = NULL;
-    int c;
-    while ((c = next_opt(argc, argv, opts, "show")) != -1) {
-        switch (c) {
-        case 'f':
-            fuzzer = optarg;
-            break;
-        case 'b':
-            branch = optarg;
-            break;
-        case 't':
-            target = optarg;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            return EXIT_USAGE;
-        }
-    }
-    if (optind >= argc)
-        return usage_error("show: the dataset URL is missing");
-    if (argc - optind > 1)
-        return usage_error("show: unexpected argument '%s'", argv[optind + 1]);
+    return (a->fuzzer == NULL || cfo_strcmp0(r->fuzzer, a->fuzzer) == 0) &&
+           (a->branch == NULL || cfo_strcmp0(r->branch, a->branch) == 0) &&
+           (a->target == NULL || cfo_strcmp0(r->target, a->target) == 0);
+}
 
-    cfo_recset *rs = cfo_recset_new();
-    int window = 0;
-    int rc = load_existing(argv[optind], rs, &window);
-    if (rc == 0) {
-        size_t width[NCOLS];
-        for (int i = 0; i < NCOLS; i++)
-            width[i] = strlen(col_names[i]);
-        row r;
-        for (size_t i = 0; i < rs->n; i++) {
-            if (!matches(&rs->v[i], fuzzer, branch, target))
-                continue;
-            fill_row(&rs->v[i], &r);
-            for (int k = 0; k < NCOLS; k++)
-                if (strlen(r.cells[k]) > width[k])
-                    width[k] = strlen(r.cells[k]);
-        }
-        print_row(col_names, width);
-        for (size_t i = 0; i < rs->n; i++) {
-            if (!matches(&rs->v[i], fuzzer, branch, target))
-                continue;
-            fill_row(&rs->v[i], &r);
-            print_row(r.cells, width);
-        }
-        if (fflush(stdout) != 0)
-            rc = EXIT_DATA;
-    }
-    cfo_recset_destroy(&rs);
-    return rc;
+static int cmd_show(const sub_args *a, const cfo_recset *rs, int window)
+{
+    (void)window;
+    const cfo_record **v = cfo_xcalloc(rs->n + 1, sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        if (matches(&rs->v[i], a))
+            v[n++] = &rs->v[i];
+    print_table(v, n);
+    free(v);
+    return fflush(stdout) == 0 ? 0 : EXIT_DATA;
 }
 
 /* --- stats --------------------------------------------------------------- */
@@ -405,40 +451,14 @@ static int str_cmp(const void *a, const void *b)
     return cfo_strcmp0(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int cmd_stats(int argc, char **argv)
+static int cmd_stats(const sub_args *a, const cfo_recset *rs, int window)
 {
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-    while ((c = next_opt(argc, argv, opts, "stats")) != -1) {
-        switch (c) {
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            return EXIT_USAGE;
-        }
-    }
-    if (optind >= argc)
-        return usage_error("stats: the dataset URL is missing");
-    if (argc - optind > 1)
-        return usage_error("stats: unexpected argument '%s'", argv[optind + 1]);
-
-    cfo_recset *rs = cfo_recset_new();
-    int window = 0;
-    int rc = load_existing(argv[optind], rs, &window);
-    if (rc != 0) {
-        cfo_recset_destroy(&rs);
-        return rc;
-    }
     const char **tmp = cfo_xcalloc(rs->n + 1, sizeof *tmp);
     for (size_t i = 0; i < rs->n; i++)
         tmp[i] = rs->v[i].commit;
     size_t commits = count_distinct(tmp, rs->n);
 
-    printf("dataset: %s\n", argv[optind]);
+    printf("dataset: %s\n", a->url);
     if (window > 0)
         printf("window: %d commits\n", window);
     else
@@ -480,7 +500,6 @@ static int cmd_stats(int argc, char **argv)
     }
     free(targets);
     free(tmp);
-    cfo_recset_destroy(&rs);
     return fflush(stdout) == 0 ? 0 : EXIT_DATA;
 }
 
@@ -517,73 +536,25 @@ static void print_range(const cfo_history *h, const cfo_history_series *s)
            h->commits[s->first_bad].sha);
 }
 
-/* The records that pass the filters, in a set of their own. */
-static cfo_recset *filtered(const cfo_recset *rs, const char *fuzzer, const char *branch,
-                            const char *target)
+static int cmd_report(const sub_args *a, const cfo_recset *all, int window)
 {
-    cfo_recset *out = cfo_recset_new();
-    for (size_t i = 0; i < rs->n; i++)
-        if (matches(&rs->v[i], fuzzer, branch, target))
-            cfo_recset_add(out, &rs->v[i]);
-    return out;
-}
-
-static int cmd_report(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"html", required_argument, NULL, 'o'},
-        {"fuzzer", required_argument, NULL, 'f'},
-        {"branch", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *html = NULL, *fuzzer = NULL, *branch = NULL;
-    int c;
-    while ((c = next_opt(argc, argv, opts, "report")) != -1) {
-        switch (c) {
-        case 'o':
-            html = optarg;
-            break;
-        case 'f':
-            fuzzer = optarg;
-            break;
-        case 'b':
-            branch = optarg;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            return EXIT_USAGE;
-        }
-    }
-    if (optind >= argc)
-        return usage_error("report: the dataset URL is missing");
-    if (argc - optind > 1)
-        return usage_error("report: unexpected argument '%s'", argv[optind + 1]);
-    if (html != NULL && html[0] == '\0')
-        return usage_error("report: --html needs a file name");
-
-    cfo_recset *all = cfo_recset_new();
-    int window = 0;
-    int rc = load_existing(argv[optind], all, &window);
-    if (rc != 0) {
-        cfo_recset_destroy(&all);
-        return rc;
-    }
-    cfo_recset *rs = filtered(all, fuzzer, branch, NULL);
+    int rc = 0;
+    cfo_recset *rs = cfo_recset_new();
+    for (size_t i = 0; i < all->n; i++)
+        if (matches(&all->v[i], a))
+            cfo_recset_add(rs, &all->v[i]);
     cfo_history *h = cfo_history_new(rs);
     size_t failing = 0;
     for (size_t k = 0; k < h->nseries; k++)
         failing += h->series[k].failing;
-    if (html != NULL) {
-        cfo_html_opts o = {.source = argv[optind], .window = window, .generated_ms = cfo_wall_ms()};
+    if (a->html != NULL) {
+        cfo_html_opts o = {.source = a->url, .window = window, .generated_ms = cfo_wall_ms()};
         cfo_diag d = {{0}};
-        if (cfo_html_write(html, h, &o, &d) != CFO_OK) {
+        if (cfo_html_write(a->html, h, &o, &d) != CFO_OK) {
             cfo_error("%s", d.msg);
             rc = EXIT_DATA;
         } else {
-            printf("wrote %s: %zu targets, %zu commits, %zu failing now\n", html, h->nseries,
+            printf("wrote %s: %zu targets, %zu commits, %zu failing now\n", a->html, h->nseries,
                    h->ncommits, failing);
         }
     } else {
@@ -597,96 +568,71 @@ static int cmd_report(int argc, char **argv)
         rc = EXIT_DATA;
     cfo_history_destroy(&h);
     cfo_recset_destroy(&rs);
-    cfo_recset_destroy(&all);
     return rc;
 }
 
-static int cmd_history(int argc, char **argv)
+static int cmd_history(const sub_args *a, const cfo_recset *all, int window)
 {
-    static const struct option opts[] = {
-        {"target", required_argument, NULL, 't'},
-        {"fuzzer", required_argument, NULL, 'f'},
-        {"branch", required_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *target = NULL, *fuzzer = NULL, *branch = NULL;
-    int c;
-    while ((c = next_opt(argc, argv, opts, "history")) != -1) {
-        switch (c) {
-        case 't':
-            target = optarg;
-            break;
-        case 'f':
-            fuzzer = optarg;
-            break;
-        case 'b':
-            branch = optarg;
-            break;
-        case 'h':
-            fputs(usage_text, stdout);
-            return 0;
-        default:
-            return EXIT_USAGE;
-        }
-    }
-    if (optind >= argc)
-        return usage_error("history: the dataset URL is missing");
-    if (argc - optind > 1)
-        return usage_error("history: unexpected argument '%s'", argv[optind + 1]);
-    if (target == NULL)
-        return usage_error("history: --target NAME is required");
-
-    cfo_recset *all = cfo_recset_new();
-    int window = 0;
-    int rc = load_existing(argv[optind], all, &window);
-    if (rc != 0) {
-        cfo_recset_destroy(&all);
-        return rc;
-    }
+    (void)window;
+    int rc = 0;
     /* Window order is the whole dataset's, not the target's alone. */
     cfo_history *h = cfo_history_new(all);
-    size_t nrows = 0;
-    size_t width[NCOLS];
-    for (int i = 0; i < NCOLS; i++)
-        width[i] = strlen(col_names[i]);
-    row r;
+    const cfo_record **v = cfo_xcalloc(all->n + 1, sizeof *v);
+    size_t n = 0;
     for (size_t k = 0; k < h->nseries; k++) {
         const cfo_history_series *s = &h->series[k];
-        if (!matches(s->records[0], fuzzer, branch, target))
-            continue;
-        for (size_t i = 0; i < s->nrecords; i++, nrows++) {
-            fill_row(s->records[i], &r);
-            for (int col = 0; col < NCOLS; col++)
-                if (strlen(r.cells[col]) > width[col])
-                    width[col] = strlen(r.cells[col]);
-        }
+        for (size_t i = 0; i < s->nrecords && matches(s->records[0], a); i++)
+            v[n++] = s->records[i];
     }
-    if (nrows == 0) {
-        cfo_error("no record of target '%s'%s%s%s%s in %s", target, fuzzer ? " of fuzzer " : "",
-                  fuzzer ? fuzzer : "", branch ? " on branch " : "", branch ? branch : "",
-                  argv[optind]);
+    if (n == 0) {
+        cfo_error("no record of target '%s'%s%s%s%s in %s", a->target,
+                  a->fuzzer ? " of fuzzer " : "", a->fuzzer ? a->fuzzer : "",
+                  a->branch ? " on branch " : "", a->branch ? a->branch : "", a->url);
         rc = EXIT_DATA;
     } else {
-        print_row(col_names, width);
-        for (size_t k = 0; k < h->nseries; k++) {
-            const cfo_history_series *s = &h->series[k];
-            if (!matches(s->records[0], fuzzer, branch, target))
-                continue;
-            for (size_t i = 0; i < s->nrecords; i++) {
-                fill_row(s->records[i], &r);
-                print_row(r.cells, width);
-            }
-        }
+        print_table(v, n);
         printf("\n");
         for (size_t k = 0; k < h->nseries; k++)
-            if (matches(h->series[k].records[0], fuzzer, branch, target))
+            if (matches(h->series[k].records[0], a))
                 print_range(h, &h->series[k]);
         if (fflush(stdout) != 0)
             rc = EXIT_DATA;
     }
+    free(v);
     cfo_history_destroy(&h);
-    cfo_recset_destroy(&all);
+    return rc;
+}
+
+/* --- the subcommands ------------------------------------------------------ */
+
+static const struct subcommand {
+    const char *name;
+    unsigned takes;    /* its options and arguments */
+    unsigned requires; /* the options it cannot do without */
+    /* a: the arguments; with ARG_URL the dataset at a->url, loaded, and its
+     * window (else NULL and 0). Returns the exit status. */
+    int (*run)(const sub_args *a, const cfo_recset *rs, int window);
+} subcommands[] = {
+    {"merge", OPT_INTO | OPT_CONFIG | OPT_WINDOW | ARG_FILES, OPT_INTO, cmd_merge},
+    {"show", OPT_FUZZER | OPT_BRANCH | OPT_TARGET | ARG_URL, 0, cmd_show},
+    {"stats", ARG_URL, 0, cmd_stats},
+    {"report", OPT_HTML | OPT_FUZZER | OPT_BRANCH | ARG_URL, 0, cmd_report},
+    {"history", OPT_TARGET | OPT_FUZZER | OPT_BRANCH | ARG_URL, OPT_TARGET, cmd_history},
+};
+
+/* Runs sub over its own arguments (argv[0] is its name). */
+static int run_subcommand(const struct subcommand *sub, int argc, char **argv)
+{
+    sub_args a;
+    int rc = parse_args(argc, argv, sub->name, sub->takes, sub->requires, &a);
+    if (rc >= 0)
+        return rc;
+    cfo_recset *rs = NULL;
+    int window = 0;
+    if ((sub->takes & ARG_URL) && (rc = load_existing(a.url, &rs, &window)) != 0)
+        return rc;
+    rc = sub->run(&a, rs, window);
+    cfo_recset_destroy(&rs);
     return rc;
 }
 
@@ -698,21 +644,11 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "help") == 0 || cfo_cmdline_answers("cfo-dataset", cmd, usage_text))
         return CFO_EXIT_OK;
-    /* The subcommand's own arguments, with the subcommand as argv[0]. */
-    int sub_argc = argc - 1;
-    char **sub_argv = argv + 1;
     optind = 1;
     opterr = 0;
-    if (strcmp(cmd, "merge") == 0)
-        return cmd_merge(sub_argc, sub_argv);
-    if (strcmp(cmd, "show") == 0)
-        return cmd_show(sub_argc, sub_argv);
-    if (strcmp(cmd, "stats") == 0)
-        return cmd_stats(sub_argc, sub_argv);
-    if (strcmp(cmd, "report") == 0)
-        return cmd_report(sub_argc, sub_argv);
-    if (strcmp(cmd, "history") == 0)
-        return cmd_history(sub_argc, sub_argv);
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (strcmp(cmd, subcommands[i].name) == 0)
+            return run_subcommand(&subcommands[i], argc - 1, argv + 1);
     return usage_error("unknown command '%s' (expected merge, show, stats, report or history)",
                        cmd);
 }
