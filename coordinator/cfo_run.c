@@ -30,6 +30,10 @@
 #include "cfo_task.h"
 
 static volatile sig_atomic_t stop_requested, reload_requested;
+/* Tells cfo's local worker to leave: the run was stopped, or it is over
+ * (a run with nothing to do never says BYE to a worker that has not joined
+ * yet). */
+static volatile sig_atomic_t local_worker_leave;
 
 static void on_stop_signal(int sig)
 {
@@ -38,6 +42,7 @@ static void on_stop_signal(int sig)
     if (stop_requested)
         _exit(128 + sig);
     stop_requested = 1;
+    local_worker_leave = 1;
 }
 
 static void on_reload_signal(int sig)
@@ -333,7 +338,7 @@ static int start_local_worker(run *r, const char *endpoint)
         .config = r->cfg,
         .grace_ms = r->c.grace_ms,
         .heartbeat_ms = r->c.heartbeat_ms,
-        .stop = &stop_requested,
+        .stop = &local_worker_leave,
     };
     cfo_diag d = {{0}};
     r->worker = r->local->start(&r->spec, &d);
@@ -401,6 +406,7 @@ static int execute(run *r)
                  (long)(r->task_timeout_ms / 1000));
     schedule(r);
     if (r->worker != NULL) {
+        local_worker_leave = 1;
         r->local->join(r->worker);
         r->worker = NULL;
     }
@@ -553,7 +559,7 @@ static int report(run *r, int rc)
 static void run_fini(run *r)
 {
     if (r->worker != NULL) {
-        stop_requested = 1;
+        local_worker_leave = 1;
         r->local->join(r->worker);
     }
     if (r->router != NULL)

@@ -497,7 +497,8 @@ int cfo_session_run(const cfo_session_opts *o)
     for (;;) {
         int64_t now = cfo_now_ms();
         if (!stopping && o->stop != NULL && *o->stop) {
-            cfo_info("stop requested: cancelling %u running task(s)", running_now(&w));
+            if (running_now(&w) > 0)
+                cfo_info("stop requested: cancelling %u running task(s)", running_now(&w));
             stopping = true;
             set_leaving(&w);
             cancel_all(&w);

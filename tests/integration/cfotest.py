@@ -4,6 +4,7 @@ ends with the plain 'N passed, M failed' line."""
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,13 @@ def run(argv, cwd=None, env=None, timeout=300, check=None, input=None):
         raise AssertionError("%s exited %d, expected %d\nstdout:\n%s\nstderr:\n%s" % (
             " ".join(argv), p.returncode, check, p.stdout[-4000:], p.stderr[-4000:]))
     return p
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def git(repo, *args):

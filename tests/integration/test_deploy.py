@@ -103,10 +103,7 @@ def port_targets(service):
     return out
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = cfotest.free_port
 
 
 def load_yaml(path):

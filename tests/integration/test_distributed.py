@@ -56,10 +56,7 @@ run = ./fz/run.sh other
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = cfotest.free_port
 
 
 class Cluster:
