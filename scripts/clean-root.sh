@@ -78,22 +78,11 @@ die() { say "error: $*"; exit 2; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot and mounts)"
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-head=$(git -C "$repo" rev-parse HEAD) || die "$repo is not a git checkout"
-if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
-  say "note: $repo has uncommitted changes; they are not part of this check"
-fi
-
-if ! command -v debootstrap >/dev/null 2>&1; then
-  say "installing debootstrap"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
-fi
-
 start=$SECONDS
 root=""
 made_root=0
 partial_cache=""
+gitconfig=""
 mounts=()   # mount points inside the root, in the order they were mounted
 
 # Processes whose root directory is inside the chroot (left behind by the
@@ -158,11 +147,30 @@ cleanup() {
     fi
   fi
   [ -z "$partial_cache" ] || rm -rf --one-file-system "$partial_cache"
+  [ -z "$gitconfig" ] || rm -f "$gitconfig"
   exit "$status"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'say "interrupted"; exit 130' INT
+trap 'say "terminated"; exit 143' TERM
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+# Root reading a checkout another user owns (sudo ./scripts/clean-root.sh):
+# git refuses such a repository unless it is named safe, and a local clone
+# only takes that from the global configuration.
+gitconfig=$(mktemp)
+printf '[safe]\n\tdirectory = %s\n\tdirectory = %s/.git\n' "$repo" "$repo" >"$gitconfig"
+export GIT_CONFIG_GLOBAL=$gitconfig
+head=$(git -C "$repo" rev-parse HEAD) || die "$repo is not a git checkout"
+if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+  say "note: $repo has uncommitted changes; they are not part of this check"
+fi
+
+if ! command -v debootstrap >/dev/null 2>&1; then
+  say "installing debootstrap"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+fi
 
 # The base root: minbase, and git to clone with. Nothing else.
 bootstrap() {
@@ -266,14 +274,18 @@ mnt /dev/pts --bind /dev/pts
 mnt /dev/shm -t tmpfs -o mode=1777,nosuid,nodev shm
 mnt /run -t tmpfs -o mode=755,nosuid,nodev run
 mkdir -m 1777 "$root/run/lock"
-# A private /tmp, as a machine's own: the root's /tmp is on the root's disk.
+# /tmp stays the root's own folder, on disk, as on an installed bookworm.
 chmod 1777 "$root/tmp"
 
-in_root() {  # runs a command line in the clone, in a clean environment
+# Runs a command line in the clone, in a clean environment. In the background
+# and waited for, so that a signal reaches the trap at once (cleanup stops
+# what runs in the root) instead of after the command.
+in_root() {
   chroot "$root" /usr/bin/env -i \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/root USER=root LOGNAME=root SHELL=/bin/bash LANG=C.UTF-8 TERM=dumb CI=true \
-    /bin/bash -c "cd /src/cfo && $1"
+    /bin/bash -c "cd /src/cfo && $1" </dev/null &
+  wait $!
 }
 
 set +e
@@ -294,7 +306,9 @@ set -e
 
 # A test that skips for want of a tool passes ctest quietly: list the skips
 # ctest's logs hold, so that a missing tool shows even when nothing failed.
+# And name the tests that failed, per build.
 skips=0
+failed_tests=""
 for b in build build-asan; do
   log=$root/src/cfo/$b/Testing/Temporary/LastTest.log
   [ -f "$log" ] || continue
@@ -303,12 +317,18 @@ for b in build build-asan; do
     skips=$((skips + 1))
   done < <(awk '/^[0-9]+\/[0-9]+ Testing: /{t=$3}
                 /^skipped|\.\.\. skipped ["'\'']/{print t ": " $0}' "$log")
+  names=$(awk '/^[0-9]+\/[0-9]+ Testing: /{t=$3} /^Test Failed/{print t}' "$log" | sort | paste -sd, -)
+  [ -z "$names" ] || failed_tests+="${failed_tests:+; }failed in $b: $names"
 done
 
 failed=()
-((example_rc == example_status)) ||
+if ((example_rc != example_status)); then
   failed+=("./scripts/run-example.sh exited $example_rc, not $example_status")
-((test_rc == 0)) || failed+=("./scripts/test.sh exited $test_rc, not 0")
+elif [ ! -s "$root/src/cfo/.cfo/data.json" ]; then
+  # It exits 1 too when the build fails: the run it documents writes the dataset.
+  failed+=("./scripts/run-example.sh exited $example_rc but wrote no .cfo/data.json: it stopped before cfo ran")
+fi
+((test_rc == 0)) || failed+=("./scripts/test.sh exited $test_rc, not 0${failed_tests:+ ($failed_tests)}")
 
 total=$((SECONDS - start))
 short=$(git -C "$repo" rev-parse --short "$head")
@@ -318,5 +338,7 @@ if ((${#failed[@]} == 0)); then
   say "PASS: on a fresh Debian $suite root, commit $short: ./scripts/run-example.sh exited $example_status as documented and ./scripts/test.sh passed$note (${total}s)"
   exit 0
 fi
-say "FAIL: on a fresh Debian $suite root, commit $short: $(printf '%s; ' "${failed[@]}")(${total}s)"
+what=${failed[0]}
+for f in "${failed[@]:1}"; do what+="; $f"; done
+say "FAIL: on a fresh Debian $suite root, commit $short: $what (${total}s)"
 exit 1
