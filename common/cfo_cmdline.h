@@ -19,6 +19,7 @@ typedef enum cfo_exit {
     CFO_EXIT_FAIL = 1,
     CFO_EXIT_USAGE = 2,
     CFO_EXIT_HARNESS = 3,
+    CFO_EXIT_INCOMPLETE = 4, /* cfo, cfo-coordinator: a critical task did not run to its end */
 } cfo_exit;
 
 /* Logs "error: MSG" and "Try 'PROG --help'." on stderr; returns

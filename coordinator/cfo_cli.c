@@ -92,6 +92,9 @@ static const cfo_option options[] = {
     {"resume-upload-only", CFO_OPT_FLAG, BOTH, AT(resume_upload_only),
      .help = "with --state-dir: run nothing, merge and upload what the\n"
              "journal's unfinished run committed (after a failed upload)"},
+    {"allow-incomplete", CFO_OPT_FLAG, BOTH, AT(allow_incomplete),
+     .help = "exit 0 instead of 4 when a critical task did not run to\n"
+             "its end (cut by the budget or a stop, or never started)"},
     {"quiet", CFO_OPT_FLAG, BOTH, AT(quiet), .help = "no progress lines"},
     {"log-format", CFO_OPT_CHOICE, BOTH, AT(log_format), "FORMAT", .choices = log_formats,
      .help = "text (default) or json: every log and progress line as\n"
@@ -103,10 +106,14 @@ static const cfo_option options[] = {
 
 static const char epilog[] =
     "\n"
-    "Exit status: 0 every critical task passed and the canary failed as it must;\n"
-    "1 a critical fuzzer failed; 2 usage or configuration error; 3 the harness\n"
-    "failed (canary did not fail, no worker ever connected, storage could not be\n"
-    "read or written).\n";
+    "Exit status: 0 every critical task ran to its end and passed, and the canary\n"
+    "failed as it must; 1 a critical fuzzer failed; 2 usage or configuration\n"
+    "error; 3 the harness failed (canary did not fail, a fuzzer's tool is\n"
+    "missing, no worker ever connected, storage could not be read or written,\n"
+    "the run was stopped by a signal); 4 incomplete: nothing critical failed, but\n"
+    "a critical task did not run to its end, so the run proves nothing about it\n"
+    "(--allow-incomplete makes it 0). Reports are written for every status once\n"
+    "the run has started.\n";
 
 static const cfo_cmd commands[2] = {
     {"cfo", CFO_PROG_CFO, options,

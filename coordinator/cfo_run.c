@@ -76,10 +76,13 @@ typedef struct run {
     char why[512]; /* the sentence that explains the exit status */
 } run;
 
-/* A phase's failure: logs d's message and gives the exit status. */
-static int fail(const cfo_diag *d, int status)
+/* A phase's failure: logs d's message, keeps it as the run's verdict and
+ * gives the exit status. */
+static int fail(run *r, const cfo_diag *d, int status)
 {
     cfo_error("%s", d->msg);
+    snprintf(r->why, sizeof r->why, "%s%s", status == CFO_EXIT_HARNESS ? "harness failure: " : "",
+             d->msg);
     return status;
 }
 
@@ -122,7 +125,7 @@ static int load_prior(run *r)
     int window = 0;
     cfo_err err = cfo_store_load(r->st, r->prior, &window, &d);
     if (err != CFO_OK && need_prior)
-        return fail(&d, CFO_EXIT_HARNESS);
+        return fail(r, &d, CFO_EXIT_HARNESS);
     if (err != CFO_OK) {
         /* Only the order would have used it: run in generation order. */
         cfo_warn("%s; tasks run in generation order", d.msg);
@@ -138,9 +141,9 @@ static int load(run *r)
 {
     cfo_diag d = {{0}};
     if (cfo_git_toplevel(r->c.repo, &r->top, &d) != CFO_OK)
-        return fail(&d, CFO_EXIT_USAGE);
+        return fail(r, &d, CFO_EXIT_USAGE);
     if (cfo_config_locate(r->c.config, r->top, &r->cfg, &d) != CFO_OK)
-        return fail(&d, CFO_EXIT_USAGE);
+        return fail(r, &d, CFO_EXIT_USAGE);
     cfo_info("configuration: %s (%zu fuzzers)", r->cfg->path ? r->cfg->path : "built-in defaults",
              r->cfg->nfuzzers);
     r->budget_ms = r->c.budget_ms ? r->c.budget_ms : r->cfg->budget_ms;
@@ -151,8 +154,8 @@ static int load(run *r)
     const char *dataset = r->c.dataset ? r->c.dataset : r->cfg->dataset;
     cfo_err err = cfo_storage_open(dataset, &r->st, &d);
     if (err != CFO_OK) {
-        cfo_error("dataset: %s", d.msg);
-        return err == CFO_EINVAL ? CFO_EXIT_USAGE : CFO_EXIT_HARNESS;
+        cfo_diag_prefix(&d, "dataset");
+        return fail(r, &d, err == CFO_EINVAL ? CFO_EXIT_USAGE : CFO_EXIT_HARNESS);
     }
     return load_prior(r);
 }
@@ -166,18 +169,20 @@ static int prepare_folders(run *r)
     cfo_diag d = {{0}};
     r->runner = cfo_find_runner();
     if (r->runner == NULL) {
-        cfo_error("cannot find cfo-fuzz beside %s or on PATH", r->prog);
-        return CFO_EXIT_HARNESS;
+        cfo_diag_set(&d, CFO_ENOTFOUND, "cannot find cfo-fuzz beside %s or on PATH", r->prog);
+        return fail(r, &d, CFO_EXIT_HARNESS);
     }
     cfo_exec_become_subreaper();
     if (cfo_mkdir_p(r->c.workdir, &d) != CFO_OK)
-        return fail(&d, CFO_EXIT_HARNESS);
+        return fail(r, &d, CFO_EXIT_HARNESS);
     char abs[PATH_MAX];
     r->workdir = cfo_xstrdup(realpath(r->c.workdir, abs) ? abs : r->c.workdir);
     const char *logs = r->c.logs_dir;
     if (logs != NULL && (cfo_mkdir_p(logs, &d) != CFO_OK || access(logs, W_OK) != 0)) {
-        cfo_error("cannot keep logs in %s: %s", logs, d.msg[0] ? d.msg : "not writable");
-        return CFO_EXIT_HARNESS;
+        if (d.msg[0] == '\0')
+            cfo_diag_set(&d, CFO_EIO, "not writable");
+        cfo_diag_prefix(&d, "cannot keep logs in %s", logs);
+        return fail(r, &d, CFO_EXIT_HARNESS);
     }
     return 0;
 }
@@ -190,11 +195,11 @@ static int open_journal(run *r)
     if (r->c.state_dir == NULL)
         return 0;
     if (cfo_journal_open(r->c.state_dir, &r->journal, &d) != CFO_OK)
-        return fail(&d, CFO_EXIT_HARNESS);
+        return fail(r, &d, CFO_EXIT_HARNESS);
     const cfo_journal_run *jr = cfo_journal_run_info(r->journal);
     if (jr != NULL && !jr->finished) {
         if (cfo_journal_restore(r->journal, r->cfg, &r->ts, &r->outcomes, &d) != CFO_OK)
-            return fail(&d, CFO_EXIT_USAGE);
+            return fail(r, &d, CFO_EXIT_USAGE);
         r->resumed = true;
         r->run_id = cfo_xstrdup(jr->run_id);
         r->started_wall_ms = jr->started_wall_ms;
@@ -202,8 +207,9 @@ static int open_journal(run *r)
         cfo_info("resuming run %s from %s: %zu of %zu tasks already committed", r->run_id,
                  r->c.state_dir, jr->committed, r->ts.n);
     } else if (r->c.resume_upload_only) {
-        cfo_error("nothing to upload: the journal in %s holds no unfinished run", r->c.state_dir);
-        return CFO_EXIT_USAGE;
+        cfo_diag_set(&d, CFO_EINVAL, "nothing to upload: the journal in %s holds no unfinished run",
+                     r->c.state_dir);
+        return fail(r, &d, CFO_EXIT_USAGE);
     }
     return 0;
 }
@@ -224,7 +230,7 @@ static int generate(run *r)
     };
     cfo_err err = cfo_taskgen(&tg, &r->ts, &d);
     if (err != CFO_OK)
-        return fail(&d, err == CFO_EINVAL ? CFO_EXIT_USAGE : CFO_EXIT_HARNESS);
+        return fail(r, &d, err == CFO_EINVAL ? CFO_EXIT_USAGE : CFO_EXIT_HARNESS);
     if (r->c.changed_since != NULL)
         cfo_info("%zu target(s) left out: the change since %s does not touch them", r->ts.unchanged,
                  r->c.changed_since);
@@ -272,7 +278,7 @@ static int plan(run *r)
     if (r->journal != NULL && !r->resumed &&
         cfo_journal_begin(r->journal, r->run_id, r->started_wall_ms, r->budget_ms, &r->ts, &d) !=
             CFO_OK)
-        return fail(&d, CFO_EXIT_HARNESS);
+        return fail(r, &d, CFO_EXIT_HARNESS);
     if (r->outcomes == NULL)
         r->outcomes = cfo_xcalloc(r->ts.n ? r->ts.n : 1, sizeof *r->outcomes);
     return 0;
@@ -303,7 +309,7 @@ static int open_router(run *r, const char *endpoint)
     if (r->c.curve_secret != NULL &&
         (cfo_curve_read_key(r->c.curve_secret, true, secret, &d) != CFO_OK ||
          cfo_zap_start(r->zctx, r->c.allow_dir, &r->zap, &d) != CFO_OK))
-        return fail(&d, CFO_EXIT_USAGE);
+        return fail(r, &d, CFO_EXIT_USAGE);
     if (r->c.curve_secret == NULL && r->local == NULL && !cfo_cli_is_local_endpoint(endpoint))
         cfo_warn("serving workers on %s WITHOUT authentication or encryption (--insecure)",
                  endpoint);
@@ -318,7 +324,7 @@ static int open_router(run *r, const char *endpoint)
     if (err != CFO_OK) {
         if (sock != NULL)
             zmq_close(sock);
-        return fail(&d, r->local ? CFO_EXIT_HARNESS : CFO_EXIT_USAGE);
+        return fail(r, &d, r->local ? CFO_EXIT_HARNESS : CFO_EXIT_USAGE);
     }
     r->router = sock;
     return 0;
@@ -343,7 +349,7 @@ static int start_local_worker(run *r, const char *endpoint)
     cfo_diag d = {{0}};
     r->worker = r->local->start(&r->spec, &d);
     if (r->worker == NULL)
-        return fail(&d, CFO_EXIT_HARNESS);
+        return fail(r, &d, CFO_EXIT_HARNESS);
     cfo_info("run %s: %zu tasks, concurrency %d, budget %lds, task timeout %lds%s", r->run_id,
              r->ts.n, r->concurrency, (long)(r->budget_ms / 1000),
              (long)(r->task_timeout_ms / 1000),
@@ -415,35 +421,71 @@ static int execute(run *r)
 
 /* ---- commit: the verdict, the records, the upload, the journal ----------- */
 
-/* The exit status and the sentence that explains it. */
-static int verdict(const cfo_taskset *ts, const cfo_outcome *outcomes, char *why, size_t len)
+/* Whether task i ran to its end: cancelled (by the budget, a stop) or never
+ * finished is not. */
+static bool ran_to_end(const cfo_outcome *o)
 {
-    size_t canary_runs = 0;
+    return o->done && o->status != CFO_STATUS_CANCELLED;
+}
+
+/* The canary must fail: one that ran and did not is the harness failing. */
+static int canary_verdict(const cfo_taskset *ts, const cfo_outcome *outcomes, size_t *runs,
+                          char *why, size_t len)
+{
+    *runs = 0;
     for (size_t i = 0; i < ts->n; i++) {
         const cfo_task *t = &ts->v[i];
-        cfo_status s = outcomes[i].status;
-        if (t->fuzzer->kind != CFO_KIND_CANARY || s == CFO_STATUS_CANCELLED)
+        if (t->fuzzer->kind != CFO_KIND_CANARY || !ran_to_end(&outcomes[i]))
             continue;
-        canary_runs++;
-        if (s != CFO_STATUS_FAIL) {
+        ++*runs;
+        if (outcomes[i].status != CFO_STATUS_FAIL) {
             snprintf(why, len, "harness failure: canary %s on %s ended '%s' instead of failing",
-                     t->fuzzer->name, t->branch, cfo_status_name(s));
+                     t->fuzzer->name, t->branch, cfo_status_name(outcomes[i].status));
             return CFO_EXIT_HARNESS;
         }
     }
-    size_t critical_failed = 0;
-    const cfo_task *first = NULL;
+    return CFO_EXIT_OK;
+}
+
+/* The first critical task that failed (want_failed) or did not run to its
+ * end, and how many there are. */
+static size_t critical_count(const cfo_taskset *ts, const cfo_outcome *outcomes, bool want_failed,
+                             const cfo_task **first)
+{
+    size_t n = 0;
+    *first = NULL;
     for (size_t i = 0; i < ts->n; i++) {
-        cfo_status s = outcomes[i].status;
-        if (!ts->v[i].fuzzer->critical || s == CFO_STATUS_PASS || s == CFO_STATUS_CANCELLED)
+        if (!ts->v[i].fuzzer->critical)
             continue;
-        if (critical_failed++ == 0)
-            first = &ts->v[i];
+        bool ended = ran_to_end(&outcomes[i]);
+        bool counts = want_failed ? ended && outcomes[i].status != CFO_STATUS_PASS : !ended;
+        if (counts && n++ == 0)
+            *first = &ts->v[i];
     }
-    if (critical_failed > 0) {
-        snprintf(why, len, "%zu critical task(s) did not pass, first: %s %s %s", critical_failed,
+    return n;
+}
+
+/* The exit status the tasks give and the sentence that explains it. */
+static int verdict(const run *r, char *why, size_t len)
+{
+    size_t canary_runs;
+    int rc = canary_verdict(&r->ts, r->outcomes, &canary_runs, why, len);
+    if (rc != CFO_EXIT_OK)
+        return rc;
+    const cfo_task *first;
+    size_t failed = critical_count(&r->ts, r->outcomes, true, &first);
+    if (failed > 0) {
+        snprintf(why, len, "%zu critical task(s) did not pass, first: %s %s %s", failed,
                  first->fuzzer->name, first->branch, first->target);
         return CFO_EXIT_FAIL;
+    }
+    size_t cut = critical_count(&r->ts, r->outcomes, false, &first);
+    if (cut > 0) {
+        snprintf(why, len,
+                 "incomplete: %zu critical task(s) did not run to their end, first: %s %s %s%s",
+                 cut, first->fuzzer->name, first->branch, first->target,
+                 r->c.allow_incomplete ? " (allowed by --allow-incomplete)" : "");
+        return r->c.allow_incomplete ? CFO_EXIT_OK : CFO_EXIT_INCOMPLETE;
     }
     snprintf(why, len, "every critical task passed%s",
              canary_runs ? " and the canary failed as it must" : "");
@@ -453,7 +495,7 @@ static int verdict(const cfo_taskset *ts, const cfo_outcome *outcomes, char *why
 /* The run's own harness failures outrank what the tasks say. */
 static int judge(run *r)
 {
-    int rc = verdict(&r->ts, r->outcomes, r->why, sizeof r->why);
+    int rc = verdict(r, r->why, sizeof r->why);
     if (r->stats.no_worker) {
         snprintf(r->why, sizeof r->why, "harness failure: no worker connected to %s within %llds",
                  r->c.bind, (long long)(r->c.wait_workers_ms / 1000));
@@ -462,6 +504,10 @@ static int judge(run *r)
     if (r->stats.journal_failed) {
         snprintf(r->why, sizeof r->why, "harness failure: the journal in %s could not be written",
                  r->c.state_dir);
+        rc = CFO_EXIT_HARNESS;
+    }
+    if (stop_requested) {
+        snprintf(r->why, sizeof r->why, "stopped by a signal before the run finished");
         rc = CFO_EXIT_HARNESS;
     }
     return rc;
@@ -524,6 +570,12 @@ static int commit(run *r)
 static int report(run *r, int rc)
 {
     cfo_diag d = {{0}};
+    if (r->outcomes == NULL) {
+        /* Stopped before its tasks were known: a report of none. */
+        cfo_taskset_fini(&r->ts);
+        cfo_taskset_init(&r->ts);
+        r->outcomes = cfo_xcalloc(1, sizeof *r->outcomes);
+    }
     cfo_run_info info = {
         .run_id = r->run_id,
         .worker = r->host,
@@ -534,14 +586,10 @@ static int report(run *r, int rc)
     };
     if (r->c.report != NULL &&
         cfo_report_json(r->c.report, &r->ts, r->outcomes, &info, &d) != CFO_OK)
-        rc = fail(&d, CFO_EXIT_HARNESS);
+        rc = fail(r, &d, CFO_EXIT_HARNESS);
     if (r->c.junit != NULL &&
         cfo_report_junit(r->c.junit, &r->ts, r->outcomes, &info, &d) != CFO_OK)
-        rc = fail(&d, CFO_EXIT_HARNESS);
-    if (stop_requested && rc == CFO_EXIT_OK) {
-        snprintf(r->why, sizeof r->why, "stopped by a signal before the run finished");
-        rc = CFO_EXIT_HARNESS;
-    }
+        rc = fail(r, &d, CFO_EXIT_HARNESS);
     const char *step = getenv("GITHUB_STEP_SUMMARY");
     if (step != NULL && step[0] != '\0') {
         info.exit_code = rc;
@@ -591,12 +639,16 @@ int cfo_orchestrator_main(int argc, char **argv, const cfo_local_worker_hooks *l
     int rc = cfo_cli_parse(argc, argv, local != NULL, &r.c);
     if (rc == 0)
         rc = load(&r);
+    /* From here on the run has started: whatever ends it, it reports. */
+    bool started = rc == 0;
     if (rc == 0)
         rc = plan(&r);
     if (rc == 0)
         rc = execute(&r);
     if (rc == 0)
-        rc = report(&r, commit(&r));
+        rc = commit(&r);
+    if (started && rc >= 0)
+        rc = report(&r, rc);
     run_fini(&r);
     return rc < 0 ? CFO_EXIT_OK : rc;
 }

@@ -174,7 +174,8 @@ class SingleHost(unittest.TestCase):
         for target in "017":
             self.assertEqual(st[("VERDICT", target)][0], "cancelled")
         self.assertEqual(report["totals"]["cancelled"], 4)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        # Critical tasks were cut: the run proves nothing about them.
+        self.assertEqual(p.returncode, 4, p.stderr)
         with open(os.path.join(self.tmp.path, "data.json")) as f:
             self.assertEqual(json.load(f)["records"], [])
         self.assertEqual(cfotest.processes_with(TOKEN), [])
@@ -328,7 +329,7 @@ class HistoryOrder(unittest.TestCase):
         rep = os.path.join(self.tmp.path, "report.json")
         p = self.cfo("--concurrency", "1", "--budget", "2500ms", "--grace", "200ms",
                      "--report", rep)
-        self.assertIn(p.returncode, (0, 1), p.stderr)
+        self.assertIn(p.returncode, (1, 4), p.stderr)
         with open(rep) as f:
             tasks = json.load(f)["tasks"]
         self.assertEqual([t["record"]["target"] for t in tasks], self.ORDER)
@@ -364,7 +365,7 @@ class BudgetShares(unittest.TestCase):
                      "file://" + os.path.join(tmp.path, "data.json"), "--schedule", "fifo",
                      "--concurrency", "1", "--budget", "4s", "--grace", "200ms",
                      "--report", rep], cwd=tmp.path)
-            self.assertIn(p.returncode, (0, 1), p.stderr)
+            self.assertIn(p.returncode, (1, 4), p.stderr)
             with open(rep) as f:
                 tasks = json.load(f)["tasks"]
             ran = {"BIG": [], "SMALL": []}

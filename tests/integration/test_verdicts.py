@@ -1,0 +1,115 @@
+"""The exit status a CI job trusts: a critical task cut by the budget is
+incomplete (4, or 0 with --allow-incomplete), a run stopped by a signal is
+a harness failure (3) whatever its tasks said, and every run that started
+writes its reports, a harness failure included."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cfotest  # noqa: E402
+from cfotest import binary, run, wait_for  # noqa: E402
+
+CONFIG = """
+[fuzzer "CANARY"]
+kind = canary
+merge = accumulate
+critical = false
+
+[fuzzer "SLEEPY"]
+kind = exec
+run = sleep 5
+critical = true
+
+[fuzzer "QUICK"]
+kind = exec
+run = true
+critical = true
+
+[fuzzer "BROKEN"]
+kind = exec
+run = false
+critical = true
+
+[fuzzer "HOLD"]
+kind = exec
+run = sleep 300
+critical = false
+"""
+
+
+class Verdicts(unittest.TestCase):
+    def setUp(self):
+        self.tmp = cfotest.TempDir()
+        self.repo = os.path.join(self.tmp.path, "repo")
+        cfotest.make_repo(self.repo, {"cfo.ini": CONFIG})
+        self.report = os.path.join(self.tmp.path, "report.json")
+        self.junit = os.path.join(self.tmp.path, "junit.xml")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def argv(self, *args):
+        return [binary("cfo"), "--repo", self.repo, "--quiet", "--grace", "200ms",
+                "--dataset", "file://" + os.path.join(self.tmp.path, "data.json"),
+                "--report", self.report, "--junit", self.junit, *args]
+
+    def verdict(self):
+        with open(self.report) as f:
+            return json.load(f)
+
+    def test_a_critical_task_cut_by_the_budget_is_incomplete(self):
+        p = run(self.argv("--fuzzer", "SLEEPY", "--fuzzer", "QUICK", "--budget", "2s"))
+        self.assertEqual(p.returncode, 4, p.stderr)
+        self.assertIn("incomplete: 1 critical task(s) did not run to their end", p.stdout)
+        self.assertEqual(self.verdict()["exit_code"], 4)
+        p = run(self.argv("--fuzzer", "SLEEPY", "--budget", "2s", "--allow-incomplete"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("allowed by --allow-incomplete", p.stdout)
+
+    def test_a_failure_outranks_incomplete(self):
+        p = run(self.argv("--fuzzer", "SLEEPY", "--fuzzer", "BROKEN", "--budget", "2s"))
+        self.assertEqual(p.returncode, 1, p.stderr)
+
+    def test_a_stopped_run_is_a_harness_failure_after_failures(self):
+        proc = subprocess.Popen(self.argv("--fuzzer", "BROKEN", "--fuzzer", "HOLD",
+                                          "--concurrency", "2"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: cfotest.processes_with("sleep 300"), 30, "the held task to start")
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        self.assertEqual(proc.returncode, 3, err)
+        self.assertIn("stopped by a signal", out)
+        self.assertEqual(self.verdict()["exit_code"], 3)
+        self.assertTrue(os.path.exists(self.junit))
+
+    def test_a_harness_failure_writes_its_reports(self):
+        p = run(self.argv("--dataset", "file:///proc/cfo-test/data.json", "--upload",
+                          "--fuzzer", "QUICK"))
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertEqual(self.verdict()["exit_code"], 3)
+        self.assertIn("dataset could not be written", self.verdict()["verdict"])
+        self.assertTrue(os.path.exists(self.junit))
+
+    def test_a_run_stopped_before_its_tasks_still_reports(self):
+        # Discovery of an exec fuzzer that fails stops the run at planning.
+        with open(os.path.join(self.repo, "cfo.ini"), "a") as f:
+            f.write('\n[fuzzer "NODISC"]\nkind = exec\ndiscover = false\nrun = true\n')
+        cfotest.git(self.repo, "commit", "-qam", "nodisc")
+        p = run(self.argv("--fuzzer", "NODISC"))
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertEqual(self.verdict()["exit_code"], 3)
+        self.assertIn("discovery of NODISC", self.verdict()["verdict"])
+        self.assertTrue(os.path.exists(self.junit))
+
+
+if __name__ == "__main__":
+    cfotest.main()
