@@ -5,31 +5,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cfo_names.h"
+
+static const char *const error_names[] = {
+    [CFO_OK] = "success",
+    [CFO_EINVAL] = "invalid value",
+    [CFO_EPARSE] = "malformed input",
+    [CFO_EIO] = "input/output error",
+    [CFO_ENOTFOUND] = "not found",
+    [CFO_ECONFLICT] = "concurrent modification",
+    [CFO_ELIMIT] = "limit exceeded",
+    [CFO_EUNSUPPORTED] = "not supported",
+    [CFO_ETIMEDOUT] = "timed out",
+    [CFO_ECHILD] = "child process failed",
+};
+
 const char *cfo_strerror(cfo_err err)
 {
-    switch (err) {
-    case CFO_OK:
-        return "success";
-    case CFO_EINVAL:
-        return "invalid value";
-    case CFO_EPARSE:
-        return "malformed input";
-    case CFO_EIO:
-        return "input/output error";
-    case CFO_ENOTFOUND:
-        return "not found";
-    case CFO_ECONFLICT:
-        return "concurrent modification";
-    case CFO_ELIMIT:
-        return "limit exceeded";
-    case CFO_EUNSUPPORTED:
-        return "not supported";
-    case CFO_ETIMEDOUT:
-        return "timed out";
-    case CFO_ECHILD:
-        return "child process failed";
-    }
-    return "unknown error";
+    return cfo_name_of(error_names, CFO_NELEM(error_names), (int)err, "unknown error");
 }
 
 cfo_err cfo_diag_set(cfo_diag *d, cfo_err err, const char *fmt, ...)

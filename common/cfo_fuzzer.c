@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfo_names.h"
+
 /* Indexed by cfo_kind; cfo_kind_info_of's switch keeps it exhaustive. */
 static const cfo_kind_info kinds[CFO_KIND_COUNT] = {
     [CFO_KIND_CANARY] = {.name = "canary",
@@ -76,26 +78,22 @@ int cfo_kind_parse(const char *name, cfo_kind *out)
     return -1;
 }
 
+static const char *const merge_names[] = {
+    [CFO_MERGE_SUPERSEDE] = "supersede",
+    [CFO_MERGE_ACCUMULATE] = "accumulate",
+};
+
 const char *cfo_merge_name(cfo_merge_strategy m)
 {
-    switch (m) {
-    case CFO_MERGE_SUPERSEDE:
-        return "supersede";
-    case CFO_MERGE_ACCUMULATE:
-        return "accumulate";
-    }
-    return "unknown";
+    return cfo_name_of(merge_names, CFO_NELEM(merge_names), (int)m, "unknown");
 }
 
 int cfo_merge_parse(const char *name, cfo_merge_strategy *out)
 {
-    if (strcmp(name, "supersede") == 0)
-        *out = CFO_MERGE_SUPERSEDE;
-    else if (strcmp(name, "accumulate") == 0)
-        *out = CFO_MERGE_ACCUMULATE;
-    else
-        return -1;
-    return 0;
+    int m = cfo_name_find(merge_names, CFO_NELEM(merge_names), name);
+    if (m >= 0)
+        *out = (cfo_merge_strategy)m;
+    return m >= 0 ? 0 : -1;
 }
 
 void cfo_fuzzer_init(cfo_fuzzer *f, const char *name, cfo_kind kind)

@@ -6,34 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfo_names.h"
 #include "cfo_util.h"
 
-static const char *status_names[CFO_STATUS_COUNT] = {"pass",  "fail",      "timeout",
-                                                     "error", "cancelled", "oom"};
+static const char *const status_names[CFO_STATUS_COUNT] = {
+    [CFO_STATUS_PASS] = "pass",           [CFO_STATUS_FAIL] = "fail",
+    [CFO_STATUS_TIMEOUT] = "timeout",     [CFO_STATUS_ERROR] = "error",
+    [CFO_STATUS_CANCELLED] = "cancelled", [CFO_STATUS_OOM] = "oom"};
 
 const char *cfo_status_name(cfo_status s)
 {
-    switch (s) {
-    case CFO_STATUS_PASS:
-    case CFO_STATUS_FAIL:
-    case CFO_STATUS_TIMEOUT:
-    case CFO_STATUS_ERROR:
-    case CFO_STATUS_CANCELLED:
-    case CFO_STATUS_OOM:
-        return status_names[s];
-    }
-    return "unknown";
+    return cfo_name_of(status_names, CFO_STATUS_COUNT, (int)s, "unknown");
 }
 
 int cfo_status_parse(const char *name, cfo_status *out)
 {
-    for (int i = 0; i < CFO_STATUS_COUNT; i++) {
-        if (strcmp(name, status_names[i]) == 0) {
-            *out = (cfo_status)i;
-            return 0;
-        }
-    }
-    return -1;
+    int i = cfo_name_find(status_names, CFO_STATUS_COUNT, name);
+    if (i >= 0)
+        *out = (cfo_status)i;
+    return i >= 0 ? 0 : -1;
 }
 
 /* Strings are stored in large arena chunks; the hash table holds pointers. */

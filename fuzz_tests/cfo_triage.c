@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cfo_digest.h"
+#include "cfo_names.h"
 
 static const char *const kind_names[CFO_CRASH_KIND_COUNT] = {
     [CFO_CRASH_CRASH] = "crash",
@@ -17,22 +18,15 @@ static const char *const kind_names[CFO_CRASH_KIND_COUNT] = {
 
 const char *cfo_crash_kind_name(cfo_crash_kind k)
 {
-    if ((unsigned)k >= CFO_CRASH_KIND_COUNT)
-        return "?";
-    return kind_names[k];
+    return cfo_name_of(kind_names, CFO_CRASH_KIND_COUNT, (int)k, "?");
 }
 
 int cfo_crash_kind_parse(const char *name, cfo_crash_kind *out)
 {
-    if (name == NULL)
-        return -1;
-    for (int k = 0; k < CFO_CRASH_KIND_COUNT; k++) {
-        if (strcmp(name, kind_names[k]) == 0) {
-            *out = (cfo_crash_kind)k;
-            return 0;
-        }
-    }
-    return -1;
+    int k = cfo_name_find(kind_names, CFO_CRASH_KIND_COUNT, name);
+    if (k >= 0)
+        *out = (cfo_crash_kind)k;
+    return k >= 0 ? 0 : -1;
 }
 
 /* ---- lines ---------------------------------------------------------------- */
