@@ -1,6 +1,7 @@
 /* cfo_util.c -- allocation, buffers, string vectors and small parsers. */
 #include "cfo_util.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -528,27 +529,44 @@ void cfo_buf_put_markup(cfo_buf *b, const char *s, size_t max)
     char *copy = cfo_xstrndup(s, strnlen(s, max));
     cfo_utf8_sanitize(copy); /* also turns control characters but \t \n into '?' */
     for (const char *p = copy; *p; p++) {
-        switch (*p) {
-        case '<':
-            cfo_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            cfo_buf_puts(b, "&gt;");
-            break;
-        case '&':
-            cfo_buf_puts(b, "&amp;");
-            break;
-        case '"':
-            cfo_buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            cfo_buf_puts(b, "&#39;");
-            break;
-        default:
+        const char *entity = cfo_markup_entity(*p);
+        if (entity != NULL)
+            cfo_buf_puts(b, entity);
+        else
             cfo_buf_append(b, p, 1);
-        }
     }
     free(copy);
+}
+
+void cfo_buf_markupf(cfo_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    for (const char *p = fmt; *p != '\0'; p++) {
+        if (p[0] != '%') {
+            cfo_buf_append(b, p, 1);
+            continue;
+        }
+        if (p[1] == '%') {
+            cfo_buf_append(b, p++, 1);
+            continue;
+        }
+        size_t max = SIZE_MAX;
+        if (p[1] == '.') /* %.Ns: at most N bytes */
+            for (max = 0, p++; p[1] >= '0' && p[1] <= '9'; p++)
+                max = max * 10 + (size_t)(p[1] - '0');
+        assert(p[1] == 's'); /* the only conversion there is */
+        cfo_buf_put_markup(b, va_arg(ap, const char *), max);
+        p++;
+    }
+    va_end(ap);
+}
+
+const char *cfo_markup_entity(char c)
+{
+    static const char *const entities[UCHAR_MAX + 1] = {
+        ['<'] = "&lt;", ['>'] = "&gt;", ['&'] = "&amp;", ['"'] = "&quot;", ['\''] = "&#39;"};
+    return entities[(unsigned char)c];
 }
 
 bool cfo_json_depth_ok(const char *json, size_t len, int max)

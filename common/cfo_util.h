@@ -97,6 +97,13 @@ void cfo_utf8_sanitize(char *s);
  * control characters XML forbids, become '?', so that whatever a fuzzer put
  * into a name or its output cannot break the markup. */
 void cfo_buf_put_markup(cfo_buf *b, const char *s, size_t max);
+/* Appends fmt with each %s replaced by its argument escaped as by
+ * cfo_buf_put_markup (NULL: nothing), %.Ns by at most N bytes of it; %% is a
+ * '%'. There is no other conversion. */
+void cfo_buf_markupf(cfo_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The entity that stands for c in XML and HTML (&lt; &gt; &amp; &quot;
+ * &#39;), or NULL when c stands for itself. */
+const char *cfo_markup_entity(char c);
 
 /* Whether JSON text nests arrays and objects at most max deep (brackets in
  * strings not counted). yajl_tree parses and frees by recursion, so outside

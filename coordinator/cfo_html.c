@@ -6,6 +6,7 @@
 
 #include "cfo_file.h"
 #include "cfo_log.h"
+#include "cfo_names.h"
 #include "cfo_report.h"
 
 /* Heat map geometry, in CSS pixels. */
@@ -14,23 +15,14 @@
 #define CHAR_W 7.3 /* of the 12px monospace labels */
 #define LABEL_MAX 64
 
+static const char *const status_colors[CFO_STATUS_COUNT] = {
+    [CFO_STATUS_PASS] = "#2ca02c",    [CFO_STATUS_FAIL] = "#d62728",
+    [CFO_STATUS_TIMEOUT] = "#ff7f0e", [CFO_STATUS_OOM] = "#8c564b",
+    [CFO_STATUS_ERROR] = "#9467bd",   [CFO_STATUS_CANCELLED] = "#7f7f7f"};
+
 const char *cfo_html_status_color(cfo_status s)
 {
-    switch (s) {
-    case CFO_STATUS_PASS:
-        return "#2ca02c";
-    case CFO_STATUS_FAIL:
-        return "#d62728";
-    case CFO_STATUS_TIMEOUT:
-        return "#ff7f0e";
-    case CFO_STATUS_OOM:
-        return "#8c564b";
-    case CFO_STATUS_ERROR:
-        return "#9467bd";
-    case CFO_STATUS_CANCELLED:
-        return "#7f7f7f";
-    }
-    return CFO_HTML_UNTESTED_COLOR;
+    return cfo_name_of(status_colors, CFO_STATUS_COUNT, (int)s, CFO_HTML_UNTESTED_COLOR);
 }
 
 static void esc(cfo_buf *b, const char *s)
@@ -40,9 +32,7 @@ static void esc(cfo_buf *b, const char *s)
 
 static void attr(cfo_buf *b, const char *name, const char *value)
 {
-    cfo_buf_printf(b, " %s=\"", name);
-    esc(b, value);
-    cfo_buf_puts(b, "\"");
+    cfo_buf_markupf(b, " %s=\"%s\"", name, value);
 }
 
 static void time_text(const cfo_record *r, char *out, size_t len)
@@ -90,9 +80,8 @@ static void series_label(cfo_buf *b, const cfo_history_series *s)
 
 static void data_attrs(cfo_buf *b, const cfo_history_series *s)
 {
-    attr(b, "data-fuzzer", s->fuzzer);
-    attr(b, "data-branch", s->branch);
-    attr(b, "data-target", s->target);
+    cfo_buf_markupf(b, " data-fuzzer=\"%s\" data-branch=\"%s\" data-target=\"%s\"", s->fuzzer,
+                    s->branch, s->target);
 }
 
 static const char style[] =
@@ -146,12 +135,9 @@ static void heatmap(cfo_buf *b, const cfo_history *h)
         cfo_buf_printf(b,
                        "<text class=\"commit\" x=\"%d\" y=\"%d\" transform=\"rotate(-60 %d %d)\"",
                        x, top - 6, x, top - 6);
-        attr(b, "data-commit", h->commits[c].sha);
-        cfo_buf_puts(b, "><title>");
-        esc(b, h->commits[c].sha);
-        cfo_buf_printf(b, " (%s)</title>", when);
-        cfo_buf_put_markup(b, h->commits[c].sha, 7);
-        cfo_buf_puts(b, "</text>\n");
+        const char *sha = h->commits[c].sha;
+        cfo_buf_markupf(b, " data-commit=\"%s\"><title>%s (%s)</title>%.7s</text>\n", sha, sha,
+                        when, sha);
     }
     for (size_t k = 0; k < h->nseries; k++) {
         const cfo_history_series *s = &h->series[k];
@@ -160,12 +146,7 @@ static void heatmap(cfo_buf *b, const cfo_history *h)
         data_attrs(b, s);
         cfo_buf_printf(b, ">\n<text x=\"%d\" y=\"%d\" text-anchor=\"end\"%s><title>", lw - 6,
                        y + CELL - 4, s->failing ? " class=\"failing\"" : "");
-        esc(b, s->fuzzer);
-        cfo_buf_puts(b, " ");
-        esc(b, s->branch);
-        cfo_buf_puts(b, " ");
-        esc(b, s->target);
-        cfo_buf_puts(b, "</title>");
+        cfo_buf_markupf(b, "%s %s %s</title>", s->fuzzer, s->branch, s->target);
         series_label(b, s);
         cfo_buf_puts(b, "</text>\n");
         size_t next = 0;
@@ -180,8 +161,8 @@ static void heatmap(cfo_buf *b, const cfo_history *h)
                                "height=\"%d\" fill=\"%s\"",
                                x, y, CELL, CELL, CFO_HTML_UNTESTED_COLOR);
                 data_attrs(b, s);
-                attr(b, "data-commit", h->commits[c].sha);
-                cfo_buf_puts(b, " data-status=\"untested\"/>\n");
+                cfo_buf_markupf(b, " data-commit=\"%s\" data-status=\"untested\"/>\n",
+                                h->commits[c].sha);
                 continue;
             }
             bool start = s->failing && s->first_bad == c;
@@ -193,14 +174,10 @@ static void heatmap(cfo_buf *b, const cfo_history *h)
                            cfo_html_status_color(r->status),
                            start ? " stroke=\"#000\" stroke-width=\"2\"" : "");
             data_attrs(b, s);
-            attr(b, "data-commit", h->commits[c].sha);
-            attr(b, "data-status", status);
+            cfo_buf_markupf(b, " data-commit=\"%s\" data-status=\"%s\"><title>%s @ %.12s",
+                            h->commits[c].sha, status, s->target, r->commit);
             char when[40];
             time_text(r, when, sizeof when);
-            cfo_buf_puts(b, "><title>");
-            esc(b, s->target);
-            cfo_buf_puts(b, " @ ");
-            cfo_buf_put_markup(b, r->commit, 12);
             cfo_buf_printf(b, ": %s, %lld finding(s), %.2fs, %s", status, (long long)r->findings,
                            r->duration, when);
             if (start)
@@ -359,11 +336,8 @@ static void commit_cell(cfo_buf *b, const cfo_history *h, size_t c, const char *
     }
     char when[40];
     commit_time_text(&h->commits[c], when, sizeof when);
-    cfo_buf_puts(b, "<td><code");
-    attr(b, "title", h->commits[c].sha);
-    cfo_buf_puts(b, ">");
-    cfo_buf_put_markup(b, h->commits[c].sha, 12);
-    cfo_buf_printf(b, "</code> %s</td>", when);
+    cfo_buf_markupf(b, "<td><code title=\"%s\">%.12s</code> %s</td>", h->commits[c].sha,
+                    h->commits[c].sha, when);
 }
 
 static void regressions(cfo_buf *b, const cfo_history *h)
@@ -385,21 +359,13 @@ static void regressions(cfo_buf *b, const cfo_history *h)
                  s->first_bad != CFO_HISTORY_NONE ? h->commits[s->first_bad].sha : "");
             attr(b, "data-last-good",
                  s->last_good != CFO_HISTORY_NONE ? h->commits[s->last_good].sha : "");
-            cfo_buf_puts(b, "><td>");
-            esc(b, s->fuzzer);
-            cfo_buf_puts(b, "</td><td>");
-            esc(b, s->branch);
-            cfo_buf_puts(b, "</td><td>");
-            esc(b, s->target);
-            cfo_buf_printf(b, "</td><td>%s</td>", now ? cfo_status_name(now->status) : "-");
+            cfo_buf_markupf(b, "><td>%s</td><td>%s</td><td>%s</td><td>%s</td>", s->fuzzer,
+                            s->branch, s->target, now ? cfo_status_name(now->status) : "-");
             commit_cell(b, h, s->first_bad, "-");
             commit_cell(b, h, s->last_good, s->failing ? "not in the window" : "-");
             if (s->failing && s->last_good != CFO_HISTORY_NONE) {
-                cfo_buf_puts(b, "<td><code>");
-                cfo_buf_put_markup(b, h->commits[s->last_good].sha, 12);
-                cfo_buf_puts(b, "..");
-                cfo_buf_put_markup(b, h->commits[s->first_bad].sha, 12);
-                cfo_buf_puts(b, "</code></td>");
+                cfo_buf_markupf(b, "<td><code>%.12s..%.12s</code></td>",
+                                h->commits[s->last_good].sha, h->commits[s->first_bad].sha);
             } else if (s->failing) {
                 cfo_buf_puts(b, "<td>failing since before the window</td>");
             } else {
