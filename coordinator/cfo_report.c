@@ -10,6 +10,7 @@
 
 #include "cfo_file.h"
 #include "cfo_dataset.h"
+#include "cfo_json.h"
 #include "cfo_log.h"
 #include "cfo_util.h"
 
@@ -138,26 +139,6 @@ void cfo_report_summary(FILE *out, const cfo_taskset *ts, const cfo_outcome *out
     fflush(out);
 }
 
-static void gen_str(yajl_gen g, const char *s)
-{
-    if (s == NULL)
-        yajl_gen_null(g);
-    else
-        yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
-static void gen_key(yajl_gen g, const char *k)
-{
-    yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-}
-
-static void gen_time(yajl_gen g, int64_t wall_ms)
-{
-    char buf[40];
-    cfo_format_time(wall_ms, buf, sizeof buf);
-    gen_str(g, buf);
-}
-
 cfo_err cfo_report_json(const char *path, const cfo_taskset *ts, const cfo_outcome *outcomes,
                         const cfo_run_info *info, cfo_diag *d)
 {
@@ -165,35 +146,25 @@ cfo_err cfo_report_json(const char *path, const cfo_taskset *ts, const cfo_outco
     yajl_gen_config(g, yajl_gen_beautify, 1);
     yajl_gen_config(g, yajl_gen_validate_utf8, 0);
     yajl_gen_map_open(g);
-    gen_key(g, "run");
-    gen_str(g, info->run_id);
-    gen_key(g, "worker");
-    gen_str(g, info->worker);
-    gen_key(g, "started");
-    gen_time(g, info->started_wall_ms);
-    gen_key(g, "finished");
-    gen_time(g, info->finished_wall_ms);
-    gen_key(g, "exit_code");
-    yajl_gen_integer(g, info->exit_code);
-    gen_key(g, "verdict");
-    gen_str(g, info->verdict);
+    cfo_json_str(g, "run", info->run_id);
+    cfo_json_str(g, "worker", info->worker);
+    cfo_json_time(g, "started", info->started_wall_ms);
+    cfo_json_time(g, "finished", info->finished_wall_ms);
+    cfo_json_int(g, "exit_code", info->exit_code);
+    cfo_json_str(g, "verdict", info->verdict);
 
     size_t by_status[CFO_STATUS_COUNT] = {0};
     for (size_t i = 0; i < ts->n; i++)
         by_status[outcomes[i].status]++;
-    gen_key(g, "totals");
+    cfo_json_key(g, "totals");
     yajl_gen_map_open(g);
-    gen_key(g, "tasks");
-    yajl_gen_integer(g, (long long)ts->n);
-    for (int s = 0; s < CFO_STATUS_COUNT; s++) {
-        gen_key(g, cfo_status_name((cfo_status)s));
-        yajl_gen_integer(g, (long long)by_status[s]);
-    }
-    gen_key(g, "skipped_already_passed");
-    yajl_gen_integer(g, (long long)ts->skipped);
+    cfo_json_int(g, "tasks", (long long)ts->n);
+    for (int s = 0; s < CFO_STATUS_COUNT; s++)
+        cfo_json_int(g, cfo_status_name((cfo_status)s), (long long)by_status[s]);
+    cfo_json_int(g, "skipped_already_passed", (long long)ts->skipped);
     yajl_gen_map_close(g);
 
-    gen_key(g, "tasks");
+    cfo_json_key(g, "tasks");
     yajl_gen_array_open(g);
     cfo_buf rec;
     cfo_buf_init(&rec);
@@ -202,21 +173,16 @@ cfo_err cfo_report_json(const char *path, const cfo_taskset *ts, const cfo_outco
         cfo_record r;
         cfo_task_record(&ts->v[i], o, info->run_id, info->worker, &r);
         yajl_gen_map_open(g);
-        gen_key(g, "record");
+        cfo_json_key(g, "record");
         cfo_buf_reset(&rec);
         cfo_record_write_json(&r, &rec);
         /* The record's own writer is the one truth of its JSON form. */
         yajl_gen_number(g, rec.data, rec.len);
-        gen_key(g, "summary");
-        gen_str(g, o->summary);
-        gen_key(g, "log");
-        gen_str(g, o->log_path);
-        gen_key(g, "exit_code");
-        yajl_gen_integer(g, o->exit_code);
-        gen_key(g, "signal");
-        yajl_gen_integer(g, o->term_signal);
-        gen_key(g, "output_tail");
-        gen_str(g, o->tail ? o->tail : "");
+        cfo_json_str(g, "summary", o->summary);
+        cfo_json_str(g, "log", o->log_path);
+        cfo_json_int(g, "exit_code", o->exit_code);
+        cfo_json_int(g, "signal", o->term_signal);
+        cfo_json_str(g, "output_tail", o->tail ? o->tail : "");
         yajl_gen_map_close(g);
     }
     cfo_buf_fini(&rec);
@@ -228,11 +194,6 @@ cfo_err cfo_report_json(const char *path, const cfo_taskset *ts, const cfo_outco
     cfo_err err = cfo_write_file_atomic(path, buf, len, d);
     yajl_gen_free(g);
     return err;
-}
-
-static void xml_escape(cfo_buf *b, const char *s)
-{
-    cfo_buf_put_markup(b, s, SIZE_MAX);
 }
 
 cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outcome *outcomes,
@@ -248,8 +209,7 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
         for (size_t i = 0; i < ts->n; i++)
             if (strcmp(ts->v[i].fuzzer->name, tot[k].name) == 0)
                 total_time += outcomes[i].duration;
-        cfo_buf_puts(&b, "  <testsuite name=\"");
-        xml_escape(&b, tot[k].name);
+        cfo_buf_markupf(&b, "  <testsuite name=\"%s", tot[k].name);
         cfo_buf_printf(&b,
                        "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
                        "time=\"%.3f\">\n",
@@ -258,20 +218,15 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
                            tot[k].by_status[CFO_STATUS_OOM],
                        tot[k].by_status[CFO_STATUS_ERROR], tot[k].by_status[CFO_STATUS_CANCELLED],
                        total_time);
-        cfo_buf_puts(&b, "    <properties><property name=\"run\" value=\"");
-        xml_escape(&b, info->run_id);
-        cfo_buf_puts(&b, "\"/></properties>\n");
+        cfo_buf_markupf(&b, "    <properties><property name=\"run\" value=\"%s\"/></properties>\n",
+                        info->run_id);
         for (size_t i = 0; i < ts->n; i++) {
             const cfo_task *t = &ts->v[i];
             const cfo_outcome *o = &outcomes[i];
             if (strcmp(t->fuzzer->name, tot[k].name) != 0)
                 continue;
-            cfo_buf_puts(&b, "    <testcase classname=\"");
-            xml_escape(&b, t->fuzzer->name);
-            cfo_buf_puts(&b, ".");
-            xml_escape(&b, t->branch);
-            cfo_buf_puts(&b, "\" name=\"");
-            xml_escape(&b, t->target);
+            cfo_buf_markupf(&b, "    <testcase classname=\"%s.%s\" name=\"%s", t->fuzzer->name,
+                            t->branch, t->target);
             cfo_buf_printf(&b, "\" time=\"%.3f\"", o->duration);
             const char *elem = NULL;
             switch (o->status) {
@@ -293,17 +248,11 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
                 cfo_buf_puts(&b, "/>\n");
                 continue;
             }
-            cfo_buf_printf(&b, ">\n      <%s type=\"%s\" message=\"", elem,
-                           cfo_status_name(o->status));
-            xml_escape(&b, o->summary);
-            cfo_buf_puts(&b, "\">");
-            cfo_buf_puts(&b, "commit ");
-            xml_escape(&b, t->commit);
-            cfo_buf_puts(&b, "\nreproduce from the worktree root: ");
-            xml_escape(&b, o->command);
-            cfo_buf_puts(&b, "\n");
-            xml_escape(&b, o->tail);
-            cfo_buf_printf(&b, "</%s>\n    </testcase>\n", elem);
+            cfo_buf_markupf(&b,
+                            ">\n      <%s type=\"%s\" message=\"%s\">commit %s\nreproduce from the "
+                            "worktree root: %s\n%s</%s>\n    </testcase>\n",
+                            elem, cfo_status_name(o->status), o->summary, t->commit, o->command,
+                            o->tail, elem);
         }
         cfo_buf_puts(&b, "  </testsuite>\n");
     }
@@ -322,36 +271,14 @@ static void md_text(cfo_buf *b, const char *s)
     char *copy = cfo_xstrdup(s);
     cfo_utf8_sanitize(copy);
     for (const char *p = copy; *p; p++) {
-        switch (*p) {
-        case '\n':
-        case '\r':
-        case '\t':
+        if (*p == '\n' || *p == '\r' || *p == '\t')
             cfo_buf_puts(b, " ");
-            break;
-        case '<':
-            cfo_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            cfo_buf_puts(b, "&gt;");
-            break;
-        case '&':
-            cfo_buf_puts(b, "&amp;");
-            break;
-        case '\\':
-        case '`':
-        case '*':
-        case '_':
-        case '[':
-        case ']':
-        case '|':
-        case '#':
-        case '~':
-        case '!':
+        else if (strchr("<>&", *p) != NULL) /* quotes are plain text in markdown */
+            cfo_buf_puts(b, cfo_markup_entity(*p));
+        else if (strchr("\\`*_[]|#~!", *p) != NULL)
             cfo_buf_printf(b, "\\%c", *p);
-            break;
-        default:
+        else
             cfo_buf_append(b, p, 1);
-        }
     }
     free(copy);
 }
