@@ -58,30 +58,6 @@ static cfo_err open_remote(const cfo_fuzzer *f, const char *target, cfo_blobdir 
     return err;
 }
 
-/* The content names of the files of dir (sorted). */
-static void content_names(const char *dir, cfo_strv *out)
-{
-    cfo_strv names;
-    cfo_strv_init(&names);
-    cfo_blobdir *b = NULL;
-    if (cfo_blobdir_open(dir, &b, NULL) == CFO_OK)
-        cfo_blobdir_list(b, CFO_CORPUS_MAX_FILES, &names, NULL);
-    cfo_blobdir_destroy(&b);
-    for (size_t i = 0; i < names.n; i++) {
-        char *p = cfo_xasprintf("%s/%s", dir, names.v[i]);
-        cfo_buf data;
-        cfo_buf_init(&data);
-        if (cfo_read_file(p, CFO_CORPUS_MAX_INPUT, &data, NULL) == CFO_OK) {
-            char name[41];
-            cfo_content_name(data.data, data.len, name);
-            cfo_strv_push(out, name);
-        }
-        cfo_buf_fini(&data);
-        free(p);
-    }
-    cfo_strv_fini(&names);
-}
-
 static int minimize(const cfo_fuzzer *f, const cfo_engine_ops *ops, const char *target)
 {
     cfo_diag d = {{0}};
@@ -119,7 +95,7 @@ static int minimize(const cfo_fuzzer *f, const cfo_engine_ops *ops, const char *
     }
     if (ops->merge(f, tpath, all, min, 0, &d) != CFO_OK)
         goto fail;
-    content_names(min, &keep);
+    cfo_corpus_content_names(min, &keep);
     if (keep.n == 0) {
         cfo_diag_set(&d, CFO_ECHILD, "the merge kept no input of %zu; nothing deleted", seen.n);
         goto fail;

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -181,6 +182,23 @@ bool cfo_strv_contains(const cfo_strv *sv, const char *s)
         if (strcmp(sv->v[i], s) == 0)
             return true;
     return false;
+}
+
+int cfo_strp_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void cfo_strv_sort(cfo_strv *sv)
+{
+    if (sv->n > 1)
+        qsort(sv->v, sv->n, sizeof *sv->v, cfo_strp_cmp);
+}
+
+bool cfo_strv_sorted_has(const cfo_strv *sv, const char *s)
+{
+    return sv != NULL && sv->n > 0 &&
+           bsearch(&s, sv->v, sv->n, sizeof *sv->v, cfo_strp_cmp) != NULL;
 }
 
 void cfo_strv_split_ws(cfo_strv *sv, const char *s)
@@ -483,6 +501,28 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     (void)flag;
     (void)ftw;
     return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+cfo_err cfo_list_files(const char *dir, cfo_strv *out, cfo_diag *d)
+{
+    DIR *dh = opendir(dir);
+    if (dh == NULL)
+        return cfo_diag_set(d, errno == ENOENT ? CFO_ENOTFOUND : CFO_EIO, "cannot open %s: %s", dir,
+                            strerror(errno));
+    size_t first = out->n;
+    struct dirent *e;
+    while ((e = readdir(dh)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *p = cfo_xasprintf("%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+            cfo_strv_push(out, e->d_name);
+        free(p);
+    }
+    closedir(dh);
+    qsort(out->v + first, out->n - first, sizeof *out->v, cfo_strp_cmp);
+    return CFO_OK;
 }
 
 cfo_err cfo_remove_tree(const char *path, cfo_diag *d)

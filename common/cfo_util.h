@@ -48,6 +48,12 @@ void cfo_strv_fini(cfo_strv *sv);
 void cfo_strv_push(cfo_strv *sv, const char *s);
 void cfo_strv_push_owned(cfo_strv *sv, char *s);
 bool cfo_strv_contains(const cfo_strv *sv, const char *s);
+/* strcmp for qsort and bsearch over an array of char *. */
+int cfo_strp_cmp(const void *a, const void *b);
+/* Sorts sv by strcmp. */
+void cfo_strv_sort(cfo_strv *sv);
+/* Whether sv (sorted; NULL: empty) holds s. */
+bool cfo_strv_sorted_has(const cfo_strv *sv, const char *s);
 /* Splits s on ASCII white space into sv (appending). */
 void cfo_strv_split_ws(cfo_strv *sv, const char *s);
 
@@ -84,6 +90,9 @@ char *cfo_make_temp_dir(const char *prefix, cfo_diag *d);
 /* path made absolute against the current directory now, so that a later
  * chdir does not move what it names (free it); NULL with d saying why. */
 char *cfo_abs_path(const char *path, cfo_diag *d);
+/* Appends the names of the regular files of dir (symbolic links followed),
+ * hidden ones aside, sorted. Fails only when dir cannot be opened. */
+cfo_err cfo_list_files(const char *dir, cfo_strv *out, cfo_diag *d);
 /* rm -rf. */
 cfo_err cfo_remove_tree(const char *path, cfo_diag *d);
 

@@ -60,32 +60,6 @@ static bool is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Regular files of dir (not hidden), sorted, appended to out. */
-static void list_files(const char *dir, cfo_strv *out)
-{
-    DIR *dh = opendir(dir);
-    if (dh == NULL)
-        return;
-    size_t first = out->n;
-    struct dirent *e;
-    while ((e = readdir(dh)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *p = cfo_xasprintf("%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
-            cfo_strv_push(out, e->d_name);
-        free(p);
-    }
-    closedir(dh);
-    qsort(out->v + first, out->n - first, sizeof *out->v, cmp_str);
-}
-
 static cfo_err copy_file(const char *src, const char *dst, cfo_diag *d)
 {
     cfo_buf b;
@@ -399,7 +373,7 @@ cfo_err cfo_engine_discover(const cfo_fuzzer *f, const cfo_engine_ops *ops, cfo_
         }
     }
     closedir(dh);
-    qsort(found.v, found.n, sizeof *found.v, cmp_str);
+    cfo_strv_sort(&found);
     for (size_t i = 0; i < found.n; i++)
         cfo_strv_push(targets, found.v[i]);
     cfo_strv_fini(&found);
@@ -725,7 +699,7 @@ static void copy_persistent_record(const char *artifact, const char *dest, cfo_d
     char *prefix = cfo_xasprintf("RECORD:%s,", id);
     cfo_strv names;
     cfo_strv_init(&names);
-    list_files(dir[0] ? dir : ".", &names);
+    cfo_list_files(dir[0] ? dir : ".", &names, NULL);
     bool made = false;
     for (size_t i = 0; i < names.n; i++) {
         if (strncmp(names.v[i], prefix, strlen(prefix)) != 0)
@@ -1054,33 +1028,6 @@ typedef struct syncer {
     size_t pushed, pulled_new, rounds;
 } syncer;
 
-/* The content names of the files of dir, sorted. */
-static void content_names(const char *dir, cfo_strv *out)
-{
-    cfo_strv names;
-    cfo_strv_init(&names);
-    list_files(dir, &names);
-    for (size_t i = 0; i < names.n; i++) {
-        char *p = cfo_xasprintf("%s/%s", dir, names.v[i]);
-        cfo_buf b;
-        cfo_buf_init(&b);
-        if (cfo_read_file(p, CFO_CORPUS_MAX_INPUT, &b, NULL) == CFO_OK) {
-            char name[41];
-            cfo_content_name(b.data, b.len, name);
-            cfo_strv_push(out, name);
-        }
-        cfo_buf_fini(&b);
-        free(p);
-    }
-    cfo_strv_fini(&names);
-    qsort(out->v, out->n, sizeof *out->v, cmp_str);
-}
-
-static bool sorted_has(const cfo_strv *v, const char *s)
-{
-    return v->n > 0 && bsearch(&s, v->v, v->n, sizeof *v->v, cmp_str) != NULL;
-}
-
 /* Hands the engine the inputs pulled since the last round (a hard link
  * appears whole, never half-written), but not the ones it has itself:
  * storage also holds what this run pushed. */
@@ -1089,12 +1036,12 @@ static size_t link_new(const char *from, const char *to, const char *own)
     cfo_strv names, mine;
     cfo_strv_init(&names);
     cfo_strv_init(&mine);
-    list_files(from, &names);
+    cfo_list_files(from, &names, NULL);
     if (own != NULL && strcmp(own, to) != 0)
-        content_names(own, &mine);
+        cfo_corpus_content_names(own, &mine);
     size_t n = 0;
     for (size_t i = 0; i < names.n; i++) {
-        if (sorted_has(&mine, names.v[i]))
+        if (cfo_strv_sorted_has(&mine, names.v[i]))
             continue;
         char *a = cfo_xasprintf("%s/%s", from, names.v[i]);
         char *b = cfo_xasprintf("%s/%s", to, names.v[i]);
@@ -1198,20 +1145,16 @@ static size_t add_seeds(const cfo_fuzzer *f, const char *target, const char *dir
         const char *from = is_dir(sub) ? sub : folders.v[s];
         cfo_strv names;
         cfo_strv_init(&names);
-        list_files(from, &names);
+        cfo_list_files(from, &names, NULL);
         for (size_t i = 0; i < names.n; i++) {
             char *src = cfo_xasprintf("%s/%s", from, names.v[i]);
-            cfo_buf b;
-            cfo_buf_init(&b);
-            if (cfo_read_file(src, CFO_CORPUS_MAX_INPUT, &b, NULL) == CFO_OK) {
-                char name[41];
-                cfo_content_name(b.data, b.len, name);
+            char name[41];
+            if (cfo_corpus_file_name(src, name, NULL) == CFO_OK) {
                 char *dst = cfo_xasprintf("%s/%s", dir, name);
                 if (access(dst, F_OK) != 0 && copy_file(src, dst, NULL) == CFO_OK)
                     n++;
                 free(dst);
             }
-            cfo_buf_fini(&b);
             free(src);
         }
         cfo_strv_fini(&names);
@@ -1225,7 +1168,7 @@ static size_t count_files(const char *dir)
 {
     cfo_strv names;
     cfo_strv_init(&names);
-    list_files(dir, &names);
+    cfo_list_files(dir, &names, NULL);
     size_t n = names.n;
     cfo_strv_fini(&names);
     return n;

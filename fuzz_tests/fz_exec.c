@@ -18,11 +18,6 @@ extern char **environ;
 /* Most bytes a discover command may print: a listing of targets, not data. */
 #define EXEC_DISCOVER_MAX_OUT ((size_t)16 << 20)
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Keeps the last few lines of a helper's stderr for a one-paragraph message. */
 static const char *stderr_tail(const char *err)
 {
@@ -88,7 +83,7 @@ static cfo_err exec_discover(const cfo_fuzzer *f, cfo_strv *targets, cfo_diag *d
     }
     cfo_capture_fini(&cap);
     if (err == CFO_OK) {
-        qsort(found.v, found.n, sizeof *found.v, cmp_str);
+        cfo_strv_sort(&found);
         for (size_t i = 0; i < found.n; i++)
             if (i == 0 || strcmp(found.v[i], found.v[i - 1]) != 0)
                 cfo_strv_push(targets, found.v[i]);

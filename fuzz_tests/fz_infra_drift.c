@@ -23,11 +23,6 @@
 /* Bytes of terraform's stderr quoted in an error message. */
 #define TF_ERR_TAIL 700
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static bool ends_with_tf(const char *name)
 {
     size_t n = strlen(name);
@@ -113,7 +108,7 @@ static cfo_err walk(const cfo_fuzzer *f, const char *dir, const char *rel, int d
     }
     /* Sorted descent keeps the walk deterministic; the result is sorted
      * again at the end since "a-b" < "a/b" differs from the walk order. */
-    qsort(subdirs.v, subdirs.n, sizeof *subdirs.v, cmp_str);
+    cfo_strv_sort(&subdirs);
     for (size_t i = 0; i < subdirs.n && err == CFO_OK; i++) {
         char *sub_dir = cfo_xasprintf("%s/%s", dir, subdirs.v[i]);
         char *sub_rel =
@@ -166,7 +161,7 @@ static cfo_err drift_discover(const cfo_fuzzer *f, cfo_strv *targets, cfo_diag *
     cfo_strv_init(&found);
     err = walk(f, f->root[0] ? f->root : ".", "", 0, &found, d);
     if (err == CFO_OK) {
-        qsort(found.v, found.n, sizeof *found.v, cmp_str);
+        cfo_strv_sort(&found);
         for (size_t i = 0; i < found.n; i++)
             cfo_strv_push(targets, found.v[i]);
     }

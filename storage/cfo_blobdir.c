@@ -154,11 +154,6 @@ static char *local_path(const cfo_blobdir *self, const char *name)
     return cfo_xasprintf("%s/%s", strcmp(self->dir, "/") == 0 ? "" : self->dir, name);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Sorts the names appended to names from index from on, dropping repeats. */
 static void sort_names(cfo_strv *names, size_t from)
 {
@@ -166,7 +161,7 @@ static void sort_names(cfo_strv *names, size_t from)
     if (n < 2)
         return;
     char **v = names->v + from;
-    qsort(v, n, sizeof *v, cmp_str);
+    qsort(v, n, sizeof *v, cfo_strp_cmp);
     size_t w = 1;
     for (size_t i = 1; i < n; i++) {
         if (strcmp(v[i], v[w - 1]) == 0)

@@ -19,16 +19,31 @@ void cfo_content_name(const void *data, size_t len, char out[41])
     cfo_sha1_hex(data, len, out);
 }
 
-static int cmp_str(const void *a, const void *b)
+cfo_err cfo_corpus_file_name(const char *path, char out[41], cfo_diag *d)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    cfo_buf b;
+    cfo_buf_init(&b);
+    cfo_err err = cfo_read_file(path, CFO_CORPUS_MAX_INPUT, &b, d);
+    if (err == CFO_OK)
+        cfo_content_name(b.data, b.len, out);
+    cfo_buf_fini(&b);
+    return err;
 }
 
-static bool sorted_has(const cfo_strv *sv, const char *s)
+void cfo_corpus_content_names(const char *dir, cfo_strv *out)
 {
-    if (sv == NULL || sv->n == 0)
-        return false;
-    return bsearch(&s, sv->v, sv->n, sizeof *sv->v, cmp_str) != NULL;
+    cfo_strv names;
+    cfo_strv_init(&names);
+    cfo_list_files(dir, &names, NULL);
+    for (size_t i = 0; i < names.n; i++) {
+        char *p = cfo_xasprintf("%s/%s", dir, names.v[i]);
+        char name[41];
+        if (cfo_corpus_file_name(p, name, NULL) == CFO_OK)
+            cfo_strv_push(out, name);
+        free(p);
+    }
+    cfo_strv_fini(&names);
+    cfo_strv_sort(out);
 }
 
 cfo_err cfo_corpus_pull(cfo_blobdir *remote, const char *local_dir, cfo_corpus_stats *st,
@@ -141,8 +156,8 @@ static cfo_err local_files(const char *dir, cfo_strv *out, cfo_diag *d)
         cfo_strv_push(out, de->d_name);
     }
     closedir(dh);
-    if (err == CFO_OK && out->n > 1)
-        qsort(out->v, out->n, sizeof *out->v, cmp_str);
+    if (err == CFO_OK)
+        cfo_strv_sort(out);
     return err;
 }
 
@@ -221,7 +236,7 @@ cfo_err cfo_corpus_push(cfo_blobdir *remote, const char *local_dir, const cfo_st
         }
         char name[41];
         cfo_content_name(data.data, data.len, name);
-        if (!name_set_add(&done, name) || sorted_has(known, name)) {
+        if (!name_set_add(&done, name) || cfo_strv_sorted_has(known, name)) {
             st->present++;
             continue;
         }

@@ -2,7 +2,6 @@
  * engine: every regular file of the directories (or the files) named on the
  * command line goes through LLVMFuzzerTestOneInput once, so the corpus is an
  * ordinary regression test in any build. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,11 +15,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Larger than any corpus entry is meant to be; a bigger file is a mistake. */
 #define REPLAY_MAX_INPUT ((size_t)16 << 20)
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 static int replay_file(const char *path)
 {
@@ -45,31 +39,20 @@ static int replay_file(const char *path)
 /* Replays every regular file of dir in name order; returns how many, or -1. */
 static long replay_dir(const char *dir)
 {
-    DIR *dp = opendir(dir);
-    if (dp == NULL) {
-        fprintf(stderr, "replay: %s: %s\n", dir, strerror(errno));
-        return -1;
-    }
-    cfo_strv paths;
-    cfo_strv_init(&paths);
-    struct dirent *e;
-    while ((e = readdir(dp)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *path = cfo_xasprintf("%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-            cfo_strv_push_owned(&paths, path);
-        else
-            free(path);
-    }
-    closedir(dp);
-    if (paths.n > 1)
-        qsort(paths.v, paths.n, sizeof *paths.v, cmp_str);
+    cfo_strv names;
+    cfo_strv_init(&names);
+    cfo_diag d = {{0}};
     long n = 0;
-    for (size_t i = 0; i < paths.n && n >= 0; i++)
-        n = replay_file(paths.v[i]) == 0 ? n + 1 : -1;
-    cfo_strv_fini(&paths);
+    if (cfo_list_files(dir, &names, &d) != CFO_OK) {
+        fprintf(stderr, "replay: %s\n", d.msg);
+        n = -1;
+    }
+    for (size_t i = 0; i < names.n && n >= 0; i++) {
+        char *path = cfo_xasprintf("%s/%s", dir, names.v[i]);
+        n = replay_file(path) == 0 ? n + 1 : -1;
+        free(path);
+    }
+    cfo_strv_fini(&names);
     return n;
 }
 
