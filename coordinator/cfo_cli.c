@@ -24,10 +24,11 @@ static const cfo_option options[] = {
      .help = "git repository whose branches are tested (default: .)"},
     {"dataset", CFO_OPT_STRING, BOTH, AT(dataset), "URL",
      .help = "file:///abs/path, file://rel/path or gs://bucket/object\n"
-             "(default: the config's, else file://.cfo/data.json)"},
+             "(default: the config's, else file://.cfo/data.json; a\n"
+             "relative one from the config is in the repository)"},
     {"dry-run", CFO_OPT_FLAG, BOTH, AT(dry_run),
      .help = "print every task (fuzzer, branch, commit, target; tab-\n"
-             "separated), run nothing, exit 0"},
+             "separated), run nothing, write nothing, exit 0"},
     {"concurrency", CFO_OPT_INT, SINGLE, AT(concurrency), "N", 1, CFO_PROTO_MAX_SLOTS,
      .help = "most tasks running at once (default: CPU count)"},
     {"concurrency", CFO_OPT_INT, COORD, AT(concurrency), "N", 1, CFO_PROTO_MAX_SLOTS,
@@ -83,7 +84,8 @@ static const cfo_option options[] = {
     {"junit", CFO_OPT_STRING, BOTH, AT(junit), "FILE",
      .help = "write JUnit XML (one testcase per task)"},
     {"workdir", CFO_OPT_STRING, BOTH, AT(workdir), "DIR",
-     .help = "where worktrees are made (default: .cfo/work)"},
+     .help = "where worktrees are made (default: .cfo/work in the\n"
+             "repository)"},
     {"state-dir", CFO_OPT_STRING, BOTH, AT(state_dir), "DIR",
      .help = "journal the run there (fsynced before each result is\n"
              "acknowledged); started again with the same DIR, an\n"
@@ -162,7 +164,6 @@ int cfo_cli_parse(int argc, char **argv, bool single, cfo_cli *c)
     *c = (cfo_cli){
         .single = single,
         .repo = ".",
-        .workdir = ".cfo/work",
         .bind = "tcp://127.0.0.1:5555",
         .wait_workers_ms = 5 * 60 * 1000,
         .schedule = CFO_SCHEDULE_HISTORY,

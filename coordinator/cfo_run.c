@@ -151,8 +151,10 @@ static int load(run *r)
     r->concurrency = r->c.concurrency      ? (int)r->c.concurrency
                      : r->cfg->concurrency ? r->cfg->concurrency
                                            : cfo_cpu_count();
-    const char *dataset = r->c.dataset ? r->c.dataset : r->cfg->dataset;
+    char *dataset =
+        r->c.dataset ? cfo_xstrdup(r->c.dataset) : cfo_storage_url_under(r->cfg->dataset, r->top);
     cfo_err err = cfo_storage_open(dataset, &r->st, &d);
+    free(dataset);
     if (err != CFO_OK) {
         cfo_diag_prefix(&d, "dataset");
         return fail(r, &d, err == CFO_EINVAL ? CFO_EXIT_USAGE : CFO_EXIT_HARNESS);
@@ -173,10 +175,17 @@ static int prepare_folders(run *r)
         return fail(r, &d, CFO_EXIT_HARNESS);
     }
     cfo_exec_become_subreaper();
-    if (cfo_mkdir_p(r->c.workdir, &d) != CFO_OK)
+    /* The default workdir belongs to the repository; one given on the
+     * command line is where the user said, from the current folder. */
+    char *wd =
+        r->c.workdir ? cfo_abs_path(r->c.workdir, &d) : cfo_xasprintf("%s/.cfo/work", r->top);
+    if (wd == NULL)
         return fail(r, &d, CFO_EXIT_HARNESS);
-    char abs[PATH_MAX];
-    r->workdir = cfo_xstrdup(realpath(r->c.workdir, abs) ? abs : r->c.workdir);
+    r->workdir = wd;
+    if (r->c.dry_run)
+        return 0; /* a dry run creates nothing */
+    if (cfo_mkdir_p(r->workdir, &d) != CFO_OK)
+        return fail(r, &d, CFO_EXIT_HARNESS);
     const char *logs = r->c.logs_dir;
     if (logs != NULL && (cfo_mkdir_p(logs, &d) != CFO_OK || access(logs, W_OK) != 0)) {
         if (d.msg[0] == '\0')
@@ -227,6 +236,7 @@ static int generate(run *r)
         .force = r->c.force,
         .task_timeout_ms = r->task_timeout_ms,
         .changed_since = r->c.changed_since,
+        .dry_run = r->c.dry_run,
     };
     cfo_err err = cfo_taskgen(&tg, &r->ts, &d);
     if (err != CFO_OK)

@@ -159,6 +159,21 @@ static void change_cache_fini(change_cache *cc)
     free(cc->set);
 }
 
+/* The folder a fuzzer that needs one discovers in: the commit's worktree,
+ * or for a dry run a temporary export of it (the caller removes it). */
+static cfo_err working_dir(const cfo_taskgen_opts *o, const char *top, const char *workroot,
+                           const char *sha, char **dir, cfo_diag *d)
+{
+    if (!o->dry_run) {
+        *dir = cfo_xasprintf("%s/%s", workroot, sha);
+        return cfo_git_worktree(top, sha, *dir, d);
+    }
+    *dir = cfo_make_temp_dir("cfo-dry-run", d);
+    if (*dir == NULL)
+        return CFO_EIO;
+    return cfo_git_export(top, sha, *dir, d);
+}
+
 cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
 {
     change_cache changes = {0};
@@ -173,9 +188,11 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
     err = cfo_git_current_branch(top, &current, d);
     if (err != CFO_OK)
         goto out;
-    err = cfo_mkdir_p(o->workdir, d);
-    if (err != CFO_OK)
-        goto out;
+    if (!o->dry_run) {
+        err = cfo_mkdir_p(o->workdir, d);
+        if (err != CFO_OK)
+            goto out;
+    }
     char abs[PATH_MAX];
     workroot = cfo_xstrdup(realpath(o->workdir, abs) ? abs : o->workdir);
     cfo_recindex passed;
@@ -201,14 +218,12 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
             }
             if (err != CFO_OK)
                 break;
-            if (f->needs_working_dir) {
-                dir = cfo_xasprintf("%s/%s", workroot, sha);
-                err = cfo_git_worktree(top, sha, dir, d);
-                if (err != CFO_OK)
-                    cfo_diag_prefix(d, "worktree of %s (%s)", branch, sha);
-            } else {
+            if (f->needs_working_dir)
+                err = working_dir(o, top, workroot, sha, &dir, d);
+            else
                 dir = cfo_xstrdup(top);
-            }
+            if (err != CFO_OK)
+                cfo_diag_prefix(d, "worktree of %s (%s)", branch, sha);
             cfo_strv targets;
             cfo_strv_init(&targets);
             if (err == CFO_OK)
@@ -229,6 +244,8 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
                 make_task(o, f, branch, sha, targets.v[t], out);
             }
             cfo_strv_fini(&targets);
+            if (o->dry_run && f->needs_working_dir && dir != NULL)
+                cfo_remove_tree(dir, NULL);
             free(sha);
             free(dir);
         }

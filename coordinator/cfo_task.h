@@ -39,6 +39,9 @@ typedef struct cfo_taskgen_opts {
     bool force;                /* run targets that already passed */
     int64_t task_timeout_ms;   /* the run's --task-timeout */
     const char *changed_since; /* only targets touched since this ref; NULL: all */
+    /* A dry run: discovery looks at an exported copy of each commit in a
+     * temporary folder, so nothing is created in the repository or workdir. */
+    bool dry_run;
 } cfo_taskgen_opts;
 
 /* Generates every task: for each selected fuzzer, each of its branches

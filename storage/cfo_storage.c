@@ -36,6 +36,19 @@ static cfo_err open_gs(const char *url, cfo_storage **out, cfo_diag *d)
     return err;
 }
 
+char *cfo_storage_url_under(const char *url, const char *root)
+{
+    size_t n = scheme_len(url);
+    const char *path = url;
+    if (n == 4 && strncmp(url, "file", 4) == 0)
+        path = url + strlen("file://");
+    else if (n != 0)
+        return cfo_xstrdup(url);
+    if (path[0] == '/' || path[0] == '\0')
+        return cfo_xstrdup(url);
+    return cfo_xasprintf("file://%s/%s", root, path);
+}
+
 cfo_err cfo_storage_open(const char *url, cfo_storage **out, cfo_diag *d)
 {
     *out = NULL;

@@ -42,6 +42,11 @@ struct cfo_storage {
 cfo_err cfo_storage_open(const char *url, cfo_storage **out, cfo_diag *d);
 void cfo_storage_destroy(cfo_storage **self_p);
 
+/* url with a relative local path made relative to root instead of the
+ * current directory (a dataset named in cfo.ini belongs to the repository);
+ * any other URL as it is. Free it. */
+char *cfo_storage_url_under(const char *url, const char *root);
+
 cfo_err cfo_storage_lock(cfo_storage *self, cfo_diag *d);
 void cfo_storage_unlock(cfo_storage *self);
 cfo_err cfo_storage_read(cfo_storage *self, cfo_storage_sink sink, void *ctx, char *token,

@@ -196,6 +196,27 @@ static cfo_err make_worktree(const char *top, const char *sha, const char *dir, 
     return CFO_OK;
 }
 
+cfo_err cfo_git_export(const char *top, const char *sha, const char *dir, cfo_diag *d)
+{
+    char *tar = cfo_xasprintf("%s/.cfo-export.tar", dir);
+    char *archive[] = {"git", "archive", "--format=tar", "-o", tar, (char *)sha, NULL};
+    int status;
+    cfo_err err = git(top, archive, &status, NULL, d);
+    if (err == CFO_OK && status != 0)
+        err = CFO_ECHILD;
+    cfo_capture cap;
+    memset(&cap, 0, sizeof cap);
+    char *untar[] = {"tar", "-xf", tar, "-C", (char *)dir, NULL};
+    if (err == CFO_OK)
+        err = cfo_exec_capture(untar, NULL, NULL, GIT_TIMEOUT_MS, GIT_MAX_OUT, &cap, d);
+    if (err == CFO_OK && cap.exit_code != 0)
+        err = cfo_diag_set(d, CFO_ECHILD, "tar -xf %s: %s", tar, cap.err ? cap.err : "failed");
+    cfo_capture_fini(&cap);
+    unlink(tar);
+    free(tar);
+    return err;
+}
+
 cfo_err cfo_git_fetch(const char *top, const char *sha, cfo_diag *d)
 {
     char *argv[] = {"git", "fetch", "--quiet", "origin", (char *)sha, NULL};

@@ -16,6 +16,10 @@ cfo_err cfo_git_resolve_branch(const char *top, const char *branch, char **sha, 
  * one at that sha. The parent of dir must exist. */
 cfo_err cfo_git_worktree(const char *top, const char *sha, const char *dir, cfo_diag *d);
 
+/* Writes the files of commit sha into the existing folder dir, without
+ * registering a worktree in top (what a dry run looks at). */
+cfo_err cfo_git_export(const char *top, const char *sha, const char *dir, cfo_diag *d);
+
 /* Fetches a commit the clone lacks from its remote "origin". */
 cfo_err cfo_git_fetch(const char *top, const char *sha, cfo_diag *d);
 
