@@ -8,10 +8,12 @@
 
 #include "cfo_blobdir.h"
 #include "cfo_cmdline.h"
+#include "cfo_cmdword.h"
 #include "cfo_corpus.h"
 #include "cfo_engine.h"
 #include "cfo_log.h"
 
+#define PROG "cfo-corpus"
 #define EXIT_USAGE CFO_EXIT_USAGE
 #define EXIT_ERROR CFO_EXIT_HARNESS
 
@@ -36,11 +38,6 @@ static const char usage_text[] =
     "  --version       print the version\n"
     "\n"
     "Exit status: 0 done, 2 usage or configuration error, 3 error.\n";
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    return cfo_usage_error("cfo-corpus", fmt, arg);
-}
 
 static cfo_err open_remote(const cfo_fuzzer *f, const char *target, cfo_blobdir **out, cfo_diag *d)
 {
@@ -70,7 +67,7 @@ static int minimize(const cfo_fuzzer *f, const cfo_engine_ops *ops, const char *
     char *all = NULL, *min = NULL;
     char *work = cfo_make_temp_dir("cfo-corpus", &d);
     if (work == NULL) {
-        fprintf(stderr, "cfo-corpus: %s\n", d.msg);
+        fprintf(stderr, PROG ": %s\n", d.msg);
         goto out;
     }
     all = cfo_xasprintf("%s/all", work);
@@ -116,7 +113,7 @@ static int minimize(const cfo_fuzzer *f, const cfo_engine_ops *ops, const char *
     rc = 0;
     goto out;
 fail:
-    fprintf(stderr, "cfo-corpus: minimize %s %s: %s\n", f->name, target, d.msg);
+    fprintf(stderr, PROG ": minimize %s %s: %s\n", f->name, target, d.msg);
 out:
     if (work != NULL)
         cfo_remove_tree(work, NULL);
@@ -143,7 +140,7 @@ static int list(const cfo_fuzzer *f, const char *target)
             printf("%s\n", names.v[i]);
         rc = fflush(stdout) == 0 ? 0 : EXIT_ERROR;
     } else {
-        fprintf(stderr, "cfo-corpus: ls %s %s: %s\n", f->name, target, d.msg);
+        fprintf(stderr, PROG ": ls %s %s: %s\n", f->name, target, d.msg);
     }
     cfo_strv_fini(&names);
     cfo_blobdir_destroy(&remote);
@@ -152,50 +149,47 @@ static int list(const cfo_fuzzer *f, const char *target)
 
 int main(int argc, char **argv)
 {
-    cfo_log_init("cfo-corpus", CFO_LOG_WARN);
+    cfo_log_init(PROG, CFO_LOG_WARN);
     const char *config_path = NULL;
     const char *pos[3] = {NULL, NULL, NULL};
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (cfo_cmdline_answers("cfo-corpus", a, usage_text)) {
+        if (cfo_cmdline_answers(PROG, a, usage_text)) {
             return CFO_EXIT_OK;
-        } else if (strcmp(a, "--config") == 0) {
-            if (i + 1 >= argc)
-                return usage_error("%s needs a file", a);
-            config_path = argv[++i];
-        } else if (strncmp(a, "--config=", 9) == 0) {
-            config_path = a + 9;
+        } else if (cfo_cmdword_config(PROG, argc, argv, &i, &config_path)) {
+            if (config_path == NULL)
+                return CFO_EXIT_USAGE;
         } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unknown option '%s'", a);
+            return cfo_usage_error(PROG, "unknown option '%s'", a);
         } else if (npos == 3) {
-            return usage_error("unexpected argument '%s'", a);
+            return cfo_usage_error(PROG, "unexpected argument '%s'", a);
         } else {
             pos[npos++] = a;
         }
     }
     if (npos == 0)
-        return usage_error("%s", "no command (ls or minimize)");
+        return cfo_usage_error(PROG, "no command (ls or minimize)");
     if (strcmp(pos[0], "ls") != 0 && strcmp(pos[0], "minimize") != 0)
-        return usage_error("unknown command '%s' (ls or minimize)", pos[0]);
+        return cfo_usage_error(PROG, "unknown command '%s' (ls or minimize)", pos[0]);
     if (npos < 3)
-        return usage_error("%s needs FUZZER and TARGET", pos[0]);
+        return cfo_usage_error(PROG, "%s needs FUZZER and TARGET", pos[0]);
     cfo_diag d = {{0}};
     if (cfo_target_validate(pos[2], &d) != CFO_OK || strchr(pos[2], '/') != NULL)
-        return usage_error("bad target '%s' (a target binary's name)", pos[2]);
+        return cfo_usage_error(PROG, "bad target '%s' (a target binary's name)", pos[2]);
     cfo_config *cfg = NULL;
     if (cfo_config_locate(config_path, ".", &cfg, &d) != CFO_OK) {
-        fprintf(stderr, "cfo-corpus: %s\n", d.msg);
+        fprintf(stderr, PROG ": %s\n", d.msg);
         return EXIT_USAGE;
     }
     int rc;
     const cfo_fuzzer *f = cfo_config_find(cfg, pos[1]);
     const cfo_engine_ops *ops = f ? cfo_engine_ops_for(f->kind) : NULL;
     if (f == NULL) {
-        fprintf(stderr, "cfo-corpus: unknown fuzzer '%s'\n", pos[1]);
+        fprintf(stderr, PROG ": unknown fuzzer '%s'\n", pos[1]);
         rc = EXIT_USAGE;
     } else if (ops == NULL) {
-        fprintf(stderr, "cfo-corpus: fuzzer %s is of kind %s, which keeps no corpus\n", f->name,
+        fprintf(stderr, PROG ": fuzzer %s is of kind %s, which keeps no corpus\n", f->name,
                 cfo_kind_info_of(f->kind)->name);
         rc = EXIT_USAGE;
     } else if (strcmp(pos[0], "ls") == 0) {

@@ -13,6 +13,7 @@
 #include "cfo_exec.h"
 #include "cfo_log.h"
 
+#define PROG "cfo-crash"
 #define EXIT_REPRODUCED CFO_EXIT_OK
 #define EXIT_NOT_REPRODUCED CFO_EXIT_FAIL
 #define EXIT_ERROR CFO_EXIT_HARNESS
@@ -45,11 +46,6 @@ static const char usage_text[] =
     "Exit status of reproduce: 0 the crash reproduced (same signature), 1 it did\n"
     "not, 2 usage error, 3 error (bundle unreadable, target could not be built).\n"
     "show exits 0, 2 or 3.\n";
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    return cfo_usage_error("cfo-crash", fmt, arg);
-}
 
 /* A local copy of the bundle: the path itself, or a download into dir. */
 static char *local_bundle(const char *bundle, const char *dir, cfo_diag *d)
@@ -125,13 +121,13 @@ static bool load_manifest(const char *dir, cfo_buf *m, char **signature)
     yajl_val root = NULL;
     char err[128] = "";
     if (cfo_read_file(mpath, MANIFEST_MAX, m, &d) != CFO_OK)
-        fprintf(stderr, "cfo-crash: no manifest.json: %s\n", d.msg);
+        fprintf(stderr, PROG ": no manifest.json: %s\n", d.msg);
     else if (!cfo_json_depth_ok(m->data, m->len, 16) ||
              (root = yajl_tree_parse(m->data, err, sizeof err)) == NULL || !YAJL_IS_OBJECT(root))
-        fprintf(stderr, "cfo-crash: the bundle's manifest.json is not a JSON object%s%s\n",
+        fprintf(stderr, PROG ": the bundle's manifest.json is not a JSON object%s%s\n",
                 err[0] ? ": " : "", err);
     else if ((*signature = manifest_string(root, "signature")) == NULL)
-        fprintf(stderr, "cfo-crash: the bundle's manifest.json has no signature\n");
+        fprintf(stderr, PROG ": the bundle's manifest.json has no signature\n");
     else
         ok = true;
     yajl_tree_free(root);
@@ -149,7 +145,7 @@ static int reproduce(const char *dir, bool rebuild)
     if (!load_manifest(dir, &m, &want))
         goto out;
     if (cfo_engine_preflight(&d) != CFO_OK) {
-        fprintf(stderr, "cfo-crash: %s\n", d.msg);
+        fprintf(stderr, PROG ": %s\n", d.msg);
         goto out;
     }
     script = cfo_xasprintf("%s/reproduce.sh", dir);
@@ -159,12 +155,12 @@ static int reproduce(const char *dir, bool rebuild)
     int code = 0;
     if (cfo_engine_exec(argv, NULL, env, 0, CFO_ENGINE_REPORT_CAP, &out, &len, &code, NULL, &d) !=
         CFO_OK) {
-        fprintf(stderr, "cfo-crash: %s\n", d.msg);
+        fprintf(stderr, PROG ": %s\n", d.msg);
         goto out;
     }
     if (code == CFO_ENGINE_REPRO_SETUP_FAILED) {
         fputs(out, stderr);
-        fprintf(stderr, "cfo-crash: the replay could not be set up (see above)\n");
+        fprintf(stderr, PROG ": the replay could not be set up (see above)\n");
         goto out;
     }
     cfo_crash_report rep;
@@ -193,44 +189,44 @@ out:
 
 int main(int argc, char **argv)
 {
-    cfo_log_init("cfo-crash", CFO_LOG_WARN);
+    cfo_log_init(PROG, CFO_LOG_WARN);
     const char *cmd = NULL, *bundle = NULL;
     bool rebuild = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (cfo_cmdline_answers("cfo-crash", a, usage_text)) {
+        if (cfo_cmdline_answers(PROG, a, usage_text)) {
             return CFO_EXIT_OK;
         } else if (strcmp(a, "--build") == 0) {
             rebuild = true;
         } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unknown option '%s'", a);
+            return cfo_usage_error(PROG, "unknown option '%s'", a);
         } else if (cmd == NULL) {
             cmd = a;
         } else if (bundle == NULL) {
             bundle = a;
         } else {
-            return usage_error("unexpected argument '%s'", a);
+            return cfo_usage_error(PROG, "unexpected argument '%s'", a);
         }
     }
     if (cmd == NULL)
-        return usage_error("%s", "no command (show or reproduce)");
+        return cfo_usage_error(PROG, "no command (show or reproduce)");
     if (strcmp(cmd, "show") != 0 && strcmp(cmd, "reproduce") != 0)
-        return usage_error("unknown command '%s' (show or reproduce)", cmd);
+        return cfo_usage_error(PROG, "unknown command '%s' (show or reproduce)", cmd);
     if (bundle == NULL)
-        return usage_error("%s needs a BUNDLE", cmd);
+        return cfo_usage_error(PROG, "%s needs a BUNDLE", cmd);
     if (rebuild && strcmp(cmd, "reproduce") != 0)
-        return usage_error("%s", "--build goes with reproduce");
+        return cfo_usage_error(PROG, "--build goes with reproduce");
 
     cfo_diag d = {{0}};
     char *dir = cfo_make_temp_dir("cfo-crash", &d);
     if (dir == NULL) {
-        fprintf(stderr, "cfo-crash: %s\n", d.msg);
+        fprintf(stderr, PROG ": %s\n", d.msg);
         return EXIT_ERROR;
     }
     int rc = EXIT_ERROR;
     char *local = local_bundle(bundle, dir, &d);
     if (local == NULL || unpack(local, dir, &d) != CFO_OK) {
-        fprintf(stderr, "cfo-crash: %s\n", d.msg);
+        fprintf(stderr, PROG ": %s\n", d.msg);
     } else if (strcmp(cmd, "show") == 0) {
         cfo_buf m;
         cfo_buf_init(&m);

@@ -10,10 +10,13 @@
 #include <yajl/yajl_gen.h>
 
 #include "cfo_cmdline.h"
+#include "cfo_cmdword.h"
 #include "cfo_config.h"
 #include "cfo_file.h"
 #include "cfo_fuzz_impl.h"
 #include "cfo_log.h"
+
+#define PROG "cfo-fuzz"
 
 static const char usage_text[] =
     "Usage: cfo-fuzz [--config FILE] FUZZER --discover\n"
@@ -41,11 +44,6 @@ static const char usage_text[] =
     "(libfuzzer, afl) add \"crashes\": [{\"signature\",\"kind\",\"new\",\"repro\",\n"
     "\"bundle\"}, ...], one entry per distinct signature found.\n";
 
-static int usage_error(const char *fmt, const char *arg)
-{
-    return cfo_usage_error("cfo-fuzz", fmt, arg);
-}
-
 /* A message meant to fit one line of a log. */
 static void one_line(char *s)
 {
@@ -66,7 +64,7 @@ static int take_result_fd(int *fd)
     int64_t v;
     cfo_diag d;
     if (cfo_parse_int(env, 0, INT_MAX, &v, &d) != CFO_OK || fcntl((int)v, F_GETFD) < 0) {
-        fprintf(stderr, "cfo-fuzz: CFO_RESULT_FD=%s is not an open file descriptor\n", env);
+        fprintf(stderr, PROG ": CFO_RESULT_FD=%s is not an open file descriptor\n", env);
         return -1;
     }
     *fd = (int)v;
@@ -100,7 +98,7 @@ static int write_all(int fd, const void *buf, size_t len)
 {
     if (cfo_write_all(fd, buf, len) == CFO_OK)
         return 0;
-    fprintf(stderr, "cfo-fuzz: writing the result to fd %d: %s\n", fd, strerror(errno));
+    fprintf(stderr, PROG ": writing the result to fd %d: %s\n", fd, strerror(errno));
     return -1;
 }
 
@@ -152,7 +150,7 @@ static int discover(const cfo_fuzz_impl *impl, const cfo_fuzzer *f)
     cfo_err err = impl->discover(f, &targets, &d);
     if (err != CFO_OK) {
         one_line(d.msg);
-        fprintf(stderr, "cfo-fuzz: %s --discover: %s\n", f->name, d.msg);
+        fprintf(stderr, PROG ": %s --discover: %s\n", f->name, d.msg);
         cfo_strv_fini(&targets);
         return CFO_FUZZ_ERROR;
     }
@@ -160,7 +158,7 @@ static int discover(const cfo_fuzz_impl *impl, const cfo_fuzzer *f)
         printf("%s\n", targets.v[i]);
     cfo_strv_fini(&targets);
     if (fflush(stdout) != 0) {
-        fprintf(stderr, "cfo-fuzz: writing the targets: %s\n", strerror(errno));
+        fprintf(stderr, PROG ": writing the targets: %s\n", strerror(errno));
         return CFO_FUZZ_ERROR;
     }
     return 0;
@@ -176,11 +174,10 @@ static int default_target(const cfo_fuzz_impl *impl, const cfo_fuzzer *f, char *
     int rc = -1;
     if (impl->discover(f, &targets, &d) != CFO_OK) {
         one_line(d.msg);
-        fprintf(stderr, "cfo-fuzz: %s: %s\n", f->name, d.msg);
+        fprintf(stderr, PROG ": %s: %s\n", f->name, d.msg);
         rc = CFO_FUZZ_ERROR;
     } else if (targets.n != 1) {
-        fprintf(stderr,
-                "cfo-fuzz: %s has %zu targets; name one (cfo-fuzz %s --discover lists them)\n",
+        fprintf(stderr, PROG ": %s has %zu targets; name one (cfo-fuzz %s --discover lists them)\n",
                 f->name, targets.n, f->name);
         rc = CFO_FUZZ_EXIT_USAGE;
     } else {
@@ -207,7 +204,7 @@ static int run(const cfo_fuzz_impl *impl, const cfo_fuzzer *f, const char *targe
     case CFO_FUZZ_ERROR:
     default:
         rc = CFO_FUZZ_ERROR;
-        fprintf(stderr, "cfo-fuzz: %s %s: error: %s\n", f->name, target,
+        fprintf(stderr, PROG ": %s %s: error: %s\n", f->name, target,
                 d.msg[0] ? d.msg : "the fuzzer failed without saying why");
         if (res.summary.len == 0)
             cfo_buf_puts(&res.summary, d.msg[0] ? d.msg : "error");
@@ -222,7 +219,7 @@ static int run(const cfo_fuzz_impl *impl, const cfo_fuzzer *f, const char *targe
 
 int main(int argc, char **argv)
 {
-    cfo_log_init("cfo-fuzz", CFO_LOG_WARN);
+    cfo_log_init(PROG, CFO_LOG_WARN);
     const char *config_path = NULL;
     const char *pos[2] = {NULL, NULL};
     int npos = 0;
@@ -233,35 +230,32 @@ int main(int argc, char **argv)
         if (!options_done && a[0] == '-' && a[1] != '\0') {
             if (strcmp(a, "--") == 0) {
                 options_done = true;
-            } else if (cfo_cmdline_answers("cfo-fuzz", a, usage_text)) {
+            } else if (cfo_cmdline_answers(PROG, a, usage_text)) {
                 return CFO_EXIT_OK;
             } else if (strcmp(a, "--discover") == 0) {
                 want_discover = true;
-            } else if (strcmp(a, "--config") == 0) {
-                if (i + 1 >= argc)
-                    return usage_error("%s needs a file", a);
-                config_path = argv[++i];
-            } else if (strncmp(a, "--config=", 9) == 0) {
-                config_path = a + 9;
+            } else if (cfo_cmdword_config(PROG, argc, argv, &i, &config_path)) {
+                if (config_path == NULL)
+                    return CFO_EXIT_USAGE;
             } else if (npos == 1) {
                 /* A TARGET that looks like an option is refused as a target,
                  * which is what it would have to be. */
                 cfo_diag d = {{0}};
                 cfo_target_validate(a, &d);
-                return usage_error("bad target: %s", d.msg);
+                return cfo_usage_error(PROG, "bad target: %s", d.msg);
             } else {
-                return usage_error("unknown option '%s'", a);
+                return cfo_usage_error(PROG, "unknown option '%s'", a);
             }
             continue;
         }
         if (npos == 2)
-            return usage_error("unexpected argument '%s'", a);
+            return cfo_usage_error(PROG, "unexpected argument '%s'", a);
         pos[npos++] = a;
     }
     if (npos == 0)
-        return usage_error("%s", "no FUZZER named");
+        return cfo_usage_error(PROG, "no FUZZER named");
     if (want_discover && npos > 1)
-        return usage_error("--discover takes no TARGET (got '%s')", pos[1]);
+        return cfo_usage_error(PROG, "--discover takes no TARGET (got '%s')", pos[1]);
 
     int result_fd = -1;
     if (!want_discover && take_result_fd(&result_fd) != 0)
@@ -271,7 +265,7 @@ int main(int argc, char **argv)
     cfo_diag d = {{0}};
     if (cfo_config_locate(config_path, ".", &cfg, &d) != CFO_OK) {
         one_line(d.msg);
-        fprintf(stderr, "cfo-fuzz: %s\n", d.msg);
+        fprintf(stderr, PROG ": %s\n", d.msg);
         return CFO_FUZZ_EXIT_USAGE;
     }
     int rc;
@@ -282,7 +276,7 @@ int main(int argc, char **argv)
         cfo_buf_init(&names);
         for (size_t i = 0; i < cfg->nfuzzers; i++)
             cfo_buf_printf(&names, "%s%s", i ? ", " : "", cfg->fuzzers[i].name);
-        fprintf(stderr, "cfo-fuzz: unknown fuzzer '%s' (configured: %s)\n", pos[0],
+        fprintf(stderr, PROG ": unknown fuzzer '%s' (configured: %s)\n", pos[0],
                 names.len ? names.data : "none");
         cfo_buf_fini(&names);
         rc = CFO_FUZZ_EXIT_USAGE;
@@ -290,7 +284,7 @@ int main(int argc, char **argv)
     }
     const cfo_fuzz_impl *impl = cfo_fuzz_impl_for(f->kind);
     if (impl == NULL) {
-        fprintf(stderr, "cfo-fuzz: fuzzer %s: kind '%s' is not built into this cfo-fuzz\n", f->name,
+        fprintf(stderr, PROG ": fuzzer %s: kind '%s' is not built into this cfo-fuzz\n", f->name,
                 cfo_kind_info_of(f->kind)->name);
         rc = CFO_FUZZ_ERROR;
         goto out;
@@ -301,7 +295,7 @@ int main(int argc, char **argv)
     }
     if (npos == 2) {
         if (cfo_target_validate(pos[1], &d) != CFO_OK) {
-            rc = usage_error("bad target: %s", d.msg);
+            rc = cfo_usage_error(PROG, "bad target: %s", d.msg);
             goto out;
         }
         target = cfo_xstrdup(pos[1]);
