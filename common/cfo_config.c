@@ -411,6 +411,7 @@ static const key_row keys[] = {
     KEY("branches", ALL_KINDS, KEY_WORDS, .offset = FZ(branches)),
     KEY("needs_working_dir", ALL_KINDS, KEY_BOOL, .offset = FZ(needs_working_dir)),
     KEY("needs_seed", ALL_KINDS, KEY_BOOL, .offset = FZ(needs_seed)),
+    KEY("skip_passed", ALL_KINDS, KEY_BOOL, .offset = FZ(skip_passed)),
     KEY("critical", ALL_KINDS, KEY_BOOL, .offset = FZ(critical)),
     KEY("merge", ALL_KINDS, KEY_CUSTOM, .apply = apply_merge),
     KEY("task_timeout", ALL_KINDS, KEY_DURATION, .offset = FZ(task_timeout_ms)),

@@ -78,6 +78,9 @@ typedef struct cfo_fuzzer {
     cfo_strv branches; /* empty: the repository's current branch */
     bool needs_working_dir;
     bool needs_seed;
+    /* A target that already passed on the same commit is not run again
+     * (--force runs it). Off by default: drift happens outside git. */
+    bool skip_passed;
     bool critical;
     cfo_merge_strategy merge;
     int64_t task_timeout_ms; /* 0: the run's --task-timeout */

@@ -70,7 +70,8 @@ static const cfo_option options[] = {
     {"fuzzer", CFO_OPT_LIST, BOTH, AT(only), "NAME",
      .help = "only this fuzzer (repeatable; default: all registered)"},
     {"force", CFO_OPT_FLAG, BOTH, AT(force),
-     .help = "run targets that already passed on the same commit"},
+     .help = "run targets that already passed on the same commit,\n"
+             "for fuzzers with skip_passed"},
     {"changed-since", CFO_OPT_STRING, BOTH, AT(changed_since), "REF",
      .help = "only the targets the change since REF touches (git diff\n"
              "REF...BRANCH): Terraform modules whose files or local\n"

@@ -104,7 +104,7 @@ static char *make_run_id(const char *host)
 static bool any_needs_seed(const cfo_config *cfg, const cfo_strv *only)
 {
     for (size_t i = 0; i < cfg->nfuzzers; i++)
-        if (cfg->fuzzers[i].needs_seed &&
+        if ((cfg->fuzzers[i].needs_seed || cfg->fuzzers[i].skip_passed) &&
             (only->n == 0 || cfo_strv_contains(only, cfg->fuzzers[i].name)))
             return true;
     return false;

@@ -236,7 +236,7 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
                     out->unchanged++;
                     continue;
                 }
-                if (f->needs_seed && !o->force &&
+                if (f->skip_passed && !o->force &&
                     already_passed(&passed, f->name, targets.v[t], sha)) {
                     out->skipped++;
                     continue;

@@ -35,8 +35,8 @@ typedef struct cfo_taskgen_opts {
     const cfo_strv *only;      /* --fuzzer names; empty: all */
     const char *workdir;       /* where worktrees are made (absolute or cwd-relative) */
     const char *runner;        /* absolute path of cfo-fuzz */
-    const cfo_recset *prior;   /* the dataset, for needs_seed; may be NULL */
-    bool force;                /* run targets that already passed */
+    const cfo_recset *prior;   /* the dataset, for skip_passed; may be NULL */
+    bool force;                /* run targets that already passed (skip_passed) */
     int64_t task_timeout_ms;   /* the run's --task-timeout */
     const char *changed_since; /* only targets touched since this ref; NULL: all */
     /* A dry run: discovery looks at an exported copy of each commit in a

@@ -258,15 +258,17 @@ static const bad_case bad_cases[] = {
      "cfo.ini:1: [fuzzer \"X\"] has no 'kind' (known: canary, infra_drift, exec, libfuzzer, afl)"},
     {"[fuzzer \"X\"]\nkind = canary\nrun = true\n", CFO_EINVAL,
      "cfo.ini:3: key 'run' does not apply to [fuzzer \"X\"] of kind canary (its keys: kind, "
-     "branches, needs_working_dir, needs_seed, critical, merge, task_timeout, memory_limit, "
+     "branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
+     "memory_limit, "
      "budget_share)"},
     {"[fuzzer \"X\"]\ninclude = a*\nkind = exec\nrun = t\n", CFO_EINVAL,
      "cfo.ini:2: key 'include' does not apply to [fuzzer \"X\"] of kind exec (its keys: "
-     "kind, branches, needs_working_dir, needs_seed, critical, merge, task_timeout, "
+     "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
      "memory_limit, budget_share, discover, run, paths)"},
     {"[fuzzer \"X\"]\nkind = infra_drift\ndiscover = ls\n", CFO_EINVAL,
      "cfo.ini:3: key 'discover' does not apply to [fuzzer \"X\"] of kind infra_drift (its "
-     "keys: kind, branches, needs_working_dir, needs_seed, critical, merge, task_timeout, "
+     "keys: kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, "
+     "task_timeout, "
      "memory_limit, budget_share, terraform, root, include, exclude)"},
     {"[cfo]\n[fuzzer \"E\"]\nkind = exec\ndiscover = ls\n", CFO_EINVAL,
      "cfo.ini:2: [fuzzer \"E\"] of kind exec needs 'run'"},

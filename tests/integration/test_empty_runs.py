@@ -25,7 +25,7 @@ critical = false
 [fuzzer "EXEC"]
 kind = exec
 run = true
-needs_seed = true
+skip_passed = true
 critical = true
 
 [fuzzer "NOTHING"]

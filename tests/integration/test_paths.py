@@ -19,7 +19,7 @@ dataset = file://.cfo/data.json
 [fuzzer "TREE"]
 kind = exec
 needs_working_dir = true
-needs_seed = true
+skip_passed = true
 discover = ./list.sh
 run = true
 """
