@@ -149,6 +149,21 @@ cfo_err cfo_engine_exec(char *const *argv, const char *cwd, char *const *env, in
     return CFO_OK;
 }
 
+cfo_err cfo_engine_run_tool(const cfo_strv *argv, const cfo_strv *env, int64_t timeout_ms,
+                            const char *what, int quote, cfo_diag *d)
+{
+    char *text = NULL;
+    int code = 0;
+    bool timed_out = false;
+    cfo_err err =
+        cfo_engine_exec(argv->v, NULL, env->v, timeout_ms, 4096, &text, NULL, &code, &timed_out, d);
+    if (err == CFO_OK && code != 0)
+        err = cfo_diag_set(d, CFO_ECHILD, "%s %s (exit %d): %.*s", what,
+                           timed_out ? "timed out" : "failed", code, quote, text);
+    free(text);
+    return err;
+}
+
 int64_t cfo_engine_task_timeout_ms(void)
 {
     const char *env = getenv("CFO_TASK_TIMEOUT_MS");
@@ -327,6 +342,17 @@ cfo_err cfo_engine_preflight(cfo_diag *d)
 }
 
 /* ---- discovery ---------------------------------------------------------- */
+
+cfo_err cfo_engine_fuzz_discover(const cfo_fuzzer *f, cfo_strv *targets, cfo_diag *d)
+{
+    return cfo_engine_discover(f, cfo_engine_ops_for(f->kind), targets, d);
+}
+
+cfo_fuzz_verdict cfo_engine_fuzz_run(const cfo_fuzzer *f, const char *target, cfo_fuzz_result *res,
+                                     cfo_diag *d)
+{
+    return cfo_engine_run_task(f, cfo_engine_ops_for(f->kind), target, res, d);
+}
 
 cfo_err cfo_engine_discover(const cfo_fuzzer *f, const cfo_engine_ops *ops, cfo_strv *targets,
                             cfo_diag *d)

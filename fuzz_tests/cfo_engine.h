@@ -96,6 +96,12 @@ cfo_err cfo_engine_discover(const cfo_fuzzer *f, const cfo_engine_ops *ops, cfo_
 cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *ops,
                                      const char *target, cfo_fuzz_result *res, cfo_diag *d);
 
+/* The cfo_fuzz_impl functions of the engine kinds: cfo_engine_discover and
+ * cfo_engine_run_task with the ops of f's kind. */
+cfo_err cfo_engine_fuzz_discover(const cfo_fuzzer *f, cfo_strv *targets, cfo_diag *d);
+cfo_fuzz_verdict cfo_engine_fuzz_run(const cfo_fuzzer *f, const char *target, cfo_fuzz_result *res,
+                                     cfo_diag *d);
+
 /* Runs f->build in the current directory (the worktree) unless a stamp
  * says this command already succeeded here. Concurrent callers in the same
  * worktree wait on a lock file, so the build runs once. timeout_ms 0: none. */
@@ -155,5 +161,11 @@ size_t cfo_engine_findings_json(const cfo_engine_finding *v, size_t n, cfo_buf *
 cfo_err cfo_engine_exec(char *const *argv, const char *cwd, char *const *env, int64_t timeout_ms,
                         size_t cap, char **out, size_t *out_len, int *exit_code, bool *timed_out,
                         cfo_diag *d);
+
+/* Runs one of an engine's tools (afl-cmin, libFuzzer -merge=1, ...) as
+ * cfo_engine_exec does; one that exits non-zero or times out is an error
+ * too: "WHAT failed (exit N): " and at most quote bytes of its output. */
+cfo_err cfo_engine_run_tool(const cfo_strv *argv, const cfo_strv *env, int64_t timeout_ms,
+                            const char *what, int quote, cfo_diag *d);
 
 #endif

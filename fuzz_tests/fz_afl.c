@@ -252,35 +252,39 @@ static cfo_err afl_fuzz(cfo_engine_run *r, cfo_diag *d)
     return err;
 }
 
-static cfo_err afl_minimize(cfo_engine_run *r, const char *input, const char *out,
-                            int64_t timeout_ms, cfo_diag *d)
+/* afl-tmin or afl-cmin: TOOL -i IN -o OUT -t MS [-m MB] -- TARGET; quote:
+ * at most how much of its output a failure quotes. */
+static cfo_err afl_tool(const char *tool, const cfo_fuzzer *f, const char *target_abs,
+                        const char *in, const char *out, int64_t timeout_ms, int quote, cfo_diag *d)
 {
     cfo_strv argv, env;
     cfo_strv_init(&argv);
     cfo_strv_init(&env);
-    afl_env(r->f, r->target_abs, &env);
-    cfo_strv_push(&argv, "afl-tmin");
+    afl_env(f, target_abs, &env);
+    /* afl-cmin refuses /tmp for fear of predictable names there; ours are
+     * private folders made by mkdtemp. */
+    if (strcmp(tool, "afl-cmin") == 0)
+        cfo_strv_push(&env, "AFL_ALLOW_TMP=1");
+    cfo_strv_push(&argv, tool);
     cfo_strv_push(&argv, "-i");
-    cfo_strv_push(&argv, input);
+    cfo_strv_push(&argv, in);
     cfo_strv_push(&argv, "-o");
     cfo_strv_push(&argv, out);
     cfo_strv_push(&argv, "-t");
-    cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", (long long)r->f->input_timeout_ms));
-    afl_mem_flag(r->f, r->target_abs, &argv);
+    cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", (long long)f->input_timeout_ms));
+    afl_mem_flag(f, target_abs, &argv);
     cfo_strv_push(&argv, "--");
-    cfo_strv_push(&argv, r->target_abs);
-    char *text = NULL;
-    int code = 0;
-    bool timed_out = false;
-    cfo_err err =
-        cfo_engine_exec(argv.v, NULL, env.v, timeout_ms, 4096, &text, NULL, &code, &timed_out, d);
-    if (err == CFO_OK && code != 0)
-        err = cfo_diag_set(d, CFO_ECHILD, "afl-tmin %s (exit %d): %.300s",
-                           timed_out ? "timed out" : "failed", code, text);
-    free(text);
+    cfo_strv_push(&argv, target_abs);
+    cfo_err err = cfo_engine_run_tool(&argv, &env, timeout_ms, tool, quote, d);
     cfo_strv_fini(&argv);
     cfo_strv_fini(&env);
     return err;
+}
+
+static cfo_err afl_minimize(cfo_engine_run *r, const char *input, const char *out,
+                            int64_t timeout_ms, cfo_diag *d)
+{
+    return afl_tool("afl-tmin", r->f, r->target_abs, input, out, timeout_ms, 300, d);
 }
 
 static cfo_err afl_merge(const cfo_fuzzer *f, const char *target_path, const char *from,
@@ -289,35 +293,7 @@ static cfo_err afl_merge(const cfo_fuzzer *f, const char *target_path, const cha
     char abs[4096];
     if (realpath(target_path, abs) == NULL)
         return cfo_diag_set(d, CFO_ENOTFOUND, "no target %s", target_path);
-    cfo_strv argv, env;
-    cfo_strv_init(&argv);
-    cfo_strv_init(&env);
-    afl_env(f, abs, &env);
-    /* afl-cmin refuses /tmp for fear of predictable names there; ours are
-     * private folders made by mkdtemp. */
-    cfo_strv_push(&env, "AFL_ALLOW_TMP=1");
-    cfo_strv_push(&argv, "afl-cmin");
-    cfo_strv_push(&argv, "-i");
-    cfo_strv_push(&argv, from);
-    cfo_strv_push(&argv, "-o");
-    cfo_strv_push(&argv, to);
-    cfo_strv_push(&argv, "-t");
-    cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", (long long)f->input_timeout_ms));
-    afl_mem_flag(f, abs, &argv);
-    cfo_strv_push(&argv, "--");
-    cfo_strv_push(&argv, abs);
-    char *text = NULL;
-    int code = 0;
-    bool timed_out = false;
-    cfo_err err =
-        cfo_engine_exec(argv.v, NULL, env.v, timeout_ms, 4096, &text, NULL, &code, &timed_out, d);
-    if (err == CFO_OK && code != 0)
-        err = cfo_diag_set(d, CFO_ECHILD, "afl-cmin %s (exit %d): %.400s",
-                           timed_out ? "timed out" : "failed", code, text);
-    free(text);
-    cfo_strv_fini(&argv);
-    cfo_strv_fini(&env);
-    return err;
+    return afl_tool("afl-cmin", f, abs, from, to, timeout_ms, 400, d);
 }
 
 const cfo_engine_ops cfo_engine_ops_afl = {
@@ -330,19 +306,8 @@ const cfo_engine_ops cfo_engine_ops_afl = {
     .merge = afl_merge,
 };
 
-static cfo_err afl_discover(const cfo_fuzzer *f, cfo_strv *targets, cfo_diag *d)
-{
-    return cfo_engine_discover(f, &cfo_engine_ops_afl, targets, d);
-}
-
-static cfo_fuzz_verdict afl_run(const cfo_fuzzer *f, const char *target, cfo_fuzz_result *res,
-                                cfo_diag *d)
-{
-    return cfo_engine_run_task(f, &cfo_engine_ops_afl, target, res, d);
-}
-
 const cfo_fuzz_impl cfo_fuzz_impl_afl = {
     .kind = CFO_KIND_AFL,
-    .discover = afl_discover,
-    .run = afl_run,
+    .discover = cfo_engine_fuzz_discover,
+    .run = cfo_engine_fuzz_run,
 };

@@ -1,6 +1,7 @@
 /* fz_libfuzzer.c -- the libfuzzer kind: fuzzes a binary built with
  * -fsanitize=fuzzer for the task's time, going on past its findings. */
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,15 +265,7 @@ static cfo_err lf_merge(const cfo_fuzzer *f, const char *target_path, const char
     lf_replay_argv(f, target_path, "-merge=1", &argv, &env);
     cfo_strv_push(&argv, to);
     cfo_strv_push(&argv, from);
-    char *out = NULL;
-    int code = 0;
-    bool timed_out = false;
-    cfo_err err =
-        cfo_engine_exec(argv.v, NULL, env.v, timeout_ms, 4096, &out, NULL, &code, &timed_out, d);
-    if (err == CFO_OK && code != 0)
-        err = cfo_diag_set(d, CFO_ECHILD, "libFuzzer -merge=1 %s (exit %d): %s",
-                           timed_out ? "timed out" : "failed", code, out);
-    free(out);
+    cfo_err err = cfo_engine_run_tool(&argv, &env, timeout_ms, "libFuzzer -merge=1", INT_MAX, d);
     cfo_strv_fini(&argv);
     cfo_strv_fini(&env);
     return err;
@@ -288,19 +281,8 @@ const cfo_engine_ops cfo_engine_ops_libfuzzer = {
     .merge = lf_merge,
 };
 
-static cfo_err lf_discover(const cfo_fuzzer *f, cfo_strv *targets, cfo_diag *d)
-{
-    return cfo_engine_discover(f, &cfo_engine_ops_libfuzzer, targets, d);
-}
-
-static cfo_fuzz_verdict lf_run(const cfo_fuzzer *f, const char *target, cfo_fuzz_result *res,
-                               cfo_diag *d)
-{
-    return cfo_engine_run_task(f, &cfo_engine_ops_libfuzzer, target, res, d);
-}
-
 const cfo_fuzz_impl cfo_fuzz_impl_libfuzzer = {
     .kind = CFO_KIND_LIBFUZZER,
-    .discover = lf_discover,
-    .run = lf_run,
+    .discover = cfo_engine_fuzz_discover,
+    .run = cfo_engine_fuzz_run,
 };
