@@ -24,6 +24,7 @@
 #include "cfo_corpus.h"
 #include "cfo_digest.h"
 #include "cfo_exec.h"
+#include "cfo_json.h"
 #include "cfo_log.h"
 
 /* Most targets a targets_dir may hold: a listing, not a data set. */
@@ -484,24 +485,6 @@ typedef struct triaged {
     int repro_ok, repro_runs;
 } triaged;
 
-static void gen_str(yajl_gen g, const char *k, const char *v)
-{
-    yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-    yajl_gen_string(g, (const unsigned char *)v, strlen(v));
-}
-
-static void gen_int(yajl_gen g, const char *k, long long v)
-{
-    yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-    yajl_gen_integer(g, v);
-}
-
-static void gen_bool(yajl_gen g, const char *k, bool v)
-{
-    yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-    yajl_gen_bool(g, v);
-}
-
 /* Copies a string into something JSON can carry (yajl refuses bad UTF-8). */
 static char *json_safe(const char *s)
 {
@@ -521,11 +504,11 @@ size_t cfo_engine_findings_json(const cfo_engine_finding *v, size_t n, cfo_buf *
             char *bundle = json_safe(v[i].bundle);
             char *repro = json_safe(v[i].repro);
             yajl_gen_map_open(g);
-            gen_str(g, "signature", sig);
-            gen_str(g, "kind", cfo_crash_kind_name(v[i].kind));
-            gen_bool(g, "new", v[i].is_new);
-            gen_str(g, "repro", repro);
-            gen_str(g, "bundle", bundle);
+            cfo_json_str(g, "signature", sig);
+            cfo_json_str(g, "kind", cfo_crash_kind_name(v[i].kind));
+            cfo_json_bool(g, "new", v[i].is_new);
+            cfo_json_str(g, "repro", repro);
+            cfo_json_str(g, "bundle", bundle);
             yajl_gen_map_close(g);
             free(sig);
             free(bundle);
@@ -660,20 +643,20 @@ static char *manifest_json(const cfo_engine_run *r, const cfo_engine_ops *ops, c
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_config(g, yajl_gen_beautify, 1);
     yajl_gen_map_open(g);
-    gen_int(g, "version", 1);
-    gen_str(g, "fuzzer", r->f->name);
-    gen_str(g, "engine", ops->engine);
-    gen_str(g, "target", r->target);
-    gen_str(g, "target_path", r->target_path);
+    cfo_json_int(g, "version", 1);
+    cfo_json_str(g, "fuzzer", r->f->name);
+    cfo_json_str(g, "engine", ops->engine);
+    cfo_json_str(g, "target", r->target);
+    cfo_json_str(g, "target_path", r->target_path);
     char *sig = json_safe(t->rep.signature);
-    gen_str(g, "signature", sig);
+    cfo_json_str(g, "signature", sig);
     free(sig);
-    gen_str(g, "sig_hash", t->rep.sig_hash);
-    gen_str(g, "kind", cfo_crash_kind_name(t->rep.kind));
+    cfo_json_str(g, "sig_hash", t->rep.sig_hash);
+    cfo_json_str(g, "kind", cfo_crash_kind_name(t->rep.kind));
     char *type = json_safe(t->rep.type);
-    gen_str(g, "type", type);
+    cfo_json_str(g, "type", type);
     free(type);
-    yajl_gen_string(g, (const unsigned char *)"frames", 6);
+    cfo_json_key(g, "frames");
     yajl_gen_array_open(g);
     for (size_t i = 0; i < t->rep.nframes; i++) {
         char *fr = json_safe(t->rep.frames[i]);
@@ -682,26 +665,24 @@ static char *manifest_json(const cfo_engine_run *r, const cfo_engine_ops *ops, c
     }
     yajl_gen_array_close(g);
     char *loc = json_safe(t->rep.location);
-    gen_str(g, "location", loc);
+    cfo_json_str(g, "location", loc);
     free(loc);
-    gen_str(g, "commit", commit);
+    cfo_json_str(g, "commit", commit);
     char *build = json_safe(r->f->build);
-    gen_str(g, "build", build);
+    cfo_json_str(g, "build", build);
     free(build);
     char *cmd = json_safe(command);
-    gen_str(g, "command", cmd);
+    cfo_json_str(g, "command", cmd);
     free(cmd);
     char repro[32];
     snprintf(repro, sizeof repro, "%d/%d", t->repro_ok, t->repro_runs);
-    gen_str(g, "repro", repro);
-    gen_bool(g, "minimized", t->minimized);
-    gen_int(g, "input_size", file_size(t->final));
-    gen_int(g, "original_size", file_size(t->input));
-    gen_int(g, "input_timeout_ms", r->f->input_timeout_ms);
-    gen_int(g, "input_memory_limit_kb", r->f->input_memory_kb);
-    char when[64];
-    cfo_format_time(cfo_wall_ms(), when, sizeof when);
-    gen_str(g, "created", when);
+    cfo_json_str(g, "repro", repro);
+    cfo_json_bool(g, "minimized", t->minimized);
+    cfo_json_int(g, "input_size", file_size(t->final));
+    cfo_json_int(g, "original_size", file_size(t->input));
+    cfo_json_int(g, "input_timeout_ms", r->f->input_timeout_ms);
+    cfo_json_int(g, "input_memory_limit_kb", r->f->input_memory_kb);
+    cfo_json_time(g, "created", cfo_wall_ms());
     yajl_gen_map_close(g);
     const unsigned char *buf;
     size_t len;
