@@ -20,6 +20,7 @@
 #include "cfo_git.h"
 #include "cfo_journal.h"
 #include "cfo_log.h"
+#include "cfo_preflight.h"
 #include "cfo_priority.h"
 #include "cfo_proto.h"
 #include "cfo_report.h"
@@ -270,6 +271,10 @@ static void print_dry_run(const run *r)
 static int plan(run *r)
 {
     r->started_wall_ms = cfo_wall_ms();
+    cfo_diag d = {{0}};
+    /* cfo runs its tasks here; a coordinator's workers check their own. */
+    if (r->local != NULL && !r->c.dry_run && cfo_preflight(r->cfg, &r->c.only, &d) != CFO_OK)
+        return fail(r, &d, CFO_EXIT_HARNESS);
     int rc = prepare_folders(r);
     if (rc == 0)
         rc = open_journal(r);
@@ -284,7 +289,6 @@ static int plan(run *r)
     gethostname(r->host, sizeof r->host - 1);
     if (r->run_id == NULL)
         r->run_id = make_run_id(r->host);
-    cfo_diag d = {{0}};
     if (r->journal != NULL && !r->resumed &&
         cfo_journal_begin(r->journal, r->run_id, r->started_wall_ms, r->budget_ms, &r->ts, &d) !=
             CFO_OK)

@@ -110,6 +110,23 @@ class Verdicts(unittest.TestCase):
         self.assertIn("discovery of NODISC", self.verdict()["verdict"])
         self.assertTrue(os.path.exists(self.junit))
 
+    def test_a_missing_tool_stops_the_run_before_any_task(self):
+        with open(os.path.join(self.repo, "cfo.ini"), "a") as f:
+            f.write('\n[fuzzer "DRIFT"]\nkind = infra_drift\nterraform = no-such-terraform\n'
+                    'critical = true\n')
+        cfotest.git(self.repo, "commit", "-qam", "drift")
+        data = os.path.join(self.tmp.path, "data.json")
+        p = run(self.argv("--upload"))
+        self.assertEqual(p.returncode, 3, p.stderr)
+        errors = [line for line in p.stderr.splitlines() if " error: " in line]
+        self.assertEqual(len(errors), 1, p.stderr)
+        self.assertIn("fuzzer DRIFT needs no-such-terraform, which is not on PATH", errors[0])
+        self.assertIn("OpenTofu", errors[0])
+        self.assertFalse(os.path.exists(data), "nothing is merged")
+        self.assertEqual(self.verdict()["exit_code"], 3)
+        self.assertEqual(self.verdict()["tasks"], [])
+        self.assertTrue(os.path.exists(self.junit))
+
 
 if __name__ == "__main__":
     cfotest.main()
