@@ -2,6 +2,7 @@
  * ROUTER sockets, the poll timeout set by the next deadline. */
 #include "cfo_sched.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,7 @@ static void send_ref(sched *s, int w, cfo_msg_type type, uint64_t task, uint32_t
 static void attempt_out(sched *s, size_t t, int64_t now)
 {
     stask *k = &s->tasks[t];
+    assert(k->state == TASK_QUEUED);
     k->state = TASK_RUNNING;
     k->sent_ms = now;
     s->out_n[k->fuzzer]++;
@@ -161,14 +163,17 @@ static void attempt_ended(sched *s, size_t t)
     s->used_ms[k->fuzzer] += now > k->sent_ms ? now - k->sent_ms : 0;
     s->out_n[k->fuzzer]--;
     s->out_sent_sum[k->fuzzer] -= k->sent_ms;
+    assert(s->out_n[k->fuzzer] >= 0);
 }
 
 static void finish(sched *s, size_t t)
 {
+    assert(s->tasks[t].state != TASK_DONE); /* a task ends once */
     attempt_ended(s, t);
     s->tasks[t].state = TASK_DONE;
     s->tasks[t].holder = -1;
     s->done++;
+    assert(s->done <= s->ts->n);
     cfo_status st = s->out[t].status;
     if (st == CFO_STATUS_FAIL || st == CFO_STATUS_TIMEOUT || st == CFO_STATUS_OOM ||
         st == CFO_STATUS_ERROR)
@@ -178,10 +183,12 @@ static void finish(sched *s, size_t t)
 static void requeue(sched *s, size_t t, bool died)
 {
     stask *k = &s->tasks[t];
+    assert(k->state == TASK_RUNNING && k->holder >= 0);
     attempt_ended(s, t);
     k->state = TASK_QUEUED;
     k->holder = -1;
     k->attempt++;
+    assert(k->attempt > 1); /* attempts only grow */
     if (died && ++k->deaths >= CFO_SCHED_MAX_ATTEMPTS) {
         char why[160];
         snprintf(why, sizeof why, "the %d workers that ran it died (attempt %u)", k->deaths,
@@ -203,12 +210,24 @@ static void requeue(sched *s, size_t t, bool died)
     fq_push_front(&s->queues[k->fuzzer], t);
 }
 
+#ifndef NDEBUG
+/* The tasks running with session w as their holder: what its held counts. */
+static size_t held_by(const sched *s, int w)
+{
+    size_t n = 0;
+    for (size_t t = 0; t < s->ts->n; t++)
+        n += s->tasks[t].state == TASK_RUNNING && s->tasks[t].holder == w;
+    return n;
+}
+#endif
+
 /* Ends a session: its tasks go back to the queue with their next attempt. */
 static void drop_session(sched *s, int w, bool died, const char *why)
 {
     session *ss = &s->sessions[w];
     if (!ss->live)
         return;
+    assert(held_by(s, w) == ss->held);
     cfo_warn("worker %s %s; %zu task(s) go back to the queue", ss->id, why, ss->held);
     ss->live = false;
     s->stats->sessions_dropped++;
@@ -295,8 +314,11 @@ static void dispatch(sched *s)
             }
             attempt_out(s, t, now);
             s->tasks[t].holder = w;
+            assert(ss->credit > 0);
             ss->held++;
             ss->credit--;
+            /* Credit is never more than the room left under slots + prefetch. */
+            assert(ss->held <= (uint64_t)ss->slots + s->o->prefetch);
             out++;
         }
     }
@@ -397,6 +419,7 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
         } else if (k->state == TASK_RUNNING && k->attempt == a && old >= 0 && k->holder == old) {
             k->holder = w;
             ss->held++;
+            assert(s->sessions[old].held > 0);
             s->sessions[old].held--;
             claimed++;
         } else if (k->state == TASK_QUEUED && a >= k->attempt && !s->cancelling) {
@@ -492,6 +515,7 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
     if (r->status == CFO_STATUS_CANCELLED && !s->cancelling) {
         /* Stopped by its worker (leaving), not by the run: not a result. */
         send_ref(s, w, CFO_MSG_ACK, r->task_id, r->attempt);
+        assert(ss->held > 0);
         ss->held--;
         cfo_info("worker %s gave back %s %s; it goes back to the queue", ss->id,
                  s->ts->v[t].fuzzer->name, s->ts->v[t].target);
@@ -514,6 +538,7 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
         }
         crash_point(s);
     }
+    assert(ss->held > 0);
     ss->held--;
     ss->done++;
     finish(s, t);
@@ -649,6 +674,8 @@ static void start_cancelling(sched *s, const char *why)
     cfo_warn("%s: cancelling the remaining tasks", why);
     for (size_t t = 0; t < s->ts->n; t++) {
         stask *k = &s->tasks[t];
+        /* A running task has a live holder. */
+        assert(k->state != TASK_RUNNING || (k->holder >= 0 && s->sessions[k->holder].live));
         if (k->state == TASK_QUEUED) {
             char msg[128];
             snprintf(msg, sizeof msg, "not started: %s", why);

@@ -5,6 +5,7 @@
  * mutex. */
 #include "cfo_session.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -397,6 +398,7 @@ static void reap_finished(worker *w)
     for (held *h = w->tasks; h != NULL; h = h->next) {
         if (h->state == HELD_RUNNING && h->finished) {
             h->state = HELD_DONE;
+            assert(w->running > 0);
             w->running--;
         }
     }
