@@ -184,6 +184,15 @@ bool cfo_strv_contains(const cfo_strv *sv, const char *s)
     return false;
 }
 
+void cfo_strv_pushl(cfo_strv *sv, ...)
+{
+    va_list ap;
+    va_start(ap, sv);
+    for (const char *s = va_arg(ap, const char *); s != NULL; s = va_arg(ap, const char *))
+        cfo_strv_push(sv, s);
+    va_end(ap);
+}
+
 int cfo_strp_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
