@@ -76,11 +76,12 @@ class NoSymbolizer(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.repo, "out")), p.stdout)
         self.assertNotIn("crash:", result)
 
-    def test_discovery_stops_the_run_and_nothing_is_recorded(self):
+    def test_the_run_stops_before_any_task_and_nothing_is_recorded(self):
         p = run([binary("cfo"), "--repo", self.repo, "--config", self.cfg, "--upload",
                  "--fuzzer", "LIBFUZZER", "--budget", "2m"], env=self.env, timeout=300)
-        self.assertNotIn(p.returncode, (0, 1), p.stderr)
-        self.assertIn(MESSAGE, p.stderr)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("fuzzer LIBFUZZER needs llvm-symbolizer, which is not on PATH", p.stderr)
+        self.assertIn("apt-get install llvm", p.stderr)
         data = os.path.join(self.store, "data.json")
         if os.path.exists(data):
             with open(data) as f:
