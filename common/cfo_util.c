@@ -184,13 +184,10 @@ bool cfo_strv_contains(const cfo_strv *sv, const char *s)
     return false;
 }
 
-void cfo_strv_pushl(cfo_strv *sv, ...)
+void cfo_strv_push_words(cfo_strv *sv, const char *const *words)
 {
-    va_list ap;
-    va_start(ap, sv);
-    for (const char *s = va_arg(ap, const char *); s != NULL; s = va_arg(ap, const char *))
-        cfo_strv_push(sv, s);
-    va_end(ap);
+    for (; *words != NULL; words++)
+        cfo_strv_push(sv, *words);
 }
 
 int cfo_strp_cmp(const void *a, const void *b)

@@ -47,9 +47,11 @@ void cfo_strv_init(cfo_strv *sv);
 void cfo_strv_fini(cfo_strv *sv);
 void cfo_strv_push(cfo_strv *sv, const char *s);
 void cfo_strv_push_owned(cfo_strv *sv, char *s);
-/* Appends copies of the words given, up to a NULL: cfo_strv_pushl(&argv,
- * "tar", "-xzf", path, NULL). */
-void cfo_strv_pushl(cfo_strv *sv, ...) __attribute__((sentinel));
+/* Appends copies of the NULL-terminated words. */
+void cfo_strv_push_words(cfo_strv *sv, const char *const *words);
+/* Appends copies of the words given: cfo_strv_pushl(&argv, "tar", "-xzf",
+ * path). */
+#define cfo_strv_pushl(sv, ...) cfo_strv_push_words((sv), (const char *const[]){__VA_ARGS__, NULL})
 bool cfo_strv_contains(const cfo_strv *sv, const char *s);
 /* strcmp for qsort and bsearch over an array of char *. */
 int cfo_strp_cmp(const void *a, const void *b);

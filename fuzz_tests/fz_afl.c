@@ -50,7 +50,7 @@ static void afl_env(const cfo_fuzzer *f, const char *target, cfo_strv *env)
      * core would fail. */
     cfo_strv_pushl(env, "AFL_NO_UI=1", "AFL_SKIP_CPUFREQ=1",
                    "AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1", "AFL_NO_AFFINITY=1",
-                   "AFL_SKIP_CRASHES=1", NULL);
+                   "AFL_SKIP_CRASHES=1");
     cfo_strv_push_owned(env, cfo_xasprintf("ASAN_OPTIONS=abort_on_error=1:symbolize=0:"
                                            "detect_leaks=0:hard_rss_limit_mb=%lld:"
                                            "malloc_limit_mb=%lld",
@@ -79,7 +79,7 @@ static void afl_replay_argv(const cfo_fuzzer *f, const char *target_path, const 
     cfo_strv_push(env, "UBSAN_OPTIONS=print_stacktrace=1:symbolize=1:halt_on_error=1");
     /* A hang is stopped with SIGABRT, which ASan (handle_abort) answers with
      * the stack it hung in; timeout(1) then exits 124. */
-    cfo_strv_pushl(argv, "timeout", "-k", "5", "-s", "ABRT", NULL);
+    cfo_strv_pushl(argv, "timeout", "-k", "5", "-s", "ABRT");
     cfo_strv_push_owned(argv, cfo_xasprintf("%.3f", (double)f->input_timeout_ms / 1000.0));
     cfo_strv_push_owned(argv, target_path[0] == '/' ? cfo_xstrdup(target_path)
                                                     : cfo_xasprintf("./%s", target_path));
@@ -176,24 +176,24 @@ static cfo_err afl_fuzz(cfo_engine_run *r, cfo_diag *d)
         cfo_strv_push_owned(&env, cfo_xasprintf("AFL_PERSISTENT_RECORD=%d", f->persistent_record));
     char *out = cfo_xasprintf("%s/afl", r->work);
     cfo_strv_pushl(&argv, "afl-fuzz", "-M", AFL_MAIN, "-i", r->corpus_dir, "-o", out, "-F",
-                   r->incoming_dir, "-V", NULL);
+                   r->incoming_dir, "-V");
     cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", ceil_div(r->fuzz_ms, 1000)));
     cfo_strv_push(&argv, "-t");
     cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", (long long)f->input_timeout_ms));
     afl_mem_flag(f, r->target_abs, &argv);
     char *dict = cfo_engine_dictionary(f, r->target);
     if (dict != NULL) {
-        cfo_strv_pushl(&argv, "-x", dict, NULL);
+        cfo_strv_pushl(&argv, "-x", dict);
         free(dict);
     }
     char *cmplog = cmplog_binary(f, r->target);
     if (cmplog != NULL) {
-        cfo_strv_pushl(&argv, "-c", cmplog, NULL);
+        cfo_strv_pushl(&argv, "-c", cmplog);
         free(cmplog);
     }
     for (size_t i = 0; i < f->engine_args.n; i++)
         cfo_strv_push(&argv, f->engine_args.v[i]);
-    cfo_strv_pushl(&argv, "--", r->target_abs, NULL);
+    cfo_strv_pushl(&argv, "--", r->target_abs);
     cfo_exec_spec spec = {
         .argv = argv.v,
         .env_add = env.v,
@@ -249,10 +249,10 @@ static cfo_err afl_tool(const char *tool, const cfo_fuzzer *f, const char *targe
      * private folders made by mkdtemp. */
     if (strcmp(tool, "afl-cmin") == 0)
         cfo_strv_push(&env, "AFL_ALLOW_TMP=1");
-    cfo_strv_pushl(&argv, tool, "-i", in, "-o", out, "-t", NULL);
+    cfo_strv_pushl(&argv, tool, "-i", in, "-o", out, "-t");
     cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", (long long)f->input_timeout_ms));
     afl_mem_flag(f, target_abs, &argv);
-    cfo_strv_pushl(&argv, "--", target_abs, NULL);
+    cfo_strv_pushl(&argv, "--", target_abs);
     cfo_err err = cfo_engine_run_tool(&argv, &env, timeout_ms, tool, quote, d);
     cfo_strv_fini(&argv);
     cfo_strv_fini(&env);

@@ -331,7 +331,7 @@ static void tf_environment(tf_ctx *c, const char *tmp)
         cfo_strv_push_owned(&c->env, cfo_xasprintf("TF_PLUGIN_CACHE_DIR=%s", cache));
     free(cache);
     cfo_strv_push_owned(&c->env, cfo_xasprintf("TF_DATA_DIR=%s/data", tmp));
-    cfo_strv_pushl(&c->env, "TF_IN_AUTOMATION=1", "TF_INPUT=0", NULL);
+    cfo_strv_pushl(&c->env, "TF_IN_AUTOMATION=1", "TF_INPUT=0");
     if (getenv("CHECKPOINT_DISABLE") == NULL)
         cfo_strv_push(&c->env, "CHECKPOINT_DISABLE=1");
 }

@@ -51,7 +51,7 @@ static void lf_replay_argv(const cfo_fuzzer *f, const char *target_path, const c
                            cfo_strv *argv, cfo_strv *env)
 {
     cfo_strv_pushl(env, "ASAN_OPTIONS=symbolize=1:detect_leaks=1:handle_abort=1",
-                   "UBSAN_OPTIONS=print_stacktrace=1:symbolize=1:halt_on_error=1", NULL);
+                   "UBSAN_OPTIONS=print_stacktrace=1:symbolize=1:halt_on_error=1");
     cfo_strv_push_owned(argv, relative_command(target_path));
     lf_limits(f, argv);
     cfo_strv_push(argv, input);
@@ -166,14 +166,14 @@ static cfo_err lf_fuzz(cfo_engine_run *r, cfo_diag *d)
         cfo_strv_push_owned(&argv, cfo_xasprintf("-max_total_time=%lld", (long long)(left / 1000)));
         lf_limits(f, &argv);
         cfo_strv_push_owned(&argv, cfo_xasprintf("-artifact_prefix=%s/%d-", r->artifact_dir, runs));
-        cfo_strv_pushl(&argv, "-print_final_stats=1", "-reload=1", NULL);
+        cfo_strv_pushl(&argv, "-print_final_stats=1", "-reload=1");
         char *dict = cfo_engine_dictionary(f, r->target);
         if (dict != NULL)
             cfo_strv_push_owned(&argv, cfo_xasprintf("-dict=%s", dict));
         free(dict);
         if (fork_mode) {
             cfo_strv_pushl(&argv, "-fork=1", "-ignore_crashes=1", "-ignore_timeouts=1",
-                           "-ignore_ooms=1", NULL);
+                           "-ignore_ooms=1");
         }
         for (size_t i = 0; i < f->engine_args.n; i++)
             cfo_strv_push(&argv, f->engine_args.v[i]);
@@ -234,7 +234,7 @@ static cfo_err lf_minimize(cfo_engine_run *r, const char *input, const char *out
     /* The input goes last; the flags before it. */
     char *in = argv.v[argv.n - 1];
     argv.v[--argv.n] = NULL;
-    cfo_strv_pushl(&argv, "-minimize_crash=1", "-runs=100000", NULL);
+    cfo_strv_pushl(&argv, "-minimize_crash=1", "-runs=100000");
     cfo_strv_push_owned(&argv,
                         cfo_xasprintf("-max_total_time=%lld",
                                       (long long)(timeout_ms / 1000 > 1 ? timeout_ms / 1000 : 1)));
@@ -259,7 +259,7 @@ static cfo_err lf_merge(const cfo_fuzzer *f, const char *target_path, const char
     cfo_strv_init(&argv);
     cfo_strv_init(&env);
     lf_replay_argv(f, target_path, "-merge=1", &argv, &env);
-    cfo_strv_pushl(&argv, to, from, NULL);
+    cfo_strv_pushl(&argv, to, from);
     cfo_err err = cfo_engine_run_tool(&argv, &env, timeout_ms, "libFuzzer -merge=1", INT_MAX, d);
     cfo_strv_fini(&argv);
     cfo_strv_fini(&env);
