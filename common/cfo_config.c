@@ -441,6 +441,11 @@ static const key_row keys[] = {
     {.name = NULL},
 };
 
+const char *cfo_config_key_name(size_t i)
+{
+    return i < sizeof keys / sizeof keys[0] ? keys[i].name : NULL;
+}
+
 /* The row of key where the mask allows it, or NULL. */
 static const key_row *key_find(const char *name, unsigned where)
 {

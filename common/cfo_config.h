@@ -42,4 +42,9 @@ void cfo_config_destroy(cfo_config **self_p);
 /* The instance called name, or NULL. */
 const cfo_fuzzer *cfo_config_find(const cfo_config *self, const char *name);
 
+/* The i-th key cfo.ini may hold ([cfo]'s, then [fuzzer]'s, in the table's
+ * order; a key of both sections comes twice), NULL past the last: what the
+ * README's configuration section is checked against. */
+const char *cfo_config_key_name(size_t i);
+
 #endif

@@ -477,9 +477,32 @@ static void test_load_file(void **state)
     free(path);
 }
 
+/* The README's configuration section names every key cfo.ini may hold. */
+static void test_readme_documents_every_key(void **state)
+{
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/README.md", CFO_SOURCE_DIR);
+    cfo_buf readme;
+    cfo_buf_init(&readme);
+    assert_int_equal(cfo_read_file(path, 1 << 20, &readme, NULL), CFO_OK);
+    const char *section = strstr(readme.data, "\n## Configuration\n");
+    assert_non_null(section);
+    const char *end = strstr(section + 1, "\n## ");
+    size_t len = end ? (size_t)(end - section) : strlen(section);
+    for (size_t i = 0; cfo_config_key_name(i) != NULL; i++) {
+        char *quoted = cfo_xasprintf("`%s`", cfo_config_key_name(i));
+        if (memmem(section, len, quoted, strlen(quoted)) == NULL)
+            fail_msg("README.md's Configuration section does not name %s", quoted);
+        free(quoted);
+    }
+    cfo_buf_fini(&readme);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_readme_documents_every_key),
         cmocka_unit_test(test_defaults),         cmocka_unit_test(test_empty_file),
         cmocka_unit_test(test_design_example),   cmocka_unit_test(test_every_key),
         cmocka_unit_test(test_long_names),       cmocka_unit_test(test_memory_and_share),
