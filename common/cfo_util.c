@@ -509,6 +509,26 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return remove(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
+struct dirent *cfo_dir_next_file(DIR *dh)
+{
+    for (;;) {
+        errno = 0;
+        struct dirent *de = readdir(dh);
+        if (de == NULL)
+            return NULL;
+        if (de->d_name[0] == '.')
+            continue;
+        bool regular = de->d_type == DT_REG;
+        if (de->d_type == DT_UNKNOWN) {
+            struct stat sb;
+            regular = fstatat(dirfd(dh), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+                      S_ISREG(sb.st_mode);
+        }
+        if (regular)
+            return de;
+    }
+}
+
 cfo_err cfo_list_files(const char *dir, cfo_strv *out, cfo_diag *d)
 {
     DIR *dh = opendir(dir);

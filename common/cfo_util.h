@@ -2,6 +2,7 @@
 #ifndef CFO_UTIL_H
 #define CFO_UTIL_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -95,6 +96,10 @@ char *cfo_make_temp_dir(const char *prefix, cfo_diag *d);
 /* path made absolute against the current directory now, so that a later
  * chdir does not move what it names (free it); NULL with d saying why. */
 char *cfo_abs_path(const char *path, cfo_diag *d);
+/* The next entry of dh that is a regular file and not hidden (no leading
+ * '.': neither "." nor ".." nor a writer's temporary file), symbolic links
+ * not followed. NULL at the end (errno 0) or on a read error (errno set). */
+struct dirent *cfo_dir_next_file(DIR *dh);
 /* Appends the names of the regular files of dir (symbolic links followed),
  * hidden ones aside, sorted. Fails only when dir cannot be opened. */
 cfo_err cfo_list_files(const char *dir, cfo_strv *out, cfo_diag *d);

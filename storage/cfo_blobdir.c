@@ -30,6 +30,8 @@
 
 /* What differs between a local folder and a gs:// prefix. */
 typedef struct blobdir_ops {
+    /* Appends at most max names; cfo_blobdir_list sorts them, or drops them
+     * on an error. */
     cfo_err (*list)(cfo_blobdir *self, size_t max, cfo_strv *names, cfo_diag *d);
     cfo_err (*get)(cfo_blobdir *self, const char *name, const char *dest_path, uint64_t max_bytes,
                    cfo_diag *d);
@@ -107,28 +109,6 @@ static cfo_err check_name(const cfo_blobdir *self, const char *name, cfo_diag *d
     return CFO_OK;
 }
 
-/* Length of "scheme" when s starts with "scheme://" (RFC 3986), else 0. */
-static size_t scheme_len(const char *s)
-{
-    if (!isalpha((unsigned char)s[0]))
-        return 0;
-    size_t n = 1;
-    while (isalnum((unsigned char)s[n]) || s[n] == '+' || s[n] == '-' || s[n] == '.')
-        n++;
-    return strncmp(s + n, "://", 3) == 0 ? n : 0;
-}
-
-static bool valid_bucket(const char *b, size_t n)
-{
-    if (n < 3 || n > 222)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!islower((unsigned char)b[i]) && !isdigit((unsigned char)b[i]) && b[i] != '-' &&
-            b[i] != '_' && b[i] != '.')
-            return false;
-    return true;
-}
-
 /* ---- local directories ------------------------------------------------ */
 
 static cfo_err open_local(const char *path, cfo_blobdir **out, cfo_diag *d)
@@ -181,26 +161,15 @@ static cfo_err local_list(cfo_blobdir *self, size_t max, cfo_strv *names, cfo_di
             return CFO_OK;
         return cfo_diag_set(d, CFO_EIO, "cannot open %s: %s", self->dir, strerror(errno));
     }
-    size_t from = names->n, count = 0;
+    size_t count = 0;
     cfo_err err = CFO_OK;
     for (;;) {
-        errno = 0;
-        struct dirent *de = readdir(dir);
+        struct dirent *de = cfo_dir_next_file(dir);
         if (de == NULL) {
             if (errno != 0)
                 err = cfo_diag_set(d, CFO_EIO, "cannot read %s: %s", self->dir, strerror(errno));
             break;
         }
-        if (de->d_name[0] == '.')
-            continue; /* ".", "..", and writers' temporary files */
-        bool regular = de->d_type == DT_REG;
-        if (de->d_type == DT_UNKNOWN) {
-            struct stat sb;
-            regular = fstatat(dirfd(dir), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-                      S_ISREG(sb.st_mode);
-        }
-        if (!regular)
-            continue;
         if (!cfo_blobdir_name_ok(de->d_name)) {
             cfo_warn("%s: ignoring the file '%.100s' (not a valid name)", self->display,
                      de->d_name);
@@ -213,14 +182,7 @@ static cfo_err local_list(cfo_blobdir *self, size_t max, cfo_strv *names, cfo_di
         cfo_strv_push(names, de->d_name);
     }
     closedir(dir);
-    if (err != CFO_OK) {
-        while (names->n > from)
-            free(names->v[--names->n]);
-        names->v[names->n] = NULL;
-        return err;
-    }
-    sort_names(names, from);
-    return CFO_OK;
+    return err;
 }
 
 static cfo_err local_get(cfo_blobdir *self, const char *name, const char *dest_path,
@@ -397,7 +359,7 @@ static cfo_err open_gcs(const char *url, cfo_blobdir **out, cfo_diag *d)
     const char *bucket = url + strlen("gs://");
     const char *slash = strchr(bucket, '/');
     size_t bl = slash ? (size_t)(slash - bucket) : strlen(bucket);
-    if (!valid_bucket(bucket, bl))
+    if (!cfo_gcs_bucket_ok(bucket, bl))
         return cfo_diag_set(d, CFO_EINVAL,
                             "invalid GCS URL '%s': bucket names are 3-222 characters of a-z 0-9 "
                             "- _ .",
@@ -576,14 +538,7 @@ static cfo_err gcs_list(cfo_blobdir *self, size_t max, cfo_strv *names, cfo_diag
     free(token);
     free(eprefix);
     cfo_buf_fini(&body);
-    if (err != CFO_OK) {
-        while (names->n > from)
-            free(names->v[--names->n]);
-        names->v[names->n] = NULL;
-        return err;
-    }
-    sort_names(names, from);
-    return CFO_OK;
+    return err;
 }
 
 typedef struct file_sink {
@@ -731,7 +686,7 @@ cfo_err cfo_blobdir_open(const char *url, cfo_blobdir **out, cfo_diag *d)
     *out = NULL;
     if (url == NULL || *url == '\0')
         return cfo_diag_set(d, CFO_EINVAL, "empty folder URL (%s)", URL_EXPECTED);
-    size_t n = scheme_len(url);
+    size_t n = cfo_storage_scheme_len(url);
     if (n == 4 && strncmp(url, "file", 4) == 0)
         return open_local(url + strlen("file://"), out, d);
     if (n == 2 && strncmp(url, "gs", 2) == 0)
@@ -785,7 +740,16 @@ cfo_err cfo_blobdir_list(cfo_blobdir *self, size_t max, cfo_strv *names, cfo_dia
 {
     if (names->v == NULL)
         cfo_strv_init(names);
-    return self->ops->list(self, max, names, d);
+    size_t from = names->n;
+    cfo_err err = self->ops->list(self, max, names, d);
+    if (err != CFO_OK) {
+        while (names->n > from)
+            free(names->v[--names->n]);
+        names->v[names->n] = NULL;
+        return err;
+    }
+    sort_names(names, from);
+    return CFO_OK;
 }
 
 cfo_err cfo_blobdir_get(cfo_blobdir *self, const char *name, const char *dest_path,

@@ -131,23 +131,12 @@ static cfo_err local_files(const char *dir, cfo_strv *out, cfo_diag *d)
                             strerror(errno));
     cfo_err err = CFO_OK;
     for (;;) {
-        errno = 0;
-        struct dirent *de = readdir(dh);
+        struct dirent *de = cfo_dir_next_file(dh);
         if (de == NULL) {
             if (errno != 0)
                 err = cfo_diag_set(d, CFO_EIO, "cannot read %s: %s", dir, strerror(errno));
             break;
         }
-        if (de->d_name[0] == '.')
-            continue;
-        bool regular = de->d_type == DT_REG;
-        if (de->d_type == DT_UNKNOWN) {
-            struct stat sb;
-            regular = fstatat(dirfd(dh), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-                      S_ISREG(sb.st_mode);
-        }
-        if (!regular)
-            continue;
         if (out->n >= CFO_CORPUS_MAX_FILES) {
             err = cfo_diag_set(d, CFO_ELIMIT, "%s holds more than %d files", dir,
                                CFO_CORPUS_MAX_FILES);

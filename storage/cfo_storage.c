@@ -9,16 +9,14 @@
 
 #define URL_EXPECTED "expected file:///abs/path, file://rel/path, a path, or gs://bucket/object"
 
-/* Length of "scheme" when s starts with "scheme://" (RFC 3986 scheme
- * characters), else 0. */
-static size_t scheme_len(const char *s)
+size_t cfo_storage_scheme_len(const char *url)
 {
-    if (!isalpha((unsigned char)s[0]))
+    if (!isalpha((unsigned char)url[0]))
         return 0;
     size_t n = 1;
-    while (isalnum((unsigned char)s[n]) || s[n] == '+' || s[n] == '-' || s[n] == '.')
+    while (isalnum((unsigned char)url[n]) || url[n] == '+' || url[n] == '-' || url[n] == '.')
         n++;
-    return strncmp(s + n, "://", 3) == 0 ? n : 0;
+    return strncmp(url + n, "://", 3) == 0 ? n : 0;
 }
 
 static cfo_err open_gs(const char *url, cfo_storage **out, cfo_diag *d)
@@ -38,7 +36,7 @@ static cfo_err open_gs(const char *url, cfo_storage **out, cfo_diag *d)
 
 char *cfo_storage_url_under(const char *url, const char *root)
 {
-    size_t n = scheme_len(url);
+    size_t n = cfo_storage_scheme_len(url);
     const char *path = url;
     if (n == 4 && strncmp(url, "file", 4) == 0)
         path = url + strlen("file://");
@@ -54,7 +52,7 @@ cfo_err cfo_storage_open(const char *url, cfo_storage **out, cfo_diag *d)
     *out = NULL;
     if (url == NULL || *url == '\0')
         return cfo_diag_set(d, CFO_EINVAL, "empty dataset URL (%s)", URL_EXPECTED);
-    size_t n = scheme_len(url);
+    size_t n = cfo_storage_scheme_len(url);
     const char *path = url;
     if (n == 4 && strncmp(url, "file", 4) == 0) {
         path = url + strlen("file://");

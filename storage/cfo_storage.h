@@ -42,6 +42,10 @@ struct cfo_storage {
 cfo_err cfo_storage_open(const char *url, cfo_storage **out, cfo_diag *d);
 void cfo_storage_destroy(cfo_storage **self_p);
 
+/* Length of "scheme" when url starts with "scheme://" (RFC 3986 scheme
+ * characters): 4 for file://, 2 for gs://; 0 for a plain path. */
+size_t cfo_storage_scheme_len(const char *url);
+
 /* url with a relative local path made relative to root instead of the
  * current directory (a dataset named in cfo.ini belongs to the repository);
  * any other URL as it is. Free it. */

@@ -1,6 +1,7 @@
 /* gcs_http.c -- one careful libcurl exchange (timeouts, status kept, body streamed) and backoff. */
 #include "gcs_http.h"
 
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -249,6 +250,17 @@ void cfo_gcs_sleep_ms(int64_t ms)
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+bool cfo_gcs_bucket_ok(const char *b, size_t n)
+{
+    if (n < 3 || n > 222)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)b[i]) && !isdigit((unsigned char)b[i]) && b[i] != '-' &&
+            b[i] != '_' && b[i] != '.')
+            return false;
+    return true;
 }
 
 char *cfo_gcs_url_encode(const char *s)

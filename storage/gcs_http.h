@@ -71,6 +71,10 @@ uint64_t cfo_gcs_random(void);
 /* Sleeps ms milliseconds (resuming after signals). */
 void cfo_gcs_sleep_ms(int64_t ms);
 
+/* Whether b[0..n) is a bucket name we accept: 3-222 characters of a-z 0-9
+ * - _ . */
+bool cfo_gcs_bucket_ok(const char *b, size_t n);
+
 /* Percent-encodes every byte but the unreserved A-Z a-z 0-9 - . _ ~, so an
  * object name (slashes included) is one path segment or query value. */
 char *cfo_gcs_url_encode(const char *s);

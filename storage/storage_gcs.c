@@ -234,22 +234,10 @@ static const cfo_storage_ops gcs_ops = {
     .destroy = gs_destroy,
 };
 
-static bool valid_bucket(const char *b)
-{
-    size_t n = strlen(b);
-    if (n < 3 || n > 222)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!islower((unsigned char)b[i]) && !isdigit((unsigned char)b[i]) && b[i] != '-' &&
-            b[i] != '_' && b[i] != '.')
-            return false;
-    return true;
-}
-
 cfo_err cfo_storage_gcs_open(const char *bucket, const char *object, cfo_storage **out, cfo_diag *d)
 {
     *out = NULL;
-    if (!valid_bucket(bucket))
+    if (!cfo_gcs_bucket_ok(bucket, strlen(bucket)))
         return cfo_diag_set(d, CFO_EINVAL,
                             "invalid GCS bucket name '%s' (3-222 characters of a-z 0-9 - _ .)",
                             bucket);
