@@ -37,6 +37,11 @@ struct cfo_journal {
     yajl_val run_doc;
     yajl_val *commits; /* commit entries, in order */
     size_t ncommits, capcommits;
+    /* Per task of the run: the last attempt given out and to whom (0, NULL:
+     * none), from "given" entries. */
+    uint32_t *given_attempt;
+    char **given_worker;
+    size_t ntasks;
 };
 
 static uint32_t crc32_of(const void *data, size_t len)
@@ -89,8 +94,20 @@ static bool int_at(yajl_val obj, const char *key, long long *out)
     return true;
 }
 
+static void forget_given(cfo_journal *j)
+{
+    for (size_t i = 0; i < j->ntasks; i++)
+        free(j->given_worker[i]);
+    free(j->given_worker);
+    free(j->given_attempt);
+    j->given_worker = NULL;
+    j->given_attempt = NULL;
+    j->ntasks = 0;
+}
+
 static void forget_run(cfo_journal *j)
 {
+    forget_given(j);
     free(j->run.run_id);
     memset(&j->run, 0, sizeof j->run);
     yajl_tree_free(j->run_doc);
@@ -100,6 +117,23 @@ static void forget_run(cfo_journal *j)
         yajl_tree_free(j->commits[i]);
     j->ncommits = 0;
     j->has_run = false;
+}
+
+/* A task given out: {"task", "attempt", "worker"}. */
+static bool take_given(cfo_journal *j, yajl_val doc)
+{
+    long long task, attempt;
+    const char *worker = str_at(doc, "worker");
+    bool ok = int_at(doc, "task", &task) && task >= 0 && (size_t)task < j->ntasks &&
+              int_at(doc, "attempt", &attempt) && attempt >= 1 &&
+              attempt <= CFO_RECORD_MAX_ATTEMPT && worker != NULL;
+    if (!ok)
+        return false; /* the caller frees doc */
+    j->given_attempt[task] = (uint32_t)attempt;
+    free(j->given_worker[task]);
+    j->given_worker[task] = cfo_xstrdup(worker);
+    yajl_tree_free(doc);
+    return true;
 }
 
 /* Takes one parsed entry; returns false for one that makes no sense here. */
@@ -123,6 +157,9 @@ static bool take_entry(cfo_journal *j, yajl_val doc)
         j->run.started_wall_ms = started;
         j->run.budget_ms = budget;
         j->has_run = true;
+        j->ntasks = YAJL_GET_ARRAY(tasks)->len;
+        j->given_attempt = cfo_xcalloc(j->ntasks + 1, sizeof *j->given_attempt);
+        j->given_worker = cfo_xcalloc(j->ntasks + 1, sizeof *j->given_worker);
         return true;
     }
     if (!j->has_run)
@@ -140,6 +177,8 @@ static bool take_entry(cfo_journal *j, yajl_val doc)
         j->run.committed = j->ncommits;
         return true;
     }
+    if (strcmp(type, "given") == 0)
+        return take_given(j, doc);
     if (strcmp(type, "finished") == 0) {
         j->run.finished = true;
         yajl_tree_free(doc);
@@ -291,8 +330,8 @@ const cfo_journal_run *cfo_journal_run_info(const cfo_journal *j)
     return j->has_run ? &j->run : NULL;
 }
 
-/* Appends one entry and makes it durable. */
-static cfo_err append(cfo_journal *j, yajl_gen g, cfo_diag *d)
+/* Appends one entry and, with sync, makes it durable. */
+static cfo_err append_entry(cfo_journal *j, yajl_gen g, bool sync, cfo_diag *d)
 {
     const unsigned char *body;
     size_t len;
@@ -323,10 +362,15 @@ static cfo_err append(cfo_journal *j, yajl_gen g, cfo_diag *d)
         }
         done += (size_t)w;
     }
-    if (err == CFO_OK && fdatasync(j->fd) != 0)
+    if (err == CFO_OK && sync && fdatasync(j->fd) != 0)
         err = cfo_diag_set(d, CFO_EIO, "cannot sync journal %s: %s", j->path, strerror(errno));
     cfo_buf_fini(&b);
     return err;
+}
+
+static cfo_err append(cfo_journal *j, yajl_gen g, cfo_diag *d)
+{
+    return append_entry(j, g, true, d);
 }
 
 static void gen_str(yajl_gen g, const char *key, const char *v)
@@ -419,6 +463,32 @@ cfo_err cfo_journal_commit(cfo_journal *j, size_t task, const cfo_outcome *o, cf
     if (err == CFO_OK)
         j->run.committed++;
     return err;
+}
+
+cfo_err cfo_journal_give(cfo_journal *j, size_t task, uint32_t attempt, const char *worker,
+                         cfo_diag *d)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(g);
+    gen_str(g, "type", "given");
+    gen_int(g, "task", (long long)task);
+    gen_int(g, "attempt", attempt);
+    gen_str(g, "worker", worker);
+    yajl_gen_map_close(g);
+    /* Not synced: lost, it only means a re-offered result is not believed
+     * and the task runs again. */
+    cfo_err err = append_entry(j, g, false, d);
+    yajl_gen_free(g);
+    return err;
+}
+
+bool cfo_journal_given(const cfo_journal *j, size_t task, uint32_t *attempt, const char **worker)
+{
+    if (task >= j->ntasks || j->given_attempt[task] == 0)
+        return false;
+    *attempt = j->given_attempt[task];
+    *worker = j->given_worker[task];
+    return true;
 }
 
 cfo_err cfo_journal_finish(cfo_journal *j, cfo_diag *d)

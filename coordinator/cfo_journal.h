@@ -57,6 +57,17 @@ cfo_err cfo_journal_restore(const cfo_journal *self, const cfo_config *config, c
  * call it before acknowledging the result. */
 cfo_err cfo_journal_commit(cfo_journal *self, size_t task, const cfo_outcome *o, cfo_diag *d);
 
+/* Notes that task was given to worker at attempt, so that a restarted
+ * coordinator believes that worker, and only it, when it re-offers the
+ * task's result at that attempt. Not synced. */
+cfo_err cfo_journal_give(cfo_journal *self, size_t task, uint32_t attempt, const char *worker,
+                         cfo_diag *d);
+
+/* The last attempt of task given out in the journal's run, and to whom;
+ * false when none was. */
+bool cfo_journal_given(const cfo_journal *self, size_t task, uint32_t *attempt,
+                       const char **worker);
+
 /* Records that the run's results are in the dataset (or that the run ended
  * without --upload): a later start begins a new run. */
 cfo_err cfo_journal_finish(cfo_journal *self, cfo_diag *d);

@@ -189,6 +189,12 @@ static void requeue(sched *s, size_t t, bool died)
     k->holder = -1;
     k->attempt++;
     assert(k->attempt > 1); /* attempts only grow */
+    if (k->attempt > CFO_RECORD_MAX_ATTEMPT) {
+        cfo_outcome_error(&s->out[t], "handed back more often than a record can count");
+        s->out[t].attempt = CFO_RECORD_MAX_ATTEMPT;
+        finish(s, t);
+        return;
+    }
     if (died && ++k->deaths >= CFO_SCHED_MAX_ATTEMPTS) {
         char why[160];
         snprintf(why, sizeof why, "the %d workers that ran it died (attempt %u)", k->deaths,
@@ -246,6 +252,16 @@ static bool share_spent(const sched *s, int f, int64_t now, uint64_t slots)
     int64_t used = s->used_ms[f] + s->out_n[f] * now - s->out_sent_sum[f];
     double allotted = (double)s->o->budget_ms * (double)slots * s->share[f] / 100.0;
     return (double)used >= allotted;
+}
+
+/* Journals who was given t at its attempt, so that a restarted coordinator
+ * believes only that worker's re-offer of it. */
+static void note_given(sched *s, size_t t, const session *ss)
+{
+    cfo_diag d = {{0}};
+    if (s->o->journal != NULL &&
+        cfo_journal_give(s->o->journal, t, s->tasks[t].attempt, ss->id, &d) != CFO_OK)
+        cfo_warn("%s; a restart will run this task again", d.msg);
 }
 
 /* The fuzzer whose queue comes next for a worker: the one whose head comes
@@ -314,6 +330,7 @@ static void dispatch(sched *s)
             }
             attempt_out(s, t, now);
             s->tasks[t].holder = w;
+            note_given(s, t, ss);
             assert(ss->credit > 0);
             ss->held++;
             ss->credit--;
@@ -352,6 +369,55 @@ static int new_session(sched *s)
     s->sessions = cfo_xrealloc(s->sessions, (size_t)(s->nsessions + 1) * sizeof *s->sessions);
     memset(&s->sessions[s->nsessions], 0, sizeof s->sessions[0]);
     return s->nsessions++;
+}
+
+/* Whether a queued task's (attempt a) re-offer by worker w is one a
+ * restarted coordinator gave it: the journal says so. */
+static bool given_before(const sched *s, size_t t, uint32_t a, const session *ss)
+{
+    uint32_t given;
+    const char *to;
+    return s->o->journal != NULL && cfo_journal_given(s->o->journal, t, &given, &to) &&
+           given == a && strcmp(to, ss->id) == 0;
+}
+
+/* What a worker's HELLO re-offers: results of tasks already done are ACKed;
+ * a task counts as still its own only if the coordinator gave it that task
+ * at that attempt (its old session, or the journal of a restarted run), and
+ * never past its credit (cap); anything else is CANCELed. Returns how many
+ * it holds. */
+static size_t claim_pending(sched *s, int w, int old, const cfo_msg_hello *h, uint32_t cap)
+{
+    session *ss = &s->sessions[w];
+    size_t claimed = 0;
+    for (size_t i = 0; i < h->npending; i++) {
+        uint64_t t = h->pending[i].task_id;
+        uint32_t a = h->pending[i].attempt;
+        if (t >= s->ts->n)
+            continue; /* not of this run */
+        stask *k = &s->tasks[t];
+        bool room = claimed < cap && !s->cancelling;
+        if (k->state == TASK_DONE) {
+            send_ref(s, w, CFO_MSG_ACK, t, a);
+        } else if (room && k->state == TASK_RUNNING && k->attempt == a && old >= 0 &&
+                   k->holder == old) {
+            k->holder = w;
+            ss->held++;
+            assert(s->sessions[old].held > 0);
+            s->sessions[old].held--;
+            claimed++;
+        } else if (room && k->state == TASK_QUEUED && given_before(s, t, a, ss)) {
+            /* A resumed run claims back what a worker still holds. */
+            attempt_out(s, t, cfo_now_ms());
+            k->attempt = a;
+            k->holder = w;
+            ss->held++;
+            claimed++;
+        } else {
+            send_ref(s, w, CFO_MSG_CANCEL, t, a);
+        }
+    }
+    return claimed;
 }
 
 static void on_hello(sched *s, int sock, const cfo_wire_in *in)
@@ -407,35 +473,10 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
         .u.welcome = {.run_id = (char *)s->o->run_id, .heartbeat_ms = (uint32_t)s->hb}};
     send_to(s, w, &welcome);
 
-    size_t claimed = 0;
-    for (size_t i = 0; i < h->npending; i++) {
-        uint64_t t = h->pending[i].task_id;
-        uint32_t a = h->pending[i].attempt;
-        if (t >= s->ts->n)
-            continue; /* not of this run */
-        stask *k = &s->tasks[t];
-        if (k->state == TASK_DONE) {
-            send_ref(s, w, CFO_MSG_ACK, t, a);
-        } else if (k->state == TASK_RUNNING && k->attempt == a && old >= 0 && k->holder == old) {
-            k->holder = w;
-            ss->held++;
-            assert(s->sessions[old].held > 0);
-            s->sessions[old].held--;
-            claimed++;
-        } else if (k->state == TASK_QUEUED && a >= k->attempt && !s->cancelling) {
-            /* A resumed run claims back what a worker still holds. */
-            attempt_out(s, t, cfo_now_ms());
-            k->attempt = a;
-            k->holder = w;
-            ss->held++;
-            claimed++;
-        } else {
-            send_ref(s, w, CFO_MSG_CANCEL, t, a);
-        }
-    }
+    uint32_t cap = ss->slots + s->o->prefetch;
+    size_t claimed = claim_pending(s, w, old, h, cap);
     if (old >= 0)
         drop_session(s, old, false, "reconnected");
-    uint32_t cap = ss->slots + s->o->prefetch;
     ss->credit = claimed >= cap ? 0 : cap - (uint32_t)claimed;
     cfo_info("worker %s joined: %u slots, %zu fuzzers, %zu results re-offered", ss->id, ss->slots,
              h->fuzzers.n, h->npending);
@@ -778,6 +819,13 @@ static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
             s->done++;
             continue;
         }
+        /* Given out before a restart: a new attempt, so that the old
+         * holder's late result counts only if it claims the task back. */
+        uint32_t given;
+        const char *to;
+        if (o->journal != NULL && cfo_journal_given(o->journal, t, &given, &to) &&
+            given < CFO_RECORD_MAX_ATTEMPT)
+            s->tasks[t].attempt = given + 1;
         fq_push_back(&s->queues[s->tasks[t].fuzzer], t);
     }
 }

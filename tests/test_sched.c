@@ -641,6 +641,58 @@ static void test_late_result_of_an_older_attempt_is_discarded(void **state)
     assert_int_equal(fx.stats.requeued, 1);
 }
 
+/* A HELLO re-offering tasks the scheduler never gave that worker claims
+ * nothing: each is cancelled, and the worker gets exactly its credit. */
+static void test_hello_cannot_claim_tasks_never_given(void **state)
+{
+    (void)state;
+    start(3, 1000, 0);
+    peer *a = peer_open(0);
+    cfo_msg_pending made_up[3] = {{0, 1}, {1, 1}, {2, 1}};
+    peer_hello(a, "a", 1, made_up, 3);
+    expect_welcome(a, 1000);
+    for (uint64_t t = 0; t < 3; t++)
+        expect_ref(a, CFO_MSG_CANCEL, t, 1);
+    /* Its credit (one slot) is what it is given: one task. */
+    cfo_msg m;
+    peer_expect(a, CFO_MSG_TASK, &m);
+    uint64_t first = m.u.task.task_id;
+    cfo_msg_fini(&m);
+    barrier();
+    expect_quiet(a);
+    /* A made-up result for a task it does not hold counts for nothing. */
+    uint64_t other = first == 0 ? 1 : 0;
+    peer_result(a, other, 1, CFO_STATUS_PASS, "made up");
+    barrier();
+    assert_false(fx.out[other].done);
+    fx.stop = 1;
+    wait_run_end(WAIT_MS);
+}
+
+/* A claim at an absurd attempt neither sticks to the task nor stalls the
+ * run: the task is given to an honest worker at an ordinary attempt. */
+static void test_hello_cannot_inflate_attempts(void **state)
+{
+    (void)state;
+    start(1, 1000, 0);
+    peer *evil = peer_open(0);
+    cfo_msg_pending huge = {.task_id = 0, .attempt = CFO_RECORD_MAX_ATTEMPT};
+    peer_hello(evil, "evil", 1, &huge, 1);
+    expect_welcome(evil, 1000);
+    expect_ref(evil, CFO_MSG_CANCEL, 0, CFO_RECORD_MAX_ATTEMPT);
+    expect_task(evil, 0, 1);
+    peer_simple(evil, CFO_MSG_BYE); /* hands it back */
+    peer *honest = peer_open(0);
+    peer_hello(honest, "honest", 1, NULL, 0);
+    expect_welcome(honest, 1000);
+    expect_task(honest, 0, 2);
+    peer_result(honest, 0, 2, CFO_STATUS_PASS, "passed");
+    expect_ref(honest, CFO_MSG_ACK, 0, 2);
+    expect_simple(honest, CFO_MSG_BYE);
+    wait_run_end(WAIT_MS);
+    expect_outcome(0, CFO_STATUS_PASS, 2, "honest");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -655,6 +707,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_result_delivered_twice_counts_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_late_result_of_an_older_attempt_is_discarded, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_hello_cannot_claim_tasks_never_given, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hello_cannot_inflate_attempts, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
