@@ -262,23 +262,10 @@ cfo_err cfo_parse_size_kb(const char *s, int64_t *out_kb, cfo_diag *d)
         if (v > (1ULL << 50))
             goto bad;
     }
-    uint64_t unit = 1;
-    switch (toupper((unsigned char)*p)) {
-    case 'K':
-        unit = 1ULL << 10;
-        break;
-    case 'M':
-        unit = 1ULL << 20;
-        break;
-    case 'G':
-        unit = 1ULL << 30;
-        break;
-    case 'T':
-        unit = 1ULL << 40;
-        break;
-    default:
-        break;
-    }
+    /* K, M, G, T: 2^10, 2^20, 2^30, 2^40 */
+    static const char units[] = "KMGT";
+    const char *u = *p != '\0' ? strchr(units, toupper((unsigned char)*p)) : NULL;
+    uint64_t unit = u != NULL ? 1ULL << (10 * (u - units + 1)) : 1;
     if (unit > 1) {
         p++;
         if (*p == 'i')

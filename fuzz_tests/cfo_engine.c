@@ -1209,17 +1209,6 @@ static void final_push(syncer *sync, cfo_blobdir *remote)
            sync->pushed, sync->pulled_new, sync->rounds, count_files(sync->r->queue_dir));
 }
 
-/* SIGTERM and SIGINT stop the engine, which then saves the corpus. */
-static void catch_stop(struct sigaction *old_term, struct sigaction *old_int)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, old_term);
-    sigaction(SIGINT, &sa, old_int);
-}
-
 /* The target's executable in the worktree, which must be one of ops'. */
 static cfo_err locate_target(cfo_engine_run *r, const cfo_engine_ops *ops, cfo_diag *d)
 {
@@ -1289,8 +1278,9 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
     syncer sync = {0};
     bool syncing = false;
 
+    /* SIGTERM and SIGINT stop the engine, which then saves the corpus. */
     struct sigaction old_term, old_int;
-    catch_stop(&old_term, &old_int);
+    cfo_exec_catch_stop(on_stop, &old_term, &old_int);
 
     if (strchr(target, '/') != NULL) {
         cfo_diag_set(d, CFO_EINVAL, "target '%s' is not a name in %s (cfo-fuzz %s --discover)",

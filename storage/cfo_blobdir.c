@@ -58,31 +58,29 @@ struct cfo_blobdir {
     cfo_gcs_retry retry;
 };
 
-bool cfo_blobdir_name_ok(const char *name)
+/* Whether s[0..n) is 1 to CFO_BLOBDIR_NAME_MAX bytes of A-Z a-z 0-9 ._-%:+,=@~ */
+static bool name_chars_ok(const char *s, size_t n)
 {
-    size_t n = strlen(name);
-    if (n == 0 || n > CFO_BLOBDIR_NAME_MAX || name[0] == '.')
+    if (n == 0 || n > CFO_BLOBDIR_NAME_MAX)
         return false;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)name[i];
+        unsigned char c = (unsigned char)s[i];
         if (!isalnum(c) && strchr("._-%:+,=@~", c) == NULL)
             return false;
     }
     return true;
 }
 
+bool cfo_blobdir_name_ok(const char *name)
+{
+    return name[0] != '.' && name_chars_ok(name, strlen(name));
+}
+
 /* A segment of a sub-folder path: a name, or a hidden name, never "." or "..". */
 static bool segment_ok(const char *seg, size_t n)
 {
-    if (n == 0 || n > CFO_BLOBDIR_NAME_MAX || (n == 1 && seg[0] == '.') ||
-        (n == 2 && seg[0] == '.' && seg[1] == '.'))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)seg[i];
-        if (!isalnum(c) && strchr("._-%:+,=@~", c) == NULL)
-            return false;
-    }
-    return true;
+    bool dots = (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.');
+    return !dots && name_chars_ok(seg, n);
 }
 
 static bool rel_ok(const char *rel)

@@ -3,6 +3,7 @@
 #ifndef CFO_EXEC_H
 #define CFO_EXEC_H
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -99,5 +100,11 @@ cfo_err cfo_exec_capture_in(char *const *argv, const char *cwd, const char *stdi
                             char *const *env_add, int64_t timeout_ms, size_t max_out,
                             cfo_capture *cap, cfo_diag *d);
 void cfo_capture_fini(cfo_capture *cap);
+
+/* Sets handler for SIGTERM and SIGINT, the signals that ask a process to
+ * stop (no flags, nothing more blocked while it runs); their previous
+ * actions go to old_term and old_int unless NULL. */
+void cfo_exec_catch_stop(void (*handler)(int), struct sigaction *old_term,
+                         struct sigaction *old_int);
 
 #endif

@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cfo_config.h"
 
@@ -21,10 +20,7 @@ static void check_failed(const char *what, const char *detail)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = cfo_xmalloc(size + 1);
-    if (size)
-        memcpy(text, data, size);
-    text[size] = '\0';
+    char *text = cfo_xstrndup((const char *)data, size);
 
     cfo_config *cfg = NULL;
     cfo_diag d = {{0}};

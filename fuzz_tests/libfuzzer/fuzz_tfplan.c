@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "tf_plan.h"
 
@@ -22,10 +21,7 @@ static void check_failed(const char *what)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* The contract: NUL-terminated at json[len], which may hold other NULs. */
-    char *json = cfo_xmalloc(size + 1);
-    if (size)
-        memcpy(json, data, size);
-    json[size] = '\0';
+    char *json = cfo_xstrndup((const char *)data, size);
 
     cfo_tfplan p;
     cfo_tfplan_init(&p);
