@@ -1150,21 +1150,7 @@ static size_t add_seeds(const cfo_fuzzer *f, const char *target, const char *dir
     for (size_t s = 0; s < folders.n; s++) {
         char *sub = cfo_xasprintf("%s/%s", folders.v[s], target);
         const char *from = is_dir(sub) ? sub : folders.v[s];
-        cfo_strv names;
-        cfo_strv_init(&names);
-        cfo_list_files(from, &names, NULL);
-        for (size_t i = 0; i < names.n; i++) {
-            char *src = cfo_xasprintf("%s/%s", from, names.v[i]);
-            char name[41];
-            if (cfo_corpus_file_name(src, name, NULL) == CFO_OK) {
-                char *dst = cfo_xasprintf("%s/%s", dir, name);
-                if (access(dst, F_OK) != 0 && copy_file(src, dst, NULL) == CFO_OK)
-                    n++;
-                free(dst);
-            }
-            free(src);
-        }
-        cfo_strv_fini(&names);
+        n += cfo_corpus_import(from, dir);
         free(sub);
     }
     cfo_strv_fini(&folders);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cfo_digest.h"
+#include "cfo_file.h"
 #include "cfo_log.h"
 
 void cfo_content_name(const void *data, size_t len, char out[41])
@@ -19,31 +20,66 @@ void cfo_content_name(const void *data, size_t len, char out[41])
     cfo_sha1_hex(data, len, out);
 }
 
-cfo_err cfo_corpus_file_name(const char *path, char out[41], cfo_diag *d)
-{
-    cfo_buf b;
-    cfo_buf_init(&b);
-    cfo_err err = cfo_read_file(path, CFO_CORPUS_MAX_INPUT, &b, d);
-    if (err == CFO_OK)
-        cfo_content_name(b.data, b.len, out);
-    cfo_buf_fini(&b);
-    return err;
-}
-
-void cfo_corpus_content_names(const char *dir, cfo_strv *out)
+/* Calls fn with the content name and the bytes of each file cfo_list_files
+ * lists in dir; those that cannot be read or are larger than
+ * CFO_CORPUS_MAX_INPUT are left out. */
+static void each_input(const char *dir,
+                       void (*fn)(void *ctx, const char *name, const cfo_buf *data), void *ctx)
 {
     cfo_strv names;
     cfo_strv_init(&names);
     cfo_list_files(dir, &names, NULL);
+    cfo_buf data;
+    cfo_buf_init(&data);
     for (size_t i = 0; i < names.n; i++) {
         char *p = cfo_xasprintf("%s/%s", dir, names.v[i]);
         char name[41];
-        if (cfo_corpus_file_name(p, name, NULL) == CFO_OK)
-            cfo_strv_push(out, name);
+        if (cfo_read_file(p, CFO_CORPUS_MAX_INPUT, &data, NULL) == CFO_OK) {
+            cfo_content_name(data.data, data.len, name);
+            fn(ctx, name, &data);
+        }
         free(p);
     }
+    cfo_buf_fini(&data);
     cfo_strv_fini(&names);
+}
+
+static void add_name(void *names, const char *name, const cfo_buf *data)
+{
+    (void)data;
+    cfo_strv_push(names, name);
+}
+
+void cfo_corpus_content_names(const char *dir, cfo_strv *out)
+{
+    each_input(dir, add_name, out);
     cfo_strv_sort(out);
+}
+
+typedef struct import_state {
+    const char *to;
+    size_t copied;
+} import_state;
+
+static void import_one(void *ctx, const char *name, const cfo_buf *data)
+{
+    import_state *st = ctx;
+    char *dst = cfo_xasprintf("%s/%s", st->to, name);
+    if (access(dst, F_OK) != 0) {
+        int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        bool ok = fd >= 0 && cfo_write_all(fd, data->data, data->len) == CFO_OK;
+        if (fd >= 0 && close(fd) != 0)
+            ok = false;
+        st->copied += ok;
+    }
+    free(dst);
+}
+
+size_t cfo_corpus_import(const char *from, const char *to)
+{
+    import_state st = {.to = to, .copied = 0};
+    each_input(from, import_one, &st);
+    return st.copied;
 }
 
 cfo_err cfo_corpus_pull(cfo_blobdir *remote, const char *local_dir, cfo_corpus_stats *st,

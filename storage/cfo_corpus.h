@@ -14,12 +14,13 @@
 /* 40-hex SHA-1 of data, NUL-terminated in out[41]: the name
  * libFuzzer gives the inputs it writes. */
 void cfo_content_name(const void *data, size_t len, char out[41]);
-/* The content name of the file at path, of at most CFO_CORPUS_MAX_INPUT
- * bytes. */
-cfo_err cfo_corpus_file_name(const char *path, char out[41], cfo_diag *d);
 /* Appends the content names of the files cfo_list_files lists in dir (those
- * that cannot be read or are too large left out), then sorts out. */
+ * that cannot be read or are larger than CFO_CORPUS_MAX_INPUT left out), then
+ * sorts out. */
 void cfo_corpus_content_names(const char *dir, cfo_strv *out);
+/* Copies the same files of from into the folder to under their content
+ * names, but none whose name to has already; returns how many it copied. */
+size_t cfo_corpus_import(const char *from, const char *to);
 
 /* present: already there (pull: in local_dir; push: remote, or a local
  * duplicate of content already counted); transferred: copied by this call;

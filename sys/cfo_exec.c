@@ -1150,9 +1150,7 @@ void cfo_capture_fini(cfo_capture *cap)
 void cfo_exec_catch_stop(void (*handler)(int), struct sigaction *old_term,
                          struct sigaction *old_int)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = handler;
+    struct sigaction sa = {.sa_handler = handler};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, old_term);
     sigaction(SIGINT, &sa, old_int);
