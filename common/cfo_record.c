@@ -259,6 +259,16 @@ cfo_err cfo_record_validate(const cfo_record *r, cfo_diag *d)
         if (req[i].value == NULL || (req[i].value[0] == '\0' && strcmp(req[i].name, "target")))
             return cfo_diag_set(d, CFO_EINVAL, "field '%s' is missing or empty", req[i].name);
     }
+    const char *strings[] = {r->commit,  r->fuzzer, r->branch, r->target,
+                             r->command, r->run,    r->worker, r->crashes};
+    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
+        if (strings[i] != NULL && strlen(strings[i]) > CFO_RECORD_MAX_STRING)
+            return cfo_diag_set(d, CFO_EINVAL, "a field is longer than %d bytes",
+                                CFO_RECORD_MAX_STRING);
+    /* The dataset writes times as YYYY-MM-DDThh:mm:ss.sssZ: years 1970-9999. */
+    if (r->has_time && (r->time_ms < 0 || r->time_ms > CFO_RECORD_MAX_TIME_MS))
+        return cfo_diag_set(d, CFO_EINVAL, "time %lld ms is not a time of years 1970 to 9999",
+                            (long long)r->time_ms);
     if (!is_hex_sha(r->commit))
         return cfo_diag_set(d, CFO_EINVAL, "commit '%.80s' is not a 40- or 64-digit hex sha",
                             r->commit);

@@ -26,6 +26,8 @@ int cfo_status_parse(const char *name, cfo_status *out);
  * them, so a hostile document cannot make a record unbounded. */
 #define CFO_RECORD_MAX_STRING 8192 /* any one string field, in bytes */
 #define CFO_RECORD_MAX_ATTEMPT 1000000
+/* 9999-12-31T23:59:59.999Z, the last time the dataset can write. */
+#define CFO_RECORD_MAX_TIME_MS 253402300799999LL
 /* The findings list (a JSON array) is bounded like any string field. */
 #define CFO_RECORD_MAX_CRASHES CFO_RECORD_MAX_STRING
 

@@ -13,6 +13,7 @@
 #include "cfo_log.h"
 #include "cfo_progress.h"
 #include "cfo_proto.h"
+#include "cfo_report.h"
 #include "cfo_runner.h"
 #include "cfo_util.h"
 
@@ -518,6 +519,24 @@ static void outcome_from_result(sched *s, size_t t, int w, const cfo_msg_result 
 
 static void start_cancelling(sched *s, const char *why);
 
+/* Whether task t's new outcome makes a record the dataset's own reader
+ * accepts (a time it can read, figures in range): a peer's claim is checked
+ * before it is committed, so no worker can make the dataset unreadable. A
+ * result that fails costs its sender the session; the task runs again. */
+static bool result_readable(sched *s, size_t t, int w)
+{
+    cfo_record rec;
+    cfo_task_record(&s->ts->v[t], &s->out[t], s->o->run_id, s->sessions[w].id, &rec);
+    cfo_diag d = {{0}};
+    if (cfo_record_validate(&rec, &d) == CFO_OK)
+        return true;
+    cfo_outcome_fini(&s->out[t]);
+    char why[sizeof d.msg + 64];
+    snprintf(why, sizeof why, "sent a result the dataset would refuse (%s)", d.msg);
+    drop_session(s, w, false, why);
+    return false;
+}
+
 /* Fault injection for the reliability tests: CFO_TEST_CRASH_AFTER_COMMITS=N
  * kills the coordinator right after its Nth result is journaled and before
  * it is acknowledged, the narrowest window a crash can hit. */
@@ -564,6 +583,8 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
         return;
     }
     outcome_from_result(s, t, w, r);
+    if (!result_readable(s, t, w))
+        return;
     /* A cancellation is no result: a resumed run runs the task again. */
     if (s->o->journal != NULL && r->status != CFO_STATUS_CANCELLED) {
         cfo_diag d = {{0}};

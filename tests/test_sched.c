@@ -693,6 +693,43 @@ static void test_hello_cannot_inflate_attempts(void **state)
     expect_outcome(0, CFO_STATUS_PASS, 2, "honest");
 }
 
+/* A result whose time the dataset could not write back (year 10000) is
+ * refused before it is committed: its sender loses the session and the
+ * task runs again elsewhere. */
+static void test_result_the_dataset_would_refuse_is_not_committed(void **state)
+{
+    (void)state;
+    start(1, 1000, 0);
+    peer *evil = peer_open(0);
+    peer_hello(evil, "evil", 1, NULL, 0);
+    expect_welcome(evil, 1000);
+    expect_task(evil, 0, 1);
+    cfo_msg m = {.type = CFO_MSG_RESULT,
+                 .u.result = {.task_id = 0,
+                              .attempt = 1,
+                              .status = CFO_STATUS_PASS,
+                              .count = 1,
+                              .duration = 0.5,
+                              .end_wall_ms = 253402300800000LL,
+                              .command = "cfo-fuzz INFRA_DRIFT x",
+                              .summary = "from the future",
+                              .tail = "",
+                              .crashes = ""}};
+    peer_send(evil, &m);
+    barrier();
+    assert_false(fx.out[0].done);
+    peer *honest = peer_open(0);
+    peer_hello(honest, "honest", 1, NULL, 0);
+    expect_welcome(honest, 1000);
+    expect_task(honest, 0, 2);
+    peer_result(honest, 0, 2, CFO_STATUS_PASS, "passed");
+    expect_ref(honest, CFO_MSG_ACK, 0, 2);
+    expect_simple(honest, CFO_MSG_BYE);
+    wait_run_end(WAIT_MS);
+    expect_outcome(0, CFO_STATUS_PASS, 2, "honest");
+    assert_true(fx.out[0].end_wall_ms <= CFO_RECORD_MAX_TIME_MS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -709,6 +746,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hello_cannot_claim_tasks_never_given, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hello_cannot_inflate_attempts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_the_dataset_would_refuse_is_not_committed,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
