@@ -10,6 +10,9 @@ packages=(
   libyajl-dev libinih-dev libssl-dev
   cppcheck clang-format procps
   docker-compose python3-yaml
+  # The hostile-peer tests speak the wire protocol with an encoder of their
+  # own, not CFO's.
+  python3-zmq python3-msgpack
   # The HTML report's test renders it in headless Chromium and checks the
   # screenshot; the fonts give the page's text the same metrics everywhere.
   chromium fonts-dejavu-core
