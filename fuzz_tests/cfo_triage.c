@@ -140,6 +140,16 @@ static const char *skip_pid_prefix(const char *s)
     return p;
 }
 
+/* The message after a tool's name at p: past a ':' and the blanks. */
+static const char *message_after(const char *p)
+{
+    if (*p == ':')
+        p++;
+    while (*p == ' ')
+        p++;
+    return p;
+}
+
 /* Classifies a line as the start of a report. For START_ERROR, *tool is the
  * tool (NULL for a plain "==PID==ERROR:") and *msg what follows "Tool: ". */
 static start_kind report_start(const char *s, const char **tool, const char **msg)
@@ -150,13 +160,8 @@ static start_kind report_start(const char *s, const char **tool, const char **ms
     if (e != NULL) {
         const char *t = tool_at(e + 7);
         if (t != NULL) {
-            const char *m = e + 7 + strlen(t);
-            if (*m == ':')
-                m++;
-            while (*m == ' ')
-                m++;
             *tool = t;
-            *msg = m;
+            *msg = message_after(e + 7 + strlen(t));
             return START_ERROR;
         }
         const char *after = skip_pid_prefix(s);
@@ -170,13 +175,8 @@ static start_kind report_start(const char *s, const char **tool, const char **ms
         const char *t = tool_at(w + 9);
         /* Only these two report bugs as warnings; others warn about setup. */
         if (t != NULL && (strcmp(t, "MemorySanitizer") == 0 || strcmp(t, "ThreadSanitizer") == 0)) {
-            const char *m = w + 9 + strlen(t);
-            if (*m == ':')
-                m++;
-            while (*m == ' ')
-                m++;
             *tool = t;
-            *msg = m;
+            *msg = message_after(w + 9 + strlen(t));
             return START_ERROR;
         }
     }

@@ -50,6 +50,27 @@ static cfo_err status_error(gcs_storage *gs, const cfo_gcs_http_resp *resp, cons
     return cfo_diag_set(d, CFO_EIO, "%s %s: %s", what, gs->base.display, why);
 }
 
+/* A failed reply to a read or write of the object itself, where a 404 can
+ * only mean that the bucket is missing. */
+static cfo_err object_error(gcs_storage *gs, const cfo_gcs_http_resp *resp, const char *what,
+                            cfo_diag *d)
+{
+    if (resp->status == 404)
+        return cfo_diag_set(d, CFO_EIO, "%s %s: bucket '%s' does not exist", what, gs->base.display,
+                            gs->bucket);
+    return status_error(gs, resp, what, d);
+}
+
+/* Whether s is a generation: 1 to 31 decimal digits. */
+static bool is_generation(const char *s)
+{
+    size_t n = strlen(s);
+    bool digits = n > 0 && n < 32;
+    for (size_t i = 0; digits && i < n; i++)
+        digits = isdigit((unsigned char)s[i]) != 0;
+    return digits;
+}
+
 static cfo_err gs_lock(cfo_storage *st, cfo_diag *d)
 {
     (void)st;
@@ -104,11 +125,7 @@ static cfo_err generation_from_metadata(gcs_storage *gs, const unsigned char *md
     yajl_val gen = root ? yajl_tree_get(root, gp, yajl_t_string) : NULL;
     yajl_val hash = root ? yajl_tree_get(root, mp, yajl_t_string) : NULL;
     const char *g = gen ? YAJL_GET_STRING(gen) : "";
-    size_t gl = strlen(g);
-    bool digits = gl > 0 && gl < 32;
-    for (size_t i = 0; digits && i < gl; i++)
-        digits = isdigit((unsigned char)g[i]) != 0;
-    if (!digits || hash == NULL) {
+    if (!is_generation(g) || hash == NULL) {
         err = cfo_diag_set(d, CFO_EIO,
                            "cannot tell the generation of %s: no x-goog-generation header and "
                            "no generation and md5Hash in its metadata",
@@ -154,11 +171,8 @@ static cfo_err gs_read(cfo_storage *st, cfo_storage_sink sink, void *ctx, char *
     } else if (resp.status == 404 && !cfo_gcs_says_no_bucket(&resp)) {
         snprintf(token, CFO_TOKEN_MAX, "0");
         err = cfo_diag_set(d, CFO_ENOTFOUND, "%s: no such object", st->display);
-    } else if (resp.status == 404) {
-        err = cfo_diag_set(d, CFO_EIO, "reading %s: bucket '%s' does not exist", st->display,
-                           gs->bucket);
     } else {
-        err = status_error(gs, &resp, "reading", d);
+        err = object_error(gs, &resp, "reading", d);
     }
 out:
     EVP_MD_CTX_free(rc.md5);
@@ -170,11 +184,7 @@ static cfo_err gs_write(cfo_storage *st, const void *data, size_t len, const cha
                         cfo_diag *d)
 {
     gcs_storage *gs = gs_of(st);
-    size_t tl = strlen(expect_token);
-    bool digits = tl > 0 && tl < 32;
-    for (size_t i = 0; digits && i < tl; i++)
-        digits = isdigit((unsigned char)expect_token[i]) != 0;
-    if (!digits)
+    if (!is_generation(expect_token))
         return cfo_diag_set(d, CFO_EINVAL, "writing %s: '%s' is not a generation", st->display,
                             expect_token);
     char *url = cfo_xasprintf("%s%s", gs->upload_prefix, expect_token);
@@ -201,11 +211,8 @@ static cfo_err gs_write(cfo_storage *st, const void *data, size_t len, const cha
         cfo_gcs_sleep_ms(wait);
         err = cfo_diag_set(d, CFO_ECONFLICT, "%s changed since it was read (generation %s)",
                            st->display, expect_token);
-    } else if (resp.status == 404) {
-        err = cfo_diag_set(d, CFO_EIO, "writing %s: bucket '%s' does not exist", st->display,
-                           gs->bucket);
     } else {
-        err = status_error(gs, &resp, "writing", d);
+        err = object_error(gs, &resp, "writing", d);
     }
 out:
     cfo_gcs_http_resp_fini(&resp);
