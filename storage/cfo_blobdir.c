@@ -401,18 +401,11 @@ static char *object_url(const cfo_blobdir *self, const char *name)
 static cfo_err status_error(const cfo_blobdir *self, const cfo_gcs_http_resp *resp,
                             const char *what, const char *name, cfo_diag *d)
 {
-    char why[512];
-    cfo_gcs_describe_reply(resp, why, sizeof why);
     if (resp->status == 404 && cfo_gcs_says_no_bucket(resp))
         return cfo_diag_set(d, CFO_EIO, "%s %s: bucket '%s' does not exist", what, self->display,
                             self->bucket);
     char *shown = cfo_xasprintf("%s%s%s", self->display, name ? "/" : "", name ? name : "");
-    cfo_err err;
-    if (resp->status == 401 || resp->status == 403)
-        err = cfo_diag_set(d, CFO_EIO, "%s %s: %s (credentials: %s)", what, shown, why,
-                           cfo_gcs_auth_describe(self->auth));
-    else
-        err = cfo_diag_set(d, CFO_EIO, "%s %s: %s", what, shown, why);
+    cfo_err err = cfo_gcs_status_error(resp, self->auth, what, shown, d);
     free(shown);
     return err;
 }
@@ -524,7 +517,6 @@ static cfo_err gcs_list(cfo_blobdir *self, size_t max, cfo_strv *names, cfo_diag
         page_sink ps = {.buf = &body, .d = d, .display = self->display};
         cfo_gcs_http_req req = {.method = "GET", .url = url, .sink = collect_page, .sink_ctx = &ps};
         cfo_gcs_http_resp resp;
-        cfo_gcs_http_resp_init(&resp);
         err = cfo_gcs_call(self->auth, &self->retry, &req, &resp, "listing", self->display, d);
         if (err == CFO_OK && resp.status != 200)
             err = status_error(self, &resp, "listing", NULL, d);
@@ -575,7 +567,6 @@ static cfo_err gcs_get(cfo_blobdir *self, const char *name, const char *dest_pat
     file_sink fs = {.fd = fd, .max = max_bytes, .what = shown, .d = d};
     cfo_gcs_http_req req = {.method = "GET", .url = url, .sink = write_to_file, .sink_ctx = &fs};
     cfo_gcs_http_resp resp;
-    cfo_gcs_http_resp_init(&resp);
     cfo_err err = cfo_gcs_call(self->auth, &self->retry, &req, &resp, "reading", shown, d);
     if (err == CFO_OK && resp.status == 404 && !cfo_gcs_says_no_bucket(&resp))
         err = cfo_diag_set(d, CFO_ENOTFOUND, "%s: no such object", shown);
@@ -606,7 +597,6 @@ static cfo_err gcs_put(cfo_blobdir *self, const char *name, const void *data, si
     cfo_gcs_http_req req = {
         .method = "POST", .url = url, .headers = hdrs, .body = data, .body_len = len};
     cfo_gcs_http_resp resp;
-    cfo_gcs_http_resp_init(&resp);
     cfo_err err = cfo_gcs_call(self->auth, &self->retry, &req, &resp, "storing", shown, d);
     if (err == CFO_OK) {
         /* 412: another writer stored it first, or an earlier try of ours
@@ -632,7 +622,6 @@ static cfo_err gcs_delete(cfo_blobdir *self, const char *name, cfo_diag *d)
     char *shown = cfo_xasprintf("%s/%s", self->display, name);
     cfo_gcs_http_req req = {.method = "DELETE", .url = url};
     cfo_gcs_http_resp resp;
-    cfo_gcs_http_resp_init(&resp);
     cfo_err err = cfo_gcs_call(self->auth, &self->retry, &req, &resp, "deleting", shown, d);
     if (err == CFO_OK && resp.status != 200 && resp.status != 204 &&
         !(resp.status == 404 && !cfo_gcs_says_no_bucket(&resp)))

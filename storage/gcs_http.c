@@ -315,6 +315,17 @@ void cfo_gcs_describe_reply(const cfo_gcs_http_resp *resp, char *out, size_t len
     snprintf(out, len, "HTTP %ld%s%s", resp->status, msg[0] ? ": " : "", msg);
 }
 
+cfo_err cfo_gcs_status_error(const cfo_gcs_http_resp *resp, const cfo_gcs_auth *auth,
+                             const char *what, const char *shown, cfo_diag *d)
+{
+    char why[512];
+    cfo_gcs_describe_reply(resp, why, sizeof why);
+    if (resp->status == 401 || resp->status == 403)
+        return cfo_diag_set(d, CFO_EIO, "%s %s: %s (credentials: %s)", what, shown, why,
+                            cfo_gcs_auth_describe(auth));
+    return cfo_diag_set(d, CFO_EIO, "%s %s: %s", what, shown, why);
+}
+
 bool cfo_gcs_says_no_bucket(const cfo_gcs_http_resp *resp)
 {
     char msg[400];
@@ -325,6 +336,7 @@ bool cfo_gcs_says_no_bucket(const cfo_gcs_http_resp *resp)
 cfo_err cfo_gcs_call(cfo_gcs_auth *auth, const cfo_gcs_retry *retry, cfo_gcs_http_req *req,
                      cfo_gcs_http_resp *resp, const char *what, const char *display, cfo_diag *d)
 {
+    cfo_gcs_http_resp_init(resp);
     bool refreshed = false, refresh = false;
     for (int attempt = 1;; attempt++) {
         const char *hdr = NULL;

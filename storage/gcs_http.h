@@ -83,6 +83,11 @@ char *cfo_gcs_url_encode(const char *s);
  * body that is not JSON), or the transport error when no reply came. */
 void cfo_gcs_describe_reply(const cfo_gcs_http_resp *resp, char *out, size_t len);
 
+/* A final reply that is not what the caller hoped for, in d: "WHAT SHOWN:
+ * HTTP 403: message", naming auth's credentials after a 401 or 403. */
+cfo_err cfo_gcs_status_error(const cfo_gcs_http_resp *resp, const cfo_gcs_auth *auth,
+                             const char *what, const char *shown, cfo_diag *d);
+
 /* GCS answers 404 both for a missing object and a missing bucket; only its
  * message tells them apart. */
 bool cfo_gcs_says_no_bucket(const cfo_gcs_http_resp *resp);
@@ -92,7 +97,8 @@ bool cfo_gcs_says_no_bucket(const cfo_gcs_http_resp *resp);
  * reply came (the caller reads its status); an error, in d, when none did or
  * a sink stopped the transfer. what and display only word messages
  * ("reading", "gs://bucket/name"). A transfer cut off after bytes reached
- * the sink is not retried: the sink has consumed them. */
+ * the sink is not retried: the sink has consumed them. resp is initialised
+ * here and is the caller's to fini, whatever the outcome. */
 cfo_err cfo_gcs_call(cfo_gcs_auth *auth, const cfo_gcs_retry *retry, cfo_gcs_http_req *req,
                      cfo_gcs_http_resp *resp, const char *what, const char *display, cfo_diag *d);
 

@@ -42,12 +42,7 @@ static cfo_err gcs_call(gcs_storage *gs, cfo_gcs_http_req *req, cfo_gcs_http_res
 static cfo_err status_error(gcs_storage *gs, const cfo_gcs_http_resp *resp, const char *what,
                             cfo_diag *d)
 {
-    char why[512];
-    cfo_gcs_describe_reply(resp, why, sizeof why);
-    if (resp->status == 401 || resp->status == 403)
-        return cfo_diag_set(d, CFO_EIO, "%s %s: %s (credentials: %s)", what, gs->base.display, why,
-                            cfo_gcs_auth_describe(gs->auth));
-    return cfo_diag_set(d, CFO_EIO, "%s %s: %s", what, gs->base.display, why);
+    return cfo_gcs_status_error(resp, gs->auth, what, gs->base.display, d);
 }
 
 /* A failed reply to a read or write of the object itself, where a 404 can
@@ -107,7 +102,6 @@ static cfo_err generation_from_metadata(gcs_storage *gs, const unsigned char *md
 {
     cfo_gcs_http_req req = {.method = "GET", .url = gs->meta_url};
     cfo_gcs_http_resp resp;
-    cfo_gcs_http_resp_init(&resp);
     cfo_err err = gcs_call(gs, &req, &resp, "reading the metadata of", d);
     if (err != CFO_OK)
         goto out;
@@ -155,7 +149,6 @@ static cfo_err gs_read(cfo_storage *st, cfo_storage_sink sink, void *ctx, char *
     cfo_gcs_http_req req = {
         .method = "GET", .url = gs->media_url, .sink = hashing_sink, .sink_ctx = &rc};
     cfo_gcs_http_resp resp;
-    cfo_gcs_http_resp_init(&resp);
     cfo_err err = gcs_call(gs, &req, &resp, "reading", d);
     if (err != CFO_OK)
         goto out;
@@ -192,7 +185,6 @@ static cfo_err gs_write(cfo_storage *st, const void *data, size_t len, const cha
     cfo_gcs_http_req req = {
         .method = "POST", .url = url, .headers = hdrs, .body = data, .body_len = len};
     cfo_gcs_http_resp resp;
-    cfo_gcs_http_resp_init(&resp);
     cfo_err err = gcs_call(gs, &req, &resp, "writing", d);
     if (err != CFO_OK)
         goto out;
