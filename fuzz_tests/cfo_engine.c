@@ -757,60 +757,35 @@ static cfo_err make_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, const t
     cfo_strv_init(&env);
     ops->replay_argv(r->f, r->target_path, "input", &argv, &env);
     char *command = shell_line(env.v, argv.v);
+    /* The bundle's files: copies of the inputs, then texts. */
+    struct {
+        const char *name;
+        const char *from; /* the file to copy; NULL: write text */
+        char *text;
+        int mode;
+    } files[] = {
+        {"input", t->final, NULL, 0},
+        {"input.orig", t->input, NULL, 0},
+        {"report.txt", NULL, cfo_xstrdup(t->report ? t->report : ""), 0644},
+        {"command.txt", NULL,
+         cfo_xasprintf("# from the root of a checkout of %s\n%s\n", commit, command), 0644},
+        {"commit", NULL, cfo_xasprintf("%s\n", commit), 0644},
+        {"environment.txt", NULL, environment_text(env.v), 0644},
+        {"reproduce.sh", NULL, reproduce_script(r, ops, commit), 0755},
+        {"manifest.json", NULL, manifest_json(r, ops, t, commit, command), 0644},
+    };
     cfo_err err = cfo_mkdir_p(dir, d);
-    char *p = NULL;
-    if (err == CFO_OK) {
-        p = cfo_xasprintf("%s/input", dir);
-        err = copy_file(t->final, p, d);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char *p = cfo_xasprintf("%s/%s", dir, files[i].name);
+        if (err == CFO_OK && files[i].from != NULL)
+            err = copy_file(files[i].from, p, d);
+        else if (err == CFO_OK)
+            err = write_text(p, files[i].text, files[i].mode, d);
         free(p);
+        free(files[i].text);
     }
     if (err == CFO_OK) {
-        p = cfo_xasprintf("%s/input.orig", dir);
-        err = copy_file(t->input, p, d);
-        free(p);
-    }
-    if (err == CFO_OK) {
-        p = cfo_xasprintf("%s/report.txt", dir);
-        err = write_text(p, t->report ? t->report : "", 0644, d);
-        free(p);
-    }
-    if (err == CFO_OK) {
-        p = cfo_xasprintf("%s/command.txt", dir);
-        char *c = cfo_xasprintf("# from the root of a checkout of %s\n%s\n", commit, command);
-        err = write_text(p, c, 0644, d);
-        free(c);
-        free(p);
-    }
-    if (err == CFO_OK) {
-        p = cfo_xasprintf("%s/commit", dir);
-        char *c = cfo_xasprintf("%s\n", commit);
-        err = write_text(p, c, 0644, d);
-        free(c);
-        free(p);
-    }
-    if (err == CFO_OK) {
-        p = cfo_xasprintf("%s/environment.txt", dir);
-        char *c = environment_text(env.v);
-        err = write_text(p, c, 0644, d);
-        free(c);
-        free(p);
-    }
-    if (err == CFO_OK) {
-        p = cfo_xasprintf("%s/reproduce.sh", dir);
-        char *c = reproduce_script(r, ops, commit);
-        err = write_text(p, c, 0755, d);
-        free(c);
-        free(p);
-    }
-    if (err == CFO_OK) {
-        p = cfo_xasprintf("%s/manifest.json", dir);
-        char *c = manifest_json(r, ops, t, commit, command);
-        err = write_text(p, c, 0644, d);
-        free(c);
-        free(p);
-    }
-    if (err == CFO_OK) {
-        p = cfo_xasprintf("%s/persistent", dir);
+        char *p = cfo_xasprintf("%s/persistent", dir);
         cfo_diag ignore;
         copy_persistent_record(t->input, p, &ignore);
         free(p);
