@@ -421,6 +421,12 @@ static size_t claim_pending(sched *s, int w, int old, const cfo_msg_hello *h, ui
     return claimed;
 }
 
+static void refuse(sched *s, int sock, const cfo_wire_in *in, const char *reason)
+{
+    cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = (char *)reason}};
+    send_raw(s, sock, in->routing_id, in->id_len, &bye);
+}
+
 static void on_hello(sched *s, int sock, const cfo_wire_in *in)
 {
     const cfo_msg_hello *h = &in->msg.u.hello;
@@ -434,25 +440,23 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
         send_raw(s, sock, in->routing_id, in->id_len, &bye);
         return;
     }
-    /* The same worker on a new connection replaces its old session; what it
-     * still holds is claimed back below from its pending list. A session is
-     * bound to the key it authenticated with: another key claiming a live
-     * worker's name is refused. */
+    /* A name is bound to what holds it while that session lives: its CURVE
+     * key (the same worker on a new connection, proven by its key, replaces
+     * its old session and claims back what it holds), or, without keys, its
+     * connection (nothing proves another connection is the same worker). */
     int old = -1;
     for (int k = 0; k < s->nsessions; k++)
         if (s->sessions[k].live && strcmp(s->sessions[k].id, h->worker_id) == 0)
             old = k;
-    if (old >= 0 && strcmp(s->sessions[old].key, in->user_id) != 0) {
-        cfo_warn("refused a second worker named %s: that name is in use by another key",
-                 h->worker_id);
-        cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "worker id in use"}};
-        send_raw(s, sock, in->routing_id, in->id_len, &bye);
+    if (old >= 0 &&
+        (s->sessions[old].key[0] == '\0' || strcmp(s->sessions[old].key, in->user_id) != 0)) {
+        cfo_warn("refused a second worker named %s: a live session holds that name", h->worker_id);
+        refuse(s, sock, in, CFO_PROTO_RETRY_LATER ": worker id in use");
         return;
     }
     w = new_session(s);
     if (w < 0) {
-        cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "too many workers"}};
-        send_raw(s, sock, in->routing_id, in->id_len, &bye);
+        refuse(s, sock, in, CFO_PROTO_RETRY_LATER ": too many workers");
         return;
     }
     session *ss = &s->sessions[w];

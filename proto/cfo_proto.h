@@ -29,6 +29,10 @@
 #define CFO_PROTO_MAX_PENDING 4096         /* results re-offered in HELLO */
 #define CFO_PROTO_MAX_DEPTH 4              /* container nesting */
 #define CFO_PROTO_MAX_SLOTS 1024
+/* A BYE whose reason starts with this is "not now": the worker connects
+ * again after a backoff instead of leaving (a full session table, its name
+ * held by a live session). */
+#define CFO_PROTO_RETRY_LATER "retry later"
 /* ZMQ_MAXMSGSIZE for sockets that speak this protocol. */
 #define CFO_PROTO_MAX_MSGSIZE (CFO_PROTO_MAX_PAYLOAD + 1024)
 

@@ -730,6 +730,36 @@ static void test_result_the_dataset_would_refuse_is_not_committed(void **state)
     assert_true(fx.out[0].end_wall_ms <= CFO_RECORD_MAX_TIME_MS);
 }
 
+/* Without keys, a name is bound to the connection holding it: a second
+ * HELLO under a live worker's name is told to retry later, and takes
+ * nothing from the first. */
+static void test_a_live_workers_name_cannot_be_taken(void **state)
+{
+    (void)state;
+    start(1, 1000, 0);
+    peer *a = peer_open(0);
+    peer_hello(a, "a", 1, NULL, 0);
+    expect_welcome(a, 1000);
+    expect_task(a, 0, 1);
+    peer *thief = peer_open(0);
+    cfo_msg_pending claim = {.task_id = 0, .attempt = 1};
+    peer_hello(thief, "a", 1, &claim, 1);
+    cfo_msg m;
+    peer_expect(thief, CFO_MSG_BYE, &m);
+    bool retry =
+        strncmp(m.u.reason.reason, CFO_PROTO_RETRY_LATER, strlen(CFO_PROTO_RETRY_LATER)) == 0;
+    cfo_msg_fini(&m);
+    assert_true(retry);
+    barrier();
+    expect_quiet(a); /* nothing of a's was cancelled or re-queued */
+    peer_result(a, 0, 1, CFO_STATUS_PASS, "passed");
+    expect_ref(a, CFO_MSG_ACK, 0, 1);
+    expect_simple(a, CFO_MSG_BYE);
+    wait_run_end(WAIT_MS);
+    expect_outcome(0, CFO_STATUS_PASS, 1, "a");
+    assert_int_equal(fx.stats.requeued, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -746,6 +776,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hello_cannot_claim_tasks_never_given, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hello_cannot_inflate_attempts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_live_workers_name_cannot_be_taken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_the_dataset_would_refuse_is_not_committed,
                                         setup, teardown),
     };

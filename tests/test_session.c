@@ -580,9 +580,73 @@ static void test_stop_cancels_reports_and_leaves(void **state)
     expect_no_event(0); /* hold-t never started, hold-s never ended */
 }
 
+/* "Retry later" (a full session table, a name held by a live session) is
+ * not the end: the worker says HELLO again after a backoff. */
+static void test_retry_later_is_not_goodbye(void **state)
+{
+    (void)state;
+    start(1);
+    expect_hello(1, NULL, 0);
+    send_reason(CFO_MSG_BYE, CFO_PROTO_RETRY_LATER ": too many workers");
+    expect_hello(1, NULL, 0); /* on a new connection, after the backoff */
+    send_welcome(LONG_HB);
+    send_reason(CFO_MSG_BYE, "run over");
+    assert_int_equal(wait_session_end(), 0);
+}
+
+/* A coordinator that sends more tasks than the worker's credit is not
+ * obeyed: beyond HELD_MAX the tasks are ignored, not queued without bound. */
+static void test_tasks_beyond_credit_are_ignored(void **state)
+{
+    (void)state;
+    make_hold_fifo("hold-c");
+    connect_worker(1, LONG_HB);
+    send_task(0, 1, "hold-c");
+    expect_start("hold-c");
+    const unsigned flood = 2 * 1 + 64 + 200;
+    for (unsigned t = 1; t <= flood; t++)
+        send_task(t, 1, "pass-f");
+    /* The worker still answers at once, and every task it took runs, one at
+     * a time: the held ones (2 * slots + 64 in all) and no more. */
+    release("hold-c");
+    expect_result_and_credit(0, 1, CFO_STATUS_PASS);
+    unsigned results = 1;
+    for (;;) {
+        cfo_msg m;
+        coord_next(&m);
+        cfo_msg_type type = m.type;
+        if (type == CFO_MSG_RESULT)
+            results++;
+        cfo_msg_fini(&m);
+        if (results == 2 * 1 + 64)
+            break;
+    }
+    /* And nothing more comes. */
+    int64_t until = cfo_now_ms() + QUIET_MS;
+    for (int64_t left = QUIET_MS; left > 0; left = until - cfo_now_ms()) {
+        zmq_pollitem_t item = {.socket = fx.router, .events = ZMQ_POLLIN};
+        if (zmq_poll(&item, 1, (long)left) <= 0)
+            continue;
+        cfo_wire_in in;
+        cfo_diag d = {{0}};
+        if (cfo_wire_recv(fx.router, true, &in, &d) != CFO_OK)
+            continue;
+        cfo_msg_type type = in.msg.type;
+        cfo_msg_fini(&in.msg);
+        if (type == CFO_MSG_RESULT)
+            fail_msg("a task beyond the worker's credit ran");
+    }
+    for (unsigned t = 0; t <= flood; t++)
+        send_ref(CFO_MSG_ACK, t, 1);
+    send_reason(CFO_MSG_BYE, "run over");
+    assert_int_equal(wait_session_end(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_retry_later_is_not_goodbye, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tasks_beyond_credit_are_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_no_more_tasks_than_its_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_is_reoffered_until_acked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconnects_to_a_silent_coordinator_and_reoffers, setup,

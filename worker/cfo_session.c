@@ -54,7 +54,19 @@ typedef struct worker {
     bool connected; /* WELCOME seen on this connection */
     bool leaving;   /* BYE received or stop requested: finish and exit */
     char *run_id;   /* of the last WELCOME */
+    size_t nheld;   /* entries in tasks */
+    /* Warnings about what the coordinator sent, limited per window. */
+    int64_t warn_window;
+    unsigned warned, suppressed;
 } worker;
+
+/* Tasks a worker holds at most, finished ones awaiting their ACK included:
+ * its slots, as many again ahead of them (a coordinator's prefetch, cfo's
+ * local worker), and room for a result or two in flight. A coordinator that
+ * sends more is not obeyed. */
+#define HELD_MAX(slots) (2 * (size_t)(slots) + 64)
+#define WARN_WINDOW_MS 10000
+#define WARN_PER_WINDOW 5
 
 /* A slot: takes the next queued task the moment its last one ended, so a
  * slot never waits for the reactor (nor the reactor for the coordinator)
@@ -159,12 +171,30 @@ static void free_held(held *h)
     free(h);
 }
 
+/* A warning about the coordinator, at most WARN_PER_WINDOW in a window:
+ * a flood of bad frames must not become a flood of log lines. */
+static void warn_limited(worker *w, const char *fmt, const char *arg)
+{
+    int64_t now = cfo_now_ms();
+    if (now - w->warn_window >= WARN_WINDOW_MS) {
+        if (w->suppressed > 0)
+            cfo_warn("%u more warnings about the coordinator were left out", w->suppressed);
+        w->warn_window = now;
+        w->warned = w->suppressed = 0;
+    }
+    if (w->warned++ < WARN_PER_WINDOW)
+        cfo_warn(fmt, arg);
+    else
+        w->suppressed++;
+}
+
 static void remove_held(worker *w, held *gone)
 {
     pthread_mutex_lock(&w->mu);
     for (held **p = &w->tasks; *p != NULL; p = &(*p)->next) {
         if (*p == gone) {
             *p = gone->next;
+            w->nheld--;
             break;
         }
     }
@@ -299,6 +329,10 @@ static void on_welcome(worker *w, const cfo_msg_welcome *m)
 
 static void on_task(worker *w, cfo_msg_task *t)
 {
+    if (w->nheld >= HELD_MAX(w->o->slots)) {
+        warn_limited(w, "the coordinator sent %s task beyond this worker's credit; ignored", "a");
+        return;
+    }
     if (find_held(w, t->task_id, t->attempt) != NULL)
         return; /* delivered twice */
     held *h = cfo_xcalloc(1, sizeof *h);
@@ -320,6 +354,7 @@ static void on_task(worker *w, cfo_msg_task *t)
     while (*tail != NULL)
         tail = &(*tail)->next;
     *tail = h;
+    w->nheld++;
     pthread_mutex_unlock(&w->mu);
     if (h->state == HELD_DONE) {
         send_result(w, h);
@@ -327,6 +362,25 @@ static void on_task(worker *w, cfo_msg_task *t)
         send_msg(w, &credit);
     }
     start_ready(w);
+}
+
+/* Closes the connection and sets when to open a new one, backing off. */
+static void reconnect_later(worker *w, int64_t now)
+{
+    w->backoff = w->backoff ? w->backoff * 2 : 1000;
+    if (w->backoff > CFO_SESSION_BACKOFF_MAX_MS)
+        w->backoff = CFO_SESSION_BACKOFF_MAX_MS;
+    close_socket(w);
+    w->reconnect_at = now + w->backoff;
+}
+
+/* The coordinator cannot take this worker now (its table is full, its name
+ * is held by a live session): try again later rather than leave. */
+static void retry_later(worker *w, const char *reason)
+{
+    reconnect_later(w, cfo_now_ms());
+    cfo_warn("the coordinator said: %s; trying again in %llds", reason,
+             (long long)(w->backoff / 1000));
 }
 
 static void on_message(worker *w, cfo_msg *m)
@@ -371,6 +425,11 @@ static void on_message(worker *w, cfo_msg *m)
     case CFO_MSG_HEARTBEAT:
         break;
     case CFO_MSG_BYE:
+        if (strncmp(m->u.reason.reason, CFO_PROTO_RETRY_LATER, strlen(CFO_PROTO_RETRY_LATER)) ==
+            0) {
+            retry_later(w, m->u.reason.reason);
+            break;
+        }
         cfo_info("the coordinator ended the session: %s", m->u.reason.reason);
         set_leaving(w);
         cancel_all(w);
@@ -383,7 +442,7 @@ static void on_message(worker *w, cfo_msg *m)
     case CFO_MSG_HELLO:
     case CFO_MSG_CREDIT:
     case CFO_MSG_RESULT:
-        cfo_warn("ignored a %s from the coordinator", cfo_msg_type_name(m->type));
+        warn_limited(w, "ignored a %s from the coordinator", cfo_msg_type_name(m->type));
         break;
     }
 }
@@ -425,13 +484,9 @@ static void reap_finished(worker *w)
 static void keep_alive(worker *w, int64_t now)
 {
     if (w->sock != NULL && now - w->last_recv > CFO_SESSION_LIVENESS * w->hb) {
-        w->backoff = w->backoff ? w->backoff * 2 : 1000;
-        if (w->backoff > CFO_SESSION_BACKOFF_MAX_MS)
-            w->backoff = CFO_SESSION_BACKOFF_MAX_MS;
+        reconnect_later(w, now);
         cfo_warn("the coordinator went silent; reconnecting in %llds",
                  (long long)(w->backoff / 1000));
-        close_socket(w);
-        w->reconnect_at = now + w->backoff;
         if (w->leaving) /* nobody to report to */
             cancel_all(w);
     }
@@ -455,7 +510,7 @@ static void read_messages(worker *w)
         if (err == CFO_ENOTFOUND)
             break;
         if (err != CFO_OK) {
-            cfo_warn("ignored a bad message from the coordinator: %s", d.msg);
+            warn_limited(w, "ignored a bad message from the coordinator: %s", d.msg);
             continue;
         }
         on_message(w, &in.msg);
