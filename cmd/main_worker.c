@@ -30,7 +30,7 @@ static void on_stop_signal(int sig)
 
 typedef struct options {
     const char *endpoint, *repo, *workdir, *config, *id, *logs_dir, *curve_secret, *server_key;
-    int64_t slots, grace_ms, heartbeat_ms;
+    int64_t slots, grace_ms, heartbeat_ms, connect_timeout_ms;
 } options;
 
 #define AT(field) offsetof(options, field)
@@ -62,6 +62,9 @@ static const cfo_option table[] = {
      .help = "this worker's CURVE secret key (cfo-keygen)"},
     {"server-key", CFO_OPT_STRING, WORKER, AT(server_key), "FILE",
      .help = "the coordinator's public key: only that server is trusted"},
+    {"connect-timeout", CFO_OPT_DURATION, WORKER, AT(connect_timeout_ms), "DUR",
+     .help = "exit 3 when no coordinator has accepted this worker\n"
+             "within DUR, saying why (default: keep trying)"},
     {"version", CFO_OPT_VERSION, WORKER, .help = "print the version and exit"},
     {"help", CFO_OPT_HELP, WORKER, .help = "this text"},
     {.name = NULL},
@@ -78,7 +81,7 @@ static const cfo_cmd command = {
     "\n"
     "SIGTERM or SIGINT: stop the running tasks, report them cancelled, leave.\n"
     "Exit status: 0 the run is over; 2 usage or configuration error; 3 could not\n"
-    "start.\n",
+    "start, or no coordinator accepted it within --connect-timeout.\n",
 };
 
 static bool valid_id_char(char c)
@@ -198,6 +201,7 @@ static int serve(const options *o, const setup *s)
         .stop = &stop_requested,
         .curve_secret = o->curve_secret ? secret : NULL,
         .server_key = o->curve_secret ? server_key : NULL,
+        .connect_timeout_ms = o->connect_timeout_ms,
     };
     cfo_info("worker %s: %u slots, %zu fuzzers, connecting to %s", s->id, so.slots,
              s->cfg->nfuzzers, o->endpoint);

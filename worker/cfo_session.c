@@ -17,6 +17,7 @@
 #include "cfo_curve.h"
 #include "cfo_exec_argv.h"
 #include "cfo_log.h"
+#include "cfo_monitor.h"
 #include "cfo_proto.h"
 #include "cfo_util.h"
 
@@ -51,10 +52,15 @@ typedef struct worker {
     bool shutdown;
     uint32_t running;
     int64_t hb, last_recv, last_sent, reconnect_at, backoff;
-    bool connected; /* WELCOME seen on this connection */
-    bool leaving;   /* BYE received or stop requested: finish and exit */
-    char *run_id;   /* of the last WELCOME */
-    size_t nheld;   /* entries in tasks */
+    bool connected;            /* WELCOME seen on this connection */
+    bool leaving;              /* BYE received or stop requested: finish and exit */
+    char *run_id;              /* of the last WELCOME */
+    size_t nheld;              /* entries in tasks */
+    cfo_monitor *mon;          /* the connection's events */
+    cfo_conn_event last_event; /* the last one said, so each is said once */
+    const char *why;           /* why no coordinator has accepted us, for the log */
+    bool ever_welcomed;
+    int64_t started;
     /* Warnings about what the coordinator sent, limited per window. */
     int64_t warn_window;
     unsigned warned, suppressed;
@@ -236,6 +242,8 @@ static void say_hello(worker *w)
     w->connected = false;
 }
 
+static void close_socket(worker *w);
+
 static void open_socket(worker *w)
 {
     cfo_diag d = {{0}};
@@ -243,13 +251,15 @@ static void open_socket(worker *w)
     bool curve_ok = w->sock != NULL && (w->o->curve_secret == NULL ||
                                         cfo_curve_client_setup(w->sock, w->o->curve_secret,
                                                                w->o->server_key, &d) == CFO_OK);
-    if (w->sock == NULL || cfo_wire_setup(w->sock, false, &d) != CFO_OK || !curve_ok ||
-        zmq_connect(w->sock, w->o->endpoint) != 0) {
+    bool ready = w->sock != NULL && cfo_wire_setup(w->sock, false, &d) == CFO_OK && curve_ok;
+    /* Without the monitor only the reasons in the log are lost. */
+    cfo_diag md = {{0}};
+    if (ready && cfo_monitor_start(w->o->zctx, w->sock, &w->mon, &md) != CFO_OK)
+        cfo_warn("%s", md.msg);
+    if (!ready || zmq_connect(w->sock, w->o->endpoint) != 0) {
         cfo_warn("cannot connect to %s: %s", w->o->endpoint,
                  d.msg[0] ? d.msg : zmq_strerror(errno));
-        if (w->sock != NULL)
-            zmq_close(w->sock);
-        w->sock = NULL;
+        close_socket(w);
         return;
     }
     w->last_recv = cfo_now_ms();
@@ -258,6 +268,7 @@ static void open_socket(worker *w)
 
 static void close_socket(worker *w)
 {
+    cfo_monitor_stop(&w->mon);
     if (w->sock != NULL)
         zmq_close(w->sock);
     w->sock = NULL;
@@ -298,6 +309,8 @@ static void cancel_all(worker *w)
 static void on_welcome(worker *w, const cfo_msg_welcome *m)
 {
     w->connected = true;
+    w->ever_welcomed = true;
+    w->why = NULL;
     w->backoff = 0;
     w->hb = m->heartbeat_ms;
     /* Results of a run that is over are of no use to the new one. */
@@ -485,8 +498,13 @@ static void keep_alive(worker *w, int64_t now)
 {
     if (w->sock != NULL && now - w->last_recv > CFO_SESSION_LIVENESS * w->hb) {
         reconnect_later(w, now);
-        cfo_warn("the coordinator went silent; reconnecting in %llds",
-                 (long long)(w->backoff / 1000));
+        if (w->ever_welcomed)
+            cfo_warn("the coordinator went silent; reconnecting in %llds",
+                     (long long)(w->backoff / 1000));
+        else
+            cfo_warn("no answer from a coordinator at %s (%s); trying again in %llds",
+                     w->o->endpoint, w->why ? w->why : "it said nothing",
+                     (long long)(w->backoff / 1000));
         if (w->leaving) /* nobody to report to */
             cancel_all(w);
     }
@@ -518,6 +536,76 @@ static void read_messages(worker *w)
     }
 }
 
+/* Says what the connection's events mean, each kind once in a row: libzmq
+ * retries a connect every few hundred milliseconds. */
+static void on_conn_event(worker *w, cfo_conn_event e)
+{
+    const char *why = NULL;
+    switch (e) {
+    case CFO_CONN_NONE:
+    case CFO_CONN_CONNECTED:
+    case CFO_CONN_HANDSHAKE_OK:
+        break;
+    case CFO_CONN_NOTHING_LISTENING:
+        why = "nothing listening there";
+        break;
+    case CFO_CONN_KEY_REFUSED:
+        why = "refused: the coordinator does not accept this key (its --allow-dir lacks our "
+              "public key)";
+        break;
+    case CFO_CONN_HANDSHAKE_FAILED:
+        why = "handshake failed: server key mismatch (the coordinator's key is not --server-key), "
+              "or one side uses CURVE and the other does not";
+        break;
+    case CFO_CONN_DISCONNECTED:
+        why = "the connection dropped";
+        break;
+    }
+    if (e != w->last_event && why != NULL)
+        cfo_warn("%s: %s", w->o->endpoint, why);
+    if (e != CFO_CONN_NONE)
+        w->last_event = e;
+    if (why != NULL && !w->connected)
+        w->why = why;
+}
+
+/* Waits for the next thing to do (a task ended, a message, a connection
+ * event) and does it; false when polling failed. */
+static bool poll_once(worker *w)
+{
+    zmq_pollitem_t items[3] = {
+        {.socket = NULL, .fd = w->efd, .events = ZMQ_POLLIN},
+        {.socket = w->sock, .events = ZMQ_POLLIN},
+        {.socket = w->mon ? cfo_monitor_socket(w->mon) : NULL, .events = ZMQ_POLLIN},
+    };
+    int n = w->sock == NULL ? 1 : w->mon == NULL ? 2 : 3;
+    long wait = (long)(w->hb / 2 < 200 ? w->hb / 2 : 200);
+    int rc = zmq_poll(items, n, wait < 1 ? 1 : wait);
+    if (rc < 0 && errno != EINTR) {
+        cfo_error("zmq_poll: %s", zmq_strerror(errno));
+        return false;
+    }
+    if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
+        reap_finished(w);
+    if (rc > 0 && n == 3 && (items[2].revents & ZMQ_POLLIN))
+        for (cfo_conn_event e; w->mon != NULL && (e = cfo_monitor_next(w->mon)) != CFO_CONN_NONE;)
+            on_conn_event(w, e);
+    if (rc > 0 && w->sock != NULL && (items[1].revents & ZMQ_POLLIN))
+        read_messages(w);
+    return true;
+}
+
+/* --connect-timeout: no coordinator has accepted us in time. */
+static bool gave_up_connecting(worker *w, int64_t now)
+{
+    if (w->ever_welcomed || w->o->connect_timeout_ms <= 0 ||
+        now - w->started < w->o->connect_timeout_ms)
+        return false;
+    cfo_error("no coordinator at %s accepted this worker within %llds: %s", w->o->endpoint,
+              (long long)(w->o->connect_timeout_ms / 1000), w->why ? w->why : "no answer to HELLO");
+    return true;
+}
+
 int cfo_session_run(const cfo_session_opts *o)
 {
     worker w;
@@ -545,6 +633,7 @@ int cfo_session_run(const cfo_session_opts *o)
         rc_exit = 3;
         goto done;
     }
+    w.started = cfo_now_ms();
     open_socket(&w);
     if (w.sock == NULL) {
         rc_exit = 3;
@@ -571,24 +660,13 @@ int cfo_session_run(const cfo_session_opts *o)
             }
             break;
         }
-        keep_alive(&w, now);
-
-        zmq_pollitem_t items[2] = {
-            {.socket = NULL, .fd = w.efd, .events = ZMQ_POLLIN},
-            {.socket = w.sock, .events = ZMQ_POLLIN},
-        };
-        long wait = (long)(w.hb / 2 < 200 ? w.hb / 2 : 200);
-        if (wait < 1)
-            wait = 1;
-        int rc = zmq_poll(items, w.sock != NULL ? 2 : 1, wait);
-        if (rc < 0 && errno != EINTR) {
-            cfo_error("zmq_poll: %s", zmq_strerror(errno));
+        if (gave_up_connecting(&w, now)) {
+            rc_exit = 3;
             break;
         }
-        if (rc > 0 && (items[0].revents & ZMQ_POLLIN))
-            reap_finished(&w);
-        if (rc > 0 && w.sock != NULL && (items[1].revents & ZMQ_POLLIN))
-            read_messages(&w);
+        keep_alive(&w, now);
+        if (!poll_once(&w))
+            break;
     }
     /* Tasks still running (a coordinator that vanished while we left) were
      * cancelled: wait for their process groups to be gone. */

@@ -24,10 +24,14 @@ typedef struct cfo_session_opts {
      * public key, which pins the server it will talk to. */
     const char *curve_secret;
     const char *server_key;
+    /* Give up (exit 3) when no coordinator has accepted this worker within
+     * this long; 0: keep trying. */
+    int64_t connect_timeout_ms;
 } cfo_session_opts;
 
 /* Serves the coordinator until it says the run is over (BYE) or *stop is
- * set. Returns 0 after a BYE, 3 when it could not start. */
+ * set. Returns 0 after a BYE, 3 when it could not start or no coordinator
+ * accepted it within connect_timeout_ms. */
 int cfo_session_run(const cfo_session_opts *opts);
 
 #endif

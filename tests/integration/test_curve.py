@@ -119,6 +119,34 @@ class Curve(unittest.TestCase):
         c.wait(coord, 60)
         self.assertNotIn("keeping the old allowed keys", c.log("coordinator"))
 
+    def test_each_refusal_says_why_on_the_worker(self):
+        c = self.cluster({"NTASKS": "1"})
+        stranger, _ = keygen(self.keys, "stranger")
+        good = self.allowed_worker_key("good")
+        _, impostor_pub = keygen(self.keys, "impostor")
+        coord = self.coordinator("--wait-workers", "60s")
+        cases = [
+            ("stranger", self.curve_worker("stranger", stranger, self.coord_pub,
+                                           "--connect-timeout", "5s"),
+             "refused: the coordinator does not accept this key"),
+            ("misled", self.curve_worker("misled", good, impostor_pub,
+                                         "--connect-timeout", "5s"),
+             "handshake failed: server key mismatch"),
+        ]
+        for name, proc, why in cases:
+            self.assertEqual(c.wait(proc, 60), 3, c.log(name))
+            log = c.log(name)
+            self.assertIn(why, log)
+            self.assertIn("accepted this worker within 5s", log)
+            self.assertNotIn("went silent", log)
+        # Nothing listening: a port no coordinator is on.
+        c.endpoint = "tcp://127.0.0.1:%d" % cfotest.free_port()
+        lonely = c.worker("lonely", "--connect-timeout", "5s")
+        self.assertEqual(c.wait(lonely, 60), 3, c.log("lonely"))
+        self.assertIn("nothing listening there", c.log("lonely"))
+        coord.send_signal(signal.SIGTERM)
+        c.wait(coord, 60)
+
     def test_without_keys_only_loopback_unless_insecure(self):
         c = self.cluster({"NTASKS": "1"})
         p = run([binary("cfo-coordinator"), "--repo", c.repo, "--bind", "tcp://0.0.0.0:%d" % c.port,
