@@ -154,8 +154,6 @@ static cfo_err load_key_file(cfo_gcs_auth *a, const char *path, const char *orig
             a->client_email = cfo_xstrdup(email);
             a->private_key = cfo_xstrdup(key);
             a->key_id = dup_or_null(json_string(root, "private_key_id"));
-            const char *uri = json_string(root, "token_uri");
-            a->token_uri = cfo_xstrdup(uri ? uri : CFO_GCS_DEFAULT_TOKEN_URI);
             a->describe = cfo_xasprintf("service account %s (key %s from %s)", email, path, origin);
         }
     } else if (type != NULL && strcmp(type, "authorized_user") == 0) {
@@ -172,8 +170,6 @@ static cfo_err load_key_file(cfo_gcs_auth *a, const char *path, const char *orig
             a->client_id = cfo_xstrdup(id);
             a->client_secret = cfo_xstrdup(secret);
             a->refresh_token = cfo_xstrdup(refresh);
-            const char *uri = json_string(root, "token_uri");
-            a->token_uri = cfo_xstrdup(uri ? uri : CFO_GCS_DEFAULT_TOKEN_URI);
             a->describe = cfo_xasprintf("authorized user credentials %s (%s)", path, origin);
         }
     } else {
@@ -181,6 +177,10 @@ static cfo_err load_key_file(cfo_gcs_auth *a, const char *path, const char *orig
                            "GCS credentials file %s (%s) has type '%s'; expected service_account "
                            "or authorized_user",
                            path, origin, type ? type : "(none)");
+    }
+    if (err == CFO_OK) {
+        const char *uri = json_string(root, "token_uri");
+        a->token_uri = cfo_xstrdup(uri ? uri : CFO_GCS_DEFAULT_TOKEN_URI);
     }
     yajl_tree_free(root);
     return err;
