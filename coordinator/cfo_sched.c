@@ -529,6 +529,11 @@ static void start_cancelling(sched *s, const char *why);
  * result that fails costs its sender the session; the task runs again. */
 static bool result_readable(sched *s, size_t t, int w)
 {
+    if (s->out[t].status == CFO_STATUS_CANCELLED)
+        return true; /* reported, never merged */
+    /* As the record will be made: a result without a command gets the
+     * runner's. */
+    cfo_outcome_fill_command(&s->out[t], s->ts->v[t].fuzzer->name, s->ts->v[t].target);
     cfo_record rec;
     cfo_task_record(&s->ts->v[t], &s->out[t], s->o->run_id, s->sessions[w].id, &rec);
     cfo_diag d = {{0}};
