@@ -457,8 +457,13 @@ static size_t signal_strays(const task_procs *tp, int sig)
     /* Processes whose parent is us but that no thread here waits for are
      * descendants of some task that lost their parent. A dying one has lost
      * its environment (and so its cookie) before it turns zombie; a zombie
-     * thread group leader cannot be reaped before its other threads end. */
+     * thread group leader cannot be reaped before its other threads end.
+     * A living one escaped its task (setsid, a cleared environment, a double
+     * fork): when this task is the only one here, it is this task's and
+     * goes with it; otherwise it may be another running task's, and goes
+     * with the last of them (or cfo_exec_end_adopted). */
     pthread_mutex_lock(&registry_mu);
+    bool alone = registry_n == 1 && registry_has_locked(tp->pid);
     for (size_t i = 0; i < n; i++) {
         const proc_ent *pe = &v[i];
         if (pe->ppid != self || registry_has_locked(pe->pid))
@@ -470,6 +475,9 @@ static size_t signal_strays(const task_procs *tp, int sig)
         if (pe->state == 'Z' || pe->state == 'X' || pe->exiting) {
             if (waitpid(pe->pid, NULL, WNOHANG) == 0)
                 pending++;
+        } else if (alone) {
+            kill(pe->pid, sig);
+            pending++;
         }
     }
     pthread_mutex_unlock(&registry_mu);
@@ -914,6 +922,33 @@ static void job_run(job *j)
 }
 
 /* ---- tasks ---- */
+
+void cfo_exec_end_adopted(void)
+{
+    if (!atomic_load(&subreaper_on))
+        return;
+    int64_t until = cfo_now_ms() + STRAY_BOUND_MS;
+    for (;;) {
+        size_t n, pending = 0;
+        proc_ent *v = proc_snapshot(&n);
+        pid_t self = getpid();
+        pthread_mutex_lock(&registry_mu);
+        for (size_t i = 0; i < n; i++) {
+            const proc_ent *pe = &v[i];
+            if (pe->ppid != self || registry_has_locked(pe->pid))
+                continue;
+            if (pe->state != 'Z' && pe->state != 'X')
+                kill(pe->pid, SIGKILL);
+            if (waitpid(pe->pid, NULL, WNOHANG) == 0)
+                pending++;
+        }
+        pthread_mutex_unlock(&registry_mu);
+        free(v);
+        if (pending == 0 || cfo_now_ms() >= until)
+            return;
+        sleep_ms(STRAY_PAUSE_MS);
+    }
+}
 
 void cfo_exec_become_subreaper(void)
 {

@@ -76,6 +76,11 @@ typedef struct cfo_exec_result {
 cfo_err cfo_exec_run(const cfo_exec_spec *spec, cfo_exec_result *res, cfo_diag *d);
 void cfo_exec_result_fini(cfo_exec_result *res);
 
+/* Ends (SIGKILL, then reaps) every process this subreaper adopted that no
+ * thread here waits for: what tasks left behind. Call when no task runs
+ * (a worker leaving, a run over). */
+void cfo_exec_end_adopted(void);
+
 /* Makes this process a child subreaper, so descendants of tasks that lose
  * their parent are re-parented here and can be collected. Call once at start
  * of a program that runs tasks. */

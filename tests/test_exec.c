@@ -461,6 +461,58 @@ static void test_setsid_shell_stray(void **state)
     cfo_exec_result_fini(&res);
 }
 
+/* A daemon that clears its environment (no cookie), leaves the group and
+ * forks twice is adopted by this subreaper when its parent exits, and ends
+ * with its task. */
+static void test_env_cleared_double_fork_daemon(void **state)
+{
+    (void)state;
+    char *argv[] = {"sh", "-c",
+                    "env -i /bin/sh -c 'setsid sh -c \"sleep 304.5 & echo daemon \\$!\"' ; "
+                    "sleep 0.2",
+                    NULL};
+    cfo_exec_spec spec;
+    spec_init(&spec, argv);
+    cfo_exec_result res;
+    run_ok(&spec, &res);
+    assert_int_equal(res.end, CFO_EXEC_EXITED);
+    long daemon = number_after(res.tail, "daemon ");
+    assert_true(daemon > 0);
+    assert_false(pid_alive(daemon));
+    cfo_exec_result_fini(&res);
+}
+
+/* What a task left that could not be told apart at its end (another task
+ * was running) goes when the worker ends what it adopted. */
+static void test_end_adopted(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t mid = fork();
+    assert_true(mid >= 0);
+    if (mid == 0) {
+        /* The grandchild outlives its parent and is re-parented here. */
+        pid_t gc = fork();
+        if (gc == 0) {
+            setsid();
+            execlp("sleep", "sleep", "305.5", (char *)NULL);
+            _exit(127);
+        }
+        ssize_t w = write(p[1], &gc, sizeof gc);
+        (void)w;
+        _exit(0);
+    }
+    pid_t gc = 0;
+    assert_int_equal(read(p[0], &gc, sizeof gc), (ssize_t)sizeof gc);
+    close(p[0]);
+    close(p[1]);
+    assert_int_equal(waitpid(mid, NULL, 0), mid);
+    assert_true(pid_alive(gc));
+    cfo_exec_end_adopted();
+    assert_false(pid_alive(gc));
+}
+
 static void test_gigabyte_of_output(void **state)
 {
     (void)state;
@@ -821,6 +873,8 @@ int main(void)
         T(test_setsid_escapee_after_exit),
         T(test_setsid_escapee_at_timeout),
         T(test_setsid_shell_stray),
+        T(test_env_cleared_double_fork_daemon),
+        T(test_end_adopted),
         T(test_gigabyte_of_output),
         T(test_segv_is_signaled),
         T(test_timeout),

@@ -16,6 +16,7 @@
 
 #include "cfo_curve.h"
 #include "cfo_exec_argv.h"
+#include "cfo_exec.h"
 #include "cfo_log.h"
 #include "cfo_monitor.h"
 #include "cfo_proto.h"
@@ -676,6 +677,7 @@ int cfo_session_run(const cfo_session_opts *o)
         zmq_poll(&item, 1, 200);
         reap_finished(&w);
     }
+    cfo_exec_end_adopted();
 done:
     pthread_mutex_lock(&w.mu);
     w.shutdown = true;
