@@ -503,11 +503,16 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_readme_documents_every_key),
-        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_empty_file),
-        cmocka_unit_test(test_design_example),   cmocka_unit_test(test_every_key),
-        cmocka_unit_test(test_long_names),       cmocka_unit_test(test_memory_and_share),
-        cmocka_unit_test(test_bad_input),        cmocka_unit_test(test_line_too_long),
-        cmocka_unit_test(test_too_many_fuzzers), cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_empty_file),
+        cmocka_unit_test(test_design_example),
+        cmocka_unit_test(test_every_key),
+        cmocka_unit_test(test_long_names),
+        cmocka_unit_test(test_memory_and_share),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_line_too_long),
+        cmocka_unit_test(test_too_many_fuzzers),
+        cmocka_unit_test(test_load_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
