@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,51 +210,148 @@ static void make_cookie(char *out, size_t len)
 /* Starts argv with fds 0 = /dev/null, 1 = out_w, 2 = err_w and, when
  * result_w >= 0, 3 = result_w; nothing else stays open. The pid is in the
  * registry when this returns 0; otherwise the errno-style reason. */
+/* What the child does between vfork and exec: only async-signal-safe calls,
+ * on memory it shares with the suspended parent. */
+typedef struct spawn_plan {
+    const char *path; /* resolved before the fork: no allocation in the child */
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+    const char *stdin_path;
+    int out_w, err_w, result_w;
+    pid_t parent;
+    volatile int err; /* the child's errno when it could not exec */
+} spawn_plan;
+
+static __attribute__((noreturn)) void child_fail(spawn_plan *p)
+{
+    p->err = errno ? errno : ECHILD;
+    _exit(127);
+}
+
+static __attribute__((noreturn)) void spawned_child(spawn_plan *p)
+{
+    /* Signals as a new program expects them: default dispositions (the
+     * parent's handlers are not this program's), nothing blocked. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction(sig, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    /* Its own group, and gone with the thread that started it: a worker
+     * killed outright leaves no task leader running. */
+    if (setpgid(0, 0) != 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != p->parent)
+        child_fail(p);
+    int in = open(p->stdin_path ? p->stdin_path : "/dev/null", O_RDONLY);
+    if (in < 0 || dup2(in, 0) < 0 || dup2(p->out_w, 1) < 0 || dup2(p->err_w, 2) < 0 ||
+        (p->result_w >= 0 && dup2(p->result_w, RESULT_CHILD_FD) < 0))
+        child_fail(p);
+    /* Also closes fds other threads or libraries opened without CLOEXEC. */
+    int first = p->result_w >= 0 ? RESULT_CHILD_FD + 1 : RESULT_CHILD_FD;
+    if (syscall(SYS_close_range, first, ~0U, 0) != 0)
+        for (int fd = first; fd < 1024; fd++)
+            close(fd);
+    if (p->cwd != NULL && chdir(p->cwd) != 0)
+        child_fail(p);
+    execve(p->path, p->argv, p->envp);
+    child_fail(p);
+}
+
+/* vfork on its own, so that no variable of a caller lives across it. */
+static __attribute__((noinline)) pid_t vfork_child(spawn_plan *p)
+{
+    pid_t child = vfork();
+    if (child == 0)
+        spawned_child(p);
+    return child;
+}
+
+/* The executables tasks name, looked up in PATH once per process (and
+ * again only when PATH changes): a PATH walk per task is a cost per task. */
+#define PATH_CACHE_SIZE 32
+static pthread_mutex_t path_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *path_cache_env;
+static char *path_cache_name[PATH_CACHE_SIZE], *path_cache_path[PATH_CACHE_SIZE];
+static size_t path_cache_n;
+
+static void path_cache_clear_locked(void)
+{
+    for (size_t i = 0; i < path_cache_n; i++) {
+        free(path_cache_name[i]);
+        free(path_cache_path[i]);
+    }
+    path_cache_n = 0;
+}
+
+/* The absolute path of name (free it), or NULL. */
+static char *resolve(const char *name)
+{
+    if (strchr(name, '/') != NULL)
+        return cfo_xstrdup(name);
+    const char *env = getenv("PATH");
+    char *found = NULL;
+    pthread_mutex_lock(&path_cache_mu);
+    if (path_cache_env == NULL || env == NULL || strcmp(path_cache_env, env) != 0) {
+        path_cache_clear_locked();
+        free(path_cache_env);
+        path_cache_env = cfo_xstrdup(env ? env : "");
+    }
+    for (size_t i = 0; i < path_cache_n && found == NULL; i++)
+        if (strcmp(path_cache_name[i], name) == 0 && access(path_cache_path[i], X_OK) == 0)
+            found = cfo_xstrdup(path_cache_path[i]);
+    if (found == NULL && (found = cfo_which(name)) != NULL && path_cache_n < PATH_CACHE_SIZE) {
+        path_cache_name[path_cache_n] = cfo_xstrdup(name);
+        path_cache_path[path_cache_n++] = cfo_xstrdup(found);
+    }
+    pthread_mutex_unlock(&path_cache_mu);
+    return found;
+}
+
+/* Starts argv[0] (looked up in PATH when it has no '/') in its own process
+ * group with the task's environment and descriptors. Returns 0, or an errno
+ * value when it could not start (like posix_spawn). */
 static int spawn_child(char *const *argv, const char *cwd, const char *stdin_path,
                        char *const *env_add, const char *cookie, int out_w, int err_w, int result_w,
                        pid_t *pid)
 {
+    char *path = resolve(argv[0]);
+    if (path == NULL)
+        return ENOENT;
     cfo_strv env;
     cfo_strv_init(&env);
     build_env(&env, env_add, cookie, result_w >= 0);
-
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETSIGMASK);
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t all, none;
+    spawn_plan plan = {.path = path,
+                       .argv = argv,
+                       .envp = env.v,
+                       .cwd = cwd,
+                       .stdin_path = stdin_path,
+                       .out_w = out_w,
+                       .err_w = err_w,
+                       .result_w = result_w,
+                       .parent = getpid()};
+    /* No handler of ours may run in the child while it shares our memory. */
+    sigset_t all, old;
     sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setsigmask(&attr, &none);
-
-    posix_spawn_file_actions_addopen(&fa, 0, stdin_path ? stdin_path : "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_w, 1);
-    posix_spawn_file_actions_adddup2(&fa, err_w, 2);
-    if (result_w >= 0)
-        posix_spawn_file_actions_adddup2(&fa, result_w, RESULT_CHILD_FD);
-    /* Also closes fds other threads or libraries opened without CLOEXEC. */
-    posix_spawn_file_actions_addclosefrom_np(&fa,
-                                             result_w >= 0 ? RESULT_CHILD_FD + 1 : RESULT_CHILD_FD);
-    if (cwd != NULL)
-        posix_spawn_file_actions_addchdir_np(&fa, cwd);
-
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     atomic_fetch_add(&spawns_in_flight, 1);
-    int rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, env.v);
+    pid_t child = vfork_child(&plan);
+    int rc = child < 0 ? errno : plan.err;
+    if (child > 0 && rc != 0)
+        waitpid(child, NULL, 0);
     pthread_mutex_lock(&registry_mu);
-    if (rc == 0)
-        registry_add_locked(*pid);
+    if (rc == 0) {
+        *pid = child;
+        registry_add_locked(child);
+    }
     atomic_fetch_sub(&spawns_in_flight, 1);
     pthread_mutex_unlock(&registry_mu);
-
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     cfo_strv_fini(&env);
+    free(path);
     return rc;
 }
 

@@ -59,6 +59,15 @@ run = ./fz/run.sh other
 free_port = cfotest.free_port
 
 
+def pid_alive(pid):
+    """Whether pid is a process that has not ended (a zombie has)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
 class Cluster:
     """One scratch repository, a coordinator and workers as child processes."""
 
@@ -177,7 +186,13 @@ class Distributed(unittest.TestCase):
         worker_pid, task_pid = c.mark()
         victim_worker = "a" if worker_pid == a.pid else "b"
         os.kill(worker_pid, signal.SIGKILL)
-        os.killpg(task_pid, signal.SIGKILL)  # its task outlives it: not ours to keep
+        # The task's leader goes with its worker (PR_SET_PDEATHSIG)...
+        wait_for(lambda: not pid_alive(task_pid), 5, "the task leader to die with its worker")
+        # ... its children need a cgroup to follow; here they are ended by hand.
+        try:
+            os.killpg(task_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.assertEqual(c.wait(coord), 0, c.log("coordinator"))
         recs = c.records()
         once_each(self, recs, SEQ + [("SEQ", "a-victim"), ("OTHER", "default")])
