@@ -106,20 +106,44 @@ cfo_err cfo_git_resolve_branch(const char *top, const char *branch, char **sha, 
     return cfo_diag_set(d, CFO_ENOTFOUND, "branch '%s' does not exist in %s", branch, top);
 }
 
+/* The first line of path, trailing white space cut (free it); NULL when it
+ * cannot be read. */
+static char *first_line(const char *path)
+{
+    cfo_buf b;
+    cfo_buf_init(&b);
+    if (cfo_read_file(path, 4096, &b, NULL) != CFO_OK) {
+        cfo_buf_fini(&b);
+        return NULL;
+    }
+    size_t n = strcspn(b.data, "\n");
+    while (n > 0 && (b.data[n - 1] == ' ' || b.data[n - 1] == '\r'))
+        n--;
+    char *line = cfo_xstrndup(b.data, n);
+    cfo_buf_fini(&b);
+    return line;
+}
+
+/* Whether dir is a worktree checked out at sha. Read from the files git
+ * keeps (dir/.git names the worktree's git folder, whose HEAD of a detached
+ * worktree is the sha), not by running git: this is asked for every task. */
 static bool worktree_at(const char *dir, const char *sha)
 {
-    struct stat st;
     char *gitfile = cfo_xasprintf("%s/.git", dir);
-    bool present = stat(gitfile, &st) == 0;
+    char *link = first_line(gitfile);
     free(gitfile);
-    if (!present)
+    if (link == NULL || strncmp(link, "gitdir: ", 8) != 0) {
+        free(link);
         return false;
-    char *argv[] = {"git", "rev-parse", "HEAD", NULL};
-    int status;
-    char *head = NULL;
-    bool same =
-        git(dir, argv, &status, &head, NULL) == CFO_OK && status == 0 && strcmp(head, sha) == 0;
+    }
+    const char *gitdir = link + 8;
+    char *head_path = gitdir[0] == '/' ? cfo_xasprintf("%s/HEAD", gitdir)
+                                       : cfo_xasprintf("%s/%s/HEAD", dir, gitdir);
+    char *head = first_line(head_path);
+    bool same = head != NULL && strcmp(head, sha) == 0;
     free(head);
+    free(head_path);
+    free(link);
     return same;
 }
 
