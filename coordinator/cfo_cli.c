@@ -87,6 +87,10 @@ static const cfo_option options[] = {
     {"workdir", CFO_OPT_STRING, BOTH, AT(workdir), "DIR",
      .help = "where worktrees are made (default: .cfo/work in the\n"
              "repository)"},
+    {"keep-worktrees", CFO_OPT_FLAG, BOTH, AT(keep_worktrees),
+     .help = "keep the worktrees of commits that are no longer a\n"
+             "configured branch's head (by default they are removed\n"
+             "after the run)"},
     {"state-dir", CFO_OPT_STRING, BOTH, AT(state_dir), "DIR",
      .help = "journal the run there (fsynced before each result is\n"
              "acknowledged); started again with the same DIR, an\n"

@@ -16,7 +16,8 @@
 typedef struct cfo_cli {
     bool single; /* cfo; else cfo-coordinator */
     const char *config, *repo, *dataset, *logs_dir, *report, *junit, *workdir, *bind;
-    bool dry_run, upload, force, quiet, insecure, resume_upload_only, allow_incomplete;
+    bool dry_run, upload, force, quiet, insecure, resume_upload_only, allow_incomplete,
+        keep_worktrees;
     const char *curve_secret, *allow_dir, *state_dir, *changed_since;
     int schedule;   /* cfo_schedule */
     int log_format; /* 0 text, 1 json */

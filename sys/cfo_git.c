@@ -220,6 +220,24 @@ static cfo_err make_worktree(const char *top, const char *sha, const char *dir, 
     return CFO_OK;
 }
 
+cfo_err cfo_git_worktree_remove(const char *top, const char *dir, cfo_diag *d)
+{
+    int lock = lock_worktrees(top, d);
+    if (lock < 0)
+        return CFO_EIO;
+    int status;
+    char *remove[] = {"git", "worktree", "remove", "--force", (char *)dir, NULL};
+    cfo_err err = git(top, remove, &status, NULL, d);
+    /* Not a worktree git knows (any more): the folder itself goes. */
+    if (err == CFO_OK && status != 0)
+        err = cfo_remove_tree(dir, d);
+    char *prune[] = {"git", "worktree", "prune", NULL};
+    if (err == CFO_OK)
+        err = git(top, prune, &status, NULL, d);
+    close(lock);
+    return err;
+}
+
 cfo_err cfo_git_export(const char *top, const char *sha, const char *dir, cfo_diag *d)
 {
     char *tar = cfo_xasprintf("%s/.cfo-export.tar", dir);

@@ -16,6 +16,10 @@ cfo_err cfo_git_resolve_branch(const char *top, const char *branch, char **sha, 
  * one at that sha. The parent of dir must exist. */
 cfo_err cfo_git_worktree(const char *top, const char *sha, const char *dir, cfo_diag *d);
 
+/* Removes the worktree at dir (git worktree remove --force, or the folder
+ * when git does not know it), then prunes git's records of worktrees. */
+cfo_err cfo_git_worktree_remove(const char *top, const char *dir, cfo_diag *d);
+
 /* Writes the files of commit sha into the existing folder dir, without
  * registering a worktree in top (what a dry run looks at). */
 cfo_err cfo_git_export(const char *top, const char *sha, const char *dir, cfo_diag *d);

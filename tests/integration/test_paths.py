@@ -92,6 +92,24 @@ class Paths(unittest.TestCase):
         self.assertEqual(p.stdout, "", p.stderr)
         self.assertIn("2 target(s) already passed", p.stderr)
 
+    def test_old_worktrees_are_removed_after_a_run(self):
+        work = os.path.join(self.repo, ".cfo", "work")
+        for i in range(5):
+            with open(os.path.join(self.repo, "n.txt"), "w") as f:
+                f.write("%d\n" % i)
+            git(self.repo, "add", "n.txt")
+            git(self.repo, "commit", "-qm", "commit %d" % i)
+            p = run([binary("cfo"), "--repo", self.repo, "--quiet"], cwd=self.repo)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(os.listdir(work), [git(self.repo, "rev-parse", "HEAD")])
+        self.assertEqual(len(git(self.repo, "worktree", "list").splitlines()), 2)
+        # --keep-worktrees keeps them.
+        git(self.repo, "commit", "-q", "--allow-empty", "-m", "one more")
+        p = run([binary("cfo"), "--repo", self.repo, "--quiet", "--keep-worktrees"],
+                cwd=self.repo)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(os.listdir(work)), 2)
+
 
 if __name__ == "__main__":
     cfotest.main()
