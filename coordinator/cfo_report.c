@@ -8,11 +8,98 @@
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
 
+#include "cfo_cmdline.h"
 #include "cfo_file.h"
 #include "cfo_dataset.h"
 #include "cfo_json.h"
 #include "cfo_log.h"
 #include "cfo_util.h"
+
+/* How a task's outcome reads in a report. The canary's failure is the
+ * harness working: a passing check, never a failed test; a canary that did
+ * not fail is the harness failing, shown before anything else. */
+typedef enum shown_as {
+    SHOWN_PASSED,
+    SHOWN_NOT_PASSED,
+    SHOWN_CANCELLED,
+    SHOWN_CANARY_OK,
+    SHOWN_CANARY_BROKEN,
+} shown_as;
+
+static shown_as shown(const cfo_task *t, const cfo_outcome *o)
+{
+    if (o->status == CFO_STATUS_CANCELLED)
+        return SHOWN_CANCELLED;
+    if (t->fuzzer->kind == CFO_KIND_CANARY)
+        return o->status == CFO_STATUS_FAIL ? SHOWN_CANARY_OK : SHOWN_CANARY_BROKEN;
+    return o->status == CFO_STATUS_PASS ? SHOWN_PASSED : SHOWN_NOT_PASSED;
+}
+
+/* Cancelled tasks, counted per fuzzer and reason: a budget cut of 86,000
+ * tasks is a few lines, not 86,000. */
+#define CANCEL_GROUPS 16
+#define CANCELLED_LISTED 5
+
+typedef struct cancel_group {
+    const char *fuzzer, *why;
+    size_t n;
+} cancel_group;
+
+static size_t group_cancelled(const cfo_taskset *ts, const cfo_outcome *outcomes, cancel_group *g,
+                              size_t *total)
+{
+    size_t ng = 0;
+    *total = 0;
+    for (size_t i = 0; i < ts->n; i++) {
+        if (outcomes[i].status != CFO_STATUS_CANCELLED)
+            continue;
+        ++*total;
+        const char *f = ts->v[i].fuzzer->name,
+                   *why = outcomes[i].summary ? outcomes[i].summary : "";
+        size_t k = 0;
+        while (k < ng && (strcmp(g[k].fuzzer, f) != 0 || strcmp(g[k].why, why) != 0))
+            k++;
+        if (k == ng && ng < CANCEL_GROUPS)
+            g[ng++] = (cancel_group){f, why, 0};
+        if (k < ng)
+            g[k].n++;
+    }
+    return ng;
+}
+
+static void print_canary(FILE *out, const cfo_taskset *ts, const cfo_outcome *outcomes)
+{
+    for (size_t i = 0; i < ts->n; i++) {
+        const cfo_task *t = &ts->v[i];
+        shown_as a = shown(t, &outcomes[i]);
+        if (a == SHOWN_CANARY_BROKEN)
+            fprintf(out, "\nHARNESS FAILURE: canary %s on %s ended '%s' instead of failing\n",
+                    t->fuzzer->name, t->branch, cfo_status_name(outcomes[i].status));
+        else if (a == SHOWN_CANARY_OK)
+            fprintf(out, "\nCanary %s on %s: failed as it must (the harness records failures)\n",
+                    t->fuzzer->name, t->branch);
+    }
+}
+
+static void print_cancelled(FILE *out, const cfo_taskset *ts, const cfo_outcome *outcomes)
+{
+    cancel_group g[CANCEL_GROUPS];
+    size_t total;
+    size_t ng = group_cancelled(ts, outcomes, g, &total);
+    if (total == 0)
+        return;
+    fprintf(out, "\nCancelled: %zu task(s)\n", total);
+    for (size_t k = 0; k < ng; k++)
+        fprintf(out, "  %6zu  %s: %s\n", g[k].n, g[k].fuzzer, g[k].why);
+    size_t listed = 0;
+    for (size_t i = 0; i < ts->n && listed < CANCELLED_LISTED; i++) {
+        if (outcomes[i].status != CFO_STATUS_CANCELLED)
+            continue;
+        const cfo_task *t = &ts->v[i];
+        fprintf(out, "  %s %s %s%s\n", t->fuzzer->name, t->branch, t->target,
+                ++listed == CANCELLED_LISTED && total > listed ? " ..." : "");
+    }
+}
 
 void cfo_task_record(const cfo_task *t, const cfo_outcome *o, const char *run_id,
                      const char *worker, cfo_record *out)
@@ -121,10 +208,11 @@ void cfo_report_summary(FILE *out, const cfo_taskset *ts, const cfo_outcome *out
                     t->branch, t->target);
         }
     }
+    print_canary(out, ts, outcomes);
     bool header = false;
     for (size_t i = 0; i < ts->n; i++) {
         const cfo_outcome *o = &outcomes[i];
-        if (o->status == CFO_STATUS_PASS)
+        if (shown(&ts->v[i], o) != SHOWN_NOT_PASSED)
             continue;
         if (!header) {
             fprintf(out, "\nNot passed:\n");
@@ -136,6 +224,7 @@ void cfo_report_summary(FILE *out, const cfo_taskset *ts, const cfo_outcome *out
         if (o->log_path != NULL)
             fprintf(out, "            log: %s\n", o->log_path);
     }
+    print_cancelled(out, ts, outcomes);
     fflush(out);
 }
 
@@ -196,6 +285,76 @@ cfo_err cfo_report_json(const char *path, const cfo_taskset *ts, const cfo_outco
     return err;
 }
 
+/* The JUnit element of an outcome: "failure", "error", "skipped", or NULL
+ * for a passing check (the canary failing as it must included). */
+static const char *junit_element(const cfo_task *t, const cfo_outcome *o)
+{
+    if (shown(t, o) == SHOWN_CANARY_OK)
+        return NULL;
+    if (shown(t, o) == SHOWN_CANARY_BROKEN)
+        return "failure";
+    switch (o->status) {
+    case CFO_STATUS_PASS:
+        return NULL;
+    case CFO_STATUS_FAIL:
+    case CFO_STATUS_TIMEOUT:
+    case CFO_STATUS_OOM:
+        return "failure";
+    case CFO_STATUS_ERROR:
+        return "error";
+    case CFO_STATUS_CANCELLED:
+        return "skipped";
+    }
+    return "error";
+}
+
+static size_t junit_count(const cfo_taskset *ts, const cfo_outcome *outcomes, const char *fuzzer,
+                          const char *elem)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ts->n; i++) {
+        const char *e = junit_element(&ts->v[i], &outcomes[i]);
+        n += strcmp(ts->v[i].fuzzer->name, fuzzer) == 0 && e != NULL && strcmp(e, elem) == 0;
+    }
+    return n;
+}
+
+static void junit_outcome(cfo_buf *b, const cfo_task *t, const cfo_outcome *o)
+{
+    cfo_buf_markupf(b, "    <testcase classname=\"%s.%s\" name=\"%s", t->fuzzer->name, t->branch,
+                    t->target);
+    cfo_buf_printf(b, "\" time=\"%.3f\"", o->duration);
+    const char *elem = junit_element(t, o);
+    if (shown(t, o) == SHOWN_CANARY_OK) {
+        cfo_buf_puts(b, ">\n      <system-out>failed as it must: the harness records "
+                        "failures</system-out>\n    </testcase>\n");
+    } else if (elem == NULL) {
+        cfo_buf_puts(b, "/>\n");
+    } else if (strcmp(elem, "skipped") == 0) {
+        /* A budget cut can skip thousands: one line each. */
+        cfo_buf_markupf(b, ">\n      <skipped message=\"%s\"/>\n    </testcase>\n", o->summary);
+    } else {
+        const char *type =
+            shown(t, o) == SHOWN_CANARY_BROKEN ? "harness" : cfo_status_name(o->status);
+        cfo_buf_markupf(b,
+                        ">\n      <%s type=\"%s\" message=\"%s\">commit %s\nreproduce from the "
+                        "worktree root: %s\n%s</%s>\n    </testcase>\n",
+                        elem, type, o->summary, t->commit, o->command, o->tail, elem);
+    }
+}
+
+/* A run whose harness failed (exit 3) says so as a testcase of its own,
+ * first, so a CI test tab shows why even when no task ran. */
+static void junit_harness(cfo_buf *b, const cfo_run_info *info)
+{
+    if (info->exit_code != CFO_EXIT_HARNESS)
+        return;
+    cfo_buf_puts(b, "  <testsuite name=\"cfo\" tests=\"1\" failures=\"0\" errors=\"1\" "
+                    "skipped=\"0\">\n    <testcase classname=\"cfo\" name=\"harness\">\n");
+    cfo_buf_markupf(b, "      <error type=\"harness\" message=\"%s\"/>\n", info->verdict);
+    cfo_buf_puts(b, "    </testcase>\n  </testsuite>\n");
+}
+
 cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outcome *outcomes,
                          const cfo_run_info *info, cfo_diag *d)
 {
@@ -204,6 +363,7 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
     cfo_buf b;
     cfo_buf_init(&b);
     cfo_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"cfo\">\n");
+    junit_harness(&b, info);
     for (size_t k = 0; k < n; k++) {
         double total_time = 0;
         for (size_t i = 0; i < ts->n; i++)
@@ -213,46 +373,16 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
         cfo_buf_printf(&b,
                        "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" "
                        "time=\"%.3f\">\n",
-                       tot[k].tasks,
-                       tot[k].by_status[CFO_STATUS_FAIL] + tot[k].by_status[CFO_STATUS_TIMEOUT] +
-                           tot[k].by_status[CFO_STATUS_OOM],
-                       tot[k].by_status[CFO_STATUS_ERROR], tot[k].by_status[CFO_STATUS_CANCELLED],
-                       total_time);
+                       tot[k].tasks, junit_count(ts, outcomes, tot[k].name, "failure"),
+                       junit_count(ts, outcomes, tot[k].name, "error"),
+                       tot[k].by_status[CFO_STATUS_CANCELLED], total_time);
         cfo_buf_markupf(&b, "    <properties><property name=\"run\" value=\"%s\"/></properties>\n",
                         info->run_id);
         for (size_t i = 0; i < ts->n; i++) {
             const cfo_task *t = &ts->v[i];
             const cfo_outcome *o = &outcomes[i];
-            if (strcmp(t->fuzzer->name, tot[k].name) != 0)
-                continue;
-            cfo_buf_markupf(&b, "    <testcase classname=\"%s.%s\" name=\"%s", t->fuzzer->name,
-                            t->branch, t->target);
-            cfo_buf_printf(&b, "\" time=\"%.3f\"", o->duration);
-            const char *elem = NULL;
-            switch (o->status) {
-            case CFO_STATUS_PASS:
-                break;
-            case CFO_STATUS_FAIL:
-            case CFO_STATUS_TIMEOUT:
-            case CFO_STATUS_OOM:
-                elem = "failure";
-                break;
-            case CFO_STATUS_ERROR:
-                elem = "error";
-                break;
-            case CFO_STATUS_CANCELLED:
-                elem = "skipped";
-                break;
-            }
-            if (elem == NULL) {
-                cfo_buf_puts(&b, "/>\n");
-                continue;
-            }
-            cfo_buf_markupf(&b,
-                            ">\n      <%s type=\"%s\" message=\"%s\">commit %s\nreproduce from the "
-                            "worktree root: %s\n%s</%s>\n    </testcase>\n",
-                            elem, cfo_status_name(o->status), o->summary, t->commit, o->command,
-                            o->tail, elem);
+            if (strcmp(t->fuzzer->name, tot[k].name) == 0)
+                junit_outcome(&b, t, o);
         }
         cfo_buf_puts(&b, "  </testsuite>\n");
     }
@@ -333,6 +463,45 @@ static cfo_err append_file(const char *path, const char *data, size_t len, cfo_d
     return CFO_OK;
 }
 
+/* The canary first: a passing check, or the harness failure it shows. */
+static void md_canary(cfo_buf *b, const cfo_taskset *ts, const cfo_outcome *outcomes)
+{
+    for (size_t i = 0; i < ts->n; i++) {
+        const cfo_task *t = &ts->v[i];
+        shown_as a = shown(t, &outcomes[i]);
+        if (a != SHOWN_CANARY_OK && a != SHOWN_CANARY_BROKEN)
+            continue;
+        cfo_buf_puts(b, a == SHOWN_CANARY_OK ? "- :white_check_mark: canary "
+                                             : "- :x: **harness "
+                                               "failure**: canary ");
+        md_text(b, t->fuzzer->name);
+        cfo_buf_puts(b, " on ");
+        md_code(b, t->branch);
+        if (a == SHOWN_CANARY_OK)
+            cfo_buf_puts(b, ": failed as it must (the harness records failures)\n");
+        else
+            cfo_buf_printf(b, ": ended `%s` instead of failing\n",
+                           cfo_status_name(outcomes[i].status));
+    }
+}
+
+static void md_cancelled(cfo_buf *b, const cfo_taskset *ts, const cfo_outcome *outcomes)
+{
+    cancel_group g[CANCEL_GROUPS];
+    size_t total;
+    size_t ng = group_cancelled(ts, outcomes, g, &total);
+    if (total == 0)
+        return;
+    cfo_buf_printf(b, "\n### Cancelled (%zu)\n\n", total);
+    for (size_t k = 0; k < ng; k++) {
+        cfo_buf_printf(b, "- %zu ", g[k].n);
+        md_text(b, g[k].fuzzer);
+        cfo_buf_puts(b, ": ");
+        md_text(b, g[k].why);
+        cfo_buf_puts(b, "\n");
+    }
+}
+
 cfo_err cfo_report_step_summary(const char *path, const cfo_taskset *ts,
                                 const cfo_outcome *outcomes, const cfo_run_info *info, cfo_diag *d)
 {
@@ -365,18 +534,19 @@ cfo_err cfo_report_step_summary(const char *path, const cfo_taskset *ts,
         }
         cfo_buf_puts(&b, " |\n");
     }
+    md_canary(&b, ts, outcomes);
     size_t bad = 0;
     for (size_t i = 0; i < ts->n; i++)
-        bad += outcomes[i].status != CFO_STATUS_PASS;
+        bad += shown(&ts->v[i], &outcomes[i]) == SHOWN_NOT_PASSED;
     if (bad > 0)
         cfo_buf_printf(&b, "\n### Not passed (%zu)\n\n", bad);
-    size_t shown = 0;
-    for (size_t i = 0; i < ts->n && shown < CFO_STEP_SUMMARY_MAX_TASKS; i++) {
+    size_t listed = 0;
+    for (size_t i = 0; i < ts->n && listed < CFO_STEP_SUMMARY_MAX_TASKS; i++) {
         const cfo_task *t = &ts->v[i];
         const cfo_outcome *o = &outcomes[i];
-        if (o->status == CFO_STATUS_PASS)
+        if (shown(t, o) != SHOWN_NOT_PASSED)
             continue;
-        shown++;
+        listed++;
         cfo_buf_printf(&b, "- **%s** ", cfo_status_name(o->status));
         md_text(&b, t->fuzzer->name);
         cfo_buf_puts(&b, " ");
@@ -398,8 +568,9 @@ cfo_err cfo_report_step_summary(const char *path, const cfo_taskset *ts,
             cfo_buf_puts(&b, "\n");
         }
     }
-    if (shown < bad)
-        cfo_buf_printf(&b, "\n_and %zu more: the JUnit report lists them all._\n", bad - shown);
+    if (listed < bad)
+        cfo_buf_printf(&b, "\n_and %zu more: the JUnit report lists them all._\n", bad - listed);
+    md_cancelled(&b, ts, outcomes);
     cfo_buf_puts(&b, "\n");
     cfo_err err = append_file(path, b.data, b.len, d);
     cfo_buf_fini(&b);

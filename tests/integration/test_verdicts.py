@@ -97,7 +97,10 @@ class Verdicts(unittest.TestCase):
         self.assertEqual(p.returncode, 3, p.stderr)
         self.assertEqual(self.verdict()["exit_code"], 3)
         self.assertIn("dataset could not be written", self.verdict()["verdict"])
-        self.assertTrue(os.path.exists(self.junit))
+        with open(self.junit) as f:
+            junit = f.read()
+        self.assertIn('<testcase classname="cfo" name="harness">', junit)
+        self.assertIn("dataset could not be written", junit)
 
     def test_a_run_stopped_before_its_tasks_still_reports(self):
         # Discovery of an exec fuzzer that fails stops the run at planning.
@@ -126,6 +129,36 @@ class Verdicts(unittest.TestCase):
         self.assertEqual(self.verdict()["exit_code"], 3)
         self.assertEqual(self.verdict()["tasks"], [])
         self.assertTrue(os.path.exists(self.junit))
+
+    def test_a_healthy_runs_reports_show_the_canary_as_a_passing_check(self):
+        summary = os.path.join(self.tmp.path, "step.md")
+        p = run(self.argv("--fuzzer", "CANARY", "--fuzzer", "QUICK"),
+                env={"GITHUB_STEP_SUMMARY": summary})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(self.junit) as f:
+            junit = f.read()
+        self.assertNotIn("<failure", junit)
+        self.assertIn("failed as it must", junit)
+        with open(summary) as f:
+            md = f.read()
+        self.assertNotIn("Not passed", md)
+        self.assertIn("failed as it must", md)
+        self.assertNotIn("Not passed", p.stdout)
+        self.assertIn("Canary CANARY on main: failed as it must", p.stdout)
+
+    def test_a_budget_cut_of_many_tasks_is_summarised(self):
+        with open(os.path.join(self.repo, "cfo.ini"), "a") as f:
+            f.write('\n[fuzzer "MANY"]\nkind = exec\nneeds_working_dir = false\n'
+                    'discover = seq -f t%g 1 10000\nrun = sleep 1\n')
+        cfotest.git(self.repo, "commit", "-qam", "many")
+        p = run(self.argv("--fuzzer", "MANY", "--budget", "3s", "--concurrency", "2",
+                          "--allow-incomplete"), timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("Cancelled: ", p.stdout)
+        self.assertLess(len(p.stdout.splitlines()), 50, p.stdout[-3000:])
+        self.assertLess(os.path.getsize(self.junit), 5 << 20)
+        with open(self.junit) as f:
+            self.assertGreater(f.read().count("<skipped"), 9000)
 
 
 if __name__ == "__main__":
