@@ -107,12 +107,66 @@ static void run_focus(const char *top, const char *ref, const char *sha, const c
     cfo_capture_fini(&cap);
 }
 
+/* Runs git with argv in top; its exit status, or -1 when it could not run.
+ * Its output is thrown away. */
+static int git_status(const char *top, char *const *argv)
+{
+    cfo_capture cap;
+    memset(&cap, 0, sizeof cap);
+    if (cfo_exec_capture(argv, top, NULL, GIT_TIMEOUT_MS, DIFF_MAX, &cap, NULL) != CFO_OK) {
+        cfo_capture_fini(&cap);
+        return -1;
+    }
+    int status = cap.exit_code;
+    cfo_capture_fini(&cap);
+    return status;
+}
+
+/* The diff needs ref to be a commit and its merge base with sha to be in
+ * the clone. A shallow clone (a CI checkout's default) is deepened from its
+ * remote when it can be; otherwise the error says what to change. */
+static cfo_err check_base(const char *top, const char *ref, const char *sha, cfo_diag *d)
+{
+    char *commit = cfo_xasprintf("%s^{commit}", ref);
+    char *verify[] = {"git", "rev-parse", "--verify", "--quiet", commit, NULL};
+    int known = git_status(top, verify);
+    free(commit);
+    if (known != 0)
+        return cfo_diag_set(d, CFO_EINVAL,
+                            "--changed-since %s: no such commit, branch or tag in %s", ref, top);
+    char *base[] = {"git", "merge-base", (char *)ref, (char *)sha, NULL};
+    if (git_status(top, base) == 0)
+        return CFO_OK;
+    char *is_shallow[] = {"git", "rev-parse", "--is-shallow-repository", NULL};
+    cfo_capture cap;
+    memset(&cap, 0, sizeof cap);
+    bool shallow =
+        cfo_exec_capture(is_shallow, top, NULL, GIT_TIMEOUT_MS, 64, &cap, NULL) == CFO_OK &&
+        cap.exit_code == 0 && cap.out != NULL && strncmp(cap.out, "true", 4) == 0;
+    cfo_capture_fini(&cap);
+    if (!shallow)
+        return cfo_diag_set(d, CFO_EINVAL, "--changed-since %s: it has no common history with %s",
+                            ref, sha);
+    cfo_info("--changed-since %s: the clone is shallow; fetching the rest of its history", ref);
+    char *unshallow[] = {"git", "fetch", "--quiet", "--unshallow", NULL};
+    if (git_status(top, unshallow) == 0 && git_status(top, base) == 0)
+        return CFO_OK;
+    return cfo_diag_set(d, CFO_EINVAL,
+                        "--changed-since %s: the clone is shallow and the history that joins %s "
+                        "to %s is not in it, nor could it be fetched: check out the whole "
+                        "history (actions/checkout with fetch-depth: 0, or git fetch --unshallow)",
+                        ref, ref, sha);
+}
+
 cfo_err cfo_changes_load(const char *top, const char *ref, const char *sha, const cfo_config *cfg,
                          cfo_change_set *out, cfo_diag *d)
 {
     memset(out, 0, sizeof *out);
     if (ref[0] == '-' || ref[0] == '\0')
         return cfo_diag_set(d, CFO_EINVAL, "invalid --changed-since '%s'", ref);
+    cfo_err base = check_base(top, ref, sha, d);
+    if (base != CFO_OK)
+        return base;
     cfo_strv_init(&out->files);
     cfo_strv_init(&out->focus);
     char range[200];

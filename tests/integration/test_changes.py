@@ -134,5 +134,64 @@ class ExecChanges(unittest.TestCase):
         self.assertIn("built-in rules decide alone", err)
 
 
+SHALLOW_CONFIG = """
+[fuzzer "PATHS"]
+kind = exec
+needs_working_dir = false
+discover = ./list.sh
+run = true
+paths = a/* -> ta, b/* -> tb
+"""
+
+
+class ShallowClones(unittest.TestCase):
+    """A CI checkout is shallow by default: the merge base --changed-since
+    needs is fetched when the remote can be reached, and otherwise the error
+    names the cause and the fix; a bad ref is named as such."""
+
+    def setUp(self):
+        self.tmp = cfotest.TempDir()
+        self.origin = os.path.join(self.tmp.path, "origin")
+        cfotest.make_repo(self.origin, {"cfo.ini": SHALLOW_CONFIG,
+                                        "list.sh": ("#!/bin/sh\necho ta\necho tb\n", 0o755),
+                                        "a/x": "1\n", "b/y": "1\n"})
+        for i in range(3):
+            with open(os.path.join(self.origin, "b", "y"), "w") as f:
+                f.write("%d\n" % i)
+            git(self.origin, "commit", "-qam", "main %d" % i)
+        git(self.origin, "checkout", "-qb", "feature")
+        with open(os.path.join(self.origin, "a", "x"), "w") as f:
+            f.write("changed\n")
+        git(self.origin, "commit", "-qam", "feature touches a/")
+        self.clone = os.path.join(self.tmp.path, "clone")
+        run(["git", "clone", "-q", "--depth", "1", "--no-single-branch", "-b", "feature",
+             "file://" + self.origin, self.clone], check=0)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def dry_run(self, ref):
+        return run([binary("cfo"), "--repo", self.clone, "--dry-run", "--changed-since", ref])
+
+    def test_a_shallow_clone_is_deepened(self):
+        p = self.dry_run("origin/main")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([line.split("\t")[3] for line in p.stdout.splitlines()], ["ta"])
+        self.assertIn("the clone is shallow", p.stderr)
+
+    def test_a_shallow_clone_that_cannot_be_deepened_names_the_fix(self):
+        git(self.clone, "remote", "set-url", "origin", "file:///nonexistent/origin")
+        p = self.dry_run("origin/main")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("fetch-depth: 0", p.stderr)
+        self.assertNotIn("no merge base", p.stderr)
+
+    def test_a_bad_ref_is_named(self):
+        p = self.dry_run("no-such-branch")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--changed-since no-such-branch: no such commit, branch or tag", p.stderr)
+        self.assertNotIn("Use '--' to separate paths", p.stderr)
+
+
 if __name__ == "__main__":
     cfotest.main()
