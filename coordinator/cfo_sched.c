@@ -43,6 +43,7 @@ typedef struct session {
     size_t held, done;
     bool *can; /* per fuzzer index */
     int64_t last_seen, last_sent;
+    bool leaving; /* it handed a task back: it is going, give it nothing more */
 } session;
 
 /* Queued tasks of one fuzzer, in task order (retries go to the front). */
@@ -69,6 +70,7 @@ typedef struct sched {
     int nsessions;
     int64_t hb, start, deadline, cancel_until;
     bool cancelling;
+    char cancel_why[128]; /* why the run is cancelling, for the tasks it stops */
     size_t failed;
     int rr;              /* round-robin start for dispatch */
     size_t ignored;      /* bad messages from peers without a session */
@@ -217,6 +219,19 @@ static void requeue(sched *s, size_t t, bool died)
     fq_push_front(&s->queues[k->fuzzer], t);
 }
 
+/* A task its worker stopped and handed back before leaving: queued again at
+ * the same attempt (nothing of it was lost), first in line. */
+static void hand_back(sched *s, size_t t)
+{
+    stask *k = &s->tasks[t];
+    assert(k->state == TASK_RUNNING && k->holder >= 0);
+    attempt_ended(s, t);
+    k->state = TASK_QUEUED;
+    k->holder = -1;
+    s->stats->requeued++;
+    fq_push_front(&s->queues[k->fuzzer], t);
+}
+
 #ifndef NDEBUG
 /* The tasks running with session w as their holder: what its held counts. */
 static size_t held_by(const sched *s, int w)
@@ -304,7 +319,8 @@ static void dispatch(sched *s)
     for (int k = 0; k < s->nsessions; k++) {
         int w = (s->rr + k) % s->nsessions;
         session *ss = &s->sessions[w];
-        while (ss->live && ss->credit > 0 && (s->o->max_running == 0 || out < s->o->max_running)) {
+        while (ss->live && !ss->leaving && ss->credit > 0 &&
+               (s->o->max_running == 0 || out < s->o->max_running)) {
             int best = next_queue(s, ss, spent);
             if (best < 0)
                 break;
@@ -588,10 +604,18 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
         ss->held--;
         cfo_info("worker %s gave back %s %s; it goes back to the queue", ss->id,
                  s->ts->v[t].fuzzer->name, s->ts->v[t].target);
-        requeue(s, t, false);
+        /* Handed back whole, by a worker that is leaving: the same attempt,
+         * for another worker. */
+        ss->leaving = true;
+        hand_back(s, t);
         return;
     }
     outcome_from_result(s, t, w, r);
+    if (r->status == CFO_STATUS_CANCELLED) {
+        /* The worker knows it was stopped; the run knows why. */
+        free(s->out[t].summary);
+        s->out[t].summary = cfo_xasprintf("cancelled while running: %s", s->cancel_why);
+    }
     if (!result_readable(s, t, w))
         return;
     /* A cancellation is no result: a resumed run runs the task again. */
@@ -738,6 +762,7 @@ static void check_peers(sched *s, int64_t now)
 static void start_cancelling(sched *s, const char *why)
 {
     s->cancelling = true;
+    snprintf(s->cancel_why, sizeof s->cancel_why, "%s", why);
     int64_t grace = s->o->grace_ms > 0 ? s->o->grace_ms : 5000;
     /* Long enough for workers to stop their tasks' process groups and
      * report, short enough that a vanished worker does not hold the run. */
@@ -748,8 +773,10 @@ static void start_cancelling(sched *s, const char *why)
         /* A running task has a live holder. */
         assert(k->state != TASK_RUNNING || (k->holder >= 0 && s->sessions[k->holder].live));
         if (k->state == TASK_QUEUED) {
-            char msg[128];
-            snprintf(msg, sizeof msg, "not started: %s", why);
+            char msg[192];
+            snprintf(msg, sizeof msg, "%s: %s",
+                     k->attempt > 1 ? "not run again after its worker was lost" : "not started",
+                     why);
             cfo_outcome_cancelled(&s->out[t], msg);
             finish(s, t);
         } else if (k->state == TASK_RUNNING && k->holder >= 0) {

@@ -760,6 +760,33 @@ static void test_a_live_workers_name_cannot_be_taken(void **state)
     assert_int_equal(fx.stats.requeued, 0);
 }
 
+/* A task a leaving worker hands back keeps its attempt, and goes to
+ * another worker: never back to the one that is leaving. */
+static void test_a_handed_back_task_keeps_its_attempt_for_another_worker(void **state)
+{
+    (void)state;
+    start(1, 1000, 0);
+    peer *a = peer_open(0);
+    peer_hello(a, "a", 1, NULL, 0);
+    expect_welcome(a, 1000);
+    expect_task(a, 0, 1);
+    peer_result(a, 0, 1, CFO_STATUS_CANCELLED, "cancelled: the worker is leaving");
+    expect_ref(a, CFO_MSG_ACK, 0, 1);
+    peer_credit(a, 1);
+    barrier();
+    expect_quiet(a); /* not given back to the one leaving */
+    peer_simple(a, CFO_MSG_BYE);
+    peer *b = peer_open(0);
+    peer_hello(b, "b", 1, NULL, 0);
+    expect_welcome(b, 1000);
+    expect_task(b, 0, 1);
+    peer_result(b, 0, 1, CFO_STATUS_PASS, "passed");
+    expect_ref(b, CFO_MSG_ACK, 0, 1);
+    expect_simple(b, CFO_MSG_BYE);
+    wait_run_end(WAIT_MS);
+    expect_outcome(0, CFO_STATUS_PASS, 1, "b");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -777,6 +804,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hello_cannot_claim_tasks_never_given, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hello_cannot_inflate_attempts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_live_workers_name_cannot_be_taken, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_handed_back_task_keeps_its_attempt_for_another_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_the_dataset_would_refuse_is_not_committed,
                                         setup, teardown),
     };

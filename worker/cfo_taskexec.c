@@ -182,7 +182,7 @@ void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const cha
         break;
     case CFO_EXEC_CANCELLED:
         o->status = CFO_STATUS_CANCELLED;
-        what = "stopped at the run's deadline";
+        what = "stopped: the coordinator cancelled it or the worker is leaving";
         break;
     case CFO_EXEC_OOM:
         o->status = CFO_STATUS_OOM;
