@@ -84,6 +84,10 @@ static const cfo_option options[] = {
     {"report", CFO_OPT_STRING, BOTH, AT(report), "FILE", .help = "write a JSON run report"},
     {"junit", CFO_OPT_STRING, BOTH, AT(junit), "FILE",
      .help = "write JUnit XML (one testcase per task)"},
+    {"joblog", CFO_OPT_STRING, BOTH, AT(joblog), "FILE",
+     .help = "one line per finished task, in GNU parallel's joblog\n"
+             "columns (Seq, Host, Starttime, JobRuntime, Send, Receive,\n"
+             "Exitval, Signal, Command)"},
     {"workdir", CFO_OPT_STRING, BOTH, AT(workdir), "DIR",
      .help = "where worktrees are made (default: .cfo/work in the\n"
              "repository)"},
@@ -105,7 +109,7 @@ static const cfo_option options[] = {
     {"quiet", CFO_OPT_FLAG, BOTH, AT(quiet), .help = "no progress lines"},
     {"log-format", CFO_OPT_CHOICE, BOTH, AT(log_format), "FORMAT", .choices = log_formats,
      .help = "text (default) or json: every log and progress line as\n"
-             "one JSON object"},
+             "one JSON object, and one when each task starts and ends"},
     {"version", CFO_OPT_VERSION, BOTH, .help = "print the version and exit"},
     {"help", CFO_OPT_HELP, BOTH, .help = "this text"},
     {.name = NULL},

@@ -72,6 +72,7 @@ typedef struct run {
     void *zctx, *router;
     cfo_zap *zap;
     cfo_local_worker_spec spec;
+    FILE *joblog; /* --joblog, open while the run executes */
     void *worker; /* the local worker's handle, while it runs */
     cfo_sched_stats stats;
     bool uploaded; /* --upload wrote the dataset */
@@ -399,6 +400,8 @@ static void schedule(run *r)
         .reload = &reload_requested,
         .journal = r->journal,
         .started_wall_ms = r->started_wall_ms,
+        .joblog = r->joblog,
+        .events_json = r->c.log_format == 1,
     };
     cfo_sched_run(&r->ts, &so, r->outcomes, &r->stats);
 }
@@ -411,6 +414,17 @@ static int execute(run *r)
             if (!r->outcomes[i].done)
                 cfo_outcome_cancelled(&r->outcomes[i], "not run: --resume-upload-only");
         return 0;
+    }
+    if (r->c.joblog != NULL) {
+        r->joblog = fopen(r->c.joblog, "w");
+        if (r->joblog == NULL) {
+            cfo_diag d = {{0}};
+            cfo_diag_set(&d, CFO_EIO, "cannot write the joblog %s: %s", r->c.joblog,
+                         strerror(errno));
+            return fail(r, &d, CFO_EXIT_HARNESS);
+        }
+        fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
+              r->joblog);
     }
     r->zctx = zmq_ctx_new();
     char inproc[64];
@@ -658,6 +672,8 @@ static void run_fini(run *r)
         local_worker_leave = 1;
         r->local->join(r->worker);
     }
+    if (r->joblog != NULL)
+        fclose(r->joblog);
     if (r->router != NULL)
         zmq_close(r->router);
     cfo_zap_stop(&r->zap);

@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yajl/yajl_gen.h>
 #include <zmq.h>
 
 #include "cfo_curve.h"
 #include "cfo_journal.h"
+#include "cfo_json.h"
 #include "cfo_log.h"
 #include "cfo_progress.h"
 #include "cfo_proto.h"
@@ -169,6 +171,54 @@ static void attempt_ended(sched *s, size_t t)
     assert(s->out_n[k->fuzzer] >= 0);
 }
 
+/* One JSON object on stderr for a task starting or ending (--log-format
+ * json): the events a CI can follow task by task. */
+static void task_event(sched *s, size_t t, const char *event, const char *worker)
+{
+    if (!s->o->events_json)
+        return;
+    const cfo_task *task = &s->ts->v[t];
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(g);
+    cfo_json_time(g, "time", cfo_wall_ms());
+    cfo_json_str(g, "event", event);
+    cfo_json_str(g, "fuzzer", task->fuzzer->name);
+    cfo_json_str(g, "branch", task->branch);
+    cfo_json_str(g, "target", task->target);
+    cfo_json_int(g, "task", (long long)t);
+    cfo_json_int(g, "attempt", s->tasks[t].attempt);
+    cfo_json_str(g, "worker", worker ? worker : "");
+    if (strcmp(event, "task_end") == 0) {
+        cfo_json_str(g, "status", cfo_status_name(s->out[t].status));
+        cfo_json_key(g, "duration");
+        yajl_gen_double(g, s->out[t].duration);
+    }
+    yajl_gen_map_close(g);
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    fprintf(stderr, "%.*s\n", (int)len, (const char *)buf);
+    fflush(stderr);
+    yajl_gen_free(g);
+}
+
+/* A GNU parallel joblog line of a task that ran (--joblog). */
+static void joblog_line(sched *s, size_t t)
+{
+    static size_t seq;
+    const cfo_outcome *o = &s->out[t];
+    if (s->o->joblog == NULL || o->status == CFO_STATUS_CANCELLED)
+        return;
+    double end = (double)o->end_wall_ms / 1000.0;
+    fprintf(s->o->joblog, "%zu\t%s\t%.3f\t%.3f\t0\t0\t%d\t%d\t", ++seq, o->worker ? o->worker : "-",
+            end - o->duration, o->duration, o->exit_code < 0 ? -1 : o->exit_code, o->term_signal);
+    if (o->command != NULL)
+        fprintf(s->o->joblog, "%s\n", o->command);
+    else
+        fprintf(s->o->joblog, "cfo-fuzz %s %s\n", s->ts->v[t].fuzzer->name, s->ts->v[t].target);
+    fflush(s->o->joblog);
+}
+
 static void finish(sched *s, size_t t)
 {
     assert(s->tasks[t].state != TASK_DONE); /* a task ends once */
@@ -181,6 +231,8 @@ static void finish(sched *s, size_t t)
     if (st == CFO_STATUS_FAIL || st == CFO_STATUS_TIMEOUT || st == CFO_STATUS_OOM ||
         st == CFO_STATUS_ERROR)
         s->failed++;
+    task_event(s, t, "task_end", s->out[t].worker);
+    joblog_line(s, t);
 }
 
 static void requeue(sched *s, size_t t, bool died)
@@ -348,6 +400,7 @@ static void dispatch(sched *s)
             attempt_out(s, t, now);
             s->tasks[t].holder = w;
             note_given(s, t, ss);
+            task_event(s, t, "task_start", ss->id);
             assert(ss->credit > 0);
             ss->held++;
             ss->credit--;

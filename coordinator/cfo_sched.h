@@ -33,6 +33,11 @@ typedef struct cfo_sched_opts {
     FILE *progress;          /* progress lines; NULL: none */
     bool progress_tty;       /* redraw one line in place */
     bool progress_json;      /* one JSON object per update */
+    /* Per-task events: a GNU parallel joblog line per finished task (NULL:
+     * none), and with events_json a JSON object on stderr when each task
+     * starts and ends. */
+    FILE *joblog;
+    bool events_json;
     int64_t progress_every_ms;
     volatile sig_atomic_t *stop; /* set from a signal handler to stop */
     /* CURVE: the ZAP handler that admitted the workers (NULL: no CURVE), and a
