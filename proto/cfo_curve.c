@@ -211,7 +211,7 @@ bool cfo_zap_allows(cfo_zap *z, const char *key)
 {
     pthread_mutex_lock(&z->mu);
     const char *k = key;
-    bool found = bsearch(&k, z->keys, z->nkeys, sizeof *z->keys, key_cmp) != NULL;
+    bool found = z->nkeys > 0 && bsearch(&k, z->keys, z->nkeys, sizeof *z->keys, key_cmp) != NULL;
     pthread_mutex_unlock(&z->mu);
     return found;
 }
