@@ -25,10 +25,10 @@ EXAMPLE = os.path.join(cfotest.SRC, "examples", "fuzz-parser")
 # passed as -x) finds the crash in seconds (a short per-input timeout keeps
 # the hangs it runs into from eating its time). The fuzz times leave a wide
 # margin; the crash inputs come from fuzzing, not from the test.
-LIBFUZZER_TIME = "20s"
+LIBFUZZER_TIME = "30s"
 LIBFUZZER_SECOND_TIME = "10s"
 LIBFUZZER_SINGLE_HOST_TIME = "15s"
-AFL_TIME = "45s"
+AFL_TIME = "60s"
 SYNC_INTERVAL = "3s"
 # Every run must end well inside this (fuzzing + triage + build).
 RUN_BOUND = 300
