@@ -37,7 +37,7 @@ critical = true
 
 [fuzzer "HOLD"]
 kind = exec
-run = sleep 300
+run = sleep 300.4242
 critical = false
 """
 
@@ -80,7 +80,10 @@ class Verdicts(unittest.TestCase):
                                           "--concurrency", "2"),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            wait_for(lambda: cfotest.processes_with("sleep 300"), 30, "the held task to start")
+            # A token no other test's process carries: the signal must reach
+            # cfo once its task runs, not before its handlers are in place.
+            wait_for(lambda: cfotest.processes_with("sleep 300.4242"), 30,
+                     "the held task to start")
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=60)
         finally:
