@@ -131,12 +131,7 @@ static char *default_id(void)
 
 static void install_signals(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cfo_exec_catch_stop(on_stop_signal, NULL, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 

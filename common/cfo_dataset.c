@@ -747,7 +747,7 @@ static cfo_err on_status(cfo_dataset_parser *p, yajl_status st, const unsigned c
 }
 
 /* Raw bytes one string may take: every byte of the longest string field
- * written as a six-byte \uXXXX escape. */
+ * written as a six-byte \u escape. */
 #define STRING_RAW_MAX (6 * (size_t)CFO_RECORD_MAX_STRING + 2)
 
 /* Follows the strings of data (the next len bytes of the input) and fails

@@ -304,13 +304,11 @@ static int plan(run *r)
 
 static void install_signals(void)
 {
+    cfo_exec_catch_stop(on_stop_signal, NULL, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     sa.sa_handler = on_reload_signal;
+    sigemptyset(&sa.sa_mask);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }

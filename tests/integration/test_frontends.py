@@ -60,6 +60,34 @@ class FrontEnds(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("is not one of cfo-coordinator's", p.stderr)
 
+    def test_new_options_refuse_garbage(self):
+        repo = os.path.join(self.tmp.path, "garbage-repo")
+        cfotest.make_repo(repo, {"README": "x\n"})
+        cases = [
+            ([binary("cfo-worker"), "--connect", "tcp://127.0.0.1:1", "--connect-timeout", "soon"],
+             "--connect-timeout"),
+            ([binary("cfo"), "--repo", repo, "--keep-worktrees=yes"], "--keep-worktrees"),
+            ([binary("cfo"), "--repo", repo, "--joblog"], "--joblog"),
+        ]
+        for argv, name in cases:
+            p = run(argv, env=clean_env(), timeout=60)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(name, p.stderr)
+        # A joblog that cannot be written stops the run before any task.
+        p = run([binary("cfo"), "--repo", repo, "--fuzzer", "CANARY",
+                 "--joblog", os.path.join(self.tmp.path, "no", "such", "dir", "jobs")],
+                env=clean_env(), timeout=60)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("cannot write the joblog", p.stderr)
+        # skip_passed takes a boolean, and says which line does not.
+        ini = os.path.join(self.tmp.path, "bad.ini")
+        with open(ini, "w") as f:
+            f.write('[fuzzer "X"]\nkind = canary\nskip_passed = sometimes\n')
+        p = run([binary("cfo"), "--repo", repo, "--config", ini, "--dry-run"], env=clean_env())
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("bad.ini:3", p.stderr)
+        self.assertIn("skip_passed", p.stderr)
+
     def test_config_rule(self):
         repo = os.path.join(self.tmp.path, "repo")
         cfotest.make_repo(repo, {"README": "x\n"})
