@@ -77,6 +77,11 @@ typedef struct sched {
     int rr;              /* round-robin start for dispatch */
     size_t ignored;      /* bad messages from peers without a session */
     size_t commits_here; /* results committed by this process */
+    /* Re-offers a HELLO may still have answered this second: each costs
+     * the coordinator a lookup and a reply, so a flood of HELLOs is told to
+     * retry later rather than crowd out the workers' results. */
+    double reoffer_tokens;
+    int64_t reoffer_refilled;
 } sched;
 
 /* ---- queues ---- */
@@ -496,6 +501,34 @@ static void refuse(sched *s, int sock, const cfo_wire_in *in, const char *reason
     send_raw(s, sock, in->routing_id, in->id_len, &bye);
 }
 
+/* Re-offered results answered a second at most (and the burst allowed):
+ * far more than honest reconnects need, bounded for a flood. */
+#define REOFFERS_PER_S 8192.0
+
+/* Whether h's re-offers may be answered now; takes them from the budget. */
+static bool reoffers_affordable(sched *s, const cfo_msg_hello *h)
+{
+    int64_t now = cfo_now_ms();
+    s->reoffer_tokens += (double)(now - s->reoffer_refilled) * REOFFERS_PER_S / 1000.0;
+    if (s->reoffer_tokens > REOFFERS_PER_S)
+        s->reoffer_tokens = REOFFERS_PER_S;
+    s->reoffer_refilled = now;
+    if ((double)h->npending > s->reoffer_tokens)
+        return false;
+    s->reoffer_tokens -= (double)h->npending;
+    return true;
+}
+
+/* Why a HELLO is refused before it gets a session, or NULL. */
+static const char *hello_refusal(sched *s, const cfo_msg_hello *h)
+{
+    if (h->npending > CFO_PROTO_MAX_HELD(h->slots))
+        return "more results re-offered than its slots can hold";
+    if (h->npending > 0 && !reoffers_affordable(s, h))
+        return CFO_PROTO_RETRY_LATER ": busy answering re-offered results";
+    return NULL;
+}
+
 static void on_hello(sched *s, int sock, const cfo_wire_in *in)
 {
     const cfo_msg_hello *h = &in->msg.u.hello;
@@ -521,6 +554,11 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
         (s->sessions[old].key[0] == '\0' || strcmp(s->sessions[old].key, in->user_id) != 0)) {
         cfo_warn("refused a second worker named %s: a live session holds that name", h->worker_id);
         refuse(s, sock, in, CFO_PROTO_RETRY_LATER ": worker id in use");
+        return;
+    }
+    const char *refusal = hello_refusal(s, h);
+    if (refusal != NULL) {
+        refuse(s, sock, in, refusal);
         return;
     }
     w = new_session(s);
@@ -899,6 +937,8 @@ static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
     s->stats = stats;
     s->hb = o->heartbeat_ms > 0 ? o->heartbeat_ms : CFO_SCHED_DEFAULT_HEARTBEAT_MS;
     s->start = cfo_now_ms();
+    s->reoffer_tokens = REOFFERS_PER_S;
+    s->reoffer_refilled = s->start;
     /* A resumed run's budget counts from its first start. */
     int64_t spent = o->started_wall_ms > 0 ? cfo_wall_ms() - o->started_wall_ms : 0;
     s->deadline = s->start + o->budget_ms - (spent > 0 ? spent : 0);

@@ -29,6 +29,11 @@
 #define CFO_PROTO_MAX_PENDING 4096         /* results re-offered in HELLO */
 #define CFO_PROTO_MAX_DEPTH 4              /* container nesting */
 #define CFO_PROTO_MAX_SLOTS 1024
+/* Tasks and unacknowledged results a worker of that many slots may hold:
+ * its credit (slots plus the coordinator's prefetch) with room for results
+ * that outlived a reconnect. The worker ignores tasks past it; the
+ * coordinator refuses a HELLO that re-offers more. */
+#define CFO_PROTO_MAX_HELD(slots) (2 * (size_t)(slots) + 64)
 /* A BYE whose reason starts with this is "not now": the worker connects
  * again after a backoff instead of leaving (a full session table, its name
  * held by a live session). */

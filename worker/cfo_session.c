@@ -67,11 +67,7 @@ typedef struct worker {
     unsigned warned, suppressed;
 } worker;
 
-/* Tasks a worker holds at most, finished ones awaiting their ACK included:
- * its slots, as many again ahead of them (a coordinator's prefetch, cfo's
- * local worker), and room for a result or two in flight. A coordinator that
- * sends more is not obeyed. */
-#define HELD_MAX(slots) (2 * (size_t)(slots) + 64)
+/* Warnings about the coordinator: at most WARN_PER_WINDOW a window. */
 #define WARN_WINDOW_MS 10000
 #define WARN_PER_WINDOW 5
 
@@ -180,15 +176,19 @@ static void free_held(held *h)
 
 /* A warning about the coordinator, at most WARN_PER_WINDOW in a window:
  * a flood of bad frames must not become a flood of log lines. */
+static void warn_window_end(worker *w, int64_t now)
+{
+    if (now - w->warn_window < WARN_WINDOW_MS)
+        return;
+    if (w->suppressed > 0)
+        cfo_warn("%u more warnings about the coordinator were left out", w->suppressed);
+    w->warn_window = now;
+    w->warned = w->suppressed = 0;
+}
+
 static void warn_limited(worker *w, const char *fmt, const char *arg)
 {
-    int64_t now = cfo_now_ms();
-    if (now - w->warn_window >= WARN_WINDOW_MS) {
-        if (w->suppressed > 0)
-            cfo_warn("%u more warnings about the coordinator were left out", w->suppressed);
-        w->warn_window = now;
-        w->warned = w->suppressed = 0;
-    }
+    warn_window_end(w, cfo_now_ms());
     if (w->warned++ < WARN_PER_WINDOW)
         cfo_warn(fmt, arg);
     else
@@ -343,7 +343,7 @@ static void on_welcome(worker *w, const cfo_msg_welcome *m)
 
 static void on_task(worker *w, cfo_msg_task *t)
 {
-    if (w->nheld >= HELD_MAX(w->o->slots)) {
+    if (w->nheld >= CFO_PROTO_MAX_HELD(w->o->slots)) {
         warn_limited(w, "the coordinator sent %s task beyond this worker's credit; ignored", "a");
         return;
     }
@@ -666,6 +666,10 @@ int cfo_session_run(const cfo_session_opts *o)
             break;
         }
         keep_alive(&w, now);
+        /* What a flood left out is said when its window ends, not at the
+         * next warning, which may never come. */
+        if (w.suppressed > 0)
+            warn_window_end(&w, now);
         if (!poll_once(&w))
             break;
     }

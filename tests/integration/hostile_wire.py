@@ -62,6 +62,29 @@ def result(task_id, attempt, status="pass", count=1, findings=0, duration=0.1,
     return [pack([VERSION, RESULT, task_id, attempt]), pack(payload)]
 
 
+def welcome(run_id, heartbeat_ms):
+    """WELCOME (coordinator to worker): [1, 2, run_id, heartbeat_ms]."""
+    return [pack([VERSION, WELCOME, run_id, heartbeat_ms])]
+
+
+def task(task_id, attempt, fuzzer, branch, commit, target, timeout_ms=60000, deadline_ms=0):
+    """TASK (coordinator to worker): [1, 4, task_id, attempt, fuzzer, branch,
+    commit, target, timeout_ms, deadline_ms]."""
+    return [pack([VERSION, TASK, task_id, attempt, fuzzer, branch, commit, target, timeout_ms,
+                  deadline_ms])]
+
+
+def kind(frame):
+    """The type of a header frame, or None when it is not one."""
+    try:
+        head = msgpack.unpackb(frame, raw=False, strict_map_key=False)
+    except Exception:  # noqa: BLE001 -- anything undecodable is "not one"
+        return None
+    if isinstance(head, list) and len(head) >= 2 and head[0] == VERSION:
+        return head[1]
+    return None
+
+
 class Message:
     """A decoded message from the coordinator: type, its header fields."""
 

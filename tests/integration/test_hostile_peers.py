@@ -343,6 +343,205 @@ class HostileWorkers(unittest.TestCase):
         summary("far-future-result", tasks=len(recs), refused=2,
                 seconds="%.1f" % (time.monotonic() - t0))
 
+    def test_a_live_workers_name_cannot_be_taken_without_curve(self):
+        t0 = time.monotonic()
+        gate = None
+        self.s = s = Scene(4, GATE="")
+        gate = s.path("gate")
+        s.env["GATE"] = gate
+        coord = s.coordinator()
+        s.wait_log("coordinator", "serving workers on")
+        honest = s.worker("honest", "--slots", "2")
+        wait_for(lambda: s.started() >= 2, 60, "the honest worker's first two tasks to start")
+        impostors = []
+        for _ in range(20):
+            p = s.peer()
+            p.send(hw.hello("honest", 1, ["SEQ"], [(t, 1) for t in range(s.n)]))
+            self.assertTrue(p.pump(lambda p: p.of(hw.BYE, hw.WELCOME), 30),
+                            "no answer to an impostor: %r" % p.got)
+            impostors.append(p)
+        for p in impostors:
+            self.assertEqual(p.of(hw.WELCOME), [], "an impostor was welcomed under a live name")
+            reason = p.of(hw.BYE)[0].fields[0]
+            self.assertTrue(reason.startswith("retry later"), reason)
+        with open(gate, "w"):
+            pass
+        self.finish(coord, honest)
+        recs = s.check_once(self, s.records())
+        for r in recs.values():
+            self.assertEqual((r["worker"], r["attempt"], r["status"]), ("honest", 1, "pass"), r)
+        summary("name-taken", impostors=len(impostors), tasks=len(recs),
+                seconds="%.1f" % (time.monotonic() - t0))
+
+    def test_a_full_session_table_tells_a_new_worker_to_retry_later(self):
+        t0 = time.monotonic()
+        self.s = s = Scene(3)
+        coord = s.coordinator()
+        s.wait_log("coordinator", "serving workers on")
+        s.ctx = zmq.Context()
+        s.ctx.max_sockets = 4096
+        idle = []
+        for i in range(1024):
+            p = s.peer()
+            # A fuzzer the run does not have: a session that is given nothing.
+            p.send(hw.hello("idle-%d" % i, 1, ["NOPE"], []))
+            idle.append(p)
+
+        def keep_alive():
+            now = time.monotonic()
+            for p in idle:
+                if now - p.last_sent >= 0.2:
+                    p.send(hw.heartbeat())
+                p.sock.poll(0)  # reads nothing: what it is sent stays queued, bounded by HWM
+
+        wait_for(lambda: keep_alive() or s.log("coordinator").count(" joined: ") >= 1024, 120,
+                 "1024 idle sessions")
+        honest = s.worker("honest", "--slots", "2")
+        wait_for(lambda: keep_alive() or "too many workers" in s.log("honest"), 60,
+                 "the honest worker to be told the table is full")
+        self.assertIsNone(honest.poll(), "the honest worker gave up: " + s.log("honest")[-2000:])
+        self.assertEqual(s.started(), 0)
+        # Half the idle sessions go silent: they die, and the honest worker
+        # gets in on a later try.
+        for p in idle[:512]:
+            p.close()
+        s.peers = [p for p in s.peers if p not in idle[:512]]
+        del idle[:512]
+        deadline = time.monotonic() + 120
+        while coord.poll() is None and time.monotonic() < deadline:
+            keep_alive()
+            time.sleep(0.05)
+        self.finish(coord, honest)
+        recs = s.check_once(self, s.records())
+        for r in recs.values():
+            self.assertEqual((r["worker"], r["status"]), ("honest", "pass"), r)
+        summary("full-table", sessions=1024, tasks=len(recs),
+                seconds="%.1f" % (time.monotonic() - t0))
+
+    def test_a_hello_flood_neither_starves_nor_drops_the_honest_worker(self):
+        t0 = time.monotonic()
+        self.s = s = Scene(1500)
+        coord = s.coordinator()
+        s.wait_log("coordinator", "serving workers on")
+        rss_before = rss_kb(coord.pid)
+        s.ctx = zmq.Context()
+        floods = []
+        for k in range(4):
+            sock = s.ctx.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.SNDHWM, 64)
+            sock.connect(s.endpoint)
+            floods.append(sock)
+        # Two re-offer more than any worker may hold; two claim 1024 slots,
+        # which allow a list almost as long.
+        lists = [hw.hello("flood", 1, ["NOPE"], [(t, 1) for t in range(4096)]),
+                 hw.hello("flood", 1024, ["NOPE"], [(t, 1) for t in range(2 * 1024 + 64)])]
+        honest = s.worker("honest", "--slots", "2")
+        answers = {}
+        hellos = 0
+        rss_max = rss_before or 0
+        flood_start = time.monotonic()
+        deadline = flood_start + 240
+        while coord.poll() is None and time.monotonic() < deadline:
+            for k, sock in enumerate(floods):
+                try:
+                    sock.send_multipart(lists[k % 2], zmq.NOBLOCK)
+                    hellos += 1
+                except zmq.Again:
+                    pass
+                while sock.poll(0, zmq.POLLIN):
+                    t = hw.kind(sock.recv_multipart()[0])
+                    answers[t] = answers.get(t, 0) + 1
+            rss = rss_kb(coord.pid)
+            rss_max = max(rss_max, rss or 0)
+            time.sleep(0.002)
+        flood_s = time.monotonic() - flood_start
+        for sock in floods:
+            sock.close()
+        self.finish(coord, honest)
+        log = s.log("coordinator")
+        self.assertNotIn("worker honest went silent", log)
+        self.assertNotIn("honest cannot be reached", log)
+        recs = s.check_once(self, s.records())
+        for r in recs.values():
+            self.assertEqual((r["worker"], r["attempt"], r["status"]), ("honest", 1, "pass"), r)
+        if rss_before:
+            self.assertLess(rss_max, rss_before + 64 * 1024)
+        # A re-offer of a task it was never given costs the flood one answer
+        # each, at a bounded rate: the coordinator's time goes to real work.
+        cancels = answers.get(hw.CANCEL, 0)
+        self.assertLessEqual(cancels, 8192 * (flood_s + 2),
+                             "%d CANCELs in %.1fs to re-offers never given" % (cancels, flood_s))
+        summary("hello-flood", hellos=hellos, cancels=cancels, tasks=len(recs),
+                honest_tasks_per_s="%.1f" % (len(recs) / flood_s),
+                rss_kb="%s->%s" % (rss_before, rss_max), seconds="%.1f" % (time.monotonic() - t0))
+
+
+class HostileCoordinator(unittest.TestCase):
+    """A coordinator that floods a real cfo-worker: the worker holds it to its
+    credit, stays within bounded memory, rate-limits its warnings and leaves
+    at the BYE."""
+
+    def test_a_worker_bounds_a_flooding_coordinator(self):
+        t0 = time.monotonic()
+        s = Scene(1, GATE="")
+        self.addCleanup(s.close)
+        s.env["GATE"] = s.path("gate")  # the one task it runs waits: it holds its slot
+        s.ctx = zmq.Context()
+        router = s.ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        router.setsockopt(zmq.SNDHWM, 0)  # queue everything: the worker must cope
+        router.bind(s.endpoint)
+        self.addCleanup(router.close)
+        worker = s.worker("w", "--slots", "1")
+        self.assertTrue(router.poll(60000, zmq.POLLIN), "no HELLO from the worker")
+        rid, head = router.recv_multipart()[:2]
+        self.assertEqual(hw.kind(head), hw.HELLO)
+        router.send_multipart([rid] + hw.welcome("hostile-run", 500))
+        commit = run(["git", "-C", s.repo, "rev-parse", "HEAD"]).stdout.strip()
+        rss_base = rss_kb(worker.pid)
+        rss_max = rss_base or 0
+        last_beat = [time.monotonic()]
+
+        def beat():
+            """A live coordinator to the worker: heartbeats, and whatever it
+            says read and checked to be of this session."""
+            if time.monotonic() - last_beat[0] >= 0.2:
+                router.send_multipart([rid] + hw.heartbeat())
+                last_beat[0] = time.monotonic()
+            while router.poll(0, zmq.POLLIN):
+                frames = router.recv_multipart()
+                self.assertEqual(frames[0], rid, "the worker reconnected during the flood")
+            return False
+
+        for i in range(60000):
+            router.send_multipart([rid] + hw.task(i, 1, "SEQ", "main", commit, "t1"))
+            if i % 500 == 0:
+                beat()
+                rss_max = max(rss_max, rss_kb(worker.pid) or 0)
+        for i in range(20000):
+            router.send_multipart([rid, os.urandom(24)])
+            if i % 500 == 0:
+                beat()
+        # It reads everything it was sent, then says so in a bounded log.
+        wait_for(lambda: beat() or "more warnings about the coordinator were left out" in
+                 s.log("w"), 120, "the worker's count of warnings left out")
+        rss_max = max(rss_max, rss_kb(worker.pid) or 0)
+        log = s.log("w")
+        warnings = log.count("warning")
+        self.assertLess(warnings, 200, "%d warning lines for one flood" % warnings)
+        if rss_base:
+            self.assertLess(rss_max, rss_base + 64 * 1024, "worker RSS %s -> %s KiB" % (
+                rss_base, rss_max))
+        t_bye = time.monotonic()
+        router.send_multipart([rid] + hw.bye("run over"))
+        self.assertEqual(s.wait(worker, 30), 0, s.log("w")[-2000:])
+        left = time.monotonic() - t_bye
+        s.no_leftovers(self)
+        summary("flooding-coordinator", tasks_sent=60000, garbage=20000, warnings=warnings,
+                rss_kb="%s->%s" % (rss_base, rss_max), bye_to_exit_s="%.2f" % left,
+                seconds="%.1f" % (time.monotonic() - t0))
+
 
 # ---- the journal, read as its format says: an 8-byte magic, then entries of
 # a 12-byte header [u32 length][u32 body crc32][u32 header crc32] and a body.
