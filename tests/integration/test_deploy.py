@@ -433,8 +433,9 @@ class ComposeFile(unittest.TestCase):
 
 class YamlFiles(unittest.TestCase):
     def test_every_yaml_file_parses(self):
-        files = [COMPOSE] + sorted(glob.glob(os.path.join(DEPLOY, "**", "*.y*ml"), recursive=True))
-        self.assertGreaterEqual(len(files), 3)
+        files = [COMPOSE, os.path.join(SRC, "action.yml")] + sorted(
+            glob.glob(os.path.join(DEPLOY, "**", "*.y*ml"), recursive=True))
+        self.assertGreaterEqual(len(files), 4)
         for path in files:
             self.assertIsInstance(load_yaml(path), dict, path)
 
@@ -464,19 +465,31 @@ class CircleCI(unittest.TestCase):
         self.assertTrue(all(h < 24 for h in utc_hours), "no run moves to the next UTC day")
         self.assertEqual(schedules[0]["filters"]["branches"]["only"], "plan")
 
-    def test_coordinator_command(self):
+    def job_scripts(self):
         scripts = []
         for job in self.config["jobs"].values():
             for step in job["steps"]:
                 if isinstance(step, dict) and "run" in step:
                     r = step["run"]
                     scripts.append(r["command"] if isinstance(r, dict) else r)
-        progs = [inv for s in scripts for inv in invocations(s)]
-        coords = [args for p, args in progs if p == "cfo-coordinator"]
-        self.assertEqual(len(coords), 1)
-        self.assertEqual(option(coords[0], "--concurrency"), "4")
-        self.assertIn("--upload", coords[0])
-        for prog, args in progs:
+        return scripts
+
+    def test_reusable_job_builds_cfo_outside_the_repository(self):
+        """The job gets CFO from its own checkout of CFO's source, with the
+        GitHub Action's script (tests/integration/test_action.py runs it), and
+        the scheduled workflow runs it with --concurrency 4 --upload."""
+        scripts = "\n".join(self.job_scripts())
+        self.assertNotRegex(scripts, r"(^|\s)(\./)?(scripts/build\.sh|build/bin/)")
+        calls = re.findall(r"action-run\.sh\"? (\w+)", scripts)
+        self.assertEqual(calls, ["deps", "build", "run"])
+        jobs = [j for w in self.config["workflows"].values() if isinstance(w, dict)
+                for j in w.get("jobs", [])]
+        self.assertEqual(len(jobs), 1)
+        params = jobs[0]["cfo"]
+        self.assertEqual(str(params["concurrency"]), "4")
+        self.assertIs(params["upload"], True)
+        self.assertTrue(params.get("cfo-ref"), "the workflow names the CFO ref it builds")
+        for prog, args in [inv for s in self.job_scripts() for inv in invocations(s)]:
             for a in args:
                 if a.startswith("--"):
                     self.assertIn(a.split("=", 1)[0], help_flags(prog), "%s %s" % (prog, a))
@@ -484,22 +497,27 @@ class CircleCI(unittest.TestCase):
 
 class GitHubActions(unittest.TestCase):
     def test_workflow(self):
+        """The scheduled run, single-host or as a coordinator plus a matrix of
+        workers; CFO itself comes from the action (test_action.py checks how)."""
         paths = glob.glob(os.path.join(DEPLOY, "github", "workflows", "*.yml"))
         self.assertEqual(len(paths), 1)
         wf = load_yaml(paths[0])
         on = wf.get("on", wf.get(True))  # YAML 1.1 reads a bare `on` as true
-        self.assertIn("pull_request", on)
+        self.assertIn("schedule", on)
         jobs = wf["jobs"]
         runs = {name: "\n".join(s.get("run", "") for s in job["steps"]) for name, job in jobs.items()}
-        tests = [n for n, j in jobs.items() if "pull_request" in j.get("if", "")
-                 and "!=" not in j.get("if", "")]
-        self.assertEqual(len(tests), 1, "one job runs the test suite on pull requests")
-        self.assertRegex(runs[tests[0]], r"\.ci/run|scripts/test\.sh")
         progs = {n: [p for p, _ in invocations(r)] for n, r in runs.items()}
         self.assertEqual(len([n for n in progs if "cfo-coordinator" in progs[n]]), 1)
         matrix_workers = [n for n in progs if "cfo-worker" in progs[n]
                           and "matrix" in jobs[n].get("strategy", {})]
         self.assertEqual(len(matrix_workers), 1, "the workers are a matrix job")
+        single = [n for n, j in jobs.items()
+                  if any(s.get("with", {}).get("command", "cfo") == "cfo"
+                         for s in j["steps"] if "/cfo@" in s.get("uses", ""))]
+        self.assertEqual(len(single), 1, "one job runs cfo through the action")
+        with_ = [s["with"] for s in jobs[single[0]]["steps"] if "/cfo@" in s.get("uses", "")][0]
+        self.assertEqual(str(with_["concurrency"]), "4")
+        self.assertIs(with_["upload"], True)
         for r in runs.values():
             for prog, args in invocations(r):
                 for a in args:
