@@ -51,6 +51,8 @@ export_path() {
     echo "$1" >>"$GITHUB_PATH"
   fi
   if [ -n "${BASH_ENV:-}" ] && [ -z "${GITHUB_ACTIONS:-}" ]; then
+    # $PATH is expanded when a later step sources the line, not now.
+    # shellcheck disable=SC2016
     printf 'export PATH=%q:"$PATH"\n' "$1" >>"$BASH_ENV"
   fi
 }
