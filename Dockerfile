@@ -57,8 +57,8 @@ COPY examples /opt/cfo/examples
 # mounted on exist in the image, owned by that user, so a fresh volume
 # inherits the owner and mode (keys stay 0700).
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/cfo --shell /usr/sbin/nologin cfo \
- && mkdir -p /repo /work /reports /keys/coordinator /keys/worker \
- && chown cfo:cfo /repo /work /reports /keys /keys/coordinator /keys/worker \
+ && mkdir -p /repo /work /reports /keys/coordinator /keys/worker /allowed \
+ && chown cfo:cfo /repo /work /reports /keys /keys/coordinator /keys/worker /allowed \
  && chmod 0700 /keys /keys/coordinator /keys/worker \
  && git config --system --add safe.directory /src \
  && git config --system --add safe.directory /src/.git

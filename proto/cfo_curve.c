@@ -24,6 +24,9 @@
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define MAX_ALLOWED_KEYS 100000
+/* An unknown key makes the handler read the allow-dir again, at most this
+ * often: a flood of strangers costs one directory read a second. */
+#define RESCAN_INTERVAL_MS 1000
 
 static bool is_z85_key(const char *s)
 {
@@ -164,6 +167,8 @@ struct cfo_zap {
     void *sock;
     pthread_t thread;
     atomic_bool stop;
+    int64_t last_rescan_ms; /* the handler thread's own: when it last re-read dir */
+    bool rescanned;         /* whether it has re-read dir at all */
 };
 
 static int key_cmp(const void *a, const void *b)
@@ -259,6 +264,30 @@ static void send_frame(void *sock, const void *data, size_t len, bool more)
     zmq_send(sock, data, len, more ? ZMQ_SNDMORE : 0);
 }
 
+/* A key the handler does not know may have been added to the allow-dir
+ * since it was read (a new worker's first start): read it again, unless
+ * that was done less than RESCAN_INTERVAL_MS ago, and say whether the key
+ * is allowed now. Like SIGHUP, the re-read also drops removed keys, and an
+ * allow-dir that is gone or empty revokes every key. */
+static bool rescan_allows(cfo_zap *z, const char *key)
+{
+    int64_t now = cfo_now_ms();
+    if (z->rescanned && now - z->last_rescan_ms < RESCAN_INTERVAL_MS)
+        return false;
+    z->rescanned = true;
+    z->last_rescan_ms = now;
+    size_t count = 0;
+    cfo_diag d = {{0}};
+    if (cfo_zap_reload(z, &count, &d) != CFO_OK)
+        cfo_warn("allow-dir re-read for an unknown key: %s: every worker key is revoked", d.msg);
+    else if (count == 0)
+        cfo_warn("allow-dir re-read for an unknown key: it holds no key: every worker key is "
+                 "revoked");
+    else
+        cfo_info("allow-dir re-read for an unknown key: %zu worker key(s) allowed now", count);
+    return cfo_zap_allows(z, key);
+}
+
 static void handle_request(cfo_zap *z)
 {
     /* Frames: version, request id, domain, address, identity, mechanism,
@@ -286,7 +315,7 @@ static void handle_request(cfo_zap *z)
     char key[CFO_CURVE_KEY_LEN + 1] = "";
     if (strcmp(mechanism, "CURVE") == 0 && count >= 7 && lens[6] == 32) {
         zmq_z85_encode(key, (const uint8_t *)frames[6], 32);
-        if (cfo_zap_allows(z, key)) {
+        if (cfo_zap_allows(z, key) || rescan_allows(z, key)) {
             status = "200";
             text = "OK";
         } else {

@@ -36,7 +36,10 @@ cfo_err cfo_curve_client_setup(void *sock, const char *secret, const char *serve
  * socket of zctx binds. */
 typedef struct cfo_zap cfo_zap;
 
-/* Starts the handler with the public keys of allow_dir (every *.pub file). */
+/* Starts the handler with the public keys of allow_dir (every *.pub file).
+ * A client whose key is not among them makes the handler read allow_dir
+ * again before refusing it (at most once a second), so a key added after
+ * the start is accepted without a reload. */
 cfo_err cfo_zap_start(void *zctx, const char *allow_dir, cfo_zap **out, cfo_diag *d);
 /* Reads allow_dir again (on SIGHUP): keys removed from it are refused from
  * now on. Returns the number of keys now allowed through *count. A folder

@@ -2,13 +2,26 @@
 # Installs the Debian packages CFO needs to build, run and test, when missing.
 # Every other script calls this first, so a fresh Debian machine needs nothing
 # installed by hand.
+#
+# CFO_DEPS=run installs only what building CFO and running its fuzzer kinds
+# need (the GitHub Action and the CircleCI job, on a user's repository), not
+# the tools of CFO's own test suite; CFO_DEPS=all (the default) installs both.
 set -euo pipefail
 
-packages=(
-  build-essential cmake pkg-config git python3
+run_packages=(
+  build-essential cmake pkg-config git
   libzmq3-dev libmsgpack-dev libcurl4-openssl-dev libcmocka-dev
-  libyajl-dev libinih-dev libssl-dev
-  cppcheck clang-format procps
+  libyajl-dev libinih-dev libssl-dev procps
+  # The coverage-guided engines CFO drives: libFuzzer and its runtime come
+  # with clang (only a recommendation of it, so named); llvm gives
+  # llvm-symbolizer, which signs sanitizer reports by their frames, and
+  # llvm-profdata and llvm-cov for coverage; AFL++ (afl-fuzz,
+  # afl-clang-fast, afl-cmin, afl-tmin).
+  clang libclang-rt-14-dev llvm afl++
+)
+
+test_packages=(
+  python3 cppcheck clang-format
   docker-compose python3-yaml
   # The hostile-peer tests speak the wire protocol with an encoder of their
   # own, not CFO's.
@@ -16,21 +29,21 @@ packages=(
   # The HTML report's test renders it in headless Chromium and checks the
   # screenshot; the fonts give the page's text the same metrics everywhere.
   chromium fonts-dejavu-core
-  # CFO fuzzes its own decoders with libFuzzer (scripts/fuzz-self.sh); its
-  # runtime is only a recommendation of clang, so it is named here.
-  clang libclang-rt-14-dev
-  # Sanitizer reports are only signed by their frames when llvm-symbolizer
-  # is there; coverage needs llvm-profdata and llvm-cov.
-  llvm
-  # The coverage-guided engines CFO drives: libFuzzer comes with clang above;
-  # AFL++ (afl-fuzz, afl-clang-fast, afl-cmin, afl-tmin).
-  afl++
   # bench/run.py's baselines and peak-memory readings.
   parallel time
   # `ip netns`: the several-machines test (test_netns) runs in network
   # namespaces; without `ip` it skips.
   iproute2
 )
+
+case "${CFO_DEPS:-all}" in
+  all) packages=("${run_packages[@]}" "${test_packages[@]}") ;;
+  run) packages=("${run_packages[@]}") ;;
+  *)
+    echo "cfo: CFO_DEPS is '$CFO_DEPS'; it is 'all' (the default) or 'run'" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

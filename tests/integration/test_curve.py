@@ -1,13 +1,17 @@
 """CURVE authentication with the real binaries: only workers whose public key
 is in --allow-dir get a session, traffic without the right keys gets nothing,
-a key removed from the directory is refused after SIGHUP."""
+a key removed from the directory is refused after SIGHUP, a key added to it
+is accepted without one."""
 
 import os
 import shutil
 import signal
 import stat
 import sys
+import time
 import unittest
+
+import zmq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cfotest  # noqa: E402
@@ -101,6 +105,65 @@ class Curve(unittest.TestCase):
         once_each(self, c.records(),
                   [("SEQ", "t%d" % i) for i in range(1, 31)] + [("OTHER", "default")])
         self.assertNotIn("worker a-again joined", c.log("coordinator"))
+
+    def test_key_added_later_is_accepted_without_sighup(self):
+        """A worker whose key is not in the allow-dir yet is refused; once its
+        .pub is there, its next handshake makes the ZAP handler read the
+        directory again and it joins, with no SIGHUP sent."""
+        c = self.cluster({"NTASKS": "4"})
+        late, late_pub = keygen(self.keys, "late")
+        coord = self.coordinator()
+        self.curve_worker("late", late, self.coord_pub, "--slots", "2")
+        wait_for(lambda: "is not in %s" % self.allow in c.log("coordinator"), 30,
+                 "the ZAP handler to refuse the key it does not know yet")
+        # Put in place whole, as a new replica's start script does (cp to a
+        # name the handler skips, then rename).
+        shutil.copy(late_pub, os.path.join(self.allow, ".late.pub.tmp"))
+        os.rename(os.path.join(self.allow, ".late.pub.tmp"), os.path.join(self.allow, "late.pub"))
+        self.assertEqual(c.wait(coord), 0, c.log("coordinator"))
+        log = c.log("coordinator")
+        self.assertIn("worker late joined", log)
+        self.assertIn("allow-dir re-read for an unknown key: 1 worker key(s) allowed now", log)
+        self.assertNotIn("SIGHUP", log)
+        once_each(self, c.records(),
+                  [("SEQ", "t%d" % i) for i in range(1, 5)] + [("OTHER", "default")])
+
+    def test_unknown_keys_reread_the_allow_dir_at_most_once_a_second(self):
+        """A flood of handshakes with keys nobody allowed: each is refused,
+        and the allow-dir is read again at most once a second while it lasts."""
+        c = self.cluster({"NTASKS": "1"})
+        self.allowed_worker_key("absent")
+        coord = self.coordinator("--wait-workers", "120s")
+        wait_for(lambda: "worker key(s) allowed from" in c.log("coordinator"), 30,
+                 "the ZAP handler to start")
+        ctx = zmq.Context()
+        socks = []
+        self.addCleanup(ctx.term)
+        self.addCleanup(lambda: [s.close(linger=0) for s in socks])
+        flood = 40
+        start = time.monotonic()
+        before = len(c.log("coordinator"))
+        for _ in range(flood):
+            public, secret = zmq.curve_keypair()
+            s = ctx.socket(zmq.DEALER)
+            s.curve_publickey, s.curve_secretkey = public, secret
+            with open(self.coord_pub, "rb") as f:
+                s.curve_serverkey = f.read().strip()
+            s.setsockopt(zmq.RECONNECT_IVL, 60000)  # one handshake each
+            s.connect(c.endpoint)
+            socks.append(s)
+        wait_for(lambda: c.log("coordinator")[before:].count("is not in %s" % self.allow) >= flood,
+                 60, "every stranger to be refused")
+        # Every re-read counted was logged between start and now.
+        log = c.log("coordinator")[before:]
+        elapsed = time.monotonic() - start
+        rereads = log.count("allow-dir re-read for an unknown key")
+        self.assertGreaterEqual(rereads, 1, "an unknown key makes the handler look again")
+        self.assertLessEqual(rereads, int(elapsed) + 1,
+                             "%d re-reads in %.1fs of %d refusals" % (rereads, elapsed, flood))
+        self.assertIsNone(coord.poll())
+        coord.send_signal(signal.SIGTERM)
+        c.wait(coord, 60)
 
     def test_deleting_the_allow_dir_revokes_everyone(self):
         c = self.cluster({"NTASKS": "30", "TASK_SLEEP": "0.3"})

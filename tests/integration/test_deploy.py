@@ -252,41 +252,80 @@ class ComposeFile(unittest.TestCase):
         version = gcs["image"].split(":", 1)[1]
         self.assertGreaterEqual(tuple(int(x) for x in version.split(".")), (1, 56, 1))
 
+    def worker_script(self, remap, port=None):
+        """The worker service's start script with its volumes mapped to
+        directories here (and the coordinator on 127.0.0.1:port)."""
+        script = remap.text(self.services["worker"], self.cmd("worker")[-1])
+        if port is not None:
+            script = script.replace("tcp://coordinator:5555", "tcp://127.0.0.1:%d" % port)
+        return script
+
     def test_key_paths_are_what_keygen_writes(self):
-        """The keygen service's script, run with each volume a directory here,
-        leaves every key file the coordinator and the worker name where their
-        mounts put it, and a second run keeps the keys."""
+        """The keygen service's script and two worker replicas' start scripts,
+        run with each volume a directory here (a stand-in cfo-worker notes its
+        arguments): every key file the coordinator and the workers name is
+        where their mounts put it, each replica has a key pair of its own whose
+        public key is in the coordinator's allow-dir, the shared pair of older
+        versions is gone, and a second start keeps every key."""
         tmp = cfotest.TempDir("cfo-deploy-keys-")
         self.addCleanup(tmp.cleanup)
         remap = Remap(tmp.path, {})
-        keygen = self.services["keygen"]
-        script = remap.text(keygen, self.cmd("keygen")[-1])
-        env = {"PATH": os.path.dirname(binary("cfo-keygen")) + ":" + os.environ["PATH"]}
-        run(["sh", "-ec", script], env=env, check=0)
+        stub_dir = os.path.join(tmp.path, "stub")
+        os.makedirs(stub_dir)
+        with open(os.path.join(stub_dir, "cfo-worker"), "w") as f:
+            f.write('#!/bin/sh\nfor a in "$@"; do printf \'%s\\n\' "$a"; done > "$ARGS_OUT"\n')
+        os.chmod(os.path.join(stub_dir, "cfo-worker"), 0o755)
+        keygen_script = remap.text(self.services["keygen"], self.cmd("keygen")[-1])
+        path = stub_dir + ":" + os.path.dirname(binary("cfo-keygen")) + ":" + os.environ["PATH"]
+        # What an older compose.yaml left: one pair every replica shared.
+        old = remap.path(self.services["keygen"], "/keys/worker")
+        run([binary("cfo-keygen"), "--dir", old, "worker"], check=0)
+
+        def start_all():
+            run(["sh", "-ec", keygen_script], env={"PATH": path}, check=0)
+            argvs = {}
+            for name in ("replica-1", "replica-2"):
+                out = os.path.join(tmp.path, name + ".args")
+                run(["sh", "-ec", self.worker_script(remap)],
+                    env={"PATH": path, "HOSTNAME": name, "ARGS_OUT": out,
+                         "HOME": os.path.join(tmp.path, "home-" + name)}, check=0)
+                with open(out) as f:
+                    argvs[name] = f.read().splitlines()
+            return argvs
+
+        argvs = start_all()
+        self.assertFalse(os.path.exists(os.path.join(old, "worker.key")), "the shared pair is gone")
         coord = self.one("coordinator", "cfo-coordinator")
-        worker = self.one("worker", "cfo-worker")
         csecret = remap.path(self.services["coordinator"], option(coord, "--curve-secret"))
         allow = remap.path(self.services["coordinator"], option(coord, "--allow-dir"))
-        wsecret = remap.path(self.services["worker"], option(worker, "--curve-secret"))
-        server = remap.path(self.services["worker"], option(worker, "--server-key"))
-        for f in (csecret, wsecret):
-            self.assertTrue(os.path.isfile(f), f)
-            self.assertEqual(stat.S_IMODE(os.stat(f).st_mode), 0o600, f)
-        with open(server) as f:
-            server_key = f.read()
         with open(csecret[:-len(".key")] + ".pub") as f:
-            self.assertEqual(server_key, f.read(), "workers pin the coordinator's public key")
-        with open(wsecret[:-len(".key")] + ".pub") as f:
-            wpub = f.read()
-        allowed = []
+            coordinator_pub = f.read()
+        allowed = {}
         for p in glob.glob(os.path.join(allow, "*.pub")):
             with open(p) as f:
-                allowed.append(f.read())
-        self.assertIn(wpub, allowed, "the workers' public key is in the coordinator's allow-list")
-        before = {p: open(p).read() for p in (csecret, wsecret)}
-        run(["sh", "-ec", script], env=env, check=0)
-        self.assertEqual(before, {p: open(p).read() for p in (csecret, wsecret)},
-                         "keys are made once")
+                allowed[os.path.basename(p)] = f.read()
+        self.assertEqual(set(allowed), {"replica-1.pub", "replica-2.pub"})
+        self.assertNotIn(coordinator_pub, allowed.values())
+        secrets = {}
+        for name, argv in argvs.items():
+            self.assertEqual(option(argv, "--id"), name, "a replica is named by its host name")
+            wsecret = option(argv, "--curve-secret")
+            self.assertTrue(wsecret.startswith(os.path.join(tmp.path, "home-" + name) + "/"),
+                            "%s keeps its secret key in its own home: %s" % (name, wsecret))
+            self.assertEqual(stat.S_IMODE(os.stat(wsecret).st_mode), 0o600, wsecret)
+            with open(wsecret[:-len(".key")] + ".pub") as f:
+                self.assertEqual(allowed[name + ".pub"], f.read(), name + "'s key is allowed")
+            with open(option(argv, "--server-key")) as f:
+                self.assertEqual(f.read(), coordinator_pub, "workers pin the coordinator's key")
+            with open(wsecret) as f:
+                secrets[name] = f.read()
+        self.assertNotEqual(secrets["replica-1"], secrets["replica-2"], "one key pair per replica")
+        self.assertEqual(stat.S_IMODE(os.stat(csecret).st_mode), 0o600, csecret)
+        before = {p: open(p).read() for p in [csecret] + glob.glob(os.path.join(allow, "*"))}
+        start_all()
+        self.assertEqual(before, {p: open(p).read() for p in [csecret] +
+                                  glob.glob(os.path.join(allow, "*"))},
+                         "keys are made once: a restarted replica keeps its own")
 
     def test_services_run_outside_containers(self):
         """keygen, repo, the coordinator and two workers run with their compose
@@ -338,10 +377,10 @@ class ComposeFile(unittest.TestCase):
 
         procs = []
 
-        def spawn(name, cmd):
+        def spawn(name, cmd, env=None):
             log = open(os.path.join(tmp.path, name + ".log"), "w")
             p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                 env=dict(os.environ, PATH=path_env))
+                                 env=dict(os.environ, PATH=path_env, **(env or {})))
             procs.append((p, log))
             return p
 
@@ -358,7 +397,13 @@ class ComposeFile(unittest.TestCase):
         wait_for(lambda: healthy("coordinator") or coord.poll() is not None, 120,
                  "the coordinator to listen")
         self.assertIsNone(coord.poll(), self.log(tmp, "coordinator"))
-        workers = [spawn("worker%d" % i, argv("worker", "cfo-worker")) for i in (1, 2)]
+        # Each worker runs its service's start script as a replica would, with
+        # a home and a host name of its own; the coordinator, started with an
+        # empty allow-dir, takes each key as it appears.
+        workers = [spawn("worker%d" % i, ["sh", "-ec", self.worker_script(remap, port)],
+                         env={"HOSTNAME": "worker%d" % i,
+                              "HOME": os.path.join(tmp.path, "home-worker%d" % i)})
+                   for i in (1, 2)]
         wait_for(lambda: healthy("worker") or coord.poll() is not None, 120,
                  "a worker to be connected")
         self.assertIsNone(coord.poll(), self.log(tmp, "coordinator"))
@@ -388,8 +433,9 @@ class ComposeFile(unittest.TestCase):
 
 class YamlFiles(unittest.TestCase):
     def test_every_yaml_file_parses(self):
-        files = [COMPOSE] + sorted(glob.glob(os.path.join(DEPLOY, "**", "*.y*ml"), recursive=True))
-        self.assertGreaterEqual(len(files), 3)
+        files = [COMPOSE, os.path.join(SRC, "action.yml")] + sorted(
+            glob.glob(os.path.join(DEPLOY, "**", "*.y*ml"), recursive=True))
+        self.assertGreaterEqual(len(files), 4)
         for path in files:
             self.assertIsInstance(load_yaml(path), dict, path)
 
@@ -419,19 +465,31 @@ class CircleCI(unittest.TestCase):
         self.assertTrue(all(h < 24 for h in utc_hours), "no run moves to the next UTC day")
         self.assertEqual(schedules[0]["filters"]["branches"]["only"], "plan")
 
-    def test_coordinator_command(self):
+    def job_scripts(self):
         scripts = []
         for job in self.config["jobs"].values():
             for step in job["steps"]:
                 if isinstance(step, dict) and "run" in step:
                     r = step["run"]
                     scripts.append(r["command"] if isinstance(r, dict) else r)
-        progs = [inv for s in scripts for inv in invocations(s)]
-        coords = [args for p, args in progs if p == "cfo-coordinator"]
-        self.assertEqual(len(coords), 1)
-        self.assertEqual(option(coords[0], "--concurrency"), "4")
-        self.assertIn("--upload", coords[0])
-        for prog, args in progs:
+        return scripts
+
+    def test_reusable_job_builds_cfo_outside_the_repository(self):
+        """The job gets CFO from its own checkout of CFO's source, with the
+        GitHub Action's script (tests/integration/test_action.py runs it), and
+        the scheduled workflow runs it with --concurrency 4 --upload."""
+        scripts = "\n".join(self.job_scripts())
+        self.assertNotRegex(scripts, r"(^|\s)(\./)?(scripts/build\.sh|build/bin/)")
+        calls = re.findall(r"action-run\.sh\"? (\w+)", scripts)
+        self.assertEqual(calls, ["deps", "build", "run"])
+        jobs = [j for w in self.config["workflows"].values() if isinstance(w, dict)
+                for j in w.get("jobs", [])]
+        self.assertEqual(len(jobs), 1)
+        params = jobs[0]["cfo"]
+        self.assertEqual(str(params["concurrency"]), "4")
+        self.assertIs(params["upload"], True)
+        self.assertTrue(params.get("cfo-ref"), "the workflow names the CFO ref it builds")
+        for prog, args in [inv for s in self.job_scripts() for inv in invocations(s)]:
             for a in args:
                 if a.startswith("--"):
                     self.assertIn(a.split("=", 1)[0], help_flags(prog), "%s %s" % (prog, a))
@@ -439,22 +497,27 @@ class CircleCI(unittest.TestCase):
 
 class GitHubActions(unittest.TestCase):
     def test_workflow(self):
+        """The scheduled run, single-host or as a coordinator plus a matrix of
+        workers; CFO itself comes from the action (test_action.py checks how)."""
         paths = glob.glob(os.path.join(DEPLOY, "github", "workflows", "*.yml"))
         self.assertEqual(len(paths), 1)
         wf = load_yaml(paths[0])
         on = wf.get("on", wf.get(True))  # YAML 1.1 reads a bare `on` as true
-        self.assertIn("pull_request", on)
+        self.assertIn("schedule", on)
         jobs = wf["jobs"]
         runs = {name: "\n".join(s.get("run", "") for s in job["steps"]) for name, job in jobs.items()}
-        tests = [n for n, j in jobs.items() if "pull_request" in j.get("if", "")
-                 and "!=" not in j.get("if", "")]
-        self.assertEqual(len(tests), 1, "one job runs the test suite on pull requests")
-        self.assertRegex(runs[tests[0]], r"\.ci/run|scripts/test\.sh")
         progs = {n: [p for p, _ in invocations(r)] for n, r in runs.items()}
         self.assertEqual(len([n for n in progs if "cfo-coordinator" in progs[n]]), 1)
         matrix_workers = [n for n in progs if "cfo-worker" in progs[n]
                           and "matrix" in jobs[n].get("strategy", {})]
         self.assertEqual(len(matrix_workers), 1, "the workers are a matrix job")
+        single = [n for n, j in jobs.items()
+                  if any(s.get("with", {}).get("command", "cfo") == "cfo"
+                         for s in j["steps"] if "/cfo@" in s.get("uses", ""))]
+        self.assertEqual(len(single), 1, "one job runs cfo through the action")
+        with_ = [s["with"] for s in jobs[single[0]]["steps"] if "/cfo@" in s.get("uses", "")][0]
+        self.assertEqual(str(with_["concurrency"]), "4")
+        self.assertIs(with_["upload"], True)
         for r in runs.values():
             for prog, args in invocations(r):
                 for a in args:
