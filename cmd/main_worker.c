@@ -217,7 +217,7 @@ int main(int argc, char **argv)
     rc = prepare(&o, &s);
     if (rc == 0) {
         install_signals();
-        cfo_exec_become_subreaper();
+        cfo_exec_contain();
         rc = serve(&o, &s);
     }
     cfo_config_destroy(&s.cfg);

@@ -177,7 +177,7 @@ static int prepare_folders(run *r)
         cfo_diag_set(&d, CFO_ENOTFOUND, "cannot find cfo-fuzz beside %s or on PATH", r->prog);
         return fail(r, &d, CFO_EXIT_HARNESS);
     }
-    cfo_exec_become_subreaper();
+    cfo_exec_contain();
     /* The default workdir belongs to the repository; one given on the
      * command line is where the user said, from the current folder. */
     char *wd =

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cfo_contain.h"
 #include "cfo_log.h"
 #include "cfo_util.h"
 
@@ -74,8 +75,12 @@ static void registry_add_locked(pid_t pid)
     registry[registry_n++] = pid;
 }
 
+/* Whether pid is a child of ours that a thread here waits for: a task's
+ * main child, or the watchdog (which outlives every task). */
 static bool registry_has_locked(pid_t pid)
 {
+    if (pid == cfo_contain_watchdog())
+        return true;
     for (size_t i = 0; i < registry_n; i++)
         if (registry[i] == pid)
             return true;
@@ -219,6 +224,7 @@ typedef struct spawn_plan {
     const char *cwd;
     const char *stdin_path;
     int out_w, err_w, result_w;
+    const cfo_task_cgroup *cgroup; /* joined first, or NULL */
     pid_t parent;
     volatile int err; /* the child's errno when it could not exec */
 } spawn_plan;
@@ -242,6 +248,9 @@ static __attribute__((noreturn)) void spawned_child(spawn_plan *p)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    /* In its cgroup before it can start anything that could escape it. */
+    if (p->cgroup != NULL)
+        cfo_task_cgroup_join(p->cgroup);
     /* Its own group, and gone with the thread that started it: a worker
      * killed outright leaves no task leader running. */
     if (setpgid(0, 0) != 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != p->parent)
@@ -316,7 +325,7 @@ static char *resolve(const char *name)
  * value when it could not start (like posix_spawn). */
 static int spawn_child(char *const *argv, const char *cwd, const char *stdin_path,
                        char *const *env_add, const char *cookie, int out_w, int err_w, int result_w,
-                       pid_t *pid)
+                       const cfo_task_cgroup *cgroup, pid_t *pid)
 {
     char *path = resolve(argv[0]);
     if (path == NULL)
@@ -332,6 +341,7 @@ static int spawn_child(char *const *argv, const char *cwd, const char *stdin_pat
                        .out_w = out_w,
                        .err_w = err_w,
                        .result_w = result_w,
+                       .cgroup = cgroup,
                        .parent = getpid()};
     /* No handler of ours may run in the child while it shares our memory. */
     sigset_t all, old;
@@ -346,6 +356,7 @@ static int spawn_child(char *const *argv, const char *cwd, const char *stdin_pat
     if (rc == 0) {
         *pid = child;
         registry_add_locked(child);
+        cfo_contain_group(child, true);
     }
     atomic_fetch_sub(&spawns_in_flight, 1);
     pthread_mutex_unlock(&registry_mu);
@@ -501,8 +512,9 @@ static bool has_cookie(pid_t pid, const char *cookie)
 /* ---- one task's processes ---- */
 
 typedef struct task_procs {
-    pid_t pid;       /* the main child; its pid is its process group id */
-    char cookie[64]; /* listed in CFO_TASK_COOKIE by each of its processes */
+    pid_t pid;                     /* the main child; its pid is its process group id */
+    char cookie[64];               /* listed in CFO_TASK_COOKIE by each of its processes */
+    const cfo_task_cgroup *cgroup; /* every process it started, or NULL */
 } task_procs;
 
 static void task_procs_init(task_procs *tp, const char *cookie)
@@ -533,6 +545,7 @@ static bool descends_from(const proc_ent *v, size_t n, const proc_ent *pe, pid_t
  * still ours. */
 static size_t signal_strays(const task_procs *tp, int sig)
 {
+    cfo_task_cgroup_signal(tp->cgroup, sig);
     kill(-tp->pid, sig);
     kill(tp->pid, sig);
     size_t n;
@@ -664,6 +677,7 @@ static bool only_registered_children(void)
  * main child has exited when this is called. */
 static void kill_remains(const task_procs *tp)
 {
+    cfo_task_cgroup_signal(tp->cgroup, SIGKILL);
     kill(-tp->pid, SIGKILL);
     if (atomic_load(&subreaper_on) && only_registered_children())
         return;
@@ -1014,6 +1028,7 @@ static void job_run(job *j)
     while (wait4(j->tp.pid, &j->status, 0, &j->usage) < 0 && errno == EINTR) {
     }
     registry_remove(j->tp.pid);
+    cfo_contain_group(j->tp.pid, false);
     close_fd(&j->pidfd);
 }
 
@@ -1044,6 +1059,12 @@ void cfo_exec_end_adopted(void)
             return;
         sleep_ms(STRAY_PAUSE_MS);
     }
+}
+
+void cfo_exec_contain(void)
+{
+    cfo_exec_become_subreaper();
+    cfo_contain_start();
 }
 
 void cfo_exec_become_subreaper(void)
@@ -1107,8 +1128,11 @@ cfo_err cfo_exec_run(const cfo_exec_spec *spec, cfo_exec_result *res, cfo_diag *
     job j;
     memset(&j, 0, sizeof j);
     task_procs_init(&j.tp, cookie);
+    cfo_task_cgroup cgroup;
+    cfo_task_cgroup_make(&cgroup);
+    j.tp.cgroup = &cgroup;
     int rc = spawn_child(spec->argv, spec->cwd, NULL, spec->env_add, cookie, outp[1], outp[1],
-                         resp[1], &j.tp.pid);
+                         resp[1], &cgroup, &j.tp.pid);
     close_fd(&outp[1]);
     close_fd(&resp[1]);
     if (rc != 0) {
@@ -1123,6 +1147,7 @@ cfo_err cfo_exec_run(const cfo_exec_spec *spec, cfo_exec_result *res, cfo_diag *
         res->end = CFO_EXEC_SPAWN_FAILED;
         res->tail = cfo_xstrdup("");
         res->duration_ms = cfo_now_ms() - start;
+        cfo_task_cgroup_end(&cgroup);
         return CFO_OK;
     }
 
@@ -1144,6 +1169,7 @@ cfo_err cfo_exec_run(const cfo_exec_spec *spec, cfo_exec_result *res, cfo_diag *
     j.cancel = spec->cancel;
     j.memory_limit_kb = spec->memory_limit_kb;
     job_run(&j);
+    cfo_task_cgroup_end(&cgroup);
 
     res->duration_ms = j.exit_seen_ms - start;
     res->cpu_ms = (int64_t)(j.usage.ru_utime.tv_sec + j.usage.ru_stime.tv_sec) * 1000 +
@@ -1220,7 +1246,8 @@ cfo_err cfo_exec_capture_in(char *const *argv, const char *cwd, const char *stdi
     job j;
     memset(&j, 0, sizeof j);
     task_procs_init(&j.tp, cookie);
-    int rc = spawn_child(argv, cwd, stdin_path, env_add, cookie, outp[1], errp[1], -1, &j.tp.pid);
+    int rc =
+        spawn_child(argv, cwd, stdin_path, env_add, cookie, outp[1], errp[1], -1, NULL, &j.tp.pid);
     close_fd(&outp[1]);
     close_fd(&errp[1]);
     if (rc != 0) {

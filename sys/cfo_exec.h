@@ -86,6 +86,12 @@ void cfo_exec_end_adopted(void);
  * of a program that runs tasks. */
 void cfo_exec_become_subreaper(void);
 
+/* Sets up all that ends a task's processes with it, once, before tasks
+ * run: the subreaper, a cgroup v2 per task where one is delegated and
+ * writable, and a watchdog that ends running tasks if this program is
+ * killed outright (sys/cfo_contain.h). */
+void cfo_exec_contain(void);
+
 /* Runs a short helper command (git, terraform) to completion, in its own
  * process group, and captures its stdout (at most max_out bytes: more is
  * CFO_ELIMIT) and a tail of its stderr. timeout_ms > 0 bounds it. Returns

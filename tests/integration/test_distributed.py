@@ -28,6 +28,10 @@ if [ "$t" = a-poison ]; then
   exit 0
 fi
 if [ "$t" = a-victim ] && mkdir "$mark.lock" 2>/dev/null; then
+  if [ -n "$VICTIM_DAEMON" ]; then
+    # A daemon that clears its environment and leaves the task's group.
+    env -i /bin/sh -c "setsid /bin/sh -c 'exec sleep $VICTIM_DAEMON' </dev/null >/dev/null 2>&1 &"
+  fi
   echo "$PPID $$" > "$mark.tmp" && mv "$mark.tmp" "$mark"
   sleep "${VICTIM_SLEEP:-60}"
   exit 0
@@ -57,6 +61,22 @@ run = ./fz/run.sh other
 
 
 free_port = cfotest.free_port
+
+
+def group_alive(pgid):
+    """Pids of the process group pgid that have not ended."""
+    alive = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            alive.append(int(name))
+    return alive
 
 
 def pid_alive(pid):
@@ -179,20 +199,28 @@ class Distributed(unittest.TestCase):
         self.assertIn("worker w0 ran", c.log("coordinator"))
 
     def test_worker_killed_mid_task_its_task_runs_elsewhere_once(self):
-        self.c = c = Cluster({"WITH_VICTIM": "1"})
+        daemon = "61.%d" % (os.getpid() % 100000)
+        self.c = c = Cluster({"WITH_VICTIM": "1", "VICTIM_DAEMON": daemon})
         coord = c.coordinator()
         a = c.worker("a", "--slots", "1")
         b = c.worker("b", "--slots", "1")
         worker_pid, task_pid = c.mark()
+        wait_for(lambda: cfotest.processes_with("sleep " + daemon), 30, "the task's daemon")
         victim_worker = "a" if worker_pid == a.pid else "b"
+        in_cgroups = "tasks run in cgroups of their own" in c.log(victim_worker)
         os.kill(worker_pid, signal.SIGKILL)
-        # The task's leader goes with its worker (PR_SET_PDEATHSIG)...
+        # The task's leader goes with its worker (PR_SET_PDEATHSIG), the rest
+        # of its process group with the worker's watchdog...
         wait_for(lambda: not pid_alive(task_pid), 5, "the task leader to die with its worker")
-        # ... its children need a cgroup to follow; here they are ended by hand.
-        try:
-            os.killpg(task_pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        wait_for(lambda: not group_alive(task_pid), 5, "the task's processes to die with it")
+        # ... and, where tasks get cgroups, the daemon that left the group.
+        if in_cgroups:
+            wait_for(lambda: not cfotest.processes_with("sleep " + daemon), 5,
+                     "the task's daemon to die with its worker")
+        else:
+            print("no writable cgroup v2: the daemon outlives its killed worker", flush=True)
+            for pid, _ in cfotest.processes_with("sleep " + daemon):
+                os.kill(pid, signal.SIGKILL)
         self.assertEqual(c.wait(coord), 0, c.log("coordinator"))
         recs = c.records()
         once_each(self, recs, SEQ + [("SEQ", "a-victim"), ("OTHER", "default")])
