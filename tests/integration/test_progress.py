@@ -124,6 +124,18 @@ class Progress(unittest.TestCase):
                                                 "tasks\r\n"), draws[-1][1])
         self.assertNotIn("cfo: elapsed:", text)
 
+    def test_a_run_over_at_once_draws_its_final_line_once(self):
+        # A budget spent by discovery: every task is cancelled before any
+        # starts, and the bar is drawn once, as the final line.
+        rc, text = self.on_pty("--budget", "1ms")
+        self.assertEqual(rc, 0, text)
+        draws = bar_draws(text)
+        self.assertEqual([line for line, _ in draws][:1], [
+            "[########################] 0/6 done, 6 cancelled, 0 running, 0 queued, 0 failed, "
+            "0 workers (0/0 slots), 0.00 tasks/s, %s elapsed, 0.0s budget left"
+            % re.search(r"(\S+) elapsed", draws[0][0]).group(1)], text)
+        self.assertEqual(len(draws), 1, text)
+
     def test_bar_is_cut_to_the_terminal_width(self):
         rc, text = self.on_pty("--concurrency", "6", cols=60)
         self.assertIn(rc, (0, 1), text)
