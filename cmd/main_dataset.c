@@ -672,6 +672,12 @@ static int cmd_report(const sub_args *a, const cfo_recset *all, int window)
             cfo_recset_add(rs, &all->v[i]);
     ordered_history oh;
     cfo_history *h = history_of(rs, top, &oh);
+    if (a->fuzzer != NULL || a->branch != NULL) {
+        /* A parent that passed may be on a branch the filter leaves out. */
+        ordered_history whole;
+        cfo_history_parents_from(h, history_of(all, top, &whole));
+        ordered_history_fini(&whole);
+    }
     rc = mark_canaries(a, top, h);
     size_t failing = cfo_history_failing(h);
     if (rc != 0) {

@@ -370,6 +370,20 @@ void cfo_history_mark_canary(cfo_history *self, const char *fuzzer)
     }
 }
 
+void cfo_history_parents_from(cfo_history *self, const cfo_history *full)
+{
+    for (size_t k = 0; k < self->nseries; k++) {
+        cfo_history_series *s = &self->series[k];
+        if (!s->failing || s->last_good != CFO_HISTORY_NONE || s->parent_pass != NULL)
+            continue;
+        size_t f = cfo_history_find(full, s->fuzzer, s->branch, s->target);
+        if (f != CFO_HISTORY_NONE && full->series[f].failing &&
+            cfo_strcmp0(full->commits[full->series[f].first_bad].sha,
+                        self->commits[s->first_bad].sha) == 0)
+            s->parent_pass = full->series[f].parent_pass;
+    }
+}
+
 size_t cfo_history_failing(const cfo_history *self)
 {
     size_t n = 0;

@@ -103,6 +103,12 @@ void cfo_history_destroy(cfo_history **self_p);
  * canary_broken when its newest record by time is not a failure. */
 void cfo_history_mark_canary(cfo_history *self, const char *fuzzer);
 
+/* A history of some of the records of full (narrowed to a fuzzer or a
+ * branch) has its series failing since their first record date the break
+ * by the parent passes their series have in full, which sees the other
+ * branches. full's records must outlive self. */
+void cfo_history_parents_from(cfo_history *self, const cfo_history *full);
+
 /* Series that fail now, canaries left out. */
 size_t cfo_history_failing(const cfo_history *self);
 

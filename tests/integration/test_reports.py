@@ -516,6 +516,10 @@ class GitHistory(unittest.TestCase):
                       lines)
         self.assertIn("  regression range: %s..%s" % (self.m2, self.s1), lines)
         self.assertNotIn("broken since before", p.stdout)
+        # A report narrowed to the branch still sees the parent on main.
+        p = self.dataset("report", self.url, "--branch", "staging", "--repo", self.repo)
+        self.assertIn("DRIFT staging envs/x: broke at %s" % self.s1[:12], p.stdout)
+        self.assertIn("  regression range: %s..%s" % (self.m2, self.s1), p.stdout.splitlines())
         # Without the repository the parent is unknown: only the record is.
         p = self.dataset("history", self.url, "--target", "envs/x", "--branch", "staging")
         self.assertIn("DRIFT staging envs/x: failing since its first record at %s "
