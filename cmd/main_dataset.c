@@ -600,9 +600,8 @@ static void commit_text(const char *sha, const cfo_record *r, char *out, size_t 
 }
 
 /* A canary's series as the harness check it is. */
-static void print_canary(const cfo_history *h, const cfo_history_series *s)
+static void print_canary(const cfo_history_series *s)
 {
-    (void)h;
     const cfo_record *last = s->canary_last;
     char at[80];
     commit_text(last->commit, last, at, sizeof at);
@@ -625,7 +624,7 @@ static void print_harness(const cfo_history *h)
     for (int broken = 1; broken >= 0; broken--)
         for (size_t k = 0; k < h->nseries; k++)
             if (h->series[k].canary && h->series[k].canary_broken == (broken == 1))
-                print_canary(h, &h->series[k]);
+                print_canary(&h->series[k]);
 }
 
 /* One or two lines: the series' state and, when it has one, its range. */
@@ -633,7 +632,7 @@ static void print_range(const cfo_history *h, const cfo_history_series *s)
 {
     char bad[80], good[80];
     if (s->canary) {
-        print_canary(h, s);
+        print_canary(s);
         return;
     }
     printf("%s %s %s: ", s->fuzzer, s->branch, s->target);
@@ -680,9 +679,7 @@ static int cmd_report(const sub_args *a, const cfo_recset *all, int window)
     }
     rc = mark_canaries(a, top, h);
     size_t failing = cfo_history_failing(h);
-    if (rc != 0) {
-        /* said why */
-    } else if (a->html != NULL) {
+    if (rc == 0 && a->html != NULL) {
         cfo_html_opts o = {.source = a->url, .window = window, .generated_ms = cfo_wall_ms()};
         cfo_diag d = {{0}};
         if (cfo_html_write(a->html, h, &o, &d) != CFO_OK) {
@@ -692,7 +689,7 @@ static int cmd_report(const sub_args *a, const cfo_recset *all, int window)
             printf("wrote %s: %zu targets, %zu commits, %zu failing now\n", a->html, h->nseries,
                    h->ncommits, failing);
         }
-    } else {
+    } else if (rc == 0) {
         print_harness(h);
         printf("%zu targets, %zu commits in the window, %zu failing now\n", h->nseries, h->ncommits,
                failing);

@@ -504,9 +504,16 @@ class GitHistory(unittest.TestCase):
         p = self.dataset("history", self.url, "--target", "envs/y", "--repo", self.repo)
         self.assertIn("passing, last passed at %s (2026-11-14T10:00:00Z)" % self.m1[:12], p.stdout)
 
-    def test_a_repo_that_is_none_is_a_usage_error(self):
+    def test_a_repo_or_config_that_cannot_be_read_is_a_usage_error(self):
         p = self.dataset("report", self.url, "--repo", self.tmp.path, check=2)
         self.assertIn("not a git repository", p.stderr)
+        # So is a configuration that cannot tell which fuzzers are canaries.
+        bad = os.path.join(self.tmp.path, "bad.ini")
+        with open(bad, "w") as f:
+            f.write('[fuzzer "X"]\nkind = canary\nbogus = 1\n')
+        p = self.dataset("history", self.url, "--target", "envs/x", "--config", bad, check=2)
+        self.assertIn("bogus", p.stderr)
+        self.assertEqual(p.stdout, "")
 
     def test_a_first_record_that_fails_says_what_is_known(self):
         p = self.dataset("history", self.url, "--target", "envs/x", "--repo", self.repo)
