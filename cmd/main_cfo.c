@@ -42,6 +42,7 @@ static void *local_worker_start(const cfo_local_worker_spec *spec, cfo_diag *d)
         .env = &lw->env,
         .heartbeat_ms = spec->heartbeat_ms,
         .stop = spec->stop,
+        .local = true,
     };
     if (pthread_create(&lw->thread, NULL, local_worker_main, lw) != 0) {
         pthread_mutex_destroy(&lw->git_lock);

@@ -13,6 +13,7 @@
 #include "cfo_cmdline.h"
 #include "cfo_config.h"
 #include "cfo_dataset.h"
+#include "cfo_git.h"
 #include "cfo_history.h"
 #include "cfo_html.h"
 #include "cfo_log.h"
@@ -30,7 +31,9 @@
     "       cfo-dataset show URL [--fuzzer NAME] [--branch NAME] [--target NAME]\n"        \
     "       cfo-dataset stats URL\n"                                                       \
     "       cfo-dataset report URL [--html FILE] [--fuzzer NAME] [--branch NAME]\n"         \
+    "                          [--repo PATH] [--config FILE]\n"                             \
     "       cfo-dataset history URL --target NAME [--fuzzer NAME] [--branch NAME]\n"        \
+    "                           [--repo PATH] [--config FILE]\n"                             \
     "       cfo-dataset --help\n"
 
 static const char usage_text[] =
@@ -45,18 +48,25 @@ static const char usage_text[] =
     "         branch, target, commit, status, count, findings, duration.\n"
     "  stats  prints the window, the commits and records in the dataset, and per\n"
     "         fuzzer its records, passes, failures and distinct targets.\n"
-    "  report prints every target that fails now with its regression range; with\n"
-    "         --html FILE it writes one self-contained HTML page instead: a heat\n"
-    "         map of target x commit, targets not passing per commit, task\n"
-    "         durations per fuzzer, and each target's regression range.\n"
+    "  report prints the harness check first (the canary failed as it must, or\n"
+    "         did not: a harness problem), then every target that fails now with\n"
+    "         its regression range; with --html FILE it writes one\n"
+    "         self-contained HTML page instead: the harness check, a heat map of\n"
+    "         target x commit, targets not passing per commit, task durations\n"
+    "         per fuzzer, and each target's regression range. A canary's planned\n"
+    "         failure never counts as failing.\n"
     "  history prints the target's records across the window, oldest commit\n"
     "         first, then per fuzzer and branch its regression range: the first\n"
     "         commit of the failing streak that reaches its newest tested commit\n"
     "         and the last commit it passed on before it.\n"
     "\n"
-    "Commits are in window order: by their newest record's time, as the merge's\n"
-    "window rule counts recency. fail, timeout and error break a target; pass\n"
-    "mends it; a commit a target was not tested on changes nothing.\n"
+    "Commits are in the order git history puts them (a parent before its\n"
+    "children, otherwise by commit time), read from the repository of --repo;\n"
+    "commits it does not have come first, by their newest record's time (the\n"
+    "merge window's recency). Times shown are each target's own records'.\n"
+    "fail, timeout and error break a target; pass mends it; a commit a target\n"
+    "was not tested on changes nothing. A target whose first record in the\n"
+    "window fails broke there when a git parent of that commit passed.\n"
     "\n"
     "URL is file:///abs/path, file://rel/path (relative to the current\n"
     "directory), a path, or gs://bucket/object. Options may follow the URL.\n"
@@ -64,8 +74,14 @@ static const char usage_text[] =
     "options:\n"
     "  --into URL      merge: the dataset to write (created if missing)\n"
     "  --config FILE   merge: project configuration giving each fuzzer's merge\n"
-    "                  strategy and the window (default: $CFO_CONFIG, else\n"
-    "                  ./cfo.ini if present, else the built-in fuzzers)\n"
+    "                  strategy and the window; report, history: which\n"
+    "                  fuzzers are canaries (default: $CFO_CONFIG, else cfo.ini\n"
+    "                  (merge: in the current directory; report, history: in\n"
+    "                  the repository's root, with no repository in the current\n"
+    "                  directory), else the built-in fuzzers)\n"
+    "  --repo PATH     report, history: the git repository whose history orders\n"
+    "                  the commits (default: the current directory's, when it\n"
+    "                  is in one; else commits are ordered by record time)\n"
     "  --window N      merge: keep the records of the N most recent commits\n"
     "                  (1..100000; default: the configuration's window, else the\n"
     "                  dataset's, else 32)\n"
@@ -105,13 +121,14 @@ enum {
     OPT_BRANCH = 1u << 4,
     OPT_TARGET = 1u << 5,
     OPT_HTML = 1u << 6,
-    ARG_URL = 1u << 7,   /* one dataset URL and no other argument */
-    ARG_FILES = 1u << 8, /* one FILE or more */
+    OPT_REPO = 1u << 7,
+    ARG_URL = 1u << 8,   /* one dataset URL and no other argument */
+    ARG_FILES = 1u << 9, /* one FILE or more */
 };
 
 /* A subcommand's arguments; NULL (0) where not given. */
 typedef struct sub_args {
-    const char *into, *config, *fuzzer, *branch, *target, *html, *url;
+    const char *into, *config, *fuzzer, *branch, *target, *html, *repo, *url;
     int64_t window;
     char **files; /* ARG_FILES */
     int nfiles;
@@ -133,6 +150,7 @@ static const struct option_row {
     {{"fuzzer", required_argument, NULL, 'f'}, OPT_FUZZER, offsetof(sub_args, fuzzer), "NAME"},
     {{"branch", required_argument, NULL, 'b'}, OPT_BRANCH, offsetof(sub_args, branch), "NAME"},
     {{"target", required_argument, NULL, 't'}, OPT_TARGET, offsetof(sub_args, target), "NAME"},
+    {{"repo", required_argument, NULL, 'r'}, OPT_REPO, offsetof(sub_args, repo), "PATH"},
 };
 #define NOPTIONS (sizeof option_table / sizeof option_table[0])
 
@@ -263,10 +281,10 @@ static int load_existing(const char *url, cfo_recset **out, int *window)
 
 /* --- merge --------------------------------------------------------------- */
 
-static int load_config(const char *path, cfo_config **cfg)
+static int load_config(const char *path, const char *root, cfo_config **cfg)
 {
     cfo_diag d = {{0}};
-    if (cfo_config_locate(path, ".", cfg, &d) != CFO_OK) {
+    if (cfo_config_locate(path, root, cfg, &d) != CFO_OK) {
         cfo_error("%s", d.msg);
         return EXIT_USAGE;
     }
@@ -278,7 +296,7 @@ static int cmd_merge(const sub_args *a, const cfo_recset *unused, int unused_win
     (void)unused;
     (void)unused_window;
     cfo_config *cfg = NULL;
-    int rc = load_config(a->config, &cfg);
+    int rc = load_config(a->config, ".", &cfg);
     if (rc != 0)
         return rc;
 
@@ -505,49 +523,163 @@ static int cmd_stats(const sub_args *a, const cfo_recset *rs, int window)
 
 /* --- report and history --------------------------------------------------- */
 
-static void commit_text(const cfo_history *h, size_t c, char *out, size_t len)
+/* The repository whose history orders the commits: --repo, which must be
+ * one, else the current directory's when it is in one (*top NULL then when
+ * it is not). Returns 0, or EXIT_USAGE after saying why. */
+static int find_repo(const sub_args *a, char **top)
+{
+    cfo_diag d = {{0}};
+    *top = NULL;
+    if (cfo_git_toplevel(a->repo ? a->repo : ".", top, &d) == CFO_OK)
+        return 0;
+    if (a->repo == NULL)
+        return 0;
+    return usage_error("--repo: %s", d.msg);
+}
+
+/* Marks the canaries of the configuration (--config, else the repository's
+ * cfo.ini, else the built-in fuzzers) in h. Returns 0, or EXIT_USAGE. */
+static int mark_canaries(const sub_args *a, const char *top, cfo_history *h)
+{
+    cfo_config *cfg = NULL;
+    int rc = load_config(a->config, top ? top : ".", &cfg);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < cfg->nfuzzers; i++)
+        if (cfg->fuzzers[i].kind == CFO_KIND_CANARY)
+            cfo_history_mark_canary(h, cfg->fuzzers[i].name);
+    cfo_config_destroy(&cfg);
+    return 0;
+}
+
+/* A history and the git order it borrows. */
+typedef struct ordered_history {
+    cfo_history *h;
+    cfo_git_commit *order;
+    size_t norder;
+    cfo_history_git *git;
+} ordered_history;
+
+/* The history of rs with its commits in git's order when the repository top
+ * (NULL: none) can tell it, else in record-time order. */
+static cfo_history *history_of(const cfo_recset *rs, const char *top, ordered_history *oh)
+{
+    memset(oh, 0, sizeof *oh);
+    if (top != NULL) {
+        const char **shas = cfo_xcalloc(rs->n + 1, sizeof *shas);
+        for (size_t i = 0; i < rs->n; i++)
+            shas[i] = rs->v[i].commit;
+        cfo_diag d = {{0}};
+        if (cfo_git_history_order(top, shas, rs->n, &oh->order, &oh->norder, &d) != CFO_OK)
+            cfo_warn("%s: commits are ordered by record time", d.msg);
+        free(shas);
+    }
+    oh->git = cfo_xcalloc(oh->norder + 1, sizeof *oh->git);
+    for (size_t i = 0; i < oh->norder; i++)
+        oh->git[i] = (cfo_history_git){.sha = oh->order[i].sha, .parents = oh->order[i].parents};
+    oh->h = cfo_history_new_git(rs, oh->git, oh->norder);
+    return oh->h;
+}
+
+static void ordered_history_fini(ordered_history *oh)
+{
+    cfo_history_destroy(&oh->h);
+    free(oh->git);
+    cfo_git_commits_free(&oh->order, oh->norder);
+}
+
+/* "sha (time)": the commit, at the time of the target's own record there. */
+static void commit_text(const char *sha, const cfo_record *r, char *out, size_t len)
 {
     char when[40];
-    if (h->commits[c].has_time)
-        cfo_format_time(h->commits[c].newest_ms, when, sizeof when);
+    if (r != NULL && r->has_time)
+        cfo_format_time(r->time_ms, when, sizeof when);
     else
         snprintf(when, sizeof when, "no time");
-    snprintf(out, len, "%.12s (%s)", h->commits[c].sha, when);
+    snprintf(out, len, "%.12s (%s)", sha ? sha : "-", when);
+}
+
+/* A canary's series as the harness check it is. */
+static void print_canary(const cfo_history_series *s)
+{
+    const cfo_record *last = s->canary_last;
+    char at[80];
+    commit_text(last->commit, last, at, sizeof at);
+    if (s->canary_broken)
+        printf("HARNESS PROBLEM: canary %s on %s ended '%s' at %s instead of failing: "
+               "failures may go unrecorded\n",
+               s->fuzzer, s->branch, cfo_status_name(last->status), at);
+    else
+        printf("harness check: OK (canary %s on %s failed as it must at %s)\n", s->fuzzer,
+               s->branch, at);
+}
+
+/* The harness check first, a broken one before a working one. */
+static void print_harness(const cfo_history *h)
+{
+    if (h->ncanary == 0) {
+        printf("harness check: no canary record in the window\n");
+        return;
+    }
+    for (int broken = 1; broken >= 0; broken--)
+        for (size_t k = 0; k < h->nseries; k++)
+            if (h->series[k].canary && h->series[k].canary_broken == (broken == 1))
+                print_canary(&h->series[k]);
 }
 
 /* One or two lines: the series' state and, when it has one, its range. */
 static void print_range(const cfo_history *h, const cfo_history_series *s)
 {
     char bad[80], good[80];
+    if (s->canary) {
+        print_canary(s);
+        return;
+    }
     printf("%s %s %s: ", s->fuzzer, s->branch, s->target);
     if (!s->failing) {
-        commit_text(h, s->last_good, good, sizeof good);
+        commit_text(h->commits[s->last_good].sha, s->last_good_rec, good, sizeof good);
         printf("passing, last passed at %s\n", good);
         return;
     }
-    commit_text(h, s->first_bad, bad, sizeof bad);
-    if (s->last_good == CFO_HISTORY_NONE) {
-        printf("failing since %s; no pass in the window: broken since before it began\n", bad);
+    const char *first = h->commits[s->first_bad].sha;
+    commit_text(first, s->first_bad_rec, bad, sizeof bad);
+    if (s->last_good == CFO_HISTORY_NONE && s->parent_pass != NULL) {
+        const cfo_record *p = s->parent_pass;
+        commit_text(p->commit, p, good, sizeof good);
+        printf("broke at %s; its parent %s passed on %s\n", bad, good, p->branch);
+        printf("  regression range: %s..%s\n", p->commit, first);
         return;
     }
-    commit_text(h, s->last_good, good, sizeof good);
+    if (s->last_good == CFO_HISTORY_NONE) {
+        printf("failing since its first record at %s; no earlier record in the window\n", bad);
+        return;
+    }
+    commit_text(h->commits[s->last_good].sha, s->last_good_rec, good, sizeof good);
     printf("failing since %s; last passed at %s\n", bad, good);
-    printf("  regression range: %s..%s\n", h->commits[s->last_good].sha,
-           h->commits[s->first_bad].sha);
+    printf("  regression range: %s..%s\n", h->commits[s->last_good].sha, first);
 }
 
 static int cmd_report(const sub_args *a, const cfo_recset *all, int window)
 {
-    int rc = 0;
+    char *top = NULL;
+    int rc = find_repo(a, &top);
+    if (rc != 0)
+        return rc;
     cfo_recset *rs = cfo_recset_new();
     for (size_t i = 0; i < all->n; i++)
         if (matches(&all->v[i], a))
             cfo_recset_add(rs, &all->v[i]);
-    cfo_history *h = cfo_history_new(rs);
-    size_t failing = 0;
-    for (size_t k = 0; k < h->nseries; k++)
-        failing += h->series[k].failing;
-    if (a->html != NULL) {
+    ordered_history oh;
+    cfo_history *h = history_of(rs, top, &oh);
+    if (a->fuzzer != NULL || a->branch != NULL) {
+        /* A parent that passed may be on a branch the filter leaves out. */
+        ordered_history whole;
+        cfo_history_parents_from(h, history_of(all, top, &whole));
+        ordered_history_fini(&whole);
+    }
+    rc = mark_canaries(a, top, h);
+    size_t failing = cfo_history_failing(h);
+    if (rc == 0 && a->html != NULL) {
         cfo_html_opts o = {.source = a->url, .window = window, .generated_ms = cfo_wall_ms()};
         cfo_diag d = {{0}};
         if (cfo_html_write(a->html, h, &o, &d) != CFO_OK) {
@@ -557,7 +689,8 @@ static int cmd_report(const sub_args *a, const cfo_recset *all, int window)
             printf("wrote %s: %zu targets, %zu commits, %zu failing now\n", a->html, h->nseries,
                    h->ncommits, failing);
         }
-    } else {
+    } else if (rc == 0) {
+        print_harness(h);
         printf("%zu targets, %zu commits in the window, %zu failing now\n", h->nseries, h->ncommits,
                failing);
         for (size_t k = 0; k < h->nseries; k++)
@@ -566,17 +699,27 @@ static int cmd_report(const sub_args *a, const cfo_recset *all, int window)
     }
     if (fflush(stdout) != 0)
         rc = EXIT_DATA;
-    cfo_history_destroy(&h);
+    ordered_history_fini(&oh);
     cfo_recset_destroy(&rs);
+    free(top);
     return rc;
 }
 
 static int cmd_history(const sub_args *a, const cfo_recset *all, int window)
 {
     (void)window;
-    int rc = 0;
-    /* Window order is the whole dataset's, not the target's alone. */
-    cfo_history *h = cfo_history_new(all);
+    char *top = NULL;
+    int rc = find_repo(a, &top);
+    if (rc != 0)
+        return rc;
+    /* The order is the whole dataset's, not the target's alone. */
+    ordered_history oh;
+    cfo_history *h = history_of(all, top, &oh);
+    if ((rc = mark_canaries(a, top, h)) != 0) {
+        ordered_history_fini(&oh);
+        free(top);
+        return rc;
+    }
     const cfo_record **v = cfo_xcalloc(all->n + 1, sizeof *v);
     size_t n = 0;
     for (size_t k = 0; k < h->nseries; k++) {
@@ -599,7 +742,8 @@ static int cmd_history(const sub_args *a, const cfo_recset *all, int window)
             rc = EXIT_DATA;
     }
     free(v);
-    cfo_history_destroy(&h);
+    ordered_history_fini(&oh);
+    free(top);
     return rc;
 }
 
@@ -616,8 +760,9 @@ static const struct subcommand {
     {"merge", OPT_INTO | OPT_CONFIG | OPT_WINDOW | ARG_FILES, OPT_INTO, cmd_merge},
     {"show", OPT_FUZZER | OPT_BRANCH | OPT_TARGET | ARG_URL, 0, cmd_show},
     {"stats", ARG_URL, 0, cmd_stats},
-    {"report", OPT_HTML | OPT_FUZZER | OPT_BRANCH | ARG_URL, 0, cmd_report},
-    {"history", OPT_TARGET | OPT_FUZZER | OPT_BRANCH | ARG_URL, OPT_TARGET, cmd_history},
+    {"report", OPT_HTML | OPT_FUZZER | OPT_BRANCH | OPT_REPO | OPT_CONFIG | ARG_URL, 0, cmd_report},
+    {"history", OPT_TARGET | OPT_FUZZER | OPT_BRANCH | OPT_REPO | OPT_CONFIG | ARG_URL, OPT_TARGET,
+     cmd_history},
 };
 
 /* Runs sub over its own arguments (argv[0] is its name). */

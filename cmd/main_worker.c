@@ -198,8 +198,8 @@ static int serve(const options *o, const setup *s)
         .server_key = o->curve_secret ? server_key : NULL,
         .connect_timeout_ms = o->connect_timeout_ms,
     };
-    cfo_info("worker %s: %u slots, %zu fuzzers, connecting to %s", s->id, so.slots,
-             s->cfg->nfuzzers, o->endpoint);
+    cfo_info("worker %s: %u slot%s, %zu fuzzer%s, connecting to %s", s->id, so.slots,
+             cfo_plural(so.slots), s->cfg->nfuzzers, cfo_plural(s->cfg->nfuzzers), o->endpoint);
     int rc = cfo_session_run(&so);
     memset(secret, 0, sizeof secret);
     zmq_ctx_term(zctx);

@@ -669,3 +669,8 @@ char *cfo_which(const char *name)
     free(copy);
     return found;
 }
+
+const char *cfo_plural(size_t n)
+{
+    return n == 1 ? "" : "s";
+}

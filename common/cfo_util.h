@@ -74,6 +74,8 @@ cfo_err cfo_parse_duration(const char *s, int64_t *out_ms, cfo_diag *d);
 cfo_err cfo_parse_size_kb(const char *s, int64_t *out_kb, cfo_diag *d);
 /* "40%" (or "40") into 40; an integer in 1..100. */
 cfo_err cfo_parse_percent(const char *s, int *out, cfo_diag *d);
+/* "s" unless n is 1, for counted nouns: "%zu task%s", n, cfo_plural(n). */
+const char *cfo_plural(size_t n);
 /* Writes a duration as "1h02m03s" / "4.2s" style text. */
 void cfo_format_duration(int64_t ms, char *out, size_t len);
 /* Strict decimal integer in [min, max]. */

@@ -123,10 +123,10 @@ void cfo_budget_allocate(cfo_taskset *ts, const cfo_recset *prior, int64_t budge
             if (timeout < ts->v[j].timeout_ms)
                 ts->v[j].timeout_ms = timeout;
             cfo_info("%s %s %s: %.0fs of fuzzing (yield %.0f, %d%% of the budget for %zu "
-                     "target(s))",
+                     "target%s)",
                      f->name, ts->v[j].branch, ts->v[j].target,
                      (double)(ts->v[j].timeout_ms - f->triage_time_ms) / 1000.0, weight[j] - 1,
-                     f->budget_share, n);
+                     f->budget_share, n, cfo_plural(n));
             done[j] = true;
         }
     }

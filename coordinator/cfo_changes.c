@@ -103,7 +103,7 @@ static void run_focus(const char *top, const char *ref, const char *sha, const c
         cfo_warn("focus_command %s: %s; the built-in rules decide alone", cfg->focus_argv.v[0],
                  d.msg);
     else
-        cfo_info("focus_command named %zu target(s)", out->focus.n);
+        cfo_info("focus_command named %zu target%s", out->focus.n, cfo_plural(out->focus.n));
     cfo_capture_fini(&cap);
 }
 

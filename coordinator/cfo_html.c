@@ -112,6 +112,22 @@ static void legend(cfo_buf *b)
                    CFO_HTML_UNTESTED_COLOR);
 }
 
+/* A canary's cell shows the check: its failure is the harness working. */
+static const char *canary_class(const cfo_history_series *s, const cfo_record *r)
+{
+    if (!s->canary)
+        return "";
+    return r->status == CFO_STATUS_FAIL ? " canary-ok" : " canary-broken";
+}
+
+static const char *cell_color(const cfo_history_series *s, const cfo_record *r)
+{
+    if (!s->canary)
+        return cfo_html_status_color(r->status);
+    return r->status == CFO_STATUS_FAIL ? cfo_html_status_color(CFO_STATUS_PASS)
+                                        : CFO_HTML_HARNESS_COLOR;
+}
+
 static void heatmap(cfo_buf *b, const cfo_history *h)
 {
     size_t chars = 8;
@@ -168,10 +184,10 @@ static void heatmap(cfo_buf *b, const cfo_history *h)
             bool start = s->failing && s->first_bad == c;
             const char *status = cfo_status_name(r->status);
             cfo_buf_printf(b,
-                           "<rect class=\"cell %s%s\" x=\"%d\" y=\"%d\" width=\"%d\" "
+                           "<rect class=\"cell %s%s%s\" x=\"%d\" y=\"%d\" width=\"%d\" "
                            "height=\"%d\" fill=\"%s\"%s",
-                           status, start ? " regression-start" : "", x, y, CELL, CELL,
-                           cfo_html_status_color(r->status),
+                           status, start ? " regression-start" : "", canary_class(s, r), x, y, CELL,
+                           CELL, cell_color(s, r),
                            start ? " stroke=\"#000\" stroke-width=\"2\"" : "");
             data_attrs(b, s);
             cfo_buf_markupf(b, " data-commit=\"%s\" data-status=\"%s\"><title>%s @ %.12s",
@@ -182,6 +198,10 @@ static void heatmap(cfo_buf *b, const cfo_history *h)
                            r->duration, when);
             if (start)
                 cfo_buf_puts(b, " (failing since here)");
+            else if (s->canary)
+                cfo_buf_puts(b, r->status == CFO_STATUS_FAIL
+                                    ? " (the harness check: failed as it must)"
+                                    : " (harness problem: the canary did not fail)");
             cfo_buf_puts(b, "</title></rect>\n");
         }
         cfo_buf_puts(b, "</g>\n");
@@ -328,16 +348,30 @@ static void durations_chart(cfo_buf *b, const cfo_history *h)
     free(f);
 }
 
-static void commit_cell(cfo_buf *b, const cfo_history *h, size_t c, const char *what)
+/* A commit of a target's range, at the time of the target's own record
+ * there (not another target's on the same commit). */
+static void commit_cell(cfo_buf *b, const char *sha, const cfo_record *r, const char *note,
+                        const char *what)
 {
-    if (c == CFO_HISTORY_NONE) {
+    if (sha == NULL) {
         cfo_buf_printf(b, "<td>%s</td>", what);
         return;
     }
     char when[40];
-    commit_time_text(&h->commits[c], when, sizeof when);
-    cfo_buf_markupf(b, "<td><code title=\"%s\">%.12s</code> %s</td>", h->commits[c].sha,
-                    h->commits[c].sha, when);
+    time_text(r, when, sizeof when);
+    cfo_buf_markupf(b, "<td><code title=\"%s\">%.12s</code> %s%s</td>", sha, sha, when, note);
+}
+
+static const char *commit_sha(const cfo_history *h, size_t c)
+{
+    return c == CFO_HISTORY_NONE ? NULL : h->commits[c].sha;
+}
+
+static const char *series_state(const cfo_history_series *s)
+{
+    if (s->canary)
+        return s->canary_broken ? "harness-broken" : "harness-ok";
+    return s->failing ? "failing" : "passing";
 }
 
 static void regressions(cfo_buf *b, const cfo_history *h)
@@ -352,22 +386,35 @@ static void regressions(cfo_buf *b, const cfo_history *h)
             if (s->failing != (pass == 0))
                 continue;
             const cfo_record *now = s->ncells ? s->cells[s->ncells - 1].rec : NULL;
+            const cfo_record *pp = s->parent_pass;
+            const char *good = pp ? pp->commit : commit_sha(h, s->last_good);
             cfo_buf_printf(b, "<tr class=\"regression%s\"", s->failing ? " failing" : "");
             data_attrs(b, s);
-            attr(b, "data-state", s->failing ? "failing" : "passing");
-            attr(b, "data-first-bad",
-                 s->first_bad != CFO_HISTORY_NONE ? h->commits[s->first_bad].sha : "");
-            attr(b, "data-last-good",
-                 s->last_good != CFO_HISTORY_NONE ? h->commits[s->last_good].sha : "");
+            attr(b, "data-state", series_state(s));
+            attr(b, "data-first-bad", s->failing ? h->commits[s->first_bad].sha : "");
+            attr(b, "data-last-good", good ? good : "");
             cfo_buf_markupf(b, "><td>%s</td><td>%s</td><td>%s</td><td>%s</td>", s->fuzzer,
                             s->branch, s->target, now ? cfo_status_name(now->status) : "-");
-            commit_cell(b, h, s->first_bad, "-");
-            commit_cell(b, h, s->last_good, s->failing ? "not in the window" : "-");
-            if (s->failing && s->last_good != CFO_HISTORY_NONE) {
-                cfo_buf_markupf(b, "<td><code>%.12s..%.12s</code></td>",
-                                h->commits[s->last_good].sha, h->commits[s->first_bad].sha);
+            if (s->canary) {
+                cfo_buf_puts(b, s->canary_broken
+                                    ? "<td colspan=\"3\">harness problem: the canary did not "
+                                      "fail</td>"
+                                    : "<td colspan=\"3\">harness check: failed as it "
+                                      "must</td>");
+                cfo_buf_puts(b, "</tr>\n");
+                continue;
+            }
+            commit_cell(b, commit_sha(h, s->first_bad), s->first_bad_rec, pp ? " (broke here)" : "",
+                        "-");
+            char *note = pp ? cfo_xasprintf(" (its parent, on %s)", pp->branch) : NULL;
+            commit_cell(b, good, pp ? pp : s->last_good_rec, note ? note : "",
+                        s->failing ? "no earlier record in the window" : "-");
+            free(note);
+            if (s->failing && good != NULL) {
+                cfo_buf_markupf(b, "<td><code>%.12s..%.12s</code></td>", good,
+                                h->commits[s->first_bad].sha);
             } else if (s->failing) {
-                cfo_buf_puts(b, "<td>failing since before the window</td>");
+                cfo_buf_puts(b, "<td>failing since its first record</td>");
             } else {
                 cfo_buf_puts(b, "<td>-</td>");
             }
@@ -401,11 +448,39 @@ static void commits_table(cfo_buf *b, const cfo_history *h)
     cfo_buf_puts(b, "</table>\n");
 }
 
+/* The canary's verdict, first: a report that cannot show failures proves
+ * nothing, whatever else it says. */
+static void harness_check(cfo_buf *b, const cfo_history *h)
+{
+    const char *state = h->ncanary == 0 ? "none" : h->ncanary_broken > 0 ? "broken" : "ok";
+    cfo_buf_printf(b, "<p id=\"harness\" class=\"harness %s\" data-state=\"%s\">", state, state);
+    if (h->ncanary == 0) {
+        cfo_buf_puts(b, "Harness check: no canary record in the window.</p>\n");
+        return;
+    }
+    cfo_buf_puts(b, h->ncanary_broken > 0 ? "<strong>Harness problem</strong>: "
+                                          : "Harness check: OK. ");
+    size_t shown = 0;
+    for (int broken = 1; broken >= 0; broken--) {
+        for (size_t k = 0; k < h->nseries; k++) {
+            const cfo_history_series *s = &h->series[k];
+            if (!s->canary || s->canary_broken != (broken == 1))
+                continue;
+            const cfo_record *last = s->canary_last;
+            char when[40];
+            time_text(last, when, sizeof when);
+            cfo_buf_markupf(b, "%scanary %s on %s %s at <code>%.12s</code> %s", shown++ ? "; " : "",
+                            s->fuzzer, s->branch,
+                            s->canary_broken ? "did not fail" : "failed as it must", last->commit,
+                            when);
+        }
+    }
+    cfo_buf_puts(b, h->ncanary_broken > 0 ? ": failures may go unrecorded.</p>\n" : ".</p>\n");
+}
+
 void cfo_html_report(const cfo_history *h, const cfo_html_opts *o, cfo_buf *out)
 {
-    size_t failing = 0;
-    for (size_t k = 0; k < h->nseries; k++)
-        failing += h->series[k].failing;
+    size_t failing = cfo_history_failing(h);
     cfo_buf_puts(out, "<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" "
                       "lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n<title>CFO report");
     if (o->source != NULL) {
@@ -434,11 +509,24 @@ void cfo_html_report(const cfo_history *h, const cfo_html_opts *o, cfo_buf *out)
         cfo_buf_printf(out, "; generated %s", when);
     }
     cfo_buf_puts(out, "</p>\n");
+    harness_check(out, h);
     if (h->nseries == 0) {
         cfo_buf_puts(out, "<p>The dataset holds no records.</p>\n</body>\n</html>\n");
         return;
     }
-    cfo_buf_puts(out, "<h2 id=\"heatmap\">Targets by commit (oldest commit on the left)</h2>\n");
+    cfo_buf_printf(out,
+                   "<h2 id=\"heatmap\">Targets by commit (oldest commit on the left)</h2>\n"
+                   "<p class=\"meta\" id=\"order\" data-order=\"%s\">%s</p>\n",
+                   h->ngit == 0             ? "record-time"
+                   : h->ngit == h->ncommits ? "git"
+                                            : "git+record-time",
+                   h->ngit == 0 ? "Commits in the order of their newest record (no repository "
+                                  "to read their history from)."
+                   : h->ngit == h->ncommits
+                       ? "Commits in git history order: a parent before its children, otherwise "
+                         "by commit time."
+                       : "Commits in git history order; those the repository does not have "
+                         "come first, in the order of their newest record.");
     legend(out);
     heatmap(out, h);
     cfo_buf_puts(out, "<h2 id=\"regressions\">Regression ranges</h2>\n<p class=\"meta\">Per "

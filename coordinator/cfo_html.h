@@ -19,6 +19,8 @@ typedef struct cfo_html_opts {
 /* Fill colours of the heat map's cells, "#rrggbb". */
 const char *cfo_html_status_color(cfo_status s);
 #define CFO_HTML_UNTESTED_COLOR "#eeeeee"
+/* A canary that did not fail: the harness, not a target, is broken. */
+#define CFO_HTML_HARNESS_COLOR "#000000"
 
 /* Appends the page to out. The markup is also well-formed XML (XHTML
  * syntax, every string escaped, invalid UTF-8 and control characters
@@ -26,7 +28,10 @@ const char *cfo_html_status_color(cfo_status s);
  * images but its own SVG. Heat map cells are <rect class="cell STATUS">
  * carrying data-fuzzer, data-branch, data-target, data-commit and
  * data-status; a cell that starts a target's current failing streak also has
- * the class "regression-start". */
+ * the class "regression-start". A canary's cells also have "canary-ok" (it
+ * failed as it must: drawn as a pass) or "canary-broken"; the page opens with
+ * the harness check (<p id="harness" data-state="ok|broken|none">), and a
+ * canary never counts as failing. */
 void cfo_html_report(const cfo_history *h, const cfo_html_opts *o, cfo_buf *out);
 
 /* cfo_html_report written atomically to path. */

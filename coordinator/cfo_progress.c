@@ -40,24 +40,27 @@ void cfo_progress_format(const cfo_progress_snapshot *s, bool tty, const char *n
     double rate = cfo_progress_rate(s);
     size_t workers = live_workers(s);
     if (tty) {
-        int filled = s->total ? (int)((s->done * (size_t)BAR_WIDTH) / s->total) : BAR_WIDTH;
+        /* The bar is how much of the run is over, cancelled tasks included. */
+        size_t over = s->done + s->cancelled;
+        int filled = s->total ? (int)((over * (size_t)BAR_WIDTH) / s->total) : BAR_WIDTH;
         char bar[BAR_WIDTH + 1];
         for (int k = 0; k < BAR_WIDTH; k++)
             bar[k] = k < filled ? '#' : '.';
         bar[BAR_WIDTH] = '\0';
         cfo_buf_printf(out,
-                       "[%s] %zu/%zu done, %zu running, %zu queued, %zu failed, %zu worker%s "
-                       "(%zu/%zu slots), %.2f tasks/s, %s elapsed, %s budget left",
-                       bar, s->done, s->total, s->running, s->queued, s->failed, workers,
-                       workers == 1 ? "" : "s", s->running, s->slots, rate, elapsed, left);
+                       "[%s] %zu/%zu done, %zu cancelled, %zu running, %zu queued, %zu failed, "
+                       "%zu worker%s (%zu/%zu slots), %.2f tasks/s, %s elapsed, %s budget left",
+                       bar, s->done, s->total, s->cancelled, s->running, s->queued, s->failed,
+                       workers, cfo_plural(workers), s->running, s->slots, rate, elapsed, left);
     } else {
         /* One line per update, shaped like Go's fuzz coordinator's
          * "fuzz: elapsed: 3s, execs: ..." so log readers find it familiar. */
         cfo_buf_printf(out,
-                       "%s: elapsed: %s, done: %zu/%zu (%.2f tasks/s), running: %zu, queued: "
-                       "%zu, failed: %zu, workers: %zu (%zu/%zu slots busy), budget left: %s",
-                       name, elapsed, s->done, s->total, rate, s->running, s->queued, s->failed,
-                       workers, s->running, s->slots, left);
+                       "%s: elapsed: %s, done: %zu/%zu (%.2f tasks/s), cancelled: %zu, running: "
+                       "%zu, queued: %zu, failed: %zu, workers: %zu (%zu/%zu slots busy), budget "
+                       "left: %s",
+                       name, elapsed, s->done, s->total, rate, s->cancelled, s->running, s->queued,
+                       s->failed, workers, s->running, s->slots, left);
     }
 }
 
@@ -69,11 +72,11 @@ void cfo_progress_print(const cfo_progress *p, const cfo_progress_snapshot *s, b
     if (p->json) {
         fprintf(p->out,
                 "{\"event\":\"%s\",\"prog\":\"%s\",\"elapsed_ms\":%lld,\"budget_left_ms\":%lld,"
-                "\"total\":%zu,\"done\":%zu,\"running\":%zu,\"queued\":%zu,\"failed\":%zu,"
-                "\"workers\":%zu,\"slots\":%zu,\"tasks_per_s\":%.3f}\n",
+                "\"total\":%zu,\"done\":%zu,\"cancelled\":%zu,\"running\":%zu,\"queued\":%zu,"
+                "\"failed\":%zu,\"workers\":%zu,\"slots\":%zu,\"tasks_per_s\":%.3f}\n",
                 final ? "final" : "progress", name, (long long)s->elapsed_ms,
-                (long long)s->budget_left_ms, s->total, s->done, s->running, s->queued, s->failed,
-                live_workers(s), s->slots, cfo_progress_rate(s));
+                (long long)s->budget_left_ms, s->total, s->done, s->cancelled, s->running,
+                s->queued, s->failed, live_workers(s), s->slots, cfo_progress_rate(s));
         fflush(p->out);
         return;
     }
@@ -92,7 +95,14 @@ void cfo_progress_print(const cfo_progress *p, const cfo_progress_snapshot *s, b
     } else {
         fprintf(p->out, "%s\n", line.data);
         /* Where the work goes: each worker's tasks done and held. */
-        if (!final && live_workers(s) > 0) {
+        if (!final && p->local) {
+            for (size_t i = 0; i < s->nworkers; i++)
+                if (s->workers[i].live) {
+                    fprintf(p->out, "%s: local worker: %zu done, %zu busy\n", name,
+                            s->workers[i].done, s->workers[i].busy);
+                    break;
+                }
+        } else if (!final && live_workers(s) > 0) {
             cfo_buf_reset(&line);
             cfo_buf_printf(&line, "%s: workers:", name);
             size_t shown = 0;
@@ -112,9 +122,13 @@ void cfo_progress_print(const cfo_progress *p, const cfo_progress_snapshot *s, b
     cfo_buf_fini(&line);
     if (final) {
         for (size_t i = 0; i < s->nworkers; i++)
-            if (s->workers[i].done > 0 || s->workers[i].live)
-                fprintf(p->out, "%s: worker %s ran %zu task(s)%s\n", name, s->workers[i].id,
-                        s->workers[i].done, s->workers[i].live ? "" : " (gone)");
+            if (p->local && (s->workers[i].done > 0 || s->workers[i].live))
+                fprintf(p->out, "%s: local worker ran %zu task%s\n", name, s->workers[i].done,
+                        cfo_plural(s->workers[i].done));
+            else if (s->workers[i].done > 0 || s->workers[i].live)
+                fprintf(p->out, "%s: worker %s ran %zu task%s%s\n", name, s->workers[i].id,
+                        s->workers[i].done, cfo_plural(s->workers[i].done),
+                        s->workers[i].live ? "" : " (gone)");
     }
     fflush(p->out);
 }

@@ -12,16 +12,19 @@
 
 typedef struct cfo_progress_worker {
     const char *id;
-    size_t done; /* tasks it finished */
+    size_t done; /* tasks it finished (cancelled ones left out) */
     size_t busy; /* tasks it holds now */
     bool live;
 } cfo_progress_worker;
 
-/* What the scheduler knows at one moment. */
+/* What the scheduler knows at one moment. elapsed_ms counts from the run's
+ * start, discovery included: the clock the budget is counted on. done
+ * counts finished tasks; cancelled ones (cut by the budget or a stop) are
+ * counted apart. */
 typedef struct cfo_progress_snapshot {
     int64_t elapsed_ms;
     int64_t budget_left_ms;
-    size_t total, done, running, queued, failed;
+    size_t total, done, cancelled, running, queued, failed;
     size_t slots; /* of the live workers */
     const cfo_progress_worker *workers;
     size_t nworkers; /* live and gone */
@@ -32,13 +35,14 @@ typedef struct cfo_progress {
     const char *name; /* the program */
     bool tty;         /* redraw one line in place */
     bool json;        /* one JSON object per update, for machines */
+    bool local;       /* single host: the one worker is cfo's own, "local worker" */
 } cfo_progress;
 
 /* Prints one update; final closes the line on a terminal and adds a line per
  * worker. On a terminal the line is redrawn in place ("\r", erase to the end
  * of the line) and cut to the terminal's width; in a log it is one plain line
- * "NAME: elapsed: 3s, done: 4/10 (1.33 tasks/s), ..."; json: one object per
- * line with the snapshot's figures and tasks_per_s. */
+ * "NAME: elapsed: 3s, done: 4/10 (1.33 tasks/s), cancelled: 0, ..."; json: one
+ * object per line with the snapshot's figures and tasks_per_s. */
 void cfo_progress_print(const cfo_progress *p, const cfo_progress_snapshot *s, bool final);
 
 /* Appends the text of one update, without "\r" or newline: the bar line

@@ -135,7 +135,7 @@ static int load_prior(run *r)
         r->c.schedule = CFO_SCHEDULE_FIFO;
         cfo_recset_destroy(&r->prior);
     } else {
-        cfo_info("dataset %s: %zu records", r->st->display, r->prior->n);
+        cfo_info("dataset %s: %zu record%s", r->st->display, r->prior->n, cfo_plural(r->prior->n));
     }
     return 0;
 }
@@ -147,8 +147,8 @@ static int load(run *r)
         return fail(r, &d, CFO_EXIT_USAGE);
     if (cfo_config_locate(r->c.config, r->top, &r->cfg, &d) != CFO_OK)
         return fail(r, &d, CFO_EXIT_USAGE);
-    cfo_info("configuration: %s (%zu fuzzers)", r->cfg->path ? r->cfg->path : "built-in defaults",
-             r->cfg->nfuzzers);
+    cfo_info("configuration: %s (%zu fuzzer%s)", r->cfg->path ? r->cfg->path : "built-in defaults",
+             r->cfg->nfuzzers, cfo_plural(r->cfg->nfuzzers));
     r->budget_ms = r->c.budget_ms ? r->c.budget_ms : r->cfg->budget_ms;
     r->task_timeout_ms = r->c.task_timeout_ms ? r->c.task_timeout_ms : r->cfg->task_timeout_ms;
     r->concurrency = r->c.concurrency      ? (int)r->c.concurrency
@@ -216,8 +216,8 @@ static int open_journal(run *r)
         r->run_id = cfo_xstrdup(jr->run_id);
         r->started_wall_ms = jr->started_wall_ms;
         r->budget_ms = jr->budget_ms;
-        cfo_info("resuming run %s from %s: %zu of %zu tasks already committed", r->run_id,
-                 r->c.state_dir, jr->committed, r->ts.n);
+        cfo_info("resuming run %s from %s: %zu of %zu task%s already committed", r->run_id,
+                 r->c.state_dir, jr->committed, r->ts.n, cfo_plural(r->ts.n));
     } else if (r->c.resume_upload_only) {
         cfo_diag_set(&d, CFO_EINVAL, "nothing to upload: the journal in %s holds no unfinished run",
                      r->c.state_dir);
@@ -245,8 +245,9 @@ static int generate(run *r)
     if (err != CFO_OK)
         return fail(r, &d, err == CFO_EINVAL ? CFO_EXIT_USAGE : CFO_EXIT_HARNESS);
     if (r->c.changed_since != NULL)
-        cfo_info("%zu target(s) left out: the change since %s does not touch them", r->ts.unchanged,
-                 r->c.changed_since);
+        cfo_info("%zu target%s left out: the change since %s does not touch %s", r->ts.unchanged,
+                 cfo_plural(r->ts.unchanged), r->c.changed_since,
+                 r->ts.unchanged == 1 ? "it" : "them");
     /* Workers are handed tasks in this order (a resumed run keeps its own). */
     if (r->c.schedule == CFO_SCHEDULE_HISTORY)
         cfo_prioritize(&r->ts, r->prior);
@@ -263,9 +264,9 @@ static void print_dry_run(const run *r)
         printf("%s\t%s\t%s\t%s\n", r->ts.v[i].fuzzer->name, r->ts.v[i].branch, r->ts.v[i].commit,
                r->ts.v[i].target);
     if (r->ts.skipped)
-        cfo_info("%zu target(s) already passed on their commit and are skipped "
-                 "(--force runs them)",
-                 r->ts.skipped);
+        cfo_info("%zu target%s already passed on %s commit and %s skipped (--force runs %s)",
+                 r->ts.skipped, cfo_plural(r->ts.skipped), r->ts.skipped == 1 ? "its" : "their",
+                 r->ts.skipped == 1 ? "is" : "are", r->ts.skipped == 1 ? "it" : "them");
 }
 
 /* Returns 0 to go on, -1 when the run is over (a dry run), else an exit
@@ -364,8 +365,8 @@ static int start_local_worker(run *r, const char *endpoint)
     r->worker = r->local->start(&r->spec, &d);
     if (r->worker == NULL)
         return fail(r, &d, CFO_EXIT_HARNESS);
-    cfo_info("run %s: %zu tasks, concurrency %d, budget %lds, task timeout %lds%s", r->run_id,
-             r->ts.n, r->concurrency, (long)(r->budget_ms / 1000),
+    cfo_info("run %s: %zu task%s, concurrency %d, budget %lds, task timeout %lds%s", r->run_id,
+             r->ts.n, cfo_plural(r->ts.n), r->concurrency, (long)(r->budget_ms / 1000),
              (long)(r->task_timeout_ms / 1000),
              r->ts.skipped ? " (some targets skipped: already passed)" : "");
     return 0;
@@ -392,6 +393,7 @@ static void schedule(run *r)
         .progress = r->c.quiet ? NULL : stderr,
         .progress_tty = r->c.log_format == 0 && isatty(STDERR_FILENO) != 0,
         .progress_json = r->c.log_format == 1,
+        .local_worker = single,
         .progress_every_ms = 5000,
         .stop = &stop_requested,
         .zap = r->zap,
@@ -434,8 +436,8 @@ static int execute(run *r)
     if (rc != 0)
         return rc;
     if (r->local == NULL)
-        cfo_info("run %s: %zu tasks, serving workers on %s, budget %lds, task timeout %lds",
-                 r->run_id, r->ts.n, r->c.bind, (long)(r->budget_ms / 1000),
+        cfo_info("run %s: %zu task%s, serving workers on %s, budget %lds, task timeout %lds",
+                 r->run_id, r->ts.n, cfo_plural(r->ts.n), r->c.bind, (long)(r->budget_ms / 1000),
                  (long)(r->task_timeout_ms / 1000));
     schedule(r);
     if (r->worker != NULL) {
@@ -556,7 +558,8 @@ static void collect_records(run *r)
 static int upload(run *r, int rc)
 {
     if (!r->c.upload) {
-        cfo_info("%zu records not uploaded (no --upload)", r->records->n);
+        cfo_info("%zu record%s not uploaded (no --upload)", r->records->n,
+                 cfo_plural(r->records->n));
         return rc;
     }
     cfo_diag d = {{0}};
@@ -571,8 +574,9 @@ static int upload(run *r, int rc)
         return CFO_EXIT_HARNESS;
     }
     r->uploaded = true;
-    cfo_info("uploaded %zu records to %s: %zu before, %zu after, window %d commits", cs.added,
-             r->st->display, cs.before, cs.after, cs.window);
+    cfo_info("uploaded %zu record%s to %s: %zu before, %zu after, window %d commit%s", cs.added,
+             cfo_plural(cs.added), r->st->display, cs.before, cs.after, cs.window,
+             cfo_plural((size_t)cs.window));
     return rc;
 }
 

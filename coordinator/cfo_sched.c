@@ -42,8 +42,8 @@ typedef struct session {
     char *id;     /* the worker's own name */
     char key[64]; /* the CURVE key it authenticated with ("" without CURVE) */
     uint32_t slots, credit;
-    size_t held, done;
-    bool *can; /* per fuzzer index */
+    size_t held, done, cancelled; /* done: results it sent, cancelled among them */
+    bool *can;                    /* per fuzzer index */
     int64_t last_seen, last_sent;
     bool leaving; /* it handed a task back: it is going, give it nothing more */
 } session;
@@ -60,7 +60,8 @@ typedef struct sched {
     cfo_outcome *out;
     cfo_sched_stats *stats;
     stask *tasks;
-    size_t done;
+    size_t done;          /* tasks over: finished or cancelled */
+    size_t cancelled;     /* of them, cancelled */
     const char **fuzzers; /* distinct fuzzer names of the task set */
     fqueue *queues;
     int nfuzzers;
@@ -70,7 +71,9 @@ typedef struct sched {
     int64_t *out_sent_sum; /* they were sent, so their time so far is O(1) */
     session *sessions;
     int nsessions;
-    int64_t hb, start, deadline, cancel_until;
+    /* run_start: when the run began (before discovery), on the monotonic
+     * clock; the budget and the elapsed time shown both count from it. */
+    int64_t hb, start, run_start, deadline, cancel_until;
     bool cancelling;
     char cancel_why[128]; /* why the run is cancelling, for the tasks it stops */
     size_t failed;
@@ -233,6 +236,8 @@ static void finish(sched *s, size_t t)
     s->done++;
     assert(s->done <= s->ts->n);
     cfo_status st = s->out[t].status;
+    if (st == CFO_STATUS_CANCELLED)
+        s->cancelled++;
     if (st == CFO_STATUS_FAIL || st == CFO_STATUS_TIMEOUT || st == CFO_STATUS_OOM ||
         st == CFO_STATUS_ERROR)
         s->failed++;
@@ -307,7 +312,8 @@ static void drop_session(sched *s, int w, bool died, const char *why)
     if (!ss->live)
         return;
     assert(held_by(s, w) == ss->held);
-    cfo_warn("worker %s %s; %zu task(s) go back to the queue", ss->id, why, ss->held);
+    cfo_warn("worker %s %s; %zu task%s go%s back to the queue", ss->id, why, ss->held,
+             cfo_plural(ss->held), ss->held == 1 ? "es" : "");
     ss->live = false;
     s->stats->sessions_dropped++;
     for (size_t t = 0; t < s->ts->n; t++)
@@ -590,8 +596,12 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
     if (old >= 0)
         drop_session(s, old, false, "reconnected");
     ss->credit = claimed >= cap ? 0 : cap - (uint32_t)claimed;
-    cfo_info("worker %s joined: %u slots, %zu fuzzers, %zu results re-offered", ss->id, ss->slots,
-             h->fuzzers.n, h->npending);
+    if (s->o->local_worker)
+        cfo_info("local worker: %u slot%s", ss->slots, cfo_plural(ss->slots));
+    else
+        cfo_info("worker %s joined: %u slot%s, %zu fuzzer%s, %zu result%s re-offered", ss->id,
+                 ss->slots, cfo_plural(ss->slots), h->fuzzers.n, cfo_plural(h->fuzzers.n),
+                 h->npending, cfo_plural(h->npending));
 }
 
 static void outcome_from_result(sched *s, size_t t, int w, const cfo_msg_result *r)
@@ -727,6 +737,7 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
     assert(ss->held > 0);
     ss->held--;
     ss->done++;
+    ss->cancelled += r->status == CFO_STATUS_CANCELLED;
     finish(s, t);
     send_ref(s, w, CFO_MSG_ACK, r->task_id, r->attempt);
 }
@@ -820,7 +831,7 @@ static void reload_keys(sched *s)
     else if (count == 0)
         cfo_warn("SIGHUP: the allow-dir holds no key: every worker key is revoked");
     else
-        cfo_info("SIGHUP: %zu worker key(s) allowed now", count);
+        cfo_info("SIGHUP: %zu worker key%s allowed now", count, cfo_plural(count));
     for (int w = 0; w < s->nsessions; w++) {
         session *ss = &s->sessions[w];
         if (!ss->live || cfo_zap_allows(s->o->zap, ss->key))
@@ -895,10 +906,11 @@ static void print_progress(sched *s, bool final)
     int64_t now = cfo_now_ms();
     cfo_progress_worker *pw = cfo_xcalloc((size_t)s->nsessions + 1, sizeof *pw);
     cfo_progress_snapshot snap = {
-        .elapsed_ms = now - s->start,
+        .elapsed_ms = now - s->run_start,
         .budget_left_ms = s->deadline > now ? s->deadline - now : 0,
         .total = s->ts->n,
-        .done = s->done,
+        .done = s->done - s->cancelled,
+        .cancelled = s->cancelled,
         .failed = s->failed,
         .workers = pw,
         .nworkers = (size_t)s->nsessions,
@@ -908,18 +920,19 @@ static void print_progress(sched *s, bool final)
     for (int w = 0; w < s->nsessions; w++) {
         const session *ss = &s->sessions[w];
         size_t busy = ss->held < ss->slots ? ss->held : ss->slots;
-        pw[w] =
-            (cfo_progress_worker){.id = ss->id, .done = ss->done, .busy = busy, .live = ss->live};
+        pw[w] = (cfo_progress_worker){
+            .id = ss->id, .done = ss->done - ss->cancelled, .busy = busy, .live = ss->live};
         if (ss->live) {
             snap.slots += ss->slots;
             snap.running += busy;
         }
     }
-    snap.queued = snap.total - snap.done - snap.running;
+    snap.queued = snap.total - s->done - snap.running;
     cfo_progress p = {.out = s->o->progress,
                       .name = s->o->name,
                       .tty = s->o->progress_tty,
-                      .json = s->o->progress_json};
+                      .json = s->o->progress_json,
+                      .local = s->o->local_worker};
     cfo_progress_print(&p, &snap, final);
     free(pw);
 }
@@ -941,7 +954,8 @@ static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
     s->reoffer_refilled = s->start;
     /* A resumed run's budget counts from its first start. */
     int64_t spent = o->started_wall_ms > 0 ? cfo_wall_ms() - o->started_wall_ms : 0;
-    s->deadline = s->start + o->budget_ms - (spent > 0 ? spent : 0);
+    s->run_start = s->start - (spent > 0 ? spent : 0);
+    s->deadline = s->run_start + o->budget_ms;
     s->tasks = cfo_xcalloc(ts->n + 1, sizeof *s->tasks);
     s->fuzzers = cfo_xcalloc(ts->n + 1, sizeof *s->fuzzers);
     for (size_t t = 0; t < ts->n; t++) {
@@ -967,6 +981,7 @@ static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
             s->tasks[t].state = TASK_DONE;
             s->tasks[t].attempt = outcomes[t].attempt ? outcomes[t].attempt : 1;
             s->done++;
+            s->cancelled += outcomes[t].status == CFO_STATUS_CANCELLED;
             continue;
         }
         /* Given out before a restart: a new attempt, so that the old
@@ -1059,12 +1074,13 @@ void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *
         }
         check_peers(&s, now);
         dispatch(&s);
+        /* Everything over: the final line says it, once. */
+        if (s.done >= ts->n)
+            break;
         if (now >= next_print) {
             print_progress(&s, false);
             next_print = now + (o->progress_tty ? 500 : every);
         }
-        if (s.done >= ts->n)
-            break;
         zmq_pollitem_t items[2];
         for (int k = 0; k < o->nsockets; k++)
             items[k] = (zmq_pollitem_t){.socket = o->sockets[k], .events = ZMQ_POLLIN};

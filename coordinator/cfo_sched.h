@@ -33,6 +33,7 @@ typedef struct cfo_sched_opts {
     FILE *progress;          /* progress lines; NULL: none */
     bool progress_tty;       /* redraw one line in place */
     bool progress_json;      /* one JSON object per update */
+    bool local_worker;       /* single host: the one worker is cfo's own */
     /* Per-task events: a GNU parallel joblog line per finished task (NULL:
      * none), and with events_json a JSON object on stderr when each task
      * starts and ends. */

@@ -145,7 +145,8 @@ static cfo_err changes_of(change_cache *cc, const cfo_taskgen_opts *o, const cha
     cc->sha[cc->n] = cfo_xstrdup(sha);
     cc->set[cc->n] = cs;
     *out = &cc->set[cc->n++];
-    cfo_info("changed since %s on %.12s: %zu file(s)", o->changed_since, sha, cs.files.n);
+    cfo_info("changed since %s on %.12s: %zu file%s", o->changed_since, sha, cs.files.n,
+             cfo_plural(cs.files.n));
     return CFO_OK;
 }
 

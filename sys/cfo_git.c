@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -267,4 +268,156 @@ cfo_err cfo_git_fetch(const char *top, const char *sha, cfo_diag *d)
     if (err == CFO_OK && status != 0)
         err = CFO_ECHILD;
     return err;
+}
+
+/* --- history order -------------------------------------------------------- */
+
+/* The history walk prints every commit since the oldest asked for, which on
+ * a busy repository is many more than the window holds. */
+#define GIT_ORDER_MAX_OUT (64u << 20)
+
+static bool is_full_sha(const char *s)
+{
+    size_t n = 0;
+    while (s[n] != '\0' && strchr("0123456789abcdef", s[n]) != NULL)
+        n++;
+    return n == 40 && s[n] == '\0';
+}
+
+static int str_ptr_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Runs git with the lines of input as its standard input (argv ends in
+ * --stdin); *out is its stdout. */
+static cfo_err git_stdin(const char *top, char *const argv[], const char *input, char **out,
+                         cfo_diag *d)
+{
+    const char *tmpdir = getenv("TMPDIR");
+    char *path = cfo_xasprintf("%s/cfo-git-XXXXXX", tmpdir && tmpdir[0] ? tmpdir : "/tmp");
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        cfo_err err = cfo_diag_set(d, CFO_EIO, "cannot create %s: %s", path, strerror(errno));
+        free(path);
+        return err;
+    }
+    size_t len = strlen(input);
+    bool written = write(fd, input, len) == (ssize_t)len;
+    close(fd);
+    cfo_capture cap;
+    memset(&cap, 0, sizeof cap);
+    cfo_err err = written ? cfo_exec_capture_in(argv, top, path, NULL, GIT_TIMEOUT_MS,
+                                                GIT_ORDER_MAX_OUT, &cap, d)
+                          : cfo_diag_set(d, CFO_EIO, "cannot write %s", path);
+    unlink(path);
+    free(path);
+    if (err == CFO_OK && cap.exit_code != 0)
+        err = cfo_diag_set(d, CFO_ECHILD, "git %s: %s", argv[1], cap.err ? cap.err : "failed");
+    if (err == CFO_OK && cap.out_len >= GIT_ORDER_MAX_OUT)
+        err = cfo_diag_set(d, CFO_ELIMIT, "git %s: more history than CFO reads", argv[1]);
+    if (err == CFO_OK)
+        *out = cfo_xstrndup(cap.out ? cap.out : "", cap.out_len);
+    cfo_capture_fini(&cap);
+    return err;
+}
+
+/* Commit time and parents of the asked commits the repository has: lines
+ * "SHA TIME PARENT...", in *known (sorted by sha) and the oldest time. */
+static cfo_err known_commits(const char *top, const char *input, cfo_git_commit **known,
+                             size_t *nknown, int64_t *oldest, cfo_diag *d)
+{
+    char *argv[] = {
+        "git",     "log", "--no-walk=unsorted", "--ignore-missing", "--format=%H %ct %P",
+        "--stdin", NULL};
+    char *text = NULL;
+    cfo_err err = git_stdin(top, argv, input, &text, d);
+    if (err != CFO_OK)
+        return err;
+    size_t cap = 16, n = 0;
+    cfo_git_commit *v = cfo_xcalloc(cap, sizeof *v);
+    *oldest = INT64_MAX;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char sha[41];
+        long long when;
+        int used = 0;
+        if (sscanf(line, "%40s %lld %n", sha, &when, &used) < 2 || !is_full_sha(sha))
+            continue;
+        if (n == cap)
+            v = cfo_xrealloc(v, (cap *= 2) * sizeof *v);
+        v[n++] = (cfo_git_commit){.sha = cfo_xstrdup(sha), .parents = cfo_xstrdup(line + used)};
+        if (when < *oldest)
+            *oldest = when;
+    }
+    free(text);
+    qsort(v, n, sizeof *v, str_ptr_cmp);
+    *known = v;
+    *nknown = n;
+    return CFO_OK;
+}
+
+cfo_err cfo_git_history_order(const char *top, const char *const *shas, size_t n,
+                              cfo_git_commit **out, size_t *nout, cfo_diag *d)
+{
+    *out = NULL;
+    *nout = 0;
+    cfo_buf input;
+    cfo_buf_init(&input);
+    for (size_t i = 0; i < n; i++)
+        if (shas[i] != NULL && is_full_sha(shas[i]))
+            cfo_buf_printf(&input, "%s\n", shas[i]);
+    cfo_git_commit *known = NULL;
+    size_t nknown = 0;
+    int64_t oldest = 0;
+    cfo_err err = known_commits(top, input.data ? input.data : "", &known, &nknown, &oldest, d);
+    if (err != CFO_OK || nknown == 0) {
+        cfo_buf_fini(&input);
+        cfo_git_commits_free(&known, nknown);
+        return err;
+    }
+    /* The walk from the asked commits down to the oldest of them, newest
+     * first; what it prints that was not asked for is passed over. */
+    char *since = cfo_xasprintf("--max-age=%lld", (long long)oldest);
+    char *argv[] = {"git", "rev-list", "--date-order", since, "--stdin", NULL};
+    char *text = NULL;
+    err = git_stdin(top, argv, input.data, &text, d);
+    free(since);
+    cfo_buf_fini(&input);
+    cfo_git_commit *v = cfo_xcalloc(nknown + 1, sizeof *v);
+    bool *taken = cfo_xcalloc(nknown + 1, sizeof *taken);
+    size_t k = nknown;
+    for (char *save = NULL, *line = err == CFO_OK ? strtok_r(text, "\n", &save) : NULL;
+         line != NULL && k > 0; line = strtok_r(NULL, "\n", &save)) {
+        cfo_git_commit key = {.sha = line};
+        cfo_git_commit *hit = bsearch(&key, known, nknown, sizeof *known, str_ptr_cmp);
+        if (hit != NULL && !taken[hit - known]) {
+            taken[hit - known] = true;
+            v[--k] = (cfo_git_commit){cfo_xstrdup(hit->sha), cfo_xstrdup(hit->parents)};
+        }
+    }
+    free(text);
+    free(taken);
+    cfo_git_commits_free(&known, nknown);
+    if (err == CFO_OK && k != 0)
+        err = cfo_diag_set(d, CFO_EINVAL, "git rev-list left out %zu of the commits", k);
+    if (err != CFO_OK) {
+        cfo_git_commits_free(&v, nknown);
+        return err;
+    }
+    *out = v;
+    *nout = nknown;
+    return CFO_OK;
+}
+
+void cfo_git_commits_free(cfo_git_commit **v_p, size_t n)
+{
+    if (v_p == NULL || *v_p == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free((*v_p)[i].sha);
+        free((*v_p)[i].parents);
+    }
+    free(*v_p);
+    *v_p = NULL;
 }

@@ -2,6 +2,9 @@
 #ifndef CFO_GIT_H
 #define CFO_GIT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "cfo_error.h"
 
 /* The top-level directory of the repository containing path (absolute).
@@ -26,5 +29,20 @@ cfo_err cfo_git_export(const char *top, const char *sha, const char *dir, cfo_di
 
 /* Fetches a commit the clone lacks from its remote "origin". */
 cfo_err cfo_git_fetch(const char *top, const char *sha, cfo_diag *d);
+
+/* A commit as git history places it. */
+typedef struct cfo_git_commit {
+    char *sha;     /* full sha */
+    char *parents; /* its parents' full shas, space-separated; "" for a root */
+} cfo_git_commit;
+
+/* Of the n full shas, those the repository at top has, in history order,
+ * oldest first: no commit before its parents, otherwise by commit time (git
+ * rev-list --date-order). Shas it lacks (rewritten, collected, from another
+ * clone) are left out. *out (free it with cfo_git_commits_free) may hold
+ * fewer than n commits, or none. */
+cfo_err cfo_git_history_order(const char *top, const char *const *shas, size_t n,
+                              cfo_git_commit **out, size_t *nout, cfo_diag *d);
+void cfo_git_commits_free(cfo_git_commit **v_p, size_t n);
 
 #endif

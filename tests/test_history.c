@@ -281,6 +281,100 @@ static void an_empty_dataset_has_no_history(void **state)
     cfo_recset_destroy(&rs);
 }
 
+static void git_order_places_a_retested_commit_where_git_has_it(void **state)
+{
+    (void)state;
+    cfo_recset *rs = cfo_recset_new();
+    /* Commit 1 re-tested after 2 and 3: by record time it would be newest. */
+    add(rs, (spec){.commit = 1, .hour = 1, .status = CFO_STATUS_PASS});
+    add(rs, (spec){.commit = 2, .hour = 2, .status = CFO_STATUS_PASS});
+    add(rs, (spec){.commit = 3, .hour = 3, .status = CFO_STATUS_FAIL, .branch = "dev"});
+    add(rs, (spec){.commit = 1, .hour = 9, .status = CFO_STATUS_PASS, .target = "u"});
+    /* Commit 7 is not in the repository: it comes first, by record time. */
+    add(rs, (spec){.commit = 7, .hour = 8, .status = CFO_STATUS_PASS, .target = "u"});
+    /* sha(n) is one buffer per n, so these stay what they are. */
+    const cfo_history_git git[] = {{sha(1), ""}, {sha(2), sha(1)}, {sha(3), sha(2)}};
+    cfo_history *h = cfo_history_new_git(rs, git, 3);
+    assert_int_equal(h->ncommits, 4);
+    assert_int_equal(h->ngit, 3);
+    const unsigned want[] = {7, 1, 2, 3};
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(h->commits[i].sha, sha(want[i]));
+    assert_null(h->commits[0].parents);
+    assert_string_equal(h->commits[3].parents, sha(2));
+
+    /* dev's first record fails on 3, whose parent 2 passed on main: the
+     * break is dated, with the target's own record times. */
+    size_t k = cfo_history_find(h, "FZ", "dev", "t");
+    assert_true(k != CFO_HISTORY_NONE);
+    const cfo_history_series *s = &h->series[k];
+    assert_true(s->failing);
+    assert_int_equal(s->last_good, CFO_HISTORY_NONE);
+    assert_non_null(s->parent_pass);
+    assert_string_equal(s->parent_pass->commit, sha(2));
+    assert_string_equal(s->parent_pass->branch, "main");
+    assert_int_equal(s->first_bad_rec->time_ms, T0 + 3 * HOUR);
+    /* Passing on main: last passed at its own record on 2, not at commit
+     * 1's newest record (u's, hour 9). */
+    s = series(h, "t");
+    assert_int_equal(s->last_good, 2);
+    assert_int_equal(s->last_good_rec->time_ms, T0 + 2 * HOUR);
+    cfo_history_destroy(&h);
+    cfo_recset_destroy(&rs);
+}
+
+static void the_failing_streak_starts_at_its_oldest_record(void **state)
+{
+    (void)state;
+    cfo_recset *rs = cfo_recset_new();
+    add(rs, (spec){.commit = 1, .hour = 1, .status = CFO_STATUS_PASS});
+    add(rs, (spec){.commit = 2, .hour = 2, .status = CFO_STATUS_PASS});
+    add(rs, (spec){.commit = 2, .hour = 4, .status = CFO_STATUS_FAIL});
+    add(rs, (spec){.commit = 2, .hour = 5, .status = CFO_STATUS_FAIL});
+    add(rs, (spec){.commit = 2, .hour = 6, .status = CFO_STATUS_PASS, .target = "other"});
+    cfo_history *h = cfo_history_new(rs);
+    const cfo_history_series *s = series(h, "t");
+    assert_true(s->failing);
+    assert_int_equal(s->first_bad, commit_index(h, 2));
+    assert_int_equal(s->first_bad_rec->time_ms, T0 + 4 * HOUR);
+    assert_int_equal(s->last_good_rec->time_ms, T0 + 1 * HOUR);
+    assert_null(s->parent_pass);
+    cfo_history_destroy(&h);
+    cfo_recset_destroy(&rs);
+}
+
+static void a_canary_is_a_check_not_a_failing_target(void **state)
+{
+    (void)state;
+    cfo_recset *rs = cfo_recset_new();
+    add(rs, (spec){.fuzzer = "CANARY", .commit = 1, .hour = 1, .status = CFO_STATUS_FAIL});
+    add(rs, (spec){.fuzzer = "CANARY", .commit = 2, .hour = 2, .status = CFO_STATUS_FAIL});
+    add(rs, (spec){.fuzzer = "CANARY",
+                   .branch = "dev",
+                   .commit = 2,
+                   .hour = 3,
+                   .status = CFO_STATUS_PASS});
+    add(rs, (spec){.commit = 2, .hour = 2, .status = CFO_STATUS_FAIL});
+    cfo_history *h = cfo_history_new(rs);
+    assert_int_equal(cfo_history_failing(h), 2);
+    cfo_history_mark_canary(h, "CANARY");
+    assert_int_equal(cfo_history_failing(h), 1);
+    assert_int_equal(h->ncanary, 2);
+    assert_int_equal(h->ncanary_broken, 1);
+    const cfo_history_series *s = &h->series[cfo_history_find(h, "CANARY", "main", "t")];
+    assert_true(s->canary);
+    assert_false(s->canary_broken);
+    assert_false(s->failing);
+    assert_int_equal(s->canary_last->time_ms, T0 + 2 * HOUR);
+    s = &h->series[cfo_history_find(h, "CANARY", "dev", "t")];
+    assert_true(s->canary_broken);
+    /* The per-commit counts are the targets' only. */
+    assert_int_equal(h->commits[commit_index(h, 2)].by_status[CFO_STATUS_FAIL], 1);
+    assert_int_equal(h->commits[commit_index(h, 2)].by_status[CFO_STATUS_PASS], 0);
+    cfo_history_destroy(&h);
+    cfo_recset_destroy(&rs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +384,9 @@ int main(void)
         cmocka_unit_test(cancelled_records_say_nothing),
         cmocka_unit_test(series_are_per_fuzzer_branch_and_target),
         cmocka_unit_test(an_empty_dataset_has_no_history),
+        cmocka_unit_test(git_order_places_a_retested_commit_where_git_has_it),
+        cmocka_unit_test(the_failing_streak_starts_at_its_oldest_record),
+        cmocka_unit_test(a_canary_is_a_check_not_a_failing_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -447,16 +447,19 @@ static void junit_escapes_and_counts(void **state)
 
 /* --- progress ------------------------------------------------------------- */
 
-static char *progress_text(bool tty, bool json, bool final)
+/* 10 tasks: 3 done, 1 cancelled, 2 running, 4 queued; the worker w1 has
+ * done w1_done of them. */
+static char *progress_text_of(bool tty, bool json, bool final, bool local, size_t w1_done)
 {
-    cfo_progress_worker w[2] = {{.id = "w1", .done = 3, .busy = 2, .live = true},
+    cfo_progress_worker w[2] = {{.id = "w1", .done = w1_done, .busy = 2, .live = true},
                                 {.id = "w2", .done = 0, .busy = 0, .live = false}};
     cfo_progress_snapshot s = {.elapsed_ms = 5000,
                                .budget_left_ms = 55000,
                                .total = 10,
                                .done = 3,
+                               .cancelled = 1,
                                .running = 2,
-                               .queued = 5,
+                               .queued = 4,
                                .failed = 1,
                                .slots = 4,
                                .workers = w,
@@ -464,23 +467,29 @@ static char *progress_text(bool tty, bool json, bool final)
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
-    cfo_progress p = {.out = out, .name = "cfo", .tty = tty, .json = json};
+    cfo_progress p = {.out = out, .name = "cfo", .tty = tty, .json = json, .local = local};
     cfo_progress_print(&p, &s, final);
     fclose(out);
     return text;
+}
+
+static char *progress_text(bool tty, bool json, bool final)
+{
+    return progress_text_of(tty, json, final, false, 3);
 }
 
 static void progress_on_a_terminal_redraws_one_line(void **state)
 {
     (void)state;
     char *t = progress_text(true, false, false);
-    assert_string_equal(t, "\r\033[K[#######.................] 3/10 done, 2 running, 5 queued, "
-                           "1 failed, 1 worker (2/4 slots), 0.60 tasks/s, 5.0s elapsed, "
-                           "55.0s budget left");
+    /* The bar fills with what is over, the cancelled task included. */
+    assert_string_equal(t, "\r\033[K[#########...............] 3/10 done, 1 cancelled, 2 running, "
+                           "4 queued, 1 failed, 1 worker (2/4 slots), 0.60 tasks/s, 5.0s "
+                           "elapsed, 55.0s budget left");
     free(t);
     t = progress_text(true, false, true);
     assert_true(strncmp(t, "\r\033[K[", 5) == 0);
-    assert_non_null(strstr(t, "budget left\ncfo: worker w1 ran 3 task(s)\n"));
+    assert_non_null(strstr(t, "budget left\ncfo: worker w1 ran 3 tasks\n"));
     assert_null(strstr(t, "w2")); /* gone without finishing anything */
     free(t);
 }
@@ -489,21 +498,36 @@ static void progress_in_a_log_is_plain_lines(void **state)
 {
     (void)state;
     char *t = progress_text(false, false, false);
-    assert_string_equal(t, "cfo: elapsed: 5.0s, done: 3/10 (0.60 tasks/s), running: 2, "
-                           "queued: 5, failed: 1, workers: 1 (2/4 slots busy), budget left: "
-                           "55.0s\n"
+    assert_string_equal(t, "cfo: elapsed: 5.0s, done: 3/10 (0.60 tasks/s), cancelled: 1, "
+                           "running: 2, queued: 4, failed: 1, workers: 1 (2/4 slots busy), "
+                           "budget left: 55.0s\n"
                            "cfo: workers: w1 3 done, 2 busy\n");
     free(t);
     t = progress_text(false, true, true);
     assert_string_equal(t, "{\"event\":\"final\",\"prog\":\"cfo\",\"elapsed_ms\":5000,"
-                           "\"budget_left_ms\":55000,\"total\":10,\"done\":3,\"running\":2,"
-                           "\"queued\":5,\"failed\":1,\"workers\":1,\"slots\":4,"
+                           "\"budget_left_ms\":55000,\"total\":10,\"done\":3,\"cancelled\":1,"
+                           "\"running\":2,\"queued\":4,\"failed\":1,\"workers\":1,\"slots\":4,"
                            "\"tasks_per_s\":0.600}\n");
     free(t);
     cfo_progress_snapshot zero = {.total = 1};
     assert_true(cfo_progress_rate(&zero) == 0.0);
     cfo_progress quiet = {.out = NULL};
     cfo_progress_print(&quiet, &zero, true); /* says nothing, does not crash */
+}
+
+static void progress_of_one_host_names_the_local_worker(void **state)
+{
+    (void)state;
+    char *t = progress_text_of(false, false, false, true, 3);
+    assert_non_null(strstr(t, "budget left: 55.0s\ncfo: local worker: 3 done, 2 busy\n"));
+    assert_null(strstr(t, "w1"));
+    free(t);
+    t = progress_text_of(false, false, true, true, 1);
+    assert_non_null(strstr(t, "budget left: 55.0s\ncfo: local worker ran 1 task\n"));
+    free(t);
+    t = progress_text_of(true, false, true, false, 1);
+    assert_non_null(strstr(t, "cfo: worker w1 ran 1 task\n"));
+    free(t);
 }
 
 int main(void)
@@ -516,6 +540,7 @@ int main(void)
         cmocka_unit_test(junit_escapes_and_counts),
         cmocka_unit_test(progress_on_a_terminal_redraws_one_line),
         cmocka_unit_test(progress_in_a_log_is_plain_lines),
+        cmocka_unit_test(progress_of_one_host_names_the_local_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -333,7 +333,8 @@ static void on_welcome(worker *w, const cfo_msg_welcome *m)
     }
     free(w->run_id);
     w->run_id = cfo_xstrdup(m->run_id);
-    cfo_info("connected to %s (run %s)", w->o->endpoint, m->run_id);
+    if (!w->o->local)
+        cfo_info("connected to %s (run %s)", w->o->endpoint, m->run_id);
     pthread_mutex_lock(&w->mu);
     for (held *h = w->tasks; h != NULL; h = h->next)
         if (h->state == HELD_DONE && !h->orphan)
@@ -444,7 +445,8 @@ static void on_message(worker *w, cfo_msg *m)
             retry_later(w, m->u.reason.reason);
             break;
         }
-        cfo_info("the coordinator ended the session: %s", m->u.reason.reason);
+        if (!w->o->local)
+            cfo_info("the coordinator ended the session: %s", m->u.reason.reason);
         set_leaving(w);
         cancel_all(w);
         break;
@@ -645,7 +647,8 @@ int cfo_session_run(const cfo_session_opts *o)
         int64_t now = cfo_now_ms();
         if (!stopping && o->stop != NULL && *o->stop) {
             if (running_now(&w) > 0)
-                cfo_info("stop requested: cancelling %u running task(s)", running_now(&w));
+                cfo_info("stop requested: cancelling %u running task%s", running_now(&w),
+                         cfo_plural(running_now(&w)));
             stopping = true;
             set_leaving(&w);
             cancel_all(&w);

@@ -27,6 +27,9 @@ typedef struct cfo_session_opts {
     /* Give up (exit 3) when no coordinator has accepted this worker within
      * this long; 0: keep trying. */
     int64_t connect_timeout_ms;
+    /* The worker of a single-host cfo, on an inproc:// endpoint: joining and
+     * leaving are no news there, so they are not logged. */
+    bool local;
 } cfo_session_opts;
 
 /* Serves the coordinator until it says the run is over (BYE) or *stop is

@@ -121,7 +121,7 @@ class ExecChanges(unittest.TestCase):
         self.change("src/lex/lex.c")  # no path maps it; the focus command names c
         got, err = self.targets()
         self.assertEqual(got, {"c"})
-        self.assertIn("focus_command named 1 target(s)", err)
+        self.assertIn("focus_command named 1 target\n", err)
 
     def test_bad_focus_output_falls_back_to_the_rules(self):
         with open(os.path.join(self.repo, "focus.sh"), "w") as f:

@@ -252,7 +252,7 @@ class Distributed(unittest.TestCase):
         victim = [r for r in recs if r["target"] == "a-victim"][0]
         self.assertEqual(victim["attempt"], 2)
         # The continued worker came back and re-offered its stale result.
-        self.assertRegex(c.log("coordinator"), r"worker %s joined: .* [1-9]\d* results re-offered"
+        self.assertRegex(c.log("coordinator"), r"worker %s joined: .* [1-9]\d* results? re-offered"
                          % stopped)
 
     def test_coordinator_restarted_workers_reconnect(self):

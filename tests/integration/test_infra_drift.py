@@ -220,6 +220,76 @@ class TerraformErrors(unittest.TestCase):
         self.assertTrue(os.path.isdir(cache))
 
 
+class DriftOutsideGit(unittest.TestCase):
+    """State changed outside git on a commit that has not moved (someone
+    scales a deployment by hand): the next scheduled run finds it, with no
+    --force, since INFRA_DRIFT plans every module on every run."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="outside-", dir=tmp)
+        self.state = os.path.join(self.dir, "state", "app.tfstate")
+        self.repo = os.path.join(self.dir, "repo")
+        os.makedirs(os.path.join(self.repo, "envs", "app"))
+        # The state lives where the module's backend says, outside the
+        # repository, as a deployed system's does.
+        with open(os.path.join(self.repo, "envs", "app", "main.tf"), "w") as f:
+            f.write('terraform {\n  backend "local" {\n    path = "%s"\n  }\n}\n'
+                    'resource "terraform_data" "app" {\n  input = { replicas = 2 }\n}\n'
+                    % self.state)
+        with open(os.path.join(self.repo, "cfo.ini"), "w") as f:
+            f.write('[fuzzer "INFRA_DRIFT"]\nkind = infra_drift\nbranches = main\n'
+                    'critical = true\nmerge = supersede\n')
+        with open(os.path.join(self.repo, ".gitignore"), "w") as f:
+            f.write(".terraform/\n.terraform.lock.hcl\n")
+        git("init", "-q", "-b", "main", cwd=self.repo)
+        git("add", "-A", cwd=self.repo)
+        git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "app",
+            cwd=self.repo)
+        # Deploy it from a copy, so the repository's checkout stays clean.
+        deploy = os.path.join(self.dir, "deploy")
+        shutil.copytree(os.path.join(self.repo, "envs", "app"), deploy)
+        for argv in (["init", "-input=false", "-no-color"],
+                     ["apply", "-input=false", "-no-color", "-auto-approve"]):
+            p = subprocess.run([TERRAFORM] + argv, cwd=deploy, env=fuzz_env(),
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def cfo_upload(self):
+        dataset = os.path.join(self.dir, "data.json")
+        p = subprocess.run([CFO, "--repo", self.repo, "--upload", "--quiet",
+                            "--dataset", "file://" + dataset,
+                            "--workdir", os.path.join(self.dir, "work")],
+                           cwd=self.repo, env=fuzz_env(), capture_output=True, text=True,
+                           timeout=300)
+        with open(dataset) as f:
+            return p, json.load(f)["records"]
+
+    def test_a_drift_made_outside_git_is_found_on_the_next_run(self):
+        first, records = self.cfo_upload()
+        self.assertEqual(first.returncode, 0, first.stdout + first.stderr)
+        self.assertEqual([(r["status"], r["findings"]) for r in records], [("pass", 0)])
+        commit = records[0]["commit"]
+
+        # replicas 2 -> 5 by hand: the deployed system no longer matches the code.
+        with open(self.state) as f:
+            state = json.load(f)
+        attrs = state["resources"][0]["instances"][0]["attributes"]
+        for key in ("input", "output"):
+            attrs[key]["value"]["replicas"] = 5
+        state["serial"] += 1
+        with open(self.state, "w") as f:
+            json.dump(state, f)
+
+        second, records = self.cfo_upload()
+        self.assertEqual(second.returncode, 1, second.stdout + second.stderr)
+        self.assertNotIn("already passed", second.stderr)
+        self.assertEqual([(r["commit"], r["status"]) for r in records], [(commit, "fail")])
+        self.assertGreaterEqual(records[0]["findings"], 1)
+
+
 if __name__ == "__main__":
     suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
     result = unittest.TextTestRunner(verbosity=2, stream=sys.stdout).run(suite)

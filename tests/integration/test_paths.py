@@ -90,7 +90,7 @@ class Paths(unittest.TestCase):
         git(self.repo, "reset", "-q", "--hard", "HEAD~1")
         p = run([binary("cfo"), "--repo", self.repo, "--dry-run"], cwd=self.elsewhere)
         self.assertEqual(p.stdout, "", p.stderr)
-        self.assertIn("2 target(s) already passed", p.stderr)
+        self.assertIn("2 targets already passed on their commit and are skipped", p.stderr)
 
     def test_old_worktrees_are_removed_after_a_run(self):
         work = os.path.join(self.repo, ".cfo", "work")

@@ -2,7 +2,10 @@
 """test_reports.py -- cfo-dataset report and history on a dataset with known
 contents: which heat map cells are red, which commit starts each regression,
 that the HTML is well-formed and self-contained, and that headless Chromium
-renders the heat map (its screenshot holds the red and green cells)."""
+renders the heat map (its screenshot holds the red and green cells); the
+canary shown as the harness check it is; times that are each target's own;
+commits in git history order, and what a target failing since its first
+record is told."""
 
 import html.parser
 import json
@@ -41,8 +44,9 @@ EXPECTED_RANGES = {
     ("DRIFT", "staging", "envs/prod"): (2, 1),
     ("FUZZ", "main", "parse"): (5, 4),
     ("FUZZ", "main", HOSTILE): None,
-    ("CANARY", "main", "canary"): (1, None),
+    ("CANARY", "main", "canary"): None,  # the harness check, never a failing target
 }
+CANARY = ("CANARY", "main", "canary")
 RED = (0xD6, 0x27, 0x28)
 GREEN = (0x2C, 0xA0, 0x2C)
 
@@ -54,7 +58,8 @@ def record(key, k, status, hour_offset=0, attempt=1):
         "findings": 0 if status == "pass" else 1, "branch": branch, "target": target,
         "duration": 0.5 + k + (5 if fuzzer == "FUZZ" else 0),
         "command": "cfo-fuzz %s %s" % (fuzzer, target), "status": status,
-        "time": "2026-11-%02dT10:%02d:00Z" % (10 + k, hour_offset), "run": "run-%d" % k,
+        "time": "2026-11-%02dT10:%02d:00Z" % (10 + k, hour_offset + (30 if fuzzer == "FUZZ" else 0)),
+        "run": "run-%d" % k,
         "worker": "w1", "attempt": attempt,
     }
 
@@ -73,6 +78,11 @@ def fixture_records():
     cancelled["time"] = "2026-11-30T10:00:00Z"
     recs.append(cancelled)
     return recs
+
+
+def shown_status(key, status):
+    """What a cell is drawn as: the canary's failure is a passing check."""
+    return "pass" if key == CANARY and status == "fail" else status
 
 
 def local(tag):
@@ -214,8 +224,22 @@ class Reports(unittest.TestCase):
         return out
 
     def test_report_says_what_it_wrote(self):
-        self.assertIn("wrote %s: 6 targets, 6 commits, 4 failing now" % self.html_path,
+        self.assertIn("wrote %s: 6 targets, 6 commits, 3 failing now" % self.html_path,
                       self.report_stdout)
+
+    def test_the_harness_check_comes_first(self):
+        harness = [el for el in self.tree().iter() if el.get("id") == "harness"]
+        self.assertEqual(len(harness), 1)
+        self.assertEqual(harness[0].get("data-state"), "ok")
+        text = "".join(harness[0].itertext())
+        self.assertIn("canary CANARY on main failed as it must", text)
+        # Before the heat map and every other section.
+        self.assertLess(self.html.index('id="harness"'), self.html.index("<h2"))
+        self.assertIn('data-failing="3"', self.html)
+        row = [el for el in self.tree().iter() if local(el.tag) == "tr" and
+               el.get("data-fuzzer") == "CANARY"]
+        self.assertEqual(row[0].get("data-state"), "harness-ok")
+        self.assertNotIn("failing", row[0].get("class").split())
 
     def test_heat_map_cells_are_coloured_by_status(self):
         cells = self.cells()
@@ -225,11 +249,13 @@ class Reports(unittest.TestCase):
                 el = cells[(key, COMMITS[i + 1])]
                 want = STATUS.get(ch, "untested")
                 self.assertEqual(el.get("data-status"), want, (key, i + 1))
-                self.assertEqual(el.get("fill") == "#d62728", want == "fail", (key, i + 1))
-                self.assertEqual(el.get("fill") == "#2ca02c", want == "pass", (key, i + 1))
+                shown = shown_status(key, want)
+                self.assertEqual(el.get("fill") == "#d62728", shown == "fail", (key, i + 1))
+                self.assertEqual(el.get("fill") == "#2ca02c", shown == "pass", (key, i + 1))
+                self.assertEqual("canary-ok" in el.get("class").split(), key == CANARY)
         red = sorted((k[2], k[1], c) for (k, c), el in cells.items() if el.get("fill") == "#d62728")
         want_red = sorted((k[2], k[1], COMMITS[i + 1]) for k, p in SERIES.items()
-                          for i, ch in enumerate(p) if ch == "F")
+                          for i, ch in enumerate(p) if ch == "F" and k != CANARY)
         self.assertEqual(red, want_red)
         # Columns run oldest to newest by time (not by sha).
         columns = [el.get("data-commit") for el in self.tree().iter()
@@ -252,7 +278,8 @@ class Reports(unittest.TestCase):
         for key, r in EXPECTED_RANGES.items():
             el = rows[key]
             if r is None:
-                self.assertEqual(el.get("data-state"), "passing", key)
+                self.assertEqual(el.get("data-state"),
+                                 "harness-ok" if key == CANARY else "passing", key)
                 self.assertEqual(el.get("data-first-bad"), "")
                 continue
             self.assertEqual(el.get("data-state"), "failing", key)
@@ -262,7 +289,7 @@ class Reports(unittest.TestCase):
             if r[1]:
                 self.assertIn("%s..%s" % (COMMITS[r[1]][:12], COMMITS[r[0]][:12]), text)
             else:
-                self.assertIn("failing since before the window", text)
+                self.assertIn("failing since its first record", text)
 
     def test_failures_per_commit_and_durations(self):
         failing = {}
@@ -274,7 +301,7 @@ class Reports(unittest.TestCase):
                 fuzzers[el.get("data-fuzzer")] = (int(el.get("data-records")),
                                                   float(el.get("data-max")))
         for k in range(1, 7):
-            want = sum(1 for p in SERIES.values() if p[k - 1] in "FTE")
+            want = sum(1 for key, p in SERIES.items() if p[k - 1] in "FTE" and key != CANARY)
             self.assertEqual(failing[COMMITS[k]], want, k)
         self.assertEqual(fuzzers["DRIFT"], (19, 6.5))
         self.assertEqual(fuzzers["FUZZ"][1], 11.5)
@@ -319,8 +346,8 @@ class Reports(unittest.TestCase):
         self.assertEqual(png[:2], (1200, 900))
         red = solid_squares(png, RED)
         green = solid_squares(png, GREEN)
-        want_red = sum(p.count("F") for p in SERIES.values())
-        want_green = sum(p.count("P") for p in SERIES.values())
+        want_red = sum(p.count("F") for k, p in SERIES.items() if k != CANARY)
+        want_green = sum(p.count("P") for p in SERIES.values()) + SERIES[CANARY].count("F")
         self.assertEqual(len(red), want_red, red)
         self.assertEqual(len(green), want_green, green)
         # The cells form one grid of at most one row per target (a cell with
@@ -358,16 +385,40 @@ class Reports(unittest.TestCase):
         self.assertIn("DRIFT main envs/dev: passing, last passed at %s" % COMMITS[6][:12],
                       p.stdout)
         p = self.dataset("history", self.url, "--target", "canary", check=0)
-        self.assertIn("CANARY main canary: failing since %s (2026-11-11T10:00:00Z); no pass in "
-                      "the window" % COMMITS[1][:12], p.stdout)
+        self.assertIn("harness check: OK (canary CANARY on main failed as it must at %s "
+                      "(2026-11-16T10:00:00Z))" % COMMITS[6][:12], p.stdout)
         self.assertNotIn("regression range", p.stdout)
+        self.assertNotIn("failing", p.stdout)
+
+    def test_history_times_are_the_targets_own(self):
+        # FUZZ's records are half an hour after DRIFT's on every commit: each
+        # target's line carries its own record's time, not its commit's newest.
+        p = self.dataset("history", self.url, "--target", "parse", check=0)
+        self.assertIn("FUZZ main parse: failing since %s (2026-11-15T10:30:00Z); last passed at "
+                      "%s (2026-11-14T10:30:00Z)" % (COMMITS[5][:12], COMMITS[4][:12]),
+                      p.stdout.splitlines())
+        p = self.dataset("history", self.url, "--target", "envs/prod", "--branch", "main",
+                         check=0)
+        self.assertIn("(2026-11-14T10:00:00Z)", p.stdout)
+        self.assertNotIn(":30:00Z)", p.stdout.split("\n\n", 1)[1])
+        rows = {}
+        for el in self.tree().iter():
+            if local(el.tag) == "tr" and el.get("data-fuzzer") == "DRIFT":
+                rows[(el.get("data-branch"), el.get("data-target"))] = "".join(el.itertext())
+        self.assertIn("2026-11-14T10:00:00Z", rows[("main", "envs/prod")])
+        self.assertNotIn("10:30:00Z", rows[("main", "envs/prod")])
 
     def test_report_without_html_lists_failing_targets(self):
         p = self.dataset("report", self.url, check=0)
-        self.assertIn("6 targets, 6 commits in the window, 4 failing now", p.stdout)
+        lines = p.stdout.splitlines()
+        self.assertEqual(lines[0], "harness check: OK (canary CANARY on main failed as it must "
+                         "at %s (2026-11-16T10:00:00Z))" % COMMITS[6][:12])
+        self.assertEqual(lines[1], "6 targets, 6 commits in the window, 3 failing now")
+        self.assertNotIn("CANARY main canary", p.stdout)
         self.assertIn("  regression range: %s..%s" % (COMMITS[4], COMMITS[5]), p.stdout)
         self.assertNotIn("envs/dev", p.stdout)
         p = self.dataset("report", self.url, "--fuzzer", "DRIFT", check=0)
+        self.assertIn("harness check: no canary record in the window", p.stdout)
         self.assertIn("3 targets, 6 commits in the window, 2 failing now", p.stdout)
 
     def test_usage_and_dataset_errors(self):
@@ -394,6 +445,120 @@ class Reports(unittest.TestCase):
         p = self.dataset("--help", check=0)
         self.assertIn("cfo-dataset report URL [--html FILE]", p.stdout)
         self.assertIn("cfo-dataset history URL --target NAME", p.stdout)
+
+
+def git_record(fuzzer, branch, target, commit, status, day):
+    rec = record((fuzzer, branch, target), 1, status)
+    rec.update(commit=commit, time="2026-11-%02dT10:00:00Z" % day, run="run-%d" % day)
+    return rec
+
+
+class GitHistory(unittest.TestCase):
+    """Commits placed by git history, read from the repository, and what a
+    target failing since its first record is told."""
+
+    def setUp(self):
+        self.tmp = cfotest.TempDir()
+        self.repo = os.path.join(self.tmp.path, "repo")
+        # The repository's own configuration names its canary.
+        self.m1 = cfotest.make_repo(self.repo, {"cfo.ini": '[fuzzer "SELFTEST"]\nkind = canary\n'})
+        cfotest.git(self.repo, "commit", "-q", "--allow-empty", "-m", "m2")
+        self.m2 = cfotest.git(self.repo, "rev-parse", "HEAD")
+        cfotest.git(self.repo, "checkout", "-q", "-b", "staging")
+        cfotest.git(self.repo, "commit", "-q", "--allow-empty", "-m", "s1")
+        self.s1 = cfotest.git(self.repo, "rev-parse", "HEAD")
+        recs = [git_record("DRIFT", "main", "envs/x", self.m1, "pass", 11),
+                git_record("DRIFT", "main", "envs/x", self.m2, "pass", 12),
+                git_record("DRIFT", "staging", "envs/x", self.s1, "fail", 13),
+                # The oldest commit re-tested last: its record is the newest.
+                git_record("DRIFT", "main", "envs/y", self.m1, "pass", 14),
+                git_record("SELFTEST", "main", "canary", self.m2, "fail", 12),
+                git_record("SELFTEST", "main", "canary", self.m1, "pass", 14)]
+        self.data = os.path.join(self.tmp.path, "data.json")
+        with open(self.data, "w") as f:
+            json.dump({"version": 1, "window": 32, "records": recs}, f)
+        self.url = "file://" + self.data
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def dataset(self, *args, cwd=None, check=0):
+        return run([binary("cfo-dataset"), *args], cwd=cwd or self.tmp.path, timeout=60,
+                   check=check)
+
+    def columns(self, *args, cwd=None):
+        out = os.path.join(self.tmp.path, "r.html")
+        self.dataset("report", self.url, "--html", out, *args, cwd=cwd)
+        with open(out, encoding="utf-8") as f:
+            tree = ET.fromstring(f.read().split("\n", 1)[1])
+        order = [el.get("data-order") for el in tree.iter() if el.get("id") == "order"]
+        return order, [el.get("data-commit") for el in tree.iter()
+                       if local(el.tag) == "text" and el.get("class") == "commit"]
+
+    def test_a_commit_retested_after_a_newer_one_keeps_its_place(self):
+        git_order = (["git"], [self.m1, self.m2, self.s1])
+        self.assertEqual(self.columns(cwd=self.repo), git_order)  # the current directory's
+        self.assertEqual(self.columns("--repo", self.repo), git_order)
+        # With no repository to read, record time is all there is.
+        self.assertEqual(self.columns(), (["record-time"], [self.m2, self.s1, self.m1]))
+        p = self.dataset("history", self.url, "--target", "envs/y", "--repo", self.repo)
+        self.assertIn("passing, last passed at %s (2026-11-14T10:00:00Z)" % self.m1[:12], p.stdout)
+
+    def test_a_repo_or_config_that_cannot_be_read_is_a_usage_error(self):
+        p = self.dataset("report", self.url, "--repo", self.tmp.path, check=2)
+        self.assertIn("not a git repository", p.stderr)
+        # So is a configuration that cannot tell which fuzzers are canaries.
+        bad = os.path.join(self.tmp.path, "bad.ini")
+        with open(bad, "w") as f:
+            f.write('[fuzzer "X"]\nkind = canary\nbogus = 1\n')
+        p = self.dataset("history", self.url, "--target", "envs/x", "--config", bad, check=2)
+        self.assertIn("bogus", p.stderr)
+        self.assertEqual(p.stdout, "")
+
+    def test_a_first_record_that_fails_says_what_is_known(self):
+        p = self.dataset("history", self.url, "--target", "envs/x", "--repo", self.repo)
+        lines = p.stdout.splitlines()
+        self.assertIn("DRIFT staging envs/x: broke at %s (2026-11-13T10:00:00Z); its parent %s "
+                      "(2026-11-12T10:00:00Z) passed on main" % (self.s1[:12], self.m2[:12]),
+                      lines)
+        self.assertIn("  regression range: %s..%s" % (self.m2, self.s1), lines)
+        self.assertNotIn("broken since before", p.stdout)
+        # A report narrowed to the branch still sees the parent on main.
+        p = self.dataset("report", self.url, "--branch", "staging", "--repo", self.repo)
+        self.assertIn("DRIFT staging envs/x: broke at %s" % self.s1[:12], p.stdout)
+        self.assertIn("  regression range: %s..%s" % (self.m2, self.s1), p.stdout.splitlines())
+        # Without the repository the parent is unknown: only the record is.
+        p = self.dataset("history", self.url, "--target", "envs/x", "--branch", "staging")
+        self.assertIn("DRIFT staging envs/x: failing since its first record at %s "
+                      "(2026-11-13T10:00:00Z); no earlier record in the window" % self.s1[:12],
+                      p.stdout.splitlines())
+
+    def test_a_canary_that_passed_is_shown_first_as_a_harness_problem(self):
+        p = self.dataset("report", self.url, cwd=self.repo)
+        lines = p.stdout.splitlines()
+        self.assertEqual(lines[0], "HARNESS PROBLEM: canary SELFTEST on main ended 'pass' at %s "
+                         "(2026-11-14T10:00:00Z) instead of failing: failures may go "
+                         "unrecorded" % self.m1[:12])
+        self.assertEqual(lines[1], "4 targets, 3 commits in the window, 1 failing now")
+        out = os.path.join(self.tmp.path, "h.html")
+        self.dataset("report", self.url, "--html", out, cwd=self.repo)
+        with open(out, encoding="utf-8") as f:
+            page = f.read()
+        tree = ET.fromstring(page.split("\n", 1)[1])
+        harness = [el for el in tree.iter() if el.get("id") == "harness"][0]
+        self.assertEqual(harness.get("data-state"), "broken")
+        self.assertIn("canary SELFTEST on main did not fail", "".join(harness.itertext()))
+        self.assertLess(page.index('id="harness"'), page.index("<h2"))
+        broken = [el for el in tree.iter() if "canary-broken" in el.get("class", "").split()]
+        self.assertEqual([el.get("data-commit") for el in broken], [self.m1])
+        # --config names the canaries when given: SELFTEST is then a target
+        # like any other, failing on the newest commit it ran on.
+        ini = os.path.join(self.tmp.path, "other.ini")
+        with open(ini, "w") as f:
+            f.write('[fuzzer "DRIFT"]\nkind = canary\n')
+        p = self.dataset("report", self.url, "--config", ini, cwd=self.repo)
+        self.assertTrue(p.stdout.startswith("HARNESS PROBLEM: canary DRIFT on main"), p.stdout)
+        self.assertIn("SELFTEST main canary: failing since %s" % self.m2[:12], p.stdout)
 
 
 if __name__ == "__main__":
