@@ -71,12 +71,13 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
         return;
     }
     char *dir = NULL;
+    int hold = -1; /* on the worktree until the task has ended */
     if (f->needs_working_dir) {
         dir = cfo_xasprintf("%s/%s", env->workdir, t->commit);
         pthread_mutex_lock(env->git_lock);
-        cfo_err err = cfo_git_worktree(env->repo, t->commit, dir, &d);
+        cfo_err err = cfo_git_worktree_use(env->repo, t->commit, dir, &hold, &d);
         if (err != CFO_OK && cfo_git_fetch(env->repo, t->commit, NULL) == CFO_OK)
-            err = cfo_git_worktree(env->repo, t->commit, dir, &d);
+            err = cfo_git_worktree_use(env->repo, t->commit, dir, &hold, &d);
         pthread_mutex_unlock(env->git_lock);
         if (err != CFO_OK) {
             cfo_diag_prefix(&d, "worktree of %s", t->commit);
@@ -94,6 +95,7 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
         CFO_OK) {
         fail(out, "bad task", &d);
         cfo_strv_fini(&argv);
+        cfo_git_worktree_release(&hold);
         free(dir);
         return;
     }
@@ -136,6 +138,7 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
     free(task_env[1]);
     free(log_path);
     cfo_strv_fini(&argv);
+    cfo_git_worktree_release(&hold);
     free(dir);
 }
 
