@@ -142,6 +142,18 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
     free(dir);
 }
 
+void cfo_task_retire_worktrees(const cfo_task_env *env, const cfo_strv *keep)
+{
+    if (env->keep_worktrees)
+        return;
+    cfo_diag d = {{0}};
+    size_t removed = 0;
+    if (cfo_git_worktrees_retire(env->repo, env->workdir, keep, &removed, &d) != CFO_OK)
+        cfo_warn("old worktrees were kept: %s", d.msg);
+    else if (removed > 0)
+        cfo_info("removed %zu worktree(s) of commits the last run did not test", removed);
+}
+
 void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const char *log_path)
 {
     memset(o, 0, sizeof *o);
