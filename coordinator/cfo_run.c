@@ -4,7 +4,6 @@
  * run reached. */
 #include "cfo_run.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -582,34 +581,21 @@ static int upload(run *r, int rc)
 
 /* Worktrees of commits this run did not test (no longer a configured
  * branch's head) are removed: a long-lived workdir would otherwise keep one
- * per commit ever tested. Only folders named by a commit are looked at. */
+ * per commit ever tested. One a task still holds stays (a cancelled task of
+ * the local worker in its grace period, a worker sharing the workdir). */
 static void retire_worktrees(run *r)
 {
     if (r->c.keep_worktrees || r->workdir == NULL)
         return;
-    DIR *dh = opendir(r->workdir);
-    if (dh == NULL)
-        return;
-    cfo_strv names;
-    cfo_strv_init(&names);
-    for (struct dirent *e; (e = readdir(dh)) != NULL;)
-        if (strlen(e->d_name) == 40 && strspn(e->d_name, "0123456789abcdef") == 40)
-            cfo_strv_push(&names, e->d_name);
-    closedir(dh);
-    for (size_t i = 0; i < names.n; i++) {
-        const char *name = names.v[i];
-        bool current = false;
-        for (size_t t = 0; t < r->ts.n && !current; t++)
-            current = strcmp(r->ts.v[t].commit, name) == 0;
-        if (current)
-            continue;
-        char *dir = cfo_xasprintf("%s/%s", r->workdir, name);
-        cfo_diag d = {{0}};
-        if (cfo_git_worktree_remove(r->top, dir, &d) != CFO_OK)
-            cfo_warn("could not remove the old worktree %s: %s", dir, d.msg);
-        free(dir);
-    }
-    cfo_strv_fini(&names);
+    cfo_strv keep;
+    cfo_strv_init(&keep);
+    for (size_t t = 0; t < r->ts.n; t++)
+        if (!cfo_strv_contains(&keep, r->ts.v[t].commit))
+            cfo_strv_push(&keep, r->ts.v[t].commit);
+    cfo_diag d = {{0}};
+    if (cfo_git_worktrees_retire(r->top, r->workdir, &keep, NULL, &d) != CFO_OK)
+        cfo_warn("old worktrees were kept: %s", d.msg);
+    cfo_strv_fini(&keep);
 }
 
 static int commit(run *r)

@@ -1003,7 +1003,7 @@ static void sched_fini(sched *s)
         if (s->tasks[t].state != TASK_DONE)
             cfo_outcome_cancelled(&s->out[t], "cancelled: the run ended before it finished");
     print_progress(s, true);
-    cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "run over"}};
+    cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = CFO_PROTO_RUN_OVER}};
     for (int w = 0; w < s->nsessions; w++)
         if (s->sessions[w].live)
             send_to(s, w, &bye);

@@ -38,6 +38,9 @@
  * again after a backoff instead of leaving (a full session table, its name
  * held by a live session). */
 #define CFO_PROTO_RETRY_LATER "retry later"
+/* A BYE with this reason: the run is over (every other reason ends only the
+ * session). */
+#define CFO_PROTO_RUN_OVER "run over"
 /* ZMQ_MAXMSGSIZE for sockets that speak this protocol. */
 #define CFO_PROTO_MAX_MSGSIZE (CFO_PROTO_MAX_PAYLOAD + 1024)
 

@@ -71,12 +71,13 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
         return;
     }
     char *dir = NULL;
+    int hold = -1; /* on the worktree until the task has ended */
     if (f->needs_working_dir) {
         dir = cfo_xasprintf("%s/%s", env->workdir, t->commit);
         pthread_mutex_lock(env->git_lock);
-        cfo_err err = cfo_git_worktree(env->repo, t->commit, dir, &d);
+        cfo_err err = cfo_git_worktree_use(env->repo, t->commit, dir, &hold, &d);
         if (err != CFO_OK && cfo_git_fetch(env->repo, t->commit, NULL) == CFO_OK)
-            err = cfo_git_worktree(env->repo, t->commit, dir, &d);
+            err = cfo_git_worktree_use(env->repo, t->commit, dir, &hold, &d);
         pthread_mutex_unlock(env->git_lock);
         if (err != CFO_OK) {
             cfo_diag_prefix(&d, "worktree of %s", t->commit);
@@ -94,6 +95,7 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
         CFO_OK) {
         fail(out, "bad task", &d);
         cfo_strv_fini(&argv);
+        cfo_git_worktree_release(&hold);
         free(dir);
         return;
     }
@@ -136,7 +138,20 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
     free(task_env[1]);
     free(log_path);
     cfo_strv_fini(&argv);
+    cfo_git_worktree_release(&hold);
     free(dir);
+}
+
+void cfo_task_retire_worktrees(const cfo_task_env *env, const cfo_strv *keep)
+{
+    if (env->keep_worktrees)
+        return;
+    cfo_diag d = {{0}};
+    size_t removed = 0;
+    if (cfo_git_worktrees_retire(env->repo, env->workdir, keep, &removed, &d) != CFO_OK)
+        cfo_warn("old worktrees were kept: %s", d.msg);
+    else if (removed > 0)
+        cfo_info("removed %zu worktree(s) of commits the last run did not test", removed);
 }
 
 void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const char *log_path)
