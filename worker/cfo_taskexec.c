@@ -150,10 +150,9 @@ void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const cha
     o->max_rss_kb = res->max_rss_kb;
     o->end_wall_ms = cfo_wall_ms();
     /* The tail is bytes, not a string: a NUL in the output must not end it. */
-    o->tail = cfo_xstrndup(res->tail ? res->tail : "", res->tail ? res->tail_len : 0);
-    for (size_t i = 0; i < (res->tail ? res->tail_len : 0); i++)
-        if (o->tail[i] == '\0')
-            o->tail[i] = '?';
+    size_t tail_len = res->tail ? res->tail_len : 0;
+    o->tail = cfo_xstrndup(res->tail ? res->tail : "", tail_len);
+    cfo_outcome_tail_to_text(o->tail, tail_len);
     o->log_path = log_path ? cfo_xstrdup(log_path) : NULL;
     const char *what = NULL;
     char buf[160];
@@ -213,5 +212,4 @@ void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const cha
     if (o->summary == NULL)
         o->summary = cfo_xstrdup(o->status == CFO_STATUS_PASS ? "passed" : "failed");
     cfo_utf8_sanitize(o->summary);
-    cfo_utf8_sanitize(o->tail);
 }
