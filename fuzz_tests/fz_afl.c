@@ -274,7 +274,7 @@ static cfo_err afl_merge(const cfo_fuzzer *f, const char *target_path, const cha
     return afl_tool("afl-cmin", f, abs, from, to, timeout_ms, 400, d);
 }
 
-const cfo_engine_ops cfo_engine_ops_afl = {
+static const cfo_engine_ops afl_ops = {
     .engine = "afl",
     .is_target = afl_is_target,
     .prepare = afl_prepare,
@@ -284,8 +284,4 @@ const cfo_engine_ops cfo_engine_ops_afl = {
     .merge = afl_merge,
 };
 
-const cfo_fuzz_impl cfo_fuzz_impl_afl = {
-    .kind = CFO_KIND_AFL,
-    .discover = cfo_engine_fuzz_discover,
-    .run = cfo_engine_fuzz_run,
-};
+const cfo_fuzz_impl cfo_fuzz_impl_afl = CFO_ENGINE_FUZZ_IMPL(CFO_KIND_AFL, afl_ops);

@@ -266,7 +266,7 @@ static cfo_err lf_merge(const cfo_fuzzer *f, const char *target_path, const char
     return err;
 }
 
-const cfo_engine_ops cfo_engine_ops_libfuzzer = {
+static const cfo_engine_ops lf_ops = {
     .engine = "libfuzzer",
     .is_target = lf_is_target,
     .prepare = lf_prepare,
@@ -276,8 +276,4 @@ const cfo_engine_ops cfo_engine_ops_libfuzzer = {
     .merge = lf_merge,
 };
 
-const cfo_fuzz_impl cfo_fuzz_impl_libfuzzer = {
-    .kind = CFO_KIND_LIBFUZZER,
-    .discover = cfo_engine_fuzz_discover,
-    .run = cfo_engine_fuzz_run,
-};
+const cfo_fuzz_impl cfo_fuzz_impl_libfuzzer = CFO_ENGINE_FUZZ_IMPL(CFO_KIND_LIBFUZZER, lf_ops);
