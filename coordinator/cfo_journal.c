@@ -170,10 +170,7 @@ static bool take_entry(cfo_journal *j, yajl_val doc)
         if (!int_at(doc, "task", &task) || task < 0 ||
             (size_t)task >= YAJL_GET_ARRAY(j->tasks)->len)
             return false;
-        if (j->ncommits == j->capcommits) {
-            j->capcommits = j->capcommits ? j->capcommits * 2 : 64;
-            j->commits = cfo_xrealloc(j->commits, j->capcommits * sizeof *j->commits);
-        }
+        j->commits = cfo_grow(j->commits, &j->capcommits, j->ncommits + 1, sizeof *j->commits);
         j->commits[j->ncommits++] = doc;
         j->run.committed = j->ncommits;
         return true;
