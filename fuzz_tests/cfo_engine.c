@@ -209,6 +209,11 @@ char *cfo_engine_corpus_url(const cfo_fuzzer *f)
     return cfo_xasprintf("file://%s/%s", base, path);
 }
 
+long long cfo_engine_ceil_div(int64_t a, int64_t b)
+{
+    return (long long)((a + b - 1) / b);
+}
+
 const cfo_engine_ops *cfo_engine_ops_for(cfo_kind kind)
 {
     const cfo_fuzz_impl *impl = cfo_fuzz_impl_for(kind);

@@ -126,6 +126,10 @@ bool cfo_engine_file_contains(const char *path, const char *const *needles);
  * worktree), else to the current directory. */
 char *cfo_engine_corpus_url(const cfo_fuzzer *f);
 
+/* a / b rounded up (a >= 0, b > 0): the engines' flags take whole seconds
+ * and MiB, and a limit must never round down to less than was asked. */
+long long cfo_engine_ceil_div(int64_t a, int64_t b);
+
 /* The task's timeout from $CFO_TASK_TIMEOUT_MS; 0 when not given. */
 int64_t cfo_engine_task_timeout_ms(void);
 

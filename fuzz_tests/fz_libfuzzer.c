@@ -29,11 +29,6 @@ static bool lf_is_target(const char *path)
            !cfo_engine_file_contains(path, afl_markers);
 }
 
-static long long ceil_div(int64_t a, int64_t b)
-{
-    return (long long)((a + b - 1) / b);
-}
-
 static char *relative_command(const char *target_path)
 {
     return target_path[0] == '/' ? cfo_xstrdup(target_path) : cfo_xasprintf("./%s", target_path);
@@ -41,9 +36,9 @@ static char *relative_command(const char *target_path)
 
 static void lf_limits(const cfo_fuzzer *f, cfo_strv *argv)
 {
-    char *a = cfo_xasprintf("-timeout=%lld", ceil_div(f->input_timeout_ms, 1000));
+    char *a = cfo_xasprintf("-timeout=%lld", cfo_engine_ceil_div(f->input_timeout_ms, 1000));
     cfo_strv_push_owned(argv, a);
-    a = cfo_xasprintf("-rss_limit_mb=%lld", ceil_div(f->input_memory_kb, 1024));
+    a = cfo_xasprintf("-rss_limit_mb=%lld", cfo_engine_ceil_div(f->input_memory_kb, 1024));
     cfo_strv_push_owned(argv, a);
 }
 
