@@ -622,10 +622,7 @@ static void fuzzer_key(parse_ctx *c, const char *key, const char *value)
         fail(c, c->line, CFO_EINVAL, "unknown key '%s' in [%s]", key, c->section);
         return;
     }
-    if (c->nkeys == c->capkeys) {
-        c->capkeys = c->capkeys ? 2 * c->capkeys : 8;
-        c->keys = cfo_xrealloc(c->keys, c->capkeys * sizeof *c->keys);
-    }
+    c->keys = cfo_grow(c->keys, &c->capkeys, c->nkeys + 1, sizeof *c->keys);
     c->keys[c->nkeys++] =
         (pending_key){.name = cfo_xstrdup(key), .value = cfo_xstrdup(value), .line = c->line};
 }

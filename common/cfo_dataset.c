@@ -130,37 +130,27 @@ struct cfo_dataset_parser {
 
 /* ---- errors ---------------------------------------------------------- */
 
-static int fail_v(cfo_dataset_parser *p, cfo_err err, bool in_record, const char *fmt, va_list ap)
+/* Stops the parse with the reason in p->diag, naming the record being read
+ * when in_record. Returns what a yajl callback returns to stop. */
+__attribute__((format(printf, 4, 5))) static int parse_fail(cfo_dataset_parser *p, cfo_err err,
+                                                            bool in_record, const char *fmt, ...)
 {
     char what[768];
+    va_list ap;
+    va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
     if (in_record)
         cfo_diag_set(&p->diag, err, "%.200s: record %zu: %s", p->name, p->nrecords, what);
     else
         cfo_diag_set(&p->diag, err, "%.200s: %s", p->name, what);
     p->err = err;
-    return 0; /* what a yajl callback returns to stop the parse */
+    return 0;
 }
 
-__attribute__((format(printf, 3, 4))) static int doc_fail(cfo_dataset_parser *p, cfo_err err,
-                                                          const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = fail_v(p, err, false, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-__attribute__((format(printf, 3, 4))) static int rec_fail(cfo_dataset_parser *p, cfo_err err,
-                                                          const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = fail_v(p, err, true, fmt, ap);
-    va_end(ap);
-    return rc;
-}
+/* A fault of the document as a whole, and of one record. */
+#define doc_fail(p, err, ...) parse_fail((p), (err), false, __VA_ARGS__)
+#define rec_fail(p, err, ...) parse_fail((p), (err), true, __VA_ARGS__)
 
 static int type_error(cfo_dataset_parser *p)
 {

@@ -1,4 +1,5 @@
-/* cfo_outcome.c -- turning an executor result into a task outcome. */
+/* cfo_outcome.c -- a task's outcome: its figures, its output as text, and
+ * the record it makes. */
 #include "cfo_outcome.h"
 
 #include <stdio.h>
@@ -163,4 +164,31 @@ void cfo_outcome_fini(cfo_outcome *o)
     free(o->tail);
     free(o->log_path);
     memset(o, 0, sizeof *o);
+}
+
+void cfo_outcome_tail_to_text(char *tail, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tail[i] == '\0')
+            tail[i] = '?';
+    cfo_utf8_sanitize(tail);
+}
+
+void cfo_record_from_outcome(cfo_record *rec, const cfo_outcome *o)
+{
+    rec->command = o->command;
+    if (o->worker != NULL)
+        rec->worker = o->worker;
+    rec->crashes = o->crashes;
+    rec->count = o->count;
+    rec->findings = o->findings;
+    rec->duration = o->duration;
+    rec->has_usage = o->has_usage;
+    rec->cpu = o->cpu;
+    rec->max_rss_kb = o->max_rss_kb;
+    rec->time_ms = o->end_wall_ms;
+    rec->has_time = true;
+    rec->attempt = o->attempt ? o->attempt : 1;
+    rec->status = o->status;
+    rec->ok = o->status == CFO_STATUS_PASS;
 }

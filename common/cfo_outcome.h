@@ -1,8 +1,15 @@
-/* cfo_outcome.h -- what a finished task yields: status, figures, output. */
+/* cfo_outcome.h -- what a finished task yields: status, figures, output.
+ *
+ * The one result type: the worker fills it from the executor's result, the
+ * wire carries it (cfo_msg_result), the coordinator keeps and journals it,
+ * and cfo_record_from_outcome makes the dataset's record of it. A new figure
+ * is a member here plus its encoders (cfo_proto.c, cfo_journal.c) and its
+ * line in cfo_record_from_outcome. */
 #ifndef CFO_OUTCOME_H
 #define CFO_OUTCOME_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cfo_record.h"
@@ -46,5 +53,17 @@ void cfo_outcome_error(cfo_outcome *o, const char *why);
  * runner command that reproduces its task, since a record always has one. */
 void cfo_outcome_fill_command(cfo_outcome *o, const char *fuzzer, const char *target);
 void cfo_outcome_fini(cfo_outcome *o);
+
+/* Makes n bytes of a task's output text in place, for JSON, XML and the
+ * terminal: a NUL becomes '?', and so does what cfo_utf8_sanitize replaces.
+ * tail[n] must be the NUL that ends it. */
+void cfo_outcome_tail_to_text(char *tail, size_t n);
+
+/* Fills what the outcome knows of rec: figures, status, command, findings
+ * list, attempt (1 when unknown), end time, and worker when o names one. The
+ * task's names (commit, fuzzer, branch, target), run, and a worker o does
+ * not name are the caller's: set them before or after. rec borrows o's
+ * strings. */
+void cfo_record_from_outcome(cfo_record *rec, const cfo_outcome *o);
 
 #endif

@@ -160,10 +160,7 @@ void cfo_recset_destroy(cfo_recset **self_p)
 
 void cfo_recset_add(cfo_recset *rs, const cfo_record *r)
 {
-    if (rs->n == rs->cap) {
-        rs->cap = rs->cap ? rs->cap * 2 : 64;
-        rs->v = cfo_xrealloc(rs->v, rs->cap * sizeof *rs->v);
-    }
+    rs->v = cfo_grow(rs->v, &rs->cap, rs->n + 1, sizeof *rs->v);
     cfo_record *dst = &rs->v[rs->n++];
     *dst = *r;
     dst->commit = cfo_strpool_intern_cstr(rs->pool, r->commit);

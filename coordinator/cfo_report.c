@@ -104,26 +104,13 @@ static void print_cancelled(FILE *out, const cfo_taskset *ts, const cfo_outcome 
 void cfo_task_record(const cfo_task *t, const cfo_outcome *o, const char *run_id,
                      const char *worker, cfo_record *out)
 {
-    memset(out, 0, sizeof *out);
-    out->commit = t->commit;
-    out->fuzzer = t->fuzzer->name;
-    out->branch = t->branch;
-    out->target = t->target;
-    out->command = o->command;
-    out->run = run_id;
-    out->worker = o->worker ? o->worker : worker;
-    out->count = o->count;
-    out->findings = o->findings;
-    out->duration = o->duration;
-    out->has_usage = o->has_usage;
-    out->cpu = o->cpu;
-    out->max_rss_kb = o->max_rss_kb;
-    out->crashes = o->crashes;
-    out->time_ms = o->end_wall_ms;
-    out->has_time = true;
-    out->attempt = o->attempt ? o->attempt : 1;
-    out->status = o->status;
-    out->ok = o->status == CFO_STATUS_PASS;
+    *out = (cfo_record){.commit = t->commit,
+                        .fuzzer = t->fuzzer->name,
+                        .branch = t->branch,
+                        .target = t->target,
+                        .run = run_id,
+                        .worker = worker};
+    cfo_record_from_outcome(out, o);
 }
 
 typedef struct fuzzer_totals {

@@ -17,7 +17,9 @@ typedef struct cfo_run_info {
     const char *verdict; /* one sentence: why the run exits as it does */
 } cfo_run_info;
 
-/* The record a finished task contributes to the dataset (strings borrowed). */
+/* The record a finished task contributes to the dataset: the task's names,
+ * run_id, worker when the outcome names none, and the rest from the outcome
+ * (cfo_record_from_outcome). Strings borrowed. */
 void cfo_task_record(const cfo_task *t, const cfo_outcome *o, const char *run_id,
                      const char *worker, cfo_record *out);
 

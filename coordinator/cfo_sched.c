@@ -604,34 +604,25 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
                  h->npending, cfo_plural(h->npending));
 }
 
-static void outcome_from_result(sched *s, size_t t, int w, const cfo_msg_result *r)
+/* Makes the outcome a worker sent task t's, taking it from r (left empty):
+ * its text made safe, its findings list checked again, and what only the
+ * coordinator knows (done, who ran it, where its log is) filled in. */
+static void take_outcome(sched *s, size_t t, int w, cfo_msg_result *r)
 {
     cfo_outcome *o = &s->out[t];
     cfo_outcome_fini(o);
+    *o = r->outcome;
+    memset(&r->outcome, 0, sizeof r->outcome);
+    assert(o->tail != NULL && o->summary != NULL && o->command != NULL); /* decoded: never NULL */
     o->done = true;
-    o->status = r->status;
-    o->count = r->count;
-    o->findings = r->findings;
-    o->duration = r->duration;
-    o->end_wall_ms = r->end_wall_ms;
-    o->exit_code = r->exit_code;
-    o->term_signal = r->term_signal;
-    o->summary = cfo_xstrdup(r->summary);
-    o->tail = cfo_xstrndup(r->tail ? r->tail : "", r->tail ? r->tail_len : 0);
-    for (size_t i = 0; i < r->tail_len; i++)
-        if (o->tail[i] == '\0')
-            o->tail[i] = '?';
-    o->command = cfo_xstrdup(r->command);
-    o->has_usage = r->has_usage;
-    o->cpu = r->cpu;
-    o->max_rss_kb = r->max_rss_kb;
-    /* Written into the dataset as it is: checked again, never trusted. */
-    o->crashes = cfo_outcome_compact_crashes(r->crashes);
+    cfo_outcome_tail_to_text(o->tail, r->tail_len);
     cfo_utf8_sanitize(o->summary);
-    cfo_utf8_sanitize(o->tail);
     cfo_utf8_sanitize(o->command);
+    /* Written into the dataset as it is: checked again, never trusted. */
+    char *claimed = o->crashes;
+    o->crashes = cfo_outcome_compact_crashes(claimed);
+    free(claimed);
     o->worker = cfo_xstrdup(s->sessions[w].id);
-    o->attempt = r->attempt;
     const cfo_task *task = &s->ts->v[t];
     if (s->o->logs_dir != NULL)
         o->log_path =
@@ -679,8 +670,9 @@ static void crash_point(sched *s)
     }
 }
 
-static void on_result(sched *s, int w, const cfo_msg_result *r)
+static void on_result(sched *s, int w, cfo_msg_result *r)
 {
+    uint32_t attempt = r->outcome.attempt;
     session *ss = &s->sessions[w];
     if (r->task_id >= s->ts->n) {
         drop_session(s, w, false, "sent a result for a task that does not exist");
@@ -688,19 +680,20 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
     }
     size_t t = (size_t)r->task_id;
     stask *k = &s->tasks[t];
-    if (k->state == TASK_DONE || r->attempt < k->attempt) {
+    if (k->state == TASK_DONE || attempt < k->attempt) {
         /* Delivered again, or an attempt given up on: counted once, or not at
          * all; the worker may forget it. */
-        send_ref(s, w, CFO_MSG_ACK, r->task_id, r->attempt);
+        send_ref(s, w, CFO_MSG_ACK, r->task_id, attempt);
         return;
     }
-    if (r->attempt > k->attempt || k->state != TASK_RUNNING || k->holder != w) {
+    if (attempt > k->attempt || k->state != TASK_RUNNING || k->holder != w) {
         drop_session(s, w, false, "sent a result for a task it does not hold");
         return;
     }
-    if (r->status == CFO_STATUS_CANCELLED && !s->cancelling) {
+    cfo_status status = r->outcome.status;
+    if (status == CFO_STATUS_CANCELLED && !s->cancelling) {
         /* Stopped by its worker (leaving), not by the run: not a result. */
-        send_ref(s, w, CFO_MSG_ACK, r->task_id, r->attempt);
+        send_ref(s, w, CFO_MSG_ACK, r->task_id, attempt);
         assert(ss->held > 0);
         ss->held--;
         cfo_info("worker %s gave back %s %s; it goes back to the queue", ss->id,
@@ -711,8 +704,8 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
         hand_back(s, t);
         return;
     }
-    outcome_from_result(s, t, w, r);
-    if (r->status == CFO_STATUS_CANCELLED) {
+    take_outcome(s, t, w, r);
+    if (status == CFO_STATUS_CANCELLED) {
         /* The worker knows it was stopped; the run knows why. */
         free(s->out[t].summary);
         s->out[t].summary = cfo_xasprintf("cancelled while running: %s", s->cancel_why);
@@ -720,7 +713,7 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
     if (!result_readable(s, t, w))
         return;
     /* A cancellation is no result: a resumed run runs the task again. */
-    if (s->o->journal != NULL && r->status != CFO_STATUS_CANCELLED) {
+    if (s->o->journal != NULL && status != CFO_STATUS_CANCELLED) {
         cfo_diag d = {{0}};
         if (cfo_journal_commit(s->o->journal, t, &s->out[t], &d) != CFO_OK) {
             /* Unacknowledged, the worker keeps it; the run cannot go on
@@ -737,9 +730,9 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
     assert(ss->held > 0);
     ss->held--;
     ss->done++;
-    ss->cancelled += r->status == CFO_STATUS_CANCELLED;
+    ss->cancelled += status == CFO_STATUS_CANCELLED;
     finish(s, t);
-    send_ref(s, w, CFO_MSG_ACK, r->task_id, r->attempt);
+    send_ref(s, w, CFO_MSG_ACK, r->task_id, attempt);
 }
 
 static void on_message(sched *s, int sock, cfo_wire_in *in)

@@ -98,10 +98,7 @@ static bool already_passed(const cfo_recindex *ix, const char *fuzzer, const cha
 
 static cfo_task *task_add(cfo_taskset *ts)
 {
-    if (ts->n == ts->cap) {
-        ts->cap = ts->cap ? ts->cap * 2 : 32;
-        ts->v = cfo_xrealloc(ts->v, ts->cap * sizeof *ts->v);
-    }
+    ts->v = cfo_grow(ts->v, &ts->cap, ts->n + 1, sizeof *ts->v);
     cfo_task *t = &ts->v[ts->n];
     memset(t, 0, sizeof *t);
     t->id = ts->n++;

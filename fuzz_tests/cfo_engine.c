@@ -209,19 +209,15 @@ char *cfo_engine_corpus_url(const cfo_fuzzer *f)
     return cfo_xasprintf("file://%s/%s", base, path);
 }
 
+long long cfo_engine_ceil_div(int64_t a, int64_t b)
+{
+    return (long long)((a + b - 1) / b);
+}
+
 const cfo_engine_ops *cfo_engine_ops_for(cfo_kind kind)
 {
-    switch (kind) {
-    case CFO_KIND_LIBFUZZER:
-        return &cfo_engine_ops_libfuzzer;
-    case CFO_KIND_AFL:
-        return &cfo_engine_ops_afl;
-    case CFO_KIND_CANARY:
-    case CFO_KIND_INFRA_DRIFT:
-    case CFO_KIND_EXEC:
-        return NULL;
-    }
-    return NULL;
+    const cfo_fuzz_impl *impl = cfo_fuzz_impl_for(kind);
+    return impl != NULL ? impl->engine : NULL;
 }
 
 char *cfo_engine_dictionary(const cfo_fuzzer *f, const char *target)

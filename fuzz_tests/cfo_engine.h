@@ -71,11 +71,18 @@ typedef struct cfo_engine_ops {
                      int64_t timeout_ms, cfo_diag *d);
 } cfo_engine_ops;
 
-extern const cfo_engine_ops cfo_engine_ops_libfuzzer;
-extern const cfo_engine_ops cfo_engine_ops_afl;
-
-/* The ops of an engine kind; NULL for the other kinds. */
+/* The ops of an engine kind (its cfo_fuzz_impl's); NULL for the other
+ * kinds and for an engine not compiled in. */
 const cfo_engine_ops *cfo_engine_ops_for(cfo_kind kind);
+
+/* cfo-fuzz's implementation of the engine kind k (a fz_<kind>.c file's
+ * cfo_fuzz_impl): the engine driver finds and runs its targets through ops.
+ *   const cfo_fuzz_impl cfo_fuzz_impl_afl = CFO_ENGINE_FUZZ_IMPL(CFO_KIND_AFL, afl_ops); */
+#define CFO_ENGINE_FUZZ_IMPL(k, ops)                                                               \
+    {                                                                                              \
+        .kind = (k), .discover = cfo_engine_fuzz_discover, .run = cfo_engine_fuzz_run,             \
+        .engine = &(ops),                                                                          \
+    }
 
 /* What an engine task needs before it starts. Sanitizer reports are signed
  * by their stack frames, which only a symbolizer names: without one every
@@ -118,6 +125,10 @@ bool cfo_engine_file_contains(const char *path, const char *const *needles);
  * taken relative to $CFO_REPO_ROOT (the repository, not the throwaway
  * worktree), else to the current directory. */
 char *cfo_engine_corpus_url(const cfo_fuzzer *f);
+
+/* a / b rounded up (a >= 0, b > 0): the engines' flags take whole seconds
+ * and MiB, and a limit must never round down to less than was asked. */
+long long cfo_engine_ceil_div(int64_t a, int64_t b);
 
 /* The task's timeout from $CFO_TASK_TIMEOUT_MS; 0 when not given. */
 int64_t cfo_engine_task_timeout_ms(void);

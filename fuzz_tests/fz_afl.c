@@ -29,11 +29,6 @@ static bool afl_is_target(const char *path)
     return cfo_engine_file_contains(path, afl_markers);
 }
 
-static long long ceil_div(int64_t a, int64_t b)
-{
-    return (long long)((a + b - 1) / b);
-}
-
 static bool uses_asan(const char *path)
 {
     return cfo_engine_file_contains(path, asan_markers);
@@ -45,7 +40,7 @@ static bool uses_asan(const char *path)
  * terabytes. */
 static void afl_env(const cfo_fuzzer *f, const char *target, cfo_strv *env)
 {
-    long long mb = ceil_div(f->input_memory_kb, 1024);
+    long long mb = cfo_engine_ceil_div(f->input_memory_kb, 1024);
     /* AFL_NO_AFFINITY: several engines share a machine, binding to a free
      * core would fail. */
     cfo_strv_pushl(env, "AFL_NO_UI=1", "AFL_SKIP_CPUFREQ=1",
@@ -65,13 +60,14 @@ static void afl_mem_flag(const cfo_fuzzer *f, const char *target, cfo_strv *argv
     if (uses_asan(target))
         cfo_strv_push(argv, "none");
     else
-        cfo_strv_push_owned(argv, cfo_xasprintf("%lld", ceil_div(f->input_memory_kb, 1024)));
+        cfo_strv_push_owned(argv,
+                            cfo_xasprintf("%lld", cfo_engine_ceil_div(f->input_memory_kb, 1024)));
 }
 
 static void afl_replay_argv(const cfo_fuzzer *f, const char *target_path, const char *input,
                             cfo_strv *argv, cfo_strv *env)
 {
-    long long mb = ceil_div(f->input_memory_kb, 1024);
+    long long mb = cfo_engine_ceil_div(f->input_memory_kb, 1024);
     cfo_strv_push_owned(env, cfo_xasprintf("ASAN_OPTIONS=symbolize=1:detect_leaks=1:"
                                            "handle_abort=1:abort_on_error=0:"
                                            "hard_rss_limit_mb=%lld:malloc_limit_mb=%lld",
@@ -177,7 +173,7 @@ static cfo_err afl_fuzz(cfo_engine_run *r, cfo_diag *d)
     char *out = cfo_xasprintf("%s/afl", r->work);
     cfo_strv_pushl(&argv, "afl-fuzz", "-M", AFL_MAIN, "-i", r->corpus_dir, "-o", out, "-F",
                    r->incoming_dir, "-V");
-    cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", ceil_div(r->fuzz_ms, 1000)));
+    cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", cfo_engine_ceil_div(r->fuzz_ms, 1000)));
     cfo_strv_push(&argv, "-t");
     cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", (long long)f->input_timeout_ms));
     afl_mem_flag(f, r->target_abs, &argv);
@@ -274,7 +270,7 @@ static cfo_err afl_merge(const cfo_fuzzer *f, const char *target_path, const cha
     return afl_tool("afl-cmin", f, abs, from, to, timeout_ms, 400, d);
 }
 
-const cfo_engine_ops cfo_engine_ops_afl = {
+static const cfo_engine_ops afl_ops = {
     .engine = "afl",
     .is_target = afl_is_target,
     .prepare = afl_prepare,
@@ -284,8 +280,4 @@ const cfo_engine_ops cfo_engine_ops_afl = {
     .merge = afl_merge,
 };
 
-const cfo_fuzz_impl cfo_fuzz_impl_afl = {
-    .kind = CFO_KIND_AFL,
-    .discover = cfo_engine_fuzz_discover,
-    .run = cfo_engine_fuzz_run,
-};
+const cfo_fuzz_impl cfo_fuzz_impl_afl = CFO_ENGINE_FUZZ_IMPL(CFO_KIND_AFL, afl_ops);

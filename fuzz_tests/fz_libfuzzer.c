@@ -29,11 +29,6 @@ static bool lf_is_target(const char *path)
            !cfo_engine_file_contains(path, afl_markers);
 }
 
-static long long ceil_div(int64_t a, int64_t b)
-{
-    return (long long)((a + b - 1) / b);
-}
-
 static char *relative_command(const char *target_path)
 {
     return target_path[0] == '/' ? cfo_xstrdup(target_path) : cfo_xasprintf("./%s", target_path);
@@ -41,9 +36,9 @@ static char *relative_command(const char *target_path)
 
 static void lf_limits(const cfo_fuzzer *f, cfo_strv *argv)
 {
-    char *a = cfo_xasprintf("-timeout=%lld", ceil_div(f->input_timeout_ms, 1000));
+    char *a = cfo_xasprintf("-timeout=%lld", cfo_engine_ceil_div(f->input_timeout_ms, 1000));
     cfo_strv_push_owned(argv, a);
-    a = cfo_xasprintf("-rss_limit_mb=%lld", ceil_div(f->input_memory_kb, 1024));
+    a = cfo_xasprintf("-rss_limit_mb=%lld", cfo_engine_ceil_div(f->input_memory_kb, 1024));
     cfo_strv_push_owned(argv, a);
 }
 
@@ -266,7 +261,7 @@ static cfo_err lf_merge(const cfo_fuzzer *f, const char *target_path, const char
     return err;
 }
 
-const cfo_engine_ops cfo_engine_ops_libfuzzer = {
+static const cfo_engine_ops lf_ops = {
     .engine = "libfuzzer",
     .is_target = lf_is_target,
     .prepare = lf_prepare,
@@ -276,8 +271,4 @@ const cfo_engine_ops cfo_engine_ops_libfuzzer = {
     .merge = lf_merge,
 };
 
-const cfo_fuzz_impl cfo_fuzz_impl_libfuzzer = {
-    .kind = CFO_KIND_LIBFUZZER,
-    .discover = cfo_engine_fuzz_discover,
-    .run = cfo_engine_fuzz_run,
-};
+const cfo_fuzz_impl cfo_fuzz_impl_libfuzzer = CFO_ENGINE_FUZZ_IMPL(CFO_KIND_LIBFUZZER, lf_ops);

@@ -281,20 +281,8 @@ static cfo_err local_put(cfo_blobdir *self, const char *name, const void *data, 
         return err;
     char *final = local_path(self, name);
     char *tmp = cfo_temp_beside(final);
-    const char *step = "create";
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        goto fail;
-    step = "write";
-    if (cfo_write_all(fd, data, len) != CFO_OK)
-        goto fail;
-    step = "fsync";
-    if (fsync(fd) != 0)
-        goto fail;
-    step = "close";
-    int rc = close(fd);
-    fd = -1;
-    if (rc != 0)
+    const char *step;
+    if (cfo_write_new_file(tmp, data, len, 0644, false, &step) != CFO_OK)
         goto fail;
     step = "link";
     if (publish_no_replace(tmp, final) == 0) {
@@ -302,6 +290,9 @@ static cfo_err local_put(cfo_blobdir *self, const char *name, const void *data, 
     } else if (errno == EEXIST) {
         *created = false;
     } else {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
         goto fail;
     }
     unlink(tmp);
@@ -310,13 +301,9 @@ static cfo_err local_put(cfo_blobdir *self, const char *name, const void *data, 
     /* The new entry is durable only once the directory is. */
     return *created ? cfo_sync_dir(self->dir, d) : CFO_OK;
 
-fail:;
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
+fail:
     err = cfo_diag_set(d, CFO_EIO, "cannot store %s (%s of %s failed: %s)", final, step, tmp,
-                       strerror(e));
+                       strerror(errno));
     free(tmp);
     free(final);
     return err;

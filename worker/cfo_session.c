@@ -22,6 +22,9 @@
 #include "cfo_proto.h"
 #include "cfo_util.h"
 
+/* Bytes of a summary sent: one line for people, far below the wire's cap. */
+#define RESULT_SUMMARY_MAX 1023
+
 typedef enum held_state {
     HELD_QUEUED,  /* received, waiting for a free slot */
     HELD_RUNNING, /* its thread runs it */
@@ -126,41 +129,32 @@ static bool send_msg(worker *w, const cfo_msg *m)
     return true;
 }
 
+/* Cuts what the wire does not allow, in place: strings longer than it
+ * carries are cut and the output's end is kept, never refused. Cutting
+ * again changes nothing, so a result sent again is sent the same. */
+static void fit_to_wire(cfo_outcome *o)
+{
+    if (o->summary != NULL && strlen(o->summary) > RESULT_SUMMARY_MAX)
+        o->summary[RESULT_SUMMARY_MAX] = '\0';
+    if (o->command != NULL && strlen(o->command) > CFO_PROTO_MAX_STRING - 1)
+        o->command[CFO_PROTO_MAX_STRING - 1] = '\0';
+    size_t n = o->tail != NULL ? strlen(o->tail) : 0;
+    if (n > CFO_PROTO_MAX_TAIL)
+        memmove(o->tail, o->tail + n - CFO_PROTO_MAX_TAIL, CFO_PROTO_MAX_TAIL + 1);
+    if (o->exit_code < -1 || o->exit_code > 255)
+        o->exit_code = -1;
+}
+
 static void send_result(worker *w, held *h)
 {
-    const cfo_outcome *o = &h->outcome;
-    size_t tail_len = strlen(o->tail ? o->tail : "");
-    const char *tail = o->tail ? o->tail : "";
-    if (tail_len > CFO_PROTO_MAX_TAIL) {
-        tail += tail_len - CFO_PROTO_MAX_TAIL;
-        tail_len = CFO_PROTO_MAX_TAIL;
-    }
+    cfo_outcome *o = &h->outcome;
+    o->attempt = h->task.attempt;
+    fit_to_wire(o);
+    /* The message borrows the held outcome, which stays until ACKed. */
     cfo_msg m = {.type = CFO_MSG_RESULT,
-                 .u.result = {
-                     .task_id = h->task.task_id,
-                     .attempt = h->task.attempt,
-                     .status = o->status,
-                     .count = o->count,
-                     .findings = o->findings,
-                     .duration = o->duration,
-                     .end_wall_ms = o->end_wall_ms,
-                     .exit_code = o->exit_code < -1 || o->exit_code > 255 ? -1 : o->exit_code,
-                     .term_signal = o->term_signal,
-                     .command = o->command ? o->command : "",
-                     .summary = o->summary ? o->summary : "",
-                     .tail = (char *)tail,
-                     .tail_len = tail_len,
-                     .has_usage = o->has_usage,
-                     .cpu = o->cpu,
-                     .max_rss_kb = o->max_rss_kb,
-                     .crashes = o->crashes ? o->crashes : "",
-                 }};
-    /* Strings longer than the wire allows are cut, never refused. */
-    char summary[1024], command[CFO_PROTO_MAX_STRING];
-    snprintf(summary, sizeof summary, "%s", m.u.result.summary);
-    snprintf(command, sizeof command, "%s", m.u.result.command);
-    m.u.result.summary = summary;
-    m.u.result.command = command;
+                 .u.result = {.task_id = h->task.task_id,
+                              .outcome = *o,
+                              .tail_len = o->tail != NULL ? strlen(o->tail) : 0}};
     send_msg(w, &m);
 }
 

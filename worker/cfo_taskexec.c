@@ -154,6 +154,39 @@ void cfo_task_retire_worktrees(const cfo_task_env *env, const cfo_strv *keep)
         cfo_info("removed %zu worktree(s) of commits the last run did not test", removed);
 }
 
+/* The status a process's end gives its task, and into why what happened
+ * when that says more than the task's own word ("" for an exit with 0 or 1,
+ * the task's pass or fail). */
+static cfo_status end_status(const cfo_exec_result *res, double duration, char *why, size_t len)
+{
+    why[0] = '\0';
+    switch (res->end) {
+    case CFO_EXEC_EXITED:
+        if (res->exit_code == 0 || res->exit_code == 1)
+            return res->exit_code == 0 ? CFO_STATUS_PASS : CFO_STATUS_FAIL;
+        snprintf(why, len, "exited with status %d", res->exit_code);
+        return CFO_STATUS_ERROR;
+    case CFO_EXEC_SIGNALED:
+        snprintf(why, len, "killed by signal %d (%s)", res->term_signal,
+                 strsignal(res->term_signal));
+        return CFO_STATUS_ERROR;
+    case CFO_EXEC_TIMEOUT:
+        snprintf(why, len, "stopped at its timeout after %.1fs", duration);
+        return CFO_STATUS_TIMEOUT;
+    case CFO_EXEC_CANCELLED:
+        snprintf(why, len, "stopped: the coordinator cancelled it or the worker is leaving");
+        return CFO_STATUS_CANCELLED;
+    case CFO_EXEC_OOM:
+        snprintf(why, len, "killed at its memory limit with %lld KiB resident",
+                 (long long)res->max_rss_kb);
+        return CFO_STATUS_OOM;
+    case CFO_EXEC_SPAWN_FAILED:
+        snprintf(why, len, "could not start: %s", res->error);
+        return CFO_STATUS_ERROR;
+    }
+    return CFO_STATUS_ERROR;
+}
+
 void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const char *log_path)
 {
     memset(o, 0, sizeof *o);
@@ -165,52 +198,17 @@ void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const cha
     o->max_rss_kb = res->max_rss_kb;
     o->end_wall_ms = cfo_wall_ms();
     /* The tail is bytes, not a string: a NUL in the output must not end it. */
-    o->tail = cfo_xstrndup(res->tail ? res->tail : "", res->tail ? res->tail_len : 0);
-    for (size_t i = 0; i < (res->tail ? res->tail_len : 0); i++)
-        if (o->tail[i] == '\0')
-            o->tail[i] = '?';
+    size_t tail_len = res->tail ? res->tail_len : 0;
+    o->tail = cfo_xstrndup(res->tail ? res->tail : "", tail_len);
+    cfo_outcome_tail_to_text(o->tail, tail_len);
     o->log_path = log_path ? cfo_xstrdup(log_path) : NULL;
-    const char *what = NULL;
-    char buf[160];
-    switch (res->end) {
-    case CFO_EXEC_EXITED:
+    if (res->end == CFO_EXEC_EXITED)
         o->exit_code = res->exit_code;
-        o->status = res->exit_code == 0   ? CFO_STATUS_PASS
-                    : res->exit_code == 1 ? CFO_STATUS_FAIL
-                                          : CFO_STATUS_ERROR;
-        if (o->status == CFO_STATUS_ERROR) {
-            snprintf(buf, sizeof buf, "exited with status %d", res->exit_code);
-            what = buf;
-        }
-        break;
-    case CFO_EXEC_SIGNALED:
+    else if (res->end == CFO_EXEC_SIGNALED)
         o->term_signal = res->term_signal;
-        o->status = CFO_STATUS_ERROR;
-        snprintf(buf, sizeof buf, "killed by signal %d (%s)", res->term_signal,
-                 strsignal(res->term_signal));
-        what = buf;
-        break;
-    case CFO_EXEC_TIMEOUT:
-        o->status = CFO_STATUS_TIMEOUT;
-        snprintf(buf, sizeof buf, "stopped at its timeout after %.1fs", o->duration);
-        what = buf;
-        break;
-    case CFO_EXEC_CANCELLED:
-        o->status = CFO_STATUS_CANCELLED;
-        what = "stopped: the coordinator cancelled it or the worker is leaving";
-        break;
-    case CFO_EXEC_OOM:
-        o->status = CFO_STATUS_OOM;
-        snprintf(buf, sizeof buf, "killed at its memory limit with %lld KiB resident",
-                 (long long)res->max_rss_kb);
-        what = buf;
-        break;
-    case CFO_EXEC_SPAWN_FAILED:
-        o->status = CFO_STATUS_ERROR;
-        snprintf(buf, sizeof buf, "could not start: %s", res->error);
-        what = buf;
-        break;
-    }
+    char buf[160];
+    o->status = end_status(res, o->duration, buf, sizeof buf);
+    const char *what = buf[0] != '\0' ? buf : NULL;
     o->count = 1;
     o->findings = (o->status == CFO_STATUS_FAIL || o->status == CFO_STATUS_TIMEOUT ||
                    o->status == CFO_STATUS_OOM)
@@ -228,5 +226,4 @@ void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const cha
     if (o->summary == NULL)
         o->summary = cfo_xstrdup(o->status == CFO_STATUS_PASS ? "passed" : "failed");
     cfo_utf8_sanitize(o->summary);
-    cfo_utf8_sanitize(o->tail);
 }
