@@ -54,6 +54,15 @@ typedef struct fqueue {
     size_t head, len, cap;
 } fqueue;
 
+/* What the scheduler keeps per fuzzer. */
+typedef struct fuzzer_state {
+    fqueue queue;         /* its queued tasks */
+    int share;            /* budget_share in percent, 0 for none */
+    int64_t used_ms;      /* slot time its ended attempts took */
+    int64_t out_n;        /* attempts out now, and the sum of when they */
+    int64_t out_sent_sum; /* were sent, so their time so far is O(1) */
+} fuzzer_state;
+
 typedef struct sched {
     const cfo_taskset *ts;
     const cfo_sched_opts *o;
@@ -63,12 +72,8 @@ typedef struct sched {
     size_t done;          /* tasks over: finished or cancelled */
     size_t cancelled;     /* of them, cancelled */
     const char **fuzzers; /* distinct fuzzer names of the task set */
-    fqueue *queues;
+    fuzzer_state *fz;     /* per fuzzer of fuzzers[] */
     int nfuzzers;
-    int *share;            /* per fuzzer: budget_share in percent, 0 for none */
-    int64_t *used_ms;      /* per fuzzer: slot time its ended attempts took */
-    int64_t *out_n;        /* per fuzzer: attempts out now, and the sum of when */
-    int64_t *out_sent_sum; /* they were sent, so their time so far is O(1) */
     session *sessions;
     int nsessions;
     /* run_start: when the run began (before discovery), on the monotonic
@@ -163,8 +168,8 @@ static void attempt_out(sched *s, size_t t, int64_t now)
     assert(k->state == TASK_QUEUED);
     k->state = TASK_RUNNING;
     k->sent_ms = now;
-    s->out_n[k->fuzzer]++;
-    s->out_sent_sum[k->fuzzer] += now;
+    s->fz[k->fuzzer].out_n++;
+    s->fz[k->fuzzer].out_sent_sum += now;
 }
 
 static void attempt_ended(sched *s, size_t t)
@@ -173,10 +178,10 @@ static void attempt_ended(sched *s, size_t t)
     if (k->state != TASK_RUNNING)
         return;
     int64_t now = cfo_now_ms();
-    s->used_ms[k->fuzzer] += now > k->sent_ms ? now - k->sent_ms : 0;
-    s->out_n[k->fuzzer]--;
-    s->out_sent_sum[k->fuzzer] -= k->sent_ms;
-    assert(s->out_n[k->fuzzer] >= 0);
+    s->fz[k->fuzzer].used_ms += now > k->sent_ms ? now - k->sent_ms : 0;
+    s->fz[k->fuzzer].out_n--;
+    s->fz[k->fuzzer].out_sent_sum -= k->sent_ms;
+    assert(s->fz[k->fuzzer].out_n >= 0);
 }
 
 /* One JSON object on stderr for a task starting or ending (--log-format
@@ -278,7 +283,7 @@ static void requeue(sched *s, size_t t, bool died)
         return;
     }
     k->state = TASK_QUEUED;
-    fq_push_front(&s->queues[k->fuzzer], t);
+    fq_push_front(&s->fz[k->fuzzer].queue, t);
 }
 
 /* A task its worker stopped and handed back before leaving: queued again at
@@ -291,7 +296,7 @@ static void hand_back(sched *s, size_t t)
     k->state = TASK_QUEUED;
     k->holder = -1;
     s->stats->requeued++;
-    fq_push_front(&s->queues[k->fuzzer], t);
+    fq_push_front(&s->fz[k->fuzzer].queue, t);
 }
 
 #ifndef NDEBUG
@@ -326,10 +331,10 @@ static void drop_session(sched *s, int w, bool died, const char *why)
  * budget times the slots of the workers now connected, in slot time. */
 static bool share_spent(const sched *s, int f, int64_t now, uint64_t slots)
 {
-    if (s->share[f] <= 0)
+    if (s->fz[f].share <= 0)
         return false;
-    int64_t used = s->used_ms[f] + s->out_n[f] * now - s->out_sent_sum[f];
-    double allotted = (double)s->o->budget_ms * (double)slots * s->share[f] / 100.0;
+    int64_t used = s->fz[f].used_ms + s->fz[f].out_n * now - s->fz[f].out_sent_sum;
+    double allotted = (double)s->o->budget_ms * (double)slots * s->fz[f].share / 100.0;
     return (double)used >= allotted;
 }
 
@@ -351,13 +356,13 @@ static int next_queue(const sched *s, const session *ss, const bool *spent)
     int best = -1;
     bool best_spent = true;
     for (int f = 0; f < s->nfuzzers; f++) {
-        const fqueue *q = &s->queues[f];
+        const fqueue *q = &s->fz[f].queue;
         if (!ss->can[f] || q->len == 0)
             continue;
         if (best >= 0 && spent[f] && !best_spent)
             continue;
         if (best < 0 || (best_spent && !spent[f]) ||
-            q->v[q->head] < s->queues[best].v[s->queues[best].head]) {
+            q->v[q->head] < s->fz[best].queue.v[s->fz[best].queue.head]) {
             best = f;
             best_spent = spent[f];
         }
@@ -387,7 +392,7 @@ static void dispatch(sched *s)
             int best = next_queue(s, ss, spent);
             if (best < 0)
                 break;
-            size_t t = fq_pop(&s->queues[best]);
+            size_t t = fq_pop(&s->fz[best].queue);
             if (s->tasks[t].state != TASK_QUEUED)
                 continue; /* claimed back by a worker that re-offered it */
             const cfo_task *task = &s->ts->v[t];
@@ -404,7 +409,7 @@ static void dispatch(sched *s)
                              .deadline_ms = left > 1 ? (uint64_t)left : 1,
                          }};
             if (!send_to(s, w, &m)) {
-                fq_push_front(&s->queues[best], t);
+                fq_push_front(&s->fz[best].queue, t);
                 drop_session(s, w, false, "cannot be reached");
                 break;
             }
@@ -879,7 +884,7 @@ static void start_cancelling(sched *s, const char *why)
         }
     }
     for (int f = 0; f < s->nfuzzers; f++)
-        s->queues[f].len = 0;
+        s->fz[f].queue.len = 0;
 }
 
 static void give_up_running(sched *s)
@@ -961,13 +966,9 @@ static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
         s->tasks[t] = (stask){.state = TASK_QUEUED, .attempt = 1, .holder = -1, .fuzzer = f};
     }
     size_t nf = (size_t)s->nfuzzers + 1;
-    s->queues = cfo_xcalloc(nf, sizeof *s->queues);
-    s->share = cfo_xcalloc(nf, sizeof *s->share);
-    s->used_ms = cfo_xcalloc(nf, sizeof *s->used_ms);
-    s->out_n = cfo_xcalloc(nf, sizeof *s->out_n);
-    s->out_sent_sum = cfo_xcalloc(nf, sizeof *s->out_sent_sum);
+    s->fz = cfo_xcalloc(nf, sizeof *s->fz);
     for (size_t t = 0; t < ts->n; t++)
-        s->share[s->tasks[t].fuzzer] = ts->v[t].fuzzer->budget_share;
+        s->fz[s->tasks[t].fuzzer].share = ts->v[t].fuzzer->budget_share;
     for (size_t t = 0; t < ts->n; t++) {
         if (outcomes[t].done) {
             /* Committed before a restart: its result stands. */
@@ -984,7 +985,7 @@ static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
         if (o->journal != NULL && cfo_journal_given(o->journal, t, &given, &to) &&
             given < CFO_RECORD_MAX_ATTEMPT)
             s->tasks[t].attempt = given + 1;
-        fq_push_back(&s->queues[s->tasks[t].fuzzer], t);
+        fq_push_back(&s->fz[s->tasks[t].fuzzer].queue, t);
     }
 }
 
@@ -1006,12 +1007,8 @@ static void sched_fini(sched *s)
     }
     free(s->sessions);
     for (int f = 0; f < s->nfuzzers; f++)
-        free(s->queues[f].v);
-    free(s->queues);
-    free(s->share);
-    free(s->used_ms);
-    free(s->out_n);
-    free(s->out_sent_sum);
+        free(s->fz[f].queue.v);
+    free(s->fz);
     free(s->fuzzers);
     free(s->tasks);
 }
