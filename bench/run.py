@@ -9,7 +9,8 @@ of several runs, its baseline measured alternately with it, the ratio, the
 target and whether it is met, and a description of the machine. Without
 --bin, CFO is built (Release) into build-bench/ first. --smoke runs every
 benchmark with small sizes, to keep the bench from rotting; its figures mean
-nothing. Every process started here is stopped before the command ends.
+nothing. --only re-runs some benchmarks and keeps the others' figures from the
+file it writes. Every process started here is stopped before the command ends.
 """
 
 import argparse
@@ -729,6 +730,19 @@ BENCHES = {"dispatch": bench_dispatch, "scaleout": bench_scaleout, "merge": benc
            "footprint": bench_footprint, "drift": bench_drift, "engine": bench_engine}
 
 
+def keep_others(results, path):
+    """With --only, the figures of the benchmarks not re-run stay as the
+    last run measured them, and the new ones take their places."""
+    try:
+        with open(path) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return
+    fresh = {b["name"]: b for b in results["benchmarks"]}
+    merged = [fresh.pop(b.get("name"), b) for b in old.get("benchmarks", [])]
+    results["benchmarks"] = merged + [b for b in results["benchmarks"] if b["name"] in fresh]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--smoke", action="store_true", help="small sizes, one run each")
@@ -736,7 +750,8 @@ def main(argv=None):
     ap.add_argument("--bin", help="directory of the CFO binaries (default: build them)")
     ap.add_argument("--runs", type=int, help="runs of each figure (default: 3-5)")
     ap.add_argument("--only", action="append", choices=sorted(BENCHES),
-                    help="run only this benchmark (repeatable)")
+                    help="run only this benchmark (repeatable); the others' figures "
+                         "in --out are kept")
     a = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, on_signal)
     sz = dict(SMOKE if a.smoke else FULL)
@@ -773,6 +788,8 @@ def main(argv=None):
         PROCS.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
     results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    if a.only:
+        keep_others(results, a.out)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(results, f, indent=2)
