@@ -48,6 +48,18 @@ typedef struct session {
     bool leaving; /* it handed a task back: it is going, give it nothing more */
 } session;
 
+/* A connection whose messages are dropped unread for a while: it was
+ * refused, or broke the protocol. Honest workers retry on a new connection,
+ * so only a flood keeps talking on one, and then costs next to nothing. */
+#define HOLD_OFF_MS 1000
+#define HOLD_OFF_MAX 256
+typedef struct held_off {
+    int sock;
+    unsigned char rid[256];
+    size_t rid_len;
+    int64_t until;
+} held_off;
+
 /* Queued tasks of one fuzzer, in task order (retries go to the front). */
 typedef struct fqueue {
     size_t *v;
@@ -90,6 +102,8 @@ typedef struct sched {
      * retry later rather than crowd out the workers' results. */
     double reoffer_tokens;
     int64_t reoffer_refilled;
+    held_off *holds;       /* HOLD_OFF_MAX of them */
+    size_t dropped_unread; /* messages of held-off connections */
 } sched;
 
 /* ---- queues ---- */
@@ -506,10 +520,50 @@ static size_t claim_pending(sched *s, int w, int old, const cfo_msg_hello *h, ui
     return claimed;
 }
 
+/* Drops what the connection sock/rid says for HOLD_OFF_MS. */
+static void hold_off(sched *s, int sock, const unsigned char *rid, size_t len)
+{
+    int64_t now = cfo_now_ms();
+    held_off *slot = &s->holds[0];
+    for (size_t i = 0; i < HOLD_OFF_MAX; i++) {
+        held_off *h = &s->holds[i];
+        if (h->sock == sock && h->rid_len == len && memcmp(h->rid, rid, len) == 0) {
+            slot = h;
+            break;
+        }
+        if (h->until < slot->until)
+            slot = h; /* the oldest (or a free one) unless it is there */
+    }
+    slot->sock = sock;
+    memcpy(slot->rid, rid, len);
+    slot->rid_len = len;
+    slot->until = now + HOLD_OFF_MS;
+}
+
+typedef struct hold_check {
+    sched *s;
+    int sock;
+    bool held;
+} hold_check;
+
+static bool is_held_off(void *ctx, const unsigned char *rid, size_t len)
+{
+    hold_check *hc = ctx;
+    int64_t now = cfo_now_ms();
+    for (size_t i = 0; i < HOLD_OFF_MAX; i++) {
+        const held_off *h = &hc->s->holds[i];
+        if (h->until > now && h->sock == hc->sock && h->rid_len == len &&
+            memcmp(h->rid, rid, len) == 0)
+            return hc->held = true;
+    }
+    return false;
+}
+
 static void refuse(sched *s, int sock, const cfo_wire_in *in, const char *reason)
 {
     cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = (char *)reason}};
     send_raw(s, sock, in->routing_id, in->id_len, &bye);
+    hold_off(s, sock, in->routing_id, in->id_len);
 }
 
 /* Re-offered results answered a second at most (and the burst allowed):
@@ -544,7 +598,8 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
 {
     const cfo_msg_hello *h = &in->msg.u.hello;
     int w = find_session(s, sock, in->routing_id, in->id_len);
-    /* A second HELLO on a live session starts it over. */
+    /* A second HELLO on a live session starts it over (a worker answers
+     * each RESET with one, and may have had several in flight). */
     if (w >= 0)
         drop_session(s, w, false, "said HELLO again");
     if (s->o->zap != NULL && !cfo_zap_allows(s->o->zap, in->user_id)) {
@@ -796,17 +851,21 @@ static void drain(sched *s, int sock)
         cfo_wire_in in;
         memset(&in, 0, sizeof in);
         cfo_diag d = {{0}};
-        cfo_err err = cfo_wire_recv(s->o->sockets[sock], true, &in, &d);
+        hold_check hc = {.s = s, .sock = sock};
+        cfo_err err = cfo_wire_recv_unless(s->o->sockets[sock], true, is_held_off, &hc, &in, &d);
         if (err == CFO_ENOTFOUND)
             return;
+        if (hc.held) {
+            s->dropped_unread++;
+            continue;
+        }
         if (err != CFO_OK) {
             int w = in.id_len ? find_session(s, sock, in.routing_id, in.id_len) : -1;
             if (w >= 0) {
                 char why[1100];
                 snprintf(why, sizeof why, "sent a bad message (%s)", d.msg);
                 drop_session(s, w, false, why);
-                cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "protocol violation"}};
-                send_raw(s, sock, in.routing_id, in.id_len, &bye);
+                refuse(s, sock, &in, "protocol violation");
             } else if (s->ignored++ < 10 || s->ignored % 1000 == 0) {
                 /* Bounded: a hostile peer must not be able to fill the log. */
                 cfo_warn("ignored a bad message from an unknown peer (%zu so far): %s", s->ignored,
@@ -950,6 +1009,7 @@ static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
     s->start = cfo_now_ms();
     s->reoffer_tokens = REOFFERS_PER_S;
     s->reoffer_refilled = s->start;
+    s->holds = cfo_xcalloc(HOLD_OFF_MAX, sizeof *s->holds);
     /* A resumed run's budget counts from its first start. */
     int64_t spent = o->started_wall_ms > 0 ? cfo_wall_ms() - o->started_wall_ms : 0;
     s->run_start = s->start - (spent > 0 ? spent : 0);
@@ -1009,6 +1069,7 @@ static void sched_fini(sched *s)
     for (int f = 0; f < s->nfuzzers; f++)
         free(s->fz[f].queue.v);
     free(s->fz);
+    free(s->holds);
     free(s->fuzzers);
     free(s->tasks);
 }

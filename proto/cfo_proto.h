@@ -183,6 +183,14 @@ typedef struct cfo_wire_in {
  * reason (routing_id is still filled, so the sender can be dropped). */
 cfo_err cfo_wire_recv(void *socket, bool router, cfo_wire_in *in, cfo_diag *d);
 
+/* The same on a ROUTER, except that a message whose sender skip(ctx, routing
+ * id) names is read off the socket without being decoded: CFO_ELIMIT, with
+ * routing_id filled. What a peer that is held off sends costs next to
+ * nothing. */
+typedef bool (*cfo_wire_skip_fn)(void *ctx, const unsigned char *rid, size_t len);
+cfo_err cfo_wire_recv_unless(void *socket, bool router, cfo_wire_skip_fn skip, void *ctx,
+                             cfo_wire_in *in, cfo_diag *d);
+
 /* Applies the options every protocol socket gets: ZMQ_MAXMSGSIZE, linger 0,
  * and for ROUTER sockets ZMQ_ROUTER_MANDATORY. */
 cfo_err cfo_wire_setup(void *socket, bool router, cfo_diag *d);
