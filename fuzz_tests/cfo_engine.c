@@ -851,6 +851,13 @@ static void triage_new(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
                 free(t->report);
                 t->report = out;
                 out = NULL;
+            } else {
+                /* The signature is normalized (recursion cycles, bug family),
+                 * so a differing one is another bug or none: keep the input
+                 * that is known to show this one, and say why. */
+                printf("triage: minimizing %s: the minimized input shows %s, not %s; the bundle "
+                       "keeps the original input\n",
+                       t->rep.sig_hash, found ? again.signature : "no crash", t->rep.signature);
             }
             free(out);
         } else if (d.msg[0]) {

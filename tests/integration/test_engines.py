@@ -33,7 +33,7 @@ SYNC_INTERVAL = "3s"
 # Every run must end well inside this (fuzzing + triage + build).
 RUN_BOUND = 300
 
-CRASH_PREFIX = "crash:heap-buffer-overflow:parse_blob"
+CRASH_PREFIX = "crash:out-of-bounds-write:parse_blob"
 # A hang's stack is wherever the timer caught the loop: parse_index, or
 # recf_parse where the loop was inlined.
 HANG_PREFIX = "timeout:"
