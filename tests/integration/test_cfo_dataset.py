@@ -86,7 +86,8 @@ class DatasetTest(unittest.TestCase):
                          "merged 5 new records into %s: 0 before, 5 after, 32 commits in window"
                          % self.url)
         doc = json.loads(self.read_bytes(self.data))
-        self.assertEqual(doc["version"], 1)
+        self.assertEqual(doc["version"], 2)
+        self.assertEqual(doc["findings"], [])
         self.assertEqual(doc["window"], 32)
         recs = doc["records"]
         self.assertEqual([x["time"] for x in recs],

@@ -190,7 +190,7 @@ class MergeOracle(unittest.TestCase):
 
     def assert_same(self, c_doc, py_doc, what):
         """The two documents hold the same records in the same order."""
-        self.assertEqual(c_doc.get("version"), 1, what)
+        self.assertEqual(c_doc.get("version"), 2, what)
         self.assertEqual(c_doc.get("window"), py_doc.get("window"), what + ": window")
         a, b = c_doc["records"], py_doc["records"]
         for i, (x, y) in enumerate(zip(a, b)):
