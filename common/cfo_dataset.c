@@ -950,6 +950,12 @@ cfo_err cfo_dataset_parse(const void *data, size_t len, const char *name, cfo_re
 cfo_err cfo_dataset_parse_file(const char *path, cfo_recset *into, cfo_dataset_meta *meta,
                                cfo_diag *d)
 {
+    return cfo_dataset_parse_file_capture(path, into, meta, NULL, NULL, d);
+}
+
+cfo_err cfo_dataset_parse_file_capture(const char *path, cfo_recset *into, cfo_dataset_meta *meta,
+                                       cfo_buf *findings, cfo_buf *strategies, cfo_diag *d)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -957,6 +963,7 @@ cfo_err cfo_dataset_parse_file(const char *path, cfo_recset *into, cfo_dataset_m
     }
     cfo_err err = CFO_OK;
     cfo_dataset_parser *p = cfo_dataset_parser_new(path, into);
+    cfo_dataset_parser_capture(p, findings, strategies);
     char *chunk = cfo_xmalloc(FILE_CHUNK);
     for (;;) {
         ssize_t n = read(fd, chunk, FILE_CHUNK);

@@ -49,6 +49,9 @@ cfo_err cfo_dataset_parse(const void *data, size_t len, const char *name, cfo_re
 /* Reads and parses a file in chunks. */
 cfo_err cfo_dataset_parse_file(const char *path, cfo_recset *into, cfo_dataset_meta *meta,
                                cfo_diag *d);
+/* The same, copying "findings" and "strategies" (cfo_dataset_parser_capture). */
+cfo_err cfo_dataset_parse_file_capture(const char *path, cfo_recset *into, cfo_dataset_meta *meta,
+                                       cfo_buf *findings, cfo_buf *strategies, cfo_diag *d);
 
 /* Writes a version 2 document {"version":2,"window":W,"strategies":S,
  * "findings":F,"records":[...]} when strategies or findings (JSON texts) is

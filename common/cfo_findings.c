@@ -36,6 +36,7 @@ static void finding_fini(cfo_finding *f)
     free(f->crash_state);
     free(f->title);
     free(f->bundle);
+    free(f->location);
     sighting_fini(&f->first);
     sighting_fini(&f->last);
     sighting_fini(&f->fixed);
@@ -119,6 +120,7 @@ void cfo_findings_add_copy(cfo_findings *fs, const cfo_finding *src)
     f->crash_state = dup0(src->crash_state);
     f->title = dup0(src->title);
     f->bundle = dup0(src->bundle);
+    f->location = dup0(src->location);
     f->open = src->open;
     sighting_copy(&f->first, &src->first);
     sighting_copy(&f->last, &src->last);
@@ -286,6 +288,7 @@ static void finding_read(reader *rd, yajl_val o, cfo_findings *fs)
     f->crash_state = str_member(rd, o, "crash_state", false);
     f->title = str_member(rd, o, "title", true);
     f->bundle = str_member(rd, o, "bundle", false);
+    f->location = str_member(rd, o, "location", false);
     char *state = str_member(rd, o, "state", true);
     if (state != NULL && strcmp(state, "open") != 0 && strcmp(state, "fixed") != 0)
         bad(rd, "'state' must be \"open\" or \"fixed\"");
@@ -398,6 +401,8 @@ static void gen_finding(yajl_gen g, const cfo_finding *f)
         cfo_json_str(g, f->branches[i].branch, f->branches[i].open ? "open" : "fixed");
     yajl_gen_map_close(g);
     cfo_json_str(g, "bundle", f->bundle);
+    if (f->location != NULL)
+        cfo_json_str(g, "location", f->location);
     cfo_json_int(g, "regressed", f->regressed);
     /* Per branch, what the state above was decided from. */
     cfo_json_key(g, "history");

@@ -48,6 +48,8 @@ typedef struct cfo_finding {
     char *crash_state; /* the signature text "kind:family:f1|f2|f3"; NULL for fail */
     char *title;
     char *bundle; /* NULL when none */
+    /* "path:line" of the top frame, repository-relative; NULL: unknown */
+    char *location;
     bool open;
     cfo_sighting first, last;
     bool has_fixed;

@@ -55,6 +55,7 @@ typedef struct observation {
     const char *signature;   /* hash; NULL for fail */
     const char *crash_state; /* text; NULL for fail */
     const char *bundle;
+    const char *location;
     bool engine;
 } observation;
 
@@ -116,6 +117,8 @@ static void seen(cfo_findings *fs, const observation *o, cfo_finding_events *ev)
     }
     if (f->bundle == NULL && o->bundle != NULL)
         f->bundle = cfo_xstrdup(o->bundle);
+    if (f->location == NULL && o->location != NULL)
+        f->location = cfo_xstrdup(o->location);
     if (r->time_ms < f->first.time_ms)
         set_sighting(&f->first, r);
     if (r->time_ms > f->last.time_ms)
@@ -218,6 +221,7 @@ static void apply_engine(cfo_findings *fs, const cfo_record *r, cfo_finding_even
                          .signature = h,
                          .crash_state = sig,
                          .bundle = member_str(c, "bundle"),
+                         .location = member_str(c, "location"),
                          .engine = true};
         if (member_true(c, "replay") && !member_true(c, "reproduced"))
             cleared(fs, &o, ev);
@@ -402,6 +406,8 @@ static void merge_one(cfo_finding *a, const cfo_finding *b)
         sighting_take(&a->last, &b->last);
     if (a->bundle == NULL && b->bundle != NULL)
         a->bundle = cfo_xstrdup(b->bundle);
+    if (a->location == NULL && b->location != NULL)
+        a->location = cfo_xstrdup(b->location);
     if (b->regressed > a->regressed)
         a->regressed = b->regressed;
     for (size_t i = 0; i < b->nbranches; i++) {

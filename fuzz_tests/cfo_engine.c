@@ -540,6 +540,11 @@ size_t cfo_engine_findings_json(const cfo_engine_finding *v, size_t n, cfo_buf *
             cfo_json_bool(g, "new", v[i].is_new);
             cfo_json_str(g, "repro", repro);
             cfo_json_str(g, "bundle", bundle);
+            if (v[i].location != NULL) {
+                char *loc = json_safe(v[i].location);
+                cfo_json_str(g, "location", loc);
+                free(loc);
+            }
             if (v[i].replayed) {
                 cfo_json_bool(g, "replay", true);
                 cfo_json_bool(g, "reproduced", v[i].reproduced);
@@ -866,6 +871,22 @@ static cfo_err make_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, const t
     return err;
 }
 
+/* loc ("/abs/path/file.c:12") relative to the current directory, the
+ * checkout's root, when it is inside it, so code scanning can point at the
+ * line; NULL for "". */
+static char *relative_location(const char *loc)
+{
+    if (loc == NULL || loc[0] == '\0')
+        return NULL;
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) != NULL) {
+        size_t n = strlen(cwd);
+        if (strncmp(loc, cwd, n) == 0 && loc[n] == '/')
+            return cfo_xstrdup(loc + n + 1);
+    }
+    return cfo_xstrdup(loc);
+}
+
 /* Names one finding whose bundle could not be stored. */
 static cfo_engine_finding *finding_push(cfo_engine_finding **v, size_t *n,
                                         const cfo_crash_report *rep, bool is_new, const char *repro,
@@ -879,6 +900,7 @@ static cfo_engine_finding *finding_push(cfo_engine_finding **v, size_t *n,
     e->is_new = is_new;
     e->repro = cfo_xstrdup(repro);
     e->bundle = cfo_xstrdup(bundle);
+    e->location = relative_location(rep->location);
     return e;
 }
 
@@ -1143,6 +1165,8 @@ static bool replay_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, cfo_blob
         if (replay(r, ops, input, &got, &found, NULL, &d) != CFO_OK)
             break;
         reproduced = found && cfo_engine_same_finding(&want, &got);
+        if (reproduced)
+            memcpy(want.location, got.location, sizeof want.location);
     }
     char repro[32];
     snprintf(repro, sizeof repro, "%d/%d", reproduced ? 1 : 0, tried);
@@ -1537,6 +1561,7 @@ out:
         free(findings[i].signature);
         free(findings[i].repro);
         free(findings[i].bundle);
+        free(findings[i].location);
     }
     free(findings);
     free(sync.pulled);

@@ -151,11 +151,14 @@ typedef struct cfo_engine_finding {
      * signature again on this commit (or fuzzing found it again). */
     bool replayed;
     bool reproduced;
+    /* "path:line" of the top frame, relative to the checkout's root when it
+     * is inside it; NULL when the report gives none. */
+    char *location;
 } cfo_engine_finding;
 
 /* Writes findings as a compact JSON array of
- * {"signature","kind","new","repro","bundle"} (plus "replay": true and
- * "reproduced" for a replayed bundle) into out, leaving out entries
+ * {"signature","kind","new","repro","bundle"} (plus "location" when known,
+ * and "replay": true and "reproduced" for a replayed bundle) into out, leaving out entries
  * (from the end) that would take it past CFO_ENGINE_FINDINGS_CAP bytes;
  * returns how many were written. */
 size_t cfo_engine_findings_json(const cfo_engine_finding *v, size_t n, cfo_buf *out);

@@ -26,6 +26,8 @@ test_packages=(
   # The hostile-peer tests speak the wire protocol with an encoder of their
   # own, not CFO's.
   python3-zmq python3-msgpack
+  # SARIF output is checked against a JSON schema of SARIF 2.1.0 (tests/).
+  python3-jsonschema
   # The HTML report's test renders it in headless Chromium and checks the
   # screenshot; the fonts give the page's text the same metrics everywhere.
   chromium fonts-dejavu-core
