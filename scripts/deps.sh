@@ -12,6 +12,8 @@ run_packages=(
   build-essential cmake pkg-config git
   libzmq3-dev libmsgpack-dev libcurl4-openssl-dev libcmocka-dev
   libyajl-dev libinih-dev libssl-dev procps
+  # examples/notify/github-issues.sh, the notify_command that files issues.
+  curl jq
   # The coverage-guided engines CFO drives: libFuzzer and its runtime come
   # with clang (only a recommendation of it, so named); llvm gives
   # llvm-symbolizer, which signs sanitizer reports by their frames, and
