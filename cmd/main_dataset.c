@@ -840,8 +840,13 @@ static int cmd_report(const sub_args *a, const cfo_recset *all, int window)
     }
     rc = mark_canaries(a, top, h);
     size_t failing = cfo_history_failing(h);
+    cfo_findings fs;
+    cfo_findings_init(&fs);
+    if (rc == 0)
+        rc = load_findings(a->url, &fs);
     if (rc == 0 && a->html != NULL) {
-        cfo_html_opts o = {.source = a->url, .window = window, .generated_ms = cfo_wall_ms()};
+        cfo_html_opts o = {
+            .source = a->url, .window = window, .generated_ms = cfo_wall_ms(), .findings = &fs};
         cfo_diag d = {{0}};
         if (cfo_html_write(a->html, h, &o, &d) != CFO_OK) {
             cfo_error("%s", d.msg);
@@ -857,9 +862,15 @@ static int cmd_report(const sub_args *a, const cfo_recset *all, int window)
         for (size_t k = 0; k < h->nseries; k++)
             if (h->series[k].failing)
                 print_range(h, &h->series[k]);
+        size_t open = 0;
+        for (size_t i = 0; i < fs.n; i++)
+            open += fs.v[i].open;
+        printf("%zu findings: %zu open, %zu fixed (cfo-dataset findings lists them)\n", fs.n, open,
+               fs.n - open);
     }
     if (fflush(stdout) != 0)
         rc = EXIT_DATA;
+    cfo_findings_fini(&fs);
     ordered_history_fini(&oh);
     cfo_recset_destroy(&rs);
     free(top);

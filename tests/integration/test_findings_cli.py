@@ -191,6 +191,27 @@ class FindingsCli(unittest.TestCase):
         self.assertEqual([x["ok"] for x in doc["records"]], [True])  # superseded
         self.assertEqual(doc["findings"][0]["state"], "fixed")
 
+    def test_report_shows_findings(self):
+        # The drifted module's failure is gone from the records (SUPERSEDE),
+        # but the page and the text report still show it, fixed, with its range.
+        self.lifecycle()
+        with open(os.path.join(self.dir, "data.json")) as f:
+            doc = json.load(f)
+        self.assertEqual([r["ok"] for r in doc["records"] if r["fuzzer"] == "INFRA_DRIFT"],
+                         [True])
+        page = os.path.join(self.dir, "report.html")
+        self.tool("report", self.url, "--html", page)
+        with open(page) as f:
+            html = f.read()
+        self.assertIn('<tr class="finding fixed" data-id="INFRA_DRIFT/envs/prod">', html)
+        self.assertIn("last bad <code>%s</code>, fixed <code>%s</code> on main"
+                      % (sha(1)[:12], sha(1)[:12]), html)
+        self.assertRegex(html, r'<tr class="finding open" data-id="LIBFUZZER/fuzz_json/[0-9a-f]{16}">'
+                               r'<td>open</td><td>out-of-bounds-read in json_string &lt; json_value')
+        self.assertIn("main fixed, release open", html)
+        text = self.tool("report", self.url).stdout
+        self.assertIn("2 findings: 1 open, 1 fixed", text)
+
     def test_bad_findings_not_overwritten(self):
         data = os.path.join(self.dir, "data.json")
         with open(data, "w") as f:
