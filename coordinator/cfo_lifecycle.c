@@ -195,6 +195,21 @@ static bool member_true(yajl_val o, const char *key)
     return v != NULL && YAJL_IS_TRUE(v);
 }
 
+/* The id of the finding of signature sig in r's target: one bug is one
+ * finding whichever engine shows it (signatures are engine-neutral), so a
+ * finding another engine opened for the target is this one too; else
+ * FUZZER/TARGET/SIGHASH. */
+static char *engine_id(cfo_findings *fs, const cfo_record *r, const char *sig, const char *hash)
+{
+    for (size_t i = 0; i < fs->n; i++) {
+        const cfo_finding *f = &fs->v[i];
+        if (f->crash_state != NULL && strcmp(f->crash_state, sig) == 0 &&
+            strcmp(f->target, r->target) == 0)
+            return cfo_xstrdup(f->id);
+    }
+    return cfo_xasprintf("%s/%s/%s", r->fuzzer, r->target, hash);
+}
+
 /* Each signature an engine record names. */
 static void apply_engine(cfo_findings *fs, const cfo_record *r, cfo_finding_events *ev)
 {
@@ -214,7 +229,7 @@ static void apply_engine(cfo_findings *fs, const cfo_record *r, cfo_finding_even
         char h[65];
         cfo_sha256_hex(sig, strlen(sig), h);
         h[16] = '\0';
-        char *id = cfo_xasprintf("%s/%s/%s", r->fuzzer, r->target, h);
+        char *id = engine_id(fs, r, sig, h);
         observation o = {.r = r,
                          .id = id,
                          .kind = kind,

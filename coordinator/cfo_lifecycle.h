@@ -30,7 +30,9 @@ const char *cfo_finding_event_name(cfo_finding_event e);
 
 /* Applies the records of rs marked fresh to fs, oldest first, and appends
  * what changed to ev (may be NULL). Engine records (with "crashes") move the
- * finding of each signature they name: a crash found or a replayed bundle
+ * finding of each signature they name (one per signature and target,
+ * whichever engine shows it, so libFuzzer and AFL++ share it; its id names
+ * the engine that opened it): a crash found or a replayed bundle
  * that reproduced is a sighting, a replay that did not reproduce fixes it on
  * the record's branch (never on the commit it was last seen on). Any other
  * record is about its (fuzzer, target): a failure is a sighting of its

@@ -185,6 +185,31 @@ static void test_engine_lifecycle(void **state)
     cfo_findings_fini(&fs);
 }
 
+/* The same bug shown by libFuzzer and by AFL++ (one engine-neutral
+ * signature) is one finding; either engine's replay moves it. */
+static void test_one_finding_across_engines(void **state)
+{
+    (void)state;
+    cfo_findings fs;
+    cfo_findings_init(&fs);
+    cfo_finding_events ev;
+    cfo_finding_events_init(&ev);
+    cfo_recset *rs = cfo_recset_new();
+    add(rs, "LIBFUZZER", "main", 1, "parser", 10, false, crash_found);
+    add(rs, "AFL", "main", 1, "parser", 11, false, crash_found);
+    apply(&fs, rs, &ev);
+    assert_int_equal(fs.n, 1);
+    assert_int_equal(ev.ids.n, 1);
+    assert_non_null(strstr(fs.v[0].id, "LIBFUZZER/parser/"));
+    add(rs, "AFL", "main", 2, "parser", 20, true, replay_gone);
+    apply(&fs, rs, &ev);
+    assert_int_equal(fs.n, 1);
+    assert_false(fs.v[0].open);
+    cfo_recset_destroy(&rs);
+    cfo_finding_events_fini(&ev);
+    cfo_findings_fini(&fs);
+}
+
 /* Canaries, errors and passes of targets that never failed open nothing. */
 static void test_what_opens_nothing(void **state)
 {
@@ -337,6 +362,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engine_lifecycle),
+        cmocka_unit_test(test_one_finding_across_engines),
         cmocka_unit_test(test_what_opens_nothing),
         cmocka_unit_test(test_merge_lists),
         cmocka_unit_test(test_bad_json),
