@@ -191,6 +191,45 @@ static void test_one_bug_across_depths_and_engines(void **state)
     assert_string_equal(r.signature, "crash:SEGV on unknown address:leaf|a|top");
 }
 
+/* The measure: every recorded report of the planted bugs (tests/triage/src/bugs.c), reached
+ * through different inputs, paths and depths, by libFuzzer, by AFL++'s driver and inside a
+ * fuzzing run, gives exactly one signature per bug, and no two bugs share one. */
+static void test_planted_bugs_one_signature_each(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *fixture;
+        int bug;
+    } reports[] = {
+        {"asan_heap_read_site1_a.txt", 0},  {"asan_heap_read_site1_b.txt", 0},
+        {"afl_heap_read_site1.txt", 0},     {"nosym_heap_read_site1.txt", -1},
+        {"asan_heap_write_site2_a.txt", 1}, {"asan_heap_write_site2_b.txt", 1},
+        {"afl_heap_write_site2.txt", 1},    {"libfuzzer_fuzzing_run.txt", 1},
+        {"libfuzzer_json_depth1.txt", 2},   {"libfuzzer_json_depth4.txt", 2},
+        {"afl_json_depth2.txt", 2},         {"afl_json_depth4.txt", 2},
+    };
+    enum { BUGS = 3 };
+    char sig[BUGS][1024] = {{0}};
+    size_t seen = 0;
+    for (size_t i = 0; i < sizeof reports / sizeof reports[0]; i++) {
+        if (reports[i].bug < 0)
+            continue; /* unsymbolized: signed by module offsets, a build's own */
+        cfo_crash_report r;
+        parse_fixture(reports[i].fixture, &r);
+        char *want = sig[reports[i].bug];
+        if (want[0] == '\0') {
+            snprintf(want, sizeof sig[0], "%s", r.signature);
+            seen++;
+        } else if (strcmp(want, r.signature) != 0) {
+            fail_msg("%s: %s, not %s", reports[i].fixture, r.signature, want);
+        }
+    }
+    assert_int_equal(seen, BUGS);
+    for (int a = 0; a < BUGS; a++)
+        for (int b = a + 1; b < BUGS; b++)
+            assert_string_not_equal(sig[a], sig[b]);
+}
+
 static void test_different_sites_differ(void **state)
 {
     (void)state;
@@ -692,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_heap_write_site_hash),
         cmocka_unit_test(test_same_bug_same_signature),
         cmocka_unit_test(test_one_bug_across_depths_and_engines),
+        cmocka_unit_test(test_planted_bugs_one_signature_each),
         cmocka_unit_test(test_different_sites_differ),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_timeout_alarm_only),
