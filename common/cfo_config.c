@@ -148,6 +148,7 @@ void cfo_config_destroy(cfo_config **self_p)
     free(cfg->path);
     free(cfg->dataset);
     cfo_strv_fini(&cfg->focus_argv);
+    cfo_strv_fini(&cfg->notify_argv);
     free(cfg);
     *self_p = NULL;
 }
@@ -407,6 +408,7 @@ static const key_row keys[] = {
     KEY("window", IN_CFO, KEY_CUSTOM, .apply = apply_window),
     KEY("concurrency", IN_CFO, KEY_INT, .offset = CFG(concurrency), .min = 1, .max = 4096),
     KEY("focus_command", IN_CFO, KEY_WORDS, .offset = CFG(focus_argv), .expect = "command"),
+    KEY("notify_command", IN_CFO, KEY_WORDS, .offset = CFG(notify_argv), .expect = "command"),
     KEY("kind", ALL_KINDS, KEY_NONE),
     KEY("branches", ALL_KINDS, KEY_WORDS, .offset = FZ(branches)),
     KEY("needs_working_dir", ALL_KINDS, KEY_BOOL, .offset = FZ(needs_working_dir)),

@@ -18,7 +18,7 @@ typedef struct cfo_cli {
     const char *config, *repo, *dataset, *logs_dir, *report, *junit, *workdir, *bind;
     bool dry_run, upload, force, quiet, insecure, resume_upload_only, allow_incomplete,
         keep_worktrees;
-    const char *curve_secret, *allow_dir, *state_dir, *changed_since, *joblog;
+    const char *curve_secret, *allow_dir, *state_dir, *changed_since, *joblog, *sarif;
     int schedule;   /* cfo_schedule */
     int log_format; /* 0 text, 1 json */
     int64_t concurrency, prefetch;

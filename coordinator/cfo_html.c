@@ -478,6 +478,42 @@ static void harness_check(cfo_buf *b, const cfo_history *h)
     cfo_buf_puts(b, h->ncanary_broken > 0 ? ": failures may go unrecorded.</p>\n" : ".</p>\n");
 }
 
+/* One row per finding; what a SUPERSEDE pass removed from the records stays
+ * visible here as a fixed finding with its range. */
+static void findings_table(cfo_buf *out, const cfo_findings *fs)
+{
+    cfo_buf_puts(out, "<h2 id=\"findings-title\">Findings</h2>\n");
+    if (fs->n == 0) {
+        cfo_buf_puts(out, "<p id=\"findings\">No findings.</p>\n");
+        return;
+    }
+    cfo_buf_puts(out, "<table id=\"findings\"><tr><th>state</th><th>finding</th><th>first "
+                      "seen</th><th>fixed range</th><th>branches</th><th>reproduce</th></tr>\n");
+    for (size_t i = 0; i < fs->n; i++) {
+        const cfo_finding *f = &fs->v[i];
+        const char *state = f->open && f->regressed > 0 ? "regressed" : cfo_finding_state(f);
+        cfo_buf_markupf(out,
+                        "<tr class=\"finding %s\" data-id=\"%s\"><td>%s</td><td>%s<br/>"
+                        "<code>%s</code></td><td><code>%.12s</code> on %s</td><td>",
+                        state, f->id, state, f->title, f->id, f->first.commit, f->first.branch);
+        if (f->has_fixed)
+            cfo_buf_markupf(out, "last bad <code>%.12s</code>, fixed <code>%.12s</code> on %s",
+                            f->fixed_last_bad ? f->fixed_last_bad : "?", f->fixed.commit,
+                            f->fixed.branch);
+        else
+            cfo_buf_puts(out, "-");
+        cfo_buf_puts(out, "</td><td>");
+        for (size_t k = 0; k < f->nbranches; k++)
+            cfo_buf_markupf(out, "%s%s %s", k ? ", " : "", f->branches[k].branch,
+                            f->branches[k].open ? "open" : "fixed");
+        char *cmd = f->bundle ? cfo_xasprintf("cfo-crash reproduce %s", f->bundle)
+                              : cfo_xasprintf("cfo-fuzz %s %s", f->fuzzer, f->target);
+        cfo_buf_markupf(out, "</td><td><code>%s</code></td></tr>\n", cmd);
+        free(cmd);
+    }
+    cfo_buf_puts(out, "</table>\n");
+}
+
 void cfo_html_report(const cfo_history *h, const cfo_html_opts *o, cfo_buf *out)
 {
     size_t failing = cfo_history_failing(h);
@@ -534,6 +570,8 @@ void cfo_html_report(const cfo_history *h, const cfo_html_opts *o, cfo_buf *out)
                       "tested commit, and the last commit it passed on before it. "
                       "<code>git log LAST..FIRST</code> lists the suspects.</p>\n");
     regressions(out, h);
+    if (o->findings != NULL)
+        findings_table(out, o->findings);
     cfo_buf_puts(out, "<h2 id=\"failures\">Targets not passing per commit</h2>\n");
     failures_chart(out, h);
     cfo_buf_puts(out, "<h2 id=\"durations\">Task durations per fuzzer</h2>\n<p class=\"meta\">"

@@ -263,6 +263,10 @@ cfo_err cfo_report_json(const char *path, const cfo_taskset *ts, const cfo_outco
     }
     cfo_buf_fini(&rec);
     yajl_gen_array_close(g);
+    if (info->findings_json != NULL) {
+        cfo_json_key(g, "findings");
+        yajl_gen_number(g, info->findings_json, strlen(info->findings_json));
+    }
     yajl_gen_map_close(g);
     const unsigned char *buf;
     size_t len;
@@ -373,6 +377,8 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
         }
         cfo_buf_puts(&b, "  </testsuite>\n");
     }
+    if (info->findings_junit != NULL)
+        cfo_buf_puts(&b, info->findings_junit);
     cfo_buf_puts(&b, "</testsuites>\n");
     cfo_err err = cfo_write_file_atomic(path, b.data, b.len, d);
     cfo_buf_fini(&b);
@@ -558,6 +564,8 @@ cfo_err cfo_report_step_summary(const char *path, const cfo_taskset *ts,
     if (listed < bad)
         cfo_buf_printf(&b, "\n_and %zu more: the JUnit report lists them all._\n", bad - listed);
     md_cancelled(&b, ts, outcomes);
+    if (info->findings_markdown != NULL)
+        cfo_buf_puts(&b, info->findings_markdown);
     cfo_buf_puts(&b, "\n");
     cfo_err err = append_file(path, b.data, b.len, d);
     cfo_buf_fini(&b);

@@ -15,6 +15,9 @@ typedef struct cfo_run_info {
     int64_t finished_wall_ms;
     int exit_code;
     const char *verdict; /* one sentence: why the run exits as it does */
+    /* The findings of the run's targets, rendered for each report (NULL:
+     * none): a JSON array, a JUnit <testsuite>, a markdown section. */
+    const char *findings_json, *findings_junit, *findings_markdown;
 } cfo_run_info;
 
 /* The record a finished task contributes to the dataset: the task's names,

@@ -23,7 +23,10 @@
 #include "cfo_preflight.h"
 #include "cfo_priority.h"
 #include "cfo_proto.h"
+#include "cfo_file.h"
 #include "cfo_report.h"
+#include "cfo_runfindings.h"
+#include "cfo_sarif.h"
 #include "cfo_runner.h"
 #include "cfo_sched.h"
 #include "cfo_storage.h"
@@ -74,8 +77,11 @@ typedef struct run {
     FILE *joblog; /* --joblog, open while the run executes */
     void *worker; /* the local worker's handle, while it runs */
     cfo_sched_stats stats;
-    bool uploaded; /* --upload wrote the dataset */
-    char why[512]; /* the sentence that explains the exit status */
+    bool uploaded;             /* --upload wrote the dataset */
+    char why[512];             /* the sentence that explains the exit status */
+    cfo_run_findings findings; /* of the run's targets, for the reports */
+    bool *preexisting;         /* per task: every crash is on the --changed-since base */
+    cfo_buf events;            /* what the upload changed in the findings */
 } run;
 
 /* A phase's failure: logs d's message, keeps it as the run's verdict and
@@ -478,12 +484,15 @@ static int canary_verdict(const cfo_taskset *ts, const cfo_outcome *outcomes, si
 /* The first critical task that failed (want_failed) or did not run to its
  * end, and how many there are. */
 static size_t critical_count(const cfo_taskset *ts, const cfo_outcome *outcomes, bool want_failed,
-                             const cfo_task **first)
+                             const bool *preexisting, const cfo_task **first)
 {
     size_t n = 0;
     *first = NULL;
     for (size_t i = 0; i < ts->n; i++) {
         if (!ts->v[i].fuzzer->critical)
+            continue;
+        /* a pull request is not blamed for what its base already has */
+        if (want_failed && preexisting != NULL && preexisting[i])
             continue;
         bool ended = ran_to_end(&outcomes[i]);
         bool counts = want_failed ? ended && outcomes[i].status != CFO_STATUS_PASS : !ended;
@@ -501,13 +510,13 @@ static int verdict(const run *r, char *why, size_t len)
     if (rc != CFO_EXIT_OK)
         return rc;
     const cfo_task *first;
-    size_t failed = critical_count(&r->ts, r->outcomes, true, &first);
+    size_t failed = critical_count(&r->ts, r->outcomes, true, r->preexisting, &first);
     if (failed > 0) {
         snprintf(why, len, "%zu critical task(s) did not pass, first: %s %s %s", failed,
                  first->fuzzer->name, first->branch, first->target);
         return CFO_EXIT_FAIL;
     }
-    size_t cut = critical_count(&r->ts, r->outcomes, false, &first);
+    size_t cut = critical_count(&r->ts, r->outcomes, false, NULL, &first);
     if (cut > 0) {
         snprintf(why, len,
                  "incomplete: %zu critical task(s) did not run to their end, first: %s %s %s%s",
@@ -515,8 +524,12 @@ static int verdict(const run *r, char *why, size_t len)
                  r->c.allow_incomplete ? " (allowed by --allow-incomplete)" : "");
         return r->c.allow_incomplete ? CFO_EXIT_OK : CFO_EXIT_INCOMPLETE;
     }
-    snprintf(why, len, "every critical task passed%s",
-             canary_runs ? " and the canary failed as it must" : "");
+    size_t old = 0;
+    for (size_t i = 0; r->preexisting != NULL && i < r->ts.n; i++)
+        old += r->preexisting[i];
+    snprintf(why, len, "every critical task passed%s%s",
+             canary_runs ? " and the canary failed as it must" : "",
+             old ? "; what failed is pre-existing: it fails on the --changed-since base too" : "");
     return CFO_EXIT_OK;
 }
 
@@ -563,7 +576,8 @@ static int upload(run *r, int rc)
     }
     cfo_diag d = {{0}};
     cfo_commit_stats cs;
-    if (cfo_store_commit(r->st, r->records, r->cfg, 0, &cs, &d) != CFO_OK) {
+    if (cfo_store_commit_findings(r->st, r->records, NULL, r->cfg, 0, &cs, &r->events, &d) !=
+        CFO_OK) {
         cfo_error("upload failed: %s", d.msg);
         if (r->journal != NULL)
             cfo_error("the journal in %s keeps this run's results: run again with "
@@ -601,9 +615,19 @@ static void retire_worktrees(run *r)
 static int commit(run *r)
 {
     cfo_report_summary(stdout, &r->ts, r->outcomes);
+    if (r->c.changed_since != NULL && r->workdir != NULL) {
+        r->preexisting = cfo_xcalloc(r->ts.n + 1, sizeof *r->preexisting);
+        cfo_run_findings_check_base(&r->findings, r->runner, r->top, r->workdir, r->c.changed_since,
+                                    &r->ts, r->outcomes, r->task_timeout_ms, r->preexisting);
+    }
     int rc = judge(r);
     collect_records(r);
     rc = upload(r, rc);
+    if (r->uploaded)
+        cfo_run_findings_notify(r->cfg, &r->events);
+    if (r->st != NULL)
+        cfo_run_findings_collect(&r->findings, r->st, r->uploaded, r->records, r->cfg, &r->ts);
+    cfo_run_findings_print(stdout, &r->findings);
     /* The run is over once its results are where they belong; a run cut
      * short (a stop, a failed upload, a journal that failed) stays
      * resumable. */
@@ -626,6 +650,14 @@ static int report(run *r, int rc)
         cfo_taskset_init(&r->ts);
         r->outcomes = cfo_xcalloc(1, sizeof *r->outcomes);
     }
+    cfo_buf fjson, fjunit, fmd;
+    cfo_buf_init(&fjson);
+    cfo_buf_init(&fjunit);
+    cfo_buf_init(&fmd);
+    cfo_run_findings_json(&fjson, &r->findings);
+    cfo_run_findings_junit(&fjunit, &r->findings);
+    cfo_buf_puts(&fmd, "");
+    cfo_run_findings_markdown(&fmd, &r->findings);
     cfo_run_info info = {
         .run_id = r->run_id,
         .worker = r->host,
@@ -633,7 +665,18 @@ static int report(run *r, int rc)
         .finished_wall_ms = cfo_wall_ms(),
         .exit_code = rc,
         .verdict = r->why,
+        .findings_json = fjson.data,
+        .findings_junit = fjunit.data,
+        .findings_markdown = fmd.data,
     };
+    if (r->c.sarif != NULL) {
+        cfo_buf sarif;
+        cfo_buf_init(&sarif);
+        cfo_sarif_write(&r->findings.v, &sarif);
+        if (cfo_write_file_atomic(r->c.sarif, sarif.data, sarif.len, &d) != CFO_OK)
+            rc = fail(r, &d, CFO_EXIT_HARNESS);
+        cfo_buf_fini(&sarif);
+    }
     if (r->c.report != NULL &&
         cfo_report_json(r->c.report, &r->ts, r->outcomes, &info, &d) != CFO_OK)
         rc = fail(r, &d, CFO_EXIT_HARNESS);
@@ -649,6 +692,9 @@ static int report(run *r, int rc)
             cfo_warn("step summary: %s", d.msg);
     }
     printf("\n%s: exit %d: %s\n", r->prog, rc, r->why);
+    cfo_buf_fini(&fjson);
+    cfo_buf_fini(&fjunit);
+    cfo_buf_fini(&fmd);
     return rc;
 }
 
@@ -674,6 +720,9 @@ static void run_fini(run *r)
     cfo_taskset_fini(&r->ts);
     cfo_recset_destroy(&r->records);
     cfo_recset_destroy(&r->prior);
+    cfo_run_findings_fini(&r->findings);
+    free(r->preexisting);
+    cfo_buf_fini(&r->events);
     cfo_storage_destroy(&r->st);
     cfo_config_destroy(&r->cfg);
     cfo_cli_fini(&r->c);
@@ -688,6 +737,8 @@ int cfo_orchestrator_main(int argc, char **argv, const cfo_local_worker_hooks *l
     run r = {.local = local, .prog = local ? "cfo" : "cfo-coordinator", .host = "localhost"};
     cfo_log_init(r.prog, CFO_LOG_INFO);
     cfo_taskset_init(&r.ts);
+    cfo_run_findings_init(&r.findings);
+    cfo_buf_init(&r.events);
     int rc = cfo_cli_parse(argc, argv, local != NULL, &r.c);
     if (rc == 0)
         rc = load(&r);

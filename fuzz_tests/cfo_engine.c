@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
 
 #include "cfo_blobdir.h"
 #include "cfo_corpus.h"
@@ -234,6 +235,30 @@ char *cfo_engine_dictionary(const cfo_fuzzer *f, const char *target)
 
 /* ---- build once per commit -------------------------------------------- */
 
+static char *git_head(void);
+
+/* Whether the build stamp at path names commit head, a known commit of a
+ * checkout without changes to tracked files. Outside git ("unknown") a build
+ * cannot be tied to a commit: its stamp says "unknown" and is reused. */
+static bool stamp_matches(const char *path, const char *head)
+{
+    cfo_buf b;
+    cfo_buf_init(&b);
+    bool same = cfo_read_file(path, 256, &b, NULL) == CFO_OK && b.len > 0 &&
+                strncmp(b.data, head, b.len) == 0 && strlen(head) == b.len;
+    cfo_buf_fini(&b);
+    if (!same || strcmp(head, "unknown") == 0)
+        return same;
+    char *argv[] = {"git", "diff", "--quiet", "HEAD", "--", NULL};
+    cfo_capture cap;
+    memset(&cap, 0, sizeof cap);
+    bool clean =
+        cfo_exec_capture(argv, NULL, NULL, HELPER_TIMEOUT_MS, 4096, &cap, NULL) == CFO_OK &&
+        cap.exit_code == 0;
+    cfo_capture_fini(&cap);
+    return clean;
+}
+
 cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d)
 {
     if (f->build[0] == '\0')
@@ -246,6 +271,7 @@ cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d)
     key[16] = '\0';
     char *stamp = cfo_xasprintf("%s/build-%s.ok", CFO_ENGINE_STATE_DIR, key);
     char *lock = cfo_xasprintf("%s/build.lock", CFO_ENGINE_STATE_DIR);
+    char *head = NULL;
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         err = cfo_diag_set(d, CFO_EIO, "cannot open %s: %s", lock, strerror(errno));
@@ -259,8 +285,12 @@ cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d)
             goto out;
         }
     }
-    if (access(stamp, F_OK) == 0) {
-        printf("build: up to date (%s)\n", f->build);
+    /* The stamp names the commit that was built: a worktree or checkout
+     * moved to another commit since rebuilds, so no run (and no
+     * reproduce.sh) tests one commit with another's binaries. */
+    head = git_head();
+    if (stamp_matches(stamp, head)) {
+        printf("build: up to date (%s, commit %s)\n", f->build, head);
         goto out;
     }
     printf("build: %s\n", f->build);
@@ -283,12 +313,13 @@ cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d)
             err = cfo_diag_set(d, CFO_ECHILD, "build command '%s' failed (exit status %d): %s",
                                f->build, code, tail_of(tail, BUILD_MSG_TAIL));
     } else {
-        err = write_text(stamp, f->build, 0644, d);
+        err = write_text(stamp, head, 0644, d);
     }
     free(tail);
 out:
     if (fd >= 0)
         close(fd); /* releases the lock */
+    free(head);
     free(stamp);
     free(lock);
     return err;
@@ -505,6 +536,15 @@ size_t cfo_engine_findings_json(const cfo_engine_finding *v, size_t n, cfo_buf *
             cfo_json_bool(g, "new", v[i].is_new);
             cfo_json_str(g, "repro", repro);
             cfo_json_str(g, "bundle", bundle);
+            if (v[i].location != NULL) {
+                char *loc = json_safe(v[i].location);
+                cfo_json_str(g, "location", loc);
+                free(loc);
+            }
+            if (v[i].replayed) {
+                cfo_json_bool(g, "replay", true);
+                cfo_json_bool(g, "reproduced", v[i].reproduced);
+            }
             yajl_gen_map_close(g);
             free(sig);
             free(bundle);
@@ -598,20 +638,38 @@ static char *reproduce_script(const cfo_engine_run *r, const cfo_engine_ops *ops
     }
     char *qt = sh_quote(r->target_path);
     char *qb = sh_quote(r->f->build);
+    char key[65];
+    cfo_sha256_hex(r->f->build, strlen(r->f->build), key);
+    key[16] = '\0';
     char *script = cfo_xasprintf(
         "#!/bin/sh\n"
         "# Replays this bundle's input against %s (fuzzer %s, %s engine)\n"
         "# from the root of a checkout of commit %s:\n"
         "#   cd CHECKOUT && sh /path/to/bundle/reproduce.sh [INPUT]\n"
-        "# The target is built with the build command when it is missing, or\n"
-        "# always with CFO_REBUILD=1. Exit status: the target's (0: no crash);\n"
+        "# The target is built with the build command unless a build of this\n"
+        "# very commit is there (its stamp names the commit and no tracked file\n"
+        "# changed), and always with CFO_REBUILD=1: a checkout of a fixing commit\n"
+        "# never replays a stale build of the buggy one. Exit status: the\n"
+        "# target's (0: no crash);\n"
         "# %d: the replay could not be set up; %d: the input hung.\n"
         "set -u\n"
         "here=$(cd \"$(dirname \"$0\")\" && pwd)\n"
         "input=${1:-$here/input}\n"
         "target=%s\n"
         "build=%s\n"
-        "if [ \"${CFO_REBUILD:-0}\" = 1 ] || [ ! -x \"$target\" ]; then\n"
+        "stamp=%s/build-%s.ok\n"
+        "head=$(git rev-parse HEAD 2>/dev/null) || head=\n"
+        "built=\n"
+        "[ -f \"$stamp\" ] && built=$(cat \"$stamp\")\n"
+        "fresh=0\n"
+        "if [ -n \"$head\" ] && [ \"$built\" = \"$head\" ] && [ -x \"$target\" ] &&\n"
+        "    git diff --quiet HEAD -- 2>/dev/null; then\n"
+        "    fresh=1\n"
+        "fi\n"
+        "if [ -z \"$build\" ] && [ -x \"$target\" ]; then\n"
+        "    fresh=1\n"
+        "fi\n"
+        "if [ \"${CFO_REBUILD:-0}\" = 1 ] || [ \"$fresh\" = 0 ]; then\n"
         "    if [ -z \"$build\" ]; then\n"
         "        echo \"reproduce.sh: $target is missing and there is no build command\" >&2\n"
         "        exit %d\n"
@@ -619,10 +677,13 @@ static char *reproduce_script(const cfo_engine_run *r, const cfo_engine_ops *ops
         "    sh -c \"$build\" >&2 || { echo \"reproduce.sh: the build failed\" >&2; exit %d; }\n"
         "    [ -x \"$target\" ] || { echo \"reproduce.sh: the build made no $target\" >&2; exit "
         "%d; }\n"
+        "    if [ -n \"$head\" ] && git diff --quiet HEAD -- 2>/dev/null; then\n"
+        "        mkdir -p \"$(dirname \"$stamp\")\" && printf '%%s' \"$head\" > \"$stamp\"\n"
+        "    fi\n"
         "fi\n"
         "%s\n",
         r->target, r->f->name, cfo_kind_info_of(r->f->kind)->name, commit,
-        CFO_ENGINE_REPRO_SETUP_FAILED, CFO_ENGINE_TIMEOUT_EXIT, qt, qb,
+        CFO_ENGINE_REPRO_SETUP_FAILED, CFO_ENGINE_TIMEOUT_EXIT, qt, qb, CFO_ENGINE_STATE_DIR, key,
         CFO_ENGINE_REPRO_SETUP_FAILED, CFO_ENGINE_REPRO_SETUP_FAILED, CFO_ENGINE_REPRO_SETUP_FAILED,
         line.data);
     free(qt);
@@ -806,17 +867,46 @@ static cfo_err make_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, const t
     return err;
 }
 
+/* loc ("/abs/path/file.c:12") relative to the current directory, the
+ * checkout's root, when it is inside it, so code scanning can point at the
+ * line; NULL for "". */
+static char *relative_location(const char *loc)
+{
+    if (loc == NULL || loc[0] == '\0')
+        return NULL;
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) != NULL) {
+        size_t n = strlen(cwd);
+        if (strncmp(loc, cwd, n) == 0 && loc[n] == '/')
+            return cfo_xstrdup(loc + n + 1);
+    }
+    return cfo_xstrdup(loc);
+}
+
 /* Names one finding whose bundle could not be stored. */
-static void finding_push(cfo_engine_finding **v, size_t *n, const cfo_crash_report *rep,
-                         bool is_new, const char *repro, const char *bundle)
+static cfo_engine_finding *finding_push(cfo_engine_finding **v, size_t *n,
+                                        const cfo_crash_report *rep, bool is_new, const char *repro,
+                                        const char *bundle)
 {
     *v = cfo_xrealloc(*v, (*n + 1) * sizeof **v);
     cfo_engine_finding *e = &(*v)[(*n)++];
+    memset(e, 0, sizeof *e);
     e->signature = cfo_xstrdup(rep->signature);
     e->kind = rep->kind;
     e->is_new = is_new;
     e->repro = cfo_xstrdup(repro);
     e->bundle = cfo_xstrdup(bundle);
+    e->location = relative_location(rep->location);
+    return e;
+}
+
+/* The replayed bundle of this signature among v, or NULL. */
+static cfo_engine_finding *replayed_of(cfo_engine_finding *v, size_t n, const char *signature)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].replayed && strcmp(v[i].signature, signature) == 0)
+            return &v[i];
+    return NULL;
 }
 
 /* Minimizes, rates and bundles a new signature; stores the bundle
@@ -847,6 +937,13 @@ static void triage_new(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
                 free(t->report);
                 t->report = out;
                 out = NULL;
+            } else {
+                /* The signature is normalized (recursion cycles, bug family),
+                 * so a differing one is another bug or none: keep the input
+                 * that is known to show this one, and say why. */
+                printf("triage: minimizing %s: the minimized input shows %s, not %s; the bundle "
+                       "keeps the original input\n",
+                       t->rep.sig_hash, found ? again.signature : "no crash", t->rep.signature);
             }
             free(out);
         } else if (d.msg[0]) {
@@ -966,7 +1063,11 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
     for (size_t i = 0; i < nseen; i++) {
         triaged *t = &seen[i];
         char *name = cfo_xasprintf("%s.tar.gz", t->rep.sig_hash);
-        if (cfo_strv_contains(&known, name)) {
+        cfo_engine_finding *again = replayed_of(*findings, *nfindings, t->rep.signature);
+        if (again != NULL) {
+            /* replayed before fuzzing; fuzzing found it again */
+            again->reproduced = true;
+        } else if (cfo_strv_contains(&known, name)) {
             char *url = cfo_xasprintf("%s/%s", cfo_blobdir_display(crashes), name);
             printf("triage: known %s %s, bundle %s\n", cfo_crash_kind_name(t->rep.kind),
                    t->rep.signature, url);
@@ -991,6 +1092,134 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
     cfo_blobdir_destroy(&crashes);
     cfo_blobdir_destroy(&root);
     return CFO_OK;
+}
+
+/* ---- replay of stored bundles ------------------------------------------- */
+
+/* The signature the unpacked bundle in dir was stored under, or NULL. */
+static char *bundle_signature(const char *dir)
+{
+    char *path = cfo_xasprintf("%s/manifest.json", dir);
+    cfo_buf m;
+    cfo_buf_init(&m);
+    char *sig = NULL;
+    if (cfo_read_file(path, MANIFEST_MAX, &m, NULL) == CFO_OK &&
+        cfo_json_depth_ok(m.data, m.len, 16)) {
+        yajl_val root = yajl_tree_parse(m.data, NULL, 0);
+        const char *at[] = {"signature", NULL};
+        yajl_val v = root ? yajl_tree_get(root, at, yajl_t_string) : NULL;
+        if (v != NULL)
+            sig = cfo_xstrdup(YAJL_GET_STRING(v));
+        yajl_tree_free(root);
+    }
+    cfo_buf_fini(&m);
+    free(path);
+    return sig;
+}
+
+/* Replays one stored bundle up to reproduce_runs times; pushes it as a
+ * replayed finding. False when it could not be fetched or unpacked. */
+static bool replay_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, cfo_blobdir *crashes,
+                          const char *name, cfo_engine_finding **findings, size_t *nfindings)
+{
+    cfo_diag d = {{0}};
+    char *dir = cfo_xasprintf("%s/replay-%s", r->work, name);
+    char *tar = cfo_xasprintf("%s.tar.gz", dir);
+    char *input = cfo_xasprintf("%s/input", dir);
+    char *sig = NULL;
+    bool ok = false;
+    if (cfo_mkdir_p(dir, &d) != CFO_OK ||
+        cfo_blobdir_get(crashes, name, tar, CFO_BLOBDIR_MAX_PUT, &d) != CFO_OK) {
+        printf("replay: %s: %s\n", name, d.msg);
+        goto out;
+    }
+    char *argv[] = {"tar", "-xzf", tar, "-C", dir, NULL};
+    cfo_capture cap;
+    memset(&cap, 0, sizeof cap);
+    bool unpacked =
+        cfo_exec_capture(argv, NULL, NULL, HELPER_TIMEOUT_MS, 4096, &cap, NULL) == CFO_OK &&
+        cap.exit_code == 0;
+    cfo_capture_fini(&cap);
+    if (!unpacked || (sig = bundle_signature(dir)) == NULL || access(input, R_OK) != 0) {
+        printf("replay: %s is not a bundle with an input and a signature; skipped\n", name);
+        goto out;
+    }
+    cfo_crash_report want;
+    memset(&want, 0, sizeof want);
+    snprintf(want.signature, sizeof want.signature, "%s", sig);
+    char kind[16];
+    snprintf(kind, sizeof kind, "%.*s", (int)strcspn(sig, ":"), sig);
+    if (cfo_crash_kind_parse(kind, &want.kind) != 0)
+        want.kind = CFO_CRASH_CRASH;
+    int64_t per_run = r->f->input_timeout_ms + 2000;
+    int runs = r->f->reproduce_runs > 0 ? r->f->reproduce_runs : 1;
+    int tried = 0;
+    bool reproduced = false;
+    for (; tried < runs && !reproduced && time_left(r) > 2 * per_run; tried++) {
+        cfo_crash_report got;
+        bool found = false;
+        if (replay(r, ops, input, &got, &found, NULL, &d) != CFO_OK)
+            break;
+        reproduced = found && cfo_engine_same_finding(&want, &got);
+        if (reproduced)
+            memcpy(want.location, got.location, sizeof want.location);
+    }
+    char repro[32];
+    snprintf(repro, sizeof repro, "%d/%d", reproduced ? 1 : 0, tried);
+    char *url = cfo_xasprintf("%s/%s", cfo_blobdir_display(crashes), name);
+    cfo_engine_finding *e = finding_push(findings, nfindings, &want, false, repro, url);
+    e->replayed = true;
+    e->reproduced = reproduced;
+    printf("replay: %s %s after %d run%s: %s\n", reproduced ? "reproduced" : "not reproduced", sig,
+           tried, tried == 1 ? "" : "s", url);
+    free(url);
+    ok = tried > 0;
+out:
+    free(sig);
+    free(input);
+    free(tar);
+    free(dir);
+    return ok;
+}
+
+/* Before fuzzing, replays each bundle stored for this target on this commit:
+ * a finding that no longer reproduces here is fixed here, and a fixed one that
+ * reproduces again has regressed (the dataset's findings keep that
+ * lifecycle). Bounded by max_crashes and by the time left for triage. */
+static void replay_known(cfo_engine_run *r, const cfo_engine_ops *ops, const char *root_url,
+                         cfo_engine_finding **findings, size_t *nfindings)
+{
+    cfo_diag d = {{0}};
+    cfo_blobdir *root = NULL, *crashes = NULL;
+    char *safe = cfo_safe_name(r->target);
+    char *rel = cfo_xasprintf("crashes/%s/%s", r->f->name, safe);
+    free(safe);
+    cfo_strv known;
+    cfo_strv_init(&known);
+    if (cfo_blobdir_open(root_url, &root, &d) != CFO_OK ||
+        cfo_blobdir_sub(root, rel, &crashes, &d) != CFO_OK ||
+        cfo_blobdir_list(crashes, MAX_BUNDLES, &known, &d) != CFO_OK) {
+        printf("replay: cannot list the stored bundles: %s\n", d.msg);
+        goto out;
+    }
+    size_t done = 0;
+    for (size_t i = 0; i < known.n; i++) {
+        size_t len = strlen(known.v[i]);
+        if (len <= 7 || strcmp(known.v[i] + len - 7, ".tar.gz") != 0)
+            continue;
+        if (done == (size_t)r->f->max_crashes) {
+            printf("replay: %zu bundles stored; replayed %zu of them (max_crashes)\n", known.n,
+                   done);
+            break;
+        }
+        if (replay_bundle(r, ops, crashes, known.v[i], findings, nfindings))
+            done++;
+    }
+out:
+    free(rel);
+    cfo_strv_fini(&known);
+    cfo_blobdir_destroy(&crashes);
+    cfo_blobdir_destroy(&root);
 }
 
 /* ---- corpus sharing ----------------------------------------------------- */
@@ -1190,6 +1419,9 @@ static cfo_fuzz_verdict report_findings(const cfo_engine_run *r, const cfo_engin
     for (size_t i = 0; i < nfindings; i++) {
         if (findings[i].is_new)
             fresh++;
+        /* a bundle that no longer reproduces here is not a failure here */
+        if (findings[i].replayed && !findings[i].reproduced)
+            continue;
         if (r->f->fail_on & (1u << findings[i].kind))
             fail = true;
     }
@@ -1205,7 +1437,9 @@ static cfo_fuzz_verdict report_findings(const cfo_engine_run *r, const cfo_engin
                        nfindings == 1 ? "" : "s", (long long)fresh);
         for (size_t i = 0; i < nfindings && i < 3; i++)
             cfo_buf_printf(&res->summary, "%s%s%s", i ? "; " : "", findings[i].signature,
-                           findings[i].is_new ? "" : " (known)");
+                           findings[i].is_new                                ? ""
+                           : findings[i].replayed && !findings[i].reproduced ? " (fixed here)"
+                                                                             : " (known)");
         if (nfindings > 3)
             cfo_buf_puts(&res->summary, "; ...");
         if (listed < nfindings)
@@ -1283,6 +1517,8 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
     size_t seeds = add_seeds(f, target, r.corpus_dir);
     printf("corpus: %zu inputs from %s, %zu seeds\n", st.present + st.transferred, url, seeds);
 
+    replay_known(&r, ops, root_url, &findings, &nfindings);
+
     r.fuzz_ms = cfo_engine_fuzz_ms(f, task_ms, cfo_now_ms() - start);
     if (r.fuzz_ms < MIN_FUZZ_MS) {
         cfo_diag_set(d, CFO_ETIMEDOUT,
@@ -1321,6 +1557,7 @@ out:
         free(findings[i].signature);
         free(findings[i].repro);
         free(findings[i].bundle);
+        free(findings[i].location);
     }
     free(findings);
     free(sync.pulled);

@@ -158,10 +158,18 @@ typedef struct cfo_engine_finding {
     bool is_new;
     char *repro;  /* "k/n" */
     char *bundle; /* where its bundle is stored */
+    /* A stored bundle replayed before fuzzing: whether its input showed its
+     * signature again on this commit (or fuzzing found it again). */
+    bool replayed;
+    bool reproduced;
+    /* "path:line" of the top frame, relative to the checkout's root when it
+     * is inside it; NULL when the report gives none. */
+    char *location;
 } cfo_engine_finding;
 
 /* Writes findings as a compact JSON array of
- * {"signature","kind","new","repro","bundle"} into out, leaving out entries
+ * {"signature","kind","new","repro","bundle"} (plus "location" when known,
+ * and "replay": true and "reproduced" for a replayed bundle) into out, leaving out entries
  * (from the end) that would take it past CFO_ENGINE_FINDINGS_CAP bytes;
  * returns how many were written. */
 size_t cfo_engine_findings_json(const cfo_engine_finding *v, size_t n, cfo_buf *out);

@@ -12,6 +12,8 @@ run_packages=(
   build-essential cmake pkg-config git
   libzmq3-dev libmsgpack-dev libcurl4-openssl-dev libcmocka-dev
   libyajl-dev libinih-dev libssl-dev procps
+  # examples/notify/github-issues.sh, the notify_command that files issues.
+  curl jq
   # The coverage-guided engines CFO drives: libFuzzer and its runtime come
   # with clang (only a recommendation of it, so named); llvm gives
   # llvm-symbolizer, which signs sanitizer reports by their frames, and
@@ -26,6 +28,8 @@ test_packages=(
   # The hostile-peer tests speak the wire protocol with an encoder of their
   # own, not CFO's.
   python3-zmq python3-msgpack
+  # SARIF output is checked against a JSON schema of SARIF 2.1.0 (tests/).
+  python3-jsonschema
   # The HTML report's test renders it in headless Chromium and checks the
   # screenshot; the fonts give the page's text the same metrics everywhere.
   chromium fonts-dejavu-core

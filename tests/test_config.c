@@ -127,6 +127,7 @@ static void test_every_key(void **state)
                        "task_timeout = 90s\n"
                        "window = 7\n"
                        "concurrency = 12\n"
+                       "notify_command = examples/notify/github-issues.sh --quiet\n"
                        "[fuzzer \"C2\"]\n"
                        "critical = true ; kind may come later\n"
                        "kind = canary\n"
@@ -159,6 +160,9 @@ static void test_every_key(void **state)
     assert_int_equal(cfg->window, 7);
     assert_true(cfg->window_set);
     assert_int_equal(cfg->concurrency, 12);
+    assert_int_equal(cfg->notify_argv.n, 2);
+    assert_string_equal(cfg->notify_argv.v[0], "examples/notify/github-issues.sh");
+    assert_string_equal(cfg->notify_argv.v[1], "--quiet");
     assert_int_equal(cfg->nfuzzers, 4);
 
     const cfo_fuzzer *c = cfo_config_find(cfg, "C2");
@@ -249,7 +253,7 @@ static const bad_case bad_cases[] = {
     {"[cfo]\ndataset =\n", CFO_EINVAL, "cfo.ini:2: empty value for 'dataset' (expected a URL)"},
     {"[cfo]\nbudgett = 1h\n", CFO_EINVAL,
      "cfo.ini:2: unknown key 'budgett' in [cfo] (known: dataset, budget, task_timeout, "
-     "window, concurrency, focus_command)"},
+     "window, concurrency, focus_command, notify_command)"},
     {"[fuzzer \"X\"]\nkind = fast\n", CFO_EINVAL,
      "cfo.ini:2: unknown fuzzer kind 'fast' (known: canary, infra_drift, exec, libfuzzer, afl)"},
     {"[fuzzer \"X\"]\nmerge = supersede\n", CFO_EINVAL,

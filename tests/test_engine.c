@@ -295,6 +295,7 @@ static void test_findings_json_capped(void **state)
     (void)state;
     enum { N = 40 };
     cfo_engine_finding v[N];
+    memset(v, 0, sizeof v);
     char sig[400];
     memset(sig, 'f', sizeof sig - 1);
     sig[sizeof sig - 1] = '\0';
@@ -305,6 +306,10 @@ static void test_findings_json_capped(void **state)
         v[i].repro = "3/3";
         v[i].bundle = "gs://b/crashes/F/t/0123456789abcdef.tar.gz";
     }
+    /* a bundle replayed before fuzzing that no longer reproduces */
+    v[1].replayed = true;
+    v[1].reproduced = false;
+    v[1].location = "src/p.c:3";
     cfo_buf out;
     cfo_buf_init(&out);
     size_t n = cfo_engine_findings_json(v, N, &out);
@@ -320,6 +325,15 @@ static void test_findings_json_capped(void **state)
     assert_true(YAJL_IS_TRUE(yajl_tree_get(root->u.array.values[0], new_path, yajl_t_any)));
     assert_string_equal(
         YAJL_GET_STRING(yajl_tree_get(root->u.array.values[0], repro_path, yajl_t_string)), "3/3");
+    const char *replay_path[] = {"replay", NULL};
+    const char *reproduced_path[] = {"reproduced", NULL};
+    const char *location_path[] = {"location", NULL};
+    assert_null(yajl_tree_get(root->u.array.values[0], replay_path, yajl_t_any));
+    assert_true(YAJL_IS_TRUE(yajl_tree_get(root->u.array.values[1], replay_path, yajl_t_any)));
+    assert_true(YAJL_IS_FALSE(yajl_tree_get(root->u.array.values[1], reproduced_path, yajl_t_any)));
+    assert_string_equal(
+        YAJL_GET_STRING(yajl_tree_get(root->u.array.values[1], location_path, yajl_t_string)),
+        "src/p.c:3");
     yajl_tree_free(root);
     /* A short list is whole. */
     assert_int_equal(cfo_engine_findings_json(v, 2, &out), 2);

@@ -241,7 +241,7 @@ class SingleHost(unittest.TestCase):
         self.cfo("--fuzzer", "VERDICT", "--upload", check=1)
         with open(data) as f:
             doc = json.load(f)
-        self.assertEqual(doc["version"], 1)
+        self.assertEqual(doc["version"], 2)
         recs = {r["target"]: r for r in doc["records"]}
         self.assertEqual(sorted(recs), ["0", "1", "7"])
         self.assertEqual([recs[t]["ok"] for t in "017"], [True, False, False])
