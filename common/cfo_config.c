@@ -311,6 +311,35 @@ static void apply_seeds(parse_ctx *c, void *obj, const pending_key *k)
     f->seeds = cfo_xstrdup(k->value);
 }
 
+/* env = NAME=VALUE ...: names as a shell would take them; CFO_* is kept
+ * for what the worker tells its runners. */
+static void apply_env(parse_ctx *c, void *obj, const pending_key *k)
+{
+    cfo_fuzzer *f = obj;
+    cfo_strv words;
+    cfo_strv_init(&words);
+    cfo_strv_split_ws(&words, k->value);
+    for (size_t i = 0; i < words.n; i++) {
+        const char *w = words.v[i];
+        size_t name_len =
+            strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789");
+        if (name_len == 0 || w[name_len] != '=' || (w[0] >= '0' && w[0] <= '9')) {
+            fail(c, k->line, CFO_EINVAL,
+                 "invalid 'env' entry '%s' (expected NAME=VALUE, white-space separated)", w);
+            cfo_strv_fini(&words);
+            return;
+        }
+        if (strncmp(w, "CFO_", 4) == 0) {
+            fail(c, k->line, CFO_EINVAL,
+                 "'env' cannot set %.*s: CFO_* variables are set by the worker", (int)name_len, w);
+            cfo_strv_fini(&words);
+            return;
+        }
+    }
+    cfo_strv_fini(&f->env);
+    f->env = words;
+}
+
 static void apply_merge(parse_ctx *c, void *obj, const pending_key *k)
 {
     if (cfo_merge_parse(k->value, &((cfo_fuzzer *)obj)->merge) != 0)
@@ -417,6 +446,7 @@ static const key_row keys[] = {
     KEY("task_timeout", ALL_KINDS, KEY_DURATION, .offset = FZ(task_timeout_ms)),
     KEY("memory_limit", ALL_KINDS, KEY_SIZE_KB, .offset = FZ(memory_limit_kb)),
     KEY("budget_share", ALL_KINDS, KEY_PERCENT, .offset = FZ(budget_share)),
+    KEY("env", ALL_KINDS, KEY_CUSTOM, .apply = apply_env),
     KEY("terraform", DRIFT, KEY_STRING, .offset = FZ(terraform), .expect = "terraform, tofu or a path"),
     KEY("root", DRIFT, KEY_CUSTOM, .apply = apply_root),
     KEY("include", DRIFT, KEY_WORDS, .offset = FZ(include)),

@@ -115,6 +115,7 @@ void cfo_fuzzer_init(cfo_fuzzer *f, const char *name, cfo_kind kind)
     cfo_strv_init(&f->run_argv);
     cfo_strv_init(&f->path_globs);
     cfo_strv_init(&f->path_targets);
+    cfo_strv_init(&f->env);
     f->build = cfo_xstrdup(CFO_ENGINE_DEFAULT_BUILD);
     f->targets_dir = cfo_xstrdup(kind == CFO_KIND_AFL ? CFO_ENGINE_DEFAULT_TARGETS_DIR_AFL
                                                       : CFO_ENGINE_DEFAULT_TARGETS_DIR_LIBFUZZER);
@@ -150,5 +151,6 @@ void cfo_fuzzer_fini(cfo_fuzzer *f)
     free(f->corpus);
     free(f->seeds);
     cfo_strv_fini(&f->engine_args);
+    cfo_strv_fini(&f->env);
     memset(f, 0, sizeof *f);
 }

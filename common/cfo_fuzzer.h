@@ -90,6 +90,8 @@ typedef struct cfo_fuzzer {
     /* Percent of the run's budget (in slot time) this fuzzer's tasks may
      * take while others still wait; 0: no share of its own. */
     int budget_share;
+    /* "NAME=VALUE" added to the environment of its tasks (env = ...) */
+    cfo_strv env;
     /* infra_drift */
     char *terraform;  /* "terraform" (default) or "tofu", or a path */
     char *root;       /* subdirectory of the worktree holding the tree ("" = all) */
