@@ -466,6 +466,7 @@ static const key_row keys[] = {
     KEY("triage_time", ENGINES, KEY_DURATION, .offset = FZ(triage_time_ms)),
     KEY("max_crashes", ENGINES, KEY_INT, .offset = FZ(max_crashes), .min = 1, .max = CFO_ENGINE_MAX_MAX_CRASHES),
     KEY("engine_args", ENGINES, KEY_WORDS, .offset = FZ(engine_args)),
+    KEY("prune_factor", ENGINES, KEY_INT, .offset = FZ(prune_factor), .min = 0, .max = CFO_ENGINE_MAX_PRUNE_FACTOR),
     KEY("cmplog_dir", AFL, KEY_CUSTOM, .apply = apply_cmplog_dir),
     KEY("persistent_record", AFL, KEY_INT, .offset = FZ(persistent_record), .min = 0, .max = CFO_ENGINE_MAX_PERSISTENT_RECORD),
     {.name = NULL},

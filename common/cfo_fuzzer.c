@@ -130,6 +130,7 @@ void cfo_fuzzer_init(cfo_fuzzer *f, const char *name, cfo_kind kind)
     f->seeds = cfo_xstrdup("");
     f->triage_time_ms = CFO_ENGINE_DEFAULT_TRIAGE_TIME_MS;
     f->max_crashes = CFO_ENGINE_DEFAULT_MAX_CRASHES;
+    f->prune_factor = CFO_ENGINE_DEFAULT_PRUNE_FACTOR;
     cfo_strv_init(&f->engine_args);
 }
 

@@ -44,6 +44,8 @@ bool cfo_kind_is_engine(cfo_kind kind);
 #define CFO_ENGINE_DEFAULT_SYNC_INTERVAL_MS 30000LL
 #define CFO_ENGINE_DEFAULT_TRIAGE_TIME_MS 60000LL
 #define CFO_ENGINE_DEFAULT_MAX_CRASHES 16
+#define CFO_ENGINE_DEFAULT_PRUNE_FACTOR 4
+#define CFO_ENGINE_MAX_PRUNE_FACTOR 1000
 #define CFO_ENGINE_MAX_REPRODUCE_RUNS 100
 #define CFO_ENGINE_MAX_MAX_CRASHES 1000
 #define CFO_ENGINE_MAX_PERSISTENT_RECORD 100000
@@ -122,6 +124,9 @@ typedef struct cfo_fuzzer {
     int64_t triage_time_ms;   /* part of the task's timeout kept for triage */
     int max_crashes;      /* crash inputs replayed in triage per task (first of each kind first) */
     cfo_strv engine_args; /* extra arguments for the engine (libFuzzer flags, afl-fuzz options) */
+    /* A task merges the stored corpus once it holds more than this many
+     * times the inputs its last minimization left; 0: never. */
+    int prune_factor;
     /* afl: AFL_PERSISTENT_RECORD (inputs kept before a crash of a persistent
      * target; needs an afl-fuzz built with it); 0: off */
     int persistent_record;

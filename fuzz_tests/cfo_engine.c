@@ -26,6 +26,7 @@
 #include "cfo_exec.h"
 #include "cfo_json.h"
 #include "cfo_log.h"
+#include "cfo_prune.h"
 
 /* Most targets a targets_dir may hold: a listing, not a data set. */
 #define ENGINE_MAX_TARGETS 10000
@@ -999,6 +1000,11 @@ typedef struct syncer {
     const cfo_engine_run *r;
     const char *url; /* the target's corpus folder */
     char *pulled;    /* everything pulled so far (kept, so each pull is only the new) */
+    /* Content names, sorted: every input the engine has had (linked to it or
+     * seen in its queue), never handed to it again, so an input it dropped
+     * (libFuzzer deletes one it replaced by a smaller one) stays dropped;
+     * those that came from storage; and those it made itself. */
+    cfo_strv had, from_store, own;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -1006,30 +1012,54 @@ typedef struct syncer {
     size_t pushed, pulled_new, rounds;
 } syncer;
 
-/* Hands the engine the inputs pulled since the last round (a hard link
- * appears whole, never half-written), but not the ones it has itself:
- * storage also holds what this run pushed. */
-static size_t link_new(const char *from, const char *to, const char *own)
+static void sorted_add(cfo_strv *set, const char *name)
 {
-    cfo_strv names, mine;
+    if (cfo_strv_sorted_has(set, name))
+        return;
+    cfo_strv_push(set, name);
+    /* Insertion keeps the set sorted without a full sort per name. */
+    for (size_t i = set->n - 1; i > 0 && strcmp(set->v[i - 1], set->v[i]) > 0; i--) {
+        char *t = set->v[i - 1];
+        set->v[i - 1] = set->v[i];
+        set->v[i] = t;
+    }
+}
+
+/* Notes what is in the engine's queue now: what it made is its own. */
+static void note_queue(syncer *s, cfo_strv *now)
+{
+    cfo_corpus_content_names(s->r->queue_dir, now);
+    for (size_t i = 0; i < now->n; i++) {
+        if (cfo_strv_sorted_has(&s->had, now->v[i]))
+            continue;
+        sorted_add(&s->had, now->v[i]);
+        if (!cfo_strv_sorted_has(&s->from_store, now->v[i]))
+            sorted_add(&s->own, now->v[i]);
+    }
+}
+
+/* Hands the engine the inputs pulled that it never had (a hard link appears
+ * whole, never half-written): storage also holds what this run pushed, and
+ * what the engine itself discarded since. */
+static size_t link_new(syncer *s, const char *to)
+{
+    cfo_strv names;
     cfo_strv_init(&names);
-    cfo_strv_init(&mine);
-    cfo_list_files(from, &names, NULL);
-    if (own != NULL && strcmp(own, to) != 0)
-        cfo_corpus_content_names(own, &mine);
+    cfo_list_files(s->pulled, &names, NULL);
     size_t n = 0;
     for (size_t i = 0; i < names.n; i++) {
-        if (cfo_strv_sorted_has(&mine, names.v[i]))
+        if (cfo_strv_sorted_has(&s->had, names.v[i]))
             continue;
-        char *a = cfo_xasprintf("%s/%s", from, names.v[i]);
+        char *a = cfo_xasprintf("%s/%s", s->pulled, names.v[i]);
         char *b = cfo_xasprintf("%s/%s", to, names.v[i]);
         if (link(a, b) == 0)
             n++;
+        sorted_add(&s->had, names.v[i]);
+        sorted_add(&s->from_store, names.v[i]);
         free(a);
         free(b);
     }
     cfo_strv_fini(&names);
-    cfo_strv_fini(&mine);
     return n;
 }
 
@@ -1037,6 +1067,10 @@ static void sync_round(syncer *s, cfo_blobdir *remote)
 {
     cfo_diag d = {{0}};
     cfo_corpus_stats st = {0};
+    cfo_strv now;
+    cfo_strv_init(&now);
+    note_queue(s, &now);
+    cfo_strv_fini(&now);
     if (is_dir(s->r->queue_dir) &&
         cfo_corpus_push(remote, s->r->queue_dir, NULL, &st, &d) != CFO_OK)
         cfo_warn("corpus push to %s: %s", s->url, d.msg);
@@ -1044,7 +1078,7 @@ static void sync_round(syncer *s, cfo_blobdir *remote)
     memset(&st, 0, sizeof st);
     if (cfo_corpus_pull(remote, s->pulled, &st, &d) != CFO_OK)
         cfo_warn("corpus pull from %s: %s", s->url, d.msg);
-    s->pulled_new += link_new(s->pulled, s->r->incoming_dir, s->r->queue_dir);
+    s->pulled_new += link_new(s, s->r->incoming_dir);
     s->rounds++;
 }
 
@@ -1128,16 +1162,6 @@ static size_t add_seeds(const cfo_fuzzer *f, const char *target, const char *dir
     return n;
 }
 
-static size_t count_files(const char *dir)
-{
-    cfo_strv names;
-    cfo_strv_init(&names);
-    cfo_list_files(dir, &names, NULL);
-    size_t n = names.n;
-    cfo_strv_fini(&names);
-    return n;
-}
-
 static void run_fini(cfo_engine_run *r)
 {
     if (r->work != NULL && getenv("CFO_ENGINE_KEEP_WORK") == NULL)
@@ -1153,17 +1177,66 @@ static void run_fini(cfo_engine_run *r)
     cfo_strv_fini(&r->artifact_hints);
 }
 
-/* The last push: what the engine found since the last round. */
+/* The last push: what the engine found since the last round. Then what
+ * this run pushed and the engine discarded since is deleted again, so the
+ * store holds the engine's final corpus, not every input it passed through. */
 static void final_push(syncer *sync, cfo_blobdir *remote)
 {
     cfo_diag d = {{0}};
     cfo_corpus_stats st = {0};
+    cfo_strv now;
+    cfo_strv_init(&now);
+    note_queue(sync, &now);
     if (cfo_corpus_push(remote, sync->r->queue_dir, NULL, &st, &d) != CFO_OK)
         printf("corpus: final push failed: %s\n", d.msg);
     sync->pushed += st.transferred;
+    size_t dropped = 0;
+    for (size_t i = 0; i < sync->own.n; i++) {
+        if (cfo_strv_sorted_has(&now, sync->own.v[i]))
+            continue;
+        if (cfo_blobdir_delete(remote, sync->own.v[i], &d) != CFO_OK) {
+            printf("corpus: cannot delete a discarded input: %s\n", d.msg);
+            break;
+        }
+        dropped++;
+    }
     printf("corpus: %zu inputs pushed, %zu pulled from other runs during %zu sync rounds; "
-           "%zu in the engine's queue\n",
-           sync->pushed, sync->pulled_new, sync->rounds, count_files(sync->r->queue_dir));
+           "%zu in the engine's queue; %zu it discarded deleted from storage\n",
+           sync->pushed, sync->pulled_new, sync->rounds, now.n, dropped);
+    cfo_strv_fini(&now);
+}
+
+/* Merges the stored corpus when it has grown past prune_factor times its
+ * last minimized size, in the time the task has left; a failure leaves the
+ * corpus as it was and the task's verdict alone. */
+static void prune_if_grown(const cfo_engine_run *r, const cfo_engine_ops *ops, cfo_blobdir *remote)
+{
+    cfo_diag d = {{0}};
+    cfo_strv names;
+    cfo_strv_init(&names);
+    bool due = false;
+    size_t last = 0;
+    cfo_err err = cfo_blobdir_list(remote, CFO_CORPUS_MAX_FILES, &names, &d);
+    if (err == CFO_OK)
+        err = cfo_prune_due(r->f, r->target, names.n, &due, &last, &d);
+    int64_t left = time_left(r);
+    if (err == CFO_OK && due && left < MIN_FUZZ_MS) {
+        printf("corpus: %zu inputs, past %d times the %zu of its last minimization, but no time "
+               "is left to merge it\n",
+               names.n, r->f->prune_factor, last);
+    } else if (err == CFO_OK && due) {
+        printf("corpus: %zu inputs, past %d times the %zu of its last minimization: merging\n",
+               names.n, r->f->prune_factor, last);
+        fflush(stdout);
+        cfo_prune_stats st = {0};
+        err = cfo_prune_corpus(r->f, ops, r->target, r->target_path, remote, left, &st, &d);
+        if (err == CFO_OK)
+            printf("corpus: %zu inputs minimized to %zu (%zu uploaded, %zu deleted)\n", st.before,
+                   st.after, st.uploaded, st.deleted);
+    }
+    if (err != CFO_OK)
+        printf("corpus: not pruned: %s\n", d.msg);
+    cfo_strv_fini(&names);
 }
 
 /* The target's executable in the worktree, which must be one of ops'. */
@@ -1233,6 +1306,9 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
     cfo_engine_finding *findings = NULL;
     size_t nfindings = 0;
     syncer sync = {0};
+    cfo_strv_init(&sync.had);
+    cfo_strv_init(&sync.from_store);
+    cfo_strv_init(&sync.own);
     bool syncing = false;
 
     /* SIGTERM and SIGINT stop the engine, which then saves the corpus. */
@@ -1279,7 +1355,7 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
         cfo_diag_prefix(d, "corpus %s", url);
         goto out;
     }
-    link_new(sync.pulled, r.corpus_dir, NULL);
+    link_new(&sync, r.corpus_dir);
     size_t seeds = add_seeds(f, target, r.corpus_dir);
     printf("corpus: %zu inputs from %s, %zu seeds\n", st.present + st.transferred, url, seeds);
 
@@ -1310,6 +1386,7 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
         goto out;
 
     verdict = report_findings(&r, findings, nfindings, res);
+    prune_if_grown(&r, ops, remote);
 out:
     if (syncing)
         sync_stop(&sync);
@@ -1324,6 +1401,9 @@ out:
     }
     free(findings);
     free(sync.pulled);
+    cfo_strv_fini(&sync.had);
+    cfo_strv_fini(&sync.from_store);
+    cfo_strv_fini(&sync.own);
     cfo_blobdir_destroy(&remote);
     cfo_blobdir_destroy(&root);
     free(root_url);

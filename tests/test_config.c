@@ -344,6 +344,12 @@ static const bad_case bad_cases[] = {
      "cfo.ini:3: invalid 'env' entry 'A-B=1' (expected NAME=VALUE, white-space separated)"},
     {"[fuzzer \"X\"]\nkind = canary\nenv = CFO_RESULT_FD=9\n", CFO_EINVAL,
      "cfo.ini:3: 'env' cannot set CFO_RESULT_FD: CFO_* variables are set by the worker"},
+    {"[fuzzer \"L\"]\nkind = libfuzzer\nprune_factor = -1\n", CFO_EINVAL,
+     "cfo.ini:3: invalid number '-1' for 'prune_factor' (expected 0..1000)"},
+    {"[fuzzer \"X\"]\nkind = canary\nprune_factor = 2\n", CFO_EINVAL,
+     "cfo.ini:3: key 'prune_factor' does not apply to [fuzzer \"X\"] of kind canary (its keys: "
+     "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
+     "memory_limit, budget_share, env)"},
     /* the earliest error is the one reported, even when found later */
     {"[fuzzer \"E\"]\nkind = exec\nbogus = 1\n", CFO_EINVAL,
      "cfo.ini:1: [fuzzer \"E\"] of kind exec needs 'run'"},
