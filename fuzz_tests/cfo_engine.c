@@ -438,14 +438,26 @@ cfo_err cfo_engine_classify(const char *output, size_t len, int exit_code, cfo_c
     return err;
 }
 
-/* One replay of input; CFO_OK with *found false when it did not crash. */
-static cfo_err replay(cfo_engine_run *r, const cfo_engine_ops *ops, const char *input,
-                      cfo_crash_report *rep, bool *found, char **output, cfo_diag *d)
+/* One replay of input, after the inputs of records (NULL: none) in the same
+ * process: the target takes them as file arguments, in order (libAFLDriver
+ * runs each, one after another). CFO_OK with *found false when it did not
+ * crash. */
+static cfo_err replay(cfo_engine_run *r, const cfo_engine_ops *ops, const cfo_strv *records,
+                      const char *input, cfo_crash_report *rep, bool *found, char **output,
+                      cfo_diag *d)
 {
     cfo_strv argv, env;
     cfo_strv_init(&argv);
     cfo_strv_init(&env);
     ops->replay_argv(r->f, r->target_path, input, &argv, &env);
+    if (records != NULL && records->n > 0) {
+        /* The input is the command's last word; the records go before it. */
+        char *last = argv.v[argv.n - 1];
+        argv.v[--argv.n] = NULL;
+        for (size_t i = 0; i < records->n; i++)
+            cfo_strv_push(&argv, records->v[i]);
+        cfo_strv_push_owned(&argv, last);
+    }
     /* libFuzzer and timeout(1) bound the replay; this only bounds a broken one. */
     int64_t limit = 3 * r->f->input_timeout_ms + 30000;
     char *out = NULL;
@@ -480,6 +492,10 @@ typedef struct triaged {
     cfo_crash_report rep;
     bool minimized;
     int repro_ok, repro_runs;
+    /* Inputs a persistent target ran before the input, which the crash
+     * needs (AFL_PERSISTENT_RECORD), in their order; empty: none needed. */
+    cfo_strv records;
+    size_t records_recorded; /* how many the engine recorded */
 } triaged;
 
 /* Copies a string into something JSON can carry (yajl refuses bad UTF-8). */
@@ -590,7 +606,7 @@ static char *reproduce_script(const cfo_engine_run *r, const cfo_engine_ops *ops
     }
     for (size_t i = 0; i < argv.n; i++) {
         if (strcmp(argv.v[i], "@INPUT@") == 0) {
-            cfo_buf_puts(&line, " \"$input\"");
+            cfo_buf_puts(&line, " \"$@\" \"$input\"");
             continue;
         }
         char *q = sh_quote(argv.v[i]);
@@ -607,9 +623,23 @@ static char *reproduce_script(const cfo_engine_run *r, const cfo_engine_ops *ops
         "# The target is built with the build command when it is missing, or\n"
         "# always with CFO_REBUILD=1. Exit status: the target's (0: no crash);\n"
         "# %d: the replay could not be set up; %d: the input hung.\n"
+        "# A crash of a persistent target that needs the inputs run before it\n"
+        "# has them in persistent/ (AFL_PERSISTENT_RECORD's RECORD:ID,cnt:N):\n"
+        "# they are fed first, in the order of N (gaps allowed), to the same\n"
+        "# process; CFO_NO_RECORDS=1 replays the input alone.\n"
         "set -u\n"
         "here=$(cd \"$(dirname \"$0\")\" && pwd)\n"
         "input=${1:-$here/input}\n"
+        "set --\n"
+        "if [ \"${CFO_NO_RECORDS:-0}\" != 1 ] && [ -d \"$here/persistent\" ]; then\n"
+        "    for rec in $(ls \"$here/persistent\" | awk -F'cnt:' 'NF > 1 { printf "
+        "\"%%d\\t%%s\\n\", "
+        "$2, $0 }' | sort -n -k1,1 | cut -f2); do\n"
+        "        set -- \"$@\" \"$here/persistent/$rec\"\n"
+        "    done\n"
+        "    [ $# -eq 0 ] || echo \"reproduce.sh: feeding the $# inputs recorded before the crash "
+        "first\" >&2\n"
+        "fi\n"
         "target=%s\n"
         "build=%s\n"
         "if [ \"${CFO_REBUILD:-0}\" = 1 ] || [ ! -x \"$target\" ]; then\n"
@@ -675,6 +705,7 @@ static char *manifest_json(const cfo_engine_run *r, const cfo_engine_ops *ops, c
     snprintf(repro, sizeof repro, "%d/%d", t->repro_ok, t->repro_runs);
     cfo_json_str(g, "repro", repro);
     cfo_json_bool(g, "minimized", t->minimized);
+    cfo_json_int(g, "records", (int64_t)t->records.n);
     cfo_json_int(g, "input_size", file_size(t->final));
     cfo_json_int(g, "original_size", file_size(t->input));
     cfo_json_int(g, "input_timeout_ms", r->f->input_timeout_ms);
@@ -689,9 +720,30 @@ static char *manifest_json(const cfo_engine_run *r, const cfo_engine_ops *ops, c
     return text;
 }
 
+/* The number after "cnt:" in a RECORD file's name; -1 if none. */
+static long long record_count(const char *name)
+{
+    const char *c = strstr(name, ",cnt:");
+    if (c == NULL)
+        return -1;
+    char *end = NULL;
+    long long n = strtoll(c + 5, &end, 10);
+    return end != c + 5 ? n : -1;
+}
+
+static int record_cmp(const void *a, const void *b)
+{
+    const char *x = strrchr(*(char *const *)a, '/'), *y = strrchr(*(char *const *)b, '/');
+    long long nx = record_count(x ? x : *(char *const *)a);
+    long long ny = record_count(y ? y : *(char *const *)b);
+    return nx < ny ? -1 : nx > ny ? 1 : cfo_strp_cmp(a, b);
+}
+
 /* AFL++ saves the inputs that preceded a crash of a persistent target as
- * RECORD:<id>,cnt:<n> beside it (AFL_PERSISTENT_RECORD). */
-static void copy_persistent_record(const char *artifact, const char *dest, cfo_diag *d)
+ * RECORD:<id>,cnt:<n> beside the crash input id:<id>,... (with
+ * AFL_PERSISTENT_RECORD). Appends their paths to out in the order the
+ * target ran them: by n, whatever gaps the numbering has. */
+static void record_inputs(const char *artifact, cfo_strv *out)
 {
     const char *base = strrchr(artifact, '/');
     base = base ? base + 1 : artifact;
@@ -704,22 +756,28 @@ static void copy_persistent_record(const char *artifact, const char *dest, cfo_d
     cfo_strv names;
     cfo_strv_init(&names);
     cfo_list_files(dir[0] ? dir : ".", &names, NULL);
-    bool made = false;
-    for (size_t i = 0; i < names.n; i++) {
-        if (strncmp(names.v[i], prefix, strlen(prefix)) != 0)
-            continue;
-        if (!made && cfo_mkdir_p(dest, d) != CFO_OK)
-            break;
-        made = true;
-        char *src = cfo_xasprintf("%s%s", dir, names.v[i]);
-        char *dst = cfo_xasprintf("%s/%s", dest, names.v[i]);
-        copy_file(src, dst, d);
-        free(src);
-        free(dst);
-    }
+    size_t first = out->n;
+    for (size_t i = 0; i < names.n; i++)
+        if (strncmp(names.v[i], prefix, strlen(prefix)) == 0 && record_count(names.v[i]) >= 0)
+            cfo_strv_push_owned(out, cfo_xasprintf("%s%s", dir, names.v[i]));
+    qsort(out->v + first, out->n - first, sizeof *out->v, record_cmp);
     cfo_strv_fini(&names);
     free(prefix);
     free(dir);
+}
+
+/* Copies the records a crash needs into the bundle's persistent/ folder,
+ * under their own names (reproduce.sh orders them by cnt). */
+static cfo_err copy_records(const cfo_strv *records, const char *dest, cfo_diag *d)
+{
+    cfo_err err = records->n > 0 ? cfo_mkdir_p(dest, d) : CFO_OK;
+    for (size_t i = 0; err == CFO_OK && i < records->n; i++) {
+        const char *base = strrchr(records->v[i], '/');
+        char *dst = cfo_xasprintf("%s/%s", dest, base ? base + 1 : records->v[i]);
+        err = copy_file(records->v[i], dst, d);
+        free(dst);
+    }
+    return err;
 }
 
 static char *environment_text(char *const *env)
@@ -783,8 +841,7 @@ static cfo_err make_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, const t
     }
     if (err == CFO_OK) {
         char *p = cfo_xasprintf("%s/persistent", dir);
-        cfo_diag ignore;
-        copy_persistent_record(t->input, p, &ignore);
+        err = copy_records(&t->records, p, d);
         free(p);
     }
     if (err == CFO_OK) {
@@ -820,6 +877,61 @@ static void finding_push(cfo_engine_finding **v, size_t *n, const cfo_crash_repo
     e->bundle = cfo_xstrdup(bundle);
 }
 
+/* A crash that needs the inputs before it: drops each recorded input the
+ * crash does not need (one replay each, while time is left), keeping the
+ * order of the rest. The crashing input itself stays whole: minimized alone
+ * it would no longer crash. */
+static void shrink_records(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
+                           int64_t per_run)
+{
+    size_t i = 0;
+    while (i < t->records.n && time_left(r) > 4 * per_run) {
+        cfo_strv fewer;
+        cfo_strv_init(&fewer);
+        for (size_t j = 0; j < t->records.n; j++)
+            if (j != i)
+                cfo_strv_push(&fewer, t->records.v[j]);
+        cfo_crash_report again;
+        bool found = false;
+        cfo_diag d = {{0}};
+        if (replay(r, ops, &fewer, t->input, &again, &found, NULL, &d) == CFO_OK && found &&
+            strcmp(again.signature, t->rep.signature) == 0) {
+            cfo_strv_fini(&t->records);
+            t->records = fewer;
+            t->minimized = true;
+        } else {
+            cfo_strv_fini(&fewer);
+            i++;
+        }
+    }
+    printf("triage: %s needs %zu of the %zu inputs recorded before it\n", t->rep.sig_hash,
+           t->records.n, t->records_recorded);
+}
+
+/* When input crashed a persistent target but not alone: replays it after
+ * the inputs AFL++ recorded before it, which become t's sequence when the
+ * crash comes back with them. */
+static void replay_with_records(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
+                                bool *found, cfo_diag *d)
+{
+    cfo_strv recs;
+    cfo_strv_init(&recs);
+    record_inputs(t->input, &recs);
+    if (recs.n > 0) {
+        free(t->report);
+        t->report = NULL;
+        if (replay(r, ops, &recs, t->input, &t->rep, found, &t->report, d) == CFO_OK && *found) {
+            printf("triage: %s crashes after the %zu inputs recorded before it, not alone\n",
+                   t->input, recs.n);
+            cfo_strv_fini(&t->records);
+            t->records = recs;
+            t->records_recorded = recs.n;
+            return;
+        }
+    }
+    cfo_strv_fini(&recs);
+}
+
 /* Minimizes, rates and bundles a new signature; stores the bundle
  * put-if-absent. *is_new says whether this call stored it. */
 static void triage_new(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
@@ -832,14 +944,16 @@ static void triage_new(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
     bool minimizable = t->rep.kind == CFO_CRASH_CRASH || t->rep.kind == CFO_CRASH_LEAK;
     int64_t per_run = r->f->input_timeout_ms + 2000;
     t->final = cfo_xstrdup(t->input);
-    if (minimizable && time_left(r) > 4 * per_run) {
+    if (t->records.n > 0)
+        shrink_records(r, ops, t, per_run);
+    else if (minimizable && time_left(r) > 4 * per_run) {
         char *min = cfo_xasprintf("%s/min-%s", r->work, t->rep.sig_hash);
         int64_t budget = time_left(r) / 3;
         if (ops->minimize(r, t->input, min, budget, &d) == CFO_OK && file_size(min) > 0) {
             cfo_crash_report again;
             bool found = false;
             char *out = NULL;
-            if (replay(r, ops, min, &again, &found, &out, &d) == CFO_OK && found &&
+            if (replay(r, ops, &t->records, min, &again, &found, &out, &d) == CFO_OK && found &&
                 strcmp(again.signature, t->rep.signature) == 0) {
                 free(t->final);
                 t->final = min;
@@ -860,7 +974,7 @@ static void triage_new(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
     for (int i = 0; i < r->f->reproduce_runs && time_left(r) > 2 * per_run; i++) {
         cfo_crash_report again;
         bool found = false;
-        if (replay(r, ops, t->final, &again, &found, NULL, &d) != CFO_OK)
+        if (replay(r, ops, &t->records, t->final, &again, &found, NULL, &d) != CFO_OK)
             break;
         t->repro_runs++;
         if (found && cfo_engine_same_finding(&t->rep, &again))
@@ -940,9 +1054,13 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
         size_t i = order[k];
         triaged t = {0};
         t.input = cfo_xstrdup(r->artifacts.v[i]);
+        cfo_strv_init(&t.records);
         bool found = false;
         cfo_diag rd = {{0}};
-        if (replay(r, ops, t.input, &t.rep, &found, &t.report, &rd) != CFO_OK || !found) {
+        cfo_err rerr = replay(r, ops, NULL, t.input, &t.rep, &found, &t.report, &rd);
+        if (rerr == CFO_OK && !found)
+            replay_with_records(r, ops, &t, &found, &rd);
+        if (rerr != CFO_OK || !found) {
             /* It crashed the engine once: a finding, though one that
              * does not replay alone (state, timing). */
             cfo_crash_kind hk = CFO_CRASH_CRASH;
@@ -958,6 +1076,7 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
         if (dup) {
             free(t.input);
             free(t.report);
+            cfo_strv_fini(&t.records);
             continue;
         }
         seen = cfo_xrealloc(seen, (nseen + 1) * sizeof *seen);
@@ -986,6 +1105,7 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
         free(t->input);
         free(t->final);
         free(t->report);
+        cfo_strv_fini(&t->records);
     }
     free(seen);
     cfo_strv_fini(&known);
