@@ -1145,17 +1145,28 @@ static void sorted_add(cfo_strv *set, const char *name)
     }
 }
 
-/* Notes what is in the engine's queue now: what it made is its own. */
-static void note_queue(syncer *s, cfo_strv *now)
+/* Notes names the engine has had in its queue: what it made is its own. */
+static void note_had(syncer *s, const cfo_strv *names)
 {
-    cfo_corpus_content_names(s->r->queue_dir, now);
-    for (size_t i = 0; i < now->n; i++) {
-        if (cfo_strv_sorted_has(&s->had, now->v[i]))
+    for (size_t i = 0; i < names->n; i++) {
+        if (cfo_strv_sorted_has(&s->had, names->v[i]))
             continue;
-        sorted_add(&s->had, now->v[i]);
-        if (!cfo_strv_sorted_has(&s->from_store, now->v[i]))
-            sorted_add(&s->own, now->v[i]);
+        sorted_add(&s->had, names->v[i]);
+        if (!cfo_strv_sorted_has(&s->from_store, names->v[i]))
+            sorted_add(&s->own, names->v[i]);
     }
+}
+
+/* Pushes the engine's queue. Every name pushed is noted as had first, even
+ * one the engine deletes right after: the next pull must not hand it back. */
+static cfo_err push_queue(syncer *s, cfo_blobdir *remote, cfo_corpus_stats *st, cfo_diag *d)
+{
+    cfo_strv names;
+    cfo_strv_init(&names);
+    cfo_err err = cfo_corpus_push_names(remote, s->r->queue_dir, NULL, st, &names, d);
+    note_had(s, &names);
+    cfo_strv_fini(&names);
+    return err;
 }
 
 /* Hands the engine the inputs pulled that it never had (a hard link appears
@@ -1187,12 +1198,7 @@ static void sync_round(syncer *s, cfo_blobdir *remote)
 {
     cfo_diag d = {{0}};
     cfo_corpus_stats st = {0};
-    cfo_strv now;
-    cfo_strv_init(&now);
-    note_queue(s, &now);
-    cfo_strv_fini(&now);
-    if (is_dir(s->r->queue_dir) &&
-        cfo_corpus_push(remote, s->r->queue_dir, NULL, &st, &d) != CFO_OK)
+    if (is_dir(s->r->queue_dir) && push_queue(s, remote, &st, &d) != CFO_OK)
         cfo_warn("corpus push to %s: %s", s->url, d.msg);
     s->pushed += st.transferred;
     memset(&st, 0, sizeof st);
@@ -1306,9 +1312,13 @@ static void final_push(syncer *sync, cfo_blobdir *remote)
     cfo_corpus_stats st = {0};
     cfo_strv now;
     cfo_strv_init(&now);
-    note_queue(sync, &now);
-    if (cfo_corpus_push(remote, sync->r->queue_dir, NULL, &st, &d) != CFO_OK)
+    cfo_corpus_content_names(sync->r->queue_dir, &now);
+    note_had(sync, &now);
+    if (push_queue(sync, remote, &st, &d) != CFO_OK) {
         printf("corpus: final push failed: %s\n", d.msg);
+        cfo_strv_fini(&now);
+        return;
+    }
     sync->pushed += st.transferred;
     size_t dropped = 0;
     for (size_t i = 0; i < sync->own.n; i++) {
@@ -1391,6 +1401,8 @@ static cfo_fuzz_verdict report_findings(const cfo_engine_run *r, const cfo_engin
     cfo_buf_reset(&res->summary);
     cfo_buf_printf(&res->summary, "%lld executions in %.0fs; ", (long long)r->execs,
                    (double)r->fuzz_ms / 1000.0);
+    if (r->stats[0] != '\0')
+        cfo_buf_printf(&res->summary, "%s; ", r->stats);
     if (nfindings == 0) {
         cfo_buf_puts(&res->summary, "no crash");
     } else {

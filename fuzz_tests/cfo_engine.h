@@ -44,6 +44,9 @@ typedef struct cfo_engine_run {
     int64_t execs;           /* executions, summed over the engine's runs */
     cfo_strv artifacts;      /* crash inputs to triage, in the order found */
     cfo_strv artifact_hints; /* per artifact: "crash", "timeout", "oom", "leak" or "" */
+    /* The engine's last statistics ("cov 45, ft 120, corpus 30, 1234 exec/s"),
+     * for the task's summary; "" when it reported none. */
+    char stats[160];
     const atomic_bool *cancel;
 } cfo_engine_run;
 

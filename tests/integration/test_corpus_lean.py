@@ -114,6 +114,10 @@ class LeanCorpus(unittest.TestCase):
     def test_runs_pull_nothing_the_engine_discarded(self):
         cfg = self.config(0)
         first = self.fuzz(cfg)
+        # libFuzzer's last status line makes the summary, whatever its
+        # output ended with.
+        self.assertRegex(first.result["summary"],
+                         r"cov [1-9]\d*, ft [1-9]\d*, corpus [1-9]\d*, \d+ exec/s")
         # Alone against the store: nothing comes from another run, and the
         # store is exactly what the engine kept.
         self.assertEqual(first.pulled, 0, first.describe())

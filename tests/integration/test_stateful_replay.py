@@ -47,7 +47,7 @@ mkdir -p "$d/crashes" "$d/queue" "$d/hangs"
 printf 'X' > "$d/queue/id:000000,time:0,execs:0,orig:a"
 %(records)s
 printf '%(crash)s' > "$d/crashes/id:000000,sig:06,src:000000,time:1,execs:6,op:havoc,rep:1"
-printf 'execs_done        : 6\n' > "$d/fuzzer_stats"
+printf 'execs_done        : 6\ncorpus_count      : 1\nexecs_per_sec     : 1234.56\nbitmap_cvg        : 0.01%%%%\nedges_found       : 7\n' > "$d/fuzzer_stats"
 """
 
 CONFIG = """
@@ -112,6 +112,8 @@ class StatefulReplay(unittest.TestCase):
         self.assertTrue(crash["signature"].startswith("crash:heap-use-after-free:session_use"),
                         crash)
         self.assertEqual(crash["repro"], "2/2")
+        # fuzzer_stats's figures make the summary.
+        self.assertIn("edges 7 (0.01% of the map), corpus 1, 1235 exec/s", result["summary"])
         [bundle] = glob.glob(os.path.join(self.store, "crashes", "SESSION", "fuzz_session",
                                           "*.tar.gz"))
 
