@@ -182,6 +182,8 @@ typedef enum key_type {
 #define KIND(k) (1u << (k))
 #define ALL_KINDS (KIND(CFO_KIND_COUNT) - 1u)
 #define ENGINES (KIND(CFO_KIND_LIBFUZZER) | KIND(CFO_KIND_AFL))
+/* The keys Go's native fuzzing shares with the other engines. */
+#define GO KIND(CFO_KIND_GOFUZZ)
 
 typedef struct key_row {
     const char *name;
@@ -454,18 +456,18 @@ static const key_row keys[] = {
     KEY("discover", EXEC, KEY_CUSTOM, .apply = apply_discover),
     KEY("run", EXEC, KEY_WORDS, .offset = FZ(run_argv), .expect = "command"),
     KEY("paths", EXEC, KEY_CUSTOM, .apply = apply_paths),
-    KEY("build", ENGINES, KEY_STRING, .offset = FZ(build)}, /* "" is no build step */ {.name = "targets_dir", .where = ENGINES, .type = KEY_CUSTOM, .apply = apply_targets_dir),
+    KEY("build", ENGINES | GO, KEY_STRING, .offset = FZ(build)}, /* "" is no build step */ {.name = "targets_dir", .where = ENGINES, .type = KEY_CUSTOM, .apply = apply_targets_dir),
     KEY("input_timeout", ENGINES, KEY_DURATION, .offset = FZ(input_timeout_ms)),
     KEY("input_memory_limit", ENGINES, KEY_SIZE_KB, .offset = FZ(input_memory_kb)),
-    KEY("fuzz_time", ENGINES, KEY_DURATION, .offset = FZ(fuzz_time_ms)),
-    KEY("corpus", ENGINES, KEY_STRING, .offset = FZ(corpus), .expect = "a URL: file://PATH, gs://BUCKET/PREFIX or a path"),
-    KEY("fail_on", ENGINES, KEY_CUSTOM, .apply = apply_fail_on),
-    KEY("reproduce_runs", ENGINES, KEY_INT, .offset = FZ(reproduce_runs), .min = 0, .max = CFO_ENGINE_MAX_REPRODUCE_RUNS),
-    KEY("sync_interval", ENGINES, KEY_DURATION, .offset = FZ(sync_interval_ms)),
+    KEY("fuzz_time", ENGINES | GO, KEY_DURATION, .offset = FZ(fuzz_time_ms)),
+    KEY("corpus", ENGINES | GO, KEY_STRING, .offset = FZ(corpus), .expect = "a URL: file://PATH, gs://BUCKET/PREFIX or a path"),
+    KEY("fail_on", ENGINES | GO, KEY_CUSTOM, .apply = apply_fail_on),
+    KEY("reproduce_runs", ENGINES | GO, KEY_INT, .offset = FZ(reproduce_runs), .min = 0, .max = CFO_ENGINE_MAX_REPRODUCE_RUNS),
+    KEY("sync_interval", ENGINES | GO, KEY_DURATION, .offset = FZ(sync_interval_ms)),
     KEY("seeds", ENGINES, KEY_CUSTOM, .apply = apply_seeds),
-    KEY("triage_time", ENGINES, KEY_DURATION, .offset = FZ(triage_time_ms)),
+    KEY("triage_time", ENGINES | GO, KEY_DURATION, .offset = FZ(triage_time_ms)),
     KEY("max_crashes", ENGINES, KEY_INT, .offset = FZ(max_crashes), .min = 1, .max = CFO_ENGINE_MAX_MAX_CRASHES),
-    KEY("engine_args", ENGINES, KEY_WORDS, .offset = FZ(engine_args)),
+    KEY("engine_args", ENGINES | GO, KEY_WORDS, .offset = FZ(engine_args)),
     KEY("prune_factor", ENGINES, KEY_INT, .offset = FZ(prune_factor), .min = 0, .max = CFO_ENGINE_MAX_PRUNE_FACTOR),
     KEY("cmplog_dir", AFL, KEY_CUSTOM, .apply = apply_cmplog_dir),
     KEY("persistent_record", AFL, KEY_INT, .offset = FZ(persistent_record), .min = 0, .max = CFO_ENGINE_MAX_PERSISTENT_RECORD),
@@ -643,6 +645,7 @@ static void fuzzer_section_end(parse_ctx *c)
     case CFO_KIND_INFRA_DRIFT:
     case CFO_KIND_LIBFUZZER:
     case CFO_KIND_AFL:
+    case CFO_KIND_GOFUZZ:
         break;
     }
 }

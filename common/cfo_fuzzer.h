@@ -17,10 +17,12 @@ typedef enum cfo_kind {
     CFO_KIND_EXEC,
     CFO_KIND_LIBFUZZER, /* coverage-guided: a binary built with -fsanitize=fuzzer */
     CFO_KIND_AFL,       /* coverage-guided: AFL++ (afl-fuzz) */
+    CFO_KIND_GOFUZZ,    /* coverage-guided: Go's native fuzzing (go test -fuzz) */
 } cfo_kind;
-#define CFO_KIND_COUNT 5
+#define CFO_KIND_COUNT 6
 
-/* Whether tasks of kind run a coverage-guided engine (libfuzzer, afl). */
+/* Whether tasks of kind run a coverage-guided engine (libfuzzer, afl,
+ * gofuzz). */
 bool cfo_kind_is_engine(cfo_kind kind);
 
 /* Finding kinds an engine fuzzer may fail on (fail_on), one bit each, in the

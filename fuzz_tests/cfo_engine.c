@@ -24,6 +24,7 @@
 #include "cfo_corpus.h"
 #include "cfo_digest.h"
 #include "cfo_exec.h"
+#include "cfo_gopanic.h"
 #include "cfo_json.h"
 #include "cfo_log.h"
 #include "cfo_prune.h"
@@ -424,7 +425,11 @@ bool cfo_engine_same_finding(const cfo_crash_report *a, const cfo_crash_report *
 cfo_err cfo_engine_classify(const char *output, size_t len, int exit_code, cfo_crash_report *out,
                             cfo_diag *d)
 {
-    cfo_err err = cfo_triage_parse(output, len, out, d);
+    /* go test's failures first (a panic's stack, a t.Fatal site): a Go
+     * "panic: runtime error:" would read as a UBSan report. */
+    cfo_err err = cfo_gopanic_parse(output, len, out) == CFO_OK
+                      ? CFO_OK
+                      : cfo_triage_parse(output, len, out, d);
     if (exit_code == CFO_ENGINE_TIMEOUT_EXIT) {
         /* The replay was stopped by timeout(1) with SIGABRT so the sanitizer
          * printed where it hung: a hang, whatever the signal report says. */
@@ -862,6 +867,38 @@ static cfo_err make_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, const t
     free(tar);
     free(dir);
     return err;
+}
+
+cfo_err cfo_engine_pack(const char *dir, const cfo_engine_bundle_file *files, size_t n,
+                        const char *tarball, cfo_diag *d)
+{
+    cfo_err err = cfo_mkdir_p(dir, d);
+    for (size_t i = 0; err == CFO_OK && i < n; i++) {
+        char *p = cfo_xasprintf("%s/%s", dir, files[i].name);
+        err = files[i].from != NULL ? copy_file(files[i].from, p, d)
+                                    : write_text(p, files[i].text, files[i].mode, d);
+        free(p);
+    }
+    if (err == CFO_OK) {
+        char *targv[] = {"tar", "-czf", (char *)tarball, "-C", (char *)dir, ".", NULL};
+        cfo_capture cap;
+        memset(&cap, 0, sizeof cap);
+        err = cfo_exec_capture(targv, NULL, NULL, HELPER_TIMEOUT_MS, 65536, &cap, d);
+        if (err == CFO_OK && cap.exit_code != 0)
+            err = cfo_diag_set(d, CFO_ECHILD, "tar failed: %s", tail_of(cap.err, 400));
+        cfo_capture_fini(&cap);
+    }
+    return err;
+}
+
+char *cfo_engine_git_head(void)
+{
+    return git_head();
+}
+
+char *cfo_engine_sh_quote(const char *s)
+{
+    return sh_quote(s);
 }
 
 /* Names one finding whose bundle could not be stored. */

@@ -182,4 +182,23 @@ cfo_err cfo_engine_exec(char *const *argv, const char *cwd, char *const *env, in
 cfo_err cfo_engine_run_tool(const cfo_strv *argv, const cfo_strv *env, int64_t timeout_ms,
                             const char *what, int quote, cfo_diag *d);
 
+/* One file of a crash bundle: a copy of from, or text (not owned). */
+typedef struct cfo_engine_bundle_file {
+    const char *name;
+    const char *from;
+    const char *text;
+    int mode;
+} cfo_engine_bundle_file;
+
+/* Writes the files into the folder dir (made) and packs it into tarball
+ * (.tar.gz). */
+cfo_err cfo_engine_pack(const char *dir, const cfo_engine_bundle_file *files, size_t n,
+                        const char *tarball, cfo_diag *d);
+
+/* The worktree's HEAD commit, or "unknown". */
+char *cfo_engine_git_head(void);
+
+/* s quoted for sh. */
+char *cfo_engine_sh_quote(const char *s);
+
 #endif

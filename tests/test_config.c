@@ -253,11 +253,14 @@ static const bad_case bad_cases[] = {
      "cfo.ini:2: unknown key 'budgett' in [cfo] (known: dataset, budget, task_timeout, "
      "window, concurrency, focus_command)"},
     {"[fuzzer \"X\"]\nkind = fast\n", CFO_EINVAL,
-     "cfo.ini:2: unknown fuzzer kind 'fast' (known: canary, infra_drift, exec, libfuzzer, afl)"},
+     "cfo.ini:2: unknown fuzzer kind 'fast' (known: canary, infra_drift, exec, libfuzzer, afl, "
+     "gofuzz)"},
     {"[fuzzer \"X\"]\nmerge = supersede\n", CFO_EINVAL,
-     "cfo.ini:1: [fuzzer \"X\"] has no 'kind' (known: canary, infra_drift, exec, libfuzzer, afl)"},
+     "cfo.ini:1: [fuzzer \"X\"] has no 'kind' (known: canary, infra_drift, exec, libfuzzer, afl, "
+     "gofuzz)"},
     {"[fuzzer \"X\"]\n", CFO_EINVAL,
-     "cfo.ini:1: [fuzzer \"X\"] has no 'kind' (known: canary, infra_drift, exec, libfuzzer, afl)"},
+     "cfo.ini:1: [fuzzer \"X\"] has no 'kind' (known: canary, infra_drift, exec, libfuzzer, afl, "
+     "gofuzz)"},
     {"[fuzzer \"X\"]\nkind = canary\nrun = true\n", CFO_EINVAL,
      "cfo.ini:3: key 'run' does not apply to [fuzzer \"X\"] of kind canary (its keys: kind, "
      "branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
