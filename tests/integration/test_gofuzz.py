@@ -160,5 +160,39 @@ class GoFuzz(unittest.TestCase):
         self.assertGreater(sum(pulled), 0, "\n\n".join(r.out[-2000:] for r in runs))
 
 
+class GoMissing(unittest.TestCase):
+    """Without go on PATH the run stops before any task and names it."""
+
+    def setUp(self):
+        self.tmp = cfotest.TempDir("cfo-gofuzz-")
+        self.repo = os.path.join(self.tmp.path, "repo")
+        self.commit = cfotest.make_repo(self.repo, {"go.mod": "module example.com/x\n"})
+        self.cfg = os.path.join(self.tmp.path, "cfo.ini")
+        with open(self.cfg, "w") as f:
+            f.write(CONFIG % {"time": "5s", "store": os.path.join(self.tmp.path, "store")})
+        # A PATH with git and sh, and no go.
+        self.bin = os.path.join(self.tmp.path, "bin")
+        os.makedirs(self.bin)
+        for tool in ("git", "sh"):
+            os.symlink(shutil.which(tool), os.path.join(self.bin, tool))
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_the_preflight_names_go(self):
+        p = run([binary("cfo"), "--repo", self.repo, "--config", self.cfg,
+                 "--workdir", os.path.join(self.tmp.path, "work"),
+                 "--dataset", "file://" + os.path.join(self.tmp.path, "data.json")],
+                env={"PATH": self.bin}, timeout=RUN_BOUND)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("fuzzer GO needs go, which is not on PATH: apt-get install golang-go",
+                      p.stderr)
+        t = run([binary("cfo-fuzz"), "--config", self.cfg, "GO", "./x:FuzzX"], cwd=self.repo,
+                env={"PATH": self.bin}, timeout=RUN_BOUND)
+        self.assertEqual(t.returncode, 3, t.stderr)
+        self.assertIn("go is not on PATH", t.stderr)
+        self.assertIn("apt-get install golang-go", t.stderr)
+
+
 if __name__ == "__main__":
     cfotest.main()
