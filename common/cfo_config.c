@@ -183,6 +183,8 @@ typedef enum key_type {
 #define KIND(k) (1u << (k))
 #define ALL_KINDS (KIND(CFO_KIND_COUNT) - 1u)
 #define ENGINES (KIND(CFO_KIND_LIBFUZZER) | KIND(CFO_KIND_AFL))
+/* The keys Go's native fuzzing shares with the other engines. */
+#define GO KIND(CFO_KIND_GOFUZZ)
 
 typedef struct key_row {
     const char *name;
@@ -312,6 +314,35 @@ static void apply_seeds(parse_ctx *c, void *obj, const pending_key *k)
     f->seeds = cfo_xstrdup(k->value);
 }
 
+/* env = NAME=VALUE ...: names as a shell would take them; CFO_* is kept
+ * for what the worker tells its runners. */
+static void apply_env(parse_ctx *c, void *obj, const pending_key *k)
+{
+    cfo_fuzzer *f = obj;
+    cfo_strv words;
+    cfo_strv_init(&words);
+    cfo_strv_split_ws(&words, k->value);
+    for (size_t i = 0; i < words.n; i++) {
+        const char *w = words.v[i];
+        size_t name_len =
+            strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789");
+        if (name_len == 0 || w[name_len] != '=' || (w[0] >= '0' && w[0] <= '9')) {
+            fail(c, k->line, CFO_EINVAL,
+                 "invalid 'env' entry '%s' (expected NAME=VALUE, white-space separated)", w);
+            cfo_strv_fini(&words);
+            return;
+        }
+        if (strncmp(w, "CFO_", 4) == 0) {
+            fail(c, k->line, CFO_EINVAL,
+                 "'env' cannot set %.*s: CFO_* variables are set by the worker", (int)name_len, w);
+            cfo_strv_fini(&words);
+            return;
+        }
+    }
+    cfo_strv_fini(&f->env);
+    f->env = words;
+}
+
 static void apply_merge(parse_ctx *c, void *obj, const pending_key *k)
 {
     if (cfo_merge_parse(k->value, &((cfo_fuzzer *)obj)->merge) != 0)
@@ -419,6 +450,7 @@ static const key_row keys[] = {
     KEY("task_timeout", ALL_KINDS, KEY_DURATION, .offset = FZ(task_timeout_ms)),
     KEY("memory_limit", ALL_KINDS, KEY_SIZE_KB, .offset = FZ(memory_limit_kb)),
     KEY("budget_share", ALL_KINDS, KEY_PERCENT, .offset = FZ(budget_share)),
+    KEY("env", ALL_KINDS, KEY_CUSTOM, .apply = apply_env),
     KEY("terraform", DRIFT, KEY_STRING, .offset = FZ(terraform), .expect = "terraform, tofu or a path"),
     KEY("root", DRIFT, KEY_CUSTOM, .apply = apply_root),
     KEY("include", DRIFT, KEY_WORDS, .offset = FZ(include)),
@@ -426,18 +458,19 @@ static const key_row keys[] = {
     KEY("discover", EXEC, KEY_CUSTOM, .apply = apply_discover),
     KEY("run", EXEC, KEY_WORDS, .offset = FZ(run_argv), .expect = "command"),
     KEY("paths", EXEC, KEY_CUSTOM, .apply = apply_paths),
-    KEY("build", ENGINES, KEY_STRING, .offset = FZ(build)}, /* "" is no build step */ {.name = "targets_dir", .where = ENGINES, .type = KEY_CUSTOM, .apply = apply_targets_dir),
+    KEY("build", ENGINES | GO, KEY_STRING, .offset = FZ(build)}, /* "" is no build step */ {.name = "targets_dir", .where = ENGINES, .type = KEY_CUSTOM, .apply = apply_targets_dir),
     KEY("input_timeout", ENGINES, KEY_DURATION, .offset = FZ(input_timeout_ms)),
     KEY("input_memory_limit", ENGINES, KEY_SIZE_KB, .offset = FZ(input_memory_kb)),
-    KEY("fuzz_time", ENGINES, KEY_DURATION, .offset = FZ(fuzz_time_ms)),
-    KEY("corpus", ENGINES, KEY_STRING, .offset = FZ(corpus), .expect = "a URL: file://PATH, gs://BUCKET/PREFIX or a path"),
-    KEY("fail_on", ENGINES, KEY_CUSTOM, .apply = apply_fail_on),
-    KEY("reproduce_runs", ENGINES, KEY_INT, .offset = FZ(reproduce_runs), .min = 0, .max = CFO_ENGINE_MAX_REPRODUCE_RUNS),
-    KEY("sync_interval", ENGINES, KEY_DURATION, .offset = FZ(sync_interval_ms)),
+    KEY("fuzz_time", ENGINES | GO, KEY_DURATION, .offset = FZ(fuzz_time_ms)),
+    KEY("corpus", ENGINES | GO, KEY_STRING, .offset = FZ(corpus), .expect = "a URL: file://PATH, gs://BUCKET/PREFIX or a path"),
+    KEY("fail_on", ENGINES | GO, KEY_CUSTOM, .apply = apply_fail_on),
+    KEY("reproduce_runs", ENGINES | GO, KEY_INT, .offset = FZ(reproduce_runs), .min = 0, .max = CFO_ENGINE_MAX_REPRODUCE_RUNS),
+    KEY("sync_interval", ENGINES | GO, KEY_DURATION, .offset = FZ(sync_interval_ms)),
     KEY("seeds", ENGINES, KEY_CUSTOM, .apply = apply_seeds),
-    KEY("triage_time", ENGINES, KEY_DURATION, .offset = FZ(triage_time_ms)),
+    KEY("triage_time", ENGINES | GO, KEY_DURATION, .offset = FZ(triage_time_ms)),
     KEY("max_crashes", ENGINES, KEY_INT, .offset = FZ(max_crashes), .min = 1, .max = CFO_ENGINE_MAX_MAX_CRASHES),
-    KEY("engine_args", ENGINES, KEY_WORDS, .offset = FZ(engine_args)),
+    KEY("engine_args", ENGINES | GO, KEY_WORDS, .offset = FZ(engine_args)),
+    KEY("prune_factor", ENGINES, KEY_INT, .offset = FZ(prune_factor), .min = 0, .max = CFO_ENGINE_MAX_PRUNE_FACTOR),
     KEY("cmplog_dir", AFL, KEY_CUSTOM, .apply = apply_cmplog_dir),
     KEY("persistent_record", AFL, KEY_INT, .offset = FZ(persistent_record), .min = 0, .max = CFO_ENGINE_MAX_PERSISTENT_RECORD),
     {.name = NULL},
@@ -614,6 +647,7 @@ static void fuzzer_section_end(parse_ctx *c)
     case CFO_KIND_INFRA_DRIFT:
     case CFO_KIND_LIBFUZZER:
     case CFO_KIND_AFL:
+    case CFO_KIND_GOFUZZ:
         break;
     }
 }

@@ -314,6 +314,7 @@ bool cfo_changes_touch(const cfo_change_set *cs, const cfo_fuzzer *f, const char
      * change what it does. */
     case CFO_KIND_LIBFUZZER:
     case CFO_KIND_AFL:
+    case CFO_KIND_GOFUZZ:
         return true;
     case CFO_KIND_INFRA_DRIFT: {
         char *joined = f->root[0] ? cfo_xasprintf("%s/%s", f->root, target) : cfo_xstrdup(target);

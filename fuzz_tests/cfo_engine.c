@@ -25,8 +25,10 @@
 #include "cfo_corpus.h"
 #include "cfo_digest.h"
 #include "cfo_exec.h"
+#include "cfo_gopanic.h"
 #include "cfo_json.h"
 #include "cfo_log.h"
+#include "cfo_prune.h"
 
 /* Most targets a targets_dir may hold: a listing, not a data set. */
 #define ENGINE_MAX_TARGETS 10000
@@ -454,7 +456,11 @@ bool cfo_engine_same_finding(const cfo_crash_report *a, const cfo_crash_report *
 cfo_err cfo_engine_classify(const char *output, size_t len, int exit_code, cfo_crash_report *out,
                             cfo_diag *d)
 {
-    cfo_err err = cfo_triage_parse(output, len, out, d);
+    /* go test's failures first (a panic's stack, a t.Fatal site): a Go
+     * "panic: runtime error:" would read as a UBSan report. */
+    cfo_err err = cfo_gopanic_parse(output, len, out) == CFO_OK
+                      ? CFO_OK
+                      : cfo_triage_parse(output, len, out, d);
     if (exit_code == CFO_ENGINE_TIMEOUT_EXIT) {
         /* The replay was stopped by timeout(1) with SIGABRT so the sanitizer
          * printed where it hung: a hang, whatever the signal report says. */
@@ -468,14 +474,26 @@ cfo_err cfo_engine_classify(const char *output, size_t len, int exit_code, cfo_c
     return err;
 }
 
-/* One replay of input; CFO_OK with *found false when it did not crash. */
-static cfo_err replay(cfo_engine_run *r, const cfo_engine_ops *ops, const char *input,
-                      cfo_crash_report *rep, bool *found, char **output, cfo_diag *d)
+/* One replay of input, after the inputs of records (NULL: none) in the same
+ * process: the target takes them as file arguments, in order (libAFLDriver
+ * runs each, one after another). CFO_OK with *found false when it did not
+ * crash. */
+static cfo_err replay(cfo_engine_run *r, const cfo_engine_ops *ops, const cfo_strv *records,
+                      const char *input, cfo_crash_report *rep, bool *found, char **output,
+                      cfo_diag *d)
 {
     cfo_strv argv, env;
     cfo_strv_init(&argv);
     cfo_strv_init(&env);
     ops->replay_argv(r->f, r->target_path, input, &argv, &env);
+    if (records != NULL && records->n > 0) {
+        /* The input is the command's last word; the records go before it. */
+        char *last = argv.v[argv.n - 1];
+        argv.v[--argv.n] = NULL;
+        for (size_t i = 0; i < records->n; i++)
+            cfo_strv_push(&argv, records->v[i]);
+        cfo_strv_push_owned(&argv, last);
+    }
     /* libFuzzer and timeout(1) bound the replay; this only bounds a broken one. */
     int64_t limit = 3 * r->f->input_timeout_ms + 30000;
     char *out = NULL;
@@ -510,6 +528,10 @@ typedef struct triaged {
     cfo_crash_report rep;
     bool minimized;
     int repro_ok, repro_runs;
+    /* Inputs a persistent target ran before the input, which the crash
+     * needs (AFL_PERSISTENT_RECORD), in their order; empty: none needed. */
+    cfo_strv records;
+    size_t records_recorded; /* how many the engine recorded */
 } triaged;
 
 /* Copies a string into something JSON can carry (yajl refuses bad UTF-8). */
@@ -629,7 +651,7 @@ static char *reproduce_script(const cfo_engine_run *r, const cfo_engine_ops *ops
     }
     for (size_t i = 0; i < argv.n; i++) {
         if (strcmp(argv.v[i], "@INPUT@") == 0) {
-            cfo_buf_puts(&line, " \"$input\"");
+            cfo_buf_puts(&line, " \"$@\" \"$input\"");
             continue;
         }
         char *q = sh_quote(argv.v[i]);
@@ -652,9 +674,23 @@ static char *reproduce_script(const cfo_engine_run *r, const cfo_engine_ops *ops
         "# never replays a stale build of the buggy one. Exit status: the\n"
         "# target's (0: no crash);\n"
         "# %d: the replay could not be set up; %d: the input hung.\n"
+        "# A crash of a persistent target that needs the inputs run before it\n"
+        "# has them in persistent/ (AFL_PERSISTENT_RECORD's RECORD:ID,cnt:N):\n"
+        "# they are fed first, in the order of N (gaps allowed), to the same\n"
+        "# process; CFO_NO_RECORDS=1 replays the input alone.\n"
         "set -u\n"
         "here=$(cd \"$(dirname \"$0\")\" && pwd)\n"
         "input=${1:-$here/input}\n"
+        "set --\n"
+        "if [ \"${CFO_NO_RECORDS:-0}\" != 1 ] && [ -d \"$here/persistent\" ]; then\n"
+        "    for rec in $(ls \"$here/persistent\" | awk -F'cnt:' 'NF > 1 { printf "
+        "\"%%d\\t%%s\\n\", "
+        "$2, $0 }' | sort -n -k1,1 | cut -f2); do\n"
+        "        set -- \"$@\" \"$here/persistent/$rec\"\n"
+        "    done\n"
+        "    [ $# -eq 0 ] || echo \"reproduce.sh: feeding the $# inputs recorded before the crash "
+        "first\" >&2\n"
+        "fi\n"
         "target=%s\n"
         "build=%s\n"
         "stamp=%s/build-%s.ok\n"
@@ -735,6 +771,7 @@ static char *manifest_json(const cfo_engine_run *r, const cfo_engine_ops *ops, c
     snprintf(repro, sizeof repro, "%d/%d", t->repro_ok, t->repro_runs);
     cfo_json_str(g, "repro", repro);
     cfo_json_bool(g, "minimized", t->minimized);
+    cfo_json_int(g, "records", (int64_t)t->records.n);
     cfo_json_int(g, "input_size", file_size(t->final));
     cfo_json_int(g, "original_size", file_size(t->input));
     cfo_json_int(g, "input_timeout_ms", r->f->input_timeout_ms);
@@ -749,9 +786,30 @@ static char *manifest_json(const cfo_engine_run *r, const cfo_engine_ops *ops, c
     return text;
 }
 
+/* The number after "cnt:" in a RECORD file's name; -1 if none. */
+static long long record_count(const char *name)
+{
+    const char *c = strstr(name, ",cnt:");
+    if (c == NULL)
+        return -1;
+    char *end = NULL;
+    long long n = strtoll(c + 5, &end, 10);
+    return end != c + 5 ? n : -1;
+}
+
+static int record_cmp(const void *a, const void *b)
+{
+    const char *x = strrchr(*(char *const *)a, '/'), *y = strrchr(*(char *const *)b, '/');
+    long long nx = record_count(x ? x : *(char *const *)a);
+    long long ny = record_count(y ? y : *(char *const *)b);
+    return nx < ny ? -1 : nx > ny ? 1 : cfo_strp_cmp(a, b);
+}
+
 /* AFL++ saves the inputs that preceded a crash of a persistent target as
- * RECORD:<id>,cnt:<n> beside it (AFL_PERSISTENT_RECORD). */
-static void copy_persistent_record(const char *artifact, const char *dest, cfo_diag *d)
+ * RECORD:<id>,cnt:<n> beside the crash input id:<id>,... (with
+ * AFL_PERSISTENT_RECORD). Appends their paths to out in the order the
+ * target ran them: by n, whatever gaps the numbering has. */
+static void record_inputs(const char *artifact, cfo_strv *out)
 {
     const char *base = strrchr(artifact, '/');
     base = base ? base + 1 : artifact;
@@ -764,22 +822,45 @@ static void copy_persistent_record(const char *artifact, const char *dest, cfo_d
     cfo_strv names;
     cfo_strv_init(&names);
     cfo_list_files(dir[0] ? dir : ".", &names, NULL);
-    bool made = false;
-    for (size_t i = 0; i < names.n; i++) {
-        if (strncmp(names.v[i], prefix, strlen(prefix)) != 0)
-            continue;
-        if (!made && cfo_mkdir_p(dest, d) != CFO_OK)
-            break;
-        made = true;
-        char *src = cfo_xasprintf("%s%s", dir, names.v[i]);
-        char *dst = cfo_xasprintf("%s/%s", dest, names.v[i]);
-        copy_file(src, dst, d);
-        free(src);
-        free(dst);
-    }
+    size_t first = out->n;
+    for (size_t i = 0; i < names.n; i++)
+        if (strncmp(names.v[i], prefix, strlen(prefix)) == 0 && record_count(names.v[i]) >= 0)
+            cfo_strv_push_owned(out, cfo_xasprintf("%s%s", dir, names.v[i]));
+    qsort(out->v + first, out->n - first, sizeof *out->v, record_cmp);
     cfo_strv_fini(&names);
     free(prefix);
     free(dir);
+}
+
+/* The inputs a bundle's reproduce.sh feeds before its input (persistent/
+ * RECORD files), in the order the target ran them. */
+static void bundle_records(const char *dir, cfo_strv *out)
+{
+    char *pdir = cfo_xasprintf("%s/persistent", dir);
+    cfo_strv names;
+    cfo_strv_init(&names);
+    cfo_list_files(pdir, &names, NULL);
+    size_t first = out->n;
+    for (size_t i = 0; i < names.n; i++)
+        if (record_count(names.v[i]) >= 0)
+            cfo_strv_push_owned(out, cfo_xasprintf("%s/%s", pdir, names.v[i]));
+    qsort(out->v + first, out->n - first, sizeof *out->v, record_cmp);
+    cfo_strv_fini(&names);
+    free(pdir);
+}
+
+/* Copies the records a crash needs into the bundle's persistent/ folder,
+ * under their own names (reproduce.sh orders them by cnt). */
+static cfo_err copy_records(const cfo_strv *records, const char *dest, cfo_diag *d)
+{
+    cfo_err err = records->n > 0 ? cfo_mkdir_p(dest, d) : CFO_OK;
+    for (size_t i = 0; err == CFO_OK && i < records->n; i++) {
+        const char *base = strrchr(records->v[i], '/');
+        char *dst = cfo_xasprintf("%s/%s", dest, base ? base + 1 : records->v[i]);
+        err = copy_file(records->v[i], dst, d);
+        free(dst);
+    }
+    return err;
 }
 
 static char *environment_text(char *const *env)
@@ -843,8 +924,7 @@ static cfo_err make_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, const t
     }
     if (err == CFO_OK) {
         char *p = cfo_xasprintf("%s/persistent", dir);
-        cfo_diag ignore;
-        copy_persistent_record(t->input, p, &ignore);
+        err = copy_records(&t->records, p, d);
         free(p);
     }
     if (err == CFO_OK) {
@@ -883,6 +963,38 @@ static char *relative_location(const char *loc)
     return cfo_xstrdup(loc);
 }
 
+cfo_err cfo_engine_pack(const char *dir, const cfo_engine_bundle_file *files, size_t n,
+                        const char *tarball, cfo_diag *d)
+{
+    cfo_err err = cfo_mkdir_p(dir, d);
+    for (size_t i = 0; err == CFO_OK && i < n; i++) {
+        char *p = cfo_xasprintf("%s/%s", dir, files[i].name);
+        err = files[i].from != NULL ? copy_file(files[i].from, p, d)
+                                    : write_text(p, files[i].text, files[i].mode, d);
+        free(p);
+    }
+    if (err == CFO_OK) {
+        char *targv[] = {"tar", "-czf", (char *)tarball, "-C", (char *)dir, ".", NULL};
+        cfo_capture cap;
+        memset(&cap, 0, sizeof cap);
+        err = cfo_exec_capture(targv, NULL, NULL, HELPER_TIMEOUT_MS, 65536, &cap, d);
+        if (err == CFO_OK && cap.exit_code != 0)
+            err = cfo_diag_set(d, CFO_ECHILD, "tar failed: %s", tail_of(cap.err, 400));
+        cfo_capture_fini(&cap);
+    }
+    return err;
+}
+
+char *cfo_engine_git_head(void)
+{
+    return git_head();
+}
+
+char *cfo_engine_sh_quote(const char *s)
+{
+    return sh_quote(s);
+}
+
 /* Names one finding whose bundle could not be stored. */
 static cfo_engine_finding *finding_push(cfo_engine_finding **v, size_t *n,
                                         const cfo_crash_report *rep, bool is_new, const char *repro,
@@ -909,6 +1021,61 @@ static cfo_engine_finding *replayed_of(cfo_engine_finding *v, size_t n, const ch
     return NULL;
 }
 
+/* A crash that needs the inputs before it: drops each recorded input the
+ * crash does not need (one replay each, while time is left), keeping the
+ * order of the rest. The crashing input itself stays whole: minimized alone
+ * it would no longer crash. */
+static void shrink_records(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
+                           int64_t per_run)
+{
+    size_t i = 0;
+    while (i < t->records.n && time_left(r) > 4 * per_run) {
+        cfo_strv fewer;
+        cfo_strv_init(&fewer);
+        for (size_t j = 0; j < t->records.n; j++)
+            if (j != i)
+                cfo_strv_push(&fewer, t->records.v[j]);
+        cfo_crash_report again;
+        bool found = false;
+        cfo_diag d = {{0}};
+        if (replay(r, ops, &fewer, t->input, &again, &found, NULL, &d) == CFO_OK && found &&
+            strcmp(again.signature, t->rep.signature) == 0) {
+            cfo_strv_fini(&t->records);
+            t->records = fewer;
+            t->minimized = true;
+        } else {
+            cfo_strv_fini(&fewer);
+            i++;
+        }
+    }
+    printf("triage: %s needs %zu of the %zu inputs recorded before it\n", t->rep.sig_hash,
+           t->records.n, t->records_recorded);
+}
+
+/* When input crashed a persistent target but not alone: replays it after
+ * the inputs AFL++ recorded before it, which become t's sequence when the
+ * crash comes back with them. */
+static void replay_with_records(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
+                                bool *found, cfo_diag *d)
+{
+    cfo_strv recs;
+    cfo_strv_init(&recs);
+    record_inputs(t->input, &recs);
+    if (recs.n > 0) {
+        free(t->report);
+        t->report = NULL;
+        if (replay(r, ops, &recs, t->input, &t->rep, found, &t->report, d) == CFO_OK && *found) {
+            printf("triage: %s crashes after the %zu inputs recorded before it, not alone\n",
+                   t->input, recs.n);
+            cfo_strv_fini(&t->records);
+            t->records = recs;
+            t->records_recorded = recs.n;
+            return;
+        }
+    }
+    cfo_strv_fini(&recs);
+}
+
 /* Minimizes, rates and bundles a new signature; stores the bundle
  * put-if-absent. *is_new says whether this call stored it. */
 static void triage_new(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
@@ -921,14 +1088,16 @@ static void triage_new(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
     bool minimizable = t->rep.kind == CFO_CRASH_CRASH || t->rep.kind == CFO_CRASH_LEAK;
     int64_t per_run = r->f->input_timeout_ms + 2000;
     t->final = cfo_xstrdup(t->input);
-    if (minimizable && time_left(r) > 4 * per_run) {
+    if (t->records.n > 0)
+        shrink_records(r, ops, t, per_run);
+    else if (minimizable && time_left(r) > 4 * per_run) {
         char *min = cfo_xasprintf("%s/min-%s", r->work, t->rep.sig_hash);
         int64_t budget = time_left(r) / 3;
         if (ops->minimize(r, t->input, min, budget, &d) == CFO_OK && file_size(min) > 0) {
             cfo_crash_report again;
             bool found = false;
             char *out = NULL;
-            if (replay(r, ops, min, &again, &found, &out, &d) == CFO_OK && found &&
+            if (replay(r, ops, &t->records, min, &again, &found, &out, &d) == CFO_OK && found &&
                 strcmp(again.signature, t->rep.signature) == 0) {
                 free(t->final);
                 t->final = min;
@@ -956,7 +1125,7 @@ static void triage_new(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
     for (int i = 0; i < r->f->reproduce_runs && time_left(r) > 2 * per_run; i++) {
         cfo_crash_report again;
         bool found = false;
-        if (replay(r, ops, t->final, &again, &found, NULL, &d) != CFO_OK)
+        if (replay(r, ops, &t->records, t->final, &again, &found, NULL, &d) != CFO_OK)
             break;
         t->repro_runs++;
         if (found && cfo_engine_same_finding(&t->rep, &again))
@@ -1036,9 +1205,13 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
         size_t i = order[k];
         triaged t = {0};
         t.input = cfo_xstrdup(r->artifacts.v[i]);
+        cfo_strv_init(&t.records);
         bool found = false;
         cfo_diag rd = {{0}};
-        if (replay(r, ops, t.input, &t.rep, &found, &t.report, &rd) != CFO_OK || !found) {
+        cfo_err rerr = replay(r, ops, NULL, t.input, &t.rep, &found, &t.report, &rd);
+        if (rerr == CFO_OK && !found)
+            replay_with_records(r, ops, &t, &found, &rd);
+        if (rerr != CFO_OK || !found) {
             /* It crashed the engine once: a finding, though one that
              * does not replay alone (state, timing). */
             cfo_crash_kind hk = CFO_CRASH_CRASH;
@@ -1054,6 +1227,7 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
         if (dup) {
             free(t.input);
             free(t.report);
+            cfo_strv_fini(&t.records);
             continue;
         }
         seen = cfo_xrealloc(seen, (nseen + 1) * sizeof *seen);
@@ -1086,6 +1260,7 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
         free(t->input);
         free(t->final);
         free(t->report);
+        cfo_strv_fini(&t->records);
     }
     free(seen);
     cfo_strv_fini(&known);
@@ -1155,10 +1330,13 @@ static bool replay_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, cfo_blob
     int runs = r->f->reproduce_runs > 0 ? r->f->reproduce_runs : 1;
     int tried = 0;
     bool reproduced = false;
+    cfo_strv records;
+    cfo_strv_init(&records);
+    bundle_records(dir, &records);
     for (; tried < runs && !reproduced && time_left(r) > 2 * per_run; tried++) {
         cfo_crash_report got;
         bool found = false;
-        if (replay(r, ops, input, &got, &found, NULL, &d) != CFO_OK)
+        if (replay(r, ops, records.n ? &records : NULL, input, &got, &found, NULL, &d) != CFO_OK)
             break;
         reproduced = found && cfo_engine_same_finding(&want, &got);
         if (reproduced)
@@ -1173,6 +1351,7 @@ static bool replay_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, cfo_blob
     printf("replay: %s %s after %d run%s: %s\n", reproduced ? "reproduced" : "not reproduced", sig,
            tried, tried == 1 ? "" : "s", url);
     free(url);
+    cfo_strv_fini(&records);
     ok = tried > 0;
 out:
     free(sig);
@@ -1228,6 +1407,11 @@ typedef struct syncer {
     const cfo_engine_run *r;
     const char *url; /* the target's corpus folder */
     char *pulled;    /* everything pulled so far (kept, so each pull is only the new) */
+    /* Content names, sorted: every input the engine has had (linked to it or
+     * seen in its queue), never handed to it again, so an input it dropped
+     * (libFuzzer deletes one it replaced by a smaller one) stays dropped;
+     * those that came from storage; and those it made itself. */
+    cfo_strv had, from_store, own;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -1235,30 +1419,65 @@ typedef struct syncer {
     size_t pushed, pulled_new, rounds;
 } syncer;
 
-/* Hands the engine the inputs pulled since the last round (a hard link
- * appears whole, never half-written), but not the ones it has itself:
- * storage also holds what this run pushed. */
-static size_t link_new(const char *from, const char *to, const char *own)
+static void sorted_add(cfo_strv *set, const char *name)
 {
-    cfo_strv names, mine;
+    if (cfo_strv_sorted_has(set, name))
+        return;
+    cfo_strv_push(set, name);
+    /* Insertion keeps the set sorted without a full sort per name. */
+    for (size_t i = set->n - 1; i > 0 && strcmp(set->v[i - 1], set->v[i]) > 0; i--) {
+        char *t = set->v[i - 1];
+        set->v[i - 1] = set->v[i];
+        set->v[i] = t;
+    }
+}
+
+/* Notes names the engine has had in its queue: what it made is its own. */
+static void note_had(syncer *s, const cfo_strv *names)
+{
+    for (size_t i = 0; i < names->n; i++) {
+        if (cfo_strv_sorted_has(&s->had, names->v[i]))
+            continue;
+        sorted_add(&s->had, names->v[i]);
+        if (!cfo_strv_sorted_has(&s->from_store, names->v[i]))
+            sorted_add(&s->own, names->v[i]);
+    }
+}
+
+/* Pushes the engine's queue. Every name pushed is noted as had first, even
+ * one the engine deletes right after: the next pull must not hand it back. */
+static cfo_err push_queue(syncer *s, cfo_blobdir *remote, cfo_corpus_stats *st, cfo_diag *d)
+{
+    cfo_strv names;
     cfo_strv_init(&names);
-    cfo_strv_init(&mine);
-    cfo_list_files(from, &names, NULL);
-    if (own != NULL && strcmp(own, to) != 0)
-        cfo_corpus_content_names(own, &mine);
+    cfo_err err = cfo_corpus_push_names(remote, s->r->queue_dir, NULL, st, &names, d);
+    note_had(s, &names);
+    cfo_strv_fini(&names);
+    return err;
+}
+
+/* Hands the engine the inputs pulled that it never had (a hard link appears
+ * whole, never half-written): storage also holds what this run pushed, and
+ * what the engine itself discarded since. */
+static size_t link_new(syncer *s, const char *to)
+{
+    cfo_strv names;
+    cfo_strv_init(&names);
+    cfo_list_files(s->pulled, &names, NULL);
     size_t n = 0;
     for (size_t i = 0; i < names.n; i++) {
-        if (cfo_strv_sorted_has(&mine, names.v[i]))
+        if (cfo_strv_sorted_has(&s->had, names.v[i]))
             continue;
-        char *a = cfo_xasprintf("%s/%s", from, names.v[i]);
+        char *a = cfo_xasprintf("%s/%s", s->pulled, names.v[i]);
         char *b = cfo_xasprintf("%s/%s", to, names.v[i]);
         if (link(a, b) == 0)
             n++;
+        sorted_add(&s->had, names.v[i]);
+        sorted_add(&s->from_store, names.v[i]);
         free(a);
         free(b);
     }
     cfo_strv_fini(&names);
-    cfo_strv_fini(&mine);
     return n;
 }
 
@@ -1266,14 +1485,13 @@ static void sync_round(syncer *s, cfo_blobdir *remote)
 {
     cfo_diag d = {{0}};
     cfo_corpus_stats st = {0};
-    if (is_dir(s->r->queue_dir) &&
-        cfo_corpus_push(remote, s->r->queue_dir, NULL, &st, &d) != CFO_OK)
+    if (is_dir(s->r->queue_dir) && push_queue(s, remote, &st, &d) != CFO_OK)
         cfo_warn("corpus push to %s: %s", s->url, d.msg);
     s->pushed += st.transferred;
     memset(&st, 0, sizeof st);
     if (cfo_corpus_pull(remote, s->pulled, &st, &d) != CFO_OK)
         cfo_warn("corpus pull from %s: %s", s->url, d.msg);
-    s->pulled_new += link_new(s->pulled, s->r->incoming_dir, s->r->queue_dir);
+    s->pulled_new += link_new(s, s->r->incoming_dir);
     s->rounds++;
 }
 
@@ -1357,16 +1575,6 @@ static size_t add_seeds(const cfo_fuzzer *f, const char *target, const char *dir
     return n;
 }
 
-static size_t count_files(const char *dir)
-{
-    cfo_strv names;
-    cfo_strv_init(&names);
-    cfo_list_files(dir, &names, NULL);
-    size_t n = names.n;
-    cfo_strv_fini(&names);
-    return n;
-}
-
 static void run_fini(cfo_engine_run *r)
 {
     if (r->work != NULL && getenv("CFO_ENGINE_KEEP_WORK") == NULL)
@@ -1382,17 +1590,70 @@ static void run_fini(cfo_engine_run *r)
     cfo_strv_fini(&r->artifact_hints);
 }
 
-/* The last push: what the engine found since the last round. */
+/* The last push: what the engine found since the last round. Then what
+ * this run pushed and the engine discarded since is deleted again, so the
+ * store holds the engine's final corpus, not every input it passed through. */
 static void final_push(syncer *sync, cfo_blobdir *remote)
 {
     cfo_diag d = {{0}};
     cfo_corpus_stats st = {0};
-    if (cfo_corpus_push(remote, sync->r->queue_dir, NULL, &st, &d) != CFO_OK)
+    cfo_strv now;
+    cfo_strv_init(&now);
+    cfo_corpus_content_names(sync->r->queue_dir, &now);
+    note_had(sync, &now);
+    if (push_queue(sync, remote, &st, &d) != CFO_OK) {
         printf("corpus: final push failed: %s\n", d.msg);
+        cfo_strv_fini(&now);
+        return;
+    }
     sync->pushed += st.transferred;
+    size_t dropped = 0;
+    for (size_t i = 0; i < sync->own.n; i++) {
+        if (cfo_strv_sorted_has(&now, sync->own.v[i]))
+            continue;
+        if (cfo_blobdir_delete(remote, sync->own.v[i], &d) != CFO_OK) {
+            printf("corpus: cannot delete a discarded input: %s\n", d.msg);
+            break;
+        }
+        dropped++;
+    }
     printf("corpus: %zu inputs pushed, %zu pulled from other runs during %zu sync rounds; "
-           "%zu in the engine's queue\n",
-           sync->pushed, sync->pulled_new, sync->rounds, count_files(sync->r->queue_dir));
+           "%zu in the engine's queue; %zu it discarded deleted from storage\n",
+           sync->pushed, sync->pulled_new, sync->rounds, now.n, dropped);
+    cfo_strv_fini(&now);
+}
+
+/* Merges the stored corpus when it has grown past prune_factor times its
+ * last minimized size, in the time the task has left; a failure leaves the
+ * corpus as it was and the task's verdict alone. */
+static void prune_if_grown(const cfo_engine_run *r, const cfo_engine_ops *ops, cfo_blobdir *remote)
+{
+    cfo_diag d = {{0}};
+    cfo_strv names;
+    cfo_strv_init(&names);
+    bool due = false;
+    size_t last = 0;
+    cfo_err err = cfo_blobdir_list(remote, CFO_CORPUS_MAX_FILES, &names, &d);
+    if (err == CFO_OK)
+        err = cfo_prune_due(r->f, r->target, names.n, &due, &last, &d);
+    int64_t left = time_left(r);
+    if (err == CFO_OK && due && left < MIN_FUZZ_MS) {
+        printf("corpus: %zu inputs, past %d times the %zu of its last minimization, but no time "
+               "is left to merge it\n",
+               names.n, r->f->prune_factor, last);
+    } else if (err == CFO_OK && due) {
+        printf("corpus: %zu inputs, past %d times the %zu of its last minimization: merging\n",
+               names.n, r->f->prune_factor, last);
+        fflush(stdout);
+        cfo_prune_stats st = {0};
+        err = cfo_prune_corpus(r->f, ops, r->target, r->target_path, remote, left, &st, &d);
+        if (err == CFO_OK)
+            printf("corpus: %zu inputs minimized to %zu (%zu uploaded, %zu deleted)\n", st.before,
+                   st.after, st.uploaded, st.deleted);
+    }
+    if (err != CFO_OK)
+        printf("corpus: not pruned: %s\n", d.msg);
+    cfo_strv_fini(&names);
 }
 
 /* The target's executable in the worktree, which must be one of ops'. */
@@ -1430,6 +1691,8 @@ static cfo_fuzz_verdict report_findings(const cfo_engine_run *r, const cfo_engin
     cfo_buf_reset(&res->summary);
     cfo_buf_printf(&res->summary, "%lld executions in %.0fs; ", (long long)r->execs,
                    (double)r->fuzz_ms / 1000.0);
+    if (r->stats[0] != '\0')
+        cfo_buf_printf(&res->summary, "%s; ", r->stats);
     if (nfindings == 0) {
         cfo_buf_puts(&res->summary, "no crash");
     } else {
@@ -1467,6 +1730,9 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
     cfo_engine_finding *findings = NULL;
     size_t nfindings = 0;
     syncer sync = {0};
+    cfo_strv_init(&sync.had);
+    cfo_strv_init(&sync.from_store);
+    cfo_strv_init(&sync.own);
     bool syncing = false;
 
     /* SIGTERM and SIGINT stop the engine, which then saves the corpus. */
@@ -1513,7 +1779,7 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
         cfo_diag_prefix(d, "corpus %s", url);
         goto out;
     }
-    link_new(sync.pulled, r.corpus_dir, NULL);
+    link_new(&sync, r.corpus_dir);
     size_t seeds = add_seeds(f, target, r.corpus_dir);
     printf("corpus: %zu inputs from %s, %zu seeds\n", st.present + st.transferred, url, seeds);
 
@@ -1546,6 +1812,7 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
         goto out;
 
     verdict = report_findings(&r, findings, nfindings, res);
+    prune_if_grown(&r, ops, remote);
 out:
     if (syncing)
         sync_stop(&sync);
@@ -1561,6 +1828,9 @@ out:
     }
     free(findings);
     free(sync.pulled);
+    cfo_strv_fini(&sync.had);
+    cfo_strv_fini(&sync.from_store);
+    cfo_strv_fini(&sync.own);
     cfo_blobdir_destroy(&remote);
     cfo_blobdir_destroy(&root);
     free(root_url);

@@ -44,6 +44,9 @@ typedef struct cfo_engine_run {
     int64_t execs;           /* executions, summed over the engine's runs */
     cfo_strv artifacts;      /* crash inputs to triage, in the order found */
     cfo_strv artifact_hints; /* per artifact: "crash", "timeout", "oom", "leak" or "" */
+    /* The engine's last statistics ("cov 45, ft 120, corpus 30, 1234 exec/s"),
+     * for the task's summary; "" when it reported none. */
+    char stats[160];
     const atomic_bool *cancel;
 } cfo_engine_run;
 
@@ -186,5 +189,24 @@ cfo_err cfo_engine_exec(char *const *argv, const char *cwd, char *const *env, in
  * too: "WHAT failed (exit N): " and at most quote bytes of its output. */
 cfo_err cfo_engine_run_tool(const cfo_strv *argv, const cfo_strv *env, int64_t timeout_ms,
                             const char *what, int quote, cfo_diag *d);
+
+/* One file of a crash bundle: a copy of from, or text (not owned). */
+typedef struct cfo_engine_bundle_file {
+    const char *name;
+    const char *from;
+    const char *text;
+    int mode;
+} cfo_engine_bundle_file;
+
+/* Writes the files into the folder dir (made) and packs it into tarball
+ * (.tar.gz). */
+cfo_err cfo_engine_pack(const char *dir, const cfo_engine_bundle_file *files, size_t n,
+                        const char *tarball, cfo_diag *d);
+
+/* The worktree's HEAD commit, or "unknown". */
+char *cfo_engine_git_head(void);
+
+/* s quoted for sh. */
+char *cfo_engine_sh_quote(const char *s);
 
 #endif

@@ -82,6 +82,38 @@ static int64_t lf_execs(const char *out, bool fork_mode)
     return n;
 }
 
+/* The number after key in line (up to its end), or -1. */
+static long long lf_field(const char *line, const char *end, const char *key)
+{
+    size_t klen = strlen(key);
+    for (const char *p = line; p + klen < end; p++)
+        if (memcmp(p, key, klen) == 0 && (p == line || p[-1] == ' '))
+            return strtoll(p + klen, NULL, 10);
+    return -1;
+}
+
+/* The last status line of libFuzzer's output ("#N DONE cov: C ft: F
+ * corp: K/... exec/s: E", in fork mode "#N: cov: ..."), as the task's
+ * statistics: the output's tail may end in a dictionary dump instead. */
+static void lf_stats(const char *out, char *stats, size_t len)
+{
+    const char *best = NULL, *best_end = NULL;
+    for (const char *line = out; line && *line;) {
+        const char *end = strchr(line, '\n');
+        if (end == NULL)
+            end = line + strlen(line);
+        if (line[0] == '#' && lf_field(line, end, "cov: ") >= 0)
+            best = line, best_end = end;
+        line = *end ? end + 1 : NULL;
+    }
+    if (best == NULL)
+        return;
+    long long cov = lf_field(best, best_end, "cov: "), ft = lf_field(best, best_end, "ft: ");
+    long long corp = lf_field(best, best_end, "corp: ");
+    long long eps = lf_field(best, best_end, "exec/s: ");
+    snprintf(stats, len, "cov %lld, ft %lld, corpus %lld, %lld exec/s", cov, ft, corp, eps);
+}
+
 /* Artifacts are saved as <run>-<kind>-<sha1>: libFuzzer names an input by
  * its content, and a restarted run finding the same input again must still
  * count as a finding. */
@@ -192,6 +224,9 @@ static cfo_err lf_fuzz(cfo_engine_run *r, cfo_diag *d)
         fputs(len > LF_ECHO ? out + len - LF_ECHO : out, stdout);
         if (len > 0 && out[len - 1] != '\n')
             putchar('\n');
+        lf_stats(out, r->stats, sizeof r->stats);
+        if (r->stats[0] != '\0')
+            printf("libfuzzer: final statistics: %s\n", r->stats);
         int64_t n = lf_execs(out, fork_mode);
         if (n > 0)
             r->execs += n;

@@ -20,6 +20,8 @@ run_packages=(
   # llvm-profdata and llvm-cov for coverage; AFL++ (afl-fuzz,
   # afl-clang-fast, afl-cmin, afl-tmin).
   clang libclang-rt-14-dev llvm afl++
+  # Go's native fuzzing (go test -fuzz), the gofuzz kind.
+  golang-go
 )
 
 test_packages=(

@@ -173,13 +173,13 @@ static const bad_case bad_cases[] = {
     {"[fuzzer \"L\"]\nkind = libfuzzer\ncmplog_dir = x\n",
      "cfo.ini:3: key 'cmplog_dir' does not apply to [fuzzer \"L\"] of kind libfuzzer (its keys: "
      "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
-     "memory_limit, budget_share, build, targets_dir, input_timeout, input_memory_limit, "
+     "memory_limit, budget_share, env, build, targets_dir, input_timeout, input_memory_limit, "
      "fuzz_time, corpus, fail_on, reproduce_runs, sync_interval, seeds, triage_time, "
-     "max_crashes, engine_args)"},
+     "max_crashes, engine_args, prune_factor)"},
     {"[fuzzer \"C\"]\nkind = canary\nfuzz_time = 1m\n",
      "cfo.ini:3: key 'fuzz_time' does not apply to [fuzzer \"C\"] of kind canary (its keys: "
      "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
-     "memory_limit, budget_share)"},
+     "memory_limit, budget_share, env)"},
     {"[fuzzer \"L\"]\nkind = libfuzzer\nfuzz_tme = 1m\n",
      "cfo.ini:3: unknown key 'fuzz_tme' in [fuzzer \"L\"]"},
 };

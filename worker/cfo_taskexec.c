@@ -105,15 +105,20 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
      * time the task is given and keep corpora relative to the repository,
      * not to a worktree that is thrown away. */
     char repo_abs[PATH_MAX];
-    char *task_env[3] = {NULL, NULL, NULL};
+    cfo_strv task_env;
+    cfo_strv_init(&task_env);
+    for (size_t i = 0; i < f->env.n; i++)
+        cfo_strv_push(&task_env, f->env.v[i]);
     if (cfo_kind_info_of(f->kind)->runs_in_runner) {
-        task_env[0] = cfo_xasprintf("CFO_TASK_TIMEOUT_MS=%llu", (unsigned long long)t->timeout_ms);
-        task_env[1] = cfo_xasprintf("CFO_REPO_ROOT=%s",
-                                    realpath(env->repo, repo_abs) != NULL ? repo_abs : env->repo);
+        cfo_strv_push_owned(&task_env, cfo_xasprintf("CFO_TASK_TIMEOUT_MS=%llu",
+                                                     (unsigned long long)t->timeout_ms));
+        cfo_strv_push_owned(
+            &task_env, cfo_xasprintf("CFO_REPO_ROOT=%s",
+                                     realpath(env->repo, repo_abs) != NULL ? repo_abs : env->repo));
     }
     cfo_exec_spec spec = {
         .argv = argv.v,
-        .env_add = task_env[0] != NULL ? task_env : NULL,
+        .env_add = task_env.n > 0 ? task_env.v : NULL,
         .cwd = dir,
         .timeout_ms = (int64_t)t->timeout_ms,
         .deadline_ms = deadline_ms,
@@ -134,8 +139,7 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
     cfo_outcome_from_exec(out, &res, log_path);
     out->command = command;
     cfo_exec_result_fini(&res);
-    free(task_env[0]);
-    free(task_env[1]);
+    cfo_strv_fini(&task_env);
     free(log_path);
     cfo_strv_fini(&argv);
     cfo_git_worktree_release(&hold);

@@ -62,6 +62,7 @@ input_timeout = 1s
 sync_interval = %(sync)s
 reproduce_runs = 3
 triage_time = 90s
+prune_factor = 0
 
 [fuzzer "HANG"]
 kind = libfuzzer
@@ -86,6 +87,7 @@ input_timeout = 300ms
 sync_interval = %(sync)s
 reproduce_runs = 2
 triage_time = 90s
+prune_factor = 0
 """
     return text % {"store": store, "lf": libfuzzer_time, "afl": AFL_TIME,
                    "sync": SYNC_INTERVAL}
