@@ -77,6 +77,12 @@ static const cfo_option options[] = {
              "REF...BRANCH): Terraform modules whose files or local\n"
              "child modules changed, exec targets by their 'paths'\n"
              "map, plus what the config's focus_command names"},
+    {"shard", CFO_OPT_STRING, BOTH, AT(shard_spec), "K/N",
+     .help = "run only runner K's share of N (from 1), for CI matrices\n"
+             "whose jobs cannot reach each other: the shares are\n"
+             "disjoint, together the whole set, balanced by the\n"
+             "durations the dataset's history expects; the canary runs\n"
+             "on shard 1. auto: CircleCI's CIRCLE_NODE_INDEX/TOTAL"},
     {"schedule", CFO_OPT_CHOICE, BOTH, AT(schedule), "ORDER", .choices = cfo_schedule_names,
      .help = "history (default): targets that failed last first, then\n"
              "targets never run, then the rest longest-expected first,\n"
@@ -152,8 +158,13 @@ bool cfo_cli_is_local_endpoint(const char *endpoint)
 }
 
 /* What no single option can check alone. */
-static int check_together(const cfo_cli *c, const char *prog)
+static int check_together(cfo_cli *c, const char *prog)
 {
+    if (c->shard_spec != NULL) {
+        cfo_diag d = {{0}};
+        if (cfo_shard_parse(c->shard_spec, &c->shard, &d) != CFO_OK)
+            return cfo_usage_error(prog, "%s", d.msg);
+    }
     if (c->resume_upload_only && (c->state_dir == NULL || !c->upload))
         return cfo_usage_error(prog, "--resume-upload-only needs --state-dir and --upload");
     if ((c->curve_secret == NULL) != (c->allow_dir == NULL))

@@ -27,6 +27,7 @@
 #include "cfo_report.h"
 #include "cfo_runner.h"
 #include "cfo_sched.h"
+#include "cfo_shard.h"
 #include "cfo_storage.h"
 #include "cfo_store.h"
 #include "cfo_task.h"
@@ -122,7 +123,8 @@ static int load_prior(run *r)
 {
     cfo_diag d = {{0}};
     bool need_prior = r->c.upload || (!r->c.force && any_needs_seed(r->cfg, &r->c.only));
-    if (!need_prior && r->c.schedule != CFO_SCHEDULE_HISTORY)
+    bool want_prior = r->c.schedule == CFO_SCHEDULE_HISTORY || r->c.shard.n > 0;
+    if (!need_prior && !want_prior)
         return 0;
     r->prior = cfo_recset_new();
     int window = 0;
@@ -130,8 +132,9 @@ static int load_prior(run *r)
     if (err != CFO_OK && need_prior)
         return fail(r, &d, CFO_EXIT_HARNESS);
     if (err != CFO_OK) {
-        /* Only the order would have used it: run in generation order. */
-        cfo_warn("%s; tasks run in generation order", d.msg);
+        /* Only the order and the shards' balance would have used it. */
+        cfo_warn("%s; tasks run in generation order%s", d.msg,
+                 r->c.shard.n ? ", shards balanced by count" : "");
         r->c.schedule = CFO_SCHEDULE_FIFO;
         cfo_recset_destroy(&r->prior);
     } else {
@@ -240,10 +243,18 @@ static int generate(run *r)
         .task_timeout_ms = r->task_timeout_ms,
         .changed_since = r->c.changed_since,
         .dry_run = r->c.dry_run,
+        .keep_passed = r->c.shard.n > 0,
     };
     cfo_err err = cfo_taskgen(&tg, &r->ts, &d);
     if (err != CFO_OK)
         return fail(r, &d, err == CFO_EINVAL ? CFO_EXIT_USAGE : CFO_EXIT_HARNESS);
+    if (r->c.shard.n > 0) {
+        size_t all = r->ts.n;
+        double share, total;
+        cfo_shard_select(&r->ts, r->prior, &r->c.shard, &share, &total);
+        cfo_info("shard %u/%u: %zu of %zu task%s, %.0fs of %.0fs expected", r->c.shard.k,
+                 r->c.shard.n, r->ts.n, all, cfo_plural(all), share, total);
+    }
     if (r->c.changed_since != NULL)
         cfo_info("%zu target%s left out: the change since %s does not touch %s", r->ts.unchanged,
                  cfo_plural(r->ts.unchanged), r->c.changed_since,

@@ -237,12 +237,14 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
                     out->unchanged++;
                     continue;
                 }
-                if (f->skip_passed && !o->force &&
-                    already_passed(&passed, f->name, targets.v[t], sha)) {
+                bool skip = f->skip_passed && !o->force &&
+                            already_passed(&passed, f->name, targets.v[t], sha);
+                if (skip && !o->keep_passed) {
                     out->skipped++;
                     continue;
                 }
                 make_task(o, f, branch, sha, targets.v[t], out);
+                out->v[out->n - 1].passed = skip;
             }
             cfo_strv_fini(&targets);
             if (o->dry_run && f->needs_working_dir && dir != NULL)
