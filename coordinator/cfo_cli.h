@@ -21,6 +21,8 @@ typedef struct cfo_cli {
         keep_worktrees;
     const char *curve_secret, *allow_dir, *state_dir, *changed_since, *joblog;
     const char *shard_spec; /* --shard, parsed into shard */
+    const char *metrics;    /* --metrics HOST:PORT */
+    int64_t metrics_linger_ms;
     cfo_shard shard;
     int schedule;   /* cfo_schedule */
     int log_format; /* 0 text, 1 json */

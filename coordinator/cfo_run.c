@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -21,6 +22,7 @@
 #include "cfo_git.h"
 #include "cfo_journal.h"
 #include "cfo_log.h"
+#include "cfo_metrics.h"
 #include "cfo_preflight.h"
 #include "cfo_priority.h"
 #include "cfo_proto.h"
@@ -76,8 +78,9 @@ typedef struct run {
     FILE *joblog; /* --joblog, open while the run executes */
     void *worker; /* the local worker's handle, while it runs */
     cfo_sched_stats stats;
-    bool uploaded; /* --upload wrote the dataset */
-    char why[512]; /* the sentence that explains the exit status */
+    cfo_metrics *metrics; /* --metrics, while the run lasts */
+    bool uploaded;        /* --upload wrote the dataset */
+    char why[512];        /* the sentence that explains the exit status */
 } run;
 
 /* A phase's failure: logs d's message, keeps it as the run's verdict and
@@ -383,6 +386,32 @@ static int start_local_worker(run *r, const char *endpoint)
     return 0;
 }
 
+static int start_metrics(run *r)
+{
+    cfo_diag d = {{0}};
+    if (cfo_metrics_start(r->c.metrics, r->c.insecure, &r->ts, r->run_id, &r->metrics, &d) !=
+        CFO_OK)
+        return fail(r, &d, CFO_EXIT_USAGE);
+    cfo_info("metrics at http://%s/metrics", cfo_metrics_address(r->metrics));
+    return 0;
+}
+
+/* --metrics-linger: the final figures stay up for a scrape, until the
+ * time is over or a signal says go. */
+static void linger_metrics(run *r)
+{
+    if (r->metrics == NULL || r->c.metrics_linger_ms <= 0)
+        return;
+    cfo_info("serving the final metrics for %llds more",
+             (long long)(r->c.metrics_linger_ms / 1000));
+    int64_t until = cfo_now_ms() + r->c.metrics_linger_ms;
+    stop_requested = 0;
+    while (!stop_requested && cfo_now_ms() < until) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void schedule(run *r)
 {
     bool single = r->local != NULL;
@@ -413,6 +442,7 @@ static void schedule(run *r)
         .started_wall_ms = r->started_wall_ms,
         .joblog = r->joblog,
         .events_json = r->c.log_format == 1,
+        .metrics = r->metrics,
     };
     cfo_sched_run(&r->ts, &so, r->outcomes, &r->stats);
 }
@@ -444,6 +474,8 @@ static int execute(run *r)
     int rc = open_router(r, endpoint);
     if (rc == 0 && r->local != NULL)
         rc = start_local_worker(r, endpoint);
+    if (rc == 0 && r->c.metrics != NULL)
+        rc = start_metrics(r);
     if (rc != 0)
         return rc;
     if (r->local == NULL)
@@ -574,8 +606,11 @@ static int upload(run *r, int rc)
         return rc;
     }
     cfo_diag d = {{0}};
-    cfo_commit_stats cs;
-    if (cfo_store_commit(r->st, r->records, r->cfg, 0, &cs, &d) != CFO_OK) {
+    cfo_commit_stats cs = {0};
+    cfo_err err = cfo_store_commit(r->st, r->records, r->cfg, 0, &cs, &d);
+    if (r->metrics != NULL)
+        cfo_metrics_dataset_write(r->metrics, err == CFO_OK, cs.attempts);
+    if (err != CFO_OK) {
         cfo_error("upload failed: %s", d.msg);
         if (r->journal != NULL)
             cfo_error("the journal in %s keeps this run's results: run again with "
@@ -687,6 +722,7 @@ static void run_fini(run *r)
     }
     if (r->joblog != NULL)
         fclose(r->joblog);
+    cfo_metrics_stop(&r->metrics);
     if (r->router != NULL)
         zmq_close(r->router);
     cfo_zap_stop(&r->zap);
@@ -726,6 +762,7 @@ int cfo_orchestrator_main(int argc, char **argv, const cfo_local_worker_hooks *l
         rc = commit(&r);
     if (started && rc >= 0)
         rc = report(&r, rc);
+    linger_metrics(&r);
     run_fini(&r);
     return rc < 0 ? CFO_EXIT_OK : rc;
 }

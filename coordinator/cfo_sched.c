@@ -13,6 +13,7 @@
 #include "cfo_journal.h"
 #include "cfo_json.h"
 #include "cfo_log.h"
+#include "cfo_metrics.h"
 #include "cfo_progress.h"
 #include "cfo_proto.h"
 #include "cfo_report.h"
@@ -86,6 +87,10 @@ typedef struct sched {
     double reoffer_tokens;
     int64_t reoffer_refilled;
 } sched;
+
+/* How often the gauges of --metrics are brought up to date: finer than any
+ * scrape interval, coarse enough to cost nothing. */
+#define METRICS_EVERY_MS 250
 
 /* ---- queues ---- */
 
@@ -165,6 +170,8 @@ static void attempt_out(sched *s, size_t t, int64_t now)
     k->sent_ms = now;
     s->out_n[k->fuzzer]++;
     s->out_sent_sum[k->fuzzer] += now;
+    if (s->o->metrics != NULL)
+        cfo_metrics_attempt(s->o->metrics, s->ts->v[t].fuzzer->name);
 }
 
 static void attempt_ended(sched *s, size_t t)
@@ -230,6 +237,10 @@ static void joblog_line(sched *s, size_t t)
 static void finish(sched *s, size_t t)
 {
     assert(s->tasks[t].state != TASK_DONE); /* a task ends once */
+    /* A worker's result, not the run giving up on the task. */
+    bool committed = s->tasks[t].holder >= 0 && s->out[t].status != CFO_STATUS_CANCELLED;
+    if (s->o->metrics != NULL)
+        cfo_metrics_task_done(s->o->metrics, s->ts->v[t].fuzzer->name, &s->out[t], committed);
     attempt_ended(s, t);
     s->tasks[t].state = TASK_DONE;
     s->tasks[t].holder = -1;
@@ -937,6 +948,27 @@ static void print_progress(sched *s, bool final)
     free(pw);
 }
 
+/* The gauges of --metrics: workers, slots, the budget, each fuzzer's
+ * queued and running tasks. */
+static void publish_metrics(sched *s, int64_t now)
+{
+    if (s->o->metrics == NULL)
+        return;
+    cfo_metrics_gauges g = {.budget_left_ms = s->deadline > now ? s->deadline - now : 0};
+    for (int w = 0; w < s->nsessions; w++) {
+        const session *ss = &s->sessions[w];
+        if (!ss->live)
+            continue;
+        g.workers++;
+        g.slots += ss->slots;
+        g.slots_busy += ss->held < ss->slots ? ss->held : ss->slots;
+    }
+    cfo_metrics_publish(s->o->metrics, &g);
+    for (int f = 0; f < s->nfuzzers; f++)
+        cfo_metrics_set_pending(s->o->metrics, s->fuzzers[f], s->queues[f].len,
+                                (size_t)s->out_n[f]);
+}
+
 /* The scheduler's state for ts: every task queued but those a resumed run
  * already committed. */
 static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
@@ -1003,6 +1035,7 @@ static void sched_fini(sched *s)
         if (s->tasks[t].state != TASK_DONE)
             cfo_outcome_cancelled(&s->out[t], "cancelled: the run ended before it finished");
     print_progress(s, true);
+    publish_metrics(s, cfo_now_ms());
     cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "run over"}};
     for (int w = 0; w < s->nsessions; w++)
         if (s->sessions[w].live)
@@ -1065,6 +1098,7 @@ void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *
     sched_init(&s, ts, o, outcomes, stats);
     int64_t every = o->progress_every_ms > 0 ? o->progress_every_ms : 5000;
     int64_t next_print = s.start + (o->progress_tty ? 0 : every);
+    int64_t next_publish = s.start;
     while (s.done < ts->n) {
         int64_t now = cfo_now_ms();
         check_stop(&s, now);
@@ -1080,6 +1114,10 @@ void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *
         if (now >= next_print) {
             print_progress(&s, false);
             next_print = now + (o->progress_tty ? 500 : every);
+        }
+        if (now >= next_publish) {
+            publish_metrics(&s, now);
+            next_publish = now + METRICS_EVERY_MS;
         }
         zmq_pollitem_t items[2];
         for (int k = 0; k < o->nsockets; k++)

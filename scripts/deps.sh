@@ -12,6 +12,8 @@ run_packages=(
   build-essential cmake pkg-config git
   libzmq3-dev libmsgpack-dev libcurl4-openssl-dev libcmocka-dev
   libyajl-dev libinih-dev libssl-dev procps
+  # cfo-coordinator --metrics serves Prometheus text format with it.
+  libmicrohttpd-dev
   # The coverage-guided engines CFO drives: libFuzzer and its runtime come
   # with clang (only a recommendation of it, so named); llvm gives
   # llvm-symbolizer, which signs sanitizer reports by their frames, and
@@ -34,6 +36,8 @@ test_packages=(
   # `ip netns`: the several-machines test (test_netns) runs in network
   # namespaces; without `ip` it skips.
   iproute2
+  # promtool checks what /metrics serves (test_metrics).
+  prometheus
 )
 
 case "${CFO_DEPS:-all}" in
