@@ -38,6 +38,9 @@ test_packages=(
   iproute2
   # promtool checks what /metrics serves (test_metrics).
   prometheus
+  # The Debian package: manual pages from --help, and the clean bookworm
+  # root its test installs it into (test_package).
+  help2man debootstrap
 )
 
 case "${CFO_DEPS:-all}" in
