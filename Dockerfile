@@ -47,7 +47,7 @@ RUN mkdir -p /out \
 FROM debian:bookworm-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libzmq5 libmsgpackc2 libcurl4 libyajl2 libinih1 libssl3 \
+      libzmq5 libmsgpackc2 libcurl4 libyajl2 libinih1 libssl3 libmicrohttpd12 \
       git ca-certificates openssh-client tini >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/cfo/bin/ /usr/local/bin/

@@ -39,12 +39,14 @@ FULL = {"dispatch_tasks": 5000, "dispatch_runs": 5, "parallel_runs": 3,
         "scale_tasks": 400, "scale_runs": 3,
         "merge_commits": 32, "merge_branches": 3, "merge_targets": 10400, "merge_new": 30000,
         "merge_runs": 3, "footprint_tasks": 100000, "footprint_workers": 64,
-        "drift_modules": 20, "drift_runs": 3, "engine_seconds": 20, "engine_runs": 3}
+        "drift_modules": 20, "drift_runs": 3, "engine_seconds": 20, "engine_runs": 3,
+        "scale_load_tasks": 100000, "scale_load_workers": [10, 100, 1000], "scale_load_runs": 3}
 SMOKE = {"dispatch_tasks": 100, "dispatch_runs": 1, "parallel_runs": 1,
          "scale_tasks": 16, "scale_runs": 1,
          "merge_commits": 4, "merge_branches": 3, "merge_targets": 50, "merge_new": 60,
          "merge_runs": 1, "footprint_tasks": 1000, "footprint_workers": 4,
-         "drift_modules": 2, "drift_runs": 1, "engine_seconds": 2, "engine_runs": 1}
+         "drift_modules": 2, "drift_runs": 1, "engine_seconds": 2, "engine_runs": 1,
+        "scale_load_tasks": 2000, "scale_load_workers": [2, 20], "scale_load_runs": 1}
 
 
 # ---- processes -------------------------------------------------------------
@@ -510,6 +512,109 @@ def bench_footprint(ctx, sz):
     }
 
 
+# ---- 4b a thousand workers -----------------------------------------------------
+
+def load_run(ctx, repo, work, nworkers, probes, ntasks):
+    """One run of cfo-coordinator over ntasks zero-time tasks served to
+    cfo-loadgen's nworkers simulated workers (and probes idle ones). Returns
+    the generator's figures plus the coordinator's wall, CPU and peak RSS."""
+    ep = "tcp://127.0.0.1:%d" % free_port()
+    log = os.path.join(work, "coordinator-%d.log" % nworkers)
+    # A quarter of the default heartbeat interval: four times the heartbeat
+    # traffic, and enough heartbeats in a run of a few seconds to take a
+    # percentile of.
+    c = PROCS.spawn([ctx.bin("cfo-coordinator"), "--repo", repo, "--bind", ep, "--quiet",
+                     "--budget", "30m", "--wait-workers", "120s", "--heartbeat", "250ms"],
+                    log, cwd=work)
+    t0 = time.perf_counter()
+    try:
+        wait_for(lambda: c.poll() is not None or "serving workers" in open(log).read(), 120,
+                 "the coordinator to serve")
+        g = subprocess.run([ctx.bin("cfo-loadgen"), "--connect", ep, "--workers", str(nworkers),
+                            "--probes", str(probes), "--fuzzer", "BENCH", "--threads", "2",
+                            "--timeout", "600"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=900)
+        if g.returncode != 0:
+            raise RuntimeError("cfo-loadgen exited %d: %s" % (g.returncode, g.stderr[-2000:]))
+        fig = json.loads(g.stdout)
+        deadline = time.monotonic() + 120
+        while True:
+            pid, status, ru = os.wait4(c.pid, os.WNOHANG)
+            if pid != 0:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("cfo-coordinator did not end after its run")
+            time.sleep(0.01)
+        c.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        PROCS.stop(c)
+    if c.returncode != 0:
+        raise RuntimeError("cfo-coordinator exited %d:\n%s" % (c.returncode,
+                                                               open(log).read()[-3000:]))
+    if fig["acks"] != ntasks:
+        raise RuntimeError("%d of %d tasks committed" % (fig["acks"], ntasks))
+    fig["coordinator_wall_s"] = time.perf_counter() - t0
+    fig["coordinator_cpu_s"] = ru.ru_utime + ru.ru_stime
+    fig["coordinator_peak_rss"] = ru.ru_maxrss * 1024
+    return fig
+
+
+def bench_scale(ctx, sz):
+    n = sz["scale_load_tasks"]
+    work = os.path.join(ctx.tmp, "scale")
+    os.makedirs(work)
+    repo = exec_repo(os.path.join(work, "repo"), n, "/bin/true {target}")
+    by_size = {}
+    for nworkers in sz["scale_load_workers"]:
+        # Idle probes (no fuzzer of the run) get only heartbeats: their lateness
+        # is how long a worker waits on a busy coordinator. 1,024 sessions at most.
+        probes = max(2, min(20, 1024 - nworkers, nworkers // 10))
+        runs = [load_run(ctx, repo, work, nworkers, probes, n)
+                for _ in range(sz["scale_load_runs"])]
+        late = sorted(x for r in runs for x in r["heartbeat_late_ms"])
+        p99 = late[min(len(late) - 1, int(0.99 * (len(late) - 1) + 0.5))] if late else None
+        by_size[nworkers] = {
+            "committed_per_s": median([r["committed_per_s"] for r in runs]),
+            "dispatched_per_s": median([r["dispatched_per_s"] for r in runs]),
+            "coordinator_cpu_s": median([r["coordinator_cpu_s"] for r in runs]),
+            "coordinator_cpu_us_per_task": median([r["coordinator_cpu_s"] for r in runs]) / n * 1e6,
+            "coordinator_peak_rss": max(r["coordinator_peak_rss"] for r in runs),
+            "heartbeat_late_p99_ms": p99,
+            "heartbeat_late_max_ms": late[-1] if late else None,
+            "heartbeat_samples": len(late),
+            "ack_rtt_p99_ms": median([r["ack_rtt_p99_ms"] for r in runs]),
+            "runs": runs,
+        }
+    big = by_size[max(by_size)]
+    top = max(by_size)
+    return {
+        "name": "scale",
+        "what": "cfo-coordinator, %d zero-time tasks, served to %s simulated workers "
+                "(bench/loadgen, 4 slots each)" % (
+                    n, "/".join("{:,}".format(k) for k in sz["scale_load_workers"])),
+        "metrics": {
+            "committed_%d" % top: metric([r["committed_per_s"] for r in big["runs"]], "tasks/s"),
+            "rss_%d" % top: metric([r["coordinator_peak_rss"] for r in big["runs"]], "bytes"),
+            "cpu_%d" % top: metric([r["coordinator_cpu_s"] for r in big["runs"]], "s"),
+        },
+        "derived": {str(k): {kk: vv for kk, vv in v.items() if kk != "runs"}
+                    for k, v in by_size.items()},
+        "targets": [
+            target("results committed/s, %d workers" % top, big["committed_per_s"], ">=",
+                   20000, "tasks committed per second (median)"),
+            target("coordinator peak RSS, %d workers" % top, big["coordinator_peak_rss"] / 1e6,
+                   "<=", 200.0, "peak RSS in MB (1e6 bytes)"),
+            target("heartbeat lateness p99, %d workers" % top, big["heartbeat_late_p99_ms"],
+                   "<=", 100.0, "ms past the interval (runs pooled)"),
+        ],
+        "notes": "Committed: ACKs from the first TASK to the last ACK the generator saw; "
+                 "dispatched: TASKs from the first to the last; CPU and peak "
+                 "RSS from the coordinator's rusage. Heartbeat lateness: how long after its "
+                 "interval (--heartbeat 250ms, a quarter of the default) each coordinator "
+                 "heartbeat reached an idle probe worker, all runs pooled.",
+    }
+
+
 # ---- 5 INFRA_DRIFT plugin cache -----------------------------------------------
 
 def bench_drift(ctx, sz):
@@ -633,6 +738,20 @@ def write_markdown(path, results):
             lines.append("| %s | %s | %s | %s %.2f | %s %g | %s |" % (
                 b["name"], t["name"], med, t["what"].split(" (")[0], t["value"] or 0,
                 t["op"], t["limit"], "yes" if t["met"] else "**no**"))
+    for b in results["benchmarks"]:
+        if b.get("name") == "scale" and b.get("derived"):
+            lines += ["", "Scale, by number of simulated workers (%s):" % b["what"], "",
+                      "| workers | committed/s | dispatched/s | coordinator CPU | CPU per task "
+                      "| peak RSS | heartbeat lateness p99 (max, samples) | RESULT to ACK p99 |",
+                      "|---|---|---|---|---|---|---|---|"]
+            for k, v in sorted(b["derived"].items(), key=lambda kv: int(kv[0])):
+                lines.append("| %s | %.0f | %.0f | %.2f s | %.1f us | %.1f MB | %s ms (%s, %d) "
+                             "| %.1f ms |" % (
+                                 k, v["committed_per_s"], v["dispatched_per_s"],
+                                 v["coordinator_cpu_s"], v["coordinator_cpu_us_per_task"],
+                                 v["coordinator_peak_rss"] / 1e6, v["heartbeat_late_p99_ms"],
+                                 v["heartbeat_late_max_ms"], v["heartbeat_samples"],
+                                 v["ack_rtt_p99_ms"]))
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -781,7 +900,8 @@ def bench_engine(ctx, sz):
 
 
 BENCHES = {"dispatch": bench_dispatch, "scaleout": bench_scaleout, "merge": bench_merge,
-           "footprint": bench_footprint, "drift": bench_drift, "engine": bench_engine}
+           "footprint": bench_footprint, "scale": bench_scale, "drift": bench_drift,
+           "engine": bench_engine}
 
 
 def keep_others(results, path):
@@ -791,6 +911,8 @@ def keep_others(results, path):
         with open(path) as f:
             old = json.load(f)
     except (OSError, ValueError):
+        return
+    if old.get("smoke"):
         return
     fresh = {b["name"]: b for b in results["benchmarks"]}
     merged = [fresh.pop(b.get("name"), b) for b in old.get("benchmarks", [])]
@@ -842,7 +964,7 @@ def main(argv=None):
         PROCS.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
     results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    if a.only:
+    if a.only and not a.smoke:
         keep_others(results, a.out)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:

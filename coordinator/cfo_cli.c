@@ -7,6 +7,7 @@
 
 #include "cfo_cmdline.h"
 #include "cfo_log.h"
+#include "cfo_metrics.h"
 #include "cfo_proto.h"
 
 #define BOTH (CFO_PROG_CFO | CFO_PROG_COORDINATOR)
@@ -58,7 +59,14 @@ static const cfo_option options[] = {
      .help = "public keys (*.pub) of the workers allowed in; re-read\n"
              "on SIGHUP"},
     {"insecure", CFO_OPT_FLAG, COORD, AT(insecure),
-     .help = "serve workers on a non-loopback address without keys"},
+     .help = "serve workers on a non-loopback address without keys,\n"
+             "and --metrics PORT on every address"},
+    {"metrics", CFO_OPT_STRING, COORD, AT(metrics), "HOST:PORT",
+     .help = "serve Prometheus text format at http://HOST:PORT/metrics;\n"
+             "PORT alone is 127.0.0.1 (every address with --insecure)"},
+    {"metrics-linger", CFO_OPT_DURATION, COORD, AT(metrics_linger_ms), "DUR",
+     .help = "keep serving /metrics for DUR after the run, so a\n"
+             "scrape sees its final figures (SIGTERM ends it; default: 0)"},
     {"grace", CFO_OPT_DURATION, COORD, AT(grace_ms), "DUR",
      .help = "how long stopped tasks take to report back\n"
              "(default: 5s; each worker keeps its own logs)"},
@@ -77,6 +85,12 @@ static const cfo_option options[] = {
              "REF...BRANCH): Terraform modules whose files or local\n"
              "child modules changed, exec targets by their 'paths'\n"
              "map, plus what the config's focus_command names"},
+    {"shard", CFO_OPT_STRING, BOTH, AT(shard_spec), "K/N",
+     .help = "run only runner K's share of N (from 1), for CI matrices\n"
+             "whose jobs cannot reach each other: the shares are\n"
+             "disjoint, together the whole set, balanced by the\n"
+             "durations the dataset's history expects; the canary runs\n"
+             "on shard 1. auto: CircleCI's CIRCLE_NODE_INDEX/TOTAL"},
     {"schedule", CFO_OPT_CHOICE, BOTH, AT(schedule), "ORDER", .choices = cfo_schedule_names,
      .help = "history (default): targets that failed last first, then\n"
              "targets never run, then the rest longest-expected first,\n"
@@ -155,8 +169,23 @@ bool cfo_cli_is_local_endpoint(const char *endpoint)
 }
 
 /* What no single option can check alone. */
-static int check_together(const cfo_cli *c, const char *prog)
+static int check_together(cfo_cli *c, const char *prog)
 {
+    if (c->shard_spec != NULL) {
+        cfo_diag d = {{0}};
+        if (cfo_shard_parse(c->shard_spec, &c->shard, &d) != CFO_OK)
+            return cfo_usage_error(prog, "%s", d.msg);
+    }
+    if (c->metrics != NULL) {
+        cfo_diag d = {{0}};
+        char host[256];
+        uint16_t port;
+        if (cfo_metrics_parse_address(c->metrics, c->insecure, host, sizeof host, &port, &d) !=
+            CFO_OK)
+            return cfo_usage_error(prog, "%s", d.msg);
+    }
+    if (c->metrics_linger_ms > 0 && c->metrics == NULL)
+        return cfo_usage_error(prog, "--metrics-linger needs --metrics");
     if (c->resume_upload_only && (c->state_dir == NULL || !c->upload))
         return cfo_usage_error(prog, "--resume-upload-only needs --state-dir and --upload");
     if ((c->curve_secret == NULL) != (c->allow_dir == NULL))

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "cfo_priority.h"
+#include "cfo_shard.h"
 #include "cfo_util.h"
 
 /* The programs of the table (cfo_option.programs). */
@@ -19,6 +20,10 @@ typedef struct cfo_cli {
     bool dry_run, upload, force, quiet, insecure, resume_upload_only, allow_incomplete,
         keep_worktrees;
     const char *curve_secret, *allow_dir, *state_dir, *changed_since, *joblog, *sarif;
+    const char *shard_spec; /* --shard, parsed into shard */
+    const char *metrics;    /* --metrics HOST:PORT */
+    int64_t metrics_linger_ms;
+    cfo_shard shard;
     int schedule;   /* cfo_schedule */
     int log_format; /* 0 text, 1 json */
     int64_t concurrency, prefetch;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -20,6 +21,7 @@
 #include "cfo_git.h"
 #include "cfo_journal.h"
 #include "cfo_log.h"
+#include "cfo_metrics.h"
 #include "cfo_preflight.h"
 #include "cfo_priority.h"
 #include "cfo_proto.h"
@@ -29,6 +31,7 @@
 #include "cfo_sarif.h"
 #include "cfo_runner.h"
 #include "cfo_sched.h"
+#include "cfo_shard.h"
 #include "cfo_storage.h"
 #include "cfo_store.h"
 #include "cfo_task.h"
@@ -77,6 +80,7 @@ typedef struct run {
     FILE *joblog; /* --joblog, open while the run executes */
     void *worker; /* the local worker's handle, while it runs */
     cfo_sched_stats stats;
+    cfo_metrics *metrics;      /* --metrics, while the run lasts */
     bool uploaded;             /* --upload wrote the dataset */
     char why[512];             /* the sentence that explains the exit status */
     cfo_run_findings findings; /* of the run's targets, for the reports */
@@ -127,7 +131,8 @@ static int load_prior(run *r)
 {
     cfo_diag d = {{0}};
     bool need_prior = r->c.upload || (!r->c.force && any_needs_seed(r->cfg, &r->c.only));
-    if (!need_prior && r->c.schedule != CFO_SCHEDULE_HISTORY)
+    bool want_prior = r->c.schedule == CFO_SCHEDULE_HISTORY || r->c.shard.n > 0;
+    if (!need_prior && !want_prior)
         return 0;
     r->prior = cfo_recset_new();
     int window = 0;
@@ -135,8 +140,9 @@ static int load_prior(run *r)
     if (err != CFO_OK && need_prior)
         return fail(r, &d, CFO_EXIT_HARNESS);
     if (err != CFO_OK) {
-        /* Only the order would have used it: run in generation order. */
-        cfo_warn("%s; tasks run in generation order", d.msg);
+        /* Only the order and the shards' balance would have used it. */
+        cfo_warn("%s; tasks run in generation order%s", d.msg,
+                 r->c.shard.n ? ", shards balanced by count" : "");
         r->c.schedule = CFO_SCHEDULE_FIFO;
         cfo_recset_destroy(&r->prior);
     } else {
@@ -245,10 +251,18 @@ static int generate(run *r)
         .task_timeout_ms = r->task_timeout_ms,
         .changed_since = r->c.changed_since,
         .dry_run = r->c.dry_run,
+        .keep_passed = r->c.shard.n > 0,
     };
     cfo_err err = cfo_taskgen(&tg, &r->ts, &d);
     if (err != CFO_OK)
         return fail(r, &d, err == CFO_EINVAL ? CFO_EXIT_USAGE : CFO_EXIT_HARNESS);
+    if (r->c.shard.n > 0) {
+        size_t all = r->ts.n;
+        double share, total;
+        cfo_shard_select(&r->ts, r->prior, &r->c.shard, &share, &total);
+        cfo_info("shard %u/%u: %zu of %zu task%s, %.0fs of %.0fs expected", r->c.shard.k,
+                 r->c.shard.n, r->ts.n, all, cfo_plural(all), share, total);
+    }
     if (r->c.changed_since != NULL)
         cfo_info("%zu target%s left out: the change since %s does not touch %s", r->ts.unchanged,
                  cfo_plural(r->ts.unchanged), r->c.changed_since,
@@ -377,6 +391,32 @@ static int start_local_worker(run *r, const char *endpoint)
     return 0;
 }
 
+static int start_metrics(run *r)
+{
+    cfo_diag d = {{0}};
+    if (cfo_metrics_start(r->c.metrics, r->c.insecure, &r->ts, r->run_id, &r->metrics, &d) !=
+        CFO_OK)
+        return fail(r, &d, CFO_EXIT_USAGE);
+    cfo_info("metrics at http://%s/metrics", cfo_metrics_address(r->metrics));
+    return 0;
+}
+
+/* --metrics-linger: the final figures stay up for a scrape, until the
+ * time is over or a signal says go. */
+static void linger_metrics(run *r)
+{
+    if (r->metrics == NULL || r->c.metrics_linger_ms <= 0)
+        return;
+    cfo_info("serving the final metrics for %llds more",
+             (long long)(r->c.metrics_linger_ms / 1000));
+    int64_t until = cfo_now_ms() + r->c.metrics_linger_ms;
+    stop_requested = 0;
+    while (!stop_requested && cfo_now_ms() < until) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void schedule(run *r)
 {
     bool single = r->local != NULL;
@@ -407,6 +447,7 @@ static void schedule(run *r)
         .started_wall_ms = r->started_wall_ms,
         .joblog = r->joblog,
         .events_json = r->c.log_format == 1,
+        .metrics = r->metrics,
     };
     cfo_sched_run(&r->ts, &so, r->outcomes, &r->stats);
 }
@@ -438,6 +479,8 @@ static int execute(run *r)
     int rc = open_router(r, endpoint);
     if (rc == 0 && r->local != NULL)
         rc = start_local_worker(r, endpoint);
+    if (rc == 0 && r->c.metrics != NULL)
+        rc = start_metrics(r);
     if (rc != 0)
         return rc;
     if (r->local == NULL)
@@ -575,9 +618,12 @@ static int upload(run *r, int rc)
         return rc;
     }
     cfo_diag d = {{0}};
-    cfo_commit_stats cs;
-    if (cfo_store_commit_findings(r->st, r->records, NULL, r->cfg, 0, &cs, &r->events, &d) !=
-        CFO_OK) {
+    cfo_commit_stats cs = {0};
+    cfo_err err =
+        cfo_store_commit_findings(r->st, r->records, NULL, r->cfg, 0, &cs, &r->events, &d);
+    if (r->metrics != NULL)
+        cfo_metrics_dataset_write(r->metrics, err == CFO_OK, cs.attempts);
+    if (err != CFO_OK) {
         cfo_error("upload failed: %s", d.msg);
         if (r->journal != NULL)
             cfo_error("the journal in %s keeps this run's results: run again with "
@@ -708,6 +754,7 @@ static void run_fini(run *r)
     }
     if (r->joblog != NULL)
         fclose(r->joblog);
+    cfo_metrics_stop(&r->metrics);
     if (r->router != NULL)
         zmq_close(r->router);
     cfo_zap_stop(&r->zap);
@@ -752,6 +799,7 @@ int cfo_orchestrator_main(int argc, char **argv, const cfo_local_worker_hooks *l
         rc = commit(&r);
     if (started && rc >= 0)
         rc = report(&r, rc);
+    linger_metrics(&r);
     run_fini(&r);
     return rc < 0 ? CFO_EXIT_OK : rc;
 }

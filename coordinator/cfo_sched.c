@@ -13,10 +13,12 @@
 #include "cfo_journal.h"
 #include "cfo_json.h"
 #include "cfo_log.h"
+#include "cfo_metrics.h"
 #include "cfo_progress.h"
 #include "cfo_proto.h"
 #include "cfo_report.h"
 #include "cfo_runner.h"
+#include "cfo_sessidx.h"
 #include "cfo_util.h"
 
 typedef enum task_state {
@@ -88,6 +90,7 @@ typedef struct sched {
     int nfuzzers;
     session *sessions;
     int nsessions;
+    cfo_sessidx by_rid; /* sessions by routing id */
     /* run_start: when the run began (before discovery), on the monotonic
      * clock; the budget and the elapsed time shown both count from it. */
     int64_t hb, start, run_start, deadline, cancel_until;
@@ -105,6 +108,10 @@ typedef struct sched {
     held_off *holds;       /* HOLD_OFF_MAX of them */
     size_t dropped_unread; /* messages of held-off connections */
 } sched;
+
+/* How often the gauges of --metrics are brought up to date: finer than any
+ * scrape interval, coarse enough to cost nothing. */
+#define METRICS_EVERY_MS 250
 
 /* ---- queues ---- */
 
@@ -184,6 +191,8 @@ static void attempt_out(sched *s, size_t t, int64_t now)
     k->sent_ms = now;
     s->fz[k->fuzzer].out_n++;
     s->fz[k->fuzzer].out_sent_sum += now;
+    if (s->o->metrics != NULL)
+        cfo_metrics_attempt(s->o->metrics, s->ts->v[t].fuzzer->name);
 }
 
 static void attempt_ended(sched *s, size_t t)
@@ -249,6 +258,10 @@ static void joblog_line(sched *s, size_t t)
 static void finish(sched *s, size_t t)
 {
     assert(s->tasks[t].state != TASK_DONE); /* a task ends once */
+    /* A worker's result, not the run giving up on the task. */
+    bool committed = s->tasks[t].holder >= 0 && s->out[t].status != CFO_STATUS_CANCELLED;
+    if (s->o->metrics != NULL)
+        cfo_metrics_task_done(s->o->metrics, s->ts->v[t].fuzzer->name, &s->out[t], committed);
     attempt_ended(s, t);
     s->tasks[t].state = TASK_DONE;
     s->tasks[t].holder = -1;
@@ -444,14 +457,27 @@ static void dispatch(sched *s)
 
 /* ---- messages ---- */
 
+static bool session_is(void *arg, int w, int sock, const unsigned char *rid, size_t len)
+{
+    const sched *s = arg;
+    if (w >= s->nsessions)
+        return false;
+    const session *ss = &s->sessions[w];
+    return ss->live && ss->sock == sock && ss->rid_len == len && memcmp(ss->rid, rid, len) == 0;
+}
+
+static bool session_live(void *arg, int w, int *sock, const unsigned char **rid, size_t *len)
+{
+    const session *ss = &((sched *)arg)->sessions[w];
+    *sock = ss->sock;
+    *rid = ss->rid;
+    *len = ss->rid_len;
+    return ss->live;
+}
+
 static int find_session(sched *s, int sock, const unsigned char *rid, size_t len)
 {
-    for (int w = 0; w < s->nsessions; w++) {
-        session *ss = &s->sessions[w];
-        if (ss->live && ss->sock == sock && ss->rid_len == len && memcmp(ss->rid, rid, len) == 0)
-            return w;
-    }
-    return -1;
+    return cfo_sessidx_find(&s->by_rid, sock, rid, len, session_is, s);
 }
 
 static int new_session(sched *s)
@@ -637,6 +663,7 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
     ss->sock = sock;
     memcpy(ss->rid, in->routing_id, in->id_len);
     ss->rid_len = in->id_len;
+    cfo_sessidx_put(&s->by_rid, w, sock, ss->rid, ss->rid_len, s->nsessions, session_live, s);
     ss->id = cfo_xstrdup(h->worker_id);
     snprintf(ss->key, sizeof ss->key, "%s", in->user_id);
     ss->slots = h->slots;
@@ -994,6 +1021,27 @@ static void print_progress(sched *s, bool final)
     free(pw);
 }
 
+/* The gauges of --metrics: workers, slots, the budget, each fuzzer's
+ * queued and running tasks. */
+static void publish_metrics(sched *s, int64_t now)
+{
+    if (s->o->metrics == NULL)
+        return;
+    cfo_metrics_gauges g = {.budget_left_ms = s->deadline > now ? s->deadline - now : 0};
+    for (int w = 0; w < s->nsessions; w++) {
+        const session *ss = &s->sessions[w];
+        if (!ss->live)
+            continue;
+        g.workers++;
+        g.slots += ss->slots;
+        g.slots_busy += ss->held < ss->slots ? ss->held : ss->slots;
+    }
+    cfo_metrics_publish(s->o->metrics, &g);
+    for (int f = 0; f < s->nfuzzers; f++)
+        cfo_metrics_set_pending(s->o->metrics, s->fuzzers[f], s->fz[f].queue.len,
+                                (size_t)s->fz[f].out_n);
+}
+
 /* The scheduler's state for ts: every task queued but those a resumed run
  * already committed. */
 static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
@@ -1010,6 +1058,7 @@ static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
     s->reoffer_tokens = REOFFERS_PER_S;
     s->reoffer_refilled = s->start;
     s->holds = cfo_xcalloc(HOLD_OFF_MAX, sizeof *s->holds);
+    cfo_sessidx_init(&s->by_rid, CFO_SCHED_MAX_WORKERS);
     /* A resumed run's budget counts from its first start. */
     int64_t spent = o->started_wall_ms > 0 ? cfo_wall_ms() - o->started_wall_ms : 0;
     s->run_start = s->start - (spent > 0 ? spent : 0);
@@ -1057,6 +1106,7 @@ static void sched_fini(sched *s)
         if (s->tasks[t].state != TASK_DONE)
             cfo_outcome_cancelled(&s->out[t], "cancelled: the run ended before it finished");
     print_progress(s, true);
+    publish_metrics(s, cfo_now_ms());
     cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = CFO_PROTO_RUN_OVER}};
     for (int w = 0; w < s->nsessions; w++)
         if (s->sessions[w].live)
@@ -1066,6 +1116,7 @@ static void sched_fini(sched *s)
         free(s->sessions[w].can);
     }
     free(s->sessions);
+    cfo_sessidx_fini(&s->by_rid);
     for (int f = 0; f < s->nfuzzers; f++)
         free(s->fz[f].queue.v);
     free(s->fz);
@@ -1116,6 +1167,7 @@ void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *
     sched_init(&s, ts, o, outcomes, stats);
     int64_t every = o->progress_every_ms > 0 ? o->progress_every_ms : 5000;
     int64_t next_print = s.start + (o->progress_tty ? 0 : every);
+    int64_t next_publish = s.start;
     while (s.done < ts->n) {
         int64_t now = cfo_now_ms();
         check_stop(&s, now);
@@ -1131,6 +1183,10 @@ void cfo_sched_run(const cfo_taskset *ts, const cfo_sched_opts *o, cfo_outcome *
         if (now >= next_print) {
             print_progress(&s, false);
             next_print = now + (o->progress_tty ? 500 : every);
+        }
+        if (now >= next_publish) {
+            publish_metrics(&s, now);
+            next_publish = now + METRICS_EVERY_MS;
         }
         zmq_pollitem_t items[2];
         for (int k = 0; k < o->nsockets; k++)

@@ -51,6 +51,9 @@ typedef struct cfo_sched_opts {
     /* When the run started (wall clock, ms; 0: now): a resumed run keeps the
      * budget of its first start. */
     int64_t started_wall_ms;
+    /* --metrics (NULL: none): the scheduler's figures, published as they
+     * change. */
+    struct cfo_metrics *metrics;
 } cfo_sched_opts;
 
 typedef struct cfo_sched_stats {

@@ -34,6 +34,37 @@ void cfo_taskset_fini(cfo_taskset *ts)
     memset(ts, 0, sizeof *ts);
 }
 
+typedef struct listed_at {
+    const char *name;
+    size_t at;
+} listed_at;
+
+static int listed_cmp(const void *pa, const void *pb)
+{
+    const listed_at *a = pa, *b = pb;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->at > b->at) - (a->at < b->at);
+}
+
+/* Appends to out each name of in once, at its first place: sorted, so that
+ * a discovery of 100,000 targets costs n log n, not n^2 comparisons. */
+static void push_unique(const cfo_strv *in, cfo_strv *out)
+{
+    listed_at *v = cfo_xcalloc(in->n + 1, sizeof *v);
+    bool *dup = cfo_xcalloc(in->n + 1, sizeof *dup);
+    for (size_t i = 0; i < in->n; i++)
+        v[i] = (listed_at){in->v[i], i};
+    qsort(v, in->n, sizeof *v, listed_cmp);
+    for (size_t i = 1; i < in->n; i++)
+        if (strcmp(v[i].name, v[i - 1].name) == 0)
+            dup[v[i].at] = true;
+    for (size_t i = 0; i < in->n; i++)
+        if (!dup[i])
+            cfo_strv_push(out, in->v[i]);
+    free(dup);
+    free(v);
+}
+
 /* Lists the fuzzer's targets by running `cfo-fuzz NAME --discover` in dir. */
 static cfo_err discover(const cfo_taskgen_opts *o, const cfo_fuzzer *f, const char *branch,
                         const char *dir, cfo_strv *targets, cfo_diag *d)
@@ -58,6 +89,8 @@ static cfo_err discover(const cfo_taskgen_opts *o, const cfo_fuzzer *f, const ch
     } else if (err != CFO_OK) {
         cfo_diag_prefix(d, "discovery of %s on branch %s", f->name, branch);
     }
+    cfo_strv listed;
+    cfo_strv_init(&listed);
     if (err == CFO_OK) {
         char *save = NULL;
         for (char *line = strtok_r(cap.out ? cap.out : "", "\n", &save); line;
@@ -70,10 +103,12 @@ static cfo_err discover(const cfo_taskgen_opts *o, const cfo_fuzzer *f, const ch
                 err = CFO_ECHILD;
                 break;
             }
-            if (!cfo_strv_contains(targets, line))
-                cfo_strv_push(targets, line);
+            cfo_strv_push(&listed, line);
         }
     }
+    if (err == CFO_OK)
+        push_unique(&listed, targets);
+    cfo_strv_fini(&listed);
     cfo_capture_fini(&cap);
     return err;
 }
@@ -234,12 +269,14 @@ cfo_err cfo_taskgen(const cfo_taskgen_opts *o, cfo_taskset *out, cfo_diag *d)
                     out->unchanged++;
                     continue;
                 }
-                if (f->skip_passed && !o->force &&
-                    already_passed(&passed, f->name, targets.v[t], sha)) {
+                bool skip = f->skip_passed && !o->force &&
+                            already_passed(&passed, f->name, targets.v[t], sha);
+                if (skip && !o->keep_passed) {
                     out->skipped++;
                     continue;
                 }
                 make_task(o, f, branch, sha, targets.v[t], out);
+                out->v[out->n - 1].passed = skip;
             }
             cfo_strv_fini(&targets);
             if (o->dry_run && f->needs_working_dir && dir != NULL)

@@ -17,6 +17,9 @@ typedef struct cfo_task {
     char *commit; /* full sha, resolved once per run */
     char *target;
     int64_t timeout_ms;
+    /* Already passed on this commit (skip_passed) and kept only because the
+     * generator was asked to (cfo_taskgen_opts.keep_passed). */
+    bool passed;
 } cfo_task;
 
 typedef struct cfo_taskset {
@@ -42,6 +45,10 @@ typedef struct cfo_taskgen_opts {
     /* A dry run: discovery looks at an exported copy of each commit in a
      * temporary folder, so nothing is created in the repository or workdir. */
     bool dry_run;
+    /* Keep the targets skip_passed would leave out, marked passed: --shard
+     * divides the whole set, whatever another shard already ran, and leaves
+     * them out of its own share afterwards. */
+    bool keep_passed;
 } cfo_taskgen_opts;
 
 /* Generates every task: for each selected fuzzer, each of its branches

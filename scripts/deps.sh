@@ -14,6 +14,8 @@ run_packages=(
   libyajl-dev libinih-dev libssl-dev procps
   # examples/notify/github-issues.sh, the notify_command that files issues.
   curl jq
+  # cfo-coordinator --metrics serves Prometheus text format with it.
+  libmicrohttpd-dev
   # The coverage-guided engines CFO drives: libFuzzer and its runtime come
   # with clang (only a recommendation of it, so named); llvm gives
   # llvm-symbolizer, which signs sanitizer reports by their frames, and
@@ -40,6 +42,11 @@ test_packages=(
   # `ip netns`: the several-machines test (test_netns) runs in network
   # namespaces; without `ip` it skips.
   iproute2
+  # promtool checks what /metrics serves (test_metrics).
+  prometheus
+  # The Debian package: manual pages from --help, and the clean bookworm
+  # root its test installs it into (test_package).
+  help2man debootstrap
 )
 
 case "${CFO_DEPS:-all}" in

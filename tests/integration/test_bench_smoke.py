@@ -12,7 +12,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cfotest  # noqa: E402
 
-EXPECTED = ("dispatch", "scale-out", "merge", "coordinator footprint", "infra_drift cache",
+EXPECTED = ("dispatch", "scale-out", "merge", "coordinator footprint", "scale", "infra_drift cache",
             "engine throughput")
 
 

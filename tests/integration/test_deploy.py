@@ -437,7 +437,12 @@ class YamlFiles(unittest.TestCase):
             glob.glob(os.path.join(DEPLOY, "**", "*.y*ml"), recursive=True))
         self.assertGreaterEqual(len(files), 4)
         for path in files:
-            self.assertIsInstance(load_yaml(path), dict, path)
+            # Kubernetes manifests hold several documents (---).
+            with open(path) as f:
+                docs = [d for d in yaml.safe_load_all(f) if d is not None]
+            self.assertTrue(docs, path)
+            for d in docs:
+                self.assertIsInstance(d, dict, path)
 
 
 class CircleCI(unittest.TestCase):
