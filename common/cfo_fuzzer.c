@@ -130,6 +130,9 @@ void cfo_fuzzer_init(cfo_fuzzer *f, const char *name, cfo_kind kind)
     f->triage_time_ms = CFO_ENGINE_DEFAULT_TRIAGE_TIME_MS;
     f->max_crashes = CFO_ENGINE_DEFAULT_MAX_CRASHES;
     cfo_strv_init(&f->engine_args);
+    f->coverage_dir = cfo_xstrdup("");
+    f->coverage_build = cfo_xstrdup("");
+    f->coverage_drop = CFO_ENGINE_DEFAULT_COVERAGE_DROP;
 }
 
 void cfo_fuzzer_fini(cfo_fuzzer *f)
@@ -150,5 +153,7 @@ void cfo_fuzzer_fini(cfo_fuzzer *f)
     free(f->corpus);
     free(f->seeds);
     cfo_strv_fini(&f->engine_args);
+    free(f->coverage_dir);
+    free(f->coverage_build);
     memset(f, 0, sizeof *f);
 }

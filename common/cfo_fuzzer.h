@@ -44,6 +44,8 @@ bool cfo_kind_is_engine(cfo_kind kind);
 #define CFO_ENGINE_DEFAULT_SYNC_INTERVAL_MS 30000LL
 #define CFO_ENGINE_DEFAULT_TRIAGE_TIME_MS 60000LL
 #define CFO_ENGINE_DEFAULT_MAX_CRASHES 16
+/* A line coverage drop of more than this many percent fails the task. */
+#define CFO_ENGINE_DEFAULT_COVERAGE_DROP 1
 #define CFO_ENGINE_MAX_REPRODUCE_RUNS 100
 #define CFO_ENGINE_MAX_MAX_CRASHES 1000
 #define CFO_ENGINE_MAX_PERSISTENT_RECORD 100000
@@ -120,6 +122,13 @@ typedef struct cfo_fuzzer {
     int64_t triage_time_ms;   /* part of the task's timeout kept for triage */
     int max_crashes;      /* crash inputs replayed in triage per task (first of each kind first) */
     cfo_strv engine_args; /* extra arguments for the engine (libFuzzer flags, afl-fuzz options) */
+    /* Coverage: where the coverage build leaves its targets ("" = coverage
+     * off), the command that makes it ("" = build, run with
+     * CFO_SANITIZER=coverage), and the drop in percent of lines between two
+     * tested commits of a branch that fails the task. */
+    char *coverage_dir;
+    char *coverage_build;
+    int coverage_drop;
     /* afl: AFL_PERSISTENT_RECORD (inputs kept before a crash of a persistent
      * target; needs an afl-fuzz built with it); 0: off */
     int persistent_record;

@@ -175,7 +175,7 @@ static const bad_case bad_cases[] = {
      "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
      "memory_limit, budget_share, build, targets_dir, input_timeout, input_memory_limit, "
      "fuzz_time, corpus, fail_on, reproduce_runs, sync_interval, seeds, triage_time, "
-     "max_crashes, engine_args)"},
+     "max_crashes, engine_args, coverage_dir, coverage_build, coverage_drop)"},
     {"[fuzzer \"C\"]\nkind = canary\nfuzz_time = 1m\n",
      "cfo.ini:3: key 'fuzz_time' does not apply to [fuzzer \"C\"] of kind canary (its keys: "
      "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "

@@ -105,11 +105,13 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
      * time the task is given and keep corpora relative to the repository,
      * not to a worktree that is thrown away. */
     char repo_abs[PATH_MAX];
-    char *task_env[3] = {NULL, NULL, NULL};
+    char *task_env[4] = {NULL, NULL, NULL, NULL};
     if (cfo_kind_info_of(f->kind)->runs_in_runner) {
         task_env[0] = cfo_xasprintf("CFO_TASK_TIMEOUT_MS=%llu", (unsigned long long)t->timeout_ms);
         task_env[1] = cfo_xasprintf("CFO_REPO_ROOT=%s",
                                     realpath(env->repo, repo_abs) != NULL ? repo_abs : env->repo);
+        /* Engines name stored coverage reports by it. */
+        task_env[2] = cfo_xasprintf("CFO_COMMIT=%s", t->commit);
     }
     cfo_exec_spec spec = {
         .argv = argv.v,
@@ -136,6 +138,7 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
     cfo_exec_result_fini(&res);
     free(task_env[0]);
     free(task_env[1]);
+    free(task_env[2]);
     free(log_path);
     cfo_strv_fini(&argv);
     cfo_git_worktree_release(&hold);
