@@ -14,8 +14,11 @@ import sys
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cfotest  # noqa: E402
 from cfotest import binary, git, run  # noqa: E402
+from gcs_fixture import FakeGCS  # noqa: E402
+from test_gcs import SCRUB  # noqa: E402
 
 EXAMPLE = os.path.join(cfotest.SRC, "examples", "fuzz-parser")
 RUN_BOUND = 400
@@ -234,6 +237,58 @@ class Coverage(cfotest.unittest.TestCase):
             new = {"fuzz/fuzz_again.c": f.read(), "src/checksum.c": "/* pr */\n"}
         self.assertEqual(self.pr_targets("pr-new-target", new),
                          ["fuzz_again", "fuzz_checksum"])
+
+
+@cfotest.unittest.skipUnless(llvm_tool("llvm-cov") and llvm_tool("llvm-profdata")
+                             and llvm_tool("clang"), "needs clang and llvm")
+class CoverageInCloudStorage(cfotest.unittest.TestCase):
+    """Corpora and dataset in gs:// (the fake GCS server): the reports go
+    there too, and a pull request reads their covered files from there."""
+
+    def setUp(self):
+        self.tmp = cfotest.TempDir("cfo-coverage-gcs-")
+        self.fx = FakeGCS(buckets=["bucket"])
+        self.fx.start()
+        self.env = {k: v for k, v in os.environ.items() if k not in SCRUB}
+        self.env.update({"STORAGE_EMULATOR_HOST": self.fx.url, "NO_PROXY": "127.0.0.1",
+                         "no_proxy": "127.0.0.1", "GCE_METADATA_HOST": "127.0.0.1:1",
+                         "CFO_GCS_RETRY_BASE_MS": "20"})
+        self.repo = os.path.join(self.tmp.path, "repo")
+        run(["sh", os.path.join(EXAMPLE, "make-repo.sh"), self.repo], check=0)
+        self.cfg = os.path.join(self.tmp.path, "cfo.ini")
+        with open(self.cfg, "w") as f:
+            f.write(CONFIG.replace("file://%(store)s", "gs://bucket/fuzzing"))
+
+    def tearDown(self):
+        self.fx.stop()
+        self.tmp.cleanup()
+
+    def cfo(self, *args):
+        return subprocess.run([binary("cfo"), "--repo", self.repo, "--config", self.cfg,
+                               "--dataset", "gs://bucket/fuzzing/data.json", "--fuzzer", "COV",
+                               "--task-timeout", "4m", "--concurrency", "2", *args],
+                              env=self.env, capture_output=True, text=True, timeout=RUN_BOUND)
+
+    def test_reports_in_gcs_steer_a_pull_request(self):
+        sha = git(self.repo, "rev-parse", "HEAD")
+        p = self.cfo("--upload")
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
+        doc = json.loads(self.fx.get_object("bucket", "fuzzing/data.json")[0])
+        rec = [r for r in doc["records"] if r["target"] == "fuzz_checksum"][0]
+        prefix = "fuzzing/coverage/COV/fuzz_checksum/%s/" % sha
+        self.assertEqual(rec["coverage"]["report"], "gs://bucket/" + prefix + "index.html")
+        self.assertIn(b"<html", self.fx.get_object("bucket", prefix + "index.html")[0])
+        files = self.fx.get_object("bucket", prefix + "files.txt")[0].decode().split()
+        self.assertEqual(sorted(files), ["fuzz/fuzz_checksum.c", "src/checksum.c"])
+
+        git(self.repo, "checkout", "-q", "-b", "pr")
+        with open(os.path.join(self.repo, "src", "checksum.c"), "a") as f:
+            f.write("/* pr */\n")
+        commit_all(self.repo, "checksum only")
+        p = self.cfo("--dry-run", "--changed-since", "main")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([line.split("\t")[3] for line in p.stdout.splitlines()],
+                         ["fuzz_checksum"])
 
 
 if __name__ == "__main__":
