@@ -240,6 +240,46 @@ class Coverage(cfotest.unittest.TestCase):
 
 
 @cfotest.unittest.skipUnless(llvm_tool("llvm-cov") and llvm_tool("llvm-profdata")
+                             and llvm_tool("clang") and llvm_tool("afl-fuzz")
+                             and llvm_tool("afl-clang-fast"), "needs clang, llvm and AFL++")
+class AflCoverage(cfotest.unittest.TestCase):
+    """An AFL++ task measures its target through the same libFuzzer-style
+    coverage build: the corpus it ends with, replayed."""
+
+    def test_afl_task_measures_coverage(self):
+        tmp = cfotest.TempDir("cfo-coverage-afl-")
+        self.addCleanup(tmp.cleanup)
+        repo = os.path.join(tmp.path, "repo")
+        run(["sh", os.path.join(EXAMPLE, "make-repo.sh"), repo], check=0)
+        store = os.path.join(tmp.path, "store")
+        cfg = os.path.join(tmp.path, "cfo.ini")
+        with open(cfg, "w") as f:
+            f.write('[fuzzer "AFL"]\nkind = afl\nbuild = ./build.sh\ntargets_dir = out/afl\n'
+                    'coverage_dir = out/coverage\nseeds = fuzz/seeds\nfuzz_time = 5s\n'
+                    'input_timeout = 300ms\nfail_on = none\nreproduce_runs = 0\n'
+                    'corpus = file://%s\n' % store)
+        read_fd, write_fd = os.pipe()
+        p = subprocess.Popen([binary("cfo-fuzz"), "--config", cfg, "AFL", "fuzz_header"],
+                             cwd=repo, pass_fds=(write_fd,), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, errors="replace",
+                             env=dict(os.environ, CFO_RESULT_FD=str(write_fd),
+                                      CFO_REPO_ROOT=repo))
+        os.close(write_fd)
+        out, _ = p.communicate(timeout=RUN_BOUND)
+        with os.fdopen(read_fd) as f:
+            result = json.loads(f.read() or "{}")
+        self.assertEqual(p.returncode, 0, out[-3000:])
+        cov = result.get("coverage")
+        self.assertIsNotNone(cov, out[-3000:])
+        self.assertGreater(cov["lines"][0], 0)
+        sha = git(repo, "rev-parse", "HEAD")
+        folder = os.path.join(store, "coverage", "AFL", "fuzz_header", sha)
+        self.assertEqual(cov["report"], os.path.join(folder, "index.html"))
+        with open(os.path.join(folder, "files.txt")) as f:
+            self.assertEqual(sorted(f.read().split()), ["fuzz/fuzz_header.c", "src/parser.c"])
+
+
+@cfotest.unittest.skipUnless(llvm_tool("llvm-cov") and llvm_tool("llvm-profdata")
                              and llvm_tool("clang"), "needs clang and llvm")
 class CoverageInCloudStorage(cfotest.unittest.TestCase):
     """Corpora and dataset in gs:// (the fake GCS server): the reports go
