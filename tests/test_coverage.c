@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfo_config.h"
 #include "cfo_covcheck.h"
 #include "cfo_coverage.h"
 #include "cfo_dataset.h"
@@ -202,6 +203,27 @@ static void test_llvm_cov_export(void **state)
                          CFO_EPARSE);
 }
 
+static void test_config_keys(void **state)
+{
+    (void)state;
+    cfo_config *cfg = NULL;
+    cfo_diag d = {{0}};
+    assert_int_equal(cfo_config_parse("[fuzzer \"L\"]\nkind = libfuzzer\n[fuzzer \"A\"]\n"
+                                      "kind = afl\ncoverage_dir = out/cov\n"
+                                      "coverage_build = ./build.sh --coverage\n"
+                                      "coverage_drop = 5%\n",
+                                      "cfo.ini", &cfg, &d),
+                     CFO_OK);
+    /* Off by default; on with coverage_dir. */
+    assert_string_equal(cfg->fuzzers[0].coverage_dir, "");
+    assert_string_equal(cfg->fuzzers[0].coverage_build, "");
+    assert_int_equal(cfg->fuzzers[0].coverage_drop, 1);
+    assert_string_equal(cfg->fuzzers[1].coverage_dir, "out/cov");
+    assert_string_equal(cfg->fuzzers[1].coverage_build, "./build.sh --coverage");
+    assert_int_equal(cfg->fuzzers[1].coverage_drop, 5);
+    cfo_config_destroy(&cfg);
+}
+
 /* ---- drops ---------------------------------------------------------------- */
 
 static void add_prior(cfo_recset *rs, const char *commit, int64_t time_ms, const char *coverage)
@@ -277,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_parse_and_format), cmocka_unit_test(test_bad_objects),
         cmocka_unit_test(test_outcome_figures),  cmocka_unit_test(test_dataset_keeps_one_form),
         cmocka_unit_test(test_llvm_cov_export),  cmocka_unit_test(test_drop_fails_with_range),
+        cmocka_unit_test(test_config_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -239,6 +239,54 @@ class Coverage(cfotest.unittest.TestCase):
                          ["fuzz_again", "fuzz_checksum"])
 
 
+def fuzz_task(repo, cfg, fuzzer, target):
+    """cfo-fuzz FUZZER TARGET in repo as a worker runs it: (exit, result, output)."""
+    read_fd, write_fd = os.pipe()
+    p = subprocess.Popen([binary("cfo-fuzz"), "--config", cfg, fuzzer, target], cwd=repo,
+                         pass_fds=(write_fd,), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, errors="replace",
+                         env=dict(os.environ, CFO_RESULT_FD=str(write_fd), CFO_REPO_ROOT=repo))
+    os.close(write_fd)
+    out, _ = p.communicate(timeout=RUN_BOUND)
+    with os.fdopen(read_fd) as f:
+        return p.returncode, json.loads(f.read() or "{}"), out
+
+
+@cfotest.unittest.skipUnless(llvm_tool("clang"), "needs clang")
+class CoverageErrors(cfotest.unittest.TestCase):
+    """A coverage step that cannot be done says why in the task's summary
+    and leaves the record without coverage; the fuzzing's verdict stands."""
+
+    def setUp(self):
+        self.tmp = cfotest.TempDir("cfo-coverage-err-")
+        self.addCleanup(self.tmp.cleanup)
+        self.repo = os.path.join(self.tmp.path, "repo")
+        run(["sh", os.path.join(EXAMPLE, "make-repo.sh"), self.repo], check=0)
+
+    def task(self, extra):
+        cfg = os.path.join(self.tmp.path, "cfo.ini")
+        with open(cfg, "w") as f:
+            f.write('[fuzzer "LF"]\nkind = libfuzzer\nbuild = ./build.sh\n'
+                    'targets_dir = out/libfuzzer\nfuzz_time = 1s\nfail_on = none\n'
+                    'corpus = file://%s/store\n%s' % (self.tmp.path, extra))
+        return fuzz_task(self.repo, cfg, "LF", "fuzz_checksum")
+
+    def test_coverage_build_that_fails(self):
+        rc, result, out = self.task("coverage_dir = out/coverage\n"
+                                    "coverage_build = echo no compiler here >&2; exit 3\n")
+        self.assertEqual(rc, 0, out[-3000:])
+        self.assertNotIn("coverage", result)
+        self.assertIn("coverage not measured: build command (coverage) 'echo no compiler here "
+                      ">&2; exit 3' failed (exit status 3): no compiler here", result["summary"])
+
+    def test_no_executable_where_coverage_dir_says(self):
+        rc, result, out = self.task("coverage_dir = out/nowhere\n")
+        self.assertEqual(rc, 0, out[-3000:])
+        self.assertNotIn("coverage", result)
+        self.assertIn("coverage not measured: the coverage build left no executable "
+                      "out/nowhere/fuzz_checksum (coverage_dir = out/nowhere)", result["summary"])
+
+
 @cfotest.unittest.skipUnless(llvm_tool("llvm-cov") and llvm_tool("llvm-profdata")
                              and llvm_tool("clang") and llvm_tool("afl-fuzz")
                              and llvm_tool("afl-clang-fast"), "needs clang, llvm and AFL++")
@@ -258,17 +306,8 @@ class AflCoverage(cfotest.unittest.TestCase):
                     'coverage_dir = out/coverage\nseeds = fuzz/seeds\nfuzz_time = 5s\n'
                     'input_timeout = 300ms\nfail_on = none\nreproduce_runs = 0\n'
                     'corpus = file://%s\n' % store)
-        read_fd, write_fd = os.pipe()
-        p = subprocess.Popen([binary("cfo-fuzz"), "--config", cfg, "AFL", "fuzz_header"],
-                             cwd=repo, pass_fds=(write_fd,), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, errors="replace",
-                             env=dict(os.environ, CFO_RESULT_FD=str(write_fd),
-                                      CFO_REPO_ROOT=repo))
-        os.close(write_fd)
-        out, _ = p.communicate(timeout=RUN_BOUND)
-        with os.fdopen(read_fd) as f:
-            result = json.loads(f.read() or "{}")
-        self.assertEqual(p.returncode, 0, out[-3000:])
+        rc, result, out = fuzz_task(repo, cfg, "AFL", "fuzz_header")
+        self.assertEqual(rc, 0, out[-3000:])
         cov = result.get("coverage")
         self.assertIsNotNone(cov, out[-3000:])
         self.assertGreater(cov["lines"][0], 0)
