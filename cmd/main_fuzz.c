@@ -42,7 +42,9 @@ static const char usage_text[] =
     "When CFO_RESULT_FD names an open file descriptor, a run writes one JSON\n"
     "object {\"count\":N,\"findings\":M,\"summary\":\"...\"} to it; engines\n"
     "(libfuzzer, afl) add \"crashes\": [{\"signature\",\"kind\",\"new\",\"repro\",\n"
-    "\"bundle\"}, ...], one entry per distinct signature found.\n";
+    "\"bundle\"}, ...], one entry per distinct signature found, and with a\n"
+    "coverage_dir \"coverage\": {\"lines\":[covered,total],\"functions\":[...],\n"
+    "\"regions\":[...],\"seconds\":S,\"report\":\"URL\"}.\n";
 
 /* A message meant to fit one line of a log. */
 static void one_line(char *s)
