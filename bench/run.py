@@ -40,13 +40,15 @@ FULL = {"dispatch_tasks": 5000, "dispatch_runs": 5, "parallel_runs": 3,
         "merge_commits": 32, "merge_branches": 3, "merge_targets": 10400, "merge_new": 30000,
         "merge_runs": 3, "footprint_tasks": 100000, "footprint_workers": 64,
         "drift_modules": 20, "drift_runs": 3, "engine_seconds": 20, "engine_runs": 3,
-        "scale_load_tasks": 100000, "scale_load_workers": [10, 100, 1000], "scale_load_runs": 3}
+        "scale_load_tasks": 100000, "scale_load_workers": [10, 100, 1000], "scale_load_runs": 3,
+        "coverage_seconds": 60, "coverage_runs": 3}
 SMOKE = {"dispatch_tasks": 100, "dispatch_runs": 1, "parallel_runs": 1,
          "scale_tasks": 16, "scale_runs": 1,
          "merge_commits": 4, "merge_branches": 3, "merge_targets": 50, "merge_new": 60,
          "merge_runs": 1, "footprint_tasks": 1000, "footprint_workers": 4,
          "drift_modules": 2, "drift_runs": 1, "engine_seconds": 2, "engine_runs": 1,
-        "scale_load_tasks": 2000, "scale_load_workers": [2, 20], "scale_load_runs": 1}
+        "scale_load_tasks": 2000, "scale_load_workers": [2, 20], "scale_load_runs": 1,
+        "coverage_seconds": 2, "coverage_runs": 1}
 
 
 # ---- processes -------------------------------------------------------------
@@ -899,9 +901,76 @@ def bench_engine(ctx, sz):
     }
 
 
+# ---- 7 coverage cost -------------------------------------------------------------
+
+COVERAGE_TARGETS = ("fuzz_checksum", "fuzz_header", "fuzz_parser")
+
+
+def bench_coverage(ctx, sz):
+    """The coverage step (coverage build, corpus replay, llvm-profdata,
+    llvm-cov export and show, report upload) as a fraction of the fuzzing
+    time, per target of the example, each task as cfo-fuzz runs it."""
+    if shutil.which("clang") is None or shutil.which("llvm-cov") is None:
+        return {"name": "coverage cost", "skipped": "clang or llvm is not installed",
+                "metrics": {}, "targets": []}
+    work = os.path.join(ctx.tmp, "coverage")
+    os.makedirs(work)
+    example = os.path.join(SRC, "examples", "fuzz-parser")
+    secs = sz["coverage_seconds"]
+    runs = {"n": 0}
+
+    def one_commit():
+        """A fresh repository (so the first task pays the coverage build, as
+        on every new commit) and one task per target, in turn."""
+        runs["n"] += 1
+        repo = os.path.join(work, "repo-%d" % runs["n"])
+        subprocess.run([os.path.join(example, "make-repo.sh"), repo], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ini = os.path.join(work, "cfo-%d.ini" % runs["n"])
+        with open(ini, "w") as f:
+            f.write('[fuzzer "LF"]\nkind = libfuzzer\nbuild = ./build.sh\n'
+                    'targets_dir = out/libfuzzer\ncoverage_dir = out/coverage\n'
+                    'seeds = fuzz/seeds\nfuzz_time = %ds\ninput_timeout = 2s\n'
+                    'fail_on = none\nreproduce_runs = 0\nmax_crashes = 1\n'
+                    'corpus = file://%s/store-%d\n' % (secs, work, runs["n"]))
+        out = {}
+        for t in COVERAGE_TARGETS:
+            r, w = os.pipe()
+            env = dict(os.environ, CFO_RESULT_FD=str(w))
+            p = subprocess.Popen([ctx.bin("cfo-fuzz"), "--config", ini, "LF", t], cwd=repo,
+                                 env=env, pass_fds=(w,), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            os.close(w)
+            with os.fdopen(r) as f:
+                figures = json.loads(f.read())
+            p.wait(timeout=secs + 600)
+            if "coverage" not in figures:
+                raise RuntimeError("%s: no coverage measured: %s" % (t, figures.get("summary")))
+            out[t] = figures["coverage"]["seconds"] / secs
+        return out
+
+    samples = {t: [] for t in COVERAGE_TARGETS}
+    for _ in range(sz["coverage_runs"]):
+        for t, v in one_commit().items():
+            samples[t].append(v)
+    m = {t: metric(v, "fraction") for t, v in samples.items()}
+    return {
+        "name": "coverage cost",
+        "what": "coverage step / fuzzing time (%d s) per target of examples/fuzz-parser, "
+                "targets in turn on a new commit" % secs,
+        "metrics": m,
+        "derived": {t: m[t]["median"] for t in COVERAGE_TARGETS},
+        "targets": [target("coverage step / fuzzing time, %s" % t, m[t]["median"], "<=", 0.10,
+                           "step seconds / fuzz seconds") for t in COVERAGE_TARGETS],
+        "notes": "The first target of a commit also pays the coverage build (%s), made once "
+                 "per commit per worker; the others only replay their corpus and store the "
+                 "report." % COVERAGE_TARGETS[0],
+    }
+
+
 BENCHES = {"dispatch": bench_dispatch, "scaleout": bench_scaleout, "merge": bench_merge,
            "footprint": bench_footprint, "scale": bench_scale, "drift": bench_drift,
-           "engine": bench_engine}
+           "engine": bench_engine, "coverage": bench_coverage}
 
 
 def keep_others(results, path):

@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <yajl/yajl_gen.h>
 
 #include "cfo_cmdline.h"
 #include "cfo_config.h"
+#include "cfo_coverage.h"
 #include "cfo_dataset.h"
 #include "cfo_file.h"
 #include "cfo_git.h"
@@ -19,6 +21,7 @@
 #include "cfo_findings.h"
 #include "cfo_html.h"
 #include "cfo_lifecycle.h"
+#include "cfo_json.h"
 #include "cfo_log.h"
 #include "cfo_record.h"
 #include "cfo_sarif.h"
@@ -40,6 +43,8 @@
     "                           [--repo PATH] [--config FILE]\n"                             \
     "       cfo-dataset findings URL [--state open|fixed] [--json]\n"                      \
     "       cfo-dataset sarif URL FILE\n"                                                  \
+    "       cfo-dataset coverage URL --target NAME [--fuzzer NAME] [--branch NAME]\n"       \
+    "                            [--repo PATH] [--json]\n"                                  \
     "       cfo-dataset --help\n"
 
 static const char usage_text[] =
@@ -73,6 +78,11 @@ static const char usage_text[] =
     "         them as the dataset holds them (a JSON array).\n"
     "  sarif  writes the open findings to FILE as SARIF 2.1.0 (one result per\n"
     "         finding, for GitHub code scanning).\n"
+    "  coverage prints the target's coverage per fuzzer, branch and commit,\n"
+    "         oldest commit first: lines, functions and regions covered of\n"
+    "         their totals, what measuring cost, and the stored HTML report;\n"
+    "         with --json one object, {BRANCH: [{commit, time, fuzzer,\n"
+    "         status, coverage}, ...]}.\n"
     "\n"
     "Commits are in the order git history puts them (a parent before its\n"
     "children, otherwise by commit time), read from the repository of --repo;\n"
@@ -105,13 +115,13 @@ static const char usage_text[] =
     "                  (required)\n"
     "  --html FILE     report: write the HTML page to FILE\n"
     "  --state STATE   findings: only open or only fixed findings\n"
-    "  --json          findings: print JSON instead of a table\n"
+    "  --json          findings, coverage: print JSON instead of a table\n"
     "  -h, --help      print this text and exit\n"
     "  --version       print the version and exit\n"
     "\n"
     "exit status: 0 success; 2 usage or configuration error; 3 the dataset or an\n"
     "input file could not be read, parsed or written (nothing is written then),\n"
-    "or history found no record of the target.\n";
+    "or history (coverage) found no record (with coverage) of the target.\n";
 /* clang-format on */
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -225,10 +235,10 @@ static int parse_args(int argc, char **argv, const char *cmd, unsigned takes, un
         cfo_diag d = {{0}};
         if (row == NULL)
             return EXIT_USAGE;
-        if (row->field != NO_FIELD)
-            *string_field(a, row) = optarg;
-        else if (row->bit == OPT_JSON)
+        if (row->bit == OPT_JSON)
             a->json = true;
+        else if (row->field != NO_FIELD)
+            *string_field(a, row) = optarg;
         else if (cfo_parse_int(optarg, 1, CFO_DATASET_MAX_WINDOW, &a->window, &d) != CFO_OK)
             return usage_error("%s: --window: %s", cmd, d.msg);
     }
@@ -921,6 +931,152 @@ static int cmd_history(const sub_args *a, const cfo_recset *all, int window)
     return rc;
 }
 
+/* --- coverage ------------------------------------------------------------- */
+
+/* The newest record of series s on commit sha that carries coverage. */
+static const cfo_record *coverage_on(const cfo_history_series *s, const char *sha)
+{
+    const cfo_record *best = NULL;
+    for (size_t i = 0; i < s->nrecords; i++) {
+        const cfo_record *r = s->records[i];
+        if (r->coverage != NULL && strcmp(r->commit, sha) == 0 &&
+            (best == NULL || r->time_ms >= best->time_ms))
+            best = r;
+    }
+    return best;
+}
+
+static void print_pair(const char *name, const int64_t v[2])
+{
+    printf("  %s %lld/%lld (%.1f%%)", name, (long long)v[0], (long long)v[1],
+           v[1] > 0 ? 100.0 * (double)v[0] / (double)v[1] : 0.0);
+}
+
+/* One point of the series, as text. */
+static void print_point(const cfo_record *r)
+{
+    char when[40] = "";
+    if (r->has_time)
+        cfo_format_time(r->time_ms, when, sizeof when);
+    cfo_coverage c;
+    cfo_diag d = {{0}};
+    if (cfo_coverage_parse(r->coverage, &c, &d) != CFO_OK)
+        return; /* the reader checked it: cannot happen */
+    printf("  %.12s  %s  %-7s", r->commit, when, cfo_status_name(r->status));
+    print_pair("lines", c.lines);
+    print_pair("functions", c.functions);
+    print_pair("regions", c.regions);
+    printf("  cost %.1fs\n", c.seconds);
+    if (c.report[0] != '\0')
+        printf("    %s\n", c.report);
+}
+
+/* The same as a member of a JSON array. */
+static void gen_point(yajl_gen g, const cfo_record *r)
+{
+    char when[40] = "";
+    if (r->has_time)
+        cfo_format_time(r->time_ms, when, sizeof when);
+    yajl_gen_map_open(g);
+    cfo_json_str(g, "commit", r->commit);
+    cfo_json_str(g, "time", r->has_time ? when : NULL);
+    cfo_json_str(g, "fuzzer", r->fuzzer);
+    cfo_json_str(g, "status", cfo_status_name(r->status));
+    /* Already the dataset's compact, checked JSON. */
+    cfo_json_key(g, "coverage");
+    yajl_gen_number(g, r->coverage, strlen(r->coverage));
+    yajl_gen_map_close(g);
+}
+
+/* Prints (text) or generates (g) the points of the series of a that are
+ * on branch (NULL: any); returns how many. */
+static size_t coverage_points(const sub_args *a, const cfo_history *h, const char *branch,
+                              yajl_gen g)
+{
+    size_t points = 0;
+    for (size_t k = 0; k < h->nseries; k++) {
+        const cfo_history_series *s = &h->series[k];
+        if (!matches(s->records[0], a) || (branch != NULL && strcmp(s->branch, branch) != 0))
+            continue;
+        bool first = true;
+        for (size_t i = 0; i < s->ncells; i++) {
+            const cfo_record *r = coverage_on(s, h->commits[s->cells[i].commit].sha);
+            if (r == NULL)
+                continue;
+            if (g != NULL) {
+                gen_point(g, r);
+            } else {
+                if (first)
+                    printf("%s %s %s\n", s->fuzzer, s->branch, s->target);
+                print_point(r);
+            }
+            first = false;
+            points++;
+        }
+    }
+    return points;
+}
+
+static void print_coverage_json(const sub_args *a, const cfo_history *h)
+{
+    /* One array per branch, whichever fuzzers measured the target there. */
+    cfo_strv branches;
+    cfo_strv_init(&branches);
+    for (size_t k = 0; k < h->nseries; k++)
+        if (matches(h->series[k].records[0], a) &&
+            !cfo_strv_contains(&branches, h->series[k].branch))
+            cfo_strv_push(&branches, h->series[k].branch);
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(g);
+    for (size_t b = 0; b < branches.n; b++) {
+        cfo_json_key(g, branches.v[b]);
+        yajl_gen_array_open(g);
+        coverage_points(a, h, branches.v[b], g);
+        yajl_gen_array_close(g);
+    }
+    yajl_gen_map_close(g);
+    const unsigned char *text;
+    size_t len;
+    yajl_gen_get_buf(g, &text, &len);
+    fwrite(text, 1, len, stdout);
+    fputc('\n', stdout);
+    yajl_gen_free(g);
+    cfo_strv_fini(&branches);
+}
+
+static int cmd_coverage(const sub_args *a, const cfo_recset *all, int window)
+{
+    (void)window;
+    char *top = NULL;
+    int rc = find_repo(a, &top);
+    if (rc != 0)
+        return rc;
+    ordered_history oh;
+    cfo_history *h = history_of(all, top, &oh);
+    /* Counted first, so a target without coverage prints nothing. */
+    size_t points = 0;
+    for (size_t k = 0; k < h->nseries; k++)
+        if (matches(h->series[k].records[0], a))
+            for (size_t i = 0; i < h->series[k].ncells; i++)
+                points += coverage_on(&h->series[k],
+                                      h->commits[h->series[k].cells[i].commit].sha) != NULL;
+    if (points == 0) {
+        cfo_error("no coverage of target '%s'%s%s%s%s in %s", a->target,
+                  a->fuzzer ? " by fuzzer " : "", a->fuzzer ? a->fuzzer : "",
+                  a->branch ? " on branch " : "", a->branch ? a->branch : "", a->url);
+        rc = EXIT_DATA;
+    } else if (a->json) {
+        print_coverage_json(a, h);
+    } else {
+        coverage_points(a, h, NULL, NULL);
+    }
+    if (fflush(stdout) != 0)
+        rc = EXIT_DATA;
+    ordered_history_fini(&oh);
+    free(top);
+    return rc;
+}
+
 /* --- the subcommands ------------------------------------------------------ */
 
 static const struct subcommand {
@@ -939,6 +1095,8 @@ static const struct subcommand {
      cmd_history},
     {"findings", OPT_STATE | OPT_JSON | ARG_URL | ARG_NO_LOAD, 0, cmd_findings},
     {"sarif", ARG_URL | ARG_OUT | ARG_NO_LOAD, 0, cmd_sarif},
+    {"coverage", OPT_TARGET | OPT_FUZZER | OPT_BRANCH | OPT_REPO | OPT_JSON | ARG_URL, OPT_TARGET,
+     cmd_coverage},
 };
 
 /* Runs sub over its own arguments (argv[0] is its name). */
@@ -972,6 +1130,7 @@ int main(int argc, char **argv)
         if (strcmp(cmd, subcommands[i].name) == 0)
             return run_subcommand(&subcommands[i], argc - 1, argv + 1);
     return usage_error(
-        "unknown command '%s' (expected merge, show, stats, report, history, findings or sarif)",
+        "unknown command '%s' (expected merge, show, stats, report, history, findings, sarif "
+        "or coverage)",
         cmd);
 }

@@ -280,6 +280,11 @@ static void apply_cmplog_dir(parse_ctx *c, void *obj, const pending_key *k)
     set_path_key(c, k, &((cfo_fuzzer *)obj)->cmplog_dir, true);
 }
 
+static void apply_coverage_dir(parse_ctx *c, void *obj, const pending_key *k)
+{
+    set_path_key(c, k, &((cfo_fuzzer *)obj)->coverage_dir, true);
+}
+
 static void apply_root(parse_ctx *c, void *obj, const pending_key *k)
 {
     cfo_fuzzer *f = obj;
@@ -471,6 +476,9 @@ static const key_row keys[] = {
     KEY("max_crashes", ENGINES, KEY_INT, .offset = FZ(max_crashes), .min = 1, .max = CFO_ENGINE_MAX_MAX_CRASHES),
     KEY("engine_args", ENGINES | GO, KEY_WORDS, .offset = FZ(engine_args)),
     KEY("prune_factor", ENGINES, KEY_INT, .offset = FZ(prune_factor), .min = 0, .max = CFO_ENGINE_MAX_PRUNE_FACTOR),
+    KEY("coverage_dir", ENGINES, KEY_CUSTOM, .apply = apply_coverage_dir),
+    KEY("coverage_build", ENGINES, KEY_STRING, .offset = FZ(coverage_build)),
+    KEY("coverage_drop", ENGINES, KEY_PERCENT, .offset = FZ(coverage_drop)),
     KEY("cmplog_dir", AFL, KEY_CUSTOM, .apply = apply_cmplog_dir),
     KEY("persistent_record", AFL, KEY_INT, .offset = FZ(persistent_record), .min = 0, .max = CFO_ENGINE_MAX_PERSISTENT_RECORD),
     {.name = NULL},

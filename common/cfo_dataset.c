@@ -18,6 +18,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 
+#include "cfo_coverage.h"
 #include "cfo_log.h"
 
 /* Unknown top-level values are skipped, not stored; the cap keeps a hostile
@@ -44,11 +45,13 @@ typedef enum field {
     FLD_CPU,
     FLD_MAX_RSS,
     FLD_CRASHES,
+    FLD_COVERAGE,
     FLD_NFIELDS,
 } field;
 
-/* T_LIST: a JSON array kept as compact text (the findings an engine names). */
-typedef enum field_type { T_STRING, T_BOOL, T_UINT, T_NUMBER, T_LIST } field_type;
+/* T_LIST: a JSON array kept as compact text (the findings an engine names);
+ * T_OBJECT: a JSON object kept the same way (coverage). */
+typedef enum field_type { T_STRING, T_BOOL, T_UINT, T_NUMBER, T_LIST, T_OBJECT } field_type;
 
 static const struct field_def {
     const char *name;
@@ -73,6 +76,7 @@ static const struct field_def {
     [FLD_CPU] = {"cpu", 3, T_NUMBER, false},
     [FLD_MAX_RSS] = {"max_rss_kb", 10, T_UINT, false},
     [FLD_CRASHES] = {"crashes", 7, T_LIST, false},
+    [FLD_COVERAGE] = {"coverage", 8, T_OBJECT, false},
 };
 
 /* A findings list is an array of flat objects; deeper nesting is refused. */
@@ -182,6 +186,8 @@ static int type_error(cfo_dataset_parser *p)
         return rec_fail(p, CFO_EPARSE, "field '%s' must be a number >= 0", f->name);
     case T_LIST:
         return rec_fail(p, CFO_EPARSE, "field '%s' must be an array of objects", f->name);
+    case T_OBJECT:
+        return rec_fail(p, CFO_EPARSE, "field '%s' must be an object", f->name);
     }
     return rec_fail(p, CFO_EPARSE, "field '%s' has the wrong type", f->name);
 }
@@ -261,9 +267,22 @@ static int rec_end(cfo_dataset_parser *p)
         r.has_time = true;
     }
     cfo_diag vd;
-    if (cfo_record_validate(&r, &vd) != CFO_OK)
+    /* Coverage is kept in its one written form, so reading and writing a
+     * record again never changes it. */
+    char *coverage = NULL;
+    const char *given = rec_str(p, FLD_COVERAGE);
+    if (given != NULL) {
+        cfo_coverage cov;
+        if (cfo_coverage_parse(given, &cov, &vd) != CFO_OK)
+            return rec_fail(p, CFO_EPARSE, "%s", vd.msg);
+        r.coverage = coverage = cfo_coverage_format(&cov);
+    }
+    cfo_err verr = cfo_record_validate(&r, &vd);
+    if (verr == CFO_OK)
+        cfo_recset_add(p->into, &r);
+    free(coverage);
+    if (verr != CFO_OK)
         return rec_fail(p, CFO_EPARSE, "%s", vd.msg);
-    cfo_recset_add(p->into, &r);
     p->nrecords++;
     p->state = ST_RECORDS;
     return 1;
@@ -317,6 +336,7 @@ static int rec_integer(cfo_dataset_parser *p, long long v)
     case T_STRING:
     case T_BOOL:
     case T_LIST:
+    case T_OBJECT:
         return type_error(p);
     case T_NUMBER:
         if (v < 0)
@@ -449,11 +469,14 @@ static int format_double(double v, char *buf, size_t n)
     return 0;
 }
 
-static void list_begin(cfo_dataset_parser *p)
+static void list_begin(cfo_dataset_parser *p, bool is_map)
 {
     yajl_gen_reset(p->list_gen, NULL);
     yajl_gen_clear(p->list_gen);
-    yajl_gen_array_open(p->list_gen);
+    if (is_map)
+        yajl_gen_map_open(p->list_gen);
+    else
+        yajl_gen_array_open(p->list_gen);
     p->list_depth = 1;
     p->state = ST_REC_LIST;
 }
@@ -481,15 +504,16 @@ static int list_after(cfo_dataset_parser *p, yajl_gen_status gs)
     return 1;
 }
 
-/* A scalar inside a list: only as a member of one of its objects. */
+/* A scalar inside a list: only as a member of one of its objects; inside
+ * an object field, anywhere. */
 static int list_scalar_ok(cfo_dataset_parser *p)
 {
-    return p->list_depth >= 2 ? 1 : type_error(p);
+    return p->list_depth >= 2 || fields[p->cur_field].type == T_OBJECT ? 1 : type_error(p);
 }
 
 static int list_open(cfo_dataset_parser *p, bool is_map)
 {
-    if (p->list_depth == 1 && !is_map)
+    if (p->list_depth == 1 && !is_map && fields[p->cur_field].type == T_LIST)
         return type_error(p);
     if (++p->list_depth > LIST_MAX_DEPTH)
         return rec_fail(p, CFO_ELIMIT, "field '%s' is nested deeper than %d levels",
@@ -682,9 +706,9 @@ static int open_container(cfo_dataset_parser *p, bool is_map)
         rec_begin(p);
         return 1;
     case ST_REC_VALUE:
-        if (fields[p->cur_field].type != T_LIST || is_map)
+        if (fields[p->cur_field].type != (is_map ? T_OBJECT : T_LIST))
             return type_error(p);
-        list_begin(p);
+        list_begin(p, is_map);
         return 1;
     case ST_REC_LIST:
         return list_open(p, is_map);
@@ -1291,6 +1315,10 @@ static void gen_record(writer *w, const cfo_record *r)
         /* Already compact, validated JSON (the parser or the worker made it). */
         GEN_KEY(g, "crashes");
         yajl_gen_number(g, r->crashes, strlen(r->crashes));
+    }
+    if (r->coverage != NULL) {
+        GEN_KEY(g, "coverage");
+        yajl_gen_number(g, r->coverage, strlen(r->coverage));
     }
     yajl_gen_map_close(g);
     /* Lets the same generator write the next record as a new top-level value. */

@@ -141,6 +141,9 @@ void cfo_fuzzer_init(cfo_fuzzer *f, const char *name, cfo_kind kind)
     f->max_crashes = CFO_ENGINE_DEFAULT_MAX_CRASHES;
     f->prune_factor = CFO_ENGINE_DEFAULT_PRUNE_FACTOR;
     cfo_strv_init(&f->engine_args);
+    f->coverage_dir = cfo_xstrdup("");
+    f->coverage_build = cfo_xstrdup("");
+    f->coverage_drop = CFO_ENGINE_DEFAULT_COVERAGE_DROP;
 }
 
 void cfo_fuzzer_fini(cfo_fuzzer *f)
@@ -162,5 +165,7 @@ void cfo_fuzzer_fini(cfo_fuzzer *f)
     free(f->seeds);
     cfo_strv_fini(&f->engine_args);
     cfo_strv_fini(&f->env);
+    free(f->coverage_dir);
+    free(f->coverage_build);
     memset(f, 0, sizeof *f);
 }

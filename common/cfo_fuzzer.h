@@ -48,6 +48,8 @@ bool cfo_kind_is_engine(cfo_kind kind);
 #define CFO_ENGINE_DEFAULT_MAX_CRASHES 16
 #define CFO_ENGINE_DEFAULT_PRUNE_FACTOR 4
 #define CFO_ENGINE_MAX_PRUNE_FACTOR 1000
+/* A line coverage drop of more than this many percent fails the task. */
+#define CFO_ENGINE_DEFAULT_COVERAGE_DROP 1
 #define CFO_ENGINE_MAX_REPRODUCE_RUNS 100
 #define CFO_ENGINE_MAX_MAX_CRASHES 1000
 #define CFO_ENGINE_MAX_PERSISTENT_RECORD 100000
@@ -129,6 +131,13 @@ typedef struct cfo_fuzzer {
     /* A task merges the stored corpus once it holds more than this many
      * times the inputs its last minimization left; 0: never. */
     int prune_factor;
+    /* Coverage: where the coverage build leaves its targets ("" = coverage
+     * off), the command that makes it ("" = build, run with
+     * CFO_SANITIZER=coverage), and the drop in percent of lines between two
+     * tested commits of a branch that fails the task. */
+    char *coverage_dir;
+    char *coverage_build;
+    int coverage_drop;
     /* afl: AFL_PERSISTENT_RECORD (inputs kept before a crash of a persistent
      * target; needs an afl-fuzz built with it); 0: off */
     int persistent_record;

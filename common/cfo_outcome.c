@@ -8,6 +8,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "cfo_coverage.h"
 #include "cfo_log.h"
 #include "cfo_util.h"
 
@@ -121,6 +122,18 @@ bool cfo_outcome_parse_figures(cfo_outcome *o, const char *json)
         free(o->crashes);
         o->crashes = compact_crashes(v);
     }
+    const char *coverage_path[] = {"coverage", NULL};
+    v = yajl_tree_get(root, coverage_path, yajl_t_object);
+    if (v != NULL) {
+        cfo_coverage cov;
+        cfo_diag d = {{0}};
+        free(o->coverage);
+        o->coverage = NULL;
+        if (cfo_coverage_from_tree(v, &cov, &d) == CFO_OK)
+            o->coverage = cfo_coverage_format(&cov);
+        else
+            cfo_warn("a task's %s; left out", d.msg);
+    }
     yajl_tree_free(root);
     return true;
 }
@@ -159,6 +172,7 @@ void cfo_outcome_fini(cfo_outcome *o)
 {
     free(o->command);
     free(o->crashes);
+    free(o->coverage);
     free(o->worker);
     free(o->summary);
     free(o->tail);
@@ -180,6 +194,7 @@ void cfo_record_from_outcome(cfo_record *rec, const cfo_outcome *o)
     if (o->worker != NULL)
         rec->worker = o->worker;
     rec->crashes = o->crashes;
+    rec->coverage = o->coverage;
     rec->count = o->count;
     rec->findings = o->findings;
     rec->duration = o->duration;

@@ -23,7 +23,8 @@ typedef struct cfo_outcome {
     bool has_usage;  /* cpu and max_rss_kb are known */
     double cpu;      /* CPU seconds */
     int64_t max_rss_kb;
-    char *crashes; /* the findings the fuzzer named: compact JSON array, or NULL */
+    char *crashes;  /* the findings the fuzzer named: compact JSON array, or NULL */
+    char *coverage; /* what an engine measured (cfo_coverage_format's text), or NULL */
     int64_t end_wall_ms;
     int exit_code;    /* -1 when it did not exit normally */
     int term_signal;  /* 0 unless killed by a signal it did not get from us */
@@ -36,7 +37,7 @@ typedef struct cfo_outcome {
 } cfo_outcome;
 
 /* Reads the figures a task wrote to CFO_RESULT_FD, {"count": N,
- * "findings": M, "summary": "...", "crashes": [...]}, into o; absent or
+ * "findings": M, "summary": "...", "crashes": [...], "coverage": {...}}, into o; absent or
  * malformed parts leave o's values. Returns false when the text is not such
  * an object. */
 bool cfo_outcome_parse_figures(cfo_outcome *o, const char *json);

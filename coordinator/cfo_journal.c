@@ -19,6 +19,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "cfo_coverage.h"
 #include "cfo_json.h"
 #include "cfo_log.h"
 #include "cfo_util.h"
@@ -430,6 +431,7 @@ static void gen_outcome(yajl_gen g, const cfo_outcome *o)
         cfo_json_int(g, "max_rss_kb", o->max_rss_kb);
     }
     cfo_json_str(g, "crashes", o->crashes);
+    cfo_json_str(g, "coverage", o->coverage);
     cfo_json_str(g, "summary", o->summary);
     cfo_json_str(g, "command", o->command);
     cfo_json_str(g, "worker", o->worker);
@@ -468,6 +470,7 @@ static void outcome_of_entry(cfo_outcome *o, yajl_val e)
         o->max_rss_kb = rss;
     }
     o->crashes = cfo_outcome_compact_crashes(str_at(e, "crashes"));
+    o->coverage = cfo_coverage_compact(str_at(e, "coverage"));
     o->summary = dup_or_null(str_at(e, "summary"));
     o->command = dup_or_null(str_at(e, "command"));
     o->worker = dup_or_null(str_at(e, "worker"));

@@ -16,6 +16,7 @@
 #include "cfo_budget.h"
 #include "cfo_cli.h"
 #include "cfo_cmdline.h"
+#include "cfo_covcheck.h"
 #include "cfo_curve.h"
 #include "cfo_exec.h"
 #include "cfo_git.h"
@@ -116,7 +117,9 @@ static char *make_run_id(const char *host)
 static bool any_needs_seed(const cfo_config *cfg, const cfo_strv *only)
 {
     for (size_t i = 0; i < cfg->nfuzzers; i++)
-        if ((cfg->fuzzers[i].needs_seed || cfg->fuzzers[i].skip_passed) &&
+        /* Coverage is compared with the dataset's last record of the target. */
+        if ((cfg->fuzzers[i].needs_seed || cfg->fuzzers[i].skip_passed ||
+             cfg->fuzzers[i].coverage_dir[0] != '\0') &&
             (only->n == 0 || cfo_strv_contains(only, cfg->fuzzers[i].name)))
             return true;
     return false;
@@ -660,6 +663,7 @@ static void retire_worktrees(run *r)
 
 static int commit(run *r)
 {
+    cfo_covcheck_drops(&r->ts, r->outcomes, r->prior);
     cfo_report_summary(stdout, &r->ts, r->outcomes);
     if (r->c.changed_since != NULL && r->workdir != NULL) {
         r->preexisting = cfo_xcalloc(r->ts.n + 1, sizeof *r->preexisting);

@@ -9,6 +9,7 @@
 #include <yajl/yajl_gen.h>
 #include <zmq.h>
 
+#include "cfo_coverage.h"
 #include "cfo_curve.h"
 #include "cfo_journal.h"
 #include "cfo_json.h"
@@ -708,6 +709,9 @@ static void take_outcome(sched *s, size_t t, int w, cfo_msg_result *r)
     /* Written into the dataset as it is: checked again, never trusted. */
     char *claimed = o->crashes;
     o->crashes = cfo_outcome_compact_crashes(claimed);
+    free(claimed);
+    claimed = o->coverage;
+    o->coverage = cfo_coverage_compact(claimed);
     free(claimed);
     o->worker = cfo_xstrdup(s->sessions[w].id);
     const cfo_task *task = &s->ts->v[t];

@@ -175,6 +175,7 @@ static cfo_err changes_of(change_cache *cc, const cfo_taskgen_opts *o, const cha
     cc->sha = cfo_xrealloc(cc->sha, (cc->n + 1) * sizeof *cc->sha);
     cc->set = cfo_xrealloc(cc->set, (cc->n + 1) * sizeof *cc->set);
     cc->sha[cc->n] = cfo_xstrdup(sha);
+    cs.prior = o->prior;
     cc->set[cc->n] = cs;
     *out = &cc->set[cc->n++];
     cfo_info("changed since %s on %.12s: %zu file%s", o->changed_since, sha, cs.files.n,

@@ -24,6 +24,7 @@
 #include "cfo_blobdir.h"
 #include "cfo_corpus.h"
 #include "cfo_digest.h"
+#include "cfo_engine_cov.h"
 #include "cfo_exec.h"
 #include "cfo_gopanic.h"
 #include "cfo_json.h"
@@ -261,15 +262,23 @@ static bool stamp_matches(const char *path, const char *head)
     return clean;
 }
 
-cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d)
+/* Runs cmd (env added) unless a stamp keyed by the command and the
+ * environment says it succeeded here already. */
+static cfo_err build_once(const char *cmd, char *const *env, int64_t timeout_ms, cfo_diag *d)
 {
-    if (f->build[0] == '\0')
-        return CFO_OK;
     cfo_err err = cfo_mkdir_p(CFO_ENGINE_STATE_DIR, d);
     if (err != CFO_OK)
         return err;
+    cfo_buf what;
+    cfo_buf_init(&what);
+    cfo_buf_puts(&what, cmd);
+    for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+        cfo_buf_append(&what, "", 1);
+        cfo_buf_puts(&what, env[i]);
+    }
     char key[65];
-    cfo_sha256_hex(f->build, strlen(f->build), key);
+    cfo_sha256_hex(what.data, what.len, key);
+    cfo_buf_fini(&what);
     key[16] = '\0';
     char *stamp = cfo_xasprintf("%s/build-%s.ok", CFO_ENGINE_STATE_DIR, key);
     char *lock = cfo_xasprintf("%s/build.lock", CFO_ENGINE_STATE_DIR);
@@ -290,30 +299,31 @@ cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d)
     /* The stamp names the commit that was built: a worktree or checkout
      * moved to another commit since rebuilds, so no run (and no
      * reproduce.sh) tests one commit with another's binaries. */
+    const char *mode = env != NULL ? " (coverage)" : "";
     head = git_head();
     if (stamp_matches(stamp, head)) {
-        printf("build: up to date (%s, commit %s)\n", f->build, head);
+        printf("build%s: up to date (%s, commit %s)\n", mode, cmd, head);
         goto out;
     }
-    printf("build: %s\n", f->build);
-    char *argv[] = {"sh", "-c", f->build, NULL};
+    printf("build%s: %s\n", mode, cmd);
+    char *argv[] = {"sh", "-c", (char *)cmd, NULL};
     char *tail = NULL;
     int code = -1;
     bool timed_out = false;
-    err = cfo_engine_exec(argv, NULL, NULL, timeout_ms, BUILD_TAIL, &tail, NULL, &code, &timed_out,
-                          d);
+    err =
+        cfo_engine_exec(argv, NULL, env, timeout_ms, BUILD_TAIL, &tail, NULL, &code, &timed_out, d);
     if (err != CFO_OK) {
-        cfo_diag_prefix(d, "build command '%s'", f->build);
+        cfo_diag_prefix(d, "build command '%s'", cmd);
         goto out;
     }
     fputs(tail, stdout);
     if (code != 0) {
         if (timed_out)
-            err = cfo_diag_set(d, CFO_ECHILD, "build command '%s' timed out: %s", f->build,
+            err = cfo_diag_set(d, CFO_ECHILD, "build command%s '%s' timed out: %s", mode, cmd,
                                tail_of(tail, BUILD_MSG_TAIL));
         else
-            err = cfo_diag_set(d, CFO_ECHILD, "build command '%s' failed (exit status %d): %s",
-                               f->build, code, tail_of(tail, BUILD_MSG_TAIL));
+            err = cfo_diag_set(d, CFO_ECHILD, "build command%s '%s' failed (exit status %d): %s",
+                               mode, cmd, code, tail_of(tail, BUILD_MSG_TAIL));
     } else {
         err = write_text(stamp, head, 0644, d);
     }
@@ -325,6 +335,22 @@ out:
     free(stamp);
     free(lock);
     return err;
+}
+
+cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d)
+{
+    if (f->build[0] == '\0')
+        return CFO_OK;
+    return build_once(f->build, NULL, timeout_ms, d);
+}
+
+cfo_err cfo_engine_coverage_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d)
+{
+    const char *cmd = f->coverage_build[0] ? f->coverage_build : f->build;
+    if (cmd[0] == '\0')
+        return CFO_OK;
+    char *env[] = {"CFO_SANITIZER=coverage", "CFO_COVERAGE_FLAGS=" CFO_ENGINE_COVERAGE_FLAGS, NULL};
+    return build_once(cmd, env, timeout_ms, d);
 }
 
 /* ---- preflight ---------------------------------------------------------- */
@@ -1711,6 +1737,46 @@ static cfo_fuzz_verdict report_findings(const cfo_engine_run *r, const cfo_engin
     return fail ? CFO_FUZZ_FAIL : CFO_FUZZ_PASS;
 }
 
+/* The coverage step, when the fuzzer has a coverage build: the corpus the
+ * task ends with (what it started from, found and pulled) replayed through
+ * it. A step that fails leaves the record without coverage and says why in
+ * the summary; the fuzzing's own verdict stands. */
+static void measure_coverage(const cfo_engine_run *r, const char *pulled, cfo_fuzz_result *res)
+{
+    if (r->f->coverage_dir[0] == '\0')
+        return;
+    const char *dirs[3];
+    size_t ndirs = 0;
+    dirs[ndirs++] = r->corpus_dir;
+    if (strcmp(r->queue_dir, r->corpus_dir) != 0 && is_dir(r->queue_dir))
+        dirs[ndirs++] = r->queue_dir;
+    if (pulled != NULL && is_dir(pulled))
+        dirs[ndirs++] = pulled;
+    printf("coverage: replaying the corpus through %s/%s\n", r->f->coverage_dir, r->target);
+    fflush(stdout);
+    cfo_diag d = {{0}};
+    cfo_coverage cov;
+    char *commit = cfo_engine_commit(&d);
+    cfo_err err = commit != NULL
+                      ? cfo_engine_coverage(r, dirs, ndirs, commit, r->deadline_ms, &cov, &d)
+                      : CFO_ENOTFOUND;
+    free(commit);
+    if (err != CFO_OK) {
+        printf("coverage: not measured: %s\n", d.msg);
+        cfo_buf_printf(&res->summary, "; coverage not measured: %.300s", d.msg);
+        return;
+    }
+    char *json = cfo_coverage_format(&cov);
+    cfo_buf_reset(&res->coverage);
+    cfo_buf_puts(&res->coverage, json);
+    free(json);
+    printf("coverage: lines %lld/%lld, functions %lld/%lld, regions %lld/%lld in %.1fs\n",
+           (long long)cov.lines[0], (long long)cov.lines[1], (long long)cov.functions[0],
+           (long long)cov.functions[1], (long long)cov.regions[0], (long long)cov.regions[1],
+           cov.seconds);
+    cfo_buf_printf(&res->summary, "; coverage: %.1f%% of lines", cfo_coverage_line_pct(&cov));
+}
+
 cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *ops,
                                      const char *target, cfo_fuzz_result *res, cfo_diag *d)
 {
@@ -1812,6 +1878,7 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
         goto out;
 
     verdict = report_findings(&r, findings, nfindings, res);
+    measure_coverage(&r, sync.pulled, res);
     prune_if_grown(&r, ops, remote);
 out:
     if (syncing)

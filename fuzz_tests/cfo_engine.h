@@ -117,6 +117,15 @@ cfo_fuzz_verdict cfo_engine_fuzz_run(const cfo_fuzzer *f, const char *target, cf
  * worktree wait on a lock file, so the build runs once. timeout_ms 0: none. */
 cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d);
 
+/* The compiler flags of a coverage build (clang's source-based coverage). */
+#define CFO_ENGINE_COVERAGE_FLAGS "-fprofile-instr-generate -fcoverage-mapping"
+
+/* The coverage build, once per commit as cfo_engine_build: coverage_build,
+ * else build, run with CFO_SANITIZER=coverage and CFO_COVERAGE_FLAGS in its
+ * environment; it leaves one libFuzzer-style executable per target (built
+ * with CFO_COVERAGE_FLAGS) in coverage_dir. */
+cfo_err cfo_engine_coverage_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d);
+
 /* The target's dictionary, <targets_dir>/<target>.dict, as an absolute
  * path when the build made one (libFuzzer -dict=, afl-fuzz -x); else NULL. */
 char *cfo_engine_dictionary(const cfo_fuzzer *f, const char *target);

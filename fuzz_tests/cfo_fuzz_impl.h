@@ -18,6 +18,9 @@ typedef struct cfo_fuzz_result {
     /* The findings the run names (engines): a compact JSON array of flat
      * objects, at most CFO_RECORD_MAX_CRASHES bytes; empty: none. */
     cfo_buf crashes;
+    /* The target's coverage (engines with a coverage build): a JSON object
+     * in cfo_coverage_format's form; empty: not measured. */
+    cfo_buf coverage;
 } cfo_fuzz_result;
 
 /* The verdict of a run, which is also cfo-fuzz's exit status. */

@@ -76,7 +76,7 @@ static size_t header_fields(cfo_msg_type t)
     return 0;
 }
 
-#define RESULT_PAYLOAD_FIELDS 14
+#define RESULT_PAYLOAD_FIELDS 15
 
 void cfo_msg_fini(cfo_msg *m)
 {
@@ -241,6 +241,7 @@ static bool validate_result(vctx *c, const cfo_msg_result *m)
         !check_str(c, "command", r->command, 0, CFO_PROTO_MAX_STRING) ||
         !check_str(c, "summary", r->summary, 0, CFO_PROTO_MAX_STRING) ||
         !check_str(c, "crashes", r->crashes, 0, CFO_PROTO_MAX_STRING) ||
+        !check_str(c, "coverage", r->coverage, 0, CFO_PROTO_MAX_STRING) ||
         !check_srange(c, "max_rss_kb", r->max_rss_kb, 0, INT64_MAX))
         return false;
     if (!isfinite(r->cpu) || r->cpu < 0) {
@@ -398,6 +399,7 @@ static void pack_result_payload(msgpack_packer *pk, const cfo_msg_result *m)
     msgpack_pack_double(pk, r->cpu);
     msgpack_pack_int64(pk, r->max_rss_kb);
     pack_str(pk, r->crashes);
+    pack_str(pk, r->coverage);
 }
 
 cfo_err cfo_msg_encode(const cfo_msg *m, cfo_buf *header, cfo_buf *payload, cfo_diag *d)
@@ -793,7 +795,8 @@ static bool decode_result_payload(vctx *c, const msgpack_object *p, cfo_msg_resu
     r->has_usage = f[10].via.boolean;
     return get_double(c, &f[11], "cpu", &r->cpu) &&
            get_i64(c, &f[12], "max_rss_kb", INT64_MAX, &r->max_rss_kb) &&
-           get_str(c, &f[13], "crashes", &r->crashes);
+           get_str(c, &f[13], "crashes", &r->crashes) &&
+           get_str(c, &f[14], "coverage", &r->coverage);
 }
 
 static bool decode_fields(vctx *c, const msgpack_object *f, const msgpack_object *payload,

@@ -106,11 +106,12 @@ typedef struct cfo_msg_task {
 /* RESULT header: [1, 5, task_id, attempt]
  * RESULT payload: [status, count, findings, duration, end_wall_ms, exit_code,
  *                  signal, command, summary, tail, has_usage, cpu,
- *                  max_rss_kb, crashes]
+ *                  max_rss_kb, crashes, coverage]
  *   status: 0..5 (cfo_status), count/findings: 0..INT64_MAX, duration and
  *   cpu: float >= 0 and finite, end_wall_ms and max_rss_kb: int >= 0,
  *   exit_code: -1..255, signal: 0..64, command/summary: str, tail: bin <=
- *   MAX_TAIL, has_usage: bool, crashes: str (the findings list as JSON text;
+ *   MAX_TAIL, has_usage: bool, coverage: str (cfo_coverage's JSON text; ""
+ *   for none), crashes: str (the findings list as JSON text;
  *   "" for none).
  * The outcome travels as it is: attempt is outcome.attempt; done, worker and
  * log_path are the coordinator's and do not travel (decoded: false, NULL). */

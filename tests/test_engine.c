@@ -154,6 +154,15 @@ static const bad_case bad_cases[] = {
     {"[fuzzer \"L\"]\nkind = libfuzzer\ntargets_dir = ../out\n",
      "cfo.ini:3: invalid path '../out' for 'targets_dir' (expected a relative path inside the "
      "repository)"},
+    {"[fuzzer \"L\"]\nkind = libfuzzer\ncoverage_dir = ../out\n",
+     "cfo.ini:3: invalid path '../out' for 'coverage_dir' (expected a relative path inside the "
+     "repository)"},
+    {"[fuzzer \"L\"]\nkind = libfuzzer\ncoverage_drop = 0\n",
+     "cfo.ini:3: invalid share '0' for 'coverage_drop' (expected 1% to 100%, e.g. 40%)"},
+    {"[fuzzer \"C\"]\nkind = canary\ncoverage_dir = out/c\n",
+     "cfo.ini:3: key 'coverage_dir' does not apply to [fuzzer \"C\"] of kind canary (its keys: "
+     "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
+     "memory_limit, budget_share)"},
     {"[fuzzer \"L\"]\nkind = libfuzzer\ntargets_dir =\n",
      "cfo.ini:3: invalid path '' for 'targets_dir' (expected a relative path inside the "
      "repository)"},
@@ -175,7 +184,7 @@ static const bad_case bad_cases[] = {
      "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
      "memory_limit, budget_share, env, build, targets_dir, input_timeout, input_memory_limit, "
      "fuzz_time, corpus, fail_on, reproduce_runs, sync_interval, seeds, triage_time, "
-     "max_crashes, engine_args, prune_factor)"},
+     "max_crashes, engine_args, prune_factor, coverage_dir, coverage_build, coverage_drop)"},
     {"[fuzzer \"C\"]\nkind = canary\nfuzz_time = 1m\n",
      "cfo.ini:3: key 'fuzz_time' does not apply to [fuzzer \"C\"] of kind canary (its keys: "
      "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "

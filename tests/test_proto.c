@@ -505,7 +505,7 @@ static void test_decode_details(void **state)
     mp_be(&h, 0xcf, 3, 8);
     mp_be(&h, 0xce, 1, 4);
     cfo_buf_reset(&p);
-    mp_array(&p, 14);
+    mp_array(&p, 15);
     mp_uint(&p, 0);
     mp_uint(&p, 1);
     mp_uint(&p, 0);
@@ -520,6 +520,7 @@ static void test_decode_details(void **state)
     mp_f32(&p, 0.25f);
     mp_uint(&p, 1024);
     mp_str(&p, "");
+    mp_str(&p, "{}");
     assert_int_equal(cfo_msg_decode(h.data, h.len, p.data, p.len, &m, &d), CFO_OK);
     assert_int_equal(m.type, CFO_MSG_RESULT);
     assert_true(m.u.result.task_id == 3);
@@ -532,6 +533,7 @@ static void test_decode_details(void **state)
     assert_true(m.u.result.outcome.cpu == 0.25);
     assert_int_equal(m.u.result.outcome.max_rss_kb, 1024);
     assert_string_equal(m.u.result.outcome.crashes, "");
+    assert_string_equal(m.u.result.outcome.coverage, "{}"); /* checked by the coordinator */
     cfo_msg_fini(&m);
     cfo_msg_fini(&m); /* fini of an empty message is harmless */
 
@@ -885,6 +887,7 @@ static void specs_init(void)
     mp_f64(&b, 0.25), spec_add(s, true, "cpu", K_FLOAT, &b);
     mp_uint(&b, 2048), spec_add(s, true, "max_rss_kb", K_UINT, &b);
     mp_str(&b, "[]"), spec_add(s, true, "crashes", K_STR, &b);
+    mp_str(&b, ""), spec_add(s, true, "coverage", K_STR, &b);
     for (int t = CFO_MSG_ACK; t <= CFO_MSG_CANCEL; t++) {
         s = &g_specs[t];
         mp_uint(&b, 42), spec_add(s, false, "task_id", K_UINT, &b);
@@ -1187,6 +1190,7 @@ static void test_out_of_range(void **state)
     REJECT(CFO_MSG_RESULT, true, "max_rss_kb", "RESULT: max_rss_kb", mp_int(&b, -1));
     s = repeat('[', CFO_PROTO_MAX_STRING + 1);
     REJECT(CFO_MSG_RESULT, true, "crashes", "RESULT: crashes of 8193 bytes", mp_str(&b, s));
+    REJECT(CFO_MSG_RESULT, true, "coverage", "RESULT: coverage of 8193 bytes", mp_str(&b, s));
     free(s);
 
     REJECT(CFO_MSG_ACK, false, "attempt", "ACK: attempt 0", mp_uint(&b, 0));

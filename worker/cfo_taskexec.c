@@ -115,6 +115,8 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
         cfo_strv_push_owned(
             &task_env, cfo_xasprintf("CFO_REPO_ROOT=%s",
                                      realpath(env->repo, repo_abs) != NULL ? repo_abs : env->repo));
+        /* Engines name stored coverage reports by it. */
+        cfo_strv_push_owned(&task_env, cfo_xasprintf("CFO_COMMIT=%s", t->commit));
     }
     cfo_exec_spec spec = {
         .argv = argv.v,
