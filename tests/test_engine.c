@@ -162,7 +162,7 @@ static const bad_case bad_cases[] = {
     {"[fuzzer \"C\"]\nkind = canary\ncoverage_dir = out/c\n",
      "cfo.ini:3: key 'coverage_dir' does not apply to [fuzzer \"C\"] of kind canary (its keys: "
      "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
-     "memory_limit, budget_share)"},
+     "memory_limit, budget_share, env)"},
     {"[fuzzer \"L\"]\nkind = libfuzzer\ntargets_dir =\n",
      "cfo.ini:3: invalid path '' for 'targets_dir' (expected a relative path inside the "
      "repository)"},

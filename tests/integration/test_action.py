@@ -254,7 +254,10 @@ class GitHubAction(unittest.TestCase):
         self.assertEqual(self.outputs().get("exit-code"), "1")
         junit = ET.parse(os.path.join(self.repo, "cfo-results", "junit.xml")).getroot()
         failed = [c for c in junit.iter("testcase") if c.find("failure") is not None]
-        self.assertEqual([c.get("classname").split(".")[0] for c in failed], ["BROKEN"])
+        # The failing fuzzer, and the finding its failure is.
+        self.assertEqual(sorted(c.get("classname").split(".")[0] for c in failed),
+                         ["BROKEN", "findings"])
+        self.assertTrue(all("BROKEN" in ET.tostring(c, encoding="unicode") for c in failed))
         self.assertFalse(os.path.exists(self.data), "without upload the dataset is not written")
 
 
