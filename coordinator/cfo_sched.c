@@ -18,7 +18,6 @@
 #include "cfo_proto.h"
 #include "cfo_report.h"
 #include "cfo_runner.h"
-#include "cfo_sessidx.h"
 #include "cfo_util.h"
 
 typedef enum task_state {
@@ -73,7 +72,6 @@ typedef struct sched {
     int64_t *out_sent_sum; /* they were sent, so their time so far is O(1) */
     session *sessions;
     int nsessions;
-    cfo_sessidx by_rid; /* sessions by routing id */
     /* run_start: when the run began (before discovery), on the monotonic
      * clock; the budget and the elapsed time shown both count from it. */
     int64_t hb, start, run_start, deadline, cancel_until;
@@ -438,27 +436,14 @@ static void dispatch(sched *s)
 
 /* ---- messages ---- */
 
-static bool session_is(void *arg, int w, int sock, const unsigned char *rid, size_t len)
-{
-    const sched *s = arg;
-    if (w >= s->nsessions)
-        return false;
-    const session *ss = &s->sessions[w];
-    return ss->live && ss->sock == sock && ss->rid_len == len && memcmp(ss->rid, rid, len) == 0;
-}
-
-static bool session_live(void *arg, int w, int *sock, const unsigned char **rid, size_t *len)
-{
-    const session *ss = &((sched *)arg)->sessions[w];
-    *sock = ss->sock;
-    *rid = ss->rid;
-    *len = ss->rid_len;
-    return ss->live;
-}
-
 static int find_session(sched *s, int sock, const unsigned char *rid, size_t len)
 {
-    return cfo_sessidx_find(&s->by_rid, sock, rid, len, session_is, s);
+    for (int w = 0; w < s->nsessions; w++) {
+        session *ss = &s->sessions[w];
+        if (ss->live && ss->sock == sock && ss->rid_len == len && memcmp(ss->rid, rid, len) == 0)
+            return w;
+    }
+    return -1;
 }
 
 static int new_session(sched *s)
@@ -603,7 +588,6 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
     ss->sock = sock;
     memcpy(ss->rid, in->routing_id, in->id_len);
     ss->rid_len = in->id_len;
-    cfo_sessidx_put(&s->by_rid, w, sock, ss->rid, ss->rid_len, s->nsessions, session_live, s);
     ss->id = cfo_xstrdup(h->worker_id);
     snprintf(ss->key, sizeof ss->key, "%s", in->user_id);
     ss->slots = h->slots;
@@ -1000,7 +984,6 @@ static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
     s->start = cfo_now_ms();
     s->reoffer_tokens = REOFFERS_PER_S;
     s->reoffer_refilled = s->start;
-    cfo_sessidx_init(&s->by_rid, CFO_SCHED_MAX_WORKERS);
     /* A resumed run's budget counts from its first start. */
     int64_t spent = o->started_wall_ms > 0 ? cfo_wall_ms() - o->started_wall_ms : 0;
     s->run_start = s->start - (spent > 0 ? spent : 0);
@@ -1062,7 +1045,6 @@ static void sched_fini(sched *s)
         free(s->sessions[w].can);
     }
     free(s->sessions);
-    cfo_sessidx_fini(&s->by_rid);
     for (int f = 0; f < s->nfuzzers; f++)
         free(s->queues[f].v);
     free(s->queues);
