@@ -9,7 +9,8 @@ of several runs, its baseline measured alternately with it, the ratio, the
 target and whether it is met, and a description of the machine. Without
 --bin, CFO is built (Release) into build-bench/ first. --smoke runs every
 benchmark with small sizes, to keep the bench from rotting; its figures mean
-nothing. Every process started here is stopped before the command ends.
+nothing. --only re-runs some benchmarks and keeps the others' figures from the
+file it writes. Every process started here is stopped before the command ends.
 """
 
 import argparse
@@ -40,14 +41,14 @@ FULL = {"dispatch_tasks": 5000, "dispatch_runs": 5, "parallel_runs": 3,
         "merge_runs": 3, "footprint_tasks": 100000, "footprint_workers": 64,
         "drift_modules": 20, "drift_runs": 3, "engine_seconds": 20, "engine_runs": 3,
         "scale_load_tasks": 100000, "scale_load_workers": [10, 100, 1000], "scale_load_runs": 3,
-        "scale_load_heartbeat": "250ms"}
+        "scale_load_heartbeat": "250ms", "coverage_seconds": 60, "coverage_runs": 3}
 SMOKE = {"dispatch_tasks": 100, "dispatch_runs": 1, "parallel_runs": 1,
          "scale_tasks": 16, "scale_runs": 1,
          "merge_commits": 4, "merge_branches": 3, "merge_targets": 50, "merge_new": 60,
          "merge_runs": 1, "footprint_tasks": 1000, "footprint_workers": 4,
          "drift_modules": 2, "drift_runs": 1, "engine_seconds": 2, "engine_runs": 1,
         "scale_load_tasks": 50000, "scale_load_workers": [2, 20], "scale_load_runs": 1,
-        "scale_load_heartbeat": "50ms"}
+        "scale_load_heartbeat": "50ms", "coverage_seconds": 2, "coverage_runs": 1}
 
 
 # ---- processes -------------------------------------------------------------
@@ -837,24 +838,160 @@ def bench_engine(ctx, sz):
         p.wait(timeout=secs + 300)
         return json.loads(figures)["count"] / secs
 
-    s = alternate({"direct": direct, "cfo": through_cfo}, sz["engine_runs"])
+    afl_bin = os.path.join(repo, "out", "afl", tname)
+    have_afl = shutil.which("afl-fuzz") is not None and os.path.exists(afl_bin)
+
+    def afl_env():
+        # What cfo-fuzz gives afl-fuzz (fz_afl.c), so only the orchestration differs.
+        return dict(os.environ, AFL_NO_UI="1", AFL_SKIP_CPUFREQ="1",
+                    AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES="1", AFL_TRY_AFFINITY="1",
+                    AFL_SKIP_CRASHES="1",
+                    ASAN_OPTIONS="abort_on_error=1:symbolize=0:detect_leaks=0:"
+                                 "hard_rss_limit_mb=2048:malloc_limit_mb=2048",
+                    UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:symbolize=0")
+
+    def afl_direct():
+        runs["n"] += 1
+        out = os.path.join(work, "afl-direct-%d" % runs["n"])
+        subprocess.run(["afl-fuzz", "-i", seeds, "-o", out, "-V", str(secs), "-t", "2000",
+                        "-m", "none", "-x", afl_bin + ".dict", "--", afl_bin], cwd=repo,
+                       env=afl_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=secs + 120)
+        with open(os.path.join(out, "default", "fuzzer_stats")) as f:
+            execs = int(re.search(r"execs_done\s*:\s*(\d+)", f.read()).group(1))
+        return execs / secs
+
+    def afl_through_cfo():
+        runs["n"] += 1
+        with open(ini, "w") as f:
+            f.write('[fuzzer "AFL"]\nkind = afl\nbuild = ./build.sh\n'
+                    'targets_dir = out/afl\nseeds = fuzz/seeds\nfuzz_time = %ds\n'
+                    'input_timeout = 2s\ninput_memory_limit = 2G\n'
+                    'corpus = file://%s/cfo-%d\n' % (secs, work, runs["n"]))
+        r, w = os.pipe()
+        env = dict(os.environ, CFO_RESULT_FD=str(w))
+        p = subprocess.Popen([ctx.bin("cfo-fuzz"), "--config", ini, "AFL", tname], cwd=repo,
+                             env=env, pass_fds=(w,), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        os.close(w)
+        with os.fdopen(r) as f:
+            figures = f.read()
+        p.wait(timeout=secs + 300)
+        return json.loads(figures)["count"] / secs
+
+    variants = {"direct": direct, "cfo": through_cfo}
+    if have_afl:
+        variants.update({"afl_direct": afl_direct, "afl_cfo": afl_through_cfo})
+    s = alternate(variants, sz["engine_runs"])
     m = {k: metric(v, "execs/s") for k, v in s.items()}
     d, c = m["direct"]["median"], m["cfo"]["median"]
+    targets = [target("libFuzzer executions/s through CFO vs direct", c / d if d else None,
+                      ">=", 0.95, "cfo execs/s / direct execs/s")]
+    derived = {"cfo_over_direct": c / d if d else None}
+    if have_afl:
+        ad, ac = m["afl_direct"]["median"], m["afl_cfo"]["median"]
+        derived["afl_cfo_over_direct"] = ac / ad if ad else None
+        targets.append(target("AFL++ executions/s through CFO vs direct",
+                              ac / ad if ad else None, ">=", 0.95,
+                              "cfo execs/s / direct execs/s"))
     return {
         "name": "engine throughput",
-        "what": "libFuzzer on examples/fuzz-parser %s for %d s: through cfo-fuzz (corpus "
-                "sync, artifacts, final statistics) and run directly" % (tname, secs),
+        "what": "libFuzzer and AFL++ on examples/fuzz-parser %s for %d s each: through "
+                "cfo-fuzz (corpus sync, artifacts, final statistics) and the engine run "
+                "directly with the same binary, seeds, dictionary and limits" % (tname, secs),
         "metrics": m,
-        "derived": {"cfo_over_direct": c / d if d else None},
-        "targets": [target("executions/s through CFO vs direct", c / d if d else None, ">=",
-                           0.98, "cfo execs/s / direct execs/s")],
-        "notes": "Each side starts from the seeds with an empty corpus; runs alternate.",
+        "derived": derived,
+        "targets": targets,
+        "notes": "Each side starts from the seeds with an empty corpus; the four runs "
+                 "alternate, in a rotating order.",
+    }
+
+
+# ---- 7 coverage cost -------------------------------------------------------------
+
+COVERAGE_TARGETS = ("fuzz_checksum", "fuzz_header", "fuzz_parser")
+
+
+def bench_coverage(ctx, sz):
+    """The coverage step (coverage build, corpus replay, llvm-profdata,
+    llvm-cov export and show, report upload) as a fraction of the fuzzing
+    time, per target of the example, each task as cfo-fuzz runs it."""
+    if shutil.which("clang") is None or shutil.which("llvm-cov") is None:
+        return {"name": "coverage cost", "skipped": "clang or llvm is not installed",
+                "metrics": {}, "targets": []}
+    work = os.path.join(ctx.tmp, "coverage")
+    os.makedirs(work)
+    example = os.path.join(SRC, "examples", "fuzz-parser")
+    secs = sz["coverage_seconds"]
+    runs = {"n": 0}
+
+    def one_commit():
+        """A fresh repository (so the first task pays the coverage build, as
+        on every new commit) and one task per target, in turn."""
+        runs["n"] += 1
+        repo = os.path.join(work, "repo-%d" % runs["n"])
+        subprocess.run([os.path.join(example, "make-repo.sh"), repo], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ini = os.path.join(work, "cfo-%d.ini" % runs["n"])
+        with open(ini, "w") as f:
+            f.write('[fuzzer "LF"]\nkind = libfuzzer\nbuild = ./build.sh\n'
+                    'targets_dir = out/libfuzzer\ncoverage_dir = out/coverage\n'
+                    'seeds = fuzz/seeds\nfuzz_time = %ds\ninput_timeout = 2s\n'
+                    'fail_on = none\nreproduce_runs = 0\nmax_crashes = 1\n'
+                    'corpus = file://%s/store-%d\n' % (secs, work, runs["n"]))
+        out = {}
+        for t in COVERAGE_TARGETS:
+            r, w = os.pipe()
+            env = dict(os.environ, CFO_RESULT_FD=str(w))
+            p = subprocess.Popen([ctx.bin("cfo-fuzz"), "--config", ini, "LF", t], cwd=repo,
+                                 env=env, pass_fds=(w,), stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            os.close(w)
+            with os.fdopen(r) as f:
+                figures = json.loads(f.read())
+            p.wait(timeout=secs + 600)
+            if "coverage" not in figures:
+                raise RuntimeError("%s: no coverage measured: %s" % (t, figures.get("summary")))
+            out[t] = figures["coverage"]["seconds"] / secs
+        return out
+
+    samples = {t: [] for t in COVERAGE_TARGETS}
+    for _ in range(sz["coverage_runs"]):
+        for t, v in one_commit().items():
+            samples[t].append(v)
+    m = {t: metric(v, "fraction") for t, v in samples.items()}
+    return {
+        "name": "coverage cost",
+        "what": "coverage step / fuzzing time (%d s) per target of examples/fuzz-parser, "
+                "targets in turn on a new commit" % secs,
+        "metrics": m,
+        "derived": {t: m[t]["median"] for t in COVERAGE_TARGETS},
+        "targets": [target("coverage step / fuzzing time, %s" % t, m[t]["median"], "<=", 0.10,
+                           "step seconds / fuzz seconds") for t in COVERAGE_TARGETS],
+        "notes": "The first target of a commit also pays the coverage build (%s), made once "
+                 "per commit per worker; the others only replay their corpus and store the "
+                 "report." % COVERAGE_TARGETS[0],
     }
 
 
 BENCHES = {"dispatch": bench_dispatch, "scaleout": bench_scaleout, "merge": bench_merge,
            "footprint": bench_footprint, "scale": bench_scale, "drift": bench_drift,
-           "engine": bench_engine}
+           "engine": bench_engine, "coverage": bench_coverage}
+
+
+def keep_others(results, path):
+    """With --only, the figures of the benchmarks not re-run stay as the
+    last run measured them, and the new ones take their places."""
+    try:
+        with open(path) as f:
+            old = json.load(f)
+    except (OSError, ValueError):
+        return
+    if old.get("smoke"):
+        return
+    fresh = {b["name"]: b for b in results["benchmarks"]}
+    merged = [fresh.pop(b.get("name"), b) for b in old.get("benchmarks", [])]
+    results["benchmarks"] = merged + [b for b in results["benchmarks"] if b["name"] in fresh]
 
 
 def main(argv=None):
@@ -864,7 +1001,8 @@ def main(argv=None):
     ap.add_argument("--bin", help="directory of the CFO binaries (default: build them)")
     ap.add_argument("--runs", type=int, help="runs of each figure (default: 3-5)")
     ap.add_argument("--only", action="append", choices=sorted(BENCHES),
-                    help="run only this benchmark (repeatable)")
+                    help="run only this benchmark (repeatable); the others' figures "
+                         "in --out are kept")
     a = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, on_signal)
     sz = dict(SMOKE if a.smoke else FULL)
@@ -901,14 +1039,8 @@ def main(argv=None):
         PROCS.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
     results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    if a.only and os.path.exists(a.out) and not a.smoke:
-        # --only measures some: the others keep their figures of the last full run.
-        with open(a.out) as f:
-            old = json.load(f)
-        if not old.get("smoke"):
-            new = {b["name"] for b in results["benchmarks"]}
-            kept = [b for b in old.get("benchmarks", []) if b["name"] not in new]
-            results["benchmarks"] = kept + results["benchmarks"]
+    if a.only and not a.smoke:
+        keep_others(results, a.out)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(results, f, indent=2)

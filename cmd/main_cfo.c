@@ -33,6 +33,9 @@ static void *local_worker_start(const cfo_local_worker_spec *spec, cfo_diag *d)
         .logs_dir = spec->logs_dir,
         .grace_ms = spec->grace_ms,
         .git_lock = &lw->git_lock,
+        /* The run decides which worktrees go, after it: it knows every task,
+         * this worker only those it got. */
+        .keep_worktrees = true,
     };
     lw->opts = (cfo_session_opts){
         .zctx = spec->zctx,

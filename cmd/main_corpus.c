@@ -12,6 +12,7 @@
 #include "cfo_corpus.h"
 #include "cfo_engine.h"
 #include "cfo_log.h"
+#include "cfo_prune.h"
 
 #define PROG "cfo-corpus"
 #define EXIT_USAGE CFO_EXIT_USAGE
@@ -60,69 +61,27 @@ static int minimize(const cfo_fuzzer *f, const cfo_engine_ops *ops, const char *
     cfo_diag d = {{0}};
     int rc = EXIT_ERROR;
     cfo_blobdir *remote = NULL;
-    cfo_strv seen, keep;
-    cfo_strv_init(&seen);
-    cfo_strv_init(&keep);
     char *tpath = cfo_xasprintf("%s/%s", f->targets_dir, target);
-    char *all = NULL, *min = NULL;
-    char *work = cfo_make_temp_dir("cfo-corpus", &d);
-    if (work == NULL) {
-        fprintf(stderr, PROG ": %s\n", d.msg);
-        goto out;
-    }
-    all = cfo_xasprintf("%s/all", work);
-    min = cfo_xasprintf("%s/min", work);
+    cfo_prune_stats st = {0};
     if (cfo_engine_build(f, 0, &d) != CFO_OK || open_remote(f, target, &remote, &d) != CFO_OK)
         goto fail;
     if (access(tpath, X_OK) != 0) {
         cfo_diag_set(&d, CFO_ENOTFOUND, "no target %s: %s is not an executable", target, tpath);
         goto fail;
     }
-    /* Only names of this listing are ever deleted: an input uploaded after
-     * it is not in the merge and must stay. */
-    if (cfo_blobdir_list(remote, CFO_CORPUS_MAX_FILES, &seen, &d) != CFO_OK)
+    if (cfo_prune_corpus(f, ops, target, tpath, remote, 0, &st, &d) != CFO_OK)
         goto fail;
-    cfo_corpus_stats st = {0};
-    if (cfo_corpus_pull(remote, all, &st, &d) != CFO_OK || cfo_mkdir_p(min, &d) != CFO_OK)
-        goto fail;
-    if (seen.n == 0) {
+    if (st.before == 0)
         printf("%s: empty corpus, nothing to minimize\n", cfo_blobdir_display(remote));
-        rc = 0;
-        goto out;
-    }
-    if (ops->merge(f, tpath, all, min, 0, &d) != CFO_OK)
-        goto fail;
-    cfo_corpus_content_names(min, &keep);
-    if (keep.n == 0) {
-        cfo_diag_set(&d, CFO_ECHILD, "the merge kept no input of %zu; nothing deleted", seen.n);
-        goto fail;
-    }
-    memset(&st, 0, sizeof st);
-    if (cfo_corpus_push(remote, min, &seen, &st, &d) != CFO_OK)
-        goto fail;
-    size_t deleted = 0;
-    for (size_t i = 0; i < seen.n; i++) {
-        if (cfo_strv_contains(&keep, seen.v[i]))
-            continue;
-        if (cfo_blobdir_delete(remote, seen.v[i], &d) != CFO_OK)
-            goto fail;
-        deleted++;
-    }
-    printf("%s: %zu inputs minimized to %zu (%zu uploaded, %zu deleted)\n",
-           cfo_blobdir_display(remote), seen.n, keep.n, st.transferred, deleted);
+    else
+        printf("%s: %zu inputs minimized to %zu (%zu uploaded, %zu deleted)\n",
+               cfo_blobdir_display(remote), st.before, st.after, st.uploaded, st.deleted);
     rc = 0;
     goto out;
 fail:
     fprintf(stderr, PROG ": minimize %s %s: %s\n", f->name, target, d.msg);
 out:
-    if (work != NULL)
-        cfo_remove_tree(work, NULL);
-    free(work);
-    free(all);
-    free(min);
     free(tpath);
-    cfo_strv_fini(&seen);
-    cfo_strv_fini(&keep);
     cfo_blobdir_destroy(&remote);
     return rc;
 }

@@ -9,15 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <yajl/yajl_gen.h>
 
 #include "cfo_cmdline.h"
 #include "cfo_config.h"
+#include "cfo_coverage.h"
 #include "cfo_dataset.h"
+#include "cfo_file.h"
 #include "cfo_git.h"
 #include "cfo_history.h"
+#include "cfo_findings.h"
 #include "cfo_html.h"
+#include "cfo_lifecycle.h"
+#include "cfo_json.h"
 #include "cfo_log.h"
 #include "cfo_record.h"
+#include "cfo_sarif.h"
 #include "cfo_storage.h"
 #include "cfo_store.h"
 #include "cfo_util.h"
@@ -34,6 +41,10 @@
     "                          [--repo PATH] [--config FILE]\n"                             \
     "       cfo-dataset history URL --target NAME [--fuzzer NAME] [--branch NAME]\n"        \
     "                           [--repo PATH] [--config FILE]\n"                             \
+    "       cfo-dataset findings URL [--state open|fixed] [--json]\n"                      \
+    "       cfo-dataset sarif URL FILE\n"                                                  \
+    "       cfo-dataset coverage URL --target NAME [--fuzzer NAME] [--branch NAME]\n"       \
+    "                            [--repo PATH] [--json]\n"                                  \
     "       cfo-dataset --help\n"
 
 static const char usage_text[] =
@@ -43,7 +54,9 @@ static const char usage_text[] =
     "\n"
     "  merge  merges the records of every FILE (a dataset document or a JSON array\n"
     "         of records) into the dataset at URL, with the merge rules of a run,\n"
-    "         and writes it. Every FILE is parsed before anything is written.\n"
+    "         moves its findings by the new records, merges in the findings of\n"
+    "         FILE documents, and writes it (version 2). Every FILE is parsed\n"
+    "         before anything is written.\n"
     "  show   prints the records as a table in dataset order: time, fuzzer,\n"
     "         branch, target, commit, status, count, findings, duration.\n"
     "  stats  prints the window, the commits and records in the dataset, and per\n"
@@ -59,6 +72,17 @@ static const char usage_text[] =
     "         first, then per fuzzer and branch its regression range: the first\n"
     "         commit of the failing streak that reaches its newest tested commit\n"
     "         and the last commit it passed on before it.\n"
+    "  findings lists the findings: state, id, title, first seen, the fixed\n"
+    "         range (last bad commit and fixing commit) or the last sighting, the\n"
+    "         state per branch and the command that reproduces it; --json prints\n"
+    "         them as the dataset holds them (a JSON array).\n"
+    "  sarif  writes the open findings to FILE as SARIF 2.1.0 (one result per\n"
+    "         finding, for GitHub code scanning).\n"
+    "  coverage prints the target's coverage per fuzzer, branch and commit,\n"
+    "         oldest commit first: lines, functions and regions covered of\n"
+    "         their totals, what measuring cost, and the stored HTML report;\n"
+    "         with --json one object, {BRANCH: [{commit, time, fuzzer,\n"
+    "         status, coverage}, ...]}.\n"
     "\n"
     "Commits are in the order git history puts them (a parent before its\n"
     "children, otherwise by commit time), read from the repository of --repo;\n"
@@ -90,12 +114,14 @@ static const char usage_text[] =
     "  --target NAME   show: only records of this target; history: the target\n"
     "                  (required)\n"
     "  --html FILE     report: write the HTML page to FILE\n"
+    "  --state STATE   findings: only open or only fixed findings\n"
+    "  --json          findings, coverage: print JSON instead of a table\n"
     "  -h, --help      print this text and exit\n"
     "  --version       print the version and exit\n"
     "\n"
     "exit status: 0 success; 2 usage or configuration error; 3 the dataset or an\n"
     "input file could not be read, parsed or written (nothing is written then),\n"
-    "or history found no record of the target.\n";
+    "or history (coverage) found no record (with coverage) of the target.\n";
 /* clang-format on */
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -124,12 +150,17 @@ enum {
     OPT_REPO = 1u << 7,
     ARG_URL = 1u << 8,   /* one dataset URL and no other argument */
     ARG_FILES = 1u << 9, /* one FILE or more */
+    OPT_STATE = 1u << 10,
+    OPT_JSON = 1u << 11,
+    ARG_NO_LOAD = 1u << 13, /* ARG_URL, but the subcommand reads what it needs itself */
+    ARG_OUT = 1u << 12,     /* with ARG_URL: one output FILE after the URL */
 };
 
 /* A subcommand's arguments; NULL (0) where not given. */
 typedef struct sub_args {
-    const char *into, *config, *fuzzer, *branch, *target, *html, *repo, *url;
+    const char *into, *config, *fuzzer, *branch, *target, *html, *repo, *url, *state, *out;
     int64_t window;
+    bool json;
     char **files; /* ARG_FILES */
     int nfiles;
 } sub_args;
@@ -151,6 +182,8 @@ static const struct option_row {
     {{"branch", required_argument, NULL, 'b'}, OPT_BRANCH, offsetof(sub_args, branch), "NAME"},
     {{"target", required_argument, NULL, 't'}, OPT_TARGET, offsetof(sub_args, target), "NAME"},
     {{"repo", required_argument, NULL, 'r'}, OPT_REPO, offsetof(sub_args, repo), "PATH"},
+    {{"state", required_argument, NULL, 's'}, OPT_STATE, offsetof(sub_args, state), "STATE"},
+    {{"json", no_argument, NULL, 'j'}, OPT_JSON, NO_FIELD, NULL},
 };
 #define NOPTIONS (sizeof option_table / sizeof option_table[0])
 
@@ -202,7 +235,9 @@ static int parse_args(int argc, char **argv, const char *cmd, unsigned takes, un
         cfo_diag d = {{0}};
         if (row == NULL)
             return EXIT_USAGE;
-        if (row->field != NO_FIELD)
+        if (row->bit == OPT_JSON)
+            a->json = true;
+        else if (row->field != NO_FIELD)
             *string_field(a, row) = optarg;
         else if (cfo_parse_int(optarg, 1, CFO_DATASET_MAX_WINDOW, &a->window, &d) != CFO_OK)
             return usage_error("%s: --window: %s", cmd, d.msg);
@@ -210,12 +245,18 @@ static int parse_args(int argc, char **argv, const char *cmd, unsigned takes, un
     if (takes & ARG_URL) {
         if (optind >= argc)
             return usage_error("%s: the dataset URL is missing", cmd);
-        if (argc - optind > 1)
-            return usage_error("%s: unexpected argument '%s'", cmd, argv[optind + 1]);
+        int want = (takes & ARG_OUT) ? 2 : 1;
+        if ((takes & ARG_OUT) && argc - optind < 2)
+            return usage_error("%s: the output FILE is missing", cmd);
+        if (argc - optind > want)
+            return usage_error("%s: unexpected argument '%s'", cmd, argv[optind + want]);
         a->url = argv[optind];
+        if (takes & ARG_OUT)
+            a->out = argv[optind + 1];
     }
     for (size_t i = 0; i < NOPTIONS; i++)
-        if ((option_table[i].bit & requires) && *string_field(a, &option_table[i]) == NULL)
+        if ((option_table[i].bit & requires) && option_table[i].field != NO_FIELD &&
+            *string_field(a, &option_table[i]) == NULL)
             return usage_error("%s: --%s %s is required", cmd, option_table[i].opt.name,
                                option_table[i].arg);
     if (takes & ARG_FILES) {
@@ -226,6 +267,10 @@ static int parse_args(int argc, char **argv, const char *cmd, unsigned takes, un
     }
     if (a->html != NULL && a->html[0] == '\0')
         return usage_error("%s: --html needs a file name", cmd);
+    if (a->state != NULL && strcmp(a->state, "open") != 0 && strcmp(a->state, "fixed") != 0)
+        return usage_error("%s: --state must be open or fixed, not '%s'", cmd, a->state);
+    if (a->out != NULL && a->out[0] == '\0')
+        return usage_error("%s: the output FILE is empty", cmd);
     return -1;
 }
 
@@ -281,6 +326,19 @@ static int load_existing(const char *url, cfo_recset **out, int *window)
 
 /* --- merge --------------------------------------------------------------- */
 
+/* Merges the findings of one input document into fs. */
+static cfo_err merge_findings_text(cfo_findings *fs, const cfo_buf *text, const char *name,
+                                   cfo_diag *d)
+{
+    cfo_findings one;
+    cfo_findings_init(&one);
+    cfo_err err = cfo_findings_parse(text->data, text->len, name, &one, d);
+    if (err == CFO_OK)
+        cfo_lifecycle_merge(fs, &one);
+    cfo_findings_fini(&one);
+    return err;
+}
+
 static int load_config(const char *path, const char *root, cfo_config **cfg)
 {
     cfo_diag d = {{0}};
@@ -302,6 +360,10 @@ static int cmd_merge(const sub_args *a, const cfo_recset *unused, int unused_win
 
     cfo_storage *st = NULL;
     cfo_recset *records = cfo_recset_new();
+    cfo_findings findings;
+    cfo_findings_init(&findings);
+    cfo_buf ftext;
+    cfo_buf_init(&ftext);
     if (open_storage(a->into, &st) != CFO_OK) {
         rc = EXIT_DATA;
         goto out;
@@ -310,7 +372,10 @@ static int cmd_merge(const sub_args *a, const cfo_recset *unused, int unused_win
     for (int i = 0; i < a->nfiles; i++) {
         cfo_diag d = {{0}};
         cfo_dataset_meta meta;
-        if (cfo_dataset_parse_file(a->files[i], records, &meta, &d) != CFO_OK) {
+        cfo_buf_reset(&ftext);
+        if (cfo_dataset_parse_file_capture(a->files[i], records, &meta, &ftext, NULL, &d) !=
+                CFO_OK ||
+            (ftext.len > 0 && merge_findings_text(&findings, &ftext, a->files[i], &d) != CFO_OK)) {
             cfo_error("%s; nothing was written", d.msg);
             rc = EXIT_DATA;
             goto out;
@@ -318,7 +383,8 @@ static int cmd_merge(const sub_args *a, const cfo_recset *unused, int unused_win
     }
     cfo_commit_stats stats;
     cfo_diag d = {{0}};
-    if (cfo_store_commit(st, records, cfg, (int)a->window, &stats, &d) != CFO_OK) {
+    if (cfo_store_commit_findings(st, records, &findings, cfg, (int)a->window, &stats, NULL, &d) !=
+        CFO_OK) {
         cfo_error("%s", d.msg);
         rc = EXIT_DATA;
         goto out;
@@ -326,9 +392,116 @@ static int cmd_merge(const sub_args *a, const cfo_recset *unused, int unused_win
     printf("merged %zu new records into %s: %zu before, %zu after, %d commits in window\n",
            stats.added, a->into, stats.before, stats.after, stats.window);
 out:
+    cfo_buf_fini(&ftext);
+    cfo_findings_fini(&findings);
     cfo_storage_destroy(&st);
     cfo_recset_destroy(&records);
     cfo_config_destroy(&cfg);
+    return rc;
+}
+
+/* --- findings and sarif ---------------------------------------------------- */
+
+/* Loads the findings of the dataset at url (which must exist). */
+static int load_findings(const char *url, cfo_findings *fs)
+{
+    cfo_storage *st = NULL;
+    if (open_storage(url, &st) != CFO_OK)
+        return EXIT_DATA;
+    cfo_diag d = {{0}};
+    int rc = 0;
+    char token[CFO_TOKEN_MAX];
+    if (cfo_storage_read(st, null_sink, NULL, token, &d) == CFO_ENOTFOUND) {
+        cfo_error("dataset %s does not exist", st->display);
+        rc = EXIT_DATA;
+    } else if (cfo_store_load_findings(st, fs, &d) != CFO_OK) {
+        cfo_error("%s", d.msg);
+        rc = EXIT_DATA;
+    }
+    cfo_storage_destroy(&st);
+    return rc;
+}
+
+static void print_finding(const cfo_finding *f)
+{
+    char first[13], at[13];
+    snprintf(first, sizeof first, "%s", f->first.commit);
+    printf("%-5s  %s\n       %s\n       first seen %s on %s", cfo_finding_state(f), f->id, f->title,
+           first, f->first.branch);
+    if (f->has_fixed) {
+        char bad[13];
+        snprintf(bad, sizeof bad, "%s", f->fixed_last_bad ? f->fixed_last_bad : "?");
+        snprintf(at, sizeof at, "%s", f->fixed.commit);
+        printf("; fixed in %s..%s on %s", bad, at, f->fixed.branch);
+    } else {
+        snprintf(at, sizeof at, "%s", f->last.commit);
+        printf("; last seen %s on %s", at, f->last.branch);
+    }
+    if (f->regressed > 0)
+        printf("; regressed %lld time%s", (long long)f->regressed, f->regressed == 1 ? "" : "s");
+    printf("\n       branches:");
+    for (size_t i = 0; i < f->nbranches; i++) {
+        const cfo_finding_branch *b = &f->branches[i];
+        printf(" %s=%s", b->branch, b->open ? "open" : "fixed");
+        if (!b->open && b->fixed_commit != NULL)
+            printf(" (%.12s..%.12s)", b->last_bad ? b->last_bad : "?", b->fixed_commit);
+    }
+    char *cmd = cfo_finding_reproduce_command(f);
+    printf("\n       reproduce: %s\n", cmd);
+    free(cmd);
+}
+
+static int cmd_findings(const sub_args *a, const cfo_recset *unused, int unused_window)
+{
+    (void)unused;
+    (void)unused_window;
+    cfo_findings fs;
+    cfo_findings_init(&fs);
+    int rc = load_findings(a->url, &fs);
+    if (rc != 0)
+        goto out;
+    for (size_t i = fs.n; i-- > 0;)
+        if (a->state != NULL && strcmp(cfo_finding_state(&fs.v[i]), a->state) != 0)
+            cfo_findings_remove(&fs, i);
+    if (a->json) {
+        cfo_buf b;
+        cfo_buf_init(&b);
+        cfo_findings_write(&fs, &b);
+        printf("%s\n", b.data);
+        cfo_buf_fini(&b);
+    } else if (fs.n == 0) {
+        printf("no %sfindings\n",
+               a->state ? (strcmp(a->state, "open") == 0 ? "open " : "fixed ") : "");
+    } else {
+        for (size_t i = 0; i < fs.n; i++)
+            print_finding(&fs.v[i]);
+    }
+    if (fflush(stdout) != 0)
+        rc = EXIT_DATA;
+out:
+    cfo_findings_fini(&fs);
+    return rc;
+}
+
+static int cmd_sarif(const sub_args *a, const cfo_recset *unused, int unused_window)
+{
+    (void)unused;
+    (void)unused_window;
+    cfo_findings fs;
+    cfo_findings_init(&fs);
+    int rc = load_findings(a->url, &fs);
+    if (rc == 0) {
+        cfo_buf b;
+        cfo_buf_init(&b);
+        cfo_sarif_write(&fs, &b);
+        cfo_diag d = {{0}};
+        if (cfo_write_file_atomic(a->out, b.data, b.len, &d) != CFO_OK) {
+            cfo_error("%s", d.msg);
+            rc = EXIT_DATA;
+        }
+        cfo_buf_fini(&b);
+    }
+    cfo_findings_fini(&fs);
     return rc;
 }
 
@@ -679,8 +852,13 @@ static int cmd_report(const sub_args *a, const cfo_recset *all, int window)
     }
     rc = mark_canaries(a, top, h);
     size_t failing = cfo_history_failing(h);
+    cfo_findings fs;
+    cfo_findings_init(&fs);
+    if (rc == 0)
+        rc = load_findings(a->url, &fs);
     if (rc == 0 && a->html != NULL) {
-        cfo_html_opts o = {.source = a->url, .window = window, .generated_ms = cfo_wall_ms()};
+        cfo_html_opts o = {
+            .source = a->url, .window = window, .generated_ms = cfo_wall_ms(), .findings = &fs};
         cfo_diag d = {{0}};
         if (cfo_html_write(a->html, h, &o, &d) != CFO_OK) {
             cfo_error("%s", d.msg);
@@ -696,9 +874,15 @@ static int cmd_report(const sub_args *a, const cfo_recset *all, int window)
         for (size_t k = 0; k < h->nseries; k++)
             if (h->series[k].failing)
                 print_range(h, &h->series[k]);
+        size_t open = 0;
+        for (size_t i = 0; i < fs.n; i++)
+            open += fs.v[i].open;
+        printf("%zu findings: %zu open, %zu fixed (cfo-dataset findings lists them)\n", fs.n, open,
+               fs.n - open);
     }
     if (fflush(stdout) != 0)
         rc = EXIT_DATA;
+    cfo_findings_fini(&fs);
     ordered_history_fini(&oh);
     cfo_recset_destroy(&rs);
     free(top);
@@ -747,6 +931,152 @@ static int cmd_history(const sub_args *a, const cfo_recset *all, int window)
     return rc;
 }
 
+/* --- coverage ------------------------------------------------------------- */
+
+/* The newest record of series s on commit sha that carries coverage. */
+static const cfo_record *coverage_on(const cfo_history_series *s, const char *sha)
+{
+    const cfo_record *best = NULL;
+    for (size_t i = 0; i < s->nrecords; i++) {
+        const cfo_record *r = s->records[i];
+        if (r->coverage != NULL && strcmp(r->commit, sha) == 0 &&
+            (best == NULL || r->time_ms >= best->time_ms))
+            best = r;
+    }
+    return best;
+}
+
+static void print_pair(const char *name, const int64_t v[2])
+{
+    printf("  %s %lld/%lld (%.1f%%)", name, (long long)v[0], (long long)v[1],
+           v[1] > 0 ? 100.0 * (double)v[0] / (double)v[1] : 0.0);
+}
+
+/* One point of the series, as text. */
+static void print_point(const cfo_record *r)
+{
+    char when[40] = "";
+    if (r->has_time)
+        cfo_format_time(r->time_ms, when, sizeof when);
+    cfo_coverage c;
+    cfo_diag d = {{0}};
+    if (cfo_coverage_parse(r->coverage, &c, &d) != CFO_OK)
+        return; /* the reader checked it: cannot happen */
+    printf("  %.12s  %s  %-7s", r->commit, when, cfo_status_name(r->status));
+    print_pair("lines", c.lines);
+    print_pair("functions", c.functions);
+    print_pair("regions", c.regions);
+    printf("  cost %.1fs\n", c.seconds);
+    if (c.report[0] != '\0')
+        printf("    %s\n", c.report);
+}
+
+/* The same as a member of a JSON array. */
+static void gen_point(yajl_gen g, const cfo_record *r)
+{
+    char when[40] = "";
+    if (r->has_time)
+        cfo_format_time(r->time_ms, when, sizeof when);
+    yajl_gen_map_open(g);
+    cfo_json_str(g, "commit", r->commit);
+    cfo_json_str(g, "time", r->has_time ? when : NULL);
+    cfo_json_str(g, "fuzzer", r->fuzzer);
+    cfo_json_str(g, "status", cfo_status_name(r->status));
+    /* Already the dataset's compact, checked JSON. */
+    cfo_json_key(g, "coverage");
+    yajl_gen_number(g, r->coverage, strlen(r->coverage));
+    yajl_gen_map_close(g);
+}
+
+/* Prints (text) or generates (g) the points of the series of a that are
+ * on branch (NULL: any); returns how many. */
+static size_t coverage_points(const sub_args *a, const cfo_history *h, const char *branch,
+                              yajl_gen g)
+{
+    size_t points = 0;
+    for (size_t k = 0; k < h->nseries; k++) {
+        const cfo_history_series *s = &h->series[k];
+        if (!matches(s->records[0], a) || (branch != NULL && strcmp(s->branch, branch) != 0))
+            continue;
+        bool first = true;
+        for (size_t i = 0; i < s->ncells; i++) {
+            const cfo_record *r = coverage_on(s, h->commits[s->cells[i].commit].sha);
+            if (r == NULL)
+                continue;
+            if (g != NULL) {
+                gen_point(g, r);
+            } else {
+                if (first)
+                    printf("%s %s %s\n", s->fuzzer, s->branch, s->target);
+                print_point(r);
+            }
+            first = false;
+            points++;
+        }
+    }
+    return points;
+}
+
+static void print_coverage_json(const sub_args *a, const cfo_history *h)
+{
+    /* One array per branch, whichever fuzzers measured the target there. */
+    cfo_strv branches;
+    cfo_strv_init(&branches);
+    for (size_t k = 0; k < h->nseries; k++)
+        if (matches(h->series[k].records[0], a) &&
+            !cfo_strv_contains(&branches, h->series[k].branch))
+            cfo_strv_push(&branches, h->series[k].branch);
+    yajl_gen g = yajl_gen_alloc(NULL);
+    yajl_gen_map_open(g);
+    for (size_t b = 0; b < branches.n; b++) {
+        cfo_json_key(g, branches.v[b]);
+        yajl_gen_array_open(g);
+        coverage_points(a, h, branches.v[b], g);
+        yajl_gen_array_close(g);
+    }
+    yajl_gen_map_close(g);
+    const unsigned char *text;
+    size_t len;
+    yajl_gen_get_buf(g, &text, &len);
+    fwrite(text, 1, len, stdout);
+    fputc('\n', stdout);
+    yajl_gen_free(g);
+    cfo_strv_fini(&branches);
+}
+
+static int cmd_coverage(const sub_args *a, const cfo_recset *all, int window)
+{
+    (void)window;
+    char *top = NULL;
+    int rc = find_repo(a, &top);
+    if (rc != 0)
+        return rc;
+    ordered_history oh;
+    cfo_history *h = history_of(all, top, &oh);
+    /* Counted first, so a target without coverage prints nothing. */
+    size_t points = 0;
+    for (size_t k = 0; k < h->nseries; k++)
+        if (matches(h->series[k].records[0], a))
+            for (size_t i = 0; i < h->series[k].ncells; i++)
+                points += coverage_on(&h->series[k],
+                                      h->commits[h->series[k].cells[i].commit].sha) != NULL;
+    if (points == 0) {
+        cfo_error("no coverage of target '%s'%s%s%s%s in %s", a->target,
+                  a->fuzzer ? " by fuzzer " : "", a->fuzzer ? a->fuzzer : "",
+                  a->branch ? " on branch " : "", a->branch ? a->branch : "", a->url);
+        rc = EXIT_DATA;
+    } else if (a->json) {
+        print_coverage_json(a, h);
+    } else {
+        coverage_points(a, h, NULL, NULL);
+    }
+    if (fflush(stdout) != 0)
+        rc = EXIT_DATA;
+    ordered_history_fini(&oh);
+    free(top);
+    return rc;
+}
+
 /* --- the subcommands ------------------------------------------------------ */
 
 static const struct subcommand {
@@ -763,6 +1093,10 @@ static const struct subcommand {
     {"report", OPT_HTML | OPT_FUZZER | OPT_BRANCH | OPT_REPO | OPT_CONFIG | ARG_URL, 0, cmd_report},
     {"history", OPT_TARGET | OPT_FUZZER | OPT_BRANCH | OPT_REPO | OPT_CONFIG | ARG_URL, OPT_TARGET,
      cmd_history},
+    {"findings", OPT_STATE | OPT_JSON | ARG_URL | ARG_NO_LOAD, 0, cmd_findings},
+    {"sarif", ARG_URL | ARG_OUT | ARG_NO_LOAD, 0, cmd_sarif},
+    {"coverage", OPT_TARGET | OPT_FUZZER | OPT_BRANCH | OPT_REPO | OPT_JSON | ARG_URL, OPT_TARGET,
+     cmd_coverage},
 };
 
 /* Runs sub over its own arguments (argv[0] is its name). */
@@ -774,7 +1108,8 @@ static int run_subcommand(const struct subcommand *sub, int argc, char **argv)
         return rc;
     cfo_recset *rs = NULL;
     int window = 0;
-    if ((sub->takes & ARG_URL) && (rc = load_existing(a.url, &rs, &window)) != 0)
+    if ((sub->takes & ARG_URL) && !(sub->takes & ARG_NO_LOAD) &&
+        (rc = load_existing(a.url, &rs, &window)) != 0)
         return rc;
     rc = sub->run(&a, rs, window);
     cfo_recset_destroy(&rs);
@@ -794,6 +1129,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
         if (strcmp(cmd, subcommands[i].name) == 0)
             return run_subcommand(&subcommands[i], argc - 1, argv + 1);
-    return usage_error("unknown command '%s' (expected merge, show, stats, report or history)",
-                       cmd);
+    return usage_error(
+        "unknown command '%s' (expected merge, show, stats, report, history, findings, sarif "
+        "or coverage)",
+        cmd);
 }

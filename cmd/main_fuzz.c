@@ -42,7 +42,9 @@ static const char usage_text[] =
     "When CFO_RESULT_FD names an open file descriptor, a run writes one JSON\n"
     "object {\"count\":N,\"findings\":M,\"summary\":\"...\"} to it; engines\n"
     "(libfuzzer, afl) add \"crashes\": [{\"signature\",\"kind\",\"new\",\"repro\",\n"
-    "\"bundle\"}, ...], one entry per distinct signature found.\n";
+    "\"bundle\"}, ...], one entry per distinct signature found, and with a\n"
+    "coverage_dir \"coverage\": {\"lines\":[covered,total],\"functions\":[...],\n"
+    "\"regions\":[...],\"seconds\":S,\"report\":\"URL\"}.\n";
 
 /* A message meant to fit one line of a log. */
 static void one_line(char *s)
@@ -102,6 +104,12 @@ static int write_all(int fd, const void *buf, size_t len)
     return -1;
 }
 
+static int write_member(int fd, const char *key, const cfo_buf *json)
+{
+    int rc = write_all(fd, (const unsigned char *)key, strlen(key));
+    return rc == 0 ? write_all(fd, (const unsigned char *)json->data, json->len) : rc;
+}
+
 static int write_result(int fd, const cfo_fuzz_result *res)
 {
     char *summary = cfo_xstrdup(res->summary.data ? res->summary.data : "");
@@ -123,21 +131,17 @@ static int write_result(int fd, const cfo_fuzz_result *res)
     size_t len = 0;
     if (s == yajl_gen_status_ok)
         s = yajl_gen_get_buf(g, &buf, &len);
-    int rc = s == yajl_gen_status_ok ? 0 : -1;
-    if (rc == 0 && res->crashes.len > 0 && len > 0) {
-        /* The findings list is JSON its fuzzer generated: it goes in as
-         * the object's last member. */
-        static const char key[] = ",\"crashes\":";
+    int rc = s == yajl_gen_status_ok && len > 0 ? 0 : -1;
+    /* The findings list and the coverage are JSON their fuzzer generated:
+     * they go in as the object's last members. */
+    if (rc == 0)
         rc = write_all(fd, buf, len - 1);
-        if (rc == 0)
-            rc = write_all(fd, (const unsigned char *)key, sizeof key - 1);
-        if (rc == 0)
-            rc = write_all(fd, (const unsigned char *)res->crashes.data, res->crashes.len);
-        if (rc == 0)
-            rc = write_all(fd, (const unsigned char *)"}", 1);
-    } else if (rc == 0) {
-        rc = write_all(fd, buf, len);
-    }
+    if (rc == 0 && res->crashes.len > 0)
+        rc = write_member(fd, ",\"crashes\":", &res->crashes);
+    if (rc == 0 && res->coverage.len > 0)
+        rc = write_member(fd, ",\"coverage\":", &res->coverage);
+    if (rc == 0)
+        rc = write_all(fd, (const unsigned char *)"}", 1);
     yajl_gen_free(g);
     return rc;
 }
@@ -192,6 +196,7 @@ static int run(const cfo_fuzz_impl *impl, const cfo_fuzzer *f, const char *targe
     cfo_fuzz_result res = {0};
     cfo_buf_init(&res.summary);
     cfo_buf_init(&res.crashes);
+    cfo_buf_init(&res.coverage);
     cfo_diag d = {{0}};
     cfo_fuzz_verdict v = impl->run(f, target, &res, &d);
     fflush(stdout);
@@ -214,6 +219,7 @@ static int run(const cfo_fuzz_impl *impl, const cfo_fuzzer *f, const char *targe
         rc = CFO_FUZZ_ERROR;
     cfo_buf_fini(&res.summary);
     cfo_buf_fini(&res.crashes);
+    cfo_buf_fini(&res.coverage);
     return rc;
 }
 

@@ -31,6 +31,7 @@ static void on_stop_signal(int sig)
 typedef struct options {
     const char *endpoint, *repo, *workdir, *config, *id, *logs_dir, *curve_secret, *server_key;
     int64_t slots, grace_ms, heartbeat_ms, connect_timeout_ms;
+    bool keep_worktrees;
 } options;
 
 #define AT(field) offsetof(options, field)
@@ -46,6 +47,10 @@ static const cfo_option table[] = {
              "commits it lacks are fetched from its origin"},
     {"workdir", CFO_OPT_STRING, WORKER, AT(workdir), "DIR",
      .help = "where worktrees are made (default: .cfo/work)"},
+    {"keep-worktrees", CFO_OPT_FLAG, WORKER, AT(keep_worktrees),
+     .help = "keep the worktrees of commits the run that ended did not\n"
+             "test (by default they are removed when a run is over,\n"
+             "except those a task still uses)"},
     {"config", CFO_OPT_STRING, WORKER, AT(config), "FILE",
      .help = "the fuzzer registry (default: $CFO_CONFIG, else cfo.ini in\n"
              "the repo root if present, else the built-in CANARY and\n"
@@ -184,6 +189,7 @@ static int serve(const options *o, const setup *s)
         .logs_dir = o->logs_dir,
         .grace_ms = o->grace_ms,
         .git_lock = &git_lock,
+        .keep_worktrees = o->keep_worktrees,
     };
     void *zctx = zmq_ctx_new();
     cfo_session_opts so = {

@@ -148,6 +148,7 @@ void cfo_config_destroy(cfo_config **self_p)
     free(cfg->path);
     free(cfg->dataset);
     cfo_strv_fini(&cfg->focus_argv);
+    cfo_strv_fini(&cfg->notify_argv);
     free(cfg);
     *self_p = NULL;
 }
@@ -182,6 +183,8 @@ typedef enum key_type {
 #define KIND(k) (1u << (k))
 #define ALL_KINDS (KIND(CFO_KIND_COUNT) - 1u)
 #define ENGINES (KIND(CFO_KIND_LIBFUZZER) | KIND(CFO_KIND_AFL))
+/* The keys Go's native fuzzing shares with the other engines. */
+#define GO KIND(CFO_KIND_GOFUZZ)
 
 typedef struct key_row {
     const char *name;
@@ -277,6 +280,11 @@ static void apply_cmplog_dir(parse_ctx *c, void *obj, const pending_key *k)
     set_path_key(c, k, &((cfo_fuzzer *)obj)->cmplog_dir, true);
 }
 
+static void apply_coverage_dir(parse_ctx *c, void *obj, const pending_key *k)
+{
+    set_path_key(c, k, &((cfo_fuzzer *)obj)->coverage_dir, true);
+}
+
 static void apply_root(parse_ctx *c, void *obj, const pending_key *k)
 {
     cfo_fuzzer *f = obj;
@@ -309,6 +317,35 @@ static void apply_seeds(parse_ctx *c, void *obj, const pending_key *k)
     cfo_strv_fini(&dirs);
     free(f->seeds);
     f->seeds = cfo_xstrdup(k->value);
+}
+
+/* env = NAME=VALUE ...: names as a shell would take them; CFO_* is kept
+ * for what the worker tells its runners. */
+static void apply_env(parse_ctx *c, void *obj, const pending_key *k)
+{
+    cfo_fuzzer *f = obj;
+    cfo_strv words;
+    cfo_strv_init(&words);
+    cfo_strv_split_ws(&words, k->value);
+    for (size_t i = 0; i < words.n; i++) {
+        const char *w = words.v[i];
+        size_t name_len =
+            strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_0123456789");
+        if (name_len == 0 || w[name_len] != '=' || (w[0] >= '0' && w[0] <= '9')) {
+            fail(c, k->line, CFO_EINVAL,
+                 "invalid 'env' entry '%s' (expected NAME=VALUE, white-space separated)", w);
+            cfo_strv_fini(&words);
+            return;
+        }
+        if (strncmp(w, "CFO_", 4) == 0) {
+            fail(c, k->line, CFO_EINVAL,
+                 "'env' cannot set %.*s: CFO_* variables are set by the worker", (int)name_len, w);
+            cfo_strv_fini(&words);
+            return;
+        }
+    }
+    cfo_strv_fini(&f->env);
+    f->env = words;
 }
 
 static void apply_merge(parse_ctx *c, void *obj, const pending_key *k)
@@ -407,6 +444,7 @@ static const key_row keys[] = {
     KEY("window", IN_CFO, KEY_CUSTOM, .apply = apply_window),
     KEY("concurrency", IN_CFO, KEY_INT, .offset = CFG(concurrency), .min = 1, .max = 4096),
     KEY("focus_command", IN_CFO, KEY_WORDS, .offset = CFG(focus_argv), .expect = "command"),
+    KEY("notify_command", IN_CFO, KEY_WORDS, .offset = CFG(notify_argv), .expect = "command"),
     KEY("kind", ALL_KINDS, KEY_NONE),
     KEY("branches", ALL_KINDS, KEY_WORDS, .offset = FZ(branches)),
     KEY("needs_working_dir", ALL_KINDS, KEY_BOOL, .offset = FZ(needs_working_dir)),
@@ -417,6 +455,7 @@ static const key_row keys[] = {
     KEY("task_timeout", ALL_KINDS, KEY_DURATION, .offset = FZ(task_timeout_ms)),
     KEY("memory_limit", ALL_KINDS, KEY_SIZE_KB, .offset = FZ(memory_limit_kb)),
     KEY("budget_share", ALL_KINDS, KEY_PERCENT, .offset = FZ(budget_share)),
+    KEY("env", ALL_KINDS, KEY_CUSTOM, .apply = apply_env),
     KEY("terraform", DRIFT, KEY_STRING, .offset = FZ(terraform), .expect = "terraform, tofu or a path"),
     KEY("root", DRIFT, KEY_CUSTOM, .apply = apply_root),
     KEY("include", DRIFT, KEY_WORDS, .offset = FZ(include)),
@@ -424,18 +463,22 @@ static const key_row keys[] = {
     KEY("discover", EXEC, KEY_CUSTOM, .apply = apply_discover),
     KEY("run", EXEC, KEY_WORDS, .offset = FZ(run_argv), .expect = "command"),
     KEY("paths", EXEC, KEY_CUSTOM, .apply = apply_paths),
-    KEY("build", ENGINES, KEY_STRING, .offset = FZ(build)}, /* "" is no build step */ {.name = "targets_dir", .where = ENGINES, .type = KEY_CUSTOM, .apply = apply_targets_dir),
+    KEY("build", ENGINES | GO, KEY_STRING, .offset = FZ(build)}, /* "" is no build step */ {.name = "targets_dir", .where = ENGINES, .type = KEY_CUSTOM, .apply = apply_targets_dir),
     KEY("input_timeout", ENGINES, KEY_DURATION, .offset = FZ(input_timeout_ms)),
     KEY("input_memory_limit", ENGINES, KEY_SIZE_KB, .offset = FZ(input_memory_kb)),
-    KEY("fuzz_time", ENGINES, KEY_DURATION, .offset = FZ(fuzz_time_ms)),
-    KEY("corpus", ENGINES, KEY_STRING, .offset = FZ(corpus), .expect = "a URL: file://PATH, gs://BUCKET/PREFIX or a path"),
-    KEY("fail_on", ENGINES, KEY_CUSTOM, .apply = apply_fail_on),
-    KEY("reproduce_runs", ENGINES, KEY_INT, .offset = FZ(reproduce_runs), .min = 0, .max = CFO_ENGINE_MAX_REPRODUCE_RUNS),
-    KEY("sync_interval", ENGINES, KEY_DURATION, .offset = FZ(sync_interval_ms)),
+    KEY("fuzz_time", ENGINES | GO, KEY_DURATION, .offset = FZ(fuzz_time_ms)),
+    KEY("corpus", ENGINES | GO, KEY_STRING, .offset = FZ(corpus), .expect = "a URL: file://PATH, gs://BUCKET/PREFIX or a path"),
+    KEY("fail_on", ENGINES | GO, KEY_CUSTOM, .apply = apply_fail_on),
+    KEY("reproduce_runs", ENGINES | GO, KEY_INT, .offset = FZ(reproduce_runs), .min = 0, .max = CFO_ENGINE_MAX_REPRODUCE_RUNS),
+    KEY("sync_interval", ENGINES | GO, KEY_DURATION, .offset = FZ(sync_interval_ms)),
     KEY("seeds", ENGINES, KEY_CUSTOM, .apply = apply_seeds),
-    KEY("triage_time", ENGINES, KEY_DURATION, .offset = FZ(triage_time_ms)),
+    KEY("triage_time", ENGINES | GO, KEY_DURATION, .offset = FZ(triage_time_ms)),
     KEY("max_crashes", ENGINES, KEY_INT, .offset = FZ(max_crashes), .min = 1, .max = CFO_ENGINE_MAX_MAX_CRASHES),
-    KEY("engine_args", ENGINES, KEY_WORDS, .offset = FZ(engine_args)),
+    KEY("engine_args", ENGINES | GO, KEY_WORDS, .offset = FZ(engine_args)),
+    KEY("prune_factor", ENGINES, KEY_INT, .offset = FZ(prune_factor), .min = 0, .max = CFO_ENGINE_MAX_PRUNE_FACTOR),
+    KEY("coverage_dir", ENGINES, KEY_CUSTOM, .apply = apply_coverage_dir),
+    KEY("coverage_build", ENGINES, KEY_STRING, .offset = FZ(coverage_build)),
+    KEY("coverage_drop", ENGINES, KEY_PERCENT, .offset = FZ(coverage_drop)),
     KEY("cmplog_dir", AFL, KEY_CUSTOM, .apply = apply_cmplog_dir),
     KEY("persistent_record", AFL, KEY_INT, .offset = FZ(persistent_record), .min = 0, .max = CFO_ENGINE_MAX_PERSISTENT_RECORD),
     {.name = NULL},
@@ -612,6 +655,7 @@ static void fuzzer_section_end(parse_ctx *c)
     case CFO_KIND_INFRA_DRIFT:
     case CFO_KIND_LIBFUZZER:
     case CFO_KIND_AFL:
+    case CFO_KIND_GOFUZZ:
         break;
     }
 }
@@ -622,10 +666,7 @@ static void fuzzer_key(parse_ctx *c, const char *key, const char *value)
         fail(c, c->line, CFO_EINVAL, "unknown key '%s' in [%s]", key, c->section);
         return;
     }
-    if (c->nkeys == c->capkeys) {
-        c->capkeys = c->capkeys ? 2 * c->capkeys : 8;
-        c->keys = cfo_xrealloc(c->keys, c->capkeys * sizeof *c->keys);
-    }
+    c->keys = cfo_grow(c->keys, &c->capkeys, c->nkeys + 1, sizeof *c->keys);
     c->keys[c->nkeys++] =
         (pending_key){.name = cfo_xstrdup(key), .value = cfo_xstrdup(value), .line = c->line};
 }

@@ -25,6 +25,9 @@ typedef struct cfo_config {
     /* --changed-since: a command given the diff on stdin that may name more
      * targets to run (JSON {"targets": ["FUZZER:TARGET", ...]}); empty: none */
     cfo_strv focus_argv;
+    /* After each successful upload: a command given the findings' changes
+     * on stdin, one JSON object a line; empty: none */
+    cfo_strv notify_argv;
     cfo_fuzzer *fuzzers;
     size_t nfuzzers;
 } cfo_config;

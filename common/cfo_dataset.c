@@ -2,6 +2,8 @@
  * records as their objects close, and a deterministic yajl_gen writer. */
 #include "cfo_dataset.h"
 
+#include "cfo_findings.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 
+#include "cfo_coverage.h"
 #include "cfo_log.h"
 
 /* Unknown top-level values are skipped, not stored; the cap keeps a hostile
@@ -42,11 +45,13 @@ typedef enum field {
     FLD_CPU,
     FLD_MAX_RSS,
     FLD_CRASHES,
+    FLD_COVERAGE,
     FLD_NFIELDS,
 } field;
 
-/* T_LIST: a JSON array kept as compact text (the findings an engine names). */
-typedef enum field_type { T_STRING, T_BOOL, T_UINT, T_NUMBER, T_LIST } field_type;
+/* T_LIST: a JSON array kept as compact text (the findings an engine names);
+ * T_OBJECT: a JSON object kept the same way (coverage). */
+typedef enum field_type { T_STRING, T_BOOL, T_UINT, T_NUMBER, T_LIST, T_OBJECT } field_type;
 
 static const struct field_def {
     const char *name;
@@ -71,6 +76,7 @@ static const struct field_def {
     [FLD_CPU] = {"cpu", 3, T_NUMBER, false},
     [FLD_MAX_RSS] = {"max_rss_kb", 10, T_UINT, false},
     [FLD_CRASHES] = {"crashes", 7, T_LIST, false},
+    [FLD_COVERAGE] = {"coverage", 8, T_OBJECT, false},
 };
 
 /* A findings list is an array of flat objects; deeper nesting is refused. */
@@ -85,10 +91,18 @@ typedef enum pstate {
     ST_REC_KEY,   /* inside a record object, between fields */
     ST_REC_VALUE, /* a field's value comes next */
     ST_REC_LIST,  /* inside a T_LIST field's array */
+    ST_CAPTURE,   /* inside "findings" or "strategies", copied as it streams */
     ST_DONE,      /* the top-level value is complete */
 } pstate;
 
-typedef enum doc_key { DK_VERSION, DK_WINDOW, DK_RECORDS, DK_UNKNOWN } doc_key;
+typedef enum doc_key {
+    DK_VERSION,
+    DK_WINDOW,
+    DK_RECORDS,
+    DK_FINDINGS,
+    DK_STRATEGIES,
+    DK_UNKNOWN
+} doc_key;
 
 /* The record being read. Strings live in the parser's scratch buffer (by
  * offset: it may move as it grows) until the record is complete, so the hot
@@ -126,41 +140,37 @@ struct cfo_dataset_parser {
     cfo_buf scratch;
     yajl_gen list_gen; /* re-writes a T_LIST value compactly; made on first use */
     int list_depth;
+    /* Where "findings" and "strategies" are copied (NULL: skipped). */
+    cfo_buf *findings_out, *strategies_out;
+    cfo_buf *capture_to;
+    yajl_gen capture_gen;
+    int capture_depth;
+    bool seen_findings, seen_strategies;
 };
 
 /* ---- errors ---------------------------------------------------------- */
 
-static int fail_v(cfo_dataset_parser *p, cfo_err err, bool in_record, const char *fmt, va_list ap)
+/* Stops the parse with the reason in p->diag, naming the record being read
+ * when in_record. Returns what a yajl callback returns to stop. */
+__attribute__((format(printf, 4, 5))) static int parse_fail(cfo_dataset_parser *p, cfo_err err,
+                                                            bool in_record, const char *fmt, ...)
 {
     char what[768];
+    va_list ap;
+    va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
     if (in_record)
         cfo_diag_set(&p->diag, err, "%.200s: record %zu: %s", p->name, p->nrecords, what);
     else
         cfo_diag_set(&p->diag, err, "%.200s: %s", p->name, what);
     p->err = err;
-    return 0; /* what a yajl callback returns to stop the parse */
+    return 0;
 }
 
-__attribute__((format(printf, 3, 4))) static int doc_fail(cfo_dataset_parser *p, cfo_err err,
-                                                          const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = fail_v(p, err, false, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-__attribute__((format(printf, 3, 4))) static int rec_fail(cfo_dataset_parser *p, cfo_err err,
-                                                          const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = fail_v(p, err, true, fmt, ap);
-    va_end(ap);
-    return rc;
-}
+/* A fault of the document as a whole, and of one record. */
+#define doc_fail(p, err, ...) parse_fail((p), (err), false, __VA_ARGS__)
+#define rec_fail(p, err, ...) parse_fail((p), (err), true, __VA_ARGS__)
 
 static int type_error(cfo_dataset_parser *p)
 {
@@ -176,6 +186,8 @@ static int type_error(cfo_dataset_parser *p)
         return rec_fail(p, CFO_EPARSE, "field '%s' must be a number >= 0", f->name);
     case T_LIST:
         return rec_fail(p, CFO_EPARSE, "field '%s' must be an array of objects", f->name);
+    case T_OBJECT:
+        return rec_fail(p, CFO_EPARSE, "field '%s' must be an object", f->name);
     }
     return rec_fail(p, CFO_EPARSE, "field '%s' has the wrong type", f->name);
 }
@@ -190,6 +202,10 @@ static int doc_value_error(cfo_dataset_parser *p, const char *got)
                         CFO_DATASET_MAX_WINDOW, got);
     case DK_RECORDS:
         return doc_fail(p, CFO_EPARSE, "'records' must be an array, not %s", got);
+    case DK_FINDINGS:
+        return doc_fail(p, CFO_EPARSE, "'findings' must be an array, not %s", got);
+    case DK_STRATEGIES:
+        return doc_fail(p, CFO_EPARSE, "'strategies' must be an object, not %s", got);
     case DK_UNKNOWN:
         break;
     }
@@ -251,9 +267,22 @@ static int rec_end(cfo_dataset_parser *p)
         r.has_time = true;
     }
     cfo_diag vd;
-    if (cfo_record_validate(&r, &vd) != CFO_OK)
+    /* Coverage is kept in its one written form, so reading and writing a
+     * record again never changes it. */
+    char *coverage = NULL;
+    const char *given = rec_str(p, FLD_COVERAGE);
+    if (given != NULL) {
+        cfo_coverage cov;
+        if (cfo_coverage_parse(given, &cov, &vd) != CFO_OK)
+            return rec_fail(p, CFO_EPARSE, "%s", vd.msg);
+        r.coverage = coverage = cfo_coverage_format(&cov);
+    }
+    cfo_err verr = cfo_record_validate(&r, &vd);
+    if (verr == CFO_OK)
+        cfo_recset_add(p->into, &r);
+    free(coverage);
+    if (verr != CFO_OK)
         return rec_fail(p, CFO_EPARSE, "%s", vd.msg);
-    cfo_recset_add(p->into, &r);
     p->nrecords++;
     p->state = ST_RECORDS;
     return 1;
@@ -307,6 +336,7 @@ static int rec_integer(cfo_dataset_parser *p, long long v)
     case T_STRING:
     case T_BOOL:
     case T_LIST:
+    case T_OBJECT:
         return type_error(p);
     case T_NUMBER:
         if (v < 0)
@@ -360,10 +390,69 @@ static int doc_scalar(cfo_dataset_parser *p, const char *kind)
     case ST_REC_KEY:
     case ST_REC_VALUE:
     case ST_REC_LIST:
+    case ST_CAPTURE:
     case ST_DONE:
         break;
     }
     return doc_fail(p, CFO_EPARSE, "unexpected %s", kind);
+}
+
+/* ---- "findings" and "strategies": copied whole for their own reader ---- */
+
+static void capture_begin(cfo_dataset_parser *p, bool is_map)
+{
+    if (p->capture_gen == NULL) {
+        p->capture_gen = yajl_gen_alloc(NULL);
+        if (p->capture_gen == NULL) {
+            cfo_error("yajl_gen_alloc failed");
+            abort();
+        }
+    }
+    yajl_gen_reset(p->capture_gen, NULL);
+    yajl_gen_clear(p->capture_gen);
+    p->capture_to = p->cur_doc_key == DK_FINDINGS ? p->findings_out : p->strategies_out;
+    p->capture_depth = 1;
+    p->state = ST_CAPTURE;
+    if (is_map)
+        yajl_gen_map_open(p->capture_gen);
+    else
+        yajl_gen_array_open(p->capture_gen);
+}
+
+/* After each event: bounded, and a closed top-level value is handed over. */
+static int capture_after(cfo_dataset_parser *p, yajl_gen_status gs)
+{
+    if (gs != yajl_gen_status_ok)
+        return doc_fail(p, CFO_EPARSE, "malformed 'findings' or 'strategies'");
+    const unsigned char *text;
+    size_t len;
+    yajl_gen_get_buf(p->capture_gen, &text, &len);
+    if (len > CFO_FINDINGS_MAX_JSON)
+        return doc_fail(p, CFO_ELIMIT, "'findings' or 'strategies' is larger than %zu bytes",
+                        CFO_FINDINGS_MAX_JSON);
+    if (p->capture_depth > 0)
+        return 1;
+    cfo_buf_reset(p->capture_to);
+    cfo_buf_append(p->capture_to, text, len);
+    cfo_buf_append(p->capture_to, "", 1);
+    p->capture_to->len--;
+    yajl_gen_clear(p->capture_gen);
+    p->state = ST_DOC_KEY;
+    return 1;
+}
+
+static int capture_container(cfo_dataset_parser *p, bool open, bool is_map)
+{
+    if (open) {
+        if (++p->capture_depth > SKIP_MAX_DEPTH)
+            return doc_fail(p, CFO_ELIMIT, "a value is nested deeper than %d levels",
+                            SKIP_MAX_DEPTH);
+        return capture_after(p, is_map ? yajl_gen_map_open(p->capture_gen)
+                                       : yajl_gen_array_open(p->capture_gen));
+    }
+    p->capture_depth--;
+    return capture_after(p, is_map ? yajl_gen_map_close(p->capture_gen)
+                                   : yajl_gen_array_close(p->capture_gen));
 }
 
 /* ---- T_LIST values: re-written compactly as they stream by ---------- */
@@ -380,11 +469,14 @@ static int format_double(double v, char *buf, size_t n)
     return 0;
 }
 
-static void list_begin(cfo_dataset_parser *p)
+static void list_begin(cfo_dataset_parser *p, bool is_map)
 {
     yajl_gen_reset(p->list_gen, NULL);
     yajl_gen_clear(p->list_gen);
-    yajl_gen_array_open(p->list_gen);
+    if (is_map)
+        yajl_gen_map_open(p->list_gen);
+    else
+        yajl_gen_array_open(p->list_gen);
     p->list_depth = 1;
     p->state = ST_REC_LIST;
 }
@@ -412,15 +504,16 @@ static int list_after(cfo_dataset_parser *p, yajl_gen_status gs)
     return 1;
 }
 
-/* A scalar inside a list: only as a member of one of its objects. */
+/* A scalar inside a list: only as a member of one of its objects; inside
+ * an object field, anywhere. */
 static int list_scalar_ok(cfo_dataset_parser *p)
 {
-    return p->list_depth >= 2 ? 1 : type_error(p);
+    return p->list_depth >= 2 || fields[p->cur_field].type == T_OBJECT ? 1 : type_error(p);
 }
 
 static int list_open(cfo_dataset_parser *p, bool is_map)
 {
-    if (p->list_depth == 1 && !is_map)
+    if (p->list_depth == 1 && !is_map && fields[p->cur_field].type == T_LIST)
         return type_error(p);
     if (++p->list_depth > LIST_MAX_DEPTH)
         return rec_fail(p, CFO_ELIMIT, "field '%s' is nested deeper than %d levels",
@@ -441,6 +534,8 @@ static int cb_null(void *ctx)
     cfo_dataset_parser *p = ctx;
     if (p->state == ST_REC_LIST)
         return list_scalar_ok(p) && list_after(p, yajl_gen_null(p->list_gen));
+    if (p->state == ST_CAPTURE)
+        return capture_after(p, yajl_gen_null(p->capture_gen));
     if (p->state != ST_REC_VALUE)
         return doc_scalar(p, "null");
     if (fields[p->cur_field].required)
@@ -454,6 +549,8 @@ static int cb_boolean(void *ctx, int v)
     cfo_dataset_parser *p = ctx;
     if (p->state == ST_REC_LIST)
         return list_scalar_ok(p) && list_after(p, yajl_gen_bool(p->list_gen, v));
+    if (p->state == ST_CAPTURE)
+        return capture_after(p, yajl_gen_bool(p->capture_gen, v));
     if (p->state != ST_REC_VALUE)
         return doc_scalar(p, "a boolean");
     if (fields[p->cur_field].type != T_BOOL)
@@ -469,10 +566,12 @@ static int cb_integer(void *ctx, long long v)
     cfo_dataset_parser *p = ctx;
     if (p->state == ST_REC_LIST)
         return list_scalar_ok(p) && list_after(p, yajl_gen_integer(p->list_gen, v));
+    if (p->state == ST_CAPTURE)
+        return capture_after(p, yajl_gen_integer(p->capture_gen, v));
     if (p->state == ST_REC_VALUE)
         return rec_integer(p, v);
     if (p->state == ST_DOC_VALUE && p->cur_doc_key == DK_VERSION) {
-        if (v != CFO_DATASET_VERSION)
+        if (v < 1 || v > CFO_DATASET_VERSION)
             return doc_fail(p, CFO_EUNSUPPORTED, "unsupported dataset version %lld", v);
         p->version = (int)v;
         p->state = ST_DOC_KEY;
@@ -497,6 +596,11 @@ static int cb_double(void *ctx, double v)
         int n = format_double(v, num, sizeof num);
         return list_scalar_ok(p) && list_after(p, yajl_gen_number(p->list_gen, num, (size_t)n));
     }
+    if (p->state == ST_CAPTURE) {
+        char num[40];
+        int n = format_double(v, num, sizeof num);
+        return capture_after(p, yajl_gen_number(p->capture_gen, num, (size_t)n));
+    }
     if (p->state != ST_REC_VALUE)
         return doc_scalar(p, "a fractional number");
     if (fields[p->cur_field].type != T_NUMBER || !(v >= 0) || !isfinite(v))
@@ -515,6 +619,8 @@ static int cb_string(void *ctx, const unsigned char *s, size_t len)
     cfo_dataset_parser *p = ctx;
     if (p->state == ST_REC_LIST)
         return list_scalar_ok(p) && list_after(p, yajl_gen_string(p->list_gen, s, len));
+    if (p->state == ST_CAPTURE)
+        return capture_after(p, yajl_gen_string(p->capture_gen, s, len));
     if (p->state != ST_REC_VALUE)
         return doc_scalar(p, "a string");
     return rec_string(p, s, len);
@@ -527,6 +633,8 @@ static int cb_map_key(void *ctx, const unsigned char *key, size_t len)
         return rec_key(p, key, len);
     if (p->state == ST_REC_LIST)
         return list_after(p, yajl_gen_string(p->list_gen, key, len));
+    if (p->state == ST_CAPTURE)
+        return capture_after(p, yajl_gen_string(p->capture_gen, key, len));
     if (p->state == ST_SKIP)
         return 1;
     assert(p->state == ST_DOC_KEY);
@@ -541,6 +649,12 @@ static int cb_map_key(void *ctx, const unsigned char *key, size_t len)
     } else if (len == 7 && memcmp(key, "records", 7) == 0) {
         k = DK_RECORDS;
         seen = &p->seen_records;
+    } else if (len == 8 && memcmp(key, "findings", 8) == 0 && p->findings_out != NULL) {
+        k = DK_FINDINGS;
+        seen = &p->seen_findings;
+    } else if (len == 10 && memcmp(key, "strategies", 10) == 0 && p->strategies_out != NULL) {
+        k = DK_STRATEGIES;
+        seen = &p->seen_strategies;
     }
     if (seen != NULL) {
         if (*seen)
@@ -569,6 +683,11 @@ static int open_container(cfo_dataset_parser *p, bool is_map)
             p->state = ST_RECORDS;
             return 1;
         }
+        if ((p->cur_doc_key == DK_FINDINGS && !is_map) ||
+            (p->cur_doc_key == DK_STRATEGIES && is_map)) {
+            capture_begin(p, is_map);
+            return 1;
+        }
         if (p->cur_doc_key != DK_UNKNOWN)
             return doc_value_error(p, kind);
         p->state = ST_SKIP;
@@ -587,12 +706,14 @@ static int open_container(cfo_dataset_parser *p, bool is_map)
         rec_begin(p);
         return 1;
     case ST_REC_VALUE:
-        if (fields[p->cur_field].type != T_LIST || is_map)
+        if (fields[p->cur_field].type != (is_map ? T_OBJECT : T_LIST))
             return type_error(p);
-        list_begin(p);
+        list_begin(p, is_map);
         return 1;
     case ST_REC_LIST:
         return list_open(p, is_map);
+    case ST_CAPTURE:
+        return capture_container(p, true, is_map);
     case ST_DOC_KEY:
     case ST_REC_KEY:
     case ST_DONE:
@@ -607,6 +728,8 @@ static int close_container(cfo_dataset_parser *p, bool is_map)
     switch (p->state) {
     case ST_REC_LIST:
         return list_close(p, is_map);
+    case ST_CAPTURE:
+        return capture_container(p, false, is_map);
     case ST_SKIP:
         if (--p->skip_depth == 0)
             p->state = ST_DOC_KEY;
@@ -713,10 +836,18 @@ void cfo_dataset_parser_destroy(cfo_dataset_parser **self_p)
     cfo_dataset_parser *p = *self_p;
     yajl_free(p->yh);
     yajl_gen_free(p->list_gen);
+    if (p->capture_gen != NULL)
+        yajl_gen_free(p->capture_gen);
     cfo_buf_fini(&p->scratch);
     free(p->name);
     free(p);
     *self_p = NULL;
+}
+
+void cfo_dataset_parser_capture(cfo_dataset_parser *self, cfo_buf *findings, cfo_buf *strategies)
+{
+    self->findings_out = findings;
+    self->strategies_out = strategies;
 }
 
 static cfo_err sticky(const cfo_dataset_parser *p, cfo_diag *d)
@@ -833,6 +964,12 @@ cfo_err cfo_dataset_parse(const void *data, size_t len, const char *name, cfo_re
 cfo_err cfo_dataset_parse_file(const char *path, cfo_recset *into, cfo_dataset_meta *meta,
                                cfo_diag *d)
 {
+    return cfo_dataset_parse_file_capture(path, into, meta, NULL, NULL, d);
+}
+
+cfo_err cfo_dataset_parse_file_capture(const char *path, cfo_recset *into, cfo_dataset_meta *meta,
+                                       cfo_buf *findings, cfo_buf *strategies, cfo_diag *d)
+{
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -840,6 +977,7 @@ cfo_err cfo_dataset_parse_file(const char *path, cfo_recset *into, cfo_dataset_m
     }
     cfo_err err = CFO_OK;
     cfo_dataset_parser *p = cfo_dataset_parser_new(path, into);
+    cfo_dataset_parser_capture(p, findings, strategies);
     char *chunk = cfo_xmalloc(FILE_CHUNK);
     for (;;) {
         ssize_t n = read(fd, chunk, FILE_CHUNK);
@@ -1178,6 +1316,10 @@ static void gen_record(writer *w, const cfo_record *r)
         GEN_KEY(g, "crashes");
         yajl_gen_number(g, r->crashes, strlen(r->crashes));
     }
+    if (r->coverage != NULL) {
+        GEN_KEY(g, "coverage");
+        yajl_gen_number(g, r->coverage, strlen(r->coverage));
+    }
     yajl_gen_map_close(g);
     /* Lets the same generator write the next record as a new top-level value. */
     yajl_gen_reset(g, NULL);
@@ -1194,12 +1336,22 @@ void cfo_record_write_json(const cfo_record *r, cfo_buf *out)
 /* A window <= 0 omits the key (a parser reports it as 0, "absent"). */
 void cfo_dataset_write(const cfo_recset *rs, int window, cfo_buf *out)
 {
+    cfo_dataset_write_doc(rs, window, NULL, NULL, out);
+}
+
+void cfo_dataset_write_doc(const cfo_recset *rs, int window, const char *strategies,
+                           const char *findings, cfo_buf *out)
+{
     assert(window <= CFO_DATASET_MAX_WINDOW);
+    bool v2 = strategies != NULL || findings != NULL;
+    cfo_buf_printf(out, "{\"version\":%d,", v2 ? CFO_DATASET_VERSION : 1);
     if (window > 0)
-        cfo_buf_printf(out, "{\"version\":%d,\"window\":%d,\"records\":[\n", CFO_DATASET_VERSION,
-                       window);
-    else
-        cfo_buf_printf(out, "{\"version\":%d,\"records\":[\n", CFO_DATASET_VERSION);
+        cfo_buf_printf(out, "\"window\":%d,", window);
+    if (strategies != NULL)
+        cfo_buf_printf(out, "\n\"strategies\":%s,", strategies);
+    if (findings != NULL)
+        cfo_buf_printf(out, "\n\"findings\":%s,", findings);
+    cfo_buf_puts(out, v2 ? "\n\"records\":[\n" : "\"records\":[\n");
     writer w;
     writer_init(&w, out, true);
     for (size_t i = 0; i < rs->n; i++) {

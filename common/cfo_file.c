@@ -74,6 +74,38 @@ static char *folder_of(const char *path)
     return slash == path ? cfo_xstrdup("/") : cfo_xstrndup(path, (size_t)(slash - path));
 }
 
+cfo_err cfo_write_new_file(const char *path, const void *data, size_t len, mode_t mode,
+                           bool exact_mode, const char **step)
+{
+    *step = "create";
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, exact_mode ? 0600 : mode);
+    if (fd < 0)
+        return CFO_EIO;
+    *step = "write";
+    if (cfo_write_all(fd, data, len) != CFO_OK)
+        goto fail;
+    *step = "chmod";
+    if (exact_mode && fchmod(fd, mode) != 0)
+        goto fail;
+    *step = "fsync";
+    if (fsync(fd) != 0)
+        goto fail;
+    *step = "close";
+    int rc = close(fd);
+    fd = -1;
+    if (rc != 0)
+        goto fail;
+    return CFO_OK;
+
+fail:;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    errno = e;
+    return CFO_EIO;
+}
+
 cfo_err cfo_write_file_atomic(const char *path, const void *data, size_t len, cfo_diag *d)
 {
     mode_t mode = 0644;
@@ -81,28 +113,16 @@ cfo_err cfo_write_file_atomic(const char *path, const void *data, size_t len, cf
     if (stat(path, &old) == 0)
         mode = old.st_mode & 07777;
     char *tmp = cfo_temp_beside(path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    const char *step = "create";
-    bool created = fd >= 0;
-    if (!created)
-        goto fail;
-    step = "write";
-    if (cfo_write_all(fd, data, len) != CFO_OK)
-        goto fail;
-    step = "chmod";
-    if (fchmod(fd, mode) != 0)
-        goto fail;
-    step = "fsync";
-    if (fsync(fd) != 0)
-        goto fail;
-    step = "close";
-    int rc = close(fd);
-    fd = -1;
-    if (rc != 0)
+    const char *step;
+    if (cfo_write_new_file(tmp, data, len, mode, true, &step) != CFO_OK)
         goto fail;
     step = "rename";
-    if (rename(tmp, path) != 0)
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
         goto fail;
+    }
     free(tmp);
     char *dir = folder_of(path);
     cfo_err err = cfo_sync_dir(dir, d);
@@ -111,14 +131,9 @@ cfo_err cfo_write_file_atomic(const char *path, const void *data, size_t len, cf
     free(dir);
     return err;
 
-fail:;
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    if (created)
-        unlink(tmp);
+fail:
     cfo_diag_set(d, CFO_EIO, "cannot write %s (%s of %s failed: %s); it was not modified", path,
-                 step, tmp, strerror(e));
+                 step, tmp, strerror(errno));
     free(tmp);
     return CFO_EIO;
 }

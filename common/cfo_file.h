@@ -4,8 +4,10 @@
 #ifndef CFO_FILE_H
 #define CFO_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cfo_error.h"
 
@@ -23,6 +25,15 @@ char *cfo_temp_beside(const char *path);
 
 /* fsync of the folder dir, which makes a rename or link in it durable. */
 cfo_err cfo_sync_dir(const char *dir, cfo_diag *d);
+
+/* Makes path, which must not exist (O_EXCL), hold data durably: created,
+ * written, fsynced and closed, ready to be published by a rename or a link.
+ * The file gets mode, exactly when exact_mode (it is made 0600 and changed
+ * before it is synced), else under the umask. On failure returns CFO_EIO
+ * with errno set and *step naming what failed ("create", "write", "chmod",
+ * "fsync", "close"); a file it created is removed again. */
+cfo_err cfo_write_new_file(const char *path, const void *data, size_t len, mode_t mode,
+                           bool exact_mode, const char **step);
 
 /* Replaces path with data, atomically and durably: a temporary file beside
  * it created with O_EXCL under an unpredictable name, written, fsynced,

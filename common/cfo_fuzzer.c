@@ -38,6 +38,12 @@ static const cfo_kind_info kinds[CFO_KIND_COUNT] = {
                       .critical = true,
                       .merge = CFO_MERGE_ACCUMULATE,
                       .runs_in_runner = true},
+    [CFO_KIND_GOFUZZ] = {.name = "gofuzz",
+                         .needs_working_dir = true,
+                         .needs_seed = false,
+                         .critical = true,
+                         .merge = CFO_MERGE_ACCUMULATE,
+                         .runs_in_runner = true},
 };
 
 const cfo_kind_info *cfo_kind_info_of(cfo_kind kind)
@@ -48,6 +54,7 @@ const cfo_kind_info *cfo_kind_info_of(cfo_kind kind)
     case CFO_KIND_EXEC:
     case CFO_KIND_LIBFUZZER:
     case CFO_KIND_AFL:
+    case CFO_KIND_GOFUZZ:
         return &kinds[kind];
     }
     abort(); /* not a cfo_kind: a programming error */
@@ -58,6 +65,7 @@ bool cfo_kind_is_engine(cfo_kind kind)
     switch (kind) {
     case CFO_KIND_LIBFUZZER:
     case CFO_KIND_AFL:
+    case CFO_KIND_GOFUZZ:
         return true;
     case CFO_KIND_CANARY:
     case CFO_KIND_INFRA_DRIFT:
@@ -115,7 +123,9 @@ void cfo_fuzzer_init(cfo_fuzzer *f, const char *name, cfo_kind kind)
     cfo_strv_init(&f->run_argv);
     cfo_strv_init(&f->path_globs);
     cfo_strv_init(&f->path_targets);
-    f->build = cfo_xstrdup(CFO_ENGINE_DEFAULT_BUILD);
+    cfo_strv_init(&f->env);
+    /* go test builds what it fuzzes. */
+    f->build = cfo_xstrdup(kind == CFO_KIND_GOFUZZ ? "" : CFO_ENGINE_DEFAULT_BUILD);
     f->targets_dir = cfo_xstrdup(kind == CFO_KIND_AFL ? CFO_ENGINE_DEFAULT_TARGETS_DIR_AFL
                                                       : CFO_ENGINE_DEFAULT_TARGETS_DIR_LIBFUZZER);
     f->cmplog_dir = cfo_xstrdup("");
@@ -129,7 +139,11 @@ void cfo_fuzzer_init(cfo_fuzzer *f, const char *name, cfo_kind kind)
     f->seeds = cfo_xstrdup("");
     f->triage_time_ms = CFO_ENGINE_DEFAULT_TRIAGE_TIME_MS;
     f->max_crashes = CFO_ENGINE_DEFAULT_MAX_CRASHES;
+    f->prune_factor = CFO_ENGINE_DEFAULT_PRUNE_FACTOR;
     cfo_strv_init(&f->engine_args);
+    f->coverage_dir = cfo_xstrdup("");
+    f->coverage_build = cfo_xstrdup("");
+    f->coverage_drop = CFO_ENGINE_DEFAULT_COVERAGE_DROP;
 }
 
 void cfo_fuzzer_fini(cfo_fuzzer *f)
@@ -150,5 +164,8 @@ void cfo_fuzzer_fini(cfo_fuzzer *f)
     free(f->corpus);
     free(f->seeds);
     cfo_strv_fini(&f->engine_args);
+    cfo_strv_fini(&f->env);
+    free(f->coverage_dir);
+    free(f->coverage_build);
     memset(f, 0, sizeof *f);
 }

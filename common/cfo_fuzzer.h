@@ -17,10 +17,12 @@ typedef enum cfo_kind {
     CFO_KIND_EXEC,
     CFO_KIND_LIBFUZZER, /* coverage-guided: a binary built with -fsanitize=fuzzer */
     CFO_KIND_AFL,       /* coverage-guided: AFL++ (afl-fuzz) */
+    CFO_KIND_GOFUZZ,    /* coverage-guided: Go's native fuzzing (go test -fuzz) */
 } cfo_kind;
-#define CFO_KIND_COUNT 5
+#define CFO_KIND_COUNT 6
 
-/* Whether tasks of kind run a coverage-guided engine (libfuzzer, afl). */
+/* Whether tasks of kind run a coverage-guided engine (libfuzzer, afl,
+ * gofuzz). */
 bool cfo_kind_is_engine(cfo_kind kind);
 
 /* Finding kinds an engine fuzzer may fail on (fail_on), one bit each, in the
@@ -44,6 +46,10 @@ bool cfo_kind_is_engine(cfo_kind kind);
 #define CFO_ENGINE_DEFAULT_SYNC_INTERVAL_MS 30000LL
 #define CFO_ENGINE_DEFAULT_TRIAGE_TIME_MS 60000LL
 #define CFO_ENGINE_DEFAULT_MAX_CRASHES 16
+#define CFO_ENGINE_DEFAULT_PRUNE_FACTOR 4
+#define CFO_ENGINE_MAX_PRUNE_FACTOR 1000
+/* A line coverage drop of more than this many percent fails the task. */
+#define CFO_ENGINE_DEFAULT_COVERAGE_DROP 1
 #define CFO_ENGINE_MAX_REPRODUCE_RUNS 100
 #define CFO_ENGINE_MAX_MAX_CRASHES 1000
 #define CFO_ENGINE_MAX_PERSISTENT_RECORD 100000
@@ -90,6 +96,8 @@ typedef struct cfo_fuzzer {
     /* Percent of the run's budget (in slot time) this fuzzer's tasks may
      * take while others still wait; 0: no share of its own. */
     int budget_share;
+    /* "NAME=VALUE" added to the environment of its tasks (env = ...) */
+    cfo_strv env;
     /* infra_drift */
     char *terraform;  /* "terraform" (default) or "tofu", or a path */
     char *root;       /* subdirectory of the worktree holding the tree ("" = all) */
@@ -120,6 +128,16 @@ typedef struct cfo_fuzzer {
     int64_t triage_time_ms;   /* part of the task's timeout kept for triage */
     int max_crashes;      /* crash inputs replayed in triage per task (first of each kind first) */
     cfo_strv engine_args; /* extra arguments for the engine (libFuzzer flags, afl-fuzz options) */
+    /* A task merges the stored corpus once it holds more than this many
+     * times the inputs its last minimization left; 0: never. */
+    int prune_factor;
+    /* Coverage: where the coverage build leaves its targets ("" = coverage
+     * off), the command that makes it ("" = build, run with
+     * CFO_SANITIZER=coverage), and the drop in percent of lines between two
+     * tested commits of a branch that fails the task. */
+    char *coverage_dir;
+    char *coverage_build;
+    int coverage_drop;
     /* afl: AFL_PERSISTENT_RECORD (inputs kept before a crash of a persistent
      * target; needs an afl-fuzz built with it); 0: off */
     int persistent_record;

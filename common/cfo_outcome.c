@@ -1,4 +1,5 @@
-/* cfo_outcome.c -- turning an executor result into a task outcome. */
+/* cfo_outcome.c -- a task's outcome: its figures, its output as text, and
+ * the record it makes. */
 #include "cfo_outcome.h"
 
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "cfo_coverage.h"
 #include "cfo_log.h"
 #include "cfo_util.h"
 
@@ -120,6 +122,18 @@ bool cfo_outcome_parse_figures(cfo_outcome *o, const char *json)
         free(o->crashes);
         o->crashes = compact_crashes(v);
     }
+    const char *coverage_path[] = {"coverage", NULL};
+    v = yajl_tree_get(root, coverage_path, yajl_t_object);
+    if (v != NULL) {
+        cfo_coverage cov;
+        cfo_diag d = {{0}};
+        free(o->coverage);
+        o->coverage = NULL;
+        if (cfo_coverage_from_tree(v, &cov, &d) == CFO_OK)
+            o->coverage = cfo_coverage_format(&cov);
+        else
+            cfo_warn("a task's %s; left out", d.msg);
+    }
     yajl_tree_free(root);
     return true;
 }
@@ -158,9 +172,38 @@ void cfo_outcome_fini(cfo_outcome *o)
 {
     free(o->command);
     free(o->crashes);
+    free(o->coverage);
     free(o->worker);
     free(o->summary);
     free(o->tail);
     free(o->log_path);
     memset(o, 0, sizeof *o);
+}
+
+void cfo_outcome_tail_to_text(char *tail, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tail[i] == '\0')
+            tail[i] = '?';
+    cfo_utf8_sanitize(tail);
+}
+
+void cfo_record_from_outcome(cfo_record *rec, const cfo_outcome *o)
+{
+    rec->command = o->command;
+    if (o->worker != NULL)
+        rec->worker = o->worker;
+    rec->crashes = o->crashes;
+    rec->coverage = o->coverage;
+    rec->count = o->count;
+    rec->findings = o->findings;
+    rec->duration = o->duration;
+    rec->has_usage = o->has_usage;
+    rec->cpu = o->cpu;
+    rec->max_rss_kb = o->max_rss_kb;
+    rec->time_ms = o->end_wall_ms;
+    rec->has_time = true;
+    rec->attempt = o->attempt ? o->attempt : 1;
+    rec->status = o->status;
+    rec->ok = o->status == CFO_STATUS_PASS;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfo_coverage.h"
 #include "cfo_names.h"
 #include "cfo_util.h"
 
@@ -160,10 +161,7 @@ void cfo_recset_destroy(cfo_recset **self_p)
 
 void cfo_recset_add(cfo_recset *rs, const cfo_record *r)
 {
-    if (rs->n == rs->cap) {
-        rs->cap = rs->cap ? rs->cap * 2 : 64;
-        rs->v = cfo_xrealloc(rs->v, rs->cap * sizeof *rs->v);
-    }
+    rs->v = cfo_grow(rs->v, &rs->cap, rs->n + 1, sizeof *rs->v);
     cfo_record *dst = &rs->v[rs->n++];
     *dst = *r;
     dst->commit = cfo_strpool_intern_cstr(rs->pool, r->commit);
@@ -174,6 +172,7 @@ void cfo_recset_add(cfo_recset *rs, const cfo_record *r)
     dst->run = cfo_strpool_intern_cstr(rs->pool, r->run);
     dst->worker = cfo_strpool_intern_cstr(rs->pool, r->worker);
     dst->crashes = cfo_strpool_intern_cstr(rs->pool, r->crashes);
+    dst->coverage = cfo_strpool_intern_cstr(rs->pool, r->coverage);
 }
 
 void cfo_recset_add_all(cfo_recset *rs, const cfo_recset *other)
@@ -234,6 +233,7 @@ int cfo_record_cmp_all(const cfo_record *a, const cfo_record *b)
         CMP_NUM(a->max_rss_kb, b->max_rss_kb);
     }
     CMP_STR(a->crashes, b->crashes);
+    CMP_STR(a->coverage, b->coverage);
     return 0;
 }
 
@@ -259,8 +259,8 @@ cfo_err cfo_record_validate(const cfo_record *r, cfo_diag *d)
         if (req[i].value == NULL || (req[i].value[0] == '\0' && strcmp(req[i].name, "target")))
             return cfo_diag_set(d, CFO_EINVAL, "field '%s' is missing or empty", req[i].name);
     }
-    const char *strings[] = {r->commit,  r->fuzzer, r->branch, r->target,
-                             r->command, r->run,    r->worker, r->crashes};
+    const char *strings[] = {r->commit, r->fuzzer, r->branch,  r->target,  r->command,
+                             r->run,    r->worker, r->crashes, r->coverage};
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
         if (strings[i] != NULL && strlen(strings[i]) > CFO_RECORD_MAX_STRING)
             return cfo_diag_set(d, CFO_EINVAL, "a field is longer than %d bytes",
@@ -280,6 +280,9 @@ cfo_err cfo_record_validate(const cfo_record *r, cfo_diag *d)
         return cfo_diag_set(d, CFO_EINVAL, "attempt %u out of range", r->attempt);
     if (r->has_usage && (!isfinite(r->cpu) || r->cpu < 0 || r->max_rss_kb < 0))
         return cfo_diag_set(d, CFO_EINVAL, "cpu and max_rss_kb must be numbers >= 0");
+    cfo_coverage cov;
+    if (r->coverage != NULL && cfo_coverage_parse(r->coverage, &cov, d) != CFO_OK)
+        return CFO_EINVAL;
     if (r->ok != (r->status == CFO_STATUS_PASS))
         return cfo_diag_set(d, CFO_EINVAL, "ok=%s contradicts status '%s'",
                             r->ok ? "true" : "false", cfo_status_name(r->status));

@@ -56,6 +56,10 @@ typedef struct cfo_record {
      * array of objects {"signature","kind","new","repro","bundle"}; NULL when
      * the fuzzer names none. Interned like the other strings. */
     const char *crashes;
+    /* Source-based coverage of an engine's target (cfo_coverage.h), as
+     * compact JSON text in cfo_coverage_format's form; NULL when not
+     * measured. Interned. */
+    const char *coverage;
     int64_t count;
     int64_t findings;
     double duration;    /* seconds */

@@ -9,6 +9,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,19 @@ void cfo_buf_reset(cfo_buf *b)
         b->data[0] = '\0';
 }
 
+void *cfo_grow(void *v, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return v;
+    size_t n = *cap ? *cap : 16;
+    while (n < need)
+        n *= 2;
+    if (n > SIZE_MAX / elem)
+        oom(SIZE_MAX);
+    *cap = n;
+    return cfo_xrealloc(v, n * elem);
+}
+
 void cfo_buf_reserve(cfo_buf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap)
@@ -163,10 +177,7 @@ void cfo_strv_push_owned(cfo_strv *sv, char *s)
 {
     if (sv->v == NULL)
         cfo_strv_init(sv);
-    if (sv->n + 2 > sv->cap) {
-        sv->cap = sv->cap * 2 + 2;
-        sv->v = cfo_xrealloc(sv->v, sv->cap * sizeof *sv->v);
-    }
+    sv->v = cfo_grow(sv->v, &sv->cap, sv->n + 2, sizeof *sv->v); /* and the NULL */
     sv->v[sv->n++] = s;
     sv->v[sv->n] = NULL;
 }

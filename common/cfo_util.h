@@ -19,6 +19,11 @@ char *cfo_xstrdup(const char *s);
 /* Copies exactly n bytes of s (which may hold NULs) and adds a NUL. */
 char *cfo_xstrndup(const char *s, size_t n);
 char *cfo_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The array v of *cap elements of elem bytes, reallocated to hold at least
+ * need when it holds fewer; *cap doubles (from 16), so appending one
+ * element at a time costs amortized O(1). Returns v, moved or not:
+ *   rs->v = cfo_grow(rs->v, &rs->cap, rs->n + 1, sizeof *rs->v); */
+void *cfo_grow(void *v, size_t *cap, size_t need, size_t elem);
 
 /* Growable byte buffer; data is always NUL-terminated (not counted in len). */
 typedef struct cfo_buf {

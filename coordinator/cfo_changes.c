@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
+#include "cfo_covcheck.h"
 #include "cfo_exec.h"
 #include "cfo_log.h"
 
@@ -310,10 +311,14 @@ bool cfo_changes_touch(const cfo_change_set *cs, const cfo_fuzzer *f, const char
         return true;
     switch (f->kind) {
     case CFO_KIND_CANARY:
-    /* An engine's target is built from much of the tree: any change may
-     * change what it does. */
+        return true;
+    /* An engine's target is built from much of the tree: only its coverage
+     * tells which files it runs. */
     case CFO_KIND_LIBFUZZER:
     case CFO_KIND_AFL:
+        return f->coverage_dir[0] == '\0' || cs->prior == NULL ||
+               cfo_covcheck_touches(cs->prior, f, target, &cs->files);
+    case CFO_KIND_GOFUZZ:
         return true;
     case CFO_KIND_INFRA_DRIFT: {
         char *joined = f->root[0] ? cfo_xasprintf("%s/%s", f->root, target) : cfo_xstrdup(target);

@@ -7,11 +7,15 @@
 
 #include "cfo_config.h"
 #include "cfo_error.h"
+#include "cfo_record.h"
 #include "cfo_util.h"
 
 typedef struct cfo_change_set {
     cfo_strv files; /* repository paths changed since REF */
     cfo_strv focus; /* "FUZZER:TARGET" or "TARGET" named by the focus_command */
+    /* The dataset, whose coverage records tell which files an engine's
+     * target runs (borrowed; NULL: engine targets always run). */
+    const cfo_recset *prior;
 } cfo_change_set;
 
 /* What changed from ref to sha since they diverged (git diff REF...SHA), and
@@ -29,6 +33,9 @@ void cfo_change_set_fini(cfo_change_set *cs);
  *   module it uses (source = "../..."), following modules transitively;
  * - exec: a changed file matches a glob of its `paths` that maps to target;
  *   a fuzzer without `paths` cannot tell, and runs every target;
+ * - libfuzzer, afl: with a coverage build, when the target's newest
+ *   coverage report covers a changed file, or it has none yet; without,
+ *   always;
  * and every target the focus command named. */
 bool cfo_changes_touch(const cfo_change_set *cs, const cfo_fuzzer *f, const char *dir,
                        const char *target);

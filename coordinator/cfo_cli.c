@@ -98,6 +98,9 @@ static const cfo_option options[] = {
     {"report", CFO_OPT_STRING, BOTH, AT(report), "FILE", .help = "write a JSON run report"},
     {"junit", CFO_OPT_STRING, BOTH, AT(junit), "FILE",
      .help = "write JUnit XML (one testcase per task)"},
+    {"sarif", CFO_OPT_STRING, BOTH, AT(sarif), "FILE",
+     .help = "write SARIF 2.1.0: one result per open finding of the\n"
+             "run's targets (for GitHub code scanning)"},
     {"joblog", CFO_OPT_STRING, BOTH, AT(joblog), "FILE",
      .help = "one line per finished task, in GNU parallel's joblog\n"
              "columns (Seq, Host, Starttime, JobRuntime, Send, Receive,\n"

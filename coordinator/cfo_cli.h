@@ -19,7 +19,7 @@ typedef struct cfo_cli {
     const char *config, *repo, *dataset, *logs_dir, *report, *junit, *workdir, *bind;
     bool dry_run, upload, force, quiet, insecure, resume_upload_only, allow_incomplete,
         keep_worktrees;
-    const char *curve_secret, *allow_dir, *state_dir, *changed_since, *joblog;
+    const char *curve_secret, *allow_dir, *state_dir, *changed_since, *joblog, *sarif;
     const char *shard_spec; /* --shard, parsed into shard */
     const char *metrics;    /* --metrics HOST:PORT */
     int64_t metrics_linger_ms;

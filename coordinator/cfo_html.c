@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfo_coverage.h"
 #include "cfo_file.h"
 #include "cfo_log.h"
 #include "cfo_names.h"
@@ -348,6 +349,134 @@ static void durations_chart(cfo_buf *b, const cfo_history *h)
     free(f);
 }
 
+/* ---- coverage over commits ----------------------------------------------- */
+
+/* The newest record of s on commit sha that carries coverage, parsed. */
+static const cfo_record *coverage_on(const cfo_history_series *s, const char *sha,
+                                     cfo_coverage *out)
+{
+    const cfo_record *best = NULL;
+    for (size_t i = 0; i < s->nrecords; i++) {
+        const cfo_record *r = s->records[i];
+        if (r->coverage != NULL && strcmp(r->commit, sha) == 0 &&
+            (best == NULL || r->time_ms >= best->time_ms))
+            best = r;
+    }
+    cfo_diag d = {{0}};
+    if (best != NULL && cfo_coverage_parse(best->coverage, out, &d) != CFO_OK)
+        best = NULL; /* the reader checked it: cannot happen */
+    return best;
+}
+
+/* Where a browser opens a stored report: a local path as a file: URL, a
+ * gs:// object through the Cloud Storage console's authenticated link. */
+static void report_href(cfo_buf *b, const char *report)
+{
+    if (strncmp(report, "gs://", 5) == 0)
+        cfo_buf_markupf(b, " href=\"https://storage.cloud.google.com/%s\"", report + 5);
+    else if (report[0] == '/')
+        cfo_buf_markupf(b, " href=\"file://%s\"", report);
+    else
+        attr(b, "href", report);
+}
+
+static bool has_coverage(const cfo_history *h, const cfo_history_series *s)
+{
+    cfo_coverage c;
+    for (size_t i = 0; i < s->ncells; i++)
+        if (coverage_on(s, h->commits[s->cells[i].commit].sha, &c) != NULL)
+            return true;
+    return false;
+}
+
+/* One row per target with coverage: its percent of lines covered on each
+ * commit it was measured on, a point per commit linking to its report. */
+static void coverage_chart(cfo_buf *b, const cfo_history *h)
+{
+    int lw = 12, plot_w = h->ncommits > 1 ? (int)h->ncommits * 24 : 24, row = 70, n = 0;
+    if (plot_w > 960)
+        plot_w = 960;
+    for (size_t k = 0; k < h->nseries; k++) {
+        if (!has_coverage(h, &h->series[k]))
+            continue;
+        int w = (int)((double)label_len(&h->series[k]) * CHAR_W) + 12;
+        if (w > lw)
+            lw = w;
+        n++;
+    }
+    int width = lw + plot_w + 80, height = 10 + n * row;
+    cfo_buf_printf(b,
+                   "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"coverage\" width=\"%d\" "
+                   "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
+                   "aria-label=\"line coverage per target over commits\">\n",
+                   width, height, width, height);
+    double step = h->ncommits > 1 ? (double)plot_w / (double)(h->ncommits - 1) : 0;
+    int y0 = 10;
+    for (size_t k = 0; k < h->nseries; k++) {
+        const cfo_history_series *s = &h->series[k];
+        if (!has_coverage(h, s))
+            continue;
+        cfo_buf_puts(b, "<g class=\"target\"");
+        data_attrs(b, s);
+        cfo_buf_printf(b, ">\n<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", lw - 6, y0 + 30);
+        series_label(b, s);
+        cfo_buf_printf(b,
+                       "</text>\n<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
+                       "stroke=\"#ccc\"/>\n<polyline fill=\"none\" stroke=\"#1f77b4\" points=\"",
+                       lw, y0 + 50, lw + plot_w, y0 + 50);
+        cfo_coverage c;
+        for (size_t i = 0; i < s->ncells; i++)
+            if (coverage_on(s, h->commits[s->cells[i].commit].sha, &c) != NULL)
+                cfo_buf_printf(b, "%.1f,%.1f ", lw + step * (double)s->cells[i].commit,
+                               y0 + 50 - cfo_coverage_line_pct(&c) / 2.0);
+        cfo_buf_puts(b, "\"/>\n");
+        for (size_t i = 0; i < s->ncells; i++) {
+            const char *sha = h->commits[s->cells[i].commit].sha;
+            const cfo_record *r = coverage_on(s, sha, &c);
+            if (r == NULL)
+                continue;
+            double pct = cfo_coverage_line_pct(&c);
+            if (c.report[0] != '\0') {
+                cfo_buf_puts(b, "<a");
+                report_href(b, c.report);
+                cfo_buf_puts(b, ">");
+            }
+            cfo_buf_printf(b,
+                           "<circle class=\"coverage-point\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\" "
+                           "fill=\"%s\"",
+                           lw + step * (double)s->cells[i].commit, y0 + 50 - pct / 2.0,
+                           cfo_html_status_color(r->status));
+            attr(b, "data-commit", sha);
+            cfo_buf_printf(b,
+                           " data-lines=\"%lld/%lld\" data-functions=\"%lld/%lld\" "
+                           "data-regions=\"%lld/%lld\"",
+                           (long long)c.lines[0], (long long)c.lines[1], (long long)c.functions[0],
+                           (long long)c.functions[1], (long long)c.regions[0],
+                           (long long)c.regions[1]);
+            if (c.report[0] != '\0')
+                attr(b, "data-report", c.report);
+            cfo_buf_printf(b,
+                           "><title>%.12s: lines %.1f%% (%lld/%lld), functions %lld/%lld, "
+                           "regions %lld/%lld</title></circle>",
+                           sha, pct, (long long)c.lines[0], (long long)c.lines[1],
+                           (long long)c.functions[0], (long long)c.functions[1],
+                           (long long)c.regions[0], (long long)c.regions[1]);
+            cfo_buf_puts(b, c.report[0] != '\0' ? "</a>\n" : "\n");
+        }
+        cfo_buf_puts(b, "</g>\n");
+        y0 += row;
+    }
+    cfo_buf_puts(b, "</svg>\n");
+}
+
+static bool any_coverage(const cfo_history *h)
+{
+    for (size_t k = 0; k < h->nseries; k++)
+        if (has_coverage(h, &h->series[k]))
+            return true;
+    return false;
+}
+
 /* A commit of a target's range, at the time of the target's own record
  * there (not another target's on the same commit). */
 static void commit_cell(cfo_buf *b, const char *sha, const cfo_record *r, const char *note,
@@ -478,6 +607,42 @@ static void harness_check(cfo_buf *b, const cfo_history *h)
     cfo_buf_puts(b, h->ncanary_broken > 0 ? ": failures may go unrecorded.</p>\n" : ".</p>\n");
 }
 
+/* One row per finding; what a SUPERSEDE pass removed from the records stays
+ * visible here as a fixed finding with its range. */
+static void findings_table(cfo_buf *out, const cfo_findings *fs)
+{
+    cfo_buf_puts(out, "<h2 id=\"findings-title\">Findings</h2>\n");
+    if (fs->n == 0) {
+        cfo_buf_puts(out, "<p id=\"findings\">No findings.</p>\n");
+        return;
+    }
+    cfo_buf_puts(out, "<table id=\"findings\"><tr><th>state</th><th>finding</th><th>first "
+                      "seen</th><th>fixed range</th><th>branches</th><th>reproduce</th></tr>\n");
+    for (size_t i = 0; i < fs->n; i++) {
+        const cfo_finding *f = &fs->v[i];
+        const char *state = f->open && f->regressed > 0 ? "regressed" : cfo_finding_state(f);
+        cfo_buf_markupf(out,
+                        "<tr class=\"finding %s\" data-id=\"%s\"><td>%s</td><td>%s<br/>"
+                        "<code>%s</code></td><td><code>%.12s</code> on %s</td><td>",
+                        state, f->id, state, f->title, f->id, f->first.commit, f->first.branch);
+        if (f->has_fixed)
+            cfo_buf_markupf(out, "last bad <code>%.12s</code>, fixed <code>%.12s</code> on %s",
+                            f->fixed_last_bad ? f->fixed_last_bad : "?", f->fixed.commit,
+                            f->fixed.branch);
+        else
+            cfo_buf_puts(out, "-");
+        cfo_buf_puts(out, "</td><td>");
+        for (size_t k = 0; k < f->nbranches; k++)
+            cfo_buf_markupf(out, "%s%s %s", k ? ", " : "", f->branches[k].branch,
+                            f->branches[k].open ? "open" : "fixed");
+        char *cmd = f->bundle ? cfo_xasprintf("cfo-crash reproduce %s", f->bundle)
+                              : cfo_xasprintf("cfo-fuzz %s %s", f->fuzzer, f->target);
+        cfo_buf_markupf(out, "</td><td><code>%s</code></td></tr>\n", cmd);
+        free(cmd);
+    }
+    cfo_buf_puts(out, "</table>\n");
+}
+
 void cfo_html_report(const cfo_history *h, const cfo_html_opts *o, cfo_buf *out)
 {
     size_t failing = cfo_history_failing(h);
@@ -534,11 +699,19 @@ void cfo_html_report(const cfo_history *h, const cfo_html_opts *o, cfo_buf *out)
                       "tested commit, and the last commit it passed on before it. "
                       "<code>git log LAST..FIRST</code> lists the suspects.</p>\n");
     regressions(out, h);
+    if (o->findings != NULL)
+        findings_table(out, o->findings);
     cfo_buf_puts(out, "<h2 id=\"failures\">Targets not passing per commit</h2>\n");
     failures_chart(out, h);
     cfo_buf_puts(out, "<h2 id=\"durations\">Task durations per fuzzer</h2>\n<p class=\"meta\">"
                       "Dark: mean; light: slowest task.</p>\n");
     durations_chart(out, h);
+    if (any_coverage(h)) {
+        cfo_buf_puts(out, "<h2 id=\"coverage\">Line coverage over commits</h2>\n<p class=\"meta\">"
+                          "Per target, oldest commit on the left, 0 to 100% of lines; each "
+                          "point links to its coverage report.</p>\n");
+        coverage_chart(out, h);
+    }
     cfo_buf_puts(out, "<h2 id=\"commits\">Commits in the window (newest first)</h2>\n");
     commits_table(out, h);
     cfo_buf_puts(out, "</body>\n</html>\n");

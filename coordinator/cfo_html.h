@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "cfo_error.h"
+#include "cfo_findings.h"
 #include "cfo_history.h"
 #include "cfo_util.h"
 
@@ -14,6 +15,8 @@ typedef struct cfo_html_opts {
     const char *source;   /* what the page is about, e.g. the dataset URL */
     int window;           /* the dataset's window; 0 when it names none */
     int64_t generated_ms; /* wall clock shown as the page's date; 0: none */
+    /* The dataset's findings, shown in their own section (NULL: none). */
+    const cfo_findings *findings;
 } cfo_html_opts;
 
 /* Fill colours of the heat map's cells, "#rrggbb". */
@@ -31,7 +34,10 @@ const char *cfo_html_status_color(cfo_status s);
  * the class "regression-start". A canary's cells also have "canary-ok" (it
  * failed as it must: drawn as a pass) or "canary-broken"; the page opens with
  * the harness check (<p id="harness" data-state="ok|broken|none">), and a
- * canary never counts as failing. */
+ * canary never counts as failing. With o->findings, a section
+ * <table id="findings"> lists them, a row each (<tr class="finding STATE"
+ * data-id="ID">): state, title, first seen, fixed range, branches and the
+ * command that reproduces it. */
 void cfo_html_report(const cfo_history *h, const cfo_html_opts *o, cfo_buf *out);
 
 /* cfo_html_report written atomically to path. */

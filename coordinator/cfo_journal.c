@@ -19,6 +19,8 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "cfo_coverage.h"
+#include "cfo_json.h"
 #include "cfo_log.h"
 #include "cfo_util.h"
 
@@ -169,10 +171,7 @@ static bool take_entry(cfo_journal *j, yajl_val doc)
         if (!int_at(doc, "task", &task) || task < 0 ||
             (size_t)task >= YAJL_GET_ARRAY(j->tasks)->len)
             return false;
-        if (j->ncommits == j->capcommits) {
-            j->capcommits = j->capcommits ? j->capcommits * 2 : 64;
-            j->commits = cfo_xrealloc(j->commits, j->capcommits * sizeof *j->commits);
-        }
+        j->commits = cfo_grow(j->commits, &j->capcommits, j->ncommits + 1, sizeof *j->commits);
         j->commits[j->ncommits++] = doc;
         j->run.committed = j->ncommits;
         return true;
@@ -373,21 +372,6 @@ static cfo_err append(cfo_journal *j, yajl_gen g, cfo_diag *d)
     return append_entry(j, g, true, d);
 }
 
-static void gen_str(yajl_gen g, const char *key, const char *v)
-{
-    yajl_gen_string(g, (const unsigned char *)key, strlen(key));
-    if (v == NULL)
-        yajl_gen_null(g);
-    else
-        yajl_gen_string(g, (const unsigned char *)v, strlen(v));
-}
-
-static void gen_int(yajl_gen g, const char *key, long long v)
-{
-    yajl_gen_string(g, (const unsigned char *)key, strlen(key));
-    yajl_gen_integer(g, v);
-}
-
 cfo_err cfo_journal_begin(cfo_journal *j, const char *run_id, int64_t started_wall_ms,
                           int64_t budget_ms, const cfo_taskset *ts, cfo_diag *d)
 {
@@ -396,20 +380,20 @@ cfo_err cfo_journal_begin(cfo_journal *j, const char *run_id, int64_t started_wa
         return cfo_diag_set(d, CFO_EIO, "cannot reset journal %s: %s", j->path, strerror(errno));
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_map_open(g);
-    gen_str(g, "type", "run");
-    gen_str(g, "run", run_id);
-    gen_int(g, "started", started_wall_ms);
-    gen_int(g, "budget_ms", budget_ms);
+    cfo_json_str(g, "type", "run");
+    cfo_json_str(g, "run", run_id);
+    cfo_json_int(g, "started", started_wall_ms);
+    cfo_json_int(g, "budget_ms", budget_ms);
     yajl_gen_string(g, (const unsigned char *)"tasks", 5);
     yajl_gen_array_open(g);
     for (size_t i = 0; i < ts->n; i++) {
         const cfo_task *t = &ts->v[i];
         yajl_gen_map_open(g);
-        gen_str(g, "fuzzer", t->fuzzer->name);
-        gen_str(g, "branch", t->branch);
-        gen_str(g, "commit", t->commit);
-        gen_str(g, "target", t->target);
-        gen_int(g, "timeout_ms", t->timeout_ms);
+        cfo_json_str(g, "fuzzer", t->fuzzer->name);
+        cfo_json_str(g, "branch", t->branch);
+        cfo_json_str(g, "commit", t->commit);
+        cfo_json_str(g, "target", t->target);
+        cfo_json_int(g, "timeout_ms", t->timeout_ms);
         yajl_gen_map_close(g);
     }
     yajl_gen_array_close(g);
@@ -430,33 +414,77 @@ cfo_err cfo_journal_begin(cfo_journal *j, const char *run_id, int64_t started_wa
     return err;
 }
 
+/* The members of a commit entry that hold the outcome; outcome_of_entry
+ * reads them back. */
+static void gen_outcome(yajl_gen g, const cfo_outcome *o)
+{
+    cfo_json_str(g, "status", cfo_status_name(o->status));
+    cfo_json_int(g, "count", o->count);
+    cfo_json_int(g, "findings", o->findings);
+    cfo_json_int(g, "duration_us", (long long)(o->duration * 1e6));
+    cfo_json_int(g, "end", o->end_wall_ms);
+    cfo_json_int(g, "exit_code", o->exit_code);
+    cfo_json_int(g, "signal", o->term_signal);
+    cfo_json_int(g, "attempt", o->attempt);
+    if (o->has_usage) {
+        cfo_json_int(g, "cpu_us", (long long)(o->cpu * 1e6));
+        cfo_json_int(g, "max_rss_kb", o->max_rss_kb);
+    }
+    cfo_json_str(g, "crashes", o->crashes);
+    cfo_json_str(g, "coverage", o->coverage);
+    cfo_json_str(g, "summary", o->summary);
+    cfo_json_str(g, "command", o->command);
+    cfo_json_str(g, "worker", o->worker);
+    cfo_json_str(g, "log", o->log_path);
+    /* The tail only for people reading the report; its end is what matters. */
+    const char *tail = o->tail ? o->tail : "";
+    size_t n = strlen(tail);
+    cfo_json_str(g, "tail", n > JOURNAL_TAIL_KEPT ? tail + n - JOURNAL_TAIL_KEPT : tail);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? cfo_xstrdup(s) : NULL;
+}
+
+/* The outcome a commit entry holds (gen_outcome's members), into an empty
+ * o. What is missing reads as the commit's defaults; the findings list is
+ * checked again, since the file may have been edited. */
+static void outcome_of_entry(cfo_outcome *o, yajl_val e)
+{
+    long long v, rss;
+    o->done = true;
+    const char *status = str_at(e, "status");
+    if (status == NULL || cfo_status_parse(status, &o->status) != 0)
+        o->status = CFO_STATUS_ERROR;
+    o->count = int_at(e, "count", &v) ? v : 0;
+    o->findings = int_at(e, "findings", &v) ? v : 0;
+    o->duration = int_at(e, "duration_us", &v) ? (double)v / 1e6 : 0;
+    o->end_wall_ms = int_at(e, "end", &v) ? v : 0;
+    o->exit_code = int_at(e, "exit_code", &v) ? (int)v : -1;
+    o->term_signal = int_at(e, "signal", &v) ? (int)v : 0;
+    o->attempt = int_at(e, "attempt", &v) ? (uint32_t)v : 1;
+    if (int_at(e, "cpu_us", &v) && int_at(e, "max_rss_kb", &rss) && v >= 0 && rss >= 0) {
+        o->has_usage = true;
+        o->cpu = (double)v / 1e6;
+        o->max_rss_kb = rss;
+    }
+    o->crashes = cfo_outcome_compact_crashes(str_at(e, "crashes"));
+    o->coverage = cfo_coverage_compact(str_at(e, "coverage"));
+    o->summary = dup_or_null(str_at(e, "summary"));
+    o->command = dup_or_null(str_at(e, "command"));
+    o->worker = dup_or_null(str_at(e, "worker"));
+    o->log_path = dup_or_null(str_at(e, "log"));
+    o->tail = cfo_xstrdup(str_at(e, "tail") ? str_at(e, "tail") : "");
+}
+
 cfo_err cfo_journal_commit(cfo_journal *j, size_t task, const cfo_outcome *o, cfo_diag *d)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_map_open(g);
-    gen_str(g, "type", "commit");
-    gen_int(g, "task", (long long)task);
-    gen_str(g, "status", cfo_status_name(o->status));
-    gen_int(g, "count", o->count);
-    gen_int(g, "findings", o->findings);
-    gen_int(g, "duration_us", (long long)(o->duration * 1e6));
-    gen_int(g, "end", o->end_wall_ms);
-    gen_int(g, "exit_code", o->exit_code);
-    gen_int(g, "signal", o->term_signal);
-    gen_int(g, "attempt", o->attempt);
-    if (o->has_usage) {
-        gen_int(g, "cpu_us", (long long)(o->cpu * 1e6));
-        gen_int(g, "max_rss_kb", o->max_rss_kb);
-    }
-    gen_str(g, "crashes", o->crashes);
-    gen_str(g, "summary", o->summary);
-    gen_str(g, "command", o->command);
-    gen_str(g, "worker", o->worker);
-    gen_str(g, "log", o->log_path);
-    /* The tail only for people reading the report; its end is what matters. */
-    const char *tail = o->tail ? o->tail : "";
-    size_t n = strlen(tail);
-    gen_str(g, "tail", n > JOURNAL_TAIL_KEPT ? tail + n - JOURNAL_TAIL_KEPT : tail);
+    cfo_json_str(g, "type", "commit");
+    cfo_json_int(g, "task", (long long)task);
+    gen_outcome(g, o);
     yajl_gen_map_close(g);
     cfo_err err = append(j, g, d);
     yajl_gen_free(g);
@@ -470,10 +498,10 @@ cfo_err cfo_journal_give(cfo_journal *j, size_t task, uint32_t attempt, const ch
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_map_open(g);
-    gen_str(g, "type", "given");
-    gen_int(g, "task", (long long)task);
-    gen_int(g, "attempt", attempt);
-    gen_str(g, "worker", worker);
+    cfo_json_str(g, "type", "given");
+    cfo_json_int(g, "task", (long long)task);
+    cfo_json_int(g, "attempt", attempt);
+    cfo_json_str(g, "worker", worker);
     yajl_gen_map_close(g);
     /* Not synced: lost, it only means a re-offered result is not believed
      * and the task runs again. */
@@ -495,18 +523,13 @@ cfo_err cfo_journal_finish(cfo_journal *j, cfo_diag *d)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_map_open(g);
-    gen_str(g, "type", "finished");
+    cfo_json_str(g, "type", "finished");
     yajl_gen_map_close(g);
     cfo_err err = append(j, g, d);
     yajl_gen_free(g);
     if (err == CFO_OK)
         j->run.finished = true;
     return err;
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s ? cfo_xstrdup(s) : NULL;
 }
 
 cfo_err cfo_journal_restore(const cfo_journal *j, const cfo_config *config, cfo_taskset *ts,
@@ -544,33 +567,11 @@ cfo_err cfo_journal_restore(const cfo_journal *j, const cfo_config *config, cfo_
     cfo_outcome *out = cfo_xcalloc(n ? n : 1, sizeof *out);
     for (size_t c = 0; c < j->ncommits; c++) {
         yajl_val e = j->commits[c];
-        long long task = 0, v;
+        long long task = 0;
         int_at(e, "task", &task);
         cfo_outcome *o = &out[task];
         cfo_outcome_fini(o); /* a later commit of the same task wins */
-        o->done = true;
-        const char *status = str_at(e, "status");
-        if (status == NULL || cfo_status_parse(status, &o->status) != 0)
-            o->status = CFO_STATUS_ERROR;
-        o->count = int_at(e, "count", &v) ? v : 0;
-        o->findings = int_at(e, "findings", &v) ? v : 0;
-        o->duration = int_at(e, "duration_us", &v) ? (double)v / 1e6 : 0;
-        o->end_wall_ms = int_at(e, "end", &v) ? v : 0;
-        o->exit_code = int_at(e, "exit_code", &v) ? (int)v : -1;
-        o->term_signal = int_at(e, "signal", &v) ? (int)v : 0;
-        o->attempt = int_at(e, "attempt", &v) ? (uint32_t)v : 1;
-        long long rss;
-        if (int_at(e, "cpu_us", &v) && int_at(e, "max_rss_kb", &rss) && v >= 0 && rss >= 0) {
-            o->has_usage = true;
-            o->cpu = (double)v / 1e6;
-            o->max_rss_kb = rss;
-        }
-        o->crashes = cfo_outcome_compact_crashes(str_at(e, "crashes"));
-        o->summary = dup_or_null(str_at(e, "summary"));
-        o->command = dup_or_null(str_at(e, "command"));
-        o->worker = dup_or_null(str_at(e, "worker"));
-        o->log_path = dup_or_null(str_at(e, "log"));
-        o->tail = cfo_xstrdup(str_at(e, "tail") ? str_at(e, "tail") : "");
+        outcome_of_entry(o, e);
     }
     *outcomes = out;
     return CFO_OK;

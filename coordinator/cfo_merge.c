@@ -1,6 +1,8 @@
 /* cfo_merge.c -- the dataset merge: dedup, newest per key, supersede, window, order. */
 #include "cfo_merge.h"
 
+#include "cfo_findings.h"
+
 #include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -10,10 +12,21 @@
 
 cfo_merge_strategy cfo_merge_strategy_for(const cfo_merge_policy *policy, const char *fuzzer)
 {
-    if (policy == NULL || policy->config == NULL || fuzzer == NULL)
+    if (policy == NULL || fuzzer == NULL)
         return CFO_MERGE_ACCUMULATE;
+    if (policy->config == NULL) {
+        cfo_merge_strategy m = CFO_MERGE_ACCUMULATE;
+        if (policy->recorded != NULL)
+            cfo_strategies_get(policy->recorded, fuzzer, &m);
+        return m;
+    }
     const cfo_fuzzer *f = cfo_config_find(policy->config, fuzzer);
-    return f != NULL ? f->merge : CFO_MERGE_ACCUMULATE;
+    cfo_merge_strategy m = CFO_MERGE_ACCUMULATE;
+    if (f != NULL)
+        return f->merge;
+    if (policy->recorded != NULL)
+        cfo_strategies_get(policy->recorded, fuzzer, &m);
+    return m;
 }
 
 /* Grouping needs equality only, and interned strings are equal exactly when

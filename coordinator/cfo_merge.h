@@ -3,6 +3,7 @@
 #define CFO_MERGE_H
 
 #include "cfo_config.h"
+#include "cfo_findings.h"
 #include "cfo_record.h"
 
 typedef struct cfo_merge_policy {
@@ -10,6 +11,10 @@ typedef struct cfo_merge_policy {
     /* Strategy per fuzzer name; fuzzers it does not name are ACCUMULATE, so a
      * record of an unknown fuzzer is never dropped by a supersede rule. */
     const cfo_config *config;
+    /* The strategies the dataset document records, for the fuzzers config
+     * does not name (NULL: none), so a merge gives the same result from any
+     * folder. */
+    const cfo_strategies *recorded;
 } cfo_merge_policy;
 
 /* Applies, in place and in this order: drop `cancelled` records (they are

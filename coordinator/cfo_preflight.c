@@ -19,6 +19,7 @@ static const tool clang = {{"clang", NULL}, "apt-get install clang libclang-rt-1
 static const tool symbolizer = {{"llvm-symbolizer", "llvm-symbolizer-14", NULL},
                                 "apt-get install llvm"};
 static const tool afl = {{"afl-fuzz", NULL}, "apt-get install afl++"};
+static const tool go = {{"go", NULL}, "apt-get install golang-go"};
 
 static bool on_path(const char *name)
 {
@@ -61,6 +62,9 @@ static cfo_err check_fuzzer(const cfo_fuzzer *f, cfo_diag *d)
         err = need(f, &afl, NULL, d);
         if (err == CFO_OK)
             err = need(f, &symbolizer, NULL, d);
+        break;
+    case CFO_KIND_GOFUZZ:
+        err = need(f, &go, NULL, d);
         break;
     }
     return err;

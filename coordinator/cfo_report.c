@@ -104,26 +104,13 @@ static void print_cancelled(FILE *out, const cfo_taskset *ts, const cfo_outcome 
 void cfo_task_record(const cfo_task *t, const cfo_outcome *o, const char *run_id,
                      const char *worker, cfo_record *out)
 {
-    memset(out, 0, sizeof *out);
-    out->commit = t->commit;
-    out->fuzzer = t->fuzzer->name;
-    out->branch = t->branch;
-    out->target = t->target;
-    out->command = o->command;
-    out->run = run_id;
-    out->worker = o->worker ? o->worker : worker;
-    out->count = o->count;
-    out->findings = o->findings;
-    out->duration = o->duration;
-    out->has_usage = o->has_usage;
-    out->cpu = o->cpu;
-    out->max_rss_kb = o->max_rss_kb;
-    out->crashes = o->crashes;
-    out->time_ms = o->end_wall_ms;
-    out->has_time = true;
-    out->attempt = o->attempt ? o->attempt : 1;
-    out->status = o->status;
-    out->ok = o->status == CFO_STATUS_PASS;
+    *out = (cfo_record){.commit = t->commit,
+                        .fuzzer = t->fuzzer->name,
+                        .branch = t->branch,
+                        .target = t->target,
+                        .run = run_id,
+                        .worker = worker};
+    cfo_record_from_outcome(out, o);
 }
 
 typedef struct fuzzer_totals {
@@ -276,6 +263,10 @@ cfo_err cfo_report_json(const char *path, const cfo_taskset *ts, const cfo_outco
     }
     cfo_buf_fini(&rec);
     yajl_gen_array_close(g);
+    if (info->findings_json != NULL) {
+        cfo_json_key(g, "findings");
+        yajl_gen_number(g, info->findings_json, strlen(info->findings_json));
+    }
     yajl_gen_map_close(g);
     const unsigned char *buf;
     size_t len;
@@ -386,6 +377,8 @@ cfo_err cfo_report_junit(const char *path, const cfo_taskset *ts, const cfo_outc
         }
         cfo_buf_puts(&b, "  </testsuite>\n");
     }
+    if (info->findings_junit != NULL)
+        cfo_buf_puts(&b, info->findings_junit);
     cfo_buf_puts(&b, "</testsuites>\n");
     cfo_err err = cfo_write_file_atomic(path, b.data, b.len, d);
     cfo_buf_fini(&b);
@@ -571,6 +564,8 @@ cfo_err cfo_report_step_summary(const char *path, const cfo_taskset *ts,
     if (listed < bad)
         cfo_buf_printf(&b, "\n_and %zu more: the JUnit report lists them all._\n", bad - listed);
     md_cancelled(&b, ts, outcomes);
+    if (info->findings_markdown != NULL)
+        cfo_buf_puts(&b, info->findings_markdown);
     cfo_buf_puts(&b, "\n");
     cfo_err err = append_file(path, b.data, b.len, d);
     cfo_buf_fini(&b);

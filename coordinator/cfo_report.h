@@ -15,9 +15,14 @@ typedef struct cfo_run_info {
     int64_t finished_wall_ms;
     int exit_code;
     const char *verdict; /* one sentence: why the run exits as it does */
+    /* The findings of the run's targets, rendered for each report (NULL:
+     * none): a JSON array, a JUnit <testsuite>, a markdown section. */
+    const char *findings_json, *findings_junit, *findings_markdown;
 } cfo_run_info;
 
-/* The record a finished task contributes to the dataset (strings borrowed). */
+/* The record a finished task contributes to the dataset: the task's names,
+ * run_id, worker when the outcome names none, and the rest from the outcome
+ * (cfo_record_from_outcome). Strings borrowed. */
 void cfo_task_record(const cfo_task *t, const cfo_outcome *o, const char *run_id,
                      const char *worker, cfo_record *out);
 

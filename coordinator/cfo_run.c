@@ -4,7 +4,6 @@
  * run reached. */
 #include "cfo_run.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include "cfo_budget.h"
 #include "cfo_cli.h"
 #include "cfo_cmdline.h"
+#include "cfo_covcheck.h"
 #include "cfo_curve.h"
 #include "cfo_exec.h"
 #include "cfo_git.h"
@@ -26,7 +26,10 @@
 #include "cfo_preflight.h"
 #include "cfo_priority.h"
 #include "cfo_proto.h"
+#include "cfo_file.h"
 #include "cfo_report.h"
+#include "cfo_runfindings.h"
+#include "cfo_sarif.h"
 #include "cfo_runner.h"
 #include "cfo_sched.h"
 #include "cfo_shard.h"
@@ -78,9 +81,12 @@ typedef struct run {
     FILE *joblog; /* --joblog, open while the run executes */
     void *worker; /* the local worker's handle, while it runs */
     cfo_sched_stats stats;
-    cfo_metrics *metrics; /* --metrics, while the run lasts */
-    bool uploaded;        /* --upload wrote the dataset */
-    char why[512];        /* the sentence that explains the exit status */
+    cfo_metrics *metrics;      /* --metrics, while the run lasts */
+    bool uploaded;             /* --upload wrote the dataset */
+    char why[512];             /* the sentence that explains the exit status */
+    cfo_run_findings findings; /* of the run's targets, for the reports */
+    bool *preexisting;         /* per task: every crash is on the --changed-since base */
+    cfo_buf events;            /* what the upload changed in the findings */
 } run;
 
 /* A phase's failure: logs d's message, keeps it as the run's verdict and
@@ -111,7 +117,9 @@ static char *make_run_id(const char *host)
 static bool any_needs_seed(const cfo_config *cfg, const cfo_strv *only)
 {
     for (size_t i = 0; i < cfg->nfuzzers; i++)
-        if ((cfg->fuzzers[i].needs_seed || cfg->fuzzers[i].skip_passed) &&
+        /* Coverage is compared with the dataset's last record of the target. */
+        if ((cfg->fuzzers[i].needs_seed || cfg->fuzzers[i].skip_passed ||
+             cfg->fuzzers[i].coverage_dir[0] != '\0') &&
             (only->n == 0 || cfo_strv_contains(only, cfg->fuzzers[i].name)))
             return true;
     return false;
@@ -522,12 +530,15 @@ static int canary_verdict(const cfo_taskset *ts, const cfo_outcome *outcomes, si
 /* The first critical task that failed (want_failed) or did not run to its
  * end, and how many there are. */
 static size_t critical_count(const cfo_taskset *ts, const cfo_outcome *outcomes, bool want_failed,
-                             const cfo_task **first)
+                             const bool *preexisting, const cfo_task **first)
 {
     size_t n = 0;
     *first = NULL;
     for (size_t i = 0; i < ts->n; i++) {
         if (!ts->v[i].fuzzer->critical)
+            continue;
+        /* a pull request is not blamed for what its base already has */
+        if (want_failed && preexisting != NULL && preexisting[i])
             continue;
         bool ended = ran_to_end(&outcomes[i]);
         bool counts = want_failed ? ended && outcomes[i].status != CFO_STATUS_PASS : !ended;
@@ -545,13 +556,13 @@ static int verdict(const run *r, char *why, size_t len)
     if (rc != CFO_EXIT_OK)
         return rc;
     const cfo_task *first;
-    size_t failed = critical_count(&r->ts, r->outcomes, true, &first);
+    size_t failed = critical_count(&r->ts, r->outcomes, true, r->preexisting, &first);
     if (failed > 0) {
         snprintf(why, len, "%zu critical task(s) did not pass, first: %s %s %s", failed,
                  first->fuzzer->name, first->branch, first->target);
         return CFO_EXIT_FAIL;
     }
-    size_t cut = critical_count(&r->ts, r->outcomes, false, &first);
+    size_t cut = critical_count(&r->ts, r->outcomes, false, NULL, &first);
     if (cut > 0) {
         snprintf(why, len,
                  "incomplete: %zu critical task(s) did not run to their end, first: %s %s %s%s",
@@ -559,8 +570,12 @@ static int verdict(const run *r, char *why, size_t len)
                  r->c.allow_incomplete ? " (allowed by --allow-incomplete)" : "");
         return r->c.allow_incomplete ? CFO_EXIT_OK : CFO_EXIT_INCOMPLETE;
     }
-    snprintf(why, len, "every critical task passed%s",
-             canary_runs ? " and the canary failed as it must" : "");
+    size_t old = 0;
+    for (size_t i = 0; r->preexisting != NULL && i < r->ts.n; i++)
+        old += r->preexisting[i];
+    snprintf(why, len, "every critical task passed%s%s",
+             canary_runs ? " and the canary failed as it must" : "",
+             old ? "; what failed is pre-existing: it fails on the --changed-since base too" : "");
     return CFO_EXIT_OK;
 }
 
@@ -607,7 +622,8 @@ static int upload(run *r, int rc)
     }
     cfo_diag d = {{0}};
     cfo_commit_stats cs = {0};
-    cfo_err err = cfo_store_commit(r->st, r->records, r->cfg, 0, &cs, &d);
+    cfo_err err =
+        cfo_store_commit_findings(r->st, r->records, NULL, r->cfg, 0, &cs, &r->events, &d);
     if (r->metrics != NULL)
         cfo_metrics_dataset_write(r->metrics, err == CFO_OK, cs.attempts);
     if (err != CFO_OK) {
@@ -628,42 +644,40 @@ static int upload(run *r, int rc)
 
 /* Worktrees of commits this run did not test (no longer a configured
  * branch's head) are removed: a long-lived workdir would otherwise keep one
- * per commit ever tested. Only folders named by a commit are looked at. */
+ * per commit ever tested. One a task still holds stays (a cancelled task of
+ * the local worker in its grace period, a worker sharing the workdir). */
 static void retire_worktrees(run *r)
 {
     if (r->c.keep_worktrees || r->workdir == NULL)
         return;
-    DIR *dh = opendir(r->workdir);
-    if (dh == NULL)
-        return;
-    cfo_strv names;
-    cfo_strv_init(&names);
-    for (struct dirent *e; (e = readdir(dh)) != NULL;)
-        if (strlen(e->d_name) == 40 && strspn(e->d_name, "0123456789abcdef") == 40)
-            cfo_strv_push(&names, e->d_name);
-    closedir(dh);
-    for (size_t i = 0; i < names.n; i++) {
-        const char *name = names.v[i];
-        bool current = false;
-        for (size_t t = 0; t < r->ts.n && !current; t++)
-            current = strcmp(r->ts.v[t].commit, name) == 0;
-        if (current)
-            continue;
-        char *dir = cfo_xasprintf("%s/%s", r->workdir, name);
-        cfo_diag d = {{0}};
-        if (cfo_git_worktree_remove(r->top, dir, &d) != CFO_OK)
-            cfo_warn("could not remove the old worktree %s: %s", dir, d.msg);
-        free(dir);
-    }
-    cfo_strv_fini(&names);
+    cfo_strv keep;
+    cfo_strv_init(&keep);
+    for (size_t t = 0; t < r->ts.n; t++)
+        if (!cfo_strv_contains(&keep, r->ts.v[t].commit))
+            cfo_strv_push(&keep, r->ts.v[t].commit);
+    cfo_diag d = {{0}};
+    if (cfo_git_worktrees_retire(r->top, r->workdir, &keep, NULL, &d) != CFO_OK)
+        cfo_warn("old worktrees were kept: %s", d.msg);
+    cfo_strv_fini(&keep);
 }
 
 static int commit(run *r)
 {
+    cfo_covcheck_drops(&r->ts, r->outcomes, r->prior);
     cfo_report_summary(stdout, &r->ts, r->outcomes);
+    if (r->c.changed_since != NULL && r->workdir != NULL) {
+        r->preexisting = cfo_xcalloc(r->ts.n + 1, sizeof *r->preexisting);
+        cfo_run_findings_check_base(&r->findings, r->runner, r->top, r->workdir, r->c.changed_since,
+                                    &r->ts, r->outcomes, r->task_timeout_ms, r->preexisting);
+    }
     int rc = judge(r);
     collect_records(r);
     rc = upload(r, rc);
+    if (r->uploaded)
+        cfo_run_findings_notify(r->cfg, &r->events);
+    if (r->st != NULL)
+        cfo_run_findings_collect(&r->findings, r->st, r->uploaded, r->records, r->cfg, &r->ts);
+    cfo_run_findings_print(stdout, &r->findings);
     /* The run is over once its results are where they belong; a run cut
      * short (a stop, a failed upload, a journal that failed) stays
      * resumable. */
@@ -686,6 +700,14 @@ static int report(run *r, int rc)
         cfo_taskset_init(&r->ts);
         r->outcomes = cfo_xcalloc(1, sizeof *r->outcomes);
     }
+    cfo_buf fjson, fjunit, fmd;
+    cfo_buf_init(&fjson);
+    cfo_buf_init(&fjunit);
+    cfo_buf_init(&fmd);
+    cfo_run_findings_json(&fjson, &r->findings);
+    cfo_run_findings_junit(&fjunit, &r->findings);
+    cfo_buf_puts(&fmd, "");
+    cfo_run_findings_markdown(&fmd, &r->findings);
     cfo_run_info info = {
         .run_id = r->run_id,
         .worker = r->host,
@@ -693,7 +715,18 @@ static int report(run *r, int rc)
         .finished_wall_ms = cfo_wall_ms(),
         .exit_code = rc,
         .verdict = r->why,
+        .findings_json = fjson.data,
+        .findings_junit = fjunit.data,
+        .findings_markdown = fmd.data,
     };
+    if (r->c.sarif != NULL) {
+        cfo_buf sarif;
+        cfo_buf_init(&sarif);
+        cfo_sarif_write(&r->findings.v, &sarif);
+        if (cfo_write_file_atomic(r->c.sarif, sarif.data, sarif.len, &d) != CFO_OK)
+            rc = fail(r, &d, CFO_EXIT_HARNESS);
+        cfo_buf_fini(&sarif);
+    }
     if (r->c.report != NULL &&
         cfo_report_json(r->c.report, &r->ts, r->outcomes, &info, &d) != CFO_OK)
         rc = fail(r, &d, CFO_EXIT_HARNESS);
@@ -709,6 +742,9 @@ static int report(run *r, int rc)
             cfo_warn("step summary: %s", d.msg);
     }
     printf("\n%s: exit %d: %s\n", r->prog, rc, r->why);
+    cfo_buf_fini(&fjson);
+    cfo_buf_fini(&fjunit);
+    cfo_buf_fini(&fmd);
     return rc;
 }
 
@@ -735,6 +771,9 @@ static void run_fini(run *r)
     cfo_taskset_fini(&r->ts);
     cfo_recset_destroy(&r->records);
     cfo_recset_destroy(&r->prior);
+    cfo_run_findings_fini(&r->findings);
+    free(r->preexisting);
+    cfo_buf_fini(&r->events);
     cfo_storage_destroy(&r->st);
     cfo_config_destroy(&r->cfg);
     cfo_cli_fini(&r->c);
@@ -749,6 +788,8 @@ int cfo_orchestrator_main(int argc, char **argv, const cfo_local_worker_hooks *l
     run r = {.local = local, .prog = local ? "cfo" : "cfo-coordinator", .host = "localhost"};
     cfo_log_init(r.prog, CFO_LOG_INFO);
     cfo_taskset_init(&r.ts);
+    cfo_run_findings_init(&r.findings);
+    cfo_buf_init(&r.events);
     int rc = cfo_cli_parse(argc, argv, local != NULL, &r.c);
     if (rc == 0)
         rc = load(&r);

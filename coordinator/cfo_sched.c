@@ -9,6 +9,7 @@
 #include <yajl/yajl_gen.h>
 #include <zmq.h>
 
+#include "cfo_coverage.h"
 #include "cfo_curve.h"
 #include "cfo_journal.h"
 #include "cfo_json.h"
@@ -18,6 +19,7 @@
 #include "cfo_proto.h"
 #include "cfo_report.h"
 #include "cfo_runner.h"
+#include "cfo_sessidx.h"
 #include "cfo_util.h"
 
 typedef enum task_state {
@@ -49,11 +51,32 @@ typedef struct session {
     bool leaving; /* it handed a task back: it is going, give it nothing more */
 } session;
 
+/* A connection whose messages are dropped unread for a while: it was
+ * refused, or broke the protocol. Honest workers retry on a new connection,
+ * so only a flood keeps talking on one, and then costs next to nothing. */
+#define HOLD_OFF_MS 1000
+#define HOLD_OFF_MAX 256
+typedef struct held_off {
+    int sock;
+    unsigned char rid[256];
+    size_t rid_len;
+    int64_t until;
+} held_off;
+
 /* Queued tasks of one fuzzer, in task order (retries go to the front). */
 typedef struct fqueue {
     size_t *v;
     size_t head, len, cap;
 } fqueue;
+
+/* What the scheduler keeps per fuzzer. */
+typedef struct fuzzer_state {
+    fqueue queue;         /* its queued tasks */
+    int share;            /* budget_share in percent, 0 for none */
+    int64_t used_ms;      /* slot time its ended attempts took */
+    int64_t out_n;        /* attempts out now, and the sum of when they */
+    int64_t out_sent_sum; /* were sent, so their time so far is O(1) */
+} fuzzer_state;
 
 typedef struct sched {
     const cfo_taskset *ts;
@@ -64,14 +87,11 @@ typedef struct sched {
     size_t done;          /* tasks over: finished or cancelled */
     size_t cancelled;     /* of them, cancelled */
     const char **fuzzers; /* distinct fuzzer names of the task set */
-    fqueue *queues;
+    fuzzer_state *fz;     /* per fuzzer of fuzzers[] */
     int nfuzzers;
-    int *share;            /* per fuzzer: budget_share in percent, 0 for none */
-    int64_t *used_ms;      /* per fuzzer: slot time its ended attempts took */
-    int64_t *out_n;        /* per fuzzer: attempts out now, and the sum of when */
-    int64_t *out_sent_sum; /* they were sent, so their time so far is O(1) */
     session *sessions;
     int nsessions;
+    cfo_sessidx by_rid; /* sessions by routing id */
     /* run_start: when the run began (before discovery), on the monotonic
      * clock; the budget and the elapsed time shown both count from it. */
     int64_t hb, start, run_start, deadline, cancel_until;
@@ -86,6 +106,8 @@ typedef struct sched {
      * retry later rather than crowd out the workers' results. */
     double reoffer_tokens;
     int64_t reoffer_refilled;
+    held_off *holds;       /* HOLD_OFF_MAX of them */
+    size_t dropped_unread; /* messages of held-off connections */
 } sched;
 
 /* How often the gauges of --metrics are brought up to date: finer than any
@@ -168,8 +190,8 @@ static void attempt_out(sched *s, size_t t, int64_t now)
     assert(k->state == TASK_QUEUED);
     k->state = TASK_RUNNING;
     k->sent_ms = now;
-    s->out_n[k->fuzzer]++;
-    s->out_sent_sum[k->fuzzer] += now;
+    s->fz[k->fuzzer].out_n++;
+    s->fz[k->fuzzer].out_sent_sum += now;
     if (s->o->metrics != NULL)
         cfo_metrics_attempt(s->o->metrics, s->ts->v[t].fuzzer->name);
 }
@@ -180,10 +202,10 @@ static void attempt_ended(sched *s, size_t t)
     if (k->state != TASK_RUNNING)
         return;
     int64_t now = cfo_now_ms();
-    s->used_ms[k->fuzzer] += now > k->sent_ms ? now - k->sent_ms : 0;
-    s->out_n[k->fuzzer]--;
-    s->out_sent_sum[k->fuzzer] -= k->sent_ms;
-    assert(s->out_n[k->fuzzer] >= 0);
+    s->fz[k->fuzzer].used_ms += now > k->sent_ms ? now - k->sent_ms : 0;
+    s->fz[k->fuzzer].out_n--;
+    s->fz[k->fuzzer].out_sent_sum -= k->sent_ms;
+    assert(s->fz[k->fuzzer].out_n >= 0);
 }
 
 /* One JSON object on stderr for a task starting or ending (--log-format
@@ -289,7 +311,7 @@ static void requeue(sched *s, size_t t, bool died)
         return;
     }
     k->state = TASK_QUEUED;
-    fq_push_front(&s->queues[k->fuzzer], t);
+    fq_push_front(&s->fz[k->fuzzer].queue, t);
 }
 
 /* A task its worker stopped and handed back before leaving: queued again at
@@ -302,7 +324,7 @@ static void hand_back(sched *s, size_t t)
     k->state = TASK_QUEUED;
     k->holder = -1;
     s->stats->requeued++;
-    fq_push_front(&s->queues[k->fuzzer], t);
+    fq_push_front(&s->fz[k->fuzzer].queue, t);
 }
 
 #ifndef NDEBUG
@@ -337,10 +359,10 @@ static void drop_session(sched *s, int w, bool died, const char *why)
  * budget times the slots of the workers now connected, in slot time. */
 static bool share_spent(const sched *s, int f, int64_t now, uint64_t slots)
 {
-    if (s->share[f] <= 0)
+    if (s->fz[f].share <= 0)
         return false;
-    int64_t used = s->used_ms[f] + s->out_n[f] * now - s->out_sent_sum[f];
-    double allotted = (double)s->o->budget_ms * (double)slots * s->share[f] / 100.0;
+    int64_t used = s->fz[f].used_ms + s->fz[f].out_n * now - s->fz[f].out_sent_sum;
+    double allotted = (double)s->o->budget_ms * (double)slots * s->fz[f].share / 100.0;
     return (double)used >= allotted;
 }
 
@@ -362,13 +384,13 @@ static int next_queue(const sched *s, const session *ss, const bool *spent)
     int best = -1;
     bool best_spent = true;
     for (int f = 0; f < s->nfuzzers; f++) {
-        const fqueue *q = &s->queues[f];
+        const fqueue *q = &s->fz[f].queue;
         if (!ss->can[f] || q->len == 0)
             continue;
         if (best >= 0 && spent[f] && !best_spent)
             continue;
         if (best < 0 || (best_spent && !spent[f]) ||
-            q->v[q->head] < s->queues[best].v[s->queues[best].head]) {
+            q->v[q->head] < s->fz[best].queue.v[s->fz[best].queue.head]) {
             best = f;
             best_spent = spent[f];
         }
@@ -398,7 +420,7 @@ static void dispatch(sched *s)
             int best = next_queue(s, ss, spent);
             if (best < 0)
                 break;
-            size_t t = fq_pop(&s->queues[best]);
+            size_t t = fq_pop(&s->fz[best].queue);
             if (s->tasks[t].state != TASK_QUEUED)
                 continue; /* claimed back by a worker that re-offered it */
             const cfo_task *task = &s->ts->v[t];
@@ -415,7 +437,7 @@ static void dispatch(sched *s)
                              .deadline_ms = left > 1 ? (uint64_t)left : 1,
                          }};
             if (!send_to(s, w, &m)) {
-                fq_push_front(&s->queues[best], t);
+                fq_push_front(&s->fz[best].queue, t);
                 drop_session(s, w, false, "cannot be reached");
                 break;
             }
@@ -436,14 +458,27 @@ static void dispatch(sched *s)
 
 /* ---- messages ---- */
 
+static bool session_is(void *arg, int w, int sock, const unsigned char *rid, size_t len)
+{
+    const sched *s = arg;
+    if (w >= s->nsessions)
+        return false;
+    const session *ss = &s->sessions[w];
+    return ss->live && ss->sock == sock && ss->rid_len == len && memcmp(ss->rid, rid, len) == 0;
+}
+
+static bool session_live(void *arg, int w, int *sock, const unsigned char **rid, size_t *len)
+{
+    const session *ss = &((sched *)arg)->sessions[w];
+    *sock = ss->sock;
+    *rid = ss->rid;
+    *len = ss->rid_len;
+    return ss->live;
+}
+
 static int find_session(sched *s, int sock, const unsigned char *rid, size_t len)
 {
-    for (int w = 0; w < s->nsessions; w++) {
-        session *ss = &s->sessions[w];
-        if (ss->live && ss->sock == sock && ss->rid_len == len && memcmp(ss->rid, rid, len) == 0)
-            return w;
-    }
-    return -1;
+    return cfo_sessidx_find(&s->by_rid, sock, rid, len, session_is, s);
 }
 
 static int new_session(sched *s)
@@ -512,10 +547,50 @@ static size_t claim_pending(sched *s, int w, int old, const cfo_msg_hello *h, ui
     return claimed;
 }
 
+/* Drops what the connection sock/rid says for HOLD_OFF_MS. */
+static void hold_off(sched *s, int sock, const unsigned char *rid, size_t len)
+{
+    int64_t now = cfo_now_ms();
+    held_off *slot = &s->holds[0];
+    for (size_t i = 0; i < HOLD_OFF_MAX; i++) {
+        held_off *h = &s->holds[i];
+        if (h->sock == sock && h->rid_len == len && memcmp(h->rid, rid, len) == 0) {
+            slot = h;
+            break;
+        }
+        if (h->until < slot->until)
+            slot = h; /* the oldest (or a free one) unless it is there */
+    }
+    slot->sock = sock;
+    memcpy(slot->rid, rid, len);
+    slot->rid_len = len;
+    slot->until = now + HOLD_OFF_MS;
+}
+
+typedef struct hold_check {
+    sched *s;
+    int sock;
+    bool held;
+} hold_check;
+
+static bool is_held_off(void *ctx, const unsigned char *rid, size_t len)
+{
+    hold_check *hc = ctx;
+    int64_t now = cfo_now_ms();
+    for (size_t i = 0; i < HOLD_OFF_MAX; i++) {
+        const held_off *h = &hc->s->holds[i];
+        if (h->until > now && h->sock == hc->sock && h->rid_len == len &&
+            memcmp(h->rid, rid, len) == 0)
+            return hc->held = true;
+    }
+    return false;
+}
+
 static void refuse(sched *s, int sock, const cfo_wire_in *in, const char *reason)
 {
     cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = (char *)reason}};
     send_raw(s, sock, in->routing_id, in->id_len, &bye);
+    hold_off(s, sock, in->routing_id, in->id_len);
 }
 
 /* Re-offered results answered a second at most (and the burst allowed):
@@ -550,7 +625,8 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
 {
     const cfo_msg_hello *h = &in->msg.u.hello;
     int w = find_session(s, sock, in->routing_id, in->id_len);
-    /* A second HELLO on a live session starts it over. */
+    /* A second HELLO on a live session starts it over (a worker answers
+     * each RESET with one, and may have had several in flight). */
     if (w >= 0)
         drop_session(s, w, false, "said HELLO again");
     if (s->o->zap != NULL && !cfo_zap_allows(s->o->zap, in->user_id)) {
@@ -588,6 +664,7 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
     ss->sock = sock;
     memcpy(ss->rid, in->routing_id, in->id_len);
     ss->rid_len = in->id_len;
+    cfo_sessidx_put(&s->by_rid, w, sock, ss->rid, ss->rid_len, s->nsessions, session_live, s);
     ss->id = cfo_xstrdup(h->worker_id);
     snprintf(ss->key, sizeof ss->key, "%s", in->user_id);
     ss->slots = h->slots;
@@ -615,34 +692,28 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
                  h->npending, cfo_plural(h->npending));
 }
 
-static void outcome_from_result(sched *s, size_t t, int w, const cfo_msg_result *r)
+/* Makes the outcome a worker sent task t's, taking it from r (left empty):
+ * its text made safe, its findings list checked again, and what only the
+ * coordinator knows (done, who ran it, where its log is) filled in. */
+static void take_outcome(sched *s, size_t t, int w, cfo_msg_result *r)
 {
     cfo_outcome *o = &s->out[t];
     cfo_outcome_fini(o);
+    *o = r->outcome;
+    memset(&r->outcome, 0, sizeof r->outcome);
+    assert(o->tail != NULL && o->summary != NULL && o->command != NULL); /* decoded: never NULL */
     o->done = true;
-    o->status = r->status;
-    o->count = r->count;
-    o->findings = r->findings;
-    o->duration = r->duration;
-    o->end_wall_ms = r->end_wall_ms;
-    o->exit_code = r->exit_code;
-    o->term_signal = r->term_signal;
-    o->summary = cfo_xstrdup(r->summary);
-    o->tail = cfo_xstrndup(r->tail ? r->tail : "", r->tail ? r->tail_len : 0);
-    for (size_t i = 0; i < r->tail_len; i++)
-        if (o->tail[i] == '\0')
-            o->tail[i] = '?';
-    o->command = cfo_xstrdup(r->command);
-    o->has_usage = r->has_usage;
-    o->cpu = r->cpu;
-    o->max_rss_kb = r->max_rss_kb;
-    /* Written into the dataset as it is: checked again, never trusted. */
-    o->crashes = cfo_outcome_compact_crashes(r->crashes);
+    cfo_outcome_tail_to_text(o->tail, r->tail_len);
     cfo_utf8_sanitize(o->summary);
-    cfo_utf8_sanitize(o->tail);
     cfo_utf8_sanitize(o->command);
+    /* Written into the dataset as it is: checked again, never trusted. */
+    char *claimed = o->crashes;
+    o->crashes = cfo_outcome_compact_crashes(claimed);
+    free(claimed);
+    claimed = o->coverage;
+    o->coverage = cfo_coverage_compact(claimed);
+    free(claimed);
     o->worker = cfo_xstrdup(s->sessions[w].id);
-    o->attempt = r->attempt;
     const cfo_task *task = &s->ts->v[t];
     if (s->o->logs_dir != NULL)
         o->log_path =
@@ -690,8 +761,9 @@ static void crash_point(sched *s)
     }
 }
 
-static void on_result(sched *s, int w, const cfo_msg_result *r)
+static void on_result(sched *s, int w, cfo_msg_result *r)
 {
+    uint32_t attempt = r->outcome.attempt;
     session *ss = &s->sessions[w];
     if (r->task_id >= s->ts->n) {
         drop_session(s, w, false, "sent a result for a task that does not exist");
@@ -699,19 +771,20 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
     }
     size_t t = (size_t)r->task_id;
     stask *k = &s->tasks[t];
-    if (k->state == TASK_DONE || r->attempt < k->attempt) {
+    if (k->state == TASK_DONE || attempt < k->attempt) {
         /* Delivered again, or an attempt given up on: counted once, or not at
          * all; the worker may forget it. */
-        send_ref(s, w, CFO_MSG_ACK, r->task_id, r->attempt);
+        send_ref(s, w, CFO_MSG_ACK, r->task_id, attempt);
         return;
     }
-    if (r->attempt > k->attempt || k->state != TASK_RUNNING || k->holder != w) {
+    if (attempt > k->attempt || k->state != TASK_RUNNING || k->holder != w) {
         drop_session(s, w, false, "sent a result for a task it does not hold");
         return;
     }
-    if (r->status == CFO_STATUS_CANCELLED && !s->cancelling) {
+    cfo_status status = r->outcome.status;
+    if (status == CFO_STATUS_CANCELLED && !s->cancelling) {
         /* Stopped by its worker (leaving), not by the run: not a result. */
-        send_ref(s, w, CFO_MSG_ACK, r->task_id, r->attempt);
+        send_ref(s, w, CFO_MSG_ACK, r->task_id, attempt);
         assert(ss->held > 0);
         ss->held--;
         cfo_info("worker %s gave back %s %s; it goes back to the queue", ss->id,
@@ -722,8 +795,8 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
         hand_back(s, t);
         return;
     }
-    outcome_from_result(s, t, w, r);
-    if (r->status == CFO_STATUS_CANCELLED) {
+    take_outcome(s, t, w, r);
+    if (status == CFO_STATUS_CANCELLED) {
         /* The worker knows it was stopped; the run knows why. */
         free(s->out[t].summary);
         s->out[t].summary = cfo_xasprintf("cancelled while running: %s", s->cancel_why);
@@ -731,7 +804,7 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
     if (!result_readable(s, t, w))
         return;
     /* A cancellation is no result: a resumed run runs the task again. */
-    if (s->o->journal != NULL && r->status != CFO_STATUS_CANCELLED) {
+    if (s->o->journal != NULL && status != CFO_STATUS_CANCELLED) {
         cfo_diag d = {{0}};
         if (cfo_journal_commit(s->o->journal, t, &s->out[t], &d) != CFO_OK) {
             /* Unacknowledged, the worker keeps it; the run cannot go on
@@ -748,9 +821,9 @@ static void on_result(sched *s, int w, const cfo_msg_result *r)
     assert(ss->held > 0);
     ss->held--;
     ss->done++;
-    ss->cancelled += r->status == CFO_STATUS_CANCELLED;
+    ss->cancelled += status == CFO_STATUS_CANCELLED;
     finish(s, t);
-    send_ref(s, w, CFO_MSG_ACK, r->task_id, r->attempt);
+    send_ref(s, w, CFO_MSG_ACK, r->task_id, attempt);
 }
 
 static void on_message(sched *s, int sock, cfo_wire_in *in)
@@ -809,17 +882,21 @@ static void drain(sched *s, int sock)
         cfo_wire_in in;
         memset(&in, 0, sizeof in);
         cfo_diag d = {{0}};
-        cfo_err err = cfo_wire_recv(s->o->sockets[sock], true, &in, &d);
+        hold_check hc = {.s = s, .sock = sock};
+        cfo_err err = cfo_wire_recv_unless(s->o->sockets[sock], true, is_held_off, &hc, &in, &d);
         if (err == CFO_ENOTFOUND)
             return;
+        if (hc.held) {
+            s->dropped_unread++;
+            continue;
+        }
         if (err != CFO_OK) {
             int w = in.id_len ? find_session(s, sock, in.routing_id, in.id_len) : -1;
             if (w >= 0) {
                 char why[1100];
                 snprintf(why, sizeof why, "sent a bad message (%s)", d.msg);
                 drop_session(s, w, false, why);
-                cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "protocol violation"}};
-                send_raw(s, sock, in.routing_id, in.id_len, &bye);
+                refuse(s, sock, &in, "protocol violation");
             } else if (s->ignored++ < 10 || s->ignored % 1000 == 0) {
                 /* Bounded: a hostile peer must not be able to fill the log. */
                 cfo_warn("ignored a bad message from an unknown peer (%zu so far): %s", s->ignored,
@@ -897,7 +974,7 @@ static void start_cancelling(sched *s, const char *why)
         }
     }
     for (int f = 0; f < s->nfuzzers; f++)
-        s->queues[f].len = 0;
+        s->fz[f].queue.len = 0;
 }
 
 static void give_up_running(sched *s)
@@ -965,8 +1042,8 @@ static void publish_metrics(sched *s, int64_t now)
     }
     cfo_metrics_publish(s->o->metrics, &g);
     for (int f = 0; f < s->nfuzzers; f++)
-        cfo_metrics_set_pending(s->o->metrics, s->fuzzers[f], s->queues[f].len,
-                                (size_t)s->out_n[f]);
+        cfo_metrics_set_pending(s->o->metrics, s->fuzzers[f], s->fz[f].queue.len,
+                                (size_t)s->fz[f].out_n);
 }
 
 /* The scheduler's state for ts: every task queued but those a resumed run
@@ -984,6 +1061,8 @@ static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
     s->start = cfo_now_ms();
     s->reoffer_tokens = REOFFERS_PER_S;
     s->reoffer_refilled = s->start;
+    s->holds = cfo_xcalloc(HOLD_OFF_MAX, sizeof *s->holds);
+    cfo_sessidx_init(&s->by_rid, CFO_SCHED_MAX_WORKERS);
     /* A resumed run's budget counts from its first start. */
     int64_t spent = o->started_wall_ms > 0 ? cfo_wall_ms() - o->started_wall_ms : 0;
     s->run_start = s->start - (spent > 0 ? spent : 0);
@@ -1000,13 +1079,9 @@ static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
         s->tasks[t] = (stask){.state = TASK_QUEUED, .attempt = 1, .holder = -1, .fuzzer = f};
     }
     size_t nf = (size_t)s->nfuzzers + 1;
-    s->queues = cfo_xcalloc(nf, sizeof *s->queues);
-    s->share = cfo_xcalloc(nf, sizeof *s->share);
-    s->used_ms = cfo_xcalloc(nf, sizeof *s->used_ms);
-    s->out_n = cfo_xcalloc(nf, sizeof *s->out_n);
-    s->out_sent_sum = cfo_xcalloc(nf, sizeof *s->out_sent_sum);
+    s->fz = cfo_xcalloc(nf, sizeof *s->fz);
     for (size_t t = 0; t < ts->n; t++)
-        s->share[s->tasks[t].fuzzer] = ts->v[t].fuzzer->budget_share;
+        s->fz[s->tasks[t].fuzzer].share = ts->v[t].fuzzer->budget_share;
     for (size_t t = 0; t < ts->n; t++) {
         if (outcomes[t].done) {
             /* Committed before a restart: its result stands. */
@@ -1023,7 +1098,7 @@ static void sched_init(sched *s, const cfo_taskset *ts, const cfo_sched_opts *o,
         if (o->journal != NULL && cfo_journal_given(o->journal, t, &given, &to) &&
             given < CFO_RECORD_MAX_ATTEMPT)
             s->tasks[t].attempt = given + 1;
-        fq_push_back(&s->queues[s->tasks[t].fuzzer], t);
+        fq_push_back(&s->fz[s->tasks[t].fuzzer].queue, t);
     }
 }
 
@@ -1036,7 +1111,7 @@ static void sched_fini(sched *s)
             cfo_outcome_cancelled(&s->out[t], "cancelled: the run ended before it finished");
     print_progress(s, true);
     publish_metrics(s, cfo_now_ms());
-    cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = "run over"}};
+    cfo_msg bye = {.type = CFO_MSG_BYE, .u.reason = {.reason = CFO_PROTO_RUN_OVER}};
     for (int w = 0; w < s->nsessions; w++)
         if (s->sessions[w].live)
             send_to(s, w, &bye);
@@ -1045,13 +1120,11 @@ static void sched_fini(sched *s)
         free(s->sessions[w].can);
     }
     free(s->sessions);
+    cfo_sessidx_fini(&s->by_rid);
     for (int f = 0; f < s->nfuzzers; f++)
-        free(s->queues[f].v);
-    free(s->queues);
-    free(s->share);
-    free(s->used_ms);
-    free(s->out_n);
-    free(s->out_sent_sum);
+        free(s->fz[f].queue.v);
+    free(s->fz);
+    free(s->holds);
     free(s->fuzzers);
     free(s->tasks);
 }

@@ -7,9 +7,29 @@
 #include <string.h>
 
 #include "cfo_dataset.h"
+#include "cfo_findings.h"
+#include "cfo_lifecycle.h"
 #include "cfo_merge.h"
 
 #define COMMIT_MAX_ATTEMPTS 8
+
+/* A document's findings and strategies as JSON text ("" when absent). */
+typedef struct cfo_doc_extra {
+    cfo_buf findings;
+    cfo_buf strategies;
+} cfo_doc_extra;
+
+static void extra_init(cfo_doc_extra *x)
+{
+    cfo_buf_init(&x->findings);
+    cfo_buf_init(&x->strategies);
+}
+
+static void extra_fini(cfo_doc_extra *x)
+{
+    cfo_buf_fini(&x->findings);
+    cfo_buf_fini(&x->strategies);
+}
 
 /* What one read of the dataset produced. */
 typedef struct load_ctx {
@@ -44,11 +64,13 @@ static cfo_err invalid(cfo_storage *st, cfo_diag *d, const char *suffix)
 /* Reads and parses the dataset into `into`, appending; on failure `into` is
  * as it was. A missing dataset is CFO_ENOTFOUND with token "0". */
 static cfo_err load(cfo_storage *st, cfo_recset *into, cfo_dataset_meta *meta, char *token,
-                    const char *suffix, cfo_diag *d)
+                    const char *suffix, cfo_doc_extra *extra, cfo_diag *d)
 {
     memset(meta, 0, sizeof *meta);
     size_t n0 = into->n;
     load_ctx lc = {.parser = cfo_dataset_parser_new(st->display, into)};
+    if (extra != NULL)
+        cfo_dataset_parser_capture(lc.parser, &extra->findings, &extra->strategies);
     cfo_err err = cfo_storage_read(st, parse_sink, &lc, token, d);
     if (err == CFO_OK) {
         err = cfo_dataset_parser_finish(lc.parser, meta, d);
@@ -70,12 +92,37 @@ cfo_err cfo_store_load(cfo_storage *st, cfo_recset *into, int *window, cfo_diag 
     cfo_dataset_meta meta;
     char token[CFO_TOKEN_MAX];
     *window = 0;
-    cfo_err err = load(st, into, &meta, token, "", d);
+    cfo_err err = load(st, into, &meta, token, "", NULL, d);
     if (err == CFO_ENOTFOUND)
         return CFO_OK;
     if (err == CFO_OK)
         *window = meta.window;
     return err;
+}
+
+cfo_err cfo_store_load_findings(cfo_storage *st, cfo_findings *fs, cfo_diag *d)
+{
+    cfo_recset *rs = cfo_recset_new();
+    cfo_dataset_meta meta;
+    char token[CFO_TOKEN_MAX];
+    cfo_doc_extra x;
+    extra_init(&x);
+    cfo_err err = load(st, rs, &meta, token, "", &x, d);
+    if (err == CFO_ENOTFOUND)
+        err = CFO_OK;
+    else if (err == CFO_OK && x.findings.len > 0)
+        err = cfo_findings_parse(x.findings.data, x.findings.len, st->display, fs, d);
+    extra_fini(&x);
+    cfo_recset_destroy(&rs);
+    return err;
+}
+
+/* The strategies to record: the document's, with config's for the fuzzers
+ * it names. */
+static void record_strategies(cfo_strategies *s, const cfo_config *config)
+{
+    for (size_t i = 0; config != NULL && i < config->nfuzzers; i++)
+        cfo_strategies_set(s, config->fuzzers[i].name, config->fuzzers[i].merge);
 }
 
 static int choose_window(int window_override, const cfo_config *config, int dataset_window)
@@ -91,8 +138,9 @@ static int choose_window(int window_override, const cfo_config *config, int data
 
 /* One lock-read-merge-write round. When no new record survives the merge and
  * no old one is dropped, the dataset is left alone (and keeps its version). */
-static cfo_err commit_round(cfo_storage *st, const cfo_recset *records, const cfo_config *config,
-                            int window_override, cfo_commit_stats *stats, cfo_diag *d)
+static cfo_err commit_round(cfo_storage *st, const cfo_recset *records, const cfo_findings *more,
+                            const cfo_config *config, int window_override, cfo_commit_stats *stats,
+                            cfo_buf *events, cfo_diag *d)
 {
     cfo_err err = cfo_storage_lock(st, d);
     if (err != CFO_OK)
@@ -100,15 +148,33 @@ static cfo_err commit_round(cfo_storage *st, const cfo_recset *records, const cf
     cfo_recset *rs = cfo_recset_new();
     cfo_buf out;
     cfo_buf_init(&out);
+    cfo_doc_extra x;
+    extra_init(&x);
+    cfo_findings fs;
+    cfo_findings_init(&fs);
+    cfo_strategies strat;
+    cfo_strategies_init(&strat);
+    cfo_finding_events ev;
+    cfo_finding_events_init(&ev);
+    if (events != NULL)
+        cfo_buf_reset(events);
 
     cfo_dataset_meta meta;
     char token[CFO_TOKEN_MAX];
-    err = load(st, rs, &meta, token, "; it was not modified", d);
+    err = load(st, rs, &meta, token, "; it was not modified", &x, d);
     bool exists = err == CFO_OK;
     if (err == CFO_ENOTFOUND)
         err = CFO_OK;
     if (err != CFO_OK)
         goto out;
+    if (x.findings.len > 0)
+        err = cfo_findings_parse(x.findings.data, x.findings.len, st->display, &fs, d);
+    if (err == CFO_OK && x.strategies.len > 0)
+        err = cfo_strategies_parse(x.strategies.data, x.strategies.len, st->display, &strat, d);
+    if (err != CFO_OK) {
+        err = invalid(st, d, "; it was not modified");
+        goto out;
+    }
 
     stats->before = rs->n;
     stats->added = records->n;
@@ -117,22 +183,47 @@ static cfo_err commit_round(cfo_storage *st, const cfo_recset *records, const cf
     cfo_recset_add_all(rs, records);
     for (size_t i = 0; i < rs->n; i++)
         rs->v[i].fresh = i >= old_n;
-    cfo_merge_policy policy = {.window = stats->window, .config = config};
+    cfo_merge_policy policy = {.window = stats->window, .config = config, .recorded = &strat};
+    cfo_buf before;
+    cfo_buf_init(&before);
+    cfo_findings_write(&fs, &before);
+    cfo_lifecycle_apply(&fs, rs, config, &ev);
     cfo_merge(rs, &policy);
     stats->after = rs->n;
+    if (more != NULL)
+        cfo_lifecycle_merge(&fs, more);
+    cfo_lifecycle_window(&fs, rs);
+    record_strategies(&strat, config);
 
     /* Merging what is already there changes nothing: every old record kept,
      * no new one among them. Leave the dataset (and its version) alone. */
     bool fresh = false;
     for (size_t i = 0; i < rs->n && !fresh; i++)
         fresh = rs->v[i].fresh;
-    if (exists && !fresh && stats->after == stats->before && meta.window == stats->window)
-        goto out;
-    cfo_dataset_write(rs, stats->window, &out);
-    err = cfo_storage_write(st, out.data, out.len, token, d);
+    cfo_buf ftext, stext;
+    cfo_buf_init(&ftext);
+    cfo_buf_init(&stext);
+    cfo_findings_write(&fs, &ftext);
+    cfo_strategies_write(&strat, &stext);
+    /* The strategies ride along with a write; they do not cause one. */
+    bool same_findings = ftext.len == before.len && memcmp(ftext.data, before.data, ftext.len) == 0;
+    if (!(exists && !fresh && same_findings && stats->after == stats->before &&
+          meta.window == stats->window)) {
+        cfo_dataset_write_doc(rs, stats->window, stext.data, ftext.data, &out);
+        err = cfo_storage_write(st, out.data, out.len, token, d);
+        if (err == CFO_OK && events != NULL)
+            cfo_finding_events_json(&ev, &fs, events);
+    }
+    cfo_buf_fini(&ftext);
+    cfo_buf_fini(&stext);
+    cfo_buf_fini(&before);
 
 out:
     cfo_storage_unlock(st);
+    cfo_finding_events_fini(&ev);
+    cfo_strategies_fini(&strat);
+    cfo_findings_fini(&fs);
+    extra_fini(&x);
     cfo_buf_fini(&out);
     cfo_recset_destroy(&rs);
     return err;
@@ -140,6 +231,14 @@ out:
 
 cfo_err cfo_store_commit(cfo_storage *st, const cfo_recset *records, const cfo_config *config,
                          int window_override, cfo_commit_stats *stats, cfo_diag *d)
+{
+    return cfo_store_commit_findings(st, records, NULL, config, window_override, stats, NULL, d);
+}
+
+cfo_err cfo_store_commit_findings(cfo_storage *st, const cfo_recset *records,
+                                  const cfo_findings *findings, const cfo_config *config,
+                                  int window_override, cfo_commit_stats *stats, cfo_buf *events,
+                                  cfo_diag *d)
 {
     cfo_commit_stats local;
     if (stats == NULL)
@@ -162,7 +261,7 @@ cfo_err cfo_store_commit(cfo_storage *st, const cfo_recset *records, const cfo_c
     cfo_err err = CFO_ECONFLICT;
     for (int attempt = 1; attempt <= COMMIT_MAX_ATTEMPTS && err == CFO_ECONFLICT; attempt++) {
         stats->attempts = attempt;
-        err = commit_round(st, records, config, window_override, stats, d);
+        err = commit_round(st, records, findings, config, window_override, stats, events, d);
     }
     if (err == CFO_ECONFLICT)
         cfo_diag_set(d, CFO_ECONFLICT,

@@ -6,8 +6,12 @@
 #include <stddef.h>
 
 #include "cfo_config.h"
+#include "cfo_findings.h"
 #include "cfo_record.h"
 #include "cfo_storage.h"
+
+/* Loads the dataset's findings (version 2; none for version 1) into fs. */
+cfo_err cfo_store_load_findings(cfo_storage *st, cfo_findings *fs, cfo_diag *d);
 
 /* Loads every record of the dataset into `into`. A missing dataset is empty
  * (CFO_OK, *window 0). A dataset that does not parse is CFO_EPARSE with a
@@ -23,11 +27,23 @@ typedef struct cfo_commit_stats {
 } cfo_commit_stats;
 
 /* Merges new records into the dataset and writes it: lock, read, parse,
- * merge (cfo_merge with config's strategies), write with the version token,
+ * merge (cfo_merge with config's strategies, the document's for fuzzers
+ * config does not name), move the findings by the new records
+ * (cfo_lifecycle_apply) and merge in `findings` when given (a document's
+ * findings, from cfo-dataset merge), drop fixed findings that left the
+ * window, write a version 2 document with the version token,
  * unlock; on CFO_ECONFLICT the whole round is redone (bounded). The window is
  * window_override if > 0, else config->window if set explicitly, else the
  * dataset's own, else 32. A dataset that does not parse is never written. */
 cfo_err cfo_store_commit(cfo_storage *st, const cfo_recset *records, const cfo_config *config,
                          int window_override, cfo_commit_stats *stats, cfo_diag *d);
+/* cfo_store_commit that also merges findings (NULL: none) into the
+ * document's, and when events is given, sets it to the findings' changes
+ * the written round made, as JSON lines (cfo_finding_events_json), for
+ * notify_command. */
+cfo_err cfo_store_commit_findings(cfo_storage *st, const cfo_recset *records,
+                                  const cfo_findings *findings, const cfo_config *config,
+                                  int window_override, cfo_commit_stats *stats, cfo_buf *events,
+                                  cfo_diag *d);
 
 #endif

@@ -133,10 +133,7 @@ static bool already_passed(const cfo_recindex *ix, const char *fuzzer, const cha
 
 static cfo_task *task_add(cfo_taskset *ts)
 {
-    if (ts->n == ts->cap) {
-        ts->cap = ts->cap ? ts->cap * 2 : 32;
-        ts->v = cfo_xrealloc(ts->v, ts->cap * sizeof *ts->v);
-    }
+    ts->v = cfo_grow(ts->v, &ts->cap, ts->n + 1, sizeof *ts->v);
     cfo_task *t = &ts->v[ts->n];
     memset(t, 0, sizeof *t);
     t->id = ts->n++;
@@ -178,6 +175,7 @@ static cfo_err changes_of(change_cache *cc, const cfo_taskgen_opts *o, const cha
     cc->sha = cfo_xrealloc(cc->sha, (cc->n + 1) * sizeof *cc->sha);
     cc->set = cfo_xrealloc(cc->set, (cc->n + 1) * sizeof *cc->set);
     cc->sha[cc->n] = cfo_xstrdup(sha);
+    cs.prior = o->prior;
     cc->set[cc->n] = cs;
     *out = &cc->set[cc->n++];
     cfo_info("changed since %s on %.12s: %zu file%s", o->changed_since, sha, cs.files.n,

@@ -19,13 +19,17 @@
 #include <time.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
 
 #include "cfo_blobdir.h"
 #include "cfo_corpus.h"
 #include "cfo_digest.h"
+#include "cfo_engine_cov.h"
 #include "cfo_exec.h"
+#include "cfo_gopanic.h"
 #include "cfo_json.h"
 #include "cfo_log.h"
+#include "cfo_prune.h"
 
 /* Most targets a targets_dir may hold: a listing, not a data set. */
 #define ENGINE_MAX_TARGETS 10000
@@ -209,19 +213,15 @@ char *cfo_engine_corpus_url(const cfo_fuzzer *f)
     return cfo_xasprintf("file://%s/%s", base, path);
 }
 
+long long cfo_engine_ceil_div(int64_t a, int64_t b)
+{
+    return (long long)((a + b - 1) / b);
+}
+
 const cfo_engine_ops *cfo_engine_ops_for(cfo_kind kind)
 {
-    switch (kind) {
-    case CFO_KIND_LIBFUZZER:
-        return &cfo_engine_ops_libfuzzer;
-    case CFO_KIND_AFL:
-        return &cfo_engine_ops_afl;
-    case CFO_KIND_CANARY:
-    case CFO_KIND_INFRA_DRIFT:
-    case CFO_KIND_EXEC:
-        return NULL;
-    }
-    return NULL;
+    const cfo_fuzz_impl *impl = cfo_fuzz_impl_for(kind);
+    return impl != NULL ? impl->engine : NULL;
 }
 
 char *cfo_engine_dictionary(const cfo_fuzzer *f, const char *target)
@@ -238,18 +238,51 @@ char *cfo_engine_dictionary(const cfo_fuzzer *f, const char *target)
 
 /* ---- build once per commit -------------------------------------------- */
 
-cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d)
+static char *git_head(void);
+
+/* Whether the build stamp at path names commit head, a known commit of a
+ * checkout without changes to tracked files. Outside git ("unknown") a build
+ * cannot be tied to a commit: its stamp says "unknown" and is reused. */
+static bool stamp_matches(const char *path, const char *head)
 {
-    if (f->build[0] == '\0')
-        return CFO_OK;
+    cfo_buf b;
+    cfo_buf_init(&b);
+    bool same = cfo_read_file(path, 256, &b, NULL) == CFO_OK && b.len > 0 &&
+                strncmp(b.data, head, b.len) == 0 && strlen(head) == b.len;
+    cfo_buf_fini(&b);
+    if (!same || strcmp(head, "unknown") == 0)
+        return same;
+    char *argv[] = {"git", "diff", "--quiet", "HEAD", "--", NULL};
+    cfo_capture cap;
+    memset(&cap, 0, sizeof cap);
+    bool clean =
+        cfo_exec_capture(argv, NULL, NULL, HELPER_TIMEOUT_MS, 4096, &cap, NULL) == CFO_OK &&
+        cap.exit_code == 0;
+    cfo_capture_fini(&cap);
+    return clean;
+}
+
+/* Runs cmd (env added) unless a stamp keyed by the command and the
+ * environment says it succeeded here already. */
+static cfo_err build_once(const char *cmd, char *const *env, int64_t timeout_ms, cfo_diag *d)
+{
     cfo_err err = cfo_mkdir_p(CFO_ENGINE_STATE_DIR, d);
     if (err != CFO_OK)
         return err;
+    cfo_buf what;
+    cfo_buf_init(&what);
+    cfo_buf_puts(&what, cmd);
+    for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+        cfo_buf_append(&what, "", 1);
+        cfo_buf_puts(&what, env[i]);
+    }
     char key[65];
-    cfo_sha256_hex(f->build, strlen(f->build), key);
+    cfo_sha256_hex(what.data, what.len, key);
+    cfo_buf_fini(&what);
     key[16] = '\0';
     char *stamp = cfo_xasprintf("%s/build-%s.ok", CFO_ENGINE_STATE_DIR, key);
     char *lock = cfo_xasprintf("%s/build.lock", CFO_ENGINE_STATE_DIR);
+    char *head = NULL;
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         err = cfo_diag_set(d, CFO_EIO, "cannot open %s: %s", lock, strerror(errno));
@@ -263,39 +296,61 @@ cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d)
             goto out;
         }
     }
-    if (access(stamp, F_OK) == 0) {
-        printf("build: up to date (%s)\n", f->build);
+    /* The stamp names the commit that was built: a worktree or checkout
+     * moved to another commit since rebuilds, so no run (and no
+     * reproduce.sh) tests one commit with another's binaries. */
+    const char *mode = env != NULL ? " (coverage)" : "";
+    head = git_head();
+    if (stamp_matches(stamp, head)) {
+        printf("build%s: up to date (%s, commit %s)\n", mode, cmd, head);
         goto out;
     }
-    printf("build: %s\n", f->build);
-    char *argv[] = {"sh", "-c", f->build, NULL};
+    printf("build%s: %s\n", mode, cmd);
+    char *argv[] = {"sh", "-c", (char *)cmd, NULL};
     char *tail = NULL;
     int code = -1;
     bool timed_out = false;
-    err = cfo_engine_exec(argv, NULL, NULL, timeout_ms, BUILD_TAIL, &tail, NULL, &code, &timed_out,
-                          d);
+    err =
+        cfo_engine_exec(argv, NULL, env, timeout_ms, BUILD_TAIL, &tail, NULL, &code, &timed_out, d);
     if (err != CFO_OK) {
-        cfo_diag_prefix(d, "build command '%s'", f->build);
+        cfo_diag_prefix(d, "build command '%s'", cmd);
         goto out;
     }
     fputs(tail, stdout);
     if (code != 0) {
         if (timed_out)
-            err = cfo_diag_set(d, CFO_ECHILD, "build command '%s' timed out: %s", f->build,
+            err = cfo_diag_set(d, CFO_ECHILD, "build command%s '%s' timed out: %s", mode, cmd,
                                tail_of(tail, BUILD_MSG_TAIL));
         else
-            err = cfo_diag_set(d, CFO_ECHILD, "build command '%s' failed (exit status %d): %s",
-                               f->build, code, tail_of(tail, BUILD_MSG_TAIL));
+            err = cfo_diag_set(d, CFO_ECHILD, "build command%s '%s' failed (exit status %d): %s",
+                               mode, cmd, code, tail_of(tail, BUILD_MSG_TAIL));
     } else {
-        err = write_text(stamp, f->build, 0644, d);
+        err = write_text(stamp, head, 0644, d);
     }
     free(tail);
 out:
     if (fd >= 0)
         close(fd); /* releases the lock */
+    free(head);
     free(stamp);
     free(lock);
     return err;
+}
+
+cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d)
+{
+    if (f->build[0] == '\0')
+        return CFO_OK;
+    return build_once(f->build, NULL, timeout_ms, d);
+}
+
+cfo_err cfo_engine_coverage_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d)
+{
+    const char *cmd = f->coverage_build[0] ? f->coverage_build : f->build;
+    if (cmd[0] == '\0')
+        return CFO_OK;
+    char *env[] = {"CFO_SANITIZER=coverage", "CFO_COVERAGE_FLAGS=" CFO_ENGINE_COVERAGE_FLAGS, NULL};
+    return build_once(cmd, env, timeout_ms, d);
 }
 
 /* ---- preflight ---------------------------------------------------------- */
@@ -427,7 +482,11 @@ bool cfo_engine_same_finding(const cfo_crash_report *a, const cfo_crash_report *
 cfo_err cfo_engine_classify(const char *output, size_t len, int exit_code, cfo_crash_report *out,
                             cfo_diag *d)
 {
-    cfo_err err = cfo_triage_parse(output, len, out, d);
+    /* go test's failures first (a panic's stack, a t.Fatal site): a Go
+     * "panic: runtime error:" would read as a UBSan report. */
+    cfo_err err = cfo_gopanic_parse(output, len, out) == CFO_OK
+                      ? CFO_OK
+                      : cfo_triage_parse(output, len, out, d);
     if (exit_code == CFO_ENGINE_TIMEOUT_EXIT) {
         /* The replay was stopped by timeout(1) with SIGABRT so the sanitizer
          * printed where it hung: a hang, whatever the signal report says. */
@@ -441,14 +500,26 @@ cfo_err cfo_engine_classify(const char *output, size_t len, int exit_code, cfo_c
     return err;
 }
 
-/* One replay of input; CFO_OK with *found false when it did not crash. */
-static cfo_err replay(cfo_engine_run *r, const cfo_engine_ops *ops, const char *input,
-                      cfo_crash_report *rep, bool *found, char **output, cfo_diag *d)
+/* One replay of input, after the inputs of records (NULL: none) in the same
+ * process: the target takes them as file arguments, in order (libAFLDriver
+ * runs each, one after another). CFO_OK with *found false when it did not
+ * crash. */
+static cfo_err replay(cfo_engine_run *r, const cfo_engine_ops *ops, const cfo_strv *records,
+                      const char *input, cfo_crash_report *rep, bool *found, char **output,
+                      cfo_diag *d)
 {
     cfo_strv argv, env;
     cfo_strv_init(&argv);
     cfo_strv_init(&env);
     ops->replay_argv(r->f, r->target_path, input, &argv, &env);
+    if (records != NULL && records->n > 0) {
+        /* The input is the command's last word; the records go before it. */
+        char *last = argv.v[argv.n - 1];
+        argv.v[--argv.n] = NULL;
+        for (size_t i = 0; i < records->n; i++)
+            cfo_strv_push(&argv, records->v[i]);
+        cfo_strv_push_owned(&argv, last);
+    }
     /* libFuzzer and timeout(1) bound the replay; this only bounds a broken one. */
     int64_t limit = 3 * r->f->input_timeout_ms + 30000;
     char *out = NULL;
@@ -483,6 +554,10 @@ typedef struct triaged {
     cfo_crash_report rep;
     bool minimized;
     int repro_ok, repro_runs;
+    /* Inputs a persistent target ran before the input, which the crash
+     * needs (AFL_PERSISTENT_RECORD), in their order; empty: none needed. */
+    cfo_strv records;
+    size_t records_recorded; /* how many the engine recorded */
 } triaged;
 
 /* Copies a string into something JSON can carry (yajl refuses bad UTF-8). */
@@ -509,6 +584,15 @@ size_t cfo_engine_findings_json(const cfo_engine_finding *v, size_t n, cfo_buf *
             cfo_json_bool(g, "new", v[i].is_new);
             cfo_json_str(g, "repro", repro);
             cfo_json_str(g, "bundle", bundle);
+            if (v[i].location != NULL) {
+                char *loc = json_safe(v[i].location);
+                cfo_json_str(g, "location", loc);
+                free(loc);
+            }
+            if (v[i].replayed) {
+                cfo_json_bool(g, "replay", true);
+                cfo_json_bool(g, "reproduced", v[i].reproduced);
+            }
             yajl_gen_map_close(g);
             free(sig);
             free(bundle);
@@ -593,7 +677,7 @@ static char *reproduce_script(const cfo_engine_run *r, const cfo_engine_ops *ops
     }
     for (size_t i = 0; i < argv.n; i++) {
         if (strcmp(argv.v[i], "@INPUT@") == 0) {
-            cfo_buf_puts(&line, " \"$input\"");
+            cfo_buf_puts(&line, " \"$@\" \"$input\"");
             continue;
         }
         char *q = sh_quote(argv.v[i]);
@@ -602,20 +686,52 @@ static char *reproduce_script(const cfo_engine_run *r, const cfo_engine_ops *ops
     }
     char *qt = sh_quote(r->target_path);
     char *qb = sh_quote(r->f->build);
+    char key[65];
+    cfo_sha256_hex(r->f->build, strlen(r->f->build), key);
+    key[16] = '\0';
     char *script = cfo_xasprintf(
         "#!/bin/sh\n"
         "# Replays this bundle's input against %s (fuzzer %s, %s engine)\n"
         "# from the root of a checkout of commit %s:\n"
         "#   cd CHECKOUT && sh /path/to/bundle/reproduce.sh [INPUT]\n"
-        "# The target is built with the build command when it is missing, or\n"
-        "# always with CFO_REBUILD=1. Exit status: the target's (0: no crash);\n"
+        "# The target is built with the build command unless a build of this\n"
+        "# very commit is there (its stamp names the commit and no tracked file\n"
+        "# changed), and always with CFO_REBUILD=1: a checkout of a fixing commit\n"
+        "# never replays a stale build of the buggy one. Exit status: the\n"
+        "# target's (0: no crash);\n"
         "# %d: the replay could not be set up; %d: the input hung.\n"
+        "# A crash of a persistent target that needs the inputs run before it\n"
+        "# has them in persistent/ (AFL_PERSISTENT_RECORD's RECORD:ID,cnt:N):\n"
+        "# they are fed first, in the order of N (gaps allowed), to the same\n"
+        "# process; CFO_NO_RECORDS=1 replays the input alone.\n"
         "set -u\n"
         "here=$(cd \"$(dirname \"$0\")\" && pwd)\n"
         "input=${1:-$here/input}\n"
+        "set --\n"
+        "if [ \"${CFO_NO_RECORDS:-0}\" != 1 ] && [ -d \"$here/persistent\" ]; then\n"
+        "    for rec in $(ls \"$here/persistent\" | awk -F'cnt:' 'NF > 1 { printf "
+        "\"%%d\\t%%s\\n\", "
+        "$2, $0 }' | sort -n -k1,1 | cut -f2); do\n"
+        "        set -- \"$@\" \"$here/persistent/$rec\"\n"
+        "    done\n"
+        "    [ $# -eq 0 ] || echo \"reproduce.sh: feeding the $# inputs recorded before the crash "
+        "first\" >&2\n"
+        "fi\n"
         "target=%s\n"
         "build=%s\n"
-        "if [ \"${CFO_REBUILD:-0}\" = 1 ] || [ ! -x \"$target\" ]; then\n"
+        "stamp=%s/build-%s.ok\n"
+        "head=$(git rev-parse HEAD 2>/dev/null) || head=\n"
+        "built=\n"
+        "[ -f \"$stamp\" ] && built=$(cat \"$stamp\")\n"
+        "fresh=0\n"
+        "if [ -n \"$head\" ] && [ \"$built\" = \"$head\" ] && [ -x \"$target\" ] &&\n"
+        "    git diff --quiet HEAD -- 2>/dev/null; then\n"
+        "    fresh=1\n"
+        "fi\n"
+        "if [ -z \"$build\" ] && [ -x \"$target\" ]; then\n"
+        "    fresh=1\n"
+        "fi\n"
+        "if [ \"${CFO_REBUILD:-0}\" = 1 ] || [ \"$fresh\" = 0 ]; then\n"
         "    if [ -z \"$build\" ]; then\n"
         "        echo \"reproduce.sh: $target is missing and there is no build command\" >&2\n"
         "        exit %d\n"
@@ -623,10 +739,13 @@ static char *reproduce_script(const cfo_engine_run *r, const cfo_engine_ops *ops
         "    sh -c \"$build\" >&2 || { echo \"reproduce.sh: the build failed\" >&2; exit %d; }\n"
         "    [ -x \"$target\" ] || { echo \"reproduce.sh: the build made no $target\" >&2; exit "
         "%d; }\n"
+        "    if [ -n \"$head\" ] && git diff --quiet HEAD -- 2>/dev/null; then\n"
+        "        mkdir -p \"$(dirname \"$stamp\")\" && printf '%%s' \"$head\" > \"$stamp\"\n"
+        "    fi\n"
         "fi\n"
         "%s\n",
         r->target, r->f->name, cfo_kind_info_of(r->f->kind)->name, commit,
-        CFO_ENGINE_REPRO_SETUP_FAILED, CFO_ENGINE_TIMEOUT_EXIT, qt, qb,
+        CFO_ENGINE_REPRO_SETUP_FAILED, CFO_ENGINE_TIMEOUT_EXIT, qt, qb, CFO_ENGINE_STATE_DIR, key,
         CFO_ENGINE_REPRO_SETUP_FAILED, CFO_ENGINE_REPRO_SETUP_FAILED, CFO_ENGINE_REPRO_SETUP_FAILED,
         line.data);
     free(qt);
@@ -678,6 +797,7 @@ static char *manifest_json(const cfo_engine_run *r, const cfo_engine_ops *ops, c
     snprintf(repro, sizeof repro, "%d/%d", t->repro_ok, t->repro_runs);
     cfo_json_str(g, "repro", repro);
     cfo_json_bool(g, "minimized", t->minimized);
+    cfo_json_int(g, "records", (int64_t)t->records.n);
     cfo_json_int(g, "input_size", file_size(t->final));
     cfo_json_int(g, "original_size", file_size(t->input));
     cfo_json_int(g, "input_timeout_ms", r->f->input_timeout_ms);
@@ -692,9 +812,30 @@ static char *manifest_json(const cfo_engine_run *r, const cfo_engine_ops *ops, c
     return text;
 }
 
+/* The number after "cnt:" in a RECORD file's name; -1 if none. */
+static long long record_count(const char *name)
+{
+    const char *c = strstr(name, ",cnt:");
+    if (c == NULL)
+        return -1;
+    char *end = NULL;
+    long long n = strtoll(c + 5, &end, 10);
+    return end != c + 5 ? n : -1;
+}
+
+static int record_cmp(const void *a, const void *b)
+{
+    const char *x = strrchr(*(char *const *)a, '/'), *y = strrchr(*(char *const *)b, '/');
+    long long nx = record_count(x ? x : *(char *const *)a);
+    long long ny = record_count(y ? y : *(char *const *)b);
+    return nx < ny ? -1 : nx > ny ? 1 : cfo_strp_cmp(a, b);
+}
+
 /* AFL++ saves the inputs that preceded a crash of a persistent target as
- * RECORD:<id>,cnt:<n> beside it (AFL_PERSISTENT_RECORD). */
-static void copy_persistent_record(const char *artifact, const char *dest, cfo_diag *d)
+ * RECORD:<id>,cnt:<n> beside the crash input id:<id>,... (with
+ * AFL_PERSISTENT_RECORD). Appends their paths to out in the order the
+ * target ran them: by n, whatever gaps the numbering has. */
+static void record_inputs(const char *artifact, cfo_strv *out)
 {
     const char *base = strrchr(artifact, '/');
     base = base ? base + 1 : artifact;
@@ -707,22 +848,45 @@ static void copy_persistent_record(const char *artifact, const char *dest, cfo_d
     cfo_strv names;
     cfo_strv_init(&names);
     cfo_list_files(dir[0] ? dir : ".", &names, NULL);
-    bool made = false;
-    for (size_t i = 0; i < names.n; i++) {
-        if (strncmp(names.v[i], prefix, strlen(prefix)) != 0)
-            continue;
-        if (!made && cfo_mkdir_p(dest, d) != CFO_OK)
-            break;
-        made = true;
-        char *src = cfo_xasprintf("%s%s", dir, names.v[i]);
-        char *dst = cfo_xasprintf("%s/%s", dest, names.v[i]);
-        copy_file(src, dst, d);
-        free(src);
-        free(dst);
-    }
+    size_t first = out->n;
+    for (size_t i = 0; i < names.n; i++)
+        if (strncmp(names.v[i], prefix, strlen(prefix)) == 0 && record_count(names.v[i]) >= 0)
+            cfo_strv_push_owned(out, cfo_xasprintf("%s%s", dir, names.v[i]));
+    qsort(out->v + first, out->n - first, sizeof *out->v, record_cmp);
     cfo_strv_fini(&names);
     free(prefix);
     free(dir);
+}
+
+/* The inputs a bundle's reproduce.sh feeds before its input (persistent/
+ * RECORD files), in the order the target ran them. */
+static void bundle_records(const char *dir, cfo_strv *out)
+{
+    char *pdir = cfo_xasprintf("%s/persistent", dir);
+    cfo_strv names;
+    cfo_strv_init(&names);
+    cfo_list_files(pdir, &names, NULL);
+    size_t first = out->n;
+    for (size_t i = 0; i < names.n; i++)
+        if (record_count(names.v[i]) >= 0)
+            cfo_strv_push_owned(out, cfo_xasprintf("%s/%s", pdir, names.v[i]));
+    qsort(out->v + first, out->n - first, sizeof *out->v, record_cmp);
+    cfo_strv_fini(&names);
+    free(pdir);
+}
+
+/* Copies the records a crash needs into the bundle's persistent/ folder,
+ * under their own names (reproduce.sh orders them by cnt). */
+static cfo_err copy_records(const cfo_strv *records, const char *dest, cfo_diag *d)
+{
+    cfo_err err = records->n > 0 ? cfo_mkdir_p(dest, d) : CFO_OK;
+    for (size_t i = 0; err == CFO_OK && i < records->n; i++) {
+        const char *base = strrchr(records->v[i], '/');
+        char *dst = cfo_xasprintf("%s/%s", dest, base ? base + 1 : records->v[i]);
+        err = copy_file(records->v[i], dst, d);
+        free(dst);
+    }
+    return err;
 }
 
 static char *environment_text(char *const *env)
@@ -786,8 +950,7 @@ static cfo_err make_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, const t
     }
     if (err == CFO_OK) {
         char *p = cfo_xasprintf("%s/persistent", dir);
-        cfo_diag ignore;
-        copy_persistent_record(t->input, p, &ignore);
+        err = copy_records(&t->records, p, d);
         free(p);
     }
     if (err == CFO_OK) {
@@ -810,17 +973,133 @@ static cfo_err make_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, const t
     return err;
 }
 
+/* loc ("/abs/path/file.c:12") relative to the current directory, the
+ * checkout's root, when it is inside it, so code scanning can point at the
+ * line; NULL for "". */
+static char *relative_location(const char *loc)
+{
+    if (loc == NULL || loc[0] == '\0')
+        return NULL;
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) != NULL) {
+        size_t n = strlen(cwd);
+        if (strncmp(loc, cwd, n) == 0 && loc[n] == '/')
+            return cfo_xstrdup(loc + n + 1);
+    }
+    return cfo_xstrdup(loc);
+}
+
+cfo_err cfo_engine_pack(const char *dir, const cfo_engine_bundle_file *files, size_t n,
+                        const char *tarball, cfo_diag *d)
+{
+    cfo_err err = cfo_mkdir_p(dir, d);
+    for (size_t i = 0; err == CFO_OK && i < n; i++) {
+        char *p = cfo_xasprintf("%s/%s", dir, files[i].name);
+        err = files[i].from != NULL ? copy_file(files[i].from, p, d)
+                                    : write_text(p, files[i].text, files[i].mode, d);
+        free(p);
+    }
+    if (err == CFO_OK) {
+        char *targv[] = {"tar", "-czf", (char *)tarball, "-C", (char *)dir, ".", NULL};
+        cfo_capture cap;
+        memset(&cap, 0, sizeof cap);
+        err = cfo_exec_capture(targv, NULL, NULL, HELPER_TIMEOUT_MS, 65536, &cap, d);
+        if (err == CFO_OK && cap.exit_code != 0)
+            err = cfo_diag_set(d, CFO_ECHILD, "tar failed: %s", tail_of(cap.err, 400));
+        cfo_capture_fini(&cap);
+    }
+    return err;
+}
+
+char *cfo_engine_git_head(void)
+{
+    return git_head();
+}
+
+char *cfo_engine_sh_quote(const char *s)
+{
+    return sh_quote(s);
+}
+
 /* Names one finding whose bundle could not be stored. */
-static void finding_push(cfo_engine_finding **v, size_t *n, const cfo_crash_report *rep,
-                         bool is_new, const char *repro, const char *bundle)
+static cfo_engine_finding *finding_push(cfo_engine_finding **v, size_t *n,
+                                        const cfo_crash_report *rep, bool is_new, const char *repro,
+                                        const char *bundle)
 {
     *v = cfo_xrealloc(*v, (*n + 1) * sizeof **v);
     cfo_engine_finding *e = &(*v)[(*n)++];
+    memset(e, 0, sizeof *e);
     e->signature = cfo_xstrdup(rep->signature);
     e->kind = rep->kind;
     e->is_new = is_new;
     e->repro = cfo_xstrdup(repro);
     e->bundle = cfo_xstrdup(bundle);
+    e->location = relative_location(rep->location);
+    return e;
+}
+
+/* The replayed bundle of this signature among v, or NULL. */
+static cfo_engine_finding *replayed_of(cfo_engine_finding *v, size_t n, const char *signature)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].replayed && strcmp(v[i].signature, signature) == 0)
+            return &v[i];
+    return NULL;
+}
+
+/* A crash that needs the inputs before it: drops each recorded input the
+ * crash does not need (one replay each, while time is left), keeping the
+ * order of the rest. The crashing input itself stays whole: minimized alone
+ * it would no longer crash. */
+static void shrink_records(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
+                           int64_t per_run)
+{
+    size_t i = 0;
+    while (i < t->records.n && time_left(r) > 4 * per_run) {
+        cfo_strv fewer;
+        cfo_strv_init(&fewer);
+        for (size_t j = 0; j < t->records.n; j++)
+            if (j != i)
+                cfo_strv_push(&fewer, t->records.v[j]);
+        cfo_crash_report again;
+        bool found = false;
+        cfo_diag d = {{0}};
+        if (replay(r, ops, &fewer, t->input, &again, &found, NULL, &d) == CFO_OK && found &&
+            strcmp(again.signature, t->rep.signature) == 0) {
+            cfo_strv_fini(&t->records);
+            t->records = fewer;
+            t->minimized = true;
+        } else {
+            cfo_strv_fini(&fewer);
+            i++;
+        }
+    }
+    printf("triage: %s needs %zu of the %zu inputs recorded before it\n", t->rep.sig_hash,
+           t->records.n, t->records_recorded);
+}
+
+/* When input crashed a persistent target but not alone: replays it after
+ * the inputs AFL++ recorded before it, which become t's sequence when the
+ * crash comes back with them. */
+static void replay_with_records(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
+                                bool *found, cfo_diag *d)
+{
+    cfo_strv recs;
+    cfo_strv_init(&recs);
+    record_inputs(t->input, &recs);
+    if (recs.n > 0) {
+        free(t->report);
+        t->report = NULL;
+        if (replay(r, ops, &recs, t->input, &t->rep, found, &t->report, d) == CFO_OK && *found) {
+            printf("triage: %s crashes after the %zu inputs recorded before it, not alone\n",
+                   t->input, recs.n);
+            cfo_strv_fini(&t->records);
+            t->records = recs;
+            t->records_recorded = recs.n;
+            return;
+        }
+    }
+    cfo_strv_fini(&recs);
 }
 
 /* Minimizes, rates and bundles a new signature; stores the bundle
@@ -835,14 +1114,16 @@ static void triage_new(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
     bool minimizable = t->rep.kind == CFO_CRASH_CRASH || t->rep.kind == CFO_CRASH_LEAK;
     int64_t per_run = r->f->input_timeout_ms + 2000;
     t->final = cfo_xstrdup(t->input);
-    if (minimizable && time_left(r) > 4 * per_run) {
+    if (t->records.n > 0)
+        shrink_records(r, ops, t, per_run);
+    else if (minimizable && time_left(r) > 4 * per_run) {
         char *min = cfo_xasprintf("%s/min-%s", r->work, t->rep.sig_hash);
         int64_t budget = time_left(r) / 3;
         if (ops->minimize(r, t->input, min, budget, &d) == CFO_OK && file_size(min) > 0) {
             cfo_crash_report again;
             bool found = false;
             char *out = NULL;
-            if (replay(r, ops, min, &again, &found, &out, &d) == CFO_OK && found &&
+            if (replay(r, ops, &t->records, min, &again, &found, &out, &d) == CFO_OK && found &&
                 strcmp(again.signature, t->rep.signature) == 0) {
                 free(t->final);
                 t->final = min;
@@ -851,6 +1132,13 @@ static void triage_new(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
                 free(t->report);
                 t->report = out;
                 out = NULL;
+            } else {
+                /* The signature is normalized (recursion cycles, bug family),
+                 * so a differing one is another bug or none: keep the input
+                 * that is known to show this one, and say why. */
+                printf("triage: minimizing %s: the minimized input shows %s, not %s; the bundle "
+                       "keeps the original input\n",
+                       t->rep.sig_hash, found ? again.signature : "no crash", t->rep.signature);
             }
             free(out);
         } else if (d.msg[0]) {
@@ -863,7 +1151,7 @@ static void triage_new(cfo_engine_run *r, const cfo_engine_ops *ops, triaged *t,
     for (int i = 0; i < r->f->reproduce_runs && time_left(r) > 2 * per_run; i++) {
         cfo_crash_report again;
         bool found = false;
-        if (replay(r, ops, t->final, &again, &found, NULL, &d) != CFO_OK)
+        if (replay(r, ops, &t->records, t->final, &again, &found, NULL, &d) != CFO_OK)
             break;
         t->repro_runs++;
         if (found && cfo_engine_same_finding(&t->rep, &again))
@@ -943,9 +1231,13 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
         size_t i = order[k];
         triaged t = {0};
         t.input = cfo_xstrdup(r->artifacts.v[i]);
+        cfo_strv_init(&t.records);
         bool found = false;
         cfo_diag rd = {{0}};
-        if (replay(r, ops, t.input, &t.rep, &found, &t.report, &rd) != CFO_OK || !found) {
+        cfo_err rerr = replay(r, ops, NULL, t.input, &t.rep, &found, &t.report, &rd);
+        if (rerr == CFO_OK && !found)
+            replay_with_records(r, ops, &t, &found, &rd);
+        if (rerr != CFO_OK || !found) {
             /* It crashed the engine once: a finding, though one that
              * does not replay alone (state, timing). */
             cfo_crash_kind hk = CFO_CRASH_CRASH;
@@ -961,6 +1253,7 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
         if (dup) {
             free(t.input);
             free(t.report);
+            cfo_strv_fini(&t.records);
             continue;
         }
         seen = cfo_xrealloc(seen, (nseen + 1) * sizeof *seen);
@@ -970,7 +1263,11 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
     for (size_t i = 0; i < nseen; i++) {
         triaged *t = &seen[i];
         char *name = cfo_xasprintf("%s.tar.gz", t->rep.sig_hash);
-        if (cfo_strv_contains(&known, name)) {
+        cfo_engine_finding *again = replayed_of(*findings, *nfindings, t->rep.signature);
+        if (again != NULL) {
+            /* replayed before fuzzing; fuzzing found it again */
+            again->reproduced = true;
+        } else if (cfo_strv_contains(&known, name)) {
             char *url = cfo_xasprintf("%s/%s", cfo_blobdir_display(crashes), name);
             printf("triage: known %s %s, bundle %s\n", cfo_crash_kind_name(t->rep.kind),
                    t->rep.signature, url);
@@ -989,6 +1286,7 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
         free(t->input);
         free(t->final);
         free(t->report);
+        cfo_strv_fini(&t->records);
     }
     free(seen);
     cfo_strv_fini(&known);
@@ -997,12 +1295,149 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
     return CFO_OK;
 }
 
+/* ---- replay of stored bundles ------------------------------------------- */
+
+/* The signature the unpacked bundle in dir was stored under, or NULL. */
+static char *bundle_signature(const char *dir)
+{
+    char *path = cfo_xasprintf("%s/manifest.json", dir);
+    cfo_buf m;
+    cfo_buf_init(&m);
+    char *sig = NULL;
+    if (cfo_read_file(path, MANIFEST_MAX, &m, NULL) == CFO_OK &&
+        cfo_json_depth_ok(m.data, m.len, 16)) {
+        yajl_val root = yajl_tree_parse(m.data, NULL, 0);
+        const char *at[] = {"signature", NULL};
+        yajl_val v = root ? yajl_tree_get(root, at, yajl_t_string) : NULL;
+        if (v != NULL)
+            sig = cfo_xstrdup(YAJL_GET_STRING(v));
+        yajl_tree_free(root);
+    }
+    cfo_buf_fini(&m);
+    free(path);
+    return sig;
+}
+
+/* Replays one stored bundle up to reproduce_runs times; pushes it as a
+ * replayed finding. False when it could not be fetched or unpacked. */
+static bool replay_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, cfo_blobdir *crashes,
+                          const char *name, cfo_engine_finding **findings, size_t *nfindings)
+{
+    cfo_diag d = {{0}};
+    char *dir = cfo_xasprintf("%s/replay-%s", r->work, name);
+    char *tar = cfo_xasprintf("%s.tar.gz", dir);
+    char *input = cfo_xasprintf("%s/input", dir);
+    char *sig = NULL;
+    bool ok = false;
+    if (cfo_mkdir_p(dir, &d) != CFO_OK ||
+        cfo_blobdir_get(crashes, name, tar, CFO_BLOBDIR_MAX_PUT, &d) != CFO_OK) {
+        printf("replay: %s: %s\n", name, d.msg);
+        goto out;
+    }
+    char *argv[] = {"tar", "-xzf", tar, "-C", dir, NULL};
+    cfo_capture cap;
+    memset(&cap, 0, sizeof cap);
+    bool unpacked =
+        cfo_exec_capture(argv, NULL, NULL, HELPER_TIMEOUT_MS, 4096, &cap, NULL) == CFO_OK &&
+        cap.exit_code == 0;
+    cfo_capture_fini(&cap);
+    if (!unpacked || (sig = bundle_signature(dir)) == NULL || access(input, R_OK) != 0) {
+        printf("replay: %s is not a bundle with an input and a signature; skipped\n", name);
+        goto out;
+    }
+    cfo_crash_report want;
+    memset(&want, 0, sizeof want);
+    snprintf(want.signature, sizeof want.signature, "%s", sig);
+    char kind[16];
+    snprintf(kind, sizeof kind, "%.*s", (int)strcspn(sig, ":"), sig);
+    if (cfo_crash_kind_parse(kind, &want.kind) != 0)
+        want.kind = CFO_CRASH_CRASH;
+    int64_t per_run = r->f->input_timeout_ms + 2000;
+    int runs = r->f->reproduce_runs > 0 ? r->f->reproduce_runs : 1;
+    int tried = 0;
+    bool reproduced = false;
+    cfo_strv records;
+    cfo_strv_init(&records);
+    bundle_records(dir, &records);
+    for (; tried < runs && !reproduced && time_left(r) > 2 * per_run; tried++) {
+        cfo_crash_report got;
+        bool found = false;
+        if (replay(r, ops, records.n ? &records : NULL, input, &got, &found, NULL, &d) != CFO_OK)
+            break;
+        reproduced = found && cfo_engine_same_finding(&want, &got);
+        if (reproduced)
+            memcpy(want.location, got.location, sizeof want.location);
+    }
+    char repro[32];
+    snprintf(repro, sizeof repro, "%d/%d", reproduced ? 1 : 0, tried);
+    char *url = cfo_xasprintf("%s/%s", cfo_blobdir_display(crashes), name);
+    cfo_engine_finding *e = finding_push(findings, nfindings, &want, false, repro, url);
+    e->replayed = true;
+    e->reproduced = reproduced;
+    printf("replay: %s %s after %d run%s: %s\n", reproduced ? "reproduced" : "not reproduced", sig,
+           tried, tried == 1 ? "" : "s", url);
+    free(url);
+    cfo_strv_fini(&records);
+    ok = tried > 0;
+out:
+    free(sig);
+    free(input);
+    free(tar);
+    free(dir);
+    return ok;
+}
+
+/* Before fuzzing, replays each bundle stored for this target on this commit:
+ * a finding that no longer reproduces here is fixed here, and a fixed one that
+ * reproduces again has regressed (the dataset's findings keep that
+ * lifecycle). Bounded by max_crashes and by the time left for triage. */
+static void replay_known(cfo_engine_run *r, const cfo_engine_ops *ops, const char *root_url,
+                         cfo_engine_finding **findings, size_t *nfindings)
+{
+    cfo_diag d = {{0}};
+    cfo_blobdir *root = NULL, *crashes = NULL;
+    char *safe = cfo_safe_name(r->target);
+    char *rel = cfo_xasprintf("crashes/%s/%s", r->f->name, safe);
+    free(safe);
+    cfo_strv known;
+    cfo_strv_init(&known);
+    if (cfo_blobdir_open(root_url, &root, &d) != CFO_OK ||
+        cfo_blobdir_sub(root, rel, &crashes, &d) != CFO_OK ||
+        cfo_blobdir_list(crashes, MAX_BUNDLES, &known, &d) != CFO_OK) {
+        printf("replay: cannot list the stored bundles: %s\n", d.msg);
+        goto out;
+    }
+    size_t done = 0;
+    for (size_t i = 0; i < known.n; i++) {
+        size_t len = strlen(known.v[i]);
+        if (len <= 7 || strcmp(known.v[i] + len - 7, ".tar.gz") != 0)
+            continue;
+        if (done == (size_t)r->f->max_crashes) {
+            printf("replay: %zu bundles stored; replayed %zu of them (max_crashes)\n", known.n,
+                   done);
+            break;
+        }
+        if (replay_bundle(r, ops, crashes, known.v[i], findings, nfindings))
+            done++;
+    }
+out:
+    free(rel);
+    cfo_strv_fini(&known);
+    cfo_blobdir_destroy(&crashes);
+    cfo_blobdir_destroy(&root);
+}
+
 /* ---- corpus sharing ----------------------------------------------------- */
 
 typedef struct syncer {
     const cfo_engine_run *r;
     const char *url; /* the target's corpus folder */
     char *pulled;    /* everything pulled so far (kept, so each pull is only the new) */
+    /* Content names, sorted: every input the engine has had (linked to it or
+     * seen in its queue), never handed to it again, so an input it dropped
+     * (libFuzzer deletes one it replaced by a smaller one) stays dropped;
+     * those that came from storage; and those it made itself. */
+    cfo_strv had, from_store, own;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -1010,30 +1445,65 @@ typedef struct syncer {
     size_t pushed, pulled_new, rounds;
 } syncer;
 
-/* Hands the engine the inputs pulled since the last round (a hard link
- * appears whole, never half-written), but not the ones it has itself:
- * storage also holds what this run pushed. */
-static size_t link_new(const char *from, const char *to, const char *own)
+static void sorted_add(cfo_strv *set, const char *name)
 {
-    cfo_strv names, mine;
+    if (cfo_strv_sorted_has(set, name))
+        return;
+    cfo_strv_push(set, name);
+    /* Insertion keeps the set sorted without a full sort per name. */
+    for (size_t i = set->n - 1; i > 0 && strcmp(set->v[i - 1], set->v[i]) > 0; i--) {
+        char *t = set->v[i - 1];
+        set->v[i - 1] = set->v[i];
+        set->v[i] = t;
+    }
+}
+
+/* Notes names the engine has had in its queue: what it made is its own. */
+static void note_had(syncer *s, const cfo_strv *names)
+{
+    for (size_t i = 0; i < names->n; i++) {
+        if (cfo_strv_sorted_has(&s->had, names->v[i]))
+            continue;
+        sorted_add(&s->had, names->v[i]);
+        if (!cfo_strv_sorted_has(&s->from_store, names->v[i]))
+            sorted_add(&s->own, names->v[i]);
+    }
+}
+
+/* Pushes the engine's queue. Every name pushed is noted as had first, even
+ * one the engine deletes right after: the next pull must not hand it back. */
+static cfo_err push_queue(syncer *s, cfo_blobdir *remote, cfo_corpus_stats *st, cfo_diag *d)
+{
+    cfo_strv names;
     cfo_strv_init(&names);
-    cfo_strv_init(&mine);
-    cfo_list_files(from, &names, NULL);
-    if (own != NULL && strcmp(own, to) != 0)
-        cfo_corpus_content_names(own, &mine);
+    cfo_err err = cfo_corpus_push_names(remote, s->r->queue_dir, NULL, st, &names, d);
+    note_had(s, &names);
+    cfo_strv_fini(&names);
+    return err;
+}
+
+/* Hands the engine the inputs pulled that it never had (a hard link appears
+ * whole, never half-written): storage also holds what this run pushed, and
+ * what the engine itself discarded since. */
+static size_t link_new(syncer *s, const char *to)
+{
+    cfo_strv names;
+    cfo_strv_init(&names);
+    cfo_list_files(s->pulled, &names, NULL);
     size_t n = 0;
     for (size_t i = 0; i < names.n; i++) {
-        if (cfo_strv_sorted_has(&mine, names.v[i]))
+        if (cfo_strv_sorted_has(&s->had, names.v[i]))
             continue;
-        char *a = cfo_xasprintf("%s/%s", from, names.v[i]);
+        char *a = cfo_xasprintf("%s/%s", s->pulled, names.v[i]);
         char *b = cfo_xasprintf("%s/%s", to, names.v[i]);
         if (link(a, b) == 0)
             n++;
+        sorted_add(&s->had, names.v[i]);
+        sorted_add(&s->from_store, names.v[i]);
         free(a);
         free(b);
     }
     cfo_strv_fini(&names);
-    cfo_strv_fini(&mine);
     return n;
 }
 
@@ -1041,14 +1511,13 @@ static void sync_round(syncer *s, cfo_blobdir *remote)
 {
     cfo_diag d = {{0}};
     cfo_corpus_stats st = {0};
-    if (is_dir(s->r->queue_dir) &&
-        cfo_corpus_push(remote, s->r->queue_dir, NULL, &st, &d) != CFO_OK)
+    if (is_dir(s->r->queue_dir) && push_queue(s, remote, &st, &d) != CFO_OK)
         cfo_warn("corpus push to %s: %s", s->url, d.msg);
     s->pushed += st.transferred;
     memset(&st, 0, sizeof st);
     if (cfo_corpus_pull(remote, s->pulled, &st, &d) != CFO_OK)
         cfo_warn("corpus pull from %s: %s", s->url, d.msg);
-    s->pulled_new += link_new(s->pulled, s->r->incoming_dir, s->r->queue_dir);
+    s->pulled_new += link_new(s, s->r->incoming_dir);
     s->rounds++;
 }
 
@@ -1132,16 +1601,6 @@ static size_t add_seeds(const cfo_fuzzer *f, const char *target, const char *dir
     return n;
 }
 
-static size_t count_files(const char *dir)
-{
-    cfo_strv names;
-    cfo_strv_init(&names);
-    cfo_list_files(dir, &names, NULL);
-    size_t n = names.n;
-    cfo_strv_fini(&names);
-    return n;
-}
-
 static void run_fini(cfo_engine_run *r)
 {
     if (r->work != NULL && getenv("CFO_ENGINE_KEEP_WORK") == NULL)
@@ -1157,17 +1616,70 @@ static void run_fini(cfo_engine_run *r)
     cfo_strv_fini(&r->artifact_hints);
 }
 
-/* The last push: what the engine found since the last round. */
+/* The last push: what the engine found since the last round. Then what
+ * this run pushed and the engine discarded since is deleted again, so the
+ * store holds the engine's final corpus, not every input it passed through. */
 static void final_push(syncer *sync, cfo_blobdir *remote)
 {
     cfo_diag d = {{0}};
     cfo_corpus_stats st = {0};
-    if (cfo_corpus_push(remote, sync->r->queue_dir, NULL, &st, &d) != CFO_OK)
+    cfo_strv now;
+    cfo_strv_init(&now);
+    cfo_corpus_content_names(sync->r->queue_dir, &now);
+    note_had(sync, &now);
+    if (push_queue(sync, remote, &st, &d) != CFO_OK) {
         printf("corpus: final push failed: %s\n", d.msg);
+        cfo_strv_fini(&now);
+        return;
+    }
     sync->pushed += st.transferred;
+    size_t dropped = 0;
+    for (size_t i = 0; i < sync->own.n; i++) {
+        if (cfo_strv_sorted_has(&now, sync->own.v[i]))
+            continue;
+        if (cfo_blobdir_delete(remote, sync->own.v[i], &d) != CFO_OK) {
+            printf("corpus: cannot delete a discarded input: %s\n", d.msg);
+            break;
+        }
+        dropped++;
+    }
     printf("corpus: %zu inputs pushed, %zu pulled from other runs during %zu sync rounds; "
-           "%zu in the engine's queue\n",
-           sync->pushed, sync->pulled_new, sync->rounds, count_files(sync->r->queue_dir));
+           "%zu in the engine's queue; %zu it discarded deleted from storage\n",
+           sync->pushed, sync->pulled_new, sync->rounds, now.n, dropped);
+    cfo_strv_fini(&now);
+}
+
+/* Merges the stored corpus when it has grown past prune_factor times its
+ * last minimized size, in the time the task has left; a failure leaves the
+ * corpus as it was and the task's verdict alone. */
+static void prune_if_grown(const cfo_engine_run *r, const cfo_engine_ops *ops, cfo_blobdir *remote)
+{
+    cfo_diag d = {{0}};
+    cfo_strv names;
+    cfo_strv_init(&names);
+    bool due = false;
+    size_t last = 0;
+    cfo_err err = cfo_blobdir_list(remote, CFO_CORPUS_MAX_FILES, &names, &d);
+    if (err == CFO_OK)
+        err = cfo_prune_due(r->f, r->target, names.n, &due, &last, &d);
+    int64_t left = time_left(r);
+    if (err == CFO_OK && due && left < MIN_FUZZ_MS) {
+        printf("corpus: %zu inputs, past %d times the %zu of its last minimization, but no time "
+               "is left to merge it\n",
+               names.n, r->f->prune_factor, last);
+    } else if (err == CFO_OK && due) {
+        printf("corpus: %zu inputs, past %d times the %zu of its last minimization: merging\n",
+               names.n, r->f->prune_factor, last);
+        fflush(stdout);
+        cfo_prune_stats st = {0};
+        err = cfo_prune_corpus(r->f, ops, r->target, r->target_path, remote, left, &st, &d);
+        if (err == CFO_OK)
+            printf("corpus: %zu inputs minimized to %zu (%zu uploaded, %zu deleted)\n", st.before,
+                   st.after, st.uploaded, st.deleted);
+    }
+    if (err != CFO_OK)
+        printf("corpus: not pruned: %s\n", d.msg);
+    cfo_strv_fini(&names);
 }
 
 /* The target's executable in the worktree, which must be one of ops'. */
@@ -1194,6 +1706,9 @@ static cfo_fuzz_verdict report_findings(const cfo_engine_run *r, const cfo_engin
     for (size_t i = 0; i < nfindings; i++) {
         if (findings[i].is_new)
             fresh++;
+        /* a bundle that no longer reproduces here is not a failure here */
+        if (findings[i].replayed && !findings[i].reproduced)
+            continue;
         if (r->f->fail_on & (1u << findings[i].kind))
             fail = true;
     }
@@ -1202,6 +1717,8 @@ static cfo_fuzz_verdict report_findings(const cfo_engine_run *r, const cfo_engin
     cfo_buf_reset(&res->summary);
     cfo_buf_printf(&res->summary, "%lld executions in %.0fs; ", (long long)r->execs,
                    (double)r->fuzz_ms / 1000.0);
+    if (r->stats[0] != '\0')
+        cfo_buf_printf(&res->summary, "%s; ", r->stats);
     if (nfindings == 0) {
         cfo_buf_puts(&res->summary, "no crash");
     } else {
@@ -1209,13 +1726,55 @@ static cfo_fuzz_verdict report_findings(const cfo_engine_run *r, const cfo_engin
                        nfindings == 1 ? "" : "s", (long long)fresh);
         for (size_t i = 0; i < nfindings && i < 3; i++)
             cfo_buf_printf(&res->summary, "%s%s%s", i ? "; " : "", findings[i].signature,
-                           findings[i].is_new ? "" : " (known)");
+                           findings[i].is_new                                ? ""
+                           : findings[i].replayed && !findings[i].reproduced ? " (fixed here)"
+                                                                             : " (known)");
         if (nfindings > 3)
             cfo_buf_puts(&res->summary, "; ...");
         if (listed < nfindings)
             cfo_buf_printf(&res->summary, " (%zu not listed: too long)", nfindings - listed);
     }
     return fail ? CFO_FUZZ_FAIL : CFO_FUZZ_PASS;
+}
+
+/* The coverage step, when the fuzzer has a coverage build: the corpus the
+ * task ends with (what it started from, found and pulled) replayed through
+ * it. A step that fails leaves the record without coverage and says why in
+ * the summary; the fuzzing's own verdict stands. */
+static void measure_coverage(const cfo_engine_run *r, const char *pulled, cfo_fuzz_result *res)
+{
+    if (r->f->coverage_dir[0] == '\0')
+        return;
+    const char *dirs[3];
+    size_t ndirs = 0;
+    dirs[ndirs++] = r->corpus_dir;
+    if (strcmp(r->queue_dir, r->corpus_dir) != 0 && is_dir(r->queue_dir))
+        dirs[ndirs++] = r->queue_dir;
+    if (pulled != NULL && is_dir(pulled))
+        dirs[ndirs++] = pulled;
+    printf("coverage: replaying the corpus through %s/%s\n", r->f->coverage_dir, r->target);
+    fflush(stdout);
+    cfo_diag d = {{0}};
+    cfo_coverage cov;
+    char *commit = cfo_engine_commit(&d);
+    cfo_err err = commit != NULL
+                      ? cfo_engine_coverage(r, dirs, ndirs, commit, r->deadline_ms, &cov, &d)
+                      : CFO_ENOTFOUND;
+    free(commit);
+    if (err != CFO_OK) {
+        printf("coverage: not measured: %s\n", d.msg);
+        cfo_buf_printf(&res->summary, "; coverage not measured: %.300s", d.msg);
+        return;
+    }
+    char *json = cfo_coverage_format(&cov);
+    cfo_buf_reset(&res->coverage);
+    cfo_buf_puts(&res->coverage, json);
+    free(json);
+    printf("coverage: lines %lld/%lld, functions %lld/%lld, regions %lld/%lld in %.1fs\n",
+           (long long)cov.lines[0], (long long)cov.lines[1], (long long)cov.functions[0],
+           (long long)cov.functions[1], (long long)cov.regions[0], (long long)cov.regions[1],
+           cov.seconds);
+    cfo_buf_printf(&res->summary, "; coverage: %.1f%% of lines", cfo_coverage_line_pct(&cov));
 }
 
 cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *ops,
@@ -1237,6 +1796,9 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
     cfo_engine_finding *findings = NULL;
     size_t nfindings = 0;
     syncer sync = {0};
+    cfo_strv_init(&sync.had);
+    cfo_strv_init(&sync.from_store);
+    cfo_strv_init(&sync.own);
     bool syncing = false;
 
     /* SIGTERM and SIGINT stop the engine, which then saves the corpus. */
@@ -1283,9 +1845,11 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
         cfo_diag_prefix(d, "corpus %s", url);
         goto out;
     }
-    link_new(sync.pulled, r.corpus_dir, NULL);
+    link_new(&sync, r.corpus_dir);
     size_t seeds = add_seeds(f, target, r.corpus_dir);
     printf("corpus: %zu inputs from %s, %zu seeds\n", st.present + st.transferred, url, seeds);
+
+    replay_known(&r, ops, root_url, &findings, &nfindings);
 
     r.fuzz_ms = cfo_engine_fuzz_ms(f, task_ms, cfo_now_ms() - start);
     if (r.fuzz_ms < MIN_FUZZ_MS) {
@@ -1314,6 +1878,8 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
         goto out;
 
     verdict = report_findings(&r, findings, nfindings, res);
+    measure_coverage(&r, sync.pulled, res);
+    prune_if_grown(&r, ops, remote);
 out:
     if (syncing)
         sync_stop(&sync);
@@ -1325,9 +1891,13 @@ out:
         free(findings[i].signature);
         free(findings[i].repro);
         free(findings[i].bundle);
+        free(findings[i].location);
     }
     free(findings);
     free(sync.pulled);
+    cfo_strv_fini(&sync.had);
+    cfo_strv_fini(&sync.from_store);
+    cfo_strv_fini(&sync.own);
     cfo_blobdir_destroy(&remote);
     cfo_blobdir_destroy(&root);
     free(root_url);

@@ -44,6 +44,9 @@ typedef struct cfo_engine_run {
     int64_t execs;           /* executions, summed over the engine's runs */
     cfo_strv artifacts;      /* crash inputs to triage, in the order found */
     cfo_strv artifact_hints; /* per artifact: "crash", "timeout", "oom", "leak" or "" */
+    /* The engine's last statistics ("cov 45, ft 120, corpus 30, 1234 exec/s"),
+     * for the task's summary; "" when it reported none. */
+    char stats[160];
     const atomic_bool *cancel;
 } cfo_engine_run;
 
@@ -71,11 +74,18 @@ typedef struct cfo_engine_ops {
                      int64_t timeout_ms, cfo_diag *d);
 } cfo_engine_ops;
 
-extern const cfo_engine_ops cfo_engine_ops_libfuzzer;
-extern const cfo_engine_ops cfo_engine_ops_afl;
-
-/* The ops of an engine kind; NULL for the other kinds. */
+/* The ops of an engine kind (its cfo_fuzz_impl's); NULL for the other
+ * kinds and for an engine not compiled in. */
 const cfo_engine_ops *cfo_engine_ops_for(cfo_kind kind);
+
+/* cfo-fuzz's implementation of the engine kind k (a fz_<kind>.c file's
+ * cfo_fuzz_impl): the engine driver finds and runs its targets through ops.
+ *   const cfo_fuzz_impl cfo_fuzz_impl_afl = CFO_ENGINE_FUZZ_IMPL(CFO_KIND_AFL, afl_ops); */
+#define CFO_ENGINE_FUZZ_IMPL(k, ops)                                                               \
+    {                                                                                              \
+        .kind = (k), .discover = cfo_engine_fuzz_discover, .run = cfo_engine_fuzz_run,             \
+        .engine = &(ops),                                                                          \
+    }
 
 /* What an engine task needs before it starts. Sanitizer reports are signed
  * by their stack frames, which only a symbolizer names: without one every
@@ -107,6 +117,15 @@ cfo_fuzz_verdict cfo_engine_fuzz_run(const cfo_fuzzer *f, const char *target, cf
  * worktree wait on a lock file, so the build runs once. timeout_ms 0: none. */
 cfo_err cfo_engine_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d);
 
+/* The compiler flags of a coverage build (clang's source-based coverage). */
+#define CFO_ENGINE_COVERAGE_FLAGS "-fprofile-instr-generate -fcoverage-mapping"
+
+/* The coverage build, once per commit as cfo_engine_build: coverage_build,
+ * else build, run with CFO_SANITIZER=coverage and CFO_COVERAGE_FLAGS in its
+ * environment; it leaves one libFuzzer-style executable per target (built
+ * with CFO_COVERAGE_FLAGS) in coverage_dir. */
+cfo_err cfo_engine_coverage_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_diag *d);
+
 /* The target's dictionary, <targets_dir>/<target>.dict, as an absolute
  * path when the build made one (libFuzzer -dict=, afl-fuzz -x); else NULL. */
 char *cfo_engine_dictionary(const cfo_fuzzer *f, const char *target);
@@ -118,6 +137,10 @@ bool cfo_engine_file_contains(const char *path, const char *const *needles);
  * taken relative to $CFO_REPO_ROOT (the repository, not the throwaway
  * worktree), else to the current directory. */
 char *cfo_engine_corpus_url(const cfo_fuzzer *f);
+
+/* a / b rounded up (a >= 0, b > 0): the engines' flags take whole seconds
+ * and MiB, and a limit must never round down to less than was asked. */
+long long cfo_engine_ceil_div(int64_t a, int64_t b);
 
 /* The task's timeout from $CFO_TASK_TIMEOUT_MS; 0 when not given. */
 int64_t cfo_engine_task_timeout_ms(void);
@@ -147,10 +170,18 @@ typedef struct cfo_engine_finding {
     bool is_new;
     char *repro;  /* "k/n" */
     char *bundle; /* where its bundle is stored */
+    /* A stored bundle replayed before fuzzing: whether its input showed its
+     * signature again on this commit (or fuzzing found it again). */
+    bool replayed;
+    bool reproduced;
+    /* "path:line" of the top frame, relative to the checkout's root when it
+     * is inside it; NULL when the report gives none. */
+    char *location;
 } cfo_engine_finding;
 
 /* Writes findings as a compact JSON array of
- * {"signature","kind","new","repro","bundle"} into out, leaving out entries
+ * {"signature","kind","new","repro","bundle"} (plus "location" when known,
+ * and "replay": true and "reproduced" for a replayed bundle) into out, leaving out entries
  * (from the end) that would take it past CFO_ENGINE_FINDINGS_CAP bytes;
  * returns how many were written. */
 size_t cfo_engine_findings_json(const cfo_engine_finding *v, size_t n, cfo_buf *out);
@@ -167,5 +198,24 @@ cfo_err cfo_engine_exec(char *const *argv, const char *cwd, char *const *env, in
  * too: "WHAT failed (exit N): " and at most quote bytes of its output. */
 cfo_err cfo_engine_run_tool(const cfo_strv *argv, const cfo_strv *env, int64_t timeout_ms,
                             const char *what, int quote, cfo_diag *d);
+
+/* One file of a crash bundle: a copy of from, or text (not owned). */
+typedef struct cfo_engine_bundle_file {
+    const char *name;
+    const char *from;
+    const char *text;
+    int mode;
+} cfo_engine_bundle_file;
+
+/* Writes the files into the folder dir (made) and packs it into tarball
+ * (.tar.gz). */
+cfo_err cfo_engine_pack(const char *dir, const cfo_engine_bundle_file *files, size_t n,
+                        const char *tarball, cfo_diag *d);
+
+/* The worktree's HEAD commit, or "unknown". */
+char *cfo_engine_git_head(void);
+
+/* s quoted for sh. */
+char *cfo_engine_sh_quote(const char *s);
 
 #endif

@@ -627,8 +627,11 @@ static void location_of(const char *where, char *out, size_t cap)
 
 typedef struct collector {
     cfo_crash_report *r;
-    bool done;       /* reached LLVMFuzzerTestOneInput or the frame limit */
+    bool done;       /* reached LLVMFuzzerTestOneInput or the stack limit */
     bool saw_frames; /* a frame line was seen: the stack has begun */
+    /* The kept symbolized frames, top first, before cycles collapse. */
+    char stack[CFO_TRIAGE_STACK_MAX][256];
+    size_t nstack;
     /* The top frames no symbolizer named, used only when none was named. */
     char raw[CFO_TRIAGE_FRAMES][256];
     size_t nraw;
@@ -647,20 +650,49 @@ static void collect(collector *c, const frame *fr)
     }
     if (dropped_function(fr->func))
         return;
-    cfo_crash_report *r = c->r;
     bool entry = strcmp(fr->func, "LLVMFuzzerTestOneInput") == 0;
-    if (r->nframes < CFO_TRIAGE_FRAMES) {
-        snprintf(r->frames[r->nframes], sizeof r->frames[0], "%s", fr->func);
-        if (r->nframes == 0) {
-            r->location[0] = '\0';
-            if (fr->source)
-                location_of(fr->where, r->location, sizeof r->location);
-        }
-        r->nframes++;
+    snprintf(c->stack[c->nstack], sizeof c->stack[0], "%s", fr->func);
+    if (c->nstack == 0) {
+        c->r->location[0] = '\0';
+        if (fr->source)
+            location_of(fr->where, c->r->location, sizeof c->r->location);
     }
+    c->nstack++;
     /* Everything below the fuzz entry point is the driver's. */
-    if (entry || r->nframes == CFO_TRIAGE_FRAMES)
+    if (entry || c->nstack == CFO_TRIAGE_STACK_MAX)
         c->done = true;
+}
+
+/* The index of the last frame of the recursion cycle that starts at i: the
+ * cycle reaches as far down the stack as any of its functions appears again
+ * (a cycle a-b-a-b ends at the last b, not the last a). i itself when the
+ * function at i does not recur. */
+static size_t cycle_end(const collector *c, size_t i)
+{
+    size_t end = i;
+    for (size_t k = i; k <= end; k++)
+        for (size_t j = end + 1; j < c->nstack; j++)
+            if (strcmp(c->stack[j], c->stack[k]) == 0)
+                end = j;
+    return end;
+}
+
+/* Collapses each recursion cycle of the collected stack to its first frame,
+ * then hands the top frames to the report. */
+static void collapse_into_report(collector *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nstack; i++) {
+        size_t last = cycle_end(c, i);
+        if (n != i)
+            memcpy(c->stack[n], c->stack[i], sizeof c->stack[0]);
+        n++;
+        i = last;
+    }
+    cfo_crash_report *r = c->r;
+    r->nframes = n < CFO_TRIAGE_FRAMES ? n : CFO_TRIAGE_FRAMES;
+    for (size_t i = 0; i < r->nframes; i++)
+        memcpy(r->frames[i], c->stack[i], sizeof r->frames[i]);
 }
 
 /* ---- the report ----------------------------------------------------------- */
@@ -702,6 +734,53 @@ static void ubsan_location(const char *s, const char *msg, char *out, size_t cap
     location_of(path, out, cap);
 }
 
+/* "READ of size 4 at ..." / "WRITE of size 1 at ..." -> "read" / "write". */
+static void access_of(const char *s, char *out, size_t cap)
+{
+    while (*s == ' ')
+        s++;
+    if (starts_with(s, "READ of size "))
+        snprintf(out, cap, "read");
+    else if (starts_with(s, "WRITE of size "))
+        snprintf(out, cap, "write");
+}
+
+/* Sanitizer types that are one bug family whichever allocator, region or
+ * driver poisoned the memory: AFL++'s driver keeps its input in a poisoned
+ * buffer, so a read past the input is "use-after-poison" there and
+ * "heap-buffer-overflow" under libFuzzer. */
+static const struct {
+    const char *type;
+    const char *family;
+} families[] = {
+    {"heap-buffer-overflow", "out-of-bounds"},
+    {"stack-buffer-overflow", "out-of-bounds"},
+    {"stack-buffer-underflow", "out-of-bounds"},
+    {"dynamic-stack-buffer-overflow", "out-of-bounds"},
+    {"global-buffer-overflow", "out-of-bounds"},
+    {"container-overflow", "out-of-bounds"},
+    {"intra-object-overflow", "out-of-bounds"},
+    {"use-after-poison", "out-of-bounds"},
+    {"tag-mismatch", "out-of-bounds"},
+    {"heap-use-after-free", "use-after-free"},
+    {"stack-use-after-return", "use-after-free"},
+    {"stack-use-after-scope", "use-after-free"},
+};
+
+static void family_of(cfo_crash_report *r)
+{
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        if (strcmp(r->type, families[i].type) != 0)
+            continue;
+        if (r->access[0] != '\0')
+            snprintf(r->family, sizeof r->family, "%s-%s", families[i].family, r->access);
+        else
+            snprintf(r->family, sizeof r->family, "%s", families[i].family);
+        return;
+    }
+    snprintf(r->family, sizeof r->family, "%s", r->type);
+}
+
 void cfo_triage_sign(cfo_crash_report *r)
 {
     if (r->nframes > CFO_TRIAGE_FRAMES)
@@ -710,8 +789,11 @@ void cfo_triage_sign(cfo_crash_report *r)
     for (char *p = r->type; *p; p++)
         if (*p == ':' || *p == '|')
             *p = '-';
+    if (strcmp(r->access, "read") != 0 && strcmp(r->access, "write") != 0)
+        r->access[0] = '\0';
+    family_of(r);
     int o = snprintf(r->signature, sizeof r->signature, "%s:%s:", cfo_crash_kind_name(r->kind),
-                     r->type);
+                     r->family);
     for (size_t i = 0; i < r->nframes && o > 0 && (size_t)o < sizeof r->signature; i++)
         o += snprintf(r->signature + o, sizeof r->signature - (size_t)o, "%s%s", i ? "|" : "",
                       r->frames[i]);
@@ -815,6 +897,8 @@ cfo_err cfo_triage_parse(const char *text, size_t len, cfo_crash_report *out, cf
             const char *t2, *m2;
             if (report_start(ln.s, &t2, &m2) != START_NONE)
                 break;
+            if (!c.saw_frames)
+                access_of(ln.s, out->access, sizeof out->access);
             if (c.saw_frames && sk != START_UBSAN)
                 break;
             /* after a UBSan stack, read on only for the SUMMARY's check name */
@@ -827,6 +911,7 @@ cfo_err cfo_triage_parse(const char *text, size_t len, cfo_crash_report *out, cf
         else
             snprintf(out->type, sizeof out->type, "undefined-behavior");
     }
+    collapse_into_report(&c);
     if (out->nframes == 0) {
         for (size_t i = 0; i < c.nraw; i++)
             memcpy(out->frames[i], c.raw[i], sizeof out->frames[i]);

@@ -21,6 +21,8 @@ const char *cfo_crash_kind_name(cfo_crash_kind k);
 int cfo_crash_kind_parse(const char *name, cfo_crash_kind *out);
 
 #define CFO_TRIAGE_FRAMES 3
+/* Frames read from a stack before recursion cycles are collapsed. */
+#define CFO_TRIAGE_STACK_MAX 64
 /* Only this many bytes of a line are examined; the rest of a longer line is
  * skipped unread, so a megabyte line costs one memchr. */
 #define CFO_TRIAGE_LINE_MAX 4096
@@ -36,18 +38,30 @@ typedef struct cfo_crash_report {
      * leaks", "deadly signal", "undefined-behavior signed-integer-overflow".
      * Never holds ':' or '|'. */
     char type[64];
+    /* "read" or "write" when the report says which access faulted ("READ of
+     * size 4"), else "". */
+    char access[8];
+    /* The bug's family, the type the signature keys on: every out-of-bounds
+     * kind ("heap-buffer-overflow", "global-buffer-overflow", AFL++'s
+     * "use-after-poison" past its input buffer, ...) is "out-of-bounds", every
+     * use of freed or dead memory "use-after-free", each with "-read" or
+     * "-write" when access is known; any other type is its own family. */
+    char family[64];
     /* Function names without argument lists or offsets, top first; "" beyond
      * nframes. Sanitizer runtime, libFuzzer, AFL++ driver and libc frames
      * are dropped; when no frame was symbolized, the frames are
      * "module+0xOFFSET" (module is the file's base name); LLVMFuzzerTestOneInput is kept only
      * when fewer than CFO_TRIAGE_FRAMES frames remain above it, and nothing
-     * below it is. */
+     * below it is. A recursion cycle collapses to one frame first (from a
+     * function's first to its last appearance on the stack, only the first
+     * stays), so the same bug reached at any nesting depth has one set of
+     * frames. */
     char frames[CFO_TRIAGE_FRAMES][256];
     size_t nframes;
     /* "file:line" of the first kept frame when the report gives it (for UBSan
      * without a stack: the line of the runtime error), else "". */
     char location[256];
-    /* "<kind>:<type>:<f1>|<f2>|<f3>" (as many frames as nframes). */
+    /* "<kind>:<family>:<f1>|<f2>|<f3>" (as many frames as nframes). */
     char signature[1024];
     /* First 16 hex digits of SHA-256(signature). */
     char sig_hash[17];
@@ -64,8 +78,9 @@ typedef struct cfo_crash_report {
  * end of the text is ignored. */
 cfo_err cfo_triage_parse(const char *text, size_t len, cfo_crash_report *out, cfo_diag *d);
 
-/* Fills r->signature and r->sig_hash from r->kind, r->type and
- * r->frames[0..r->nframes), turning ':' and '|' in the type into '-'. For
+/* Fills r->family, r->signature and r->sig_hash from r->kind, r->type,
+ * r->access and r->frames[0..r->nframes), turning ':' and '|' in the type
+ * into '-'. For
  * findings that come with no report to parse (an AFL++ hang, a crash of a
  * target built without sanitizers): set kind and type ("timeout", "deadly
  * signal"), nframes 0, then sign. cfo_triage_parse calls it itself. */

@@ -29,11 +29,6 @@ static bool afl_is_target(const char *path)
     return cfo_engine_file_contains(path, afl_markers);
 }
 
-static long long ceil_div(int64_t a, int64_t b)
-{
-    return (long long)((a + b - 1) / b);
-}
-
 static bool uses_asan(const char *path)
 {
     return cfo_engine_file_contains(path, asan_markers);
@@ -45,11 +40,13 @@ static bool uses_asan(const char *path)
  * terabytes. */
 static void afl_env(const cfo_fuzzer *f, const char *target, cfo_strv *env)
 {
-    long long mb = ceil_div(f->input_memory_kb, 1024);
-    /* AFL_NO_AFFINITY: several engines share a machine, binding to a free
-     * core would fail. */
+    long long mb = cfo_engine_ceil_div(f->input_memory_kb, 1024);
+    /* AFL_TRY_AFFINITY: bound to a free core afl-fuzz ran twice as fast
+     * here as unbound (AFL_NO_AFFINITY), which cost CFO half the speed of
+     * afl-fuzz run directly (bench/); when several engines share a machine
+     * and no core is free it runs unbound instead of failing. */
     cfo_strv_pushl(env, "AFL_NO_UI=1", "AFL_SKIP_CPUFREQ=1",
-                   "AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1", "AFL_NO_AFFINITY=1",
+                   "AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1", "AFL_TRY_AFFINITY=1",
                    "AFL_SKIP_CRASHES=1");
     cfo_strv_push_owned(env, cfo_xasprintf("ASAN_OPTIONS=abort_on_error=1:symbolize=0:"
                                            "detect_leaks=0:hard_rss_limit_mb=%lld:"
@@ -65,13 +62,14 @@ static void afl_mem_flag(const cfo_fuzzer *f, const char *target, cfo_strv *argv
     if (uses_asan(target))
         cfo_strv_push(argv, "none");
     else
-        cfo_strv_push_owned(argv, cfo_xasprintf("%lld", ceil_div(f->input_memory_kb, 1024)));
+        cfo_strv_push_owned(argv,
+                            cfo_xasprintf("%lld", cfo_engine_ceil_div(f->input_memory_kb, 1024)));
 }
 
 static void afl_replay_argv(const cfo_fuzzer *f, const char *target_path, const char *input,
                             cfo_strv *argv, cfo_strv *env)
 {
-    long long mb = ceil_div(f->input_memory_kb, 1024);
+    long long mb = cfo_engine_ceil_div(f->input_memory_kb, 1024);
     cfo_strv_push_owned(env, cfo_xasprintf("ASAN_OPTIONS=symbolize=1:detect_leaks=1:"
                                            "handle_abort=1:abort_on_error=0:"
                                            "hard_rss_limit_mb=%lld:malloc_limit_mb=%lld",
@@ -95,15 +93,38 @@ static cfo_err afl_prepare(cfo_engine_run *r, cfo_diag *d)
     return cfo_mkdir_p(r->incoming_dir, d);
 }
 
-static int64_t afl_execs(const char *stats_path)
+/* The value of "key : value" in fuzzer_stats, from its start; NULL if absent. */
+static const char *afl_stat(const char *text, const char *key)
+{
+    size_t klen = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, key, klen) != 0 || (p[klen] != ' ' && p[klen] != ':'))
+            continue;
+        const char *v = strchr(p, ':');
+        return v ? v + 1 + strspn(v + 1, " ") : NULL;
+    }
+    return NULL;
+}
+
+/* execs_done from fuzzer_stats (-1 if absent), and its coverage, corpus and
+ * speed as the task's statistics. */
+static int64_t afl_execs(const char *stats_path, char *stats, size_t len)
 {
     cfo_buf b;
     cfo_buf_init(&b);
     int64_t n = -1;
     if (cfo_read_file(stats_path, AFL_STATS_MAX, &b, NULL) == CFO_OK) {
-        const char *p = strstr(b.data, "execs_done");
-        if (p != NULL && (p = strchr(p, ':')) != NULL)
-            n = strtoll(p + 1, NULL, 10);
+        const char *v = afl_stat(b.data, "execs_done");
+        if (v != NULL)
+            n = strtoll(v, NULL, 10);
+        const char *edges = afl_stat(b.data, "edges_found");
+        const char *cvg = afl_stat(b.data, "bitmap_cvg");
+        const char *corp = afl_stat(b.data, "corpus_count");
+        const char *eps = afl_stat(b.data, "execs_per_sec");
+        if (edges != NULL && corp != NULL && eps != NULL)
+            snprintf(stats, len, "edges %lld (%.*s of the map), corpus %lld, %.0f exec/s",
+                     strtoll(edges, NULL, 10), cvg ? (int)strcspn(cvg, "\n") : 1, cvg ? cvg : "?",
+                     strtoll(corp, NULL, 10), strtod(eps, NULL));
     }
     cfo_buf_fini(&b);
     return n;
@@ -177,7 +198,7 @@ static cfo_err afl_fuzz(cfo_engine_run *r, cfo_diag *d)
     char *out = cfo_xasprintf("%s/afl", r->work);
     cfo_strv_pushl(&argv, "afl-fuzz", "-M", AFL_MAIN, "-i", r->corpus_dir, "-o", out, "-F",
                    r->incoming_dir, "-V");
-    cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", ceil_div(r->fuzz_ms, 1000)));
+    cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", cfo_engine_ceil_div(r->fuzz_ms, 1000)));
     cfo_strv_push(&argv, "-t");
     cfo_strv_push_owned(&argv, cfo_xasprintf("%lld", (long long)f->input_timeout_ms));
     afl_mem_flag(f, r->target_abs, &argv);
@@ -217,7 +238,9 @@ static cfo_err afl_fuzz(cfo_engine_run *r, cfo_diag *d)
     if (len > 0 && text[len - 1] != '\n')
         putchar('\n');
     char *stats = cfo_xasprintf("%s/%s/fuzzer_stats", out, AFL_MAIN);
-    int64_t n = afl_execs(stats);
+    int64_t n = afl_execs(stats, r->stats, sizeof r->stats);
+    if (r->stats[0] != '\0')
+        printf("afl: final statistics: %s\n", r->stats);
     free(stats);
     free(out);
     if (n > 0)
@@ -274,7 +297,7 @@ static cfo_err afl_merge(const cfo_fuzzer *f, const char *target_path, const cha
     return afl_tool("afl-cmin", f, abs, from, to, timeout_ms, 400, d);
 }
 
-const cfo_engine_ops cfo_engine_ops_afl = {
+static const cfo_engine_ops afl_ops = {
     .engine = "afl",
     .is_target = afl_is_target,
     .prepare = afl_prepare,
@@ -284,8 +307,4 @@ const cfo_engine_ops cfo_engine_ops_afl = {
     .merge = afl_merge,
 };
 
-const cfo_fuzz_impl cfo_fuzz_impl_afl = {
-    .kind = CFO_KIND_AFL,
-    .discover = cfo_engine_fuzz_discover,
-    .run = cfo_engine_fuzz_run,
-};
+const cfo_fuzz_impl cfo_fuzz_impl_afl = CFO_ENGINE_FUZZ_IMPL(CFO_KIND_AFL, afl_ops);

@@ -29,11 +29,6 @@ static bool lf_is_target(const char *path)
            !cfo_engine_file_contains(path, afl_markers);
 }
 
-static long long ceil_div(int64_t a, int64_t b)
-{
-    return (long long)((a + b - 1) / b);
-}
-
 static char *relative_command(const char *target_path)
 {
     return target_path[0] == '/' ? cfo_xstrdup(target_path) : cfo_xasprintf("./%s", target_path);
@@ -41,9 +36,9 @@ static char *relative_command(const char *target_path)
 
 static void lf_limits(const cfo_fuzzer *f, cfo_strv *argv)
 {
-    char *a = cfo_xasprintf("-timeout=%lld", ceil_div(f->input_timeout_ms, 1000));
+    char *a = cfo_xasprintf("-timeout=%lld", cfo_engine_ceil_div(f->input_timeout_ms, 1000));
     cfo_strv_push_owned(argv, a);
-    a = cfo_xasprintf("-rss_limit_mb=%lld", ceil_div(f->input_memory_kb, 1024));
+    a = cfo_xasprintf("-rss_limit_mb=%lld", cfo_engine_ceil_div(f->input_memory_kb, 1024));
     cfo_strv_push_owned(argv, a);
 }
 
@@ -85,6 +80,38 @@ static int64_t lf_execs(const char *out, bool fork_mode)
         if (line[0] == '#' && line[1] >= '0' && line[1] <= '9')
             n = strtoll(line + 1, NULL, 10);
     return n;
+}
+
+/* The number after key in line (up to its end), or -1. */
+static long long lf_field(const char *line, const char *end, const char *key)
+{
+    size_t klen = strlen(key);
+    for (const char *p = line; p + klen < end; p++)
+        if (memcmp(p, key, klen) == 0 && (p == line || p[-1] == ' '))
+            return strtoll(p + klen, NULL, 10);
+    return -1;
+}
+
+/* The last status line of libFuzzer's output ("#N DONE cov: C ft: F
+ * corp: K/... exec/s: E", in fork mode "#N: cov: ..."), as the task's
+ * statistics: the output's tail may end in a dictionary dump instead. */
+static void lf_stats(const char *out, char *stats, size_t len)
+{
+    const char *best = NULL, *best_end = NULL;
+    for (const char *line = out; line && *line;) {
+        const char *end = strchr(line, '\n');
+        if (end == NULL)
+            end = line + strlen(line);
+        if (line[0] == '#' && lf_field(line, end, "cov: ") >= 0)
+            best = line, best_end = end;
+        line = *end ? end + 1 : NULL;
+    }
+    if (best == NULL)
+        return;
+    long long cov = lf_field(best, best_end, "cov: "), ft = lf_field(best, best_end, "ft: ");
+    long long corp = lf_field(best, best_end, "corp: ");
+    long long eps = lf_field(best, best_end, "exec/s: ");
+    snprintf(stats, len, "cov %lld, ft %lld, corpus %lld, %lld exec/s", cov, ft, corp, eps);
 }
 
 /* Artifacts are saved as <run>-<kind>-<sha1>: libFuzzer names an input by
@@ -197,6 +224,9 @@ static cfo_err lf_fuzz(cfo_engine_run *r, cfo_diag *d)
         fputs(len > LF_ECHO ? out + len - LF_ECHO : out, stdout);
         if (len > 0 && out[len - 1] != '\n')
             putchar('\n');
+        lf_stats(out, r->stats, sizeof r->stats);
+        if (r->stats[0] != '\0')
+            printf("libfuzzer: final statistics: %s\n", r->stats);
         int64_t n = lf_execs(out, fork_mode);
         if (n > 0)
             r->execs += n;
@@ -266,7 +296,7 @@ static cfo_err lf_merge(const cfo_fuzzer *f, const char *target_path, const char
     return err;
 }
 
-const cfo_engine_ops cfo_engine_ops_libfuzzer = {
+static const cfo_engine_ops lf_ops = {
     .engine = "libfuzzer",
     .is_target = lf_is_target,
     .prepare = lf_prepare,
@@ -276,8 +306,4 @@ const cfo_engine_ops cfo_engine_ops_libfuzzer = {
     .merge = lf_merge,
 };
 
-const cfo_fuzz_impl cfo_fuzz_impl_libfuzzer = {
-    .kind = CFO_KIND_LIBFUZZER,
-    .discover = cfo_engine_fuzz_discover,
-    .run = cfo_engine_fuzz_run,
-};
+const cfo_fuzz_impl cfo_fuzz_impl_libfuzzer = CFO_ENGINE_FUZZ_IMPL(CFO_KIND_LIBFUZZER, lf_ops);

@@ -76,7 +76,7 @@ static size_t header_fields(cfo_msg_type t)
     return 0;
 }
 
-#define RESULT_PAYLOAD_FIELDS 14
+#define RESULT_PAYLOAD_FIELDS 15
 
 void cfo_msg_fini(cfo_msg *m)
 {
@@ -98,10 +98,7 @@ void cfo_msg_fini(cfo_msg *m)
         free(m->u.task.target);
         break;
     case CFO_MSG_RESULT:
-        free(m->u.result.command);
-        free(m->u.result.summary);
-        free(m->u.result.tail);
-        free(m->u.result.crashes);
+        cfo_outcome_fini(&m->u.result.outcome);
         break;
     case CFO_MSG_BYE:
     case CFO_MSG_RESET:
@@ -231,8 +228,9 @@ static bool validate_hello(vctx *c, const cfo_msg_hello *h)
     return true;
 }
 
-static bool validate_result(vctx *c, const cfo_msg_result *r)
+static bool validate_result(vctx *c, const cfo_msg_result *m)
 {
+    const cfo_outcome *r = &m->outcome;
     if (!check_ref(c, r->attempt) ||
         !check_range(c, "status", (uint64_t)r->status, 0, CFO_STATUS_COUNT - 1) ||
         !check_srange(c, "count", r->count, 0, INT64_MAX) ||
@@ -243,6 +241,7 @@ static bool validate_result(vctx *c, const cfo_msg_result *r)
         !check_str(c, "command", r->command, 0, CFO_PROTO_MAX_STRING) ||
         !check_str(c, "summary", r->summary, 0, CFO_PROTO_MAX_STRING) ||
         !check_str(c, "crashes", r->crashes, 0, CFO_PROTO_MAX_STRING) ||
+        !check_str(c, "coverage", r->coverage, 0, CFO_PROTO_MAX_STRING) ||
         !check_srange(c, "max_rss_kb", r->max_rss_kb, 0, INT64_MAX))
         return false;
     if (!isfinite(r->cpu) || r->cpu < 0) {
@@ -254,12 +253,12 @@ static bool validate_result(vctx *c, const cfo_msg_result *r)
                      r->duration);
         return false;
     }
-    if (r->tail_len > CFO_PROTO_MAX_TAIL) {
-        cfo_diag_set(c->d, c->err, "%s: tail of %zu bytes exceeds %d", c->tname, r->tail_len,
+    if (m->tail_len > CFO_PROTO_MAX_TAIL) {
+        cfo_diag_set(c->d, c->err, "%s: tail of %zu bytes exceeds %d", c->tname, m->tail_len,
                      CFO_PROTO_MAX_TAIL);
         return false;
     }
-    if (r->tail_len > 0 && r->tail == NULL)
+    if (m->tail_len > 0 && r->tail == NULL)
         return fail(c, "%s: tail is NULL", c->tname);
     return true;
 }
@@ -361,7 +360,7 @@ static void pack_header(msgpack_packer *pk, const cfo_msg *m)
     }
     case CFO_MSG_RESULT:
         msgpack_pack_uint64(pk, m->u.result.task_id);
-        msgpack_pack_uint32(pk, m->u.result.attempt);
+        msgpack_pack_uint32(pk, m->u.result.outcome.attempt);
         break;
     case CFO_MSG_ACK:
     case CFO_MSG_CANCEL:
@@ -377,8 +376,9 @@ static void pack_header(msgpack_packer *pk, const cfo_msg *m)
     }
 }
 
-static void pack_result_payload(msgpack_packer *pk, const cfo_msg_result *r)
+static void pack_result_payload(msgpack_packer *pk, const cfo_msg_result *m)
 {
+    const cfo_outcome *r = &m->outcome;
     msgpack_pack_array(pk, RESULT_PAYLOAD_FIELDS);
     msgpack_pack_uint32(pk, (uint32_t)r->status);
     msgpack_pack_int64(pk, r->count);
@@ -389,9 +389,9 @@ static void pack_result_payload(msgpack_packer *pk, const cfo_msg_result *r)
     msgpack_pack_int32(pk, r->term_signal);
     pack_str(pk, r->command);
     pack_str(pk, r->summary);
-    msgpack_pack_bin(pk, r->tail_len);
-    if (r->tail_len)
-        msgpack_pack_bin_body(pk, r->tail, r->tail_len);
+    msgpack_pack_bin(pk, m->tail_len);
+    if (m->tail_len)
+        msgpack_pack_bin_body(pk, r->tail, m->tail_len);
     if (r->has_usage)
         msgpack_pack_true(pk);
     else
@@ -399,6 +399,7 @@ static void pack_result_payload(msgpack_packer *pk, const cfo_msg_result *r)
     msgpack_pack_double(pk, r->cpu);
     msgpack_pack_int64(pk, r->max_rss_kb);
     pack_str(pk, r->crashes);
+    pack_str(pk, r->coverage);
 }
 
 cfo_err cfo_msg_encode(const cfo_msg *m, cfo_buf *header, cfo_buf *payload, cfo_diag *d)
@@ -664,7 +665,7 @@ static bool get_i64(vctx *c, const msgpack_object *o, const char *field, uint64_
 }
 
 /* The only field that may be negative. */
-static bool get_exit_code(vctx *c, const msgpack_object *o, int32_t *out)
+static bool get_exit_code(vctx *c, const msgpack_object *o, int *out)
 {
     int64_t v;
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
@@ -679,7 +680,7 @@ static bool get_exit_code(vctx *c, const msgpack_object *o, int32_t *out)
     }
     if (!check_srange(c, "exit_code", v, EXIT_CODE_MIN, EXIT_CODE_MAX))
         return false;
-    *out = (int32_t)v;
+    *out = (int)v;
     return true;
 }
 
@@ -761,8 +762,9 @@ static bool decode_hello(vctx *c, const msgpack_object *f, cfo_msg_hello *h)
     return true;
 }
 
-static bool decode_result_payload(vctx *c, const msgpack_object *p, cfo_msg_result *r)
+static bool decode_result_payload(vctx *c, const msgpack_object *p, cfo_msg_result *m)
 {
+    cfo_outcome *r = &m->outcome;
     if (p->type != MSGPACK_OBJECT_ARRAY)
         return wrong_type(c, "payload", "an array", p);
     if (p->via.array.size != RESULT_PAYLOAD_FIELDS)
@@ -780,20 +782,21 @@ static bool decode_result_payload(vctx *c, const msgpack_object *p, cfo_msg_resu
         !get_str(c, &f[7], "command", &r->command) || !get_str(c, &f[8], "summary", &r->summary))
         return false;
     r->status = (cfo_status)status;
-    r->term_signal = (int32_t)sig;
+    r->term_signal = (int)sig;
     if (f[9].type != MSGPACK_OBJECT_BIN)
         return wrong_type(c, "tail", "binary", &f[9]);
     size_t n = f[9].via.bin.size;
     if (n > CFO_PROTO_MAX_TAIL)
         return fail(c, "%s: tail of %zu bytes exceeds %d", c->tname, n, CFO_PROTO_MAX_TAIL);
     r->tail = cfo_xstrndup(n ? f[9].via.bin.ptr : "", n);
-    r->tail_len = n;
+    m->tail_len = n;
     if (f[10].type != MSGPACK_OBJECT_BOOLEAN)
         return wrong_type(c, "has_usage", "a boolean", &f[10]);
     r->has_usage = f[10].via.boolean;
     return get_double(c, &f[11], "cpu", &r->cpu) &&
            get_i64(c, &f[12], "max_rss_kb", INT64_MAX, &r->max_rss_kb) &&
-           get_str(c, &f[13], "crashes", &r->crashes);
+           get_str(c, &f[13], "crashes", &r->crashes) &&
+           get_str(c, &f[14], "coverage", &r->coverage);
 }
 
 static bool decode_fields(vctx *c, const msgpack_object *f, const msgpack_object *payload,
@@ -819,7 +822,8 @@ static bool decode_fields(vctx *c, const msgpack_object *f, const msgpack_object
     }
     case CFO_MSG_RESULT:
         return get_uint(c, &f[0], "task_id", 0, UINT64_MAX, &m->u.result.task_id) &&
-               get_u32(c, &f[1], "attempt", 1, CFO_RECORD_MAX_ATTEMPT, &m->u.result.attempt) &&
+               get_u32(c, &f[1], "attempt", 1, CFO_RECORD_MAX_ATTEMPT,
+                       &m->u.result.outcome.attempt) &&
                decode_result_payload(c, payload, &m->u.result);
     case CFO_MSG_ACK:
     case CFO_MSG_CANCEL:

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "cfo_error.h"
+#include "cfo_outcome.h"
 #include "cfo_record.h"
 #include "cfo_util.h"
 
@@ -38,6 +39,9 @@
  * again after a backoff instead of leaving (a full session table, its name
  * held by a live session). */
 #define CFO_PROTO_RETRY_LATER "retry later"
+/* A BYE with this reason: the run is over (every other reason ends only the
+ * session). */
+#define CFO_PROTO_RUN_OVER "run over"
 /* ZMQ_MAXMSGSIZE for sockets that speak this protocol. */
 #define CFO_PROTO_MAX_MSGSIZE (CFO_PROTO_MAX_PAYLOAD + 1024)
 
@@ -101,28 +105,22 @@ typedef struct cfo_msg_task {
 
 /* RESULT header: [1, 5, task_id, attempt]
  * RESULT payload: [status, count, findings, duration, end_wall_ms, exit_code,
- *                  signal, command, summary, tail]
- *   status: 0..4 (cfo_status), count/findings: 0..INT64_MAX, duration: float
- *   >= 0 and finite, end_wall_ms: int >= 0, exit_code: -1..255, signal:
- *   0..64, command/summary: str, tail: bin <= MAX_TAIL. */
+ *                  signal, command, summary, tail, has_usage, cpu,
+ *                  max_rss_kb, crashes, coverage]
+ *   status: 0..5 (cfo_status), count/findings: 0..INT64_MAX, duration and
+ *   cpu: float >= 0 and finite, end_wall_ms and max_rss_kb: int >= 0,
+ *   exit_code: -1..255, signal: 0..64, command/summary: str, tail: bin <=
+ *   MAX_TAIL, has_usage: bool, coverage: str (cfo_coverage's JSON text; ""
+ *   for none), crashes: str (the findings list as JSON text;
+ *   "" for none).
+ * The outcome travels as it is: attempt is outcome.attempt; done, worker and
+ * log_path are the coordinator's and do not travel (decoded: false, NULL). */
 typedef struct cfo_msg_result {
     uint64_t task_id;
-    uint32_t attempt;
-    cfo_status status;
-    int64_t count;
-    int64_t findings;
-    double duration;
-    int64_t end_wall_ms;
-    int32_t exit_code;
-    int32_t term_signal;
-    char *command;
-    char *summary;
-    char *tail; /* NUL-terminated; tail_len bytes (may hold NULs) */
+    cfo_outcome outcome;
+    /* Bytes of outcome.tail on the wire: a task's output may hold NULs, so
+     * the decoder keeps them and the receiver makes it text. */
     size_t tail_len;
-    bool has_usage; /* cpu and max_rss_kb are known */
-    double cpu;     /* CPU seconds */
-    int64_t max_rss_kb;
-    char *crashes; /* the findings list as JSON text; "" for none */
 } cfo_msg_result;
 
 /* ACK: [1, 6, task_id, attempt]; CANCEL: [1, 7, task_id, attempt] */
@@ -185,6 +183,14 @@ typedef struct cfo_wire_in {
  * frames, an oversized frame or a decoding failure is CFO_EPARSE with the
  * reason (routing_id is still filled, so the sender can be dropped). */
 cfo_err cfo_wire_recv(void *socket, bool router, cfo_wire_in *in, cfo_diag *d);
+
+/* The same on a ROUTER, except that a message whose sender skip(ctx, routing
+ * id) names is read off the socket without being decoded: CFO_ELIMIT, with
+ * routing_id filled. What a peer that is held off sends costs next to
+ * nothing. */
+typedef bool (*cfo_wire_skip_fn)(void *ctx, const unsigned char *rid, size_t len);
+cfo_err cfo_wire_recv_unless(void *socket, bool router, cfo_wire_skip_fn skip, void *ctx,
+                             cfo_wire_in *in, cfo_diag *d);
 
 /* Applies the options every protocol socket gets: ZMQ_MAXMSGSIZE, linger 0,
  * and for ROUTER sockets ZMQ_ROUTER_MANDATORY. */

@@ -61,13 +61,19 @@ out:
 
 cfo_err cfo_wire_recv(void *socket, bool router, cfo_wire_in *in, cfo_diag *d)
 {
+    return cfo_wire_recv_unless(socket, router, NULL, NULL, in, d);
+}
+
+cfo_err cfo_wire_recv_unless(void *socket, bool router, cfo_wire_skip_fn skip, void *ctx,
+                             cfo_wire_in *in, cfo_diag *d)
+{
     memset(in, 0, sizeof *in);
     /* Only the header and payload frames are kept; frames beyond them are
      * read and dropped so that a message of any length leaves the socket at
      * the start of the next one. */
     zmq_msg_t kept[2];
     size_t nkept = 0, nframes = 0, id_size = 0, sizes[2] = {0, 0};
-    bool first = true, more = true;
+    bool first = true, more = true, skipping = false;
     cfo_err err = CFO_OK;
     zmq_msg_t part;
     zmq_msg_init(&part);
@@ -89,9 +95,13 @@ cfo_err cfo_wire_recv(void *socket, bool router, cfo_wire_in *in, cfo_diag *d)
                 memcpy(in->routing_id, zmq_msg_data(&part), id_size);
                 in->id_len = id_size;
             }
+            if (skip != NULL && in->id_len > 0 && skip(ctx, in->routing_id, in->id_len))
+                skipping = true;
             continue;
         }
         first = false;
+        if (skipping)
+            continue; /* read off the socket, never decoded */
         if (nframes == 0) {
             /* The key the peer proved during the CURVE handshake, as the ZAP
              * handler named it; absent on unauthenticated sockets. */
@@ -111,6 +121,10 @@ cfo_err cfo_wire_recv(void *socket, bool router, cfo_wire_in *in, cfo_diag *d)
     zmq_msg_close(&part);
     if (err != CFO_OK)
         goto out;
+    if (skipping) {
+        err = cfo_diag_set(d, CFO_ELIMIT, "a message from a peer that is held off");
+        goto out;
+    }
 
     if (router && id_size >= sizeof in->routing_id)
         err = cfo_diag_set(d, CFO_EPARSE, "routing id of %zu bytes exceeds %zu", id_size,

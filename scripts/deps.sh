@@ -12,6 +12,8 @@ run_packages=(
   build-essential cmake pkg-config git
   libzmq3-dev libmsgpack-dev libcurl4-openssl-dev libcmocka-dev
   libyajl-dev libinih-dev libssl-dev procps
+  # examples/notify/github-issues.sh, the notify_command that files issues.
+  curl jq
   # cfo-coordinator --metrics serves Prometheus text format with it.
   libmicrohttpd-dev
   # The coverage-guided engines CFO drives: libFuzzer and its runtime come
@@ -20,6 +22,8 @@ run_packages=(
   # llvm-profdata and llvm-cov for coverage; AFL++ (afl-fuzz,
   # afl-clang-fast, afl-cmin, afl-tmin).
   clang libclang-rt-14-dev llvm afl++
+  # Go's native fuzzing (go test -fuzz), the gofuzz kind.
+  golang-go
 )
 
 test_packages=(
@@ -28,6 +32,8 @@ test_packages=(
   # The hostile-peer tests speak the wire protocol with an encoder of their
   # own, not CFO's.
   python3-zmq python3-msgpack
+  # SARIF output is checked against a JSON schema of SARIF 2.1.0 (tests/).
+  python3-jsonschema
   # The HTML report's test renders it in headless Chromium and checks the
   # screenshot; the fonts give the page's text the same metrics everywhere.
   chromium fonts-dejavu-core

@@ -50,12 +50,8 @@ struct cfo_blobdir {
     /* local */
     char *dir; /* absolute, no trailing '/' (but "/" itself) */
     /* gcs */
-    char *bucket;
-    char *prefix;   /* "" or "a/b/" */
-    char *api_base; /* ENDPOINT/storage/v1/b/BUCKET */
-    char *upload_base;
-    cfo_gcs_auth *auth;
-    cfo_gcs_retry retry;
+    cfo_gcs_bucket bucket;
+    char *prefix; /* "" or "a/b/" */
 };
 
 /* Whether s[0..n) is 1 to CFO_BLOBDIR_NAME_MAX bytes of A-Z a-z 0-9 ._-%:+,=@~ */
@@ -281,20 +277,8 @@ static cfo_err local_put(cfo_blobdir *self, const char *name, const void *data, 
         return err;
     char *final = local_path(self, name);
     char *tmp = cfo_temp_beside(final);
-    const char *step = "create";
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        goto fail;
-    step = "write";
-    if (cfo_write_all(fd, data, len) != CFO_OK)
-        goto fail;
-    step = "fsync";
-    if (fsync(fd) != 0)
-        goto fail;
-    step = "close";
-    int rc = close(fd);
-    fd = -1;
-    if (rc != 0)
+    const char *step;
+    if (cfo_write_new_file(tmp, data, len, 0644, false, &step) != CFO_OK)
         goto fail;
     step = "link";
     if (publish_no_replace(tmp, final) == 0) {
@@ -302,6 +286,9 @@ static cfo_err local_put(cfo_blobdir *self, const char *name, const void *data, 
     } else if (errno == EEXIST) {
         *created = false;
     } else {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
         goto fail;
     }
     unlink(tmp);
@@ -310,13 +297,9 @@ static cfo_err local_put(cfo_blobdir *self, const char *name, const void *data, 
     /* The new entry is durable only once the directory is. */
     return *created ? cfo_sync_dir(self->dir, d) : CFO_OK;
 
-fail:;
-    int e = errno;
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
+fail:
     err = cfo_diag_set(d, CFO_EIO, "cannot store %s (%s of %s failed: %s)", final, step, tmp,
-                       strerror(e));
+                       strerror(errno));
     free(tmp);
     free(final);
     return err;
@@ -334,21 +317,16 @@ static cfo_err local_delete(cfo_blobdir *self, const char *name, cfo_diag *d)
 
 /* ---- GCS prefixes ------------------------------------------------------ */
 
-static cfo_err gcs_init(cfo_blobdir *bd, cfo_diag *d)
+/* Opens bd's bucket and names it for messages; prefix is set. */
+static cfo_err gcs_init(cfo_blobdir *bd, const char *bucket, size_t len, cfo_diag *d)
 {
-    cfo_err err = cfo_gcs_auth_new(&bd->auth, d);
+    cfo_err err = cfo_gcs_bucket_open(&bd->bucket, bucket, len, d);
     if (err != CFO_OK)
         return err;
-    cfo_gcs_retry_from_env(&bd->retry);
-    const char *ep = cfo_gcs_auth_endpoint(bd->auth);
-    char *eb = cfo_gcs_url_encode(bd->bucket);
-    bd->api_base = cfo_xasprintf("%s/storage/v1/b/%s", ep, eb);
-    bd->upload_base = cfo_xasprintf("%s/upload/storage/v1/b/%s/o", ep, eb);
-    free(eb);
     size_t pl = strlen(bd->prefix);
-    bd->display = cfo_xasprintf("gs://%s%s%.*s", bd->bucket, pl ? "/" : "", (int)(pl ? pl - 1 : 0),
-                                bd->prefix);
-    cfo_debug("%s: credentials from %s", bd->display, cfo_gcs_auth_describe(bd->auth));
+    bd->display = cfo_xasprintf("gs://%s%s%.*s", bd->bucket.name, pl ? "/" : "",
+                                (int)(pl ? pl - 1 : 0), bd->prefix);
+    cfo_debug("%s: credentials from %s", bd->display, cfo_gcs_auth_describe(bd->bucket.auth));
     return CFO_OK;
 }
 
@@ -376,10 +354,9 @@ static cfo_err open_gcs(const char *url, cfo_blobdir **out, cfo_diag *d)
     }
     cfo_blobdir *bd = cfo_xcalloc(1, sizeof *bd);
     bd->ops = &gcs_ops;
-    bd->bucket = cfo_xstrndup(bucket, bl);
     bd->prefix = pl ? cfo_xasprintf("%s/", prefix) : cfo_xstrdup("");
     free(prefix);
-    cfo_err err = gcs_init(bd, d);
+    cfo_err err = gcs_init(bd, bucket, bl, d);
     if (err != CFO_OK) {
         cfo_blobdir_destroy(&bd);
         return err;
@@ -391,9 +368,7 @@ static cfo_err open_gcs(const char *url, cfo_blobdir **out, cfo_diag *d)
 static char *object_url(const cfo_blobdir *self, const char *name)
 {
     char *full = cfo_xasprintf("%s%s", self->prefix, name);
-    char *enc = cfo_gcs_url_encode(full);
-    char *url = cfo_xasprintf("%s/o/%s", self->api_base, enc);
-    free(enc);
+    char *url = cfo_gcs_object_url(&self->bucket, full);
     free(full);
     return url;
 }
@@ -403,9 +378,9 @@ static cfo_err status_error(const cfo_blobdir *self, const cfo_gcs_http_resp *re
 {
     if (resp->status == 404 && cfo_gcs_says_no_bucket(resp))
         return cfo_diag_set(d, CFO_EIO, "%s %s: bucket '%s' does not exist", what, self->display,
-                            self->bucket);
+                            self->bucket.name);
     char *shown = cfo_xasprintf("%s%s%s", self->display, name ? "/" : "", name ? name : "");
-    cfo_err err = cfo_gcs_status_error(resp, self->auth, what, shown, d);
+    cfo_err err = cfo_gcs_status_error(resp, self->bucket.auth, what, shown, d);
     free(shown);
     return err;
 }
@@ -509,7 +484,7 @@ static cfo_err gcs_list(cfo_blobdir *self, size_t max, cfo_strv *names, cfo_diag
         char *etok = token ? cfo_gcs_url_encode(token) : NULL;
         char *url = cfo_xasprintf(
             "%s/o?prefix=%s&delimiter=%%2F&maxResults=%zu&fields=items(name)%%2CnextPageToken%s%s",
-            self->api_base, eprefix, page_size, etok ? "&pageToken=" : "", etok ? etok : "");
+            self->bucket.api_base, eprefix, page_size, etok ? "&pageToken=" : "", etok ? etok : "");
         free(etok);
         free(token);
         token = NULL;
@@ -517,7 +492,7 @@ static cfo_err gcs_list(cfo_blobdir *self, size_t max, cfo_strv *names, cfo_diag
         page_sink ps = {.buf = &body, .d = d, .display = self->display};
         cfo_gcs_http_req req = {.method = "GET", .url = url, .sink = collect_page, .sink_ctx = &ps};
         cfo_gcs_http_resp resp;
-        err = cfo_gcs_call(self->auth, &self->retry, &req, &resp, "listing", self->display, d);
+        err = cfo_gcs_bucket_call(&self->bucket, &req, &resp, "listing", self->display, d);
         if (err == CFO_OK && resp.status != 200)
             err = status_error(self, &resp, "listing", NULL, d);
         if (err == CFO_OK)
@@ -567,7 +542,7 @@ static cfo_err gcs_get(cfo_blobdir *self, const char *name, const char *dest_pat
     file_sink fs = {.fd = fd, .max = max_bytes, .what = shown, .d = d};
     cfo_gcs_http_req req = {.method = "GET", .url = url, .sink = write_to_file, .sink_ctx = &fs};
     cfo_gcs_http_resp resp;
-    cfo_err err = cfo_gcs_call(self->auth, &self->retry, &req, &resp, "reading", shown, d);
+    cfo_err err = cfo_gcs_bucket_call(&self->bucket, &req, &resp, "reading", shown, d);
     if (err == CFO_OK && resp.status == 404 && !cfo_gcs_says_no_bucket(&resp))
         err = cfo_diag_set(d, CFO_ENOTFOUND, "%s: no such object", shown);
     else if (err == CFO_OK && resp.status != 200)
@@ -590,14 +565,14 @@ static cfo_err gcs_put(cfo_blobdir *self, const char *name, const void *data, si
 {
     char *full = cfo_xasprintf("%s%s", self->prefix, name);
     char *enc = cfo_gcs_url_encode(full);
-    char *url =
-        cfo_xasprintf("%s?uploadType=media&name=%s&ifGenerationMatch=0", self->upload_base, enc);
+    char *url = cfo_xasprintf("%s?uploadType=media&name=%s&ifGenerationMatch=0",
+                              self->bucket.upload_base, enc);
     char *shown = cfo_xasprintf("%s/%s", self->display, name);
     static const char *const hdrs[] = {"Content-Type: application/octet-stream", NULL};
     cfo_gcs_http_req req = {
         .method = "POST", .url = url, .headers = hdrs, .body = data, .body_len = len};
     cfo_gcs_http_resp resp;
-    cfo_err err = cfo_gcs_call(self->auth, &self->retry, &req, &resp, "storing", shown, d);
+    cfo_err err = cfo_gcs_bucket_call(&self->bucket, &req, &resp, "storing", shown, d);
     if (err == CFO_OK) {
         /* 412: another writer stored it first, or an earlier try of ours
          * whose reply was lost did; either way the name now holds it. */
@@ -622,7 +597,7 @@ static cfo_err gcs_delete(cfo_blobdir *self, const char *name, cfo_diag *d)
     char *shown = cfo_xasprintf("%s/%s", self->display, name);
     cfo_gcs_http_req req = {.method = "DELETE", .url = url};
     cfo_gcs_http_resp resp;
-    cfo_err err = cfo_gcs_call(self->auth, &self->retry, &req, &resp, "deleting", shown, d);
+    cfo_err err = cfo_gcs_bucket_call(&self->bucket, &req, &resp, "deleting", shown, d);
     if (err == CFO_OK && resp.status != 200 && resp.status != 204 &&
         !(resp.status == 404 && !cfo_gcs_says_no_bucket(&resp)))
         err = status_error(self, &resp, "deleting", name, d);
@@ -642,12 +617,11 @@ static cfo_err local_sub(const cfo_blobdir *self, const char *rel, cfo_blobdir *
 
 static cfo_err gcs_sub(const cfo_blobdir *self, const char *rel, cfo_blobdir *sub, cfo_diag *d)
 {
-    sub->bucket = cfo_xstrdup(self->bucket);
     sub->prefix = cfo_xasprintf("%s%s/", self->prefix, rel);
     if (strlen(sub->prefix) > GCS_PREFIX_MAX + 1)
         return cfo_diag_set(d, CFO_EINVAL, "sub-folder '%.200s' of %s: the prefix is too long", rel,
                             self->display);
-    return gcs_init(sub, d);
+    return gcs_init(sub, self->bucket.name, strlen(self->bucket.name), d);
 }
 
 static const blobdir_ops local_ops = {
@@ -690,11 +664,8 @@ void cfo_blobdir_destroy(cfo_blobdir **self_p)
     cfo_blobdir *bd = *self_p;
     free(bd->display);
     free(bd->dir);
-    free(bd->bucket);
     free(bd->prefix);
-    free(bd->api_base);
-    free(bd->upload_base);
-    cfo_gcs_auth_destroy(&bd->auth);
+    cfo_gcs_bucket_fini(&bd->bucket);
     free(bd);
     *self_p = NULL;
 }

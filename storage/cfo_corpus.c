@@ -230,6 +230,12 @@ static cfo_err read_input(const char *path, cfo_buf *out, cfo_diag *d)
 cfo_err cfo_corpus_push(cfo_blobdir *remote, const char *local_dir, const cfo_strv *known,
                         cfo_corpus_stats *st, cfo_diag *d)
 {
+    return cfo_corpus_push_names(remote, local_dir, known, st, NULL, d);
+}
+
+cfo_err cfo_corpus_push_names(cfo_blobdir *remote, const char *local_dir, const cfo_strv *known,
+                              cfo_corpus_stats *st, cfo_strv *names, cfo_diag *d)
+{
     memset(st, 0, sizeof *st);
     cfo_strv files, listed;
     cfo_strv_init(&files);
@@ -261,7 +267,10 @@ cfo_err cfo_corpus_push(cfo_blobdir *remote, const char *local_dir, const cfo_st
         }
         char name[41];
         cfo_content_name(data.data, data.len, name);
-        if (!name_set_add(&done, name) || cfo_strv_sorted_has(known, name)) {
+        bool first = name_set_add(&done, name);
+        if (first && names != NULL)
+            cfo_strv_push(names, name);
+        if (!first || cfo_strv_sorted_has(known, name)) {
             st->present++;
             continue;
         }

@@ -45,5 +45,10 @@ cfo_err cfo_corpus_pull(cfo_blobdir *remote, const char *local_dir, cfo_corpus_s
  * refused upload. More than CFO_CORPUS_MAX_FILES local files: CFO_ELIMIT. */
 cfo_err cfo_corpus_push(cfo_blobdir *remote, const char *local_dir, const cfo_strv *known,
                         cfo_corpus_stats *st, cfo_diag *d);
+/* cfo_corpus_push that also appends to names (unsorted) the content name of
+ * every local input it handled, uploaded or already there: what storage
+ * holds of local_dir once it returns CFO_OK. */
+cfo_err cfo_corpus_push_names(cfo_blobdir *remote, const char *local_dir, const cfo_strv *known,
+                              cfo_corpus_stats *st, cfo_strv *names, cfo_diag *d);
 
 #endif

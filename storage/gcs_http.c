@@ -374,3 +374,42 @@ cfo_err cfo_gcs_call(cfo_gcs_auth *auth, const cfo_gcs_retry *retry, cfo_gcs_htt
         cfo_gcs_sleep_ms(wait);
     }
 }
+
+cfo_err cfo_gcs_bucket_open(cfo_gcs_bucket *b, const char *name, size_t len, cfo_diag *d)
+{
+    memset(b, 0, sizeof *b);
+    cfo_err err = cfo_gcs_auth_new(&b->auth, d);
+    if (err != CFO_OK)
+        return err;
+    cfo_gcs_retry_from_env(&b->retry);
+    b->name = cfo_xstrndup(name, len);
+    const char *ep = cfo_gcs_auth_endpoint(b->auth);
+    char *eb = cfo_gcs_url_encode(b->name);
+    b->api_base = cfo_xasprintf("%s/storage/v1/b/%s", ep, eb);
+    b->upload_base = cfo_xasprintf("%s/upload/storage/v1/b/%s/o", ep, eb);
+    free(eb);
+    return CFO_OK;
+}
+
+void cfo_gcs_bucket_fini(cfo_gcs_bucket *b)
+{
+    free(b->name);
+    free(b->api_base);
+    free(b->upload_base);
+    cfo_gcs_auth_destroy(&b->auth);
+    memset(b, 0, sizeof *b);
+}
+
+cfo_err cfo_gcs_bucket_call(cfo_gcs_bucket *b, cfo_gcs_http_req *req, cfo_gcs_http_resp *resp,
+                            const char *what, const char *display, cfo_diag *d)
+{
+    return cfo_gcs_call(b->auth, &b->retry, req, resp, what, display, d);
+}
+
+char *cfo_gcs_object_url(const cfo_gcs_bucket *b, const char *object)
+{
+    char *enc = cfo_gcs_url_encode(object);
+    char *url = cfo_xasprintf("%s/o/%s", b->api_base, enc);
+    free(enc);
+    return url;
+}

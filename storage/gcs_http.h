@@ -102,4 +102,28 @@ bool cfo_gcs_says_no_bucket(const cfo_gcs_http_resp *resp);
 cfo_err cfo_gcs_call(cfo_gcs_auth *auth, const cfo_gcs_retry *retry, cfo_gcs_http_req *req,
                      cfo_gcs_http_resp *resp, const char *what, const char *display, cfo_diag *d);
 
+/* A bucket as the JSON API addresses it, with the credentials and the
+ * retry policy of every call to it: what the dataset object and the blob
+ * folders share. */
+typedef struct cfo_gcs_bucket {
+    char *name;
+    char *api_base;    /* ENDPOINT/storage/v1/b/BUCKET */
+    char *upload_base; /* ENDPOINT/upload/storage/v1/b/BUCKET/o */
+    cfo_gcs_auth *auth;
+    cfo_gcs_retry retry;
+} cfo_gcs_bucket;
+
+/* Fills b for the bucket name[0..len) (validated by the caller): its
+ * credentials (cfo_gcs_auth_new), retry policy and base URLs. On an error b
+ * is left empty. */
+cfo_err cfo_gcs_bucket_open(cfo_gcs_bucket *b, const char *name, size_t len, cfo_diag *d);
+void cfo_gcs_bucket_fini(cfo_gcs_bucket *b);
+
+/* One call to the bucket (cfo_gcs_call with its credentials and policy). */
+cfo_err cfo_gcs_bucket_call(cfo_gcs_bucket *b, cfo_gcs_http_req *req, cfo_gcs_http_resp *resp,
+                            const char *what, const char *display, cfo_diag *d);
+
+/* The metadata URL of object (free it): api_base/o/ENCODED. */
+char *cfo_gcs_object_url(const cfo_gcs_bucket *b, const char *object);
+
 #endif

@@ -16,14 +16,10 @@
 
 typedef struct gcs_storage {
     cfo_storage base; /* first, so a cfo_storage * is a gcs_storage * */
-    char *bucket;
-    char *object;
-    char *media_url;     /* GET: the object's bytes */
-    char *meta_url;      /* GET: the object's metadata */
-    char *upload_prefix; /* POST: ...&ifGenerationMatch= (the generation follows) */
-    cfo_gcs_auth *auth;
-    cfo_gcs_retry retry;
-    int conflicts; /* 412s in a row: spreads out writers that keep colliding */
+    cfo_gcs_bucket bucket;
+    char *object_enc; /* the object's name, URL-encoded */
+    char *meta_url;   /* GET: the object's metadata; with ?alt=media its bytes */
+    int conflicts;    /* 412s in a row: spreads out writers that keep colliding */
 } gcs_storage;
 
 static gcs_storage *gs_of(cfo_storage *st)
@@ -35,14 +31,14 @@ static gcs_storage *gs_of(cfo_storage *st)
 static cfo_err gcs_call(gcs_storage *gs, cfo_gcs_http_req *req, cfo_gcs_http_resp *resp,
                         const char *what, cfo_diag *d)
 {
-    return cfo_gcs_call(gs->auth, &gs->retry, req, resp, what, gs->base.display, d);
+    return cfo_gcs_bucket_call(&gs->bucket, req, resp, what, gs->base.display, d);
 }
 
 /* A final reply that is not what the caller hoped for. */
 static cfo_err status_error(gcs_storage *gs, const cfo_gcs_http_resp *resp, const char *what,
                             cfo_diag *d)
 {
-    return cfo_gcs_status_error(resp, gs->auth, what, gs->base.display, d);
+    return cfo_gcs_status_error(resp, gs->bucket.auth, what, gs->base.display, d);
 }
 
 /* A failed reply to a read or write of the object itself, where a 404 can
@@ -52,7 +48,7 @@ static cfo_err object_error(gcs_storage *gs, const cfo_gcs_http_resp *resp, cons
 {
     if (resp->status == 404)
         return cfo_diag_set(d, CFO_EIO, "%s %s: bucket '%s' does not exist", what, gs->base.display,
-                            gs->bucket);
+                            gs->bucket.name);
     return status_error(gs, resp, what, d);
 }
 
@@ -146,10 +142,12 @@ static cfo_err gs_read(cfo_storage *st, cfo_storage_sink sink, void *ctx, char *
     read_ctx rc = {.sink = sink, .ctx = ctx, .d = d, .md5 = EVP_MD_CTX_new()};
     if (rc.md5 == NULL || EVP_DigestInit_ex(rc.md5, EVP_md5(), NULL) != 1)
         abort(); /* only allocation can fail here */
+    char *media_url = cfo_xasprintf("%s?alt=media", gs->meta_url);
     cfo_gcs_http_req req = {
-        .method = "GET", .url = gs->media_url, .sink = hashing_sink, .sink_ctx = &rc};
+        .method = "GET", .url = media_url, .sink = hashing_sink, .sink_ctx = &rc};
     cfo_gcs_http_resp resp;
     cfo_err err = gcs_call(gs, &req, &resp, "reading", d);
+    free(media_url);
     if (err != CFO_OK)
         goto out;
     if (resp.status == 200) {
@@ -180,7 +178,8 @@ static cfo_err gs_write(cfo_storage *st, const void *data, size_t len, const cha
     if (!is_generation(expect_token))
         return cfo_diag_set(d, CFO_EINVAL, "writing %s: '%s' is not a generation", st->display,
                             expect_token);
-    char *url = cfo_xasprintf("%s%s", gs->upload_prefix, expect_token);
+    char *url = cfo_xasprintf("%s?uploadType=media&name=%s&ifGenerationMatch=%s",
+                              gs->bucket.upload_base, gs->object_enc, expect_token);
     static const char *const hdrs[] = {"Content-Type: application/json", NULL};
     cfo_gcs_http_req req = {
         .method = "POST", .url = url, .headers = hdrs, .body = data, .body_len = len};
@@ -194,7 +193,7 @@ static cfo_err gs_write(cfo_storage *st, const void *data, size_t len, const cha
         /* Someone wrote first (or our own earlier try did and its reply was
          * lost): the caller reads and merges again. Waiting a little first
          * keeps a crowd of writers from colliding round after round. */
-        int64_t wait = cfo_gcs_backoff_ms(&gs->retry, gs->conflicts, cfo_gcs_random());
+        int64_t wait = cfo_gcs_backoff_ms(&gs->bucket.retry, gs->conflicts, cfo_gcs_random());
         if (gs->conflicts < 16)
             gs->conflicts++;
         cfo_info("%s changed since it was read (generation %s no longer current); merging "
@@ -215,12 +214,9 @@ out:
 static void gs_destroy(cfo_storage *st)
 {
     gcs_storage *gs = gs_of(st);
-    free(gs->bucket);
-    free(gs->object);
-    free(gs->media_url);
+    cfo_gcs_bucket_fini(&gs->bucket);
+    free(gs->object_enc);
     free(gs->meta_url);
-    free(gs->upload_prefix);
-    cfo_gcs_auth_destroy(&gs->auth);
     free(gs);
 }
 
@@ -245,28 +241,19 @@ cfo_err cfo_storage_gcs_open(const char *bucket, const char *object, cfo_storage
         return cfo_diag_set(d, CFO_EINVAL,
                             "invalid GCS object name '%s' (1-%d bytes, no line breaks)", object,
                             OBJECT_NAME_MAX);
-    cfo_gcs_auth *auth = NULL;
-    cfo_err err = cfo_gcs_auth_new(&auth, d);
-    if (err != CFO_OK)
-        return err;
     gcs_storage *gs = cfo_xcalloc(1, sizeof *gs);
+    cfo_err err = cfo_gcs_bucket_open(&gs->bucket, bucket, strlen(bucket), d);
+    if (err != CFO_OK) {
+        free(gs);
+        return err;
+    }
     gs->base.ops = &gcs_ops;
     gs->base.url = cfo_xasprintf("gs://%s/%s", bucket, object);
     gs->base.display = cfo_xstrdup(gs->base.url);
-    gs->bucket = cfo_xstrdup(bucket);
-    gs->object = cfo_xstrdup(object);
-    gs->auth = auth;
-    cfo_gcs_retry_from_env(&gs->retry);
-    const char *ep = cfo_gcs_auth_endpoint(auth);
-    char *eb = cfo_gcs_url_encode(bucket);
-    char *eo = cfo_gcs_url_encode(object);
-    gs->meta_url = cfo_xasprintf("%s/storage/v1/b/%s/o/%s", ep, eb, eo);
-    gs->media_url = cfo_xasprintf("%s?alt=media", gs->meta_url);
-    gs->upload_prefix = cfo_xasprintf(
-        "%s/upload/storage/v1/b/%s/o?uploadType=media&name=%s&ifGenerationMatch=", ep, eb, eo);
-    free(eb);
-    free(eo);
-    cfo_debug("dataset %s: credentials from %s", gs->base.display, cfo_gcs_auth_describe(auth));
+    gs->object_enc = cfo_gcs_url_encode(object);
+    gs->meta_url = cfo_gcs_object_url(&gs->bucket, object);
+    cfo_debug("dataset %s: credentials from %s", gs->base.display,
+              cfo_gcs_auth_describe(gs->bucket.auth));
     *out = &gs->base;
     return CFO_OK;
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,11 +28,17 @@
 #define EMPTY_PAUSE_MS 2
 /* Process groups the watchdog keeps track of (far more than slots). */
 #define WATCHED_MAX 8192
+/* Emptied task cgroups kept for the next tasks: making and removing a
+ * cgroup costs more than the spawn of a small task. */
+#define POOL_MAX 256
 
 static int own_fd = -1; /* the cgroup this program was started in */
 static char parent_name[64];
 static int parent_fd = -1; /* this program's cgroup for its tasks, in own_fd */
 static atomic_uint next_id;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static cfo_task_cgroup pool[POOL_MAX];
+static size_t pool_n;
 static pid_t watchdog_pid;
 static int watchdog_fd = -1; /* our end of the socket the watchdog reads */
 
@@ -156,17 +163,21 @@ static void pause_ms(long ms)
     }
 }
 
-/* Kills everything in dirfd/name and waits, bounded, until it is empty. */
-static void kill_and_wait(int dirfd, const char *name)
+/* Kills everything in dirfd/name and waits, bounded, until it is empty.
+ * Returns whether it is. */
+static bool kill_and_wait(int dirfd, const char *name)
 {
     if (!populated(dirfd, name))
-        return;
+        return true;
     char path[96];
     snprintf(path, sizeof path, "%s/cgroup.kill", name);
     write_at(dirfd, path, "1");
-    for (long waited = 0; populated(dirfd, name) && waited < EMPTY_BOUND_MS;
-         waited += EMPTY_PAUSE_MS)
+    for (long waited = 0; waited < EMPTY_BOUND_MS; waited += EMPTY_PAUSE_MS) {
+        if (!populated(dirfd, name))
+            return true;
         pause_ms(EMPTY_PAUSE_MS);
+    }
+    return false;
 }
 
 /* ---- the watchdog ---- */
@@ -315,9 +326,16 @@ static void task_name(const cfo_task_cgroup *cg, char *out, size_t len)
 void cfo_task_cgroup_make(cfo_task_cgroup *cg)
 {
     cg->procs_fd = -1;
-    cg->id = atomic_fetch_add(&next_id, 1);
     if (parent_fd < 0)
         return;
+    pthread_mutex_lock(&pool_mu);
+    bool reused = pool_n > 0;
+    if (reused)
+        *cg = pool[--pool_n];
+    pthread_mutex_unlock(&pool_mu);
+    if (reused)
+        return;
+    cg->id = atomic_fetch_add(&next_id, 1);
     char name[32], procs[64];
     task_name(cg, name, sizeof name);
     snprintf(procs, sizeof procs, "%s/cgroup.procs", name);
@@ -355,11 +373,18 @@ void cfo_task_cgroup_end(cfo_task_cgroup *cg)
 {
     if (cg->procs_fd < 0)
         return;
-    close(cg->procs_fd);
-    cg->procs_fd = -1;
     char name[32];
     task_name(cg, name, sizeof name);
-    kill_and_wait(parent_fd, name);
-    if (unlinkat(parent_fd, name, AT_REMOVEDIR) != 0)
-        cfo_debug("exec: cgroup %s stays: %s", name, strerror(errno));
+    bool empty = kill_and_wait(parent_fd, name);
+    pthread_mutex_lock(&pool_mu);
+    bool kept = empty && pool_n < POOL_MAX;
+    if (kept)
+        pool[pool_n++] = *cg;
+    pthread_mutex_unlock(&pool_mu);
+    if (!kept) {
+        close(cg->procs_fd);
+        if (unlinkat(parent_fd, name, AT_REMOVEDIR) != 0)
+            cfo_debug("exec: cgroup %s stays: %s", name, strerror(errno));
+    }
+    cg->procs_fd = -1;
 }

@@ -68,10 +68,7 @@ static atomic_uint_fast64_t cookie_counter;
 
 static void registry_add_locked(pid_t pid)
 {
-    if (registry_n == registry_cap) {
-        registry_cap = registry_cap ? registry_cap * 2 : 16;
-        registry = cfo_xrealloc(registry, registry_cap * sizeof *registry);
-    }
+    registry = cfo_grow(registry, &registry_cap, registry_n + 1, sizeof *registry);
     registry[registry_n++] = pid;
 }
 

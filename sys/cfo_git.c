@@ -1,6 +1,7 @@
 /* cfo_git.c -- git run as a child process (argv, never a shell). */
 #include "cfo_git.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -221,21 +222,136 @@ static cfo_err make_worktree(const char *top, const char *sha, const char *dir, 
     return CFO_OK;
 }
 
-cfo_err cfo_git_worktree_remove(const char *top, const char *dir, cfo_diag *d)
+/* Holds on a worktree are flock(2) locks on its folder: shared by each task
+ * that uses it, exclusive (and never waited for) by whoever removes it, so
+ * holders need no shared state, across threads as across processes, and a
+ * holder that dies lets go. */
+static int hold_open(const char *dir, const char *sha)
 {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat held, now;
+    /* Removed, or replaced, before the lock was ours: it holds nothing. */
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0 || fstat(fd, &held) != 0 || stat(dir, &now) != 0 ||
+        held.st_dev != now.st_dev || held.st_ino != now.st_ino || !worktree_at(dir, sha)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+cfo_err cfo_git_worktree_use(const char *top, const char *sha, const char *dir, int *hold,
+                             cfo_diag *d)
+{
+    *hold = hold_open(dir, sha);
+    if (*hold >= 0)
+        return CFO_OK;
+    /* Made, or made again, under the lock every remover takes: none can come
+     * between the worktree and the hold. */
     int lock = lock_worktrees(top, d);
     if (lock < 0)
         return CFO_EIO;
+    cfo_err err = make_worktree(top, sha, dir, d);
+    if (err == CFO_OK && (*hold = hold_open(dir, sha)) < 0)
+        err = cfo_diag_set(d, CFO_EIO, "cannot hold the worktree %s: %s", dir, strerror(errno));
+    close(lock);
+    return err;
+}
+
+void cfo_git_worktree_release(int *hold)
+{
+    if (*hold >= 0)
+        close(*hold);
+    *hold = -1;
+}
+
+/* Removes the worktree at dir; the caller holds the worktree lock. */
+static cfo_err remove_locked(const char *top, const char *dir, cfo_diag *d)
+{
     int status;
     char *remove[] = {"git", "worktree", "remove", "--force", (char *)dir, NULL};
     cfo_err err = git(top, remove, &status, NULL, d);
     /* Not a worktree git knows (any more): the folder itself goes. */
     if (err == CFO_OK && status != 0)
         err = cfo_remove_tree(dir, d);
+    return err;
+}
+
+static cfo_err prune_locked(const char *top, cfo_diag *d)
+{
+    int status;
     char *prune[] = {"git", "worktree", "prune", NULL};
+    return git(top, prune, &status, NULL, d);
+}
+
+cfo_err cfo_git_worktree_remove(const char *top, const char *dir, cfo_diag *d)
+{
+    int lock = lock_worktrees(top, d);
+    if (lock < 0)
+        return CFO_EIO;
+    cfo_err err = remove_locked(top, dir, d);
     if (err == CFO_OK)
-        err = git(top, prune, &status, NULL, d);
+        err = prune_locked(top, d);
     close(lock);
+    return err;
+}
+
+static bool is_sha(const char *name)
+{
+    return strlen(name) == 40 && strspn(name, "0123456789abcdef") == 40;
+}
+
+/* Removes dir unless someone holds it; the caller holds the worktree lock. */
+static bool retire_one(const char *top, const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return false; /* gone already */
+    bool gone = false;
+    cfo_diag d = {{0}};
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        cfo_debug("worktree %s is in use: kept", dir);
+    else if (remove_locked(top, dir, &d) != CFO_OK)
+        cfo_warn("could not remove the old worktree %s: %s", dir, d.msg);
+    else
+        gone = true;
+    close(fd);
+    return gone;
+}
+
+cfo_err cfo_git_worktrees_retire(const char *top, const char *workdir, const cfo_strv *keep,
+                                 size_t *removed, cfo_diag *d)
+{
+    if (removed != NULL)
+        *removed = 0;
+    DIR *dh = opendir(workdir);
+    if (dh == NULL)
+        return CFO_OK; /* no folder, no worktree */
+    cfo_strv old;
+    cfo_strv_init(&old);
+    for (struct dirent *e; (e = readdir(dh)) != NULL;)
+        if (is_sha(e->d_name) && !cfo_strv_contains(keep, e->d_name))
+            cfo_strv_push(&old, e->d_name);
+    closedir(dh);
+    cfo_err err = CFO_OK;
+    int lock = old.n > 0 ? lock_worktrees(top, d) : -1;
+    if (old.n > 0 && lock < 0)
+        err = CFO_EIO;
+    size_t n = 0;
+    for (size_t i = 0; i < old.n && lock >= 0; i++) {
+        char *dir = cfo_xasprintf("%s/%s", workdir, old.v[i]);
+        n += retire_one(top, dir);
+        free(dir);
+    }
+    cfo_diag pd = {{0}};
+    if (n > 0 && prune_locked(top, &pd) != CFO_OK)
+        cfo_warn("git worktree prune: %s", pd.msg);
+    if (lock >= 0)
+        close(lock);
+    cfo_strv_fini(&old);
+    if (removed != NULL)
+        *removed = n;
     return err;
 }
 

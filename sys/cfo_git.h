@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "cfo_error.h"
+#include "cfo_util.h"
 
 /* The top-level directory of the repository containing path (absolute).
  * CFO_EINVAL with "PATH is not a git repository" otherwise. */
@@ -19,9 +20,26 @@ cfo_err cfo_git_resolve_branch(const char *top, const char *branch, char **sha, 
  * one at that sha. The parent of dir must exist. */
 cfo_err cfo_git_worktree(const char *top, const char *sha, const char *dir, cfo_diag *d);
 
+/* cfo_git_worktree, and a hold on it: *hold (an fd, close-on-exec) keeps
+ * every cfo_git_worktrees_retire, in this process or another, from removing
+ * dir until cfo_git_worktree_release. A worktree that is already there and
+ * at sha costs no git process. */
+cfo_err cfo_git_worktree_use(const char *top, const char *sha, const char *dir, int *hold,
+                             cfo_diag *d);
+/* Ends a hold (accepts -1) and sets *hold to -1. */
+void cfo_git_worktree_release(int *hold);
+
 /* Removes the worktree at dir (git worktree remove --force, or the folder
  * when git does not know it), then prunes git's records of worktrees. */
 cfo_err cfo_git_worktree_remove(const char *top, const char *dir, cfo_diag *d);
+
+/* Removes every worktree of workdir (a folder named by a full sha) whose
+ * commit is not in keep and that nobody holds, then prunes git's records.
+ * A folder that cannot be removed is warned about and left. Sets *removed
+ * (may be NULL) to how many went; fails only when the worktrees of top
+ * cannot be locked. */
+cfo_err cfo_git_worktrees_retire(const char *top, const char *workdir, const cfo_strv *keep,
+                                 size_t *removed, cfo_diag *d);
 
 /* Writes the files of commit sha into the existing folder dir, without
  * registering a worktree in top (what a dry run looks at). */

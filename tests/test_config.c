@@ -127,6 +127,7 @@ static void test_every_key(void **state)
                        "task_timeout = 90s\n"
                        "window = 7\n"
                        "concurrency = 12\n"
+                       "notify_command = examples/notify/github-issues.sh --quiet\n"
                        "[fuzzer \"C2\"]\n"
                        "critical = true ; kind may come later\n"
                        "kind = canary\n"
@@ -147,6 +148,7 @@ static void test_every_key(void **state)
                        "kind = exec\n"
                        "discover = ./list-tests --all\n"
                        "run = ./run-test --name={target} -v\n"
+                       "env = GODEBUG=x=1,y=2  AFL_NO_UI=1 EMPTY=\n"
                        "[fuzzer \"ONE\"]\n"
                        "kind = exec\n"
                        "run = make check;quick\n";
@@ -159,6 +161,9 @@ static void test_every_key(void **state)
     assert_int_equal(cfg->window, 7);
     assert_true(cfg->window_set);
     assert_int_equal(cfg->concurrency, 12);
+    assert_int_equal(cfg->notify_argv.n, 2);
+    assert_string_equal(cfg->notify_argv.v[0], "examples/notify/github-issues.sh");
+    assert_string_equal(cfg->notify_argv.v[1], "--quiet");
     assert_int_equal(cfg->nfuzzers, 4);
 
     const cfo_fuzzer *c = cfo_config_find(cfg, "C2");
@@ -190,6 +195,7 @@ static void test_every_key(void **state)
     assert_int_equal(u->kind, CFO_KIND_EXEC);
     assert_strv(&u->discover_argv, "./list-tests --all");
     assert_strv(&u->run_argv, "./run-test --name={target} -v");
+    assert_strv(&u->env, "GODEBUG=x=1,y=2 AFL_NO_UI=1 EMPTY=");
 
     const cfo_fuzzer *o = cfo_config_find(cfg, "ONE");
     assert_non_null(o);
@@ -249,27 +255,30 @@ static const bad_case bad_cases[] = {
     {"[cfo]\ndataset =\n", CFO_EINVAL, "cfo.ini:2: empty value for 'dataset' (expected a URL)"},
     {"[cfo]\nbudgett = 1h\n", CFO_EINVAL,
      "cfo.ini:2: unknown key 'budgett' in [cfo] (known: dataset, budget, task_timeout, "
-     "window, concurrency, focus_command)"},
+     "window, concurrency, focus_command, notify_command)"},
     {"[fuzzer \"X\"]\nkind = fast\n", CFO_EINVAL,
-     "cfo.ini:2: unknown fuzzer kind 'fast' (known: canary, infra_drift, exec, libfuzzer, afl)"},
+     "cfo.ini:2: unknown fuzzer kind 'fast' (known: canary, infra_drift, exec, libfuzzer, afl, "
+     "gofuzz)"},
     {"[fuzzer \"X\"]\nmerge = supersede\n", CFO_EINVAL,
-     "cfo.ini:1: [fuzzer \"X\"] has no 'kind' (known: canary, infra_drift, exec, libfuzzer, afl)"},
+     "cfo.ini:1: [fuzzer \"X\"] has no 'kind' (known: canary, infra_drift, exec, libfuzzer, afl, "
+     "gofuzz)"},
     {"[fuzzer \"X\"]\n", CFO_EINVAL,
-     "cfo.ini:1: [fuzzer \"X\"] has no 'kind' (known: canary, infra_drift, exec, libfuzzer, afl)"},
+     "cfo.ini:1: [fuzzer \"X\"] has no 'kind' (known: canary, infra_drift, exec, libfuzzer, afl, "
+     "gofuzz)"},
     {"[fuzzer \"X\"]\nkind = canary\nrun = true\n", CFO_EINVAL,
      "cfo.ini:3: key 'run' does not apply to [fuzzer \"X\"] of kind canary (its keys: kind, "
      "branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
      "memory_limit, "
-     "budget_share)"},
+     "budget_share, env)"},
     {"[fuzzer \"X\"]\ninclude = a*\nkind = exec\nrun = t\n", CFO_EINVAL,
      "cfo.ini:2: key 'include' does not apply to [fuzzer \"X\"] of kind exec (its keys: "
      "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
-     "memory_limit, budget_share, discover, run, paths)"},
+     "memory_limit, budget_share, env, discover, run, paths)"},
     {"[fuzzer \"X\"]\nkind = infra_drift\ndiscover = ls\n", CFO_EINVAL,
      "cfo.ini:3: key 'discover' does not apply to [fuzzer \"X\"] of kind infra_drift (its "
      "keys: kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, "
      "task_timeout, "
-     "memory_limit, budget_share, terraform, root, include, exclude)"},
+     "memory_limit, budget_share, env, terraform, root, include, exclude)"},
     {"[cfo]\n[fuzzer \"E\"]\nkind = exec\ndiscover = ls\n", CFO_EINVAL,
      "cfo.ini:2: [fuzzer \"E\"] of kind exec needs 'run'"},
     {"[fuzzer \"E\"]\nkind = exec\nrun =\n", CFO_EINVAL, "cfo.ini:3: empty command for 'run'"},
@@ -332,6 +341,22 @@ static const bad_case bad_cases[] = {
     {"[fuzzer \"X\"]\nkind = canary\nbudget_share = 60%\n[fuzzer \"Y\"]\nkind = canary\n"
      "budget_share = 41%\n",
      CFO_EINVAL, "cfo.ini: the fuzzers' budget_share values add up to 101%, more than 100%"},
+    {"[fuzzer \"X\"]\nkind = canary\nenv = A=1 B\n", CFO_EINVAL,
+     "cfo.ini:3: invalid 'env' entry 'B' (expected NAME=VALUE, white-space separated)"},
+    {"[fuzzer \"X\"]\nkind = canary\nenv = =1\n", CFO_EINVAL,
+     "cfo.ini:3: invalid 'env' entry '=1' (expected NAME=VALUE, white-space separated)"},
+    {"[fuzzer \"X\"]\nkind = canary\nenv = 9A=1\n", CFO_EINVAL,
+     "cfo.ini:3: invalid 'env' entry '9A=1' (expected NAME=VALUE, white-space separated)"},
+    {"[fuzzer \"X\"]\nkind = canary\nenv = A-B=1\n", CFO_EINVAL,
+     "cfo.ini:3: invalid 'env' entry 'A-B=1' (expected NAME=VALUE, white-space separated)"},
+    {"[fuzzer \"X\"]\nkind = canary\nenv = CFO_RESULT_FD=9\n", CFO_EINVAL,
+     "cfo.ini:3: 'env' cannot set CFO_RESULT_FD: CFO_* variables are set by the worker"},
+    {"[fuzzer \"L\"]\nkind = libfuzzer\nprune_factor = -1\n", CFO_EINVAL,
+     "cfo.ini:3: invalid number '-1' for 'prune_factor' (expected 0..1000)"},
+    {"[fuzzer \"X\"]\nkind = canary\nprune_factor = 2\n", CFO_EINVAL,
+     "cfo.ini:3: key 'prune_factor' does not apply to [fuzzer \"X\"] of kind canary (its keys: "
+     "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
+     "memory_limit, budget_share, env)"},
     /* the earliest error is the one reported, even when found later */
     {"[fuzzer \"E\"]\nkind = exec\nbogus = 1\n", CFO_EINVAL,
      "cfo.ini:1: [fuzzer \"E\"] of kind exec needs 'run'"},

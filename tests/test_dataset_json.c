@@ -697,8 +697,12 @@ static void test_error_names_record_index(void **state)
 static void test_document_errors(void **state)
 {
     (void)state;
-    parse_expect("{\"version\":2,\"records\":[]}", CFO_EUNSUPPORTED,
-                 "unsupported dataset version 2", END);
+    parse_expect("{\"version\":3,\"records\":[]}", CFO_EUNSUPPORTED,
+                 "unsupported dataset version 3", END);
+    /* version 2 adds findings and strategies, which a plain parse skips */
+    parse_expect("{\"version\":2,\"strategies\":{\"A\":\"supersede\"},\"findings\":[{\"id\":"
+                 "\"x\"}],\"records\":[]}",
+                 CFO_OK, END);
     parse_expect("{\"records\":[],\"version\":0}", CFO_EUNSUPPORTED,
                  "unsupported dataset version 0", END);
     parse_expect("{\"version\":\"1\",\"records\":[]}", CFO_EPARSE, "'version'", END);

@@ -154,6 +154,15 @@ static const bad_case bad_cases[] = {
     {"[fuzzer \"L\"]\nkind = libfuzzer\ntargets_dir = ../out\n",
      "cfo.ini:3: invalid path '../out' for 'targets_dir' (expected a relative path inside the "
      "repository)"},
+    {"[fuzzer \"L\"]\nkind = libfuzzer\ncoverage_dir = ../out\n",
+     "cfo.ini:3: invalid path '../out' for 'coverage_dir' (expected a relative path inside the "
+     "repository)"},
+    {"[fuzzer \"L\"]\nkind = libfuzzer\ncoverage_drop = 0\n",
+     "cfo.ini:3: invalid share '0' for 'coverage_drop' (expected 1% to 100%, e.g. 40%)"},
+    {"[fuzzer \"C\"]\nkind = canary\ncoverage_dir = out/c\n",
+     "cfo.ini:3: key 'coverage_dir' does not apply to [fuzzer \"C\"] of kind canary (its keys: "
+     "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
+     "memory_limit, budget_share)"},
     {"[fuzzer \"L\"]\nkind = libfuzzer\ntargets_dir =\n",
      "cfo.ini:3: invalid path '' for 'targets_dir' (expected a relative path inside the "
      "repository)"},
@@ -173,13 +182,13 @@ static const bad_case bad_cases[] = {
     {"[fuzzer \"L\"]\nkind = libfuzzer\ncmplog_dir = x\n",
      "cfo.ini:3: key 'cmplog_dir' does not apply to [fuzzer \"L\"] of kind libfuzzer (its keys: "
      "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
-     "memory_limit, budget_share, build, targets_dir, input_timeout, input_memory_limit, "
+     "memory_limit, budget_share, env, build, targets_dir, input_timeout, input_memory_limit, "
      "fuzz_time, corpus, fail_on, reproduce_runs, sync_interval, seeds, triage_time, "
-     "max_crashes, engine_args)"},
+     "max_crashes, engine_args, prune_factor, coverage_dir, coverage_build, coverage_drop)"},
     {"[fuzzer \"C\"]\nkind = canary\nfuzz_time = 1m\n",
      "cfo.ini:3: key 'fuzz_time' does not apply to [fuzzer \"C\"] of kind canary (its keys: "
      "kind, branches, needs_working_dir, needs_seed, skip_passed, critical, merge, task_timeout, "
-     "memory_limit, budget_share)"},
+     "memory_limit, budget_share, env)"},
     {"[fuzzer \"L\"]\nkind = libfuzzer\nfuzz_tme = 1m\n",
      "cfo.ini:3: unknown key 'fuzz_tme' in [fuzzer \"L\"]"},
 };
@@ -295,6 +304,7 @@ static void test_findings_json_capped(void **state)
     (void)state;
     enum { N = 40 };
     cfo_engine_finding v[N];
+    memset(v, 0, sizeof v);
     char sig[400];
     memset(sig, 'f', sizeof sig - 1);
     sig[sizeof sig - 1] = '\0';
@@ -305,6 +315,10 @@ static void test_findings_json_capped(void **state)
         v[i].repro = "3/3";
         v[i].bundle = "gs://b/crashes/F/t/0123456789abcdef.tar.gz";
     }
+    /* a bundle replayed before fuzzing that no longer reproduces */
+    v[1].replayed = true;
+    v[1].reproduced = false;
+    v[1].location = "src/p.c:3";
     cfo_buf out;
     cfo_buf_init(&out);
     size_t n = cfo_engine_findings_json(v, N, &out);
@@ -320,6 +334,15 @@ static void test_findings_json_capped(void **state)
     assert_true(YAJL_IS_TRUE(yajl_tree_get(root->u.array.values[0], new_path, yajl_t_any)));
     assert_string_equal(
         YAJL_GET_STRING(yajl_tree_get(root->u.array.values[0], repro_path, yajl_t_string)), "3/3");
+    const char *replay_path[] = {"replay", NULL};
+    const char *reproduced_path[] = {"reproduced", NULL};
+    const char *location_path[] = {"location", NULL};
+    assert_null(yajl_tree_get(root->u.array.values[0], replay_path, yajl_t_any));
+    assert_true(YAJL_IS_TRUE(yajl_tree_get(root->u.array.values[1], replay_path, yajl_t_any)));
+    assert_true(YAJL_IS_FALSE(yajl_tree_get(root->u.array.values[1], reproduced_path, yajl_t_any)));
+    assert_string_equal(
+        YAJL_GET_STRING(yajl_tree_get(root->u.array.values[1], location_path, yajl_t_string)),
+        "src/p.c:3");
     yajl_tree_free(root);
     /* A short list is whole. */
     assert_int_equal(cfo_engine_findings_json(v, 2, &out), 2);

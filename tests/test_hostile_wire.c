@@ -152,12 +152,12 @@ static void result(void *s, uint64_t task, uint32_t attempt)
 {
     cfo_msg m = {.type = CFO_MSG_RESULT,
                  .u.result = {.task_id = task,
-                              .attempt = attempt,
-                              .status = CFO_STATUS_PASS,
-                              .count = 1,
-                              .command = "x",
-                              .summary = "forged",
-                              .tail = "",
+                              .outcome = {.attempt = attempt,
+                                          .status = CFO_STATUS_PASS,
+                                          .count = 1,
+                                          .command = "x",
+                                          .summary = "forged",
+                                          .tail = ""},
                               .tail_len = 0}};
     send_msg(s, &m);
 }

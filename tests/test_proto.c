@@ -137,10 +137,10 @@ static void set_str(char **p, const char *s)
 
 static void set_tail(cfo_msg_result *r, const void *p, size_t n)
 {
-    free(r->tail);
-    r->tail = cfo_xmalloc(n + 1);
-    memcpy(r->tail, p, n);
-    r->tail[n] = '\0';
+    free(r->outcome.tail);
+    r->outcome.tail = cfo_xmalloc(n + 1);
+    memcpy(r->outcome.tail, p, n);
+    r->outcome.tail[n] = '\0';
     r->tail_len = n;
 }
 
@@ -178,16 +178,16 @@ static void result(cfo_msg *m, cfo_status st, int64_t count, int64_t findings, d
 {
     m->type = CFO_MSG_RESULT;
     m->u.result = (cfo_msg_result){.task_id = 77,
-                                   .attempt = 2,
-                                   .status = st,
-                                   .count = count,
-                                   .findings = findings,
-                                   .duration = duration,
-                                   .end_wall_ms = end_wall_ms,
-                                   .exit_code = exit_code,
-                                   .term_signal = sig,
-                                   .command = cfo_xstrdup(command),
-                                   .summary = cfo_xstrdup(summary)};
+                                   .outcome = {.attempt = 2,
+                                               .status = st,
+                                               .count = count,
+                                               .findings = findings,
+                                               .duration = duration,
+                                               .end_wall_ms = end_wall_ms,
+                                               .exit_code = exit_code,
+                                               .term_signal = sig,
+                                               .command = cfo_xstrdup(command),
+                                               .summary = cfo_xstrdup(summary)}};
     set_tail(&m->u.result, "", 0);
 }
 
@@ -285,13 +285,13 @@ static void sample(int k, cfo_msg *m)
         set_tail(&m->u.result, t, CFO_PROTO_MAX_TAIL);
         free(t);
         m->u.result.task_id = UINT64_MAX;
-        m->u.result.attempt = CFO_RECORD_MAX_ATTEMPT;
+        m->u.result.outcome.attempt = CFO_RECORD_MAX_ATTEMPT;
         break;
     }
     case 14:
         result(m, CFO_STATUS_PASS, 0, 0, 1e9, 0, 255, 0, "", "");
         m->u.result.task_id = 0;
-        m->u.result.attempt = 1;
+        m->u.result.outcome.attempt = 1;
         break;
     case 15:
         m->type = CFO_MSG_ACK;
@@ -366,8 +366,8 @@ static void assert_msg_equal(const cfo_msg *a, const cfo_msg *b)
         assert_true(a->u.task.deadline_ms == b->u.task.deadline_ms);
         break;
     case CFO_MSG_RESULT: {
-        const cfo_msg_result *x = &a->u.result, *y = &b->u.result;
-        assert_true(x->task_id == y->task_id);
+        const cfo_outcome *x = &a->u.result.outcome, *y = &b->u.result.outcome;
+        assert_true(a->u.result.task_id == b->u.result.task_id);
         assert_int_equal(x->attempt, y->attempt);
         assert_int_equal(x->status, y->status);
         assert_true(x->count == y->count);
@@ -378,10 +378,10 @@ static void assert_msg_equal(const cfo_msg *a, const cfo_msg *b)
         assert_int_equal(x->term_signal, y->term_signal);
         assert_str_eq(x->command, y->command);
         assert_str_eq(x->summary, y->summary);
-        assert_int_equal(x->tail_len, y->tail_len);
+        assert_int_equal(a->u.result.tail_len, b->u.result.tail_len);
         assert_non_null(x->tail);
         assert_non_null(y->tail);
-        assert_memory_equal(x->tail, y->tail, x->tail_len + 1);
+        assert_memory_equal(x->tail, y->tail, a->u.result.tail_len + 1);
         break;
     }
     case CFO_MSG_ACK:
@@ -480,9 +480,9 @@ static void test_decode_details(void **state)
     cfo_msg_fini(&m);
     assert_int_equal(cfo_msg_decode(h.data, h.len, p.data, p.len, &m, &d), CFO_OK);
     assert_int_equal(m.u.result.tail_len, 9);
-    assert_memory_equal(m.u.result.tail, "out\0err\0\xff\0", 10);
-    assert_true(m.u.result.duration == 0.1);
-    assert_int_equal(m.u.result.exit_code, 1);
+    assert_memory_equal(m.u.result.outcome.tail, "out\0err\0\xff\0", 10);
+    assert_true(m.u.result.outcome.duration == 0.1);
+    assert_int_equal(m.u.result.outcome.exit_code, 1);
     cfo_msg_fini(&m);
 
     /* An empty fuzzer list still decodes to a NULL-terminated vector. */
@@ -505,7 +505,7 @@ static void test_decode_details(void **state)
     mp_be(&h, 0xcf, 3, 8);
     mp_be(&h, 0xce, 1, 4);
     cfo_buf_reset(&p);
-    mp_array(&p, 14);
+    mp_array(&p, 15);
     mp_uint(&p, 0);
     mp_uint(&p, 1);
     mp_uint(&p, 0);
@@ -520,18 +520,20 @@ static void test_decode_details(void **state)
     mp_f32(&p, 0.25f);
     mp_uint(&p, 1024);
     mp_str(&p, "");
+    mp_str(&p, "{}");
     assert_int_equal(cfo_msg_decode(h.data, h.len, p.data, p.len, &m, &d), CFO_OK);
     assert_int_equal(m.type, CFO_MSG_RESULT);
     assert_true(m.u.result.task_id == 3);
-    assert_true(m.u.result.duration == 0.5);
-    assert_int_equal(m.u.result.exit_code, -1);
-    assert_int_equal(m.u.result.term_signal, 9);
+    assert_true(m.u.result.outcome.duration == 0.5);
+    assert_int_equal(m.u.result.outcome.exit_code, -1);
+    assert_int_equal(m.u.result.outcome.term_signal, 9);
     assert_int_equal(m.u.result.tail_len, 0);
-    assert_string_equal(m.u.result.tail, "");
-    assert_true(m.u.result.has_usage);
-    assert_true(m.u.result.cpu == 0.25);
-    assert_int_equal(m.u.result.max_rss_kb, 1024);
-    assert_string_equal(m.u.result.crashes, "");
+    assert_string_equal(m.u.result.outcome.tail, "");
+    assert_true(m.u.result.outcome.has_usage);
+    assert_true(m.u.result.outcome.cpu == 0.25);
+    assert_int_equal(m.u.result.outcome.max_rss_kb, 1024);
+    assert_string_equal(m.u.result.outcome.crashes, "");
+    assert_string_equal(m.u.result.outcome.coverage, "{}"); /* checked by the coordinator */
     cfo_msg_fini(&m);
     cfo_msg_fini(&m); /* fini of an empty message is harmless */
 
@@ -610,23 +612,23 @@ static void test_encode_refuses(void **state)
     sample(9, &m), m.u.task.timeout_ms = THIRTY_DAYS_MS + 1, refuse(&m, "TASK: timeout_ms");
     sample(9, &m), m.u.task.deadline_ms = THIRTY_DAYS_MS + 1, refuse(&m, "TASK: deadline_ms");
 
-    sample(12, &m), m.u.result.status = (cfo_status)6, refuse(&m, "RESULT: status 6");
-    sample(12, &m), m.u.result.count = -1, refuse(&m, "RESULT: count -1");
-    sample(12, &m), m.u.result.findings = -1, refuse(&m, "RESULT: findings");
-    sample(12, &m), m.u.result.end_wall_ms = -1, refuse(&m, "RESULT: end_wall_ms");
-    sample(12, &m), m.u.result.duration = NAN, refuse(&m, "RESULT: duration");
-    sample(12, &m), m.u.result.duration = INFINITY, refuse(&m, "RESULT: duration");
-    sample(12, &m), m.u.result.duration = -0.5, refuse(&m, "RESULT: duration");
-    sample(12, &m), m.u.result.exit_code = -2, refuse(&m, "RESULT: exit_code -2");
-    sample(12, &m), m.u.result.exit_code = 256, refuse(&m, "RESULT: exit_code 256");
-    sample(12, &m), m.u.result.term_signal = 65, refuse(&m, "RESULT: signal 65");
-    sample(12, &m), m.u.result.term_signal = -1, refuse(&m, "RESULT: signal -1");
-    sample(12, &m), m.u.result.attempt = 0, refuse(&m, "RESULT: attempt 0");
-    sample(12, &m), m.u.result.cpu = -1, refuse(&m, "RESULT: cpu");
-    sample(12, &m), m.u.result.max_rss_kb = -1, refuse(&m, "RESULT: max_rss_kb");
+    sample(12, &m), m.u.result.outcome.status = (cfo_status)6, refuse(&m, "RESULT: status 6");
+    sample(12, &m), m.u.result.outcome.count = -1, refuse(&m, "RESULT: count -1");
+    sample(12, &m), m.u.result.outcome.findings = -1, refuse(&m, "RESULT: findings");
+    sample(12, &m), m.u.result.outcome.end_wall_ms = -1, refuse(&m, "RESULT: end_wall_ms");
+    sample(12, &m), m.u.result.outcome.duration = NAN, refuse(&m, "RESULT: duration");
+    sample(12, &m), m.u.result.outcome.duration = INFINITY, refuse(&m, "RESULT: duration");
+    sample(12, &m), m.u.result.outcome.duration = -0.5, refuse(&m, "RESULT: duration");
+    sample(12, &m), m.u.result.outcome.exit_code = -2, refuse(&m, "RESULT: exit_code -2");
+    sample(12, &m), m.u.result.outcome.exit_code = 256, refuse(&m, "RESULT: exit_code 256");
+    sample(12, &m), m.u.result.outcome.term_signal = 65, refuse(&m, "RESULT: signal 65");
+    sample(12, &m), m.u.result.outcome.term_signal = -1, refuse(&m, "RESULT: signal -1");
+    sample(12, &m), m.u.result.outcome.attempt = 0, refuse(&m, "RESULT: attempt 0");
+    sample(12, &m), m.u.result.outcome.cpu = -1, refuse(&m, "RESULT: cpu");
+    sample(12, &m), m.u.result.outcome.max_rss_kb = -1, refuse(&m, "RESULT: max_rss_kb");
     s = repeat('c', CFO_PROTO_MAX_STRING + 1);
-    sample(12, &m), set_str(&m.u.result.command, s), refuse(&m, "RESULT: command");
-    sample(12, &m), set_str(&m.u.result.summary, s), refuse(&m, "RESULT: summary");
+    sample(12, &m), set_str(&m.u.result.outcome.command, s), refuse(&m, "RESULT: command");
+    sample(12, &m), set_str(&m.u.result.outcome.summary, s), refuse(&m, "RESULT: summary");
     free(s);
     s = repeat('x', CFO_PROTO_MAX_TAIL + 1);
     sample(12, &m), set_tail(&m.u.result, s, CFO_PROTO_MAX_TAIL + 1), refuse(&m, "RESULT: tail");
@@ -885,6 +887,7 @@ static void specs_init(void)
     mp_f64(&b, 0.25), spec_add(s, true, "cpu", K_FLOAT, &b);
     mp_uint(&b, 2048), spec_add(s, true, "max_rss_kb", K_UINT, &b);
     mp_str(&b, "[]"), spec_add(s, true, "crashes", K_STR, &b);
+    mp_str(&b, ""), spec_add(s, true, "coverage", K_STR, &b);
     for (int t = CFO_MSG_ACK; t <= CFO_MSG_CANCEL; t++) {
         s = &g_specs[t];
         mp_uint(&b, 42), spec_add(s, false, "task_id", K_UINT, &b);
@@ -1187,6 +1190,7 @@ static void test_out_of_range(void **state)
     REJECT(CFO_MSG_RESULT, true, "max_rss_kb", "RESULT: max_rss_kb", mp_int(&b, -1));
     s = repeat('[', CFO_PROTO_MAX_STRING + 1);
     REJECT(CFO_MSG_RESULT, true, "crashes", "RESULT: crashes of 8193 bytes", mp_str(&b, s));
+    REJECT(CFO_MSG_RESULT, true, "coverage", "RESULT: coverage of 8193 bytes", mp_str(&b, s));
     free(s);
 
     REJECT(CFO_MSG_ACK, false, "attempt", "ACK: attempt 0", mp_uint(&b, 0));

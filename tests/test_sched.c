@@ -242,17 +242,17 @@ static void peer_result(peer *p, uint64_t task, uint32_t attempt, cfo_status sta
 {
     cfo_msg m = {.type = CFO_MSG_RESULT,
                  .u.result = {.task_id = task,
-                              .attempt = attempt,
-                              .status = status,
-                              .count = 1,
-                              .findings = status == CFO_STATUS_FAIL,
-                              .duration = 0.5,
-                              .end_wall_ms = cfo_wall_ms(),
-                              .exit_code = status == CFO_STATUS_FAIL,
-                              .command = "cfo-fuzz INFRA_DRIFT x",
-                              .summary = (char *)summary,
-                              .tail = "",
-                              .crashes = ""}};
+                              .outcome = {.attempt = attempt,
+                                          .status = status,
+                                          .count = 1,
+                                          .findings = status == CFO_STATUS_FAIL,
+                                          .duration = 0.5,
+                                          .end_wall_ms = cfo_wall_ms(),
+                                          .exit_code = status == CFO_STATUS_FAIL,
+                                          .command = "cfo-fuzz INFRA_DRIFT x",
+                                          .summary = (char *)summary,
+                                          .tail = "",
+                                          .crashes = ""}}};
     peer_send(p, &m);
 }
 
@@ -706,15 +706,15 @@ static void test_result_the_dataset_would_refuse_is_not_committed(void **state)
     expect_task(evil, 0, 1);
     cfo_msg m = {.type = CFO_MSG_RESULT,
                  .u.result = {.task_id = 0,
-                              .attempt = 1,
-                              .status = CFO_STATUS_PASS,
-                              .count = 1,
-                              .duration = 0.5,
-                              .end_wall_ms = 253402300800000LL,
-                              .command = "cfo-fuzz INFRA_DRIFT x",
-                              .summary = "from the future",
-                              .tail = "",
-                              .crashes = ""}};
+                              .outcome = {.attempt = 1,
+                                          .status = CFO_STATUS_PASS,
+                                          .count = 1,
+                                          .duration = 0.5,
+                                          .end_wall_ms = 253402300800000LL,
+                                          .command = "cfo-fuzz INFRA_DRIFT x",
+                                          .summary = "from the future",
+                                          .tail = "",
+                                          .crashes = ""}}};
     peer_send(evil, &m);
     barrier();
     assert_false(fx.out[0].done);

@@ -388,8 +388,8 @@ static void expect_result(uint64_t task, uint32_t attempt, cfo_status status)
     cfo_msg m;
     coord_expect(CFO_MSG_RESULT, &m);
     uint64_t got_task = m.u.result.task_id;
-    uint32_t got_attempt = m.u.result.attempt;
-    cfo_status got_status = m.u.result.status;
+    uint32_t got_attempt = m.u.result.outcome.attempt;
+    cfo_status got_status = m.u.result.outcome.status;
     cfo_msg_fini(&m);
     if (got_task != task || got_attempt != attempt || got_status != status)
         fail_msg("expected RESULT %llu/%u %s, got %llu/%u %s", (unsigned long long)task, attempt,
@@ -449,7 +449,7 @@ static void test_runs_no_more_tasks_than_its_slots(void **state)
         cfo_msg m;
         coord_expect(CFO_MSG_RESULT, &m);
         uint64_t task = m.u.result.task_id;
-        cfo_status st = m.u.result.status;
+        cfo_status st = m.u.result.outcome.status;
         cfo_msg_fini(&m);
         assert_true(task == 2 || task == 3);
         assert_int_equal(st, CFO_STATUS_PASS);
@@ -562,7 +562,7 @@ static void test_stop_cancels_reports_and_leaves(void **state)
         coord_next(&m);
         cfo_msg_type type = m.type;
         uint64_t task = m.u.result.task_id;
-        cfo_status st = m.u.result.status;
+        cfo_status st = m.u.result.outcome.status;
         cfo_msg_fini(&m);
         if (type == CFO_MSG_BYE)
             break;

@@ -22,6 +22,9 @@
 #include "cfo_proto.h"
 #include "cfo_util.h"
 
+/* Bytes of a summary sent: one line for people, far below the wire's cap. */
+#define RESULT_SUMMARY_MAX 1023
+
 typedef enum held_state {
     HELD_QUEUED,  /* received, waiting for a free slot */
     HELD_RUNNING, /* its thread runs it */
@@ -61,6 +64,8 @@ typedef struct worker {
     cfo_conn_event last_event; /* the last one said, so each is said once */
     const char *why;           /* why no coordinator has accepted us, for the log */
     bool ever_welcomed;
+    bool run_over;        /* the coordinator said so: this run's worktrees are the ones to keep */
+    cfo_strv run_commits; /* of this run's tasks, each once; reactor thread only */
     int64_t started;
     /* Warnings about what the coordinator sent, limited per window. */
     int64_t warn_window;
@@ -70,6 +75,9 @@ typedef struct worker {
 /* Warnings about the coordinator: at most WARN_PER_WINDOW a window. */
 #define WARN_WINDOW_MS 10000
 #define WARN_PER_WINDOW 5
+
+/* Commits of one run's tasks the worker remembers, to keep their worktrees. */
+#define RUN_COMMITS_MAX 1024
 
 /* A slot: takes the next queued task the moment its last one ended, so a
  * slot never waits for the reactor (nor the reactor for the coordinator)
@@ -121,41 +129,32 @@ static bool send_msg(worker *w, const cfo_msg *m)
     return true;
 }
 
+/* Cuts what the wire does not allow, in place: strings longer than it
+ * carries are cut and the output's end is kept, never refused. Cutting
+ * again changes nothing, so a result sent again is sent the same. */
+static void fit_to_wire(cfo_outcome *o)
+{
+    if (o->summary != NULL && strlen(o->summary) > RESULT_SUMMARY_MAX)
+        o->summary[RESULT_SUMMARY_MAX] = '\0';
+    if (o->command != NULL && strlen(o->command) > CFO_PROTO_MAX_STRING - 1)
+        o->command[CFO_PROTO_MAX_STRING - 1] = '\0';
+    size_t n = o->tail != NULL ? strlen(o->tail) : 0;
+    if (n > CFO_PROTO_MAX_TAIL)
+        memmove(o->tail, o->tail + n - CFO_PROTO_MAX_TAIL, CFO_PROTO_MAX_TAIL + 1);
+    if (o->exit_code < -1 || o->exit_code > 255)
+        o->exit_code = -1;
+}
+
 static void send_result(worker *w, held *h)
 {
-    const cfo_outcome *o = &h->outcome;
-    size_t tail_len = strlen(o->tail ? o->tail : "");
-    const char *tail = o->tail ? o->tail : "";
-    if (tail_len > CFO_PROTO_MAX_TAIL) {
-        tail += tail_len - CFO_PROTO_MAX_TAIL;
-        tail_len = CFO_PROTO_MAX_TAIL;
-    }
+    cfo_outcome *o = &h->outcome;
+    o->attempt = h->task.attempt;
+    fit_to_wire(o);
+    /* The message borrows the held outcome, which stays until ACKed. */
     cfo_msg m = {.type = CFO_MSG_RESULT,
-                 .u.result = {
-                     .task_id = h->task.task_id,
-                     .attempt = h->task.attempt,
-                     .status = o->status,
-                     .count = o->count,
-                     .findings = o->findings,
-                     .duration = o->duration,
-                     .end_wall_ms = o->end_wall_ms,
-                     .exit_code = o->exit_code < -1 || o->exit_code > 255 ? -1 : o->exit_code,
-                     .term_signal = o->term_signal,
-                     .command = o->command ? o->command : "",
-                     .summary = o->summary ? o->summary : "",
-                     .tail = (char *)tail,
-                     .tail_len = tail_len,
-                     .has_usage = o->has_usage,
-                     .cpu = o->cpu,
-                     .max_rss_kb = o->max_rss_kb,
-                     .crashes = o->crashes ? o->crashes : "",
-                 }};
-    /* Strings longer than the wire allows are cut, never refused. */
-    char summary[1024], command[CFO_PROTO_MAX_STRING];
-    snprintf(summary, sizeof summary, "%s", m.u.result.summary);
-    snprintf(command, sizeof command, "%s", m.u.result.command);
-    m.u.result.summary = summary;
-    m.u.result.command = command;
+                 .u.result = {.task_id = h->task.task_id,
+                              .outcome = *o,
+                              .tail_len = o->tail != NULL ? strlen(o->tail) : 0}};
     send_msg(w, &m);
 }
 
@@ -331,6 +330,10 @@ static void on_welcome(worker *w, const cfo_msg_welcome *m)
                 remove_held(w, h);
         }
     }
+    if (w->run_id != NULL && strcmp(w->run_id, m->run_id) != 0) {
+        cfo_strv_fini(&w->run_commits);
+        cfo_strv_init(&w->run_commits);
+    }
     free(w->run_id);
     w->run_id = cfo_xstrdup(m->run_id);
     if (!w->o->local)
@@ -363,6 +366,10 @@ static void on_task(worker *w, cfo_msg_task *t)
         h->state = HELD_DONE;
         h->reported = true; /* sent right below */
     }
+    /* A run has a commit per branch; the cap only bounds what a coordinator
+     * that sends more can cost (worktrees left out are made again). */
+    if (w->run_commits.n < RUN_COMMITS_MAX && !cfo_strv_contains(&w->run_commits, h->task.commit))
+        cfo_strv_push(&w->run_commits, h->task.commit);
     /* Appended, so tasks start in the order they came. */
     pthread_mutex_lock(&w->mu);
     held **tail = &w->tasks;
@@ -447,6 +454,7 @@ static void on_message(worker *w, cfo_msg *m)
         }
         if (!w->o->local)
             cfo_info("the coordinator ended the session: %s", m->u.reason.reason);
+        w->run_over = strcmp(m->u.reason.reason, CFO_PROTO_RUN_OVER) == 0;
         set_leaving(w);
         cancel_all(w);
         break;
@@ -620,6 +628,7 @@ int cfo_session_run(const cfo_session_opts *o)
         cfo_error("eventfd: %s", strerror(errno));
         return 3;
     }
+    cfo_strv_init(&w.run_commits);
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.work, NULL);
     w.slot_threads = cfo_xcalloc(o->slots, sizeof *w.slot_threads);
@@ -685,6 +694,11 @@ int cfo_session_run(const cfo_session_opts *o)
         reap_finished(&w);
     }
     cfo_exec_end_adopted();
+    /* Once no task runs here: what the next run needs is a worktree of a
+     * branch's head, and this run's are the newest this worker knows. A run
+     * that gave it no task says nothing about which those are. */
+    if (w.run_over && w.run_commits.n > 0)
+        cfo_task_retire_worktrees(o->env, &w.run_commits);
 done:
     pthread_mutex_lock(&w.mu);
     w.shutdown = true;
@@ -700,6 +714,7 @@ done:
     close_socket(&w);
     close(w.efd);
     free(w.run_id);
+    cfo_strv_fini(&w.run_commits);
     pthread_cond_destroy(&w.work);
     pthread_mutex_destroy(&w.mu);
     return rc_exit;

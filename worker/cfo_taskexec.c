@@ -71,12 +71,13 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
         return;
     }
     char *dir = NULL;
+    int hold = -1; /* on the worktree until the task has ended */
     if (f->needs_working_dir) {
         dir = cfo_xasprintf("%s/%s", env->workdir, t->commit);
         pthread_mutex_lock(env->git_lock);
-        cfo_err err = cfo_git_worktree(env->repo, t->commit, dir, &d);
+        cfo_err err = cfo_git_worktree_use(env->repo, t->commit, dir, &hold, &d);
         if (err != CFO_OK && cfo_git_fetch(env->repo, t->commit, NULL) == CFO_OK)
-            err = cfo_git_worktree(env->repo, t->commit, dir, &d);
+            err = cfo_git_worktree_use(env->repo, t->commit, dir, &hold, &d);
         pthread_mutex_unlock(env->git_lock);
         if (err != CFO_OK) {
             cfo_diag_prefix(&d, "worktree of %s", t->commit);
@@ -94,6 +95,7 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
         CFO_OK) {
         fail(out, "bad task", &d);
         cfo_strv_fini(&argv);
+        cfo_git_worktree_release(&hold);
         free(dir);
         return;
     }
@@ -103,15 +105,22 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
      * time the task is given and keep corpora relative to the repository,
      * not to a worktree that is thrown away. */
     char repo_abs[PATH_MAX];
-    char *task_env[3] = {NULL, NULL, NULL};
+    cfo_strv task_env;
+    cfo_strv_init(&task_env);
+    for (size_t i = 0; i < f->env.n; i++)
+        cfo_strv_push(&task_env, f->env.v[i]);
     if (cfo_kind_info_of(f->kind)->runs_in_runner) {
-        task_env[0] = cfo_xasprintf("CFO_TASK_TIMEOUT_MS=%llu", (unsigned long long)t->timeout_ms);
-        task_env[1] = cfo_xasprintf("CFO_REPO_ROOT=%s",
-                                    realpath(env->repo, repo_abs) != NULL ? repo_abs : env->repo);
+        cfo_strv_push_owned(&task_env, cfo_xasprintf("CFO_TASK_TIMEOUT_MS=%llu",
+                                                     (unsigned long long)t->timeout_ms));
+        cfo_strv_push_owned(
+            &task_env, cfo_xasprintf("CFO_REPO_ROOT=%s",
+                                     realpath(env->repo, repo_abs) != NULL ? repo_abs : env->repo));
+        /* Engines name stored coverage reports by it. */
+        cfo_strv_push_owned(&task_env, cfo_xasprintf("CFO_COMMIT=%s", t->commit));
     }
     cfo_exec_spec spec = {
         .argv = argv.v,
-        .env_add = task_env[0] != NULL ? task_env : NULL,
+        .env_add = task_env.n > 0 ? task_env.v : NULL,
         .cwd = dir,
         .timeout_ms = (int64_t)t->timeout_ms,
         .deadline_ms = deadline_ms,
@@ -132,11 +141,56 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
     cfo_outcome_from_exec(out, &res, log_path);
     out->command = command;
     cfo_exec_result_fini(&res);
-    free(task_env[0]);
-    free(task_env[1]);
+    cfo_strv_fini(&task_env);
     free(log_path);
     cfo_strv_fini(&argv);
+    cfo_git_worktree_release(&hold);
     free(dir);
+}
+
+void cfo_task_retire_worktrees(const cfo_task_env *env, const cfo_strv *keep)
+{
+    if (env->keep_worktrees)
+        return;
+    cfo_diag d = {{0}};
+    size_t removed = 0;
+    if (cfo_git_worktrees_retire(env->repo, env->workdir, keep, &removed, &d) != CFO_OK)
+        cfo_warn("old worktrees were kept: %s", d.msg);
+    else if (removed > 0)
+        cfo_info("removed %zu worktree(s) of commits the last run did not test", removed);
+}
+
+/* The status a process's end gives its task, and into why what happened
+ * when that says more than the task's own word ("" for an exit with 0 or 1,
+ * the task's pass or fail). */
+static cfo_status end_status(const cfo_exec_result *res, double duration, char *why, size_t len)
+{
+    why[0] = '\0';
+    switch (res->end) {
+    case CFO_EXEC_EXITED:
+        if (res->exit_code == 0 || res->exit_code == 1)
+            return res->exit_code == 0 ? CFO_STATUS_PASS : CFO_STATUS_FAIL;
+        snprintf(why, len, "exited with status %d", res->exit_code);
+        return CFO_STATUS_ERROR;
+    case CFO_EXEC_SIGNALED:
+        snprintf(why, len, "killed by signal %d (%s)", res->term_signal,
+                 strsignal(res->term_signal));
+        return CFO_STATUS_ERROR;
+    case CFO_EXEC_TIMEOUT:
+        snprintf(why, len, "stopped at its timeout after %.1fs", duration);
+        return CFO_STATUS_TIMEOUT;
+    case CFO_EXEC_CANCELLED:
+        snprintf(why, len, "stopped: the coordinator cancelled it or the worker is leaving");
+        return CFO_STATUS_CANCELLED;
+    case CFO_EXEC_OOM:
+        snprintf(why, len, "killed at its memory limit with %lld KiB resident",
+                 (long long)res->max_rss_kb);
+        return CFO_STATUS_OOM;
+    case CFO_EXEC_SPAWN_FAILED:
+        snprintf(why, len, "could not start: %s", res->error);
+        return CFO_STATUS_ERROR;
+    }
+    return CFO_STATUS_ERROR;
 }
 
 void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const char *log_path)
@@ -150,52 +204,17 @@ void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const cha
     o->max_rss_kb = res->max_rss_kb;
     o->end_wall_ms = cfo_wall_ms();
     /* The tail is bytes, not a string: a NUL in the output must not end it. */
-    o->tail = cfo_xstrndup(res->tail ? res->tail : "", res->tail ? res->tail_len : 0);
-    for (size_t i = 0; i < (res->tail ? res->tail_len : 0); i++)
-        if (o->tail[i] == '\0')
-            o->tail[i] = '?';
+    size_t tail_len = res->tail ? res->tail_len : 0;
+    o->tail = cfo_xstrndup(res->tail ? res->tail : "", tail_len);
+    cfo_outcome_tail_to_text(o->tail, tail_len);
     o->log_path = log_path ? cfo_xstrdup(log_path) : NULL;
-    const char *what = NULL;
-    char buf[160];
-    switch (res->end) {
-    case CFO_EXEC_EXITED:
+    if (res->end == CFO_EXEC_EXITED)
         o->exit_code = res->exit_code;
-        o->status = res->exit_code == 0   ? CFO_STATUS_PASS
-                    : res->exit_code == 1 ? CFO_STATUS_FAIL
-                                          : CFO_STATUS_ERROR;
-        if (o->status == CFO_STATUS_ERROR) {
-            snprintf(buf, sizeof buf, "exited with status %d", res->exit_code);
-            what = buf;
-        }
-        break;
-    case CFO_EXEC_SIGNALED:
+    else if (res->end == CFO_EXEC_SIGNALED)
         o->term_signal = res->term_signal;
-        o->status = CFO_STATUS_ERROR;
-        snprintf(buf, sizeof buf, "killed by signal %d (%s)", res->term_signal,
-                 strsignal(res->term_signal));
-        what = buf;
-        break;
-    case CFO_EXEC_TIMEOUT:
-        o->status = CFO_STATUS_TIMEOUT;
-        snprintf(buf, sizeof buf, "stopped at its timeout after %.1fs", o->duration);
-        what = buf;
-        break;
-    case CFO_EXEC_CANCELLED:
-        o->status = CFO_STATUS_CANCELLED;
-        what = "stopped: the coordinator cancelled it or the worker is leaving";
-        break;
-    case CFO_EXEC_OOM:
-        o->status = CFO_STATUS_OOM;
-        snprintf(buf, sizeof buf, "killed at its memory limit with %lld KiB resident",
-                 (long long)res->max_rss_kb);
-        what = buf;
-        break;
-    case CFO_EXEC_SPAWN_FAILED:
-        o->status = CFO_STATUS_ERROR;
-        snprintf(buf, sizeof buf, "could not start: %s", res->error);
-        what = buf;
-        break;
-    }
+    char buf[160];
+    o->status = end_status(res, o->duration, buf, sizeof buf);
+    const char *what = buf[0] != '\0' ? buf : NULL;
     o->count = 1;
     o->findings = (o->status == CFO_STATUS_FAIL || o->status == CFO_STATUS_TIMEOUT ||
                    o->status == CFO_STATUS_OOM)
@@ -213,5 +232,4 @@ void cfo_outcome_from_exec(cfo_outcome *o, const cfo_exec_result *res, const cha
     if (o->summary == NULL)
         o->summary = cfo_xstrdup(o->status == CFO_STATUS_PASS ? "passed" : "failed");
     cfo_utf8_sanitize(o->summary);
-    cfo_utf8_sanitize(o->tail);
 }

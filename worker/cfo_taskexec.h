@@ -24,6 +24,9 @@ typedef struct cfo_task_env {
     const char *logs_dir;      /* keep each task's output here, or NULL */
     int64_t grace_ms;          /* SIGTERM to SIGKILL; 0: default */
     pthread_mutex_t *git_lock; /* serializes worktree creation */
+    /* cfo_task_retire_worktrees does nothing: the user said so, or someone
+     * else (cfo's run, which knows every task) decides what goes. */
+    bool keep_worktrees;
 } cfo_task_env;
 
 /* The argv that runs target of fuzzer f, and the shell-quoted command that
@@ -39,6 +42,11 @@ cfo_err cfo_task_argv(const cfo_fuzzer *f, const char *target, const char *runne
  * absolute cfo_now_ms() deadline (0: none); *cancel stops it. */
 void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t deadline_ms,
                       const atomic_bool *cancel, cfo_outcome *out);
+
+/* Removes the worktrees of env's workdir whose commit is not in keep (the
+ * commits of the run that just ended), except those a running task holds,
+ * wherever it runs; unless env->keep_worktrees. What fails is warned about. */
+void cfo_task_retire_worktrees(const cfo_task_env *env, const cfo_strv *keep);
 
 /* Fills o from an executor result: exit 0 pass, 1 fail, other exit error;
  * killed by a signal it did not get from us: error, named in the summary;

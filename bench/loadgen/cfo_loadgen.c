@@ -104,16 +104,14 @@ static void on_task(thread_ctx *t, sim *w, const cfo_msg_task *task)
     t->last_task_ms = wall;
     cfo_msg r = {.type = CFO_MSG_RESULT,
                  .u.result = {.task_id = task->task_id,
-                              .attempt = task->attempt,
-                              .status = CFO_STATUS_PASS,
-                              .count = 1,
-                              .duration = 0,
-                              .end_wall_ms = wall,
-                              .exit_code = 0,
-                              .command = "cfo-fuzz LOAD t",
-                              .summary = "",
-                              .tail = "",
-                              .crashes = ""}};
+                              .outcome = {.attempt = task->attempt,
+                                          .status = CFO_STATUS_PASS,
+                                          .count = 1,
+                                          .end_wall_ms = wall,
+                                          .command = "cfo-fuzz LOAD t",
+                                          .summary = "",
+                                          .tail = "",
+                                          .crashes = ""}}};
     g.result_sent_us[task->task_id % MAX_TASK_IDS] = now_us();
     send_msg(w, &r);
     cfo_msg credit = {.type = CFO_MSG_CREDIT, .u.credit = {.n = 1}};

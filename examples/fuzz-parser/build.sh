@@ -5,9 +5,14 @@
 #   out/afl/<target>         afl-clang-fast: AFL++'s libAFLDriver + ASan + UBSan
 #   out/afl/<target>.dict    the constants the target compares input against,
 #                            for afl-fuzz -x (AFL_LLVM_DICT2FILE)
+# With CFO_SANITIZER=coverage (CFO's coverage build, as OSS-Fuzz's
+# SANITIZER=coverage) it builds only
+#   out/coverage/<target>    clang: libFuzzer + $CFO_COVERAGE_FLAGS
+#                            (-fprofile-instr-generate -fcoverage-mapping)
 # Up-to-date outputs are kept. A missing compiler skips its engine; the script
 # fails when nothing could be built or a compiler rejects the code.
-# Env: CC (default clang), AFL_CC (default afl-clang-fast), CFLAGS (appended).
+# Env: CC (default clang), AFL_CC (default afl-clang-fast), CFLAGS (appended),
+# CFO_SANITIZER and CFO_COVERAGE_FLAGS (set by CFO for its coverage build).
 set -eu
 
 cd "$(dirname "$0")"
@@ -44,8 +49,28 @@ compile() {
     mkdir -p "out/$flavour" out/.tmp
     # shellcheck disable=SC2086 # flag lists are split on purpose
     env "$@" "$compiler" $common $san $extra -o "out/.tmp/$flavour-$target" \
-        src/parser.c "fuzz/$target.c"
+        src/*.c "fuzz/$target.c"
 }
+
+if [ "${CFO_SANITIZER:-}" = coverage ]; then
+    # No sanitizer: coverage replays the corpus, it does not look for bugs.
+    san="-fsanitize=fuzzer ${CFO_COVERAGE_FLAGS:--fprofile-instr-generate -fcoverage-mapping}"
+    command -v "$cc" >/dev/null 2>&1 || {
+        echo "build.sh: the coverage build needs $cc" >&2
+        exit 1
+    }
+    for t in $targets; do
+        out=out/coverage/$t
+        if up_to_date "$out" "$t"; then
+            echo "up to date: $out"
+        else
+            compile coverage "$cc" "$t"
+            mv -f "out/.tmp/coverage-$t" "$out"
+            echo "built: $out"
+        fi
+    done
+    exit 0
+fi
 
 if command -v "$cc" >/dev/null 2>&1; then
     for t in $targets; do

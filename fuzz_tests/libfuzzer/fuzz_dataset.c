@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cfo_dataset.h"
+#include "cfo_findings.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -35,9 +36,11 @@ static void check_same(const char *what, const cfo_recset *a, const cfo_recset *
 
 /* The same bytes through the incremental parser, in chunks drawn from seed. */
 static cfo_err parse_chunked(const uint8_t *doc, size_t len, uint8_t seed, cfo_recset *into,
-                             cfo_dataset_meta *meta, cfo_diag *d)
+                             cfo_dataset_meta *meta, cfo_buf *findings, cfo_buf *strategies,
+                             cfo_diag *d)
 {
     cfo_dataset_parser *p = cfo_dataset_parser_new("fuzz.json", into);
+    cfo_dataset_parser_capture(p, findings, strategies);
     uint32_t state = 0x9e3779b9u ^ seed;
     cfo_err err = CFO_OK;
     size_t off = 0;
@@ -60,6 +63,47 @@ static cfo_err parse_chunked(const uint8_t *doc, size_t len, uint8_t seed, cfo_r
     return err;
 }
 
+/* The same document parsed with "findings" and "strategies" copied out: the
+ * records agree with a plain parse; it may fail only where a plain parse
+ * does or over those two members; what it copies reads as findings and
+ * strategies or is refused with a reason. */
+static void check_capture(const uint8_t *doc, size_t len, uint8_t seed, cfo_err plain,
+                          const cfo_recset *whole)
+{
+    cfo_recset *rs = cfo_recset_new();
+    cfo_buf f, st;
+    cfo_buf_init(&f);
+    cfo_buf_init(&st);
+    cfo_dataset_meta m = {0};
+    cfo_diag d = {{0}};
+    cfo_err e = parse_chunked(doc, len, seed, rs, &m, &f, &st, &d);
+    if (e == CFO_OK && plain != CFO_OK)
+        check_failed("capturing accepts what a plain parse refuses", &d);
+    if (e != CFO_OK && plain == CFO_OK && strstr(d.msg, "findings") == NULL &&
+        strstr(d.msg, "strategies") == NULL && strstr(d.msg, "nested") == NULL)
+        check_failed("capturing refuses a document for another reason", &d);
+    if (e == CFO_OK) {
+        check_same("plain against capturing", whole, rs);
+        cfo_findings fs;
+        cfo_findings_init(&fs);
+        cfo_diag fd = {{0}};
+        if (f.len > 0 && cfo_findings_parse(f.data, f.len, "fuzz.json", &fs, &fd) != CFO_OK &&
+            fd.msg[0] == '\0')
+            check_failed("findings refused without a reason", &fd);
+        cfo_findings_fini(&fs);
+        cfo_strategies strat;
+        cfo_strategies_init(&strat);
+        if (st.len > 0 &&
+            cfo_strategies_parse(st.data, st.len, "fuzz.json", &strat, &fd) != CFO_OK &&
+            fd.msg[0] == '\0')
+            check_failed("strategies refused without a reason", &fd);
+        cfo_strategies_fini(&strat);
+    }
+    cfo_buf_fini(&f);
+    cfo_buf_fini(&st);
+    cfo_recset_destroy(&rs);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -74,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfo_dataset_meta m1 = {0}, m2 = {0};
     cfo_diag d1 = {{0}}, d2 = {{0}};
     cfo_err e1 = cfo_dataset_parse(doc, len, "fuzz.json", whole, &m1, &d1);
-    cfo_err e2 = parse_chunked(doc, len, seed, chunked, &m2, &d2);
+    cfo_err e2 = parse_chunked(doc, len, seed, chunked, &m2, NULL, NULL, &d2);
     if (e1 != e2) {
         fprintf(stderr, "fuzz_dataset: whole parse gave %d (%s), chunked %d (%s)\n", (int)e1,
                 d1.msg, (int)e2, d2.msg);
@@ -102,6 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfo_recset_destroy(&back);
         cfo_buf_fini(&out);
     }
+    check_capture(doc, len, seed, e1, whole);
     cfo_recset_destroy(&whole);
     cfo_recset_destroy(&chunked);
     free(doc);

@@ -50,15 +50,16 @@ def bye(reason="leaving"):
 
 def result(task_id, attempt, status="pass", count=1, findings=0, duration=0.1,
            end_wall_ms=None, exit_code=0, signal=0, command="./fz/run.sh x",
-           summary="", tail=b"", has_usage=False, cpu=0.0, max_rss_kb=0, crashes=""):
+           summary="", tail=b"", has_usage=False, cpu=0.0, max_rss_kb=0, crashes="",
+           coverage=""):
     """RESULT: header [1, 5, task_id, attempt], payload [status, count, findings,
     duration, end_wall_ms, exit_code, signal, command, summary, tail, has_usage,
-    cpu, max_rss_kb, crashes]."""
+    cpu, max_rss_kb, crashes, coverage]."""
     if end_wall_ms is None:
         end_wall_ms = int(time.time() * 1000)
     payload = [STATUS[status], count, findings, float(duration), end_wall_ms, exit_code,
                signal, command, summary, bytes(tail), bool(has_usage), float(cpu), max_rss_kb,
-               crashes]
+               crashes, coverage]
     return [pack([VERSION, RESULT, task_id, attempt]), pack(payload)]
 
 

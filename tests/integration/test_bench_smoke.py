@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cfotest  # noqa: E402
 
 EXPECTED = ("dispatch", "scale-out", "merge", "coordinator footprint", "scale", "infra_drift cache",
-            "engine throughput")
+            "engine throughput", "coverage cost")
 
 
 class BenchSmoke(unittest.TestCase):

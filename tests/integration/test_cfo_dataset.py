@@ -86,7 +86,11 @@ class DatasetTest(unittest.TestCase):
                          "merged 5 new records into %s: 0 before, 5 after, 32 commits in window"
                          % self.url)
         doc = json.loads(self.read_bytes(self.data))
-        self.assertEqual(doc["version"], 1)
+        self.assertEqual(doc["version"], 2)
+        # the failing module is a finding, open since its one failure
+        self.assertEqual([(f["id"], f["state"]) for f in doc["findings"]],
+                         [("INFRA_DRIFT/envs/net", "open")])
+        self.assertEqual(doc["strategies"]["INFRA_DRIFT"], "supersede")
         self.assertEqual(doc["window"], 32)
         recs = doc["records"]
         self.assertEqual([x["time"] for x in recs],

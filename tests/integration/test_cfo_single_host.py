@@ -16,6 +16,17 @@ from cfotest import binary, git, run  # noqa: E402
 
 TOKEN = "7%06d" % (os.getpid() % 1000000)  # marks this test's sleepers in the process table
 
+DAEMON_WATCH = """#!/bin/sh
+alive() { [ -r "/proc/$1/stat" ] && ! awk '{exit !($3 == "Z" || $3 == "X")}' "/proc/$1/stat"; }
+i=0
+while [ ! -s "$DAEMON_PIDFILE" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done
+pid=$(cat "$DAEMON_PIDFILE")
+i=0
+while alive "$pid" && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+if alive "$pid"; then echo "daemon $pid outlived its task"; exit 1; fi
+echo "daemon $pid ended with its task"
+"""
+
 # Each script is one hostile fuzzer; TOKEN in an argument lets the test find
 # any process it leaves behind.
 SCRIPTS = {
@@ -30,6 +41,13 @@ SCRIPTS = {
     "fz/figures.sh": "#!/bin/sh\nprintf '{\"count\": 42, \"findings\": 0, \"summary\": \"checked 42\"}' >&\"$CFO_RESULT_FD\"\n",
     "fz/list.sh": "#!/bin/sh\nprintf '0\\n1\\n7\\n'\n",
     "fz/list_fails.sh": "#!/bin/sh\necho 'cannot list targets: boom' >&2\nexit 4\n",
+    # A daemon that clears its environment, leaves the group and forks
+    # twice; its pid goes to $DAEMON_PIDFILE.
+    "fz/env_daemon.sh": "#!/bin/sh\nenv -i /bin/sh -c \"setsid /bin/sh -c 'sleep %s6 & "
+                        "echo \\$! > $DAEMON_PIDFILE' </dev/null >/dev/null 2>&1 &\"\n"
+                        "while [ ! -s \"$DAEMON_PIDFILE\" ]; do sleep 0.05; done\n",
+    # Runs beside it and passes once that daemon is gone, while it still runs.
+    "fz/daemon_watch.sh": DAEMON_WATCH,
 }
 
 HOSTILE_INI = """
@@ -73,6 +91,15 @@ run = ./fz/figures.sh
 [fuzzer "FLOOD"]
 kind = exec
 run = ./fz/flood.sh
+
+[fuzzer "ENV_DAEMON"]
+kind = exec
+run = ./fz/env_daemon.sh
+
+[fuzzer "DAEMON_WATCH"]
+kind = exec
+task_timeout = 2m
+run = ./fz/daemon_watch.sh
 """
 
 
@@ -153,6 +180,25 @@ class SingleHost(unittest.TestCase):
         self.assertEqual(suites["VERDICT"].get("errors"), "1")
         self.assertIn("Not passed:", p.stdout)
 
+    def test_daemon_that_clears_its_environment_ends_with_its_task(self):
+        rep = os.path.join(self.tmp.path, "report.json")
+        env = {"DAEMON_PIDFILE": os.path.join(self.tmp.path, "daemon.pid")}
+        p = run([binary("cfo"), "--repo", self.repo, "--workdir",
+                 os.path.join(self.tmp.path, "work"), "--concurrency", "2", "--report", rep,
+                 "--fuzzer", "ENV_DAEMON", "--fuzzer", "DAEMON_WATCH"],
+                cwd=self.tmp.path, env=env, timeout=300)
+        if "tasks run in cgroups of their own" not in p.stderr:
+            # Beside another task, only a cgroup tells whose the daemon is.
+            self.assertEqual(cfotest.processes_with(TOKEN + "6"), [])
+            self.skipTest("no writable cgroup v2: " + p.stderr[:300])
+        st = statuses(self.report(rep))
+        self.assertEqual(st[("ENV_DAEMON", "default")][0], "pass")
+        watch_status, watch = st[("DAEMON_WATCH", "default")]
+        self.assertEqual(watch_status, "pass", watch["output_tail"])
+        self.assertIn("ended with its task", watch["output_tail"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(cfotest.processes_with(TOKEN), [])
+
     def test_flood_of_output_neither_blocks_nor_exhausts_memory(self):
         rep = os.path.join(self.tmp.path, "report.json")
         p = self.cfo("--fuzzer", "FLOOD", "--report", rep, "--task-timeout", "5m", timeout=600)
@@ -195,7 +241,7 @@ class SingleHost(unittest.TestCase):
         self.cfo("--fuzzer", "VERDICT", "--upload", check=1)
         with open(data) as f:
             doc = json.load(f)
-        self.assertEqual(doc["version"], 1)
+        self.assertEqual(doc["version"], 2)
         recs = {r["target"]: r for r in doc["records"]}
         self.assertEqual(sorted(recs), ["0", "1", "7"])
         self.assertEqual([recs[t]["ok"] for t in "017"], [True, False, False])

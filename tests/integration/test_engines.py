@@ -33,7 +33,7 @@ SYNC_INTERVAL = "3s"
 # Every run must end well inside this (fuzzing + triage + build).
 RUN_BOUND = 300
 
-CRASH_PREFIX = "crash:heap-buffer-overflow:parse_blob"
+CRASH_PREFIX = "crash:out-of-bounds-write:parse_blob"
 # A hang's stack is wherever the timer caught the loop: parse_index, or
 # recf_parse where the loop was inlined.
 HANG_PREFIX = "timeout:"
@@ -62,6 +62,7 @@ input_timeout = 1s
 sync_interval = %(sync)s
 reproduce_runs = 3
 triage_time = 90s
+prune_factor = 0
 
 [fuzzer "HANG"]
 kind = libfuzzer
@@ -86,6 +87,7 @@ input_timeout = 300ms
 sync_interval = %(sync)s
 reproduce_runs = 2
 triage_time = 90s
+prune_factor = 0
 """
     return text % {"store": store, "lf": libfuzzer_time, "afl": AFL_TIME,
                    "sync": SYNC_INTERVAL}
@@ -302,6 +304,25 @@ class Engines(cfotest.unittest.TestCase):
         fixed = text.replace("for (size_t i = 0; i < vlen - 1; i++)",
                              "for (size_t i = 0; i < size; i++)")
         self.assertNotEqual(fixed, text, "the planted bug's loop moved")
+        with open(parser, "w") as f:
+            f.write(fixed)
+        # The checkout still holds the buggy commit's build, stamped with that
+        # commit; at the fixing commit, reproduce rebuilds without --build.
+        git(clean, "commit", "-q", "-am", "fix parse_blob")
+        fix = git(clean, "rev-parse", "HEAD")
+        self.assertTrue(os.path.exists(os.path.join(clean, "out")))
+        r = run([binary("cfo-crash"), "reproduce", bundle], cwd=clean, timeout=RUN_BOUND)
+        self.assertEqual(r.returncode, 1, r.stdout[-3000:] + r.stderr[-3000:])
+        self.assertIn("not reproduced", r.stdout)
+        stamps = [n for n in os.listdir(os.path.join(clean, ".cfo")) if n.startswith("build-")]
+        self.assertEqual(len(stamps), 1, stamps)
+        with open(os.path.join(clean, ".cfo", stamps[0])) as f:
+            self.assertEqual(f.read(), fix)
+        # An uncommitted change is never covered by a stamp either.
+        with open(parser, "w") as f:
+            f.write(text)
+        r = run([binary("cfo-crash"), "reproduce", bundle], cwd=clean, timeout=RUN_BOUND)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
         with open(parser, "w") as f:
             f.write(fixed)
         r = run([binary("cfo-crash"), "reproduce", "--build", bundle], cwd=clean,

@@ -129,6 +129,37 @@ class EmulatorTest(GcsTest):
         print("eight writers: %d uploads met 412" % self.fx.stat("precondition_failed"))
         self.assertEqual(self.fx.stat("req_upload"), 9 + self.fx.stat("precondition_failed"))
 
+    def test_concurrent_uploads_of_different_findings_lose_neither(self):
+        # Two writers, each with a failure that opens a finding of its own; the
+        # reads are slowed so their read-merge-write rounds overlap, and
+        # whichever meets 412 merges its findings into the other's again.
+        self.fx.download_delay = 0.05
+        self.env["CFO_GCS_RETRY_BASE_MS"] = "50"
+        self.merge([rec(0, "seed")])
+        files = [self.records_file([rec(w, "module-%d" % w, hour=2, ok=False, run="run-%d" % w)])
+                 for w in (1, 2)]
+        procs = [subprocess.Popen([binary("cfo-dataset"), "merge", "--into", URL, f],
+                                  env=self.env, cwd=self.tmp.path, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for f in files]
+        for p in procs:
+            out, err = p.communicate(timeout=TIMEOUT)
+            self.assertEqual(p.returncode, 0, err)
+        doc = self.doc()
+        self.assertEqual(doc["version"], 2)
+        self.assertEqual(sorted((f["id"], f["state"]) for f in doc["findings"]),
+                         [("INFRA_DRIFT/module-1", "open"), ("INFRA_DRIFT/module-2", "open")])
+        # And when a write is raced for certain: the other writer's finding,
+        # stored between our read and our write, survives our redone merge.
+        other = self.doc()
+        other["records"].append(rec(3, "module-3", hour=3, ok=False, run="run-3"))
+        other["findings"].append(dict(other["findings"][0], id="INFRA_DRIFT/module-3",
+                                      target="module-3", title="INFRA_DRIFT fails on module-3"))
+        self.fx.race_next_upload(json.dumps(other).encode())
+        self.merge([rec(4, "module-4", hour=4, ok=False, run="run-4")])
+        self.assertGreaterEqual(self.fx.stat("precondition_failed"), 1)
+        self.assertEqual(sorted(f["id"] for f in self.doc()["findings"]),
+                         ["INFRA_DRIFT/module-%d" % n for n in (1, 2, 3, 4)])
+
     def test_write_meeting_412_redoes_its_merge(self):
         self.merge([rec(1, "a")])
         # Another writer stores its records between our read and our write.

@@ -82,6 +82,10 @@ class Scene:
         self.data = self.path("data.json")
         self.endpoint = "tcp://127.0.0.1:%d" % cfotest.free_port()
         self.env = dict(os.environ, MARKS=self.marks, NTASKS=str(ntasks), **env)
+        # Under ASan, freed memory waits in a quarantine (256 MB by default)
+        # before reuse: kept small, RSS shows what a process holds.
+        self.env["ASAN_OPTIONS"] = ":".join(
+            o for o in (os.environ.get("ASAN_OPTIONS"), "quarantine_size_mb=8") if o)
         self.procs = []
         self.ctx = None
         self.peers = []

@@ -257,7 +257,7 @@ class DriftOutsideGit(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def cfo_upload(self):
+    def cfo_upload(self, with_doc=False):
         dataset = os.path.join(self.dir, "data.json")
         p = subprocess.run([CFO, "--repo", self.repo, "--upload", "--quiet",
                             "--dataset", "file://" + dataset,
@@ -265,7 +265,39 @@ class DriftOutsideGit(unittest.TestCase):
                            cwd=self.repo, env=fuzz_env(), capture_output=True, text=True,
                            timeout=300)
         with open(dataset) as f:
-            return p, json.load(f)["records"]
+            doc = json.load(f)
+        return (p, doc) if with_doc else (p, doc["records"])
+
+    def set_replicas(self, n):
+        with open(self.state) as f:
+            state = json.load(f)
+        attrs = state["resources"][0]["instances"][0]["attributes"]
+        for key in ("input", "output"):
+            attrs[key]["value"]["replicas"] = n
+        state["serial"] += 1
+        with open(self.state, "w") as f:
+            json.dump(state, f)
+
+    def test_b_drift_then_clean_leaves_a_fixed_finding(self):
+        # Drifts on one run, plans cleanly on the next (same commit: drift
+        # happens outside git). SUPERSEDE removes the failing record; the
+        # finding keeps it, fixed, with its range.
+        self.set_replicas(5)
+        first, doc = self.cfo_upload(with_doc=True)
+        self.assertEqual(first.returncode, 1, first.stdout + first.stderr)
+        commit = doc["records"][0]["commit"]
+        self.assertEqual([(f["id"], f["kind"], f["state"]) for f in doc["findings"]],
+                         [("INFRA_DRIFT/envs/app", "fail", "open")])
+        self.set_replicas(2)
+        second, doc = self.cfo_upload(with_doc=True)
+        self.assertEqual(second.returncode, 0, second.stdout + second.stderr)
+        self.assertEqual([r["status"] for r in doc["records"]], ["pass"])  # superseded
+        (f,) = doc["findings"]
+        self.assertEqual(f["state"], "fixed")
+        self.assertEqual(f["fixed"]["commit"], commit)
+        self.assertEqual(f["fixed"]["last_bad"], commit)
+        self.assertEqual(f["branches"], {"main": "fixed"})
+        self.assertLess(f["first"]["time"], f["fixed"]["time"])
 
     def test_a_drift_made_outside_git_is_found_on_the_next_run(self):
         first, records = self.cfo_upload()

@@ -85,6 +85,8 @@ __attribute__((noinline)) static int recurse(int n)
     return recurse(n + 1) + frame[0];
 }
 
+int json_value(const uint8_t *p, size_t n, size_t at);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2 || data[0] != '!')
@@ -119,6 +121,47 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 'X':
         abort();
+    case 'J':
+        sink = json_value(data + 2, size - 2, 0);
+        break;
+    }
+    return 0;
+}
+
+/* A small recursive parser with a string scan that runs past the end of its
+ * input: one bug, reached at any nesting depth, whose stack differs by how
+ * deep the parser had recursed. */
+__attribute__((noinline)) static int json_string(const uint8_t *p, size_t n, size_t *at)
+{
+    size_t i = *at + 1;
+    (void)n;
+    while (p[i] != '"') /* no bound: reads past the input */
+        i++;
+    *at = i + 1;
+    return (int)i;
+}
+
+__attribute__((noinline)) static int json_array(const uint8_t *p, size_t n, size_t at)
+{
+    return json_value(p, n, at + 1) + 1;
+}
+
+__attribute__((noinline)) static int json_object(const uint8_t *p, size_t n, size_t at)
+{
+    return json_value(p, n, at + 1) + 2;
+}
+
+__attribute__((noinline)) int json_value(const uint8_t *p, size_t n, size_t at)
+{
+    if (at >= n)
+        return 0;
+    switch (p[at]) {
+    case '[':
+        return json_array(p, n, at);
+    case '{':
+        return json_object(p, n, at);
+    case '"':
+        return json_string(p, n, &at);
     }
     return 0;
 }

@@ -38,3 +38,10 @@ run afl_heap_write_site2 ./bugs_afl b1
 # A fuzzing run that finds the overflow on its own from a seed.
 mkdir corpus && put corpus/seed '!Cq'
 run libfuzzer_fuzzing_run ./bugs -seed=1 -max_total_time=60 corpus
+# One planted bug (json_string reads past its input) reached at nesting
+# depths 1, 2 and 4, by libFuzzer and by the AFL++ driver.
+put j1 '!J"abc'; put j2 '!J["abc'; put j4 '!J[{["abc'
+run libfuzzer_json_depth1 ./bugs j1
+run libfuzzer_json_depth4 ./bugs j4
+run afl_json_depth2 ./bugs_afl j2
+run afl_json_depth4 ./bugs_afl j4

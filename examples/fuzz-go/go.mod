@@ -1,0 +1,3 @@
+module example.com/fuzzgo
+
+go 1.19

@@ -1,0 +1,198 @@
+"""The gofuzz kind end to end with the real `go test -fuzz` (Debian's
+golang-go) on examples/fuzz-go: discovery lists PACKAGE:FuzzName; the
+planted panic is found, signed by its frames, bundled, and reproduced from
+the bundle with cfo-crash in a clean clone at the same commit; a second run
+starts from the first run's stored corpus; two workers fuzzing one target
+at once share inputs."""
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cfotest  # noqa: E402
+from cfotest import binary, git, run  # noqa: E402
+
+EXAMPLE = os.path.join(cfotest.SRC, "examples", "fuzz-go")
+RUN_BOUND = 300
+# Go finds the planted panic within seconds here; the time is a margin.
+CRASH_TIME = "90s"
+CORPUS_TIME = "12s"
+SIGNATURE = ("crash:panic runtime error index out of range:"
+             "parser.parseBody|parser.ParseRecord|parser.FuzzParseRecord.func1")
+
+CONFIG = """
+[fuzzer "GO"]
+kind = gofuzz
+fuzz_time = %(time)s
+sync_interval = 3s
+reproduce_runs = 2
+corpus = %(store)s
+"""
+
+
+def have_go():
+    return shutil.which("go") is not None
+
+
+class GoRun:
+    """cfo-fuzz FUZZER TARGET in a worktree, as a worker runs it."""
+
+    def __init__(self, cfg, target, cwd):
+        self.read_fd, write_fd = os.pipe()
+        env = dict(os.environ, CFO_RESULT_FD=str(write_fd),
+                   CFO_TASK_TIMEOUT_MS=str(RUN_BOUND * 1000), CFO_REPO_ROOT=cwd)
+        self.proc = subprocess.Popen([binary("cfo-fuzz"), "--config", cfg, "GO", target],
+                                     cwd=cwd, env=env, pass_fds=(write_fd,),
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, errors="replace")
+        os.close(write_fd)
+
+    def wait(self):
+        self.out, _ = self.proc.communicate(timeout=RUN_BOUND + 60)
+        with os.fdopen(self.read_fd) as f:
+            text = f.read()
+        self.rc = self.proc.returncode
+        self.result = json.loads(text) if text else {}
+        return self
+
+    def figure(self, pattern):
+        m = re.search(pattern, self.out)
+        if m is None:
+            raise AssertionError("no %r in:\n%s" % (pattern, self.out[-3000:]))
+        return int(m.group(1))
+
+
+@unittest.skipUnless(have_go(), "go is not installed (golang-go)")
+class GoFuzz(unittest.TestCase):
+    def setUp(self):
+        self.tmp = cfotest.TempDir("cfo-gofuzz-")
+        t = self.tmp.path
+        self.repo = os.path.join(t, "repo")
+        files = {}
+        for root, _, names in os.walk(EXAMPLE):
+            for n in names:
+                p = os.path.join(root, n)
+                with open(p) as f:
+                    files[os.path.relpath(p, EXAMPLE)] = f.read()
+        self.commit = cfotest.make_repo(self.repo, files)
+        self.store = os.path.join(t, "store")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def config(self, time):
+        path = os.path.join(self.tmp.path, "cfo-%s.ini" % time)
+        with open(path, "w") as f:
+            f.write(CONFIG % {"time": time, "store": self.store})
+        return path
+
+    def worktree(self, name):
+        path = os.path.join(self.tmp.path, name)
+        git(self.repo, "worktree", "add", "-q", "--detach", path, self.commit)
+        return path
+
+    def stored(self, target):
+        return sorted(os.listdir(os.path.join(self.store, "corpus", "GO", target)))
+
+    def test_discovery_lists_every_fuzz_test(self):
+        p = run([binary("cfo-fuzz"), "--config", self.config(CORPUS_TIME), "GO", "--discover"],
+                cwd=self.repo, check=0, timeout=RUN_BOUND)
+        self.assertEqual(p.stdout.split(), ["./parser:FuzzParseHeader", "./parser:FuzzParseKV",
+                                            "./parser:FuzzParseRecord"])
+        bad = run([binary("cfo-fuzz"), "--config", self.config(CORPUS_TIME), "GO",
+                   "parser:ParseRecord"], cwd=self.repo)
+        self.assertEqual(bad.returncode, 3)
+        self.assertIn("is not PACKAGE:FuzzName", bad.stderr)
+
+    def test_the_planted_panic_is_found_bundled_and_reproduced_in_a_clean_clone(self):
+        w = self.worktree("w1")
+        r = GoRun(self.config(CRASH_TIME), "./parser:FuzzParseRecord", w).wait()
+        self.assertEqual(r.rc, 1, r.out[-3000:])
+        [crash] = r.result["crashes"]
+        self.assertEqual(crash["signature"], SIGNATURE)
+        self.assertEqual(crash["repro"], "2/2")
+        self.assertTrue(crash["new"])
+        self.assertGreater(r.result["count"], 0)
+        [bundle] = glob.glob(os.path.join(self.store, "crashes", "GO",
+                                          "parser%3AFuzzParseRecord", "*.tar.gz"))
+        clone = os.path.join(self.tmp.path, "clone")
+        git(self.tmp.path, "clone", "-q", self.repo, clone)
+        self.assertEqual(git(clone, "rev-parse", "HEAD"), self.commit)
+        p = run([binary("cfo-crash"), "reproduce", bundle], cwd=clone, timeout=RUN_BOUND)
+        self.assertEqual(p.returncode, 0, p.stdout[-2000:] + p.stderr[-2000:])
+        self.assertIn("reproduced: " + SIGNATURE, p.stdout)
+        # A second find of the same panic is known, not new.
+        again = GoRun(self.config(CRASH_TIME), "./parser:FuzzParseRecord", w).wait()
+        self.assertEqual(again.rc, 1, again.out[-3000:])
+        self.assertFalse(again.result["crashes"][0]["new"])
+
+    def test_a_second_run_starts_from_the_stored_corpus(self):
+        cfg = self.config(CORPUS_TIME)
+        first = GoRun(cfg, "./parser:FuzzParseKV", self.worktree("w1")).wait()
+        self.assertEqual(first.rc, 0, first.out[-3000:])
+        self.assertEqual(first.figure(r"corpus: (\d+) inputs from"), 0)
+        stored = self.stored("parser%3AFuzzParseKV")
+        self.assertGreater(len(stored), 0, first.out[-3000:])
+        # Another worker's worktree and cache: all it starts from is storage.
+        second = GoRun(cfg, "./parser:FuzzParseKV", self.worktree("w2")).wait()
+        self.assertEqual(second.rc, 0, second.out[-3000:])
+        self.assertEqual(second.figure(r"corpus: (\d+) inputs from"), len(stored))
+        self.assertRegex(second.result["summary"], r"corpus \d+ \(\d+ new\), \d+ exec/s")
+
+    def test_two_workers_on_one_target_share_inputs(self):
+        cfg = self.config(CORPUS_TIME)
+        runs = [GoRun(cfg, "./parser:FuzzParseKV", self.worktree(w)) for w in ("w1", "w2")]
+        threads = [threading.Thread(target=r.wait) for r in runs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for r in runs:
+            self.assertEqual(r.rc, 0, r.out[-3000:])
+        pulled = [r.figure(r"(\d+) pulled from other runs") for r in runs]
+        self.assertGreater(sum(pulled), 0, "\n\n".join(r.out[-2000:] for r in runs))
+
+
+class GoMissing(unittest.TestCase):
+    """Without go on PATH the run stops before any task and names it."""
+
+    def setUp(self):
+        self.tmp = cfotest.TempDir("cfo-gofuzz-")
+        self.repo = os.path.join(self.tmp.path, "repo")
+        self.commit = cfotest.make_repo(self.repo, {"go.mod": "module example.com/x\n"})
+        self.cfg = os.path.join(self.tmp.path, "cfo.ini")
+        with open(self.cfg, "w") as f:
+            f.write(CONFIG % {"time": "5s", "store": os.path.join(self.tmp.path, "store")})
+        # A PATH with git and sh, and no go.
+        self.bin = os.path.join(self.tmp.path, "bin")
+        os.makedirs(self.bin)
+        for tool in ("git", "sh"):
+            os.symlink(shutil.which(tool), os.path.join(self.bin, tool))
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_the_preflight_names_go(self):
+        p = run([binary("cfo"), "--repo", self.repo, "--config", self.cfg,
+                 "--workdir", os.path.join(self.tmp.path, "work"),
+                 "--dataset", "file://" + os.path.join(self.tmp.path, "data.json")],
+                env={"PATH": self.bin}, timeout=RUN_BOUND)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("fuzzer GO needs go, which is not on PATH: apt-get install golang-go",
+                      p.stderr)
+        t = run([binary("cfo-fuzz"), "--config", self.cfg, "GO", "./x:FuzzX"], cwd=self.repo,
+                env={"PATH": self.bin}, timeout=RUN_BOUND)
+        self.assertEqual(t.returncode, 3, t.stderr)
+        self.assertIn("go is not on PATH", t.stderr)
+        self.assertIn("apt-get install golang-go", t.stderr)
+
+
+if __name__ == "__main__":
+    cfotest.main()
