@@ -294,7 +294,7 @@ class CircleCIJob(unittest.TestCase):
             return str(params[name])
         return re.sub(r"<<\s*parameters\.([\w-]+)\s*>>", one, str(text))
 
-    def run_steps(self, params, only=None):
+    def run_steps(self, params, only=None, node=0):
         """Runs the job's run steps (CircleCI's bash -eo pipefail, $BASH_ENV
         sourced by each) in the user's repository; checkout is the clone."""
         repo = self.repo
@@ -302,7 +302,11 @@ class CircleCIJob(unittest.TestCase):
         open(bash_env, "a").close()
         base = dict(step_env(), CI="true", CIRCLECI="true", CIRCLE_JOB="cfo",
                     CIRCLE_BRANCH="main", CIRCLE_SHA1=git(repo, "rev-parse", "HEAD"),
-                    CIRCLE_WORKING_DIRECTORY=repo, BASH_ENV=bash_env, HOME=self.tmp.path)
+                    CIRCLE_WORKING_DIRECTORY=repo, BASH_ENV=bash_env, HOME=self.tmp.path,
+                    # Set on every job: which of its parallelism containers
+                    # this is.
+                    CIRCLE_NODE_INDEX=str(node),
+                    CIRCLE_NODE_TOTAL=str(params.get("parallelism", 1)))
         base.update({k: self.substitute(v, params) for k, v in self.job.get("environment", {}).items()})
         results, checked_out = [], False
         for step in self.job["steps"]:
@@ -342,6 +346,12 @@ class CircleCIJob(unittest.TestCase):
             if "CFO" in name:
                 self.assertTrue(checked_out, "%s comes after the checkout" % name)
         self.assertTrue(any(n == "CFO" for n, _, _, _ in steps))
+        # The workflow's other parallelism containers (--shard auto) run their
+        # shares into the same dataset.
+        for node in range(1, int(params["parallelism"])):
+            for name, status, out, _ in self.run_steps(params, only=lambda n: n == "CFO",
+                                                        node=node):
+                self.assertEqual(status, 0, "container %d: %s:\n%s" % (node, name, out[-4000:]))
         with open(data) as f:
             records = json.load(f)["records"]
         self.assertEqual(sorted(r["target"] for r in records if r["fuzzer"] == "PARSER"), TARGETS)
@@ -354,7 +364,7 @@ class CircleCIJob(unittest.TestCase):
     def test_job_fails_with_a_failing_critical_fuzzer(self):
         self.repo = user_repo(self.tmp.path)
         params = self.parameters({"cfo-dir": SRC, "build-dir": BUILD, "budget": "5m",
-                                  "fuzzers": "BROKEN", "upload": "false",
+                                  "fuzzers": "BROKEN", "upload": "false", "parallelism": 1,
                                   "dataset": "file://" + os.path.join(self.tmp.path, "d.json")})
         steps = self.run_steps(params)
         self.assertEqual(steps[-1][0], "CFO")
