@@ -1,4 +1,5 @@
-/* cfo_json.c -- the members of a JSON object written with yajl. */
+/* cfo_json.c -- the members of a JSON object written with yajl and read from
+ * a yajl tree. */
 #include "cfo_json.h"
 
 #include <string.h>
@@ -36,4 +37,18 @@ void cfo_json_time(yajl_gen g, const char *key, int64_t wall_ms)
     char when[64];
     cfo_format_time(wall_ms, when, sizeof when);
     cfo_json_str(g, key, when);
+}
+
+const char *cfo_json_member_str(yajl_val o, const char *key)
+{
+    const char *path[] = {key, NULL};
+    yajl_val v = yajl_tree_get(o, path, yajl_t_string);
+    return v ? v->u.string : NULL;
+}
+
+bool cfo_json_member_true(yajl_val o, const char *key)
+{
+    const char *path[] = {key, NULL};
+    yajl_val v = yajl_tree_get(o, path, yajl_t_any);
+    return v != NULL && YAJL_IS_TRUE(v);
 }
