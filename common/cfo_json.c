@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cfo_log.h"
+#include "cfo_util.h"
 
 void cfo_json_key(yajl_gen g, const char *key)
 {
@@ -37,6 +38,16 @@ void cfo_json_time(yajl_gen g, const char *key, int64_t wall_ms)
     char when[64];
     cfo_format_time(wall_ms, when, sizeof when);
     cfo_json_str(g, key, when);
+}
+
+char *cfo_json_text(yajl_gen g)
+{
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    char *text = cfo_xstrndup((const char *)buf, len);
+    yajl_gen_free(g);
+    return text;
 }
 
 const char *cfo_json_member_str(yajl_val o, const char *key)

@@ -17,6 +17,10 @@ void cfo_json_bool(yajl_gen g, const char *key, bool v);
 /* "key": "2026-11-21T03:00:00Z" (cfo_format_time of wall_ms). */
 void cfo_json_time(yajl_gen g, const char *key, int64_t wall_ms);
 
+/* What g generated, as a new NUL-terminated string the caller frees; g is
+ * freed. */
+char *cfo_json_text(yajl_gen g);
+
 /* The string member key of object o (borrowed from o); NULL when o has no
  * such member or it is not a string. */
 const char *cfo_json_member_str(yajl_val o, const char *key);
