@@ -906,6 +906,19 @@ static char *environment_text(char *const *env)
     return cfo_buf_steal(&b);
 }
 
+/* Packs what folder dir holds into the gzipped tar file tarball. */
+static cfo_err tar_folder(const char *dir, const char *tarball, cfo_diag *d)
+{
+    char *targv[] = {"tar", "-czf", (char *)tarball, "-C", (char *)dir, ".", NULL};
+    cfo_capture cap;
+    memset(&cap, 0, sizeof cap);
+    cfo_err err = cfo_exec_capture(targv, NULL, NULL, HELPER_TIMEOUT_MS, 65536, &cap, d);
+    if (err == CFO_OK && cap.exit_code != 0)
+        err = cfo_diag_set(d, CFO_ECHILD, "tar failed: %s", tail_of(cap.err, 400));
+    cfo_capture_fini(&cap);
+    return err;
+}
+
 /* Packs t into <work>/<sig_hash>.tar.gz; returns its path. */
 static cfo_err make_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, const triaged *t,
                            char **tarball, cfo_diag *d)
@@ -950,15 +963,8 @@ static cfo_err make_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, const t
         err = copy_records(&t->records, p, d);
         free(p);
     }
-    if (err == CFO_OK) {
-        char *targv[] = {"tar", "-czf", tar, "-C", dir, ".", NULL};
-        cfo_capture cap;
-        memset(&cap, 0, sizeof cap);
-        err = cfo_exec_capture(targv, NULL, NULL, HELPER_TIMEOUT_MS, 65536, &cap, d);
-        if (err == CFO_OK && cap.exit_code != 0)
-            err = cfo_diag_set(d, CFO_ECHILD, "tar failed: %s", tail_of(cap.err, 400));
-        cfo_capture_fini(&cap);
-    }
+    if (err == CFO_OK)
+        err = tar_folder(dir, tar, d);
     if (err == CFO_OK)
         *tarball = cfo_xstrdup(tar);
     free(command);
@@ -996,15 +1002,8 @@ cfo_err cfo_engine_pack(const char *dir, const cfo_engine_bundle_file *files, si
                                     : write_text(p, files[i].text, files[i].mode, d);
         free(p);
     }
-    if (err == CFO_OK) {
-        char *targv[] = {"tar", "-czf", (char *)tarball, "-C", (char *)dir, ".", NULL};
-        cfo_capture cap;
-        memset(&cap, 0, sizeof cap);
-        err = cfo_exec_capture(targv, NULL, NULL, HELPER_TIMEOUT_MS, 65536, &cap, d);
-        if (err == CFO_OK && cap.exit_code != 0)
-            err = cfo_diag_set(d, CFO_ECHILD, "tar failed: %s", tail_of(cap.err, 400));
-        cfo_capture_fini(&cap);
-    }
+    if (err == CFO_OK)
+        err = tar_folder(dir, tarball, d);
     return err;
 }
 
