@@ -40,22 +40,6 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 done, 2 usage or configuration error, 3 error.\n";
 
-static cfo_err open_remote(const cfo_fuzzer *f, const char *target, cfo_blobdir **out, cfo_diag *d)
-{
-    char *url = cfo_engine_corpus_url(f);
-    char *safe = cfo_safe_name(target);
-    char *rel = cfo_xasprintf("corpus/%s/%s", f->name, safe);
-    cfo_blobdir *root = NULL;
-    cfo_err err = cfo_blobdir_open(url, &root, d);
-    if (err == CFO_OK)
-        err = cfo_blobdir_sub(root, rel, out, d);
-    cfo_blobdir_destroy(&root);
-    free(rel);
-    free(safe);
-    free(url);
-    return err;
-}
-
 static int minimize(const cfo_fuzzer *f, const cfo_engine_ops *ops, const char *target)
 {
     cfo_diag d = {{0}};
@@ -63,7 +47,8 @@ static int minimize(const cfo_fuzzer *f, const cfo_engine_ops *ops, const char *
     cfo_blobdir *remote = NULL;
     char *tpath = cfo_xasprintf("%s/%s", f->targets_dir, target);
     cfo_prune_stats st = {0};
-    if (cfo_engine_build(f, 0, &d) != CFO_OK || open_remote(f, target, &remote, &d) != CFO_OK)
+    if (cfo_engine_build(f, 0, &d) != CFO_OK ||
+        cfo_engine_target_folder(f, "corpus", target, &remote, &d) != CFO_OK)
         goto fail;
     if (access(tpath, X_OK) != 0) {
         cfo_diag_set(&d, CFO_ENOTFOUND, "no target %s: %s is not an executable", target, tpath);
@@ -93,7 +78,7 @@ static int list(const cfo_fuzzer *f, const char *target)
     cfo_strv names;
     cfo_strv_init(&names);
     int rc = EXIT_ERROR;
-    if (open_remote(f, target, &remote, &d) == CFO_OK &&
+    if (cfo_engine_target_folder(f, "corpus", target, &remote, &d) == CFO_OK &&
         cfo_blobdir_list(remote, CFO_CORPUS_MAX_FILES, &names, &d) == CFO_OK) {
         for (size_t i = 0; i < names.n; i++)
             printf("%s\n", names.v[i]);

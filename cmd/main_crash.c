@@ -11,6 +11,7 @@
 #include "cfo_cmdline.h"
 #include "cfo_engine.h"
 #include "cfo_exec.h"
+#include "cfo_json.h"
 #include "cfo_log.h"
 
 #define PROG "cfo-crash"
@@ -90,9 +91,8 @@ static cfo_err unpack(const char *tarball, const char *dir, cfo_diag *d)
 
 static char *manifest_string(yajl_val root, const char *key)
 {
-    const char *path[] = {key, NULL};
-    yajl_val v = yajl_tree_get(root, path, yajl_t_string);
-    return v ? cfo_xstrdup(YAJL_GET_STRING(v)) : NULL;
+    const char *v = cfo_json_member_str(root, key);
+    return v ? cfo_xstrdup(v) : NULL;
 }
 
 /* The bundle's finding again: its signature, or for a hang a hang again

@@ -79,13 +79,6 @@ static uint32_t get_u32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static const char *str_at(yajl_val obj, const char *key)
-{
-    const char *path[] = {key, NULL};
-    yajl_val v = yajl_tree_get(obj, path, yajl_t_string);
-    return v ? YAJL_GET_STRING(v) : NULL;
-}
-
 static bool int_at(yajl_val obj, const char *key, long long *out)
 {
     const char *path[] = {key, NULL};
@@ -125,7 +118,7 @@ static void forget_run(cfo_journal *j)
 static bool take_given(cfo_journal *j, yajl_val doc)
 {
     long long task, attempt;
-    const char *worker = str_at(doc, "worker");
+    const char *worker = cfo_json_member_str(doc, "worker");
     bool ok = int_at(doc, "task", &task) && task >= 0 && (size_t)task < j->ntasks &&
               int_at(doc, "attempt", &attempt) && attempt >= 1 &&
               attempt <= CFO_RECORD_MAX_ATTEMPT && worker != NULL;
@@ -141,13 +134,13 @@ static bool take_given(cfo_journal *j, yajl_val doc)
 /* Takes one parsed entry; returns false for one that makes no sense here. */
 static bool take_entry(cfo_journal *j, yajl_val doc)
 {
-    const char *type = str_at(doc, "type");
+    const char *type = cfo_json_member_str(doc, "type");
     if (type == NULL)
         return false;
     if (strcmp(type, "run") == 0) {
         forget_run(j);
         long long started, budget;
-        const char *id = str_at(doc, "run");
+        const char *id = cfo_json_member_str(doc, "run");
         const char *path[] = {"tasks", NULL};
         yajl_val tasks = yajl_tree_get(doc, path, yajl_t_array);
         if (id == NULL || tasks == NULL || !int_at(doc, "started", &started) ||
@@ -454,7 +447,7 @@ static void outcome_of_entry(cfo_outcome *o, yajl_val e)
 {
     long long v, rss;
     o->done = true;
-    const char *status = str_at(e, "status");
+    const char *status = cfo_json_member_str(e, "status");
     if (status == NULL || cfo_status_parse(status, &o->status) != 0)
         o->status = CFO_STATUS_ERROR;
     o->count = int_at(e, "count", &v) ? v : 0;
@@ -469,13 +462,13 @@ static void outcome_of_entry(cfo_outcome *o, yajl_val e)
         o->cpu = (double)v / 1e6;
         o->max_rss_kb = rss;
     }
-    o->crashes = cfo_outcome_compact_crashes(str_at(e, "crashes"));
-    o->coverage = cfo_coverage_compact(str_at(e, "coverage"));
-    o->summary = dup_or_null(str_at(e, "summary"));
-    o->command = dup_or_null(str_at(e, "command"));
-    o->worker = dup_or_null(str_at(e, "worker"));
-    o->log_path = dup_or_null(str_at(e, "log"));
-    o->tail = cfo_xstrdup(str_at(e, "tail") ? str_at(e, "tail") : "");
+    o->crashes = cfo_outcome_compact_crashes(cfo_json_member_str(e, "crashes"));
+    o->coverage = cfo_coverage_compact(cfo_json_member_str(e, "coverage"));
+    o->summary = dup_or_null(cfo_json_member_str(e, "summary"));
+    o->command = dup_or_null(cfo_json_member_str(e, "command"));
+    o->worker = dup_or_null(cfo_json_member_str(e, "worker"));
+    o->log_path = dup_or_null(cfo_json_member_str(e, "log"));
+    o->tail = cfo_xstrdup(cfo_json_member_str(e, "tail") ? cfo_json_member_str(e, "tail") : "");
 }
 
 cfo_err cfo_journal_commit(cfo_journal *j, size_t task, const cfo_outcome *o, cfo_diag *d)
@@ -544,8 +537,10 @@ cfo_err cfo_journal_restore(const cfo_journal *j, const cfo_config *config, cfo_
     ts->cap = n ? n : 1;
     for (size_t i = 0; i < n; i++) {
         yajl_val t = YAJL_GET_ARRAY(tasks)->values[i];
-        const char *fuzzer = str_at(t, "fuzzer"), *branch = str_at(t, "branch");
-        const char *commit = str_at(t, "commit"), *target = str_at(t, "target");
+        const char *fuzzer = cfo_json_member_str(t, "fuzzer"),
+                   *branch = cfo_json_member_str(t, "branch");
+        const char *commit = cfo_json_member_str(t, "commit"),
+                   *target = cfo_json_member_str(t, "target");
         long long timeout;
         const cfo_fuzzer *f = fuzzer ? cfo_config_find(config, fuzzer) : NULL;
         if (f == NULL || branch == NULL || commit == NULL || target == NULL ||

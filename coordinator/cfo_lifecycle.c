@@ -181,20 +181,6 @@ static void cleared(cfo_findings *fs, const observation *o, cfo_finding_events *
 
 /* ---- records -------------------------------------------------------------- */
 
-static const char *member_str(yajl_val o, const char *key)
-{
-    const char *path[] = {key, NULL};
-    yajl_val v = yajl_tree_get(o, path, yajl_t_string);
-    return v ? v->u.string : NULL;
-}
-
-static bool member_true(yajl_val o, const char *key)
-{
-    const char *path[] = {key, NULL};
-    yajl_val v = yajl_tree_get(o, path, yajl_t_any);
-    return v != NULL && YAJL_IS_TRUE(v);
-}
-
 /* The id of the finding of signature sig in r's target: one bug is one
  * finding whichever engine shows it (signatures are engine-neutral), so a
  * finding another engine opened for the target is this one too; else
@@ -222,8 +208,8 @@ static void apply_engine(cfo_findings *fs, const cfo_record *r, cfo_finding_even
     }
     for (size_t i = 0; i < root->u.array.len; i++) {
         yajl_val c = root->u.array.values[i];
-        const char *sig = member_str(c, "signature");
-        const char *kind = member_str(c, "kind");
+        const char *sig = cfo_json_member_str(c, "signature");
+        const char *kind = cfo_json_member_str(c, "kind");
         if (sig == NULL || kind == NULL || sig[0] == '\0')
             continue;
         char h[65];
@@ -235,10 +221,10 @@ static void apply_engine(cfo_findings *fs, const cfo_record *r, cfo_finding_even
                          .kind = kind,
                          .signature = h,
                          .crash_state = sig,
-                         .bundle = member_str(c, "bundle"),
-                         .location = member_str(c, "location"),
+                         .bundle = cfo_json_member_str(c, "bundle"),
+                         .location = cfo_json_member_str(c, "location"),
                          .engine = true};
-        if (member_true(c, "replay") && !member_true(c, "reproduced"))
+        if (cfo_json_member_true(c, "replay") && !cfo_json_member_true(c, "reproduced"))
             cleared(fs, &o, ev);
         else
             seen(fs, &o, ev);

@@ -10,6 +10,7 @@
 #include "cfo_exec.h"
 #include "cfo_file.h"
 #include "cfo_git.h"
+#include "cfo_json.h"
 #include "cfo_lifecycle.h"
 #include "cfo_log.h"
 #include "cfo_sarif.h"
@@ -71,20 +72,6 @@ static bool reproduces_in(const char *crash_bin, const char *dir, const char *bu
     return yes;
 }
 
-static const char *member_str(yajl_val o, const char *key)
-{
-    const char *path[] = {key, NULL};
-    yajl_val v = yajl_tree_get(o, path, yajl_t_string);
-    return v ? v->u.string : NULL;
-}
-
-static bool member_true(yajl_val o, const char *key)
-{
-    const char *path[] = {key, NULL};
-    yajl_val v = yajl_tree_get(o, path, yajl_t_any);
-    return v != NULL && YAJL_IS_TRUE(v);
-}
-
 /* Whether every crash of one task's list reproduces in dir. */
 static bool all_on_base(cfo_run_findings *rf, const char *crash_bin, const char *dir,
                         const char *crashes, int64_t timeout_ms)
@@ -95,10 +82,10 @@ static bool all_on_base(cfo_run_findings *rf, const char *crash_bin, const char 
     size_t counted = 0;
     for (size_t i = 0; all && i < root->u.array.len; i++) {
         yajl_val c = root->u.array.values[i];
-        if (member_true(c, "replay") && !member_true(c, "reproduced"))
+        if (cfo_json_member_true(c, "replay") && !cfo_json_member_true(c, "reproduced"))
             continue; /* fixed here: nothing to blame on the change */
-        const char *sig = member_str(c, "signature");
-        const char *bundle = member_str(c, "bundle");
+        const char *sig = cfo_json_member_str(c, "signature");
+        const char *bundle = cfo_json_member_str(c, "bundle");
         counted++;
         if (sig == NULL || bundle == NULL) {
             all = false;
@@ -255,22 +242,35 @@ static const char *shown_state(const cfo_run_findings *rf, const cfo_finding *f)
     return cfo_finding_state(f);
 }
 
-/* "fixed abc..def on main", "open since abc on main" */
-static void range_text(const cfo_finding *f, char *out, size_t len)
+/* What the summary and the markdown report show of one finding, as text. */
+typedef struct finding_text {
+    const char *state;
+    char range[200];  /* "last bad abc, fixed def on main", "first seen abc on main, ..." */
+    cfo_buf branches; /* "main open, dev fixed" */
+    char *reproduce;  /* the command that replays its bundle */
+} finding_text;
+
+static void finding_text_init(finding_text *t, const cfo_run_findings *rf, const cfo_finding *f)
 {
+    t->state = shown_state(rf, f);
     if (f->has_fixed)
-        snprintf(out, len, "last bad %.12s, fixed %.12s on %s",
+        snprintf(t->range, sizeof t->range, "last bad %.12s, fixed %.12s on %s",
                  f->fixed_last_bad ? f->fixed_last_bad : "?", f->fixed.commit, f->fixed.branch);
     else
-        snprintf(out, len, "first seen %.12s on %s, last %.12s on %s", f->first.commit,
-                 f->first.branch, f->last.commit, f->last.branch);
+        snprintf(t->range, sizeof t->range, "first seen %.12s on %s, last %.12s on %s",
+                 f->first.commit, f->first.branch, f->last.commit, f->last.branch);
+    cfo_buf_init(&t->branches);
+    cfo_buf_puts(&t->branches, "");
+    for (size_t i = 0; i < f->nbranches; i++)
+        cfo_buf_printf(&t->branches, "%s%s %s", i ? ", " : "", f->branches[i].branch,
+                       f->branches[i].open ? "open" : "fixed");
+    t->reproduce = cfo_finding_reproduce_command(f);
 }
 
-static void branches_text(const cfo_finding *f, cfo_buf *out)
+static void finding_text_fini(finding_text *t)
 {
-    for (size_t i = 0; i < f->nbranches; i++)
-        cfo_buf_printf(out, "%s%s %s", i ? ", " : "", f->branches[i].branch,
-                       f->branches[i].open ? "open" : "fixed");
+    cfo_buf_fini(&t->branches);
+    free(t->reproduce);
 }
 
 void cfo_run_findings_print(FILE *out, const cfo_run_findings *rf)
@@ -280,17 +280,11 @@ void cfo_run_findings_print(FILE *out, const cfo_run_findings *rf)
     fprintf(out, "\nfindings of this run's targets:\n");
     for (size_t i = 0; i < rf->v.n; i++) {
         const cfo_finding *f = &rf->v.v[i];
-        char range[200];
-        range_text(f, range, sizeof range);
-        cfo_buf b;
-        cfo_buf_init(&b);
-        cfo_buf_puts(&b, "");
-        branches_text(f, &b);
-        char *cmd = cfo_finding_reproduce_command(f);
+        finding_text t;
+        finding_text_init(&t, rf, f);
         fprintf(out, "  %-12s %s\n               %s; branches: %s\n               reproduce: %s\n",
-                shown_state(rf, f), f->title, range, b.data, cmd);
-        free(cmd);
-        cfo_buf_fini(&b);
+                t.state, f->title, t.range, t.branches.data, t.reproduce);
+        finding_text_fini(&t);
     }
 }
 
@@ -303,17 +297,11 @@ void cfo_run_findings_markdown(cfo_buf *out, const cfo_run_findings *rf)
                  "|---|---|---|---|---|\n");
     for (size_t i = 0; i < rf->v.n; i++) {
         const cfo_finding *f = &rf->v.v[i];
-        char range[200];
-        range_text(f, range, sizeof range);
-        cfo_buf b;
-        cfo_buf_init(&b);
-        cfo_buf_puts(&b, "");
-        branches_text(f, &b);
-        char *cmd = cfo_finding_reproduce_command(f);
-        cfo_buf_markupf(out, "| %s | %s | %s | %s | `%s` |\n", shown_state(rf, f), f->title, range,
-                        b.data, cmd);
-        free(cmd);
-        cfo_buf_fini(&b);
+        finding_text t;
+        finding_text_init(&t, rf, f);
+        cfo_buf_markupf(out, "| %s | %s | %s | %s | `%s` |\n", t.state, f->title, t.range,
+                        t.branches.data, t.reproduce);
+        finding_text_fini(&t);
     }
 }
 
@@ -345,19 +333,18 @@ void cfo_run_findings_junit(cfo_buf *out, const cfo_run_findings *rf)
                    rf->v.n, failures);
     for (size_t i = 0; i < rf->v.n; i++) {
         const cfo_finding *f = &rf->v.v[i];
-        char range[200];
-        range_text(f, range, sizeof range);
-        char *cmd = cfo_finding_reproduce_command(f);
+        finding_text t;
+        finding_text_init(&t, rf, f);
         cfo_buf_markupf(out, "    <testcase classname=\"findings.%s\" name=\"%s\">\n", f->fuzzer,
                         f->title);
         if (f->open && !cfo_run_findings_is_preexisting(rf, f))
             cfo_buf_markupf(out, "      <failure message=\"%s\">%s; reproduce: %s</failure>\n",
-                            shown_state(rf, f), range, cmd);
+                            t.state, t.range, t.reproduce);
         else
-            cfo_buf_markupf(out, "      <system-out>%s: %s; reproduce: %s</system-out>\n",
-                            shown_state(rf, f), range, cmd);
+            cfo_buf_markupf(out, "      <system-out>%s: %s; reproduce: %s</system-out>\n", t.state,
+                            t.range, t.reproduce);
         cfo_buf_puts(out, "    </testcase>\n");
-        free(cmd);
+        finding_text_fini(&t);
     }
     cfo_buf_puts(out, "  </testsuite>\n");
 }

@@ -213,6 +213,29 @@ char *cfo_engine_corpus_url(const cfo_fuzzer *f)
     return cfo_xasprintf("file://%s/%s", base, path);
 }
 
+cfo_err cfo_engine_target_folder(const cfo_fuzzer *f, const char *area, const char *target,
+                                 cfo_blobdir **out, cfo_diag *d)
+{
+    char *url = cfo_engine_corpus_url(f);
+    char *safe = cfo_safe_name(target);
+    char *rel = cfo_xasprintf("%s/%s/%s", area, f->name, safe);
+    cfo_blobdir *root = NULL;
+    cfo_err err = cfo_blobdir_open(url, &root, d);
+    if (err == CFO_OK)
+        err = cfo_blobdir_sub(root, rel, out, d);
+    cfo_blobdir_destroy(&root);
+    free(rel);
+    free(safe);
+    free(url);
+    return err;
+}
+
+void cfo_engine_remove_work(const char *work)
+{
+    if (work != NULL && getenv("CFO_ENGINE_KEEP_WORK") == NULL)
+        cfo_remove_tree(work, NULL);
+}
+
 long long cfo_engine_ceil_div(int64_t a, int64_t b)
 {
     return (long long)((a + b - 1) / b);
@@ -240,6 +263,17 @@ char *cfo_engine_dictionary(const cfo_fuzzer *f, const char *target)
 
 static char *git_head(void);
 
+/* Whether a helper command (git, tar) ran and exited 0. */
+static bool helper_succeeds(char *const *argv)
+{
+    cfo_capture cap;
+    memset(&cap, 0, sizeof cap);
+    bool ok = cfo_exec_capture(argv, NULL, NULL, HELPER_TIMEOUT_MS, 4096, &cap, NULL) == CFO_OK &&
+              cap.exit_code == 0;
+    cfo_capture_fini(&cap);
+    return ok;
+}
+
 /* Whether the build stamp at path names commit head, a known commit of a
  * checkout without changes to tracked files. Outside git ("unknown") a build
  * cannot be tied to a commit: its stamp says "unknown" and is reused. */
@@ -253,13 +287,7 @@ static bool stamp_matches(const char *path, const char *head)
     if (!same || strcmp(head, "unknown") == 0)
         return same;
     char *argv[] = {"git", "diff", "--quiet", "HEAD", "--", NULL};
-    cfo_capture cap;
-    memset(&cap, 0, sizeof cap);
-    bool clean =
-        cfo_exec_capture(argv, NULL, NULL, HELPER_TIMEOUT_MS, 4096, &cap, NULL) == CFO_OK &&
-        cap.exit_code == 0;
-    cfo_capture_fini(&cap);
-    return clean;
+    return helper_succeeds(argv);
 }
 
 /* Runs cmd (env added) unless a stamp keyed by the command and the
@@ -804,12 +832,7 @@ static char *manifest_json(const cfo_engine_run *r, const cfo_engine_ops *ops, c
     cfo_json_int(g, "input_memory_limit_kb", r->f->input_memory_kb);
     cfo_json_time(g, "created", cfo_wall_ms());
     yajl_gen_map_close(g);
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(g, &buf, &len);
-    char *text = cfo_xstrndup((const char *)buf, len);
-    yajl_gen_free(g);
-    return text;
+    return cfo_json_text(g);
 }
 
 /* The number after "cnt:" in a RECORD file's name; -1 if none. */
@@ -909,6 +932,19 @@ static char *environment_text(char *const *env)
     return cfo_buf_steal(&b);
 }
 
+/* Packs what folder dir holds into the gzipped tar file tarball. */
+static cfo_err tar_folder(const char *dir, const char *tarball, cfo_diag *d)
+{
+    char *targv[] = {"tar", "-czf", (char *)tarball, "-C", (char *)dir, ".", NULL};
+    cfo_capture cap;
+    memset(&cap, 0, sizeof cap);
+    cfo_err err = cfo_exec_capture(targv, NULL, NULL, HELPER_TIMEOUT_MS, 65536, &cap, d);
+    if (err == CFO_OK && cap.exit_code != 0)
+        err = cfo_diag_set(d, CFO_ECHILD, "tar failed: %s", tail_of(cap.err, 400));
+    cfo_capture_fini(&cap);
+    return err;
+}
+
 /* Packs t into <work>/<sig_hash>.tar.gz; returns its path. */
 static cfo_err make_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, const triaged *t,
                            char **tarball, cfo_diag *d)
@@ -953,15 +989,8 @@ static cfo_err make_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, const t
         err = copy_records(&t->records, p, d);
         free(p);
     }
-    if (err == CFO_OK) {
-        char *targv[] = {"tar", "-czf", tar, "-C", dir, ".", NULL};
-        cfo_capture cap;
-        memset(&cap, 0, sizeof cap);
-        err = cfo_exec_capture(targv, NULL, NULL, HELPER_TIMEOUT_MS, 65536, &cap, d);
-        if (err == CFO_OK && cap.exit_code != 0)
-            err = cfo_diag_set(d, CFO_ECHILD, "tar failed: %s", tail_of(cap.err, 400));
-        cfo_capture_fini(&cap);
-    }
+    if (err == CFO_OK)
+        err = tar_folder(dir, tar, d);
     if (err == CFO_OK)
         *tarball = cfo_xstrdup(tar);
     free(command);
@@ -999,15 +1028,8 @@ cfo_err cfo_engine_pack(const char *dir, const cfo_engine_bundle_file *files, si
                                     : write_text(p, files[i].text, files[i].mode, d);
         free(p);
     }
-    if (err == CFO_OK) {
-        char *targv[] = {"tar", "-czf", (char *)tarball, "-C", (char *)dir, ".", NULL};
-        cfo_capture cap;
-        memset(&cap, 0, sizeof cap);
-        err = cfo_exec_capture(targv, NULL, NULL, HELPER_TIMEOUT_MS, 65536, &cap, d);
-        if (err == CFO_OK && cap.exit_code != 0)
-            err = cfo_diag_set(d, CFO_ECHILD, "tar failed: %s", tail_of(cap.err, 400));
-        cfo_capture_fini(&cap);
-    }
+    if (err == CFO_OK)
+        err = tar_folder(dir, tarball, d);
     return err;
 }
 
@@ -1335,13 +1357,8 @@ static bool replay_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, cfo_blob
         goto out;
     }
     char *argv[] = {"tar", "-xzf", tar, "-C", dir, NULL};
-    cfo_capture cap;
-    memset(&cap, 0, sizeof cap);
-    bool unpacked =
-        cfo_exec_capture(argv, NULL, NULL, HELPER_TIMEOUT_MS, 4096, &cap, NULL) == CFO_OK &&
-        cap.exit_code == 0;
-    cfo_capture_fini(&cap);
-    if (!unpacked || (sig = bundle_signature(dir)) == NULL || access(input, R_OK) != 0) {
+    if (!helper_succeeds(argv) || (sig = bundle_signature(dir)) == NULL ||
+        access(input, R_OK) != 0) {
         printf("replay: %s is not a bundle with an input and a signature; skipped\n", name);
         goto out;
     }
@@ -1603,8 +1620,7 @@ static size_t add_seeds(const cfo_fuzzer *f, const char *target, const char *dir
 
 static void run_fini(cfo_engine_run *r)
 {
-    if (r->work != NULL && getenv("CFO_ENGINE_KEEP_WORK") == NULL)
-        cfo_remove_tree(r->work, NULL);
+    cfo_engine_remove_work(r->work);
     free(r->target_path);
     free(r->target_abs);
     free(r->work);

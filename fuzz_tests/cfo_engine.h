@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cfo_blobdir.h"
 #include "cfo_config.h"
 #include "cfo_error.h"
 #include "cfo_fuzz_impl.h"
@@ -137,6 +138,16 @@ bool cfo_engine_file_contains(const char *path, const char *const *needles);
  * taken relative to $CFO_REPO_ROOT (the repository, not the throwaway
  * worktree), else to the current directory. */
 char *cfo_engine_corpus_url(const cfo_fuzzer *f);
+
+/* Opens *out, the folder area/<fuzzer>/<target's safe name> below f's corpus
+ * root: area "corpus" holds a target's inputs, "corpus-state" what
+ * cfo_prune remembers of them. */
+cfo_err cfo_engine_target_folder(const cfo_fuzzer *f, const char *area, const char *target,
+                                 cfo_blobdir **out, cfo_diag *d);
+
+/* Removes a task's work folder, unless $CFO_ENGINE_KEEP_WORK is set to keep
+ * it for a look afterwards. NULL: nothing to remove. */
+void cfo_engine_remove_work(const char *work);
 
 /* a / b rounded up (a >= 0, b > 0): the engines' flags take whole seconds
  * and MiB, and a limit must never round down to less than was asked. */

@@ -11,24 +11,6 @@
 
 #define MARKER_PREFIX "minimized-"
 
-/* Where the size after the last minimization is kept: beside the corpora,
- * never among a corpus's inputs. */
-static cfo_err open_state(const cfo_fuzzer *f, const char *target, cfo_blobdir **out, cfo_diag *d)
-{
-    char *url = cfo_engine_corpus_url(f);
-    char *safe = cfo_safe_name(target);
-    char *rel = cfo_xasprintf("corpus-state/%s/%s", f->name, safe);
-    cfo_blobdir *root = NULL;
-    cfo_err err = cfo_blobdir_open(url, &root, d);
-    if (err == CFO_OK)
-        err = cfo_blobdir_sub(root, rel, out, d);
-    cfo_blobdir_destroy(&root);
-    free(rel);
-    free(safe);
-    free(url);
-    return err;
-}
-
 /* The recorded size (-1: none) and the marker names holding it. */
 static cfo_err read_marker(cfo_blobdir *state, long long *size, cfo_strv *names, cfo_diag *d)
 {
@@ -52,6 +34,16 @@ static cfo_err read_marker(cfo_blobdir *state, long long *size, cfo_strv *names,
     return err;
 }
 
+/* Opens *state, the folder beside the corpora where the size after the last
+ * minimization of target is kept (never among a corpus's inputs), and reads
+ * that size (-1: none) and the marker names holding it. */
+static cfo_err open_state(const cfo_fuzzer *f, const char *target, cfo_blobdir **state,
+                          long long *size, cfo_strv *names, cfo_diag *d)
+{
+    cfo_err err = cfo_engine_target_folder(f, "corpus-state", target, state, d);
+    return err == CFO_OK ? read_marker(*state, size, names, d) : err;
+}
+
 /* Records size as the corpus's minimized size, replacing older records. */
 static cfo_err write_marker(const cfo_fuzzer *f, const char *target, size_t size, cfo_diag *d)
 {
@@ -59,9 +51,7 @@ static cfo_err write_marker(const cfo_fuzzer *f, const char *target, size_t size
     cfo_strv old;
     cfo_strv_init(&old);
     long long prev = -1;
-    cfo_err err = open_state(f, target, &state, d);
-    if (err == CFO_OK)
-        err = read_marker(state, &prev, &old, d);
+    cfo_err err = open_state(f, target, &state, &prev, &old, d);
     char name[64];
     snprintf(name, sizeof name, MARKER_PREFIX "%zu", size);
     bool created = false;
@@ -86,9 +76,7 @@ cfo_err cfo_prune_due(const cfo_fuzzer *f, const char *target, size_t stored, bo
     cfo_strv names;
     cfo_strv_init(&names);
     long long size = -1;
-    cfo_err err = open_state(f, target, &state, d);
-    if (err == CFO_OK)
-        err = read_marker(state, &size, &names, d);
+    cfo_err err = open_state(f, target, &state, &size, &names, d);
     cfo_strv_fini(&names);
     cfo_blobdir_destroy(&state);
     if (err != CFO_OK)

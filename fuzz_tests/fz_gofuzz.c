@@ -504,12 +504,7 @@ static char *manifest_json(const go_task *t, const cfo_crash_report *rep, const 
     cfo_json_bool(g, "minimized", true);
     cfo_json_time(g, "created", cfo_wall_ms());
     yajl_gen_map_close(g);
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(g, &buf, &len);
-    char *text = cfo_xstrndup((const char *)buf, len);
-    yajl_gen_free(g);
-    return text;
+    return cfo_json_text(g);
 }
 
 /* Re-runs the failing input reproduce_runs times (go test -run=FuzzX/NAME)
@@ -609,8 +604,7 @@ static cfo_err triage(go_task *t, cfo_blobdir *root, cfo_engine_finding *finding
 
 static void task_fini(go_task *t)
 {
-    if (t->work != NULL && getenv("CFO_ENGINE_KEEP_WORK") == NULL)
-        cfo_remove_tree(t->work, NULL);
+    cfo_engine_remove_work(t->work);
     free(t->pkg);
     free(t->name);
     free(t->work);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
+#include "cfo_json.h"
 #include "cfo_log.h"
 #include "cfo_util.h"
 #include "gcs_http.h"
@@ -106,13 +107,6 @@ static char *base_url(const char *s, const char *default_scheme)
     return u;
 }
 
-static const char *json_string(yajl_val root, const char *key)
-{
-    const char *path[] = {key, NULL};
-    yajl_val v = yajl_tree_get(root, path, yajl_t_string);
-    return v != NULL ? YAJL_GET_STRING(v) : NULL;
-}
-
 static char *dup_or_null(const char *s)
 {
     return s != NULL ? cfo_xstrdup(s) : NULL;
@@ -140,10 +134,10 @@ static cfo_err load_key_file(cfo_gcs_auth *a, const char *path, const char *orig
         return cfo_diag_set(d, CFO_EPARSE, "GCS credentials file %s (%s) is not a JSON object",
                             path, origin);
     }
-    const char *type = json_string(root, "type");
+    const char *type = cfo_json_member_str(root, "type");
     if (type != NULL && strcmp(type, "service_account") == 0) {
-        const char *email = json_string(root, "client_email");
-        const char *key = json_string(root, "private_key");
+        const char *email = cfo_json_member_str(root, "client_email");
+        const char *key = cfo_json_member_str(root, "private_key");
         if (email == NULL || key == NULL) {
             err = cfo_diag_set(d, CFO_EPARSE,
                                "GCS service account key %s (%s) lacks client_email or "
@@ -153,13 +147,13 @@ static cfo_err load_key_file(cfo_gcs_auth *a, const char *path, const char *orig
             a->kind = CFO_GCS_AUTH_SERVICE_ACCOUNT;
             a->client_email = cfo_xstrdup(email);
             a->private_key = cfo_xstrdup(key);
-            a->key_id = dup_or_null(json_string(root, "private_key_id"));
+            a->key_id = dup_or_null(cfo_json_member_str(root, "private_key_id"));
             a->describe = cfo_xasprintf("service account %s (key %s from %s)", email, path, origin);
         }
     } else if (type != NULL && strcmp(type, "authorized_user") == 0) {
-        const char *id = json_string(root, "client_id");
-        const char *secret = json_string(root, "client_secret");
-        const char *refresh = json_string(root, "refresh_token");
+        const char *id = cfo_json_member_str(root, "client_id");
+        const char *secret = cfo_json_member_str(root, "client_secret");
+        const char *refresh = cfo_json_member_str(root, "refresh_token");
         if (id == NULL || secret == NULL || refresh == NULL) {
             err = cfo_diag_set(d, CFO_EPARSE,
                                "GCS authorized_user credentials %s (%s) lack client_id, "
@@ -179,7 +173,7 @@ static cfo_err load_key_file(cfo_gcs_auth *a, const char *path, const char *orig
                            path, origin, type ? type : "(none)");
     }
     if (err == CFO_OK) {
-        const char *uri = json_string(root, "token_uri");
+        const char *uri = cfo_json_member_str(root, "token_uri");
         a->token_uri = cfo_xstrdup(uri ? uri : CFO_GCS_DEFAULT_TOKEN_URI);
     }
     yajl_tree_free(root);
@@ -370,8 +364,8 @@ static void oauth_error(const cfo_gcs_http_resp *resp, char *out, size_t len)
 {
     out[0] = '\0';
     yajl_val root = yajl_tree_parse(resp->body.data ? resp->body.data : "", NULL, 0);
-    const char *e = root ? json_string(root, "error") : NULL;
-    const char *desc = root ? json_string(root, "error_description") : NULL;
+    const char *e = root ? cfo_json_member_str(root, "error") : NULL;
+    const char *desc = root ? cfo_json_member_str(root, "error_description") : NULL;
     if (e != NULL)
         snprintf(out, len, ": %.100s%s%.200s", e, desc ? ": " : "", desc ? desc : "");
     yajl_tree_free(root);
@@ -464,7 +458,7 @@ static cfo_err fetch_token(cfo_gcs_auth *a, cfo_diag *d)
         goto out;
     }
     yajl_val root = yajl_tree_parse(resp.body.data ? resp.body.data : "", NULL, 0);
-    const char *token = root ? json_string(root, "access_token") : NULL;
+    const char *token = root ? cfo_json_member_str(root, "access_token") : NULL;
     const char *path[] = {"expires_in", NULL};
     yajl_val exp = root ? yajl_tree_get(root, path, yajl_t_number) : NULL;
     if (token == NULL || *token == '\0' || strpbrk(token, "\r\n") != NULL) {
