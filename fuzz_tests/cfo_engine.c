@@ -1445,6 +1445,21 @@ typedef struct syncer {
     size_t pushed, pulled_new, rounds;
 } syncer;
 
+static void sync_init(syncer *s)
+{
+    cfo_strv_init(&s->had);
+    cfo_strv_init(&s->from_store);
+    cfo_strv_init(&s->own);
+}
+
+static void sync_fini(syncer *s)
+{
+    free(s->pulled);
+    cfo_strv_fini(&s->had);
+    cfo_strv_fini(&s->from_store);
+    cfo_strv_fini(&s->own);
+}
+
 static void sorted_add(cfo_strv *set, const char *name)
 {
     if (cfo_strv_sorted_has(set, name))
@@ -1796,9 +1811,7 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
     cfo_engine_finding *findings = NULL;
     size_t nfindings = 0;
     syncer sync = {0};
-    cfo_strv_init(&sync.had);
-    cfo_strv_init(&sync.from_store);
-    cfo_strv_init(&sync.own);
+    sync_init(&sync);
     bool syncing = false;
 
     /* SIGTERM and SIGINT stop the engine, which then saves the corpus. */
@@ -1894,10 +1907,7 @@ out:
         free(findings[i].location);
     }
     free(findings);
-    free(sync.pulled);
-    cfo_strv_fini(&sync.had);
-    cfo_strv_fini(&sync.from_store);
-    cfo_strv_fini(&sync.own);
+    sync_fini(&sync);
     cfo_blobdir_destroy(&remote);
     cfo_blobdir_destroy(&root);
     free(root_url);
