@@ -1792,6 +1792,17 @@ static void measure_coverage(const cfo_engine_run *r, const char *pulled, cfo_fu
     cfo_buf_printf(&res->summary, "; coverage: %.1f%% of lines", cfo_coverage_line_pct(&cov));
 }
 
+static void findings_free(cfo_engine_finding *findings, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(findings[i].signature);
+        free(findings[i].repro);
+        free(findings[i].bundle);
+        free(findings[i].location);
+    }
+    free(findings);
+}
+
 cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *ops,
                                      const char *target, cfo_fuzz_result *res, cfo_diag *d)
 {
@@ -1900,13 +1911,7 @@ out:
     sigaction(SIGINT, &old_int, NULL);
     if (verdict == CFO_FUZZ_ERROR)
         res->count = r.execs;
-    for (size_t i = 0; i < nfindings; i++) {
-        free(findings[i].signature);
-        free(findings[i].repro);
-        free(findings[i].bundle);
-        free(findings[i].location);
-    }
-    free(findings);
+    findings_free(findings, nfindings);
     sync_fini(&sync);
     cfo_blobdir_destroy(&remote);
     cfo_blobdir_destroy(&root);
