@@ -1462,6 +1462,21 @@ typedef struct syncer {
     size_t pushed, pulled_new, rounds;
 } syncer;
 
+static void sync_init(syncer *s)
+{
+    cfo_strv_init(&s->had);
+    cfo_strv_init(&s->from_store);
+    cfo_strv_init(&s->own);
+}
+
+static void sync_fini(syncer *s)
+{
+    free(s->pulled);
+    cfo_strv_fini(&s->had);
+    cfo_strv_fini(&s->from_store);
+    cfo_strv_fini(&s->own);
+}
+
 static void sorted_add(cfo_strv *set, const char *name)
 {
     if (cfo_strv_sorted_has(set, name))
@@ -1793,6 +1808,17 @@ static void measure_coverage(const cfo_engine_run *r, const char *pulled, cfo_fu
     cfo_buf_printf(&res->summary, "; coverage: %.1f%% of lines", cfo_coverage_line_pct(&cov));
 }
 
+static void findings_free(cfo_engine_finding *findings, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(findings[i].signature);
+        free(findings[i].repro);
+        free(findings[i].bundle);
+        free(findings[i].location);
+    }
+    free(findings);
+}
+
 cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *ops,
                                      const char *target, cfo_fuzz_result *res, cfo_diag *d)
 {
@@ -1812,9 +1838,7 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
     cfo_engine_finding *findings = NULL;
     size_t nfindings = 0;
     syncer sync = {0};
-    cfo_strv_init(&sync.had);
-    cfo_strv_init(&sync.from_store);
-    cfo_strv_init(&sync.own);
+    sync_init(&sync);
     bool syncing = false;
 
     /* SIGTERM and SIGINT stop the engine, which then saves the corpus. */
@@ -1903,17 +1927,8 @@ out:
     sigaction(SIGINT, &old_int, NULL);
     if (verdict == CFO_FUZZ_ERROR)
         res->count = r.execs;
-    for (size_t i = 0; i < nfindings; i++) {
-        free(findings[i].signature);
-        free(findings[i].repro);
-        free(findings[i].bundle);
-        free(findings[i].location);
-    }
-    free(findings);
-    free(sync.pulled);
-    cfo_strv_fini(&sync.had);
-    cfo_strv_fini(&sync.from_store);
-    cfo_strv_fini(&sync.own);
+    findings_free(findings, nfindings);
+    sync_fini(&sync);
     cfo_blobdir_destroy(&remote);
     cfo_blobdir_destroy(&root);
     free(root_url);

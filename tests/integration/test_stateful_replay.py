@@ -109,8 +109,8 @@ class StatefulReplay(unittest.TestCase):
         self.assertIn("crashes after the 5 inputs recorded before it, not alone", p.stdout)
         self.assertIn("needs 2 of the 5 inputs recorded before it", p.stdout)
         [crash] = result["crashes"]
-        self.assertTrue(crash["signature"].startswith("crash:heap-use-after-free:session_use"),
-                        crash)
+        # A heap-use-after-free read in session_use, however the type is worded.
+        self.assertRegex(crash["signature"], r"^crash:[^:]*use-after-free[^:]*:session_use")
         self.assertEqual(crash["repro"], "2/2")
         # fuzzer_stats's figures make the summary.
         self.assertIn("edges 7 (0.01% of the map), corpus 1, 1235 exec/s", result["summary"])
@@ -123,7 +123,7 @@ class StatefulReplay(unittest.TestCase):
         self.assertEqual(git(clone, "rev-parse", "HEAD"), self.commit)
         r = self.reproduce(bundle, clone)
         self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
-        self.assertIn("reproduced: crash:heap-use-after-free:session_use", r.stdout)
+        self.assertIn("reproduced: " + crash["signature"], r.stdout)
         self.assertIn("feeding the 2 inputs recorded before the crash first", r.stdout + r.stderr)
 
         # The last input alone does not crash.
@@ -152,7 +152,7 @@ class StatefulReplay(unittest.TestCase):
         self.repack(unpacked, gapped)
         r = self.reproduce(gapped, clone)
         self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
-        self.assertIn("reproduced: crash:heap-use-after-free:session_use", r.stdout)
+        self.assertIn("reproduced: " + crash["signature"], r.stdout)
 
 
 if __name__ == "__main__":
