@@ -32,6 +32,7 @@ static void *local_worker_start(const cfo_local_worker_spec *spec, cfo_diag *d)
         .runner = spec->runner,
         .logs_dir = spec->logs_dir,
         .grace_ms = spec->grace_ms,
+        .slots = spec->slots,
         .git_lock = &lw->git_lock,
         /* The run decides which worktrees go, after it: it knows every task,
          * this worker only those it got. */

@@ -188,6 +188,7 @@ static int serve(const options *o, const setup *s)
         .runner = s->runner,
         .logs_dir = o->logs_dir,
         .grace_ms = o->grace_ms,
+        .slots = o->slots,
         .git_lock = &git_lock,
         .keep_worktrees = o->keep_worktrees,
     };

@@ -178,6 +178,15 @@ int64_t cfo_engine_task_timeout_ms(void)
     return v;
 }
 
+int cfo_engine_task_cpus(void)
+{
+    const char *env = getenv("CFO_TASK_CPUS");
+    int64_t v = 1;
+    if (env == NULL || cfo_parse_int(env, 1, CFO_ENGINE_MAX_TASK_CPUS, &v, NULL) != CFO_OK)
+        return 1;
+    return (int)v;
+}
+
 int64_t cfo_engine_fuzz_ms(const cfo_fuzzer *f, int64_t task_timeout_ms, int64_t elapsed_ms)
 {
     int64_t ms = f->fuzz_time_ms;

@@ -156,6 +156,11 @@ long long cfo_engine_ceil_div(int64_t a, int64_t b);
 /* The task's timeout from $CFO_TASK_TIMEOUT_MS; 0 when not given. */
 int64_t cfo_engine_task_timeout_ms(void);
 
+/* The CPUs the task's slot may use, from $CFO_TASK_CPUS (the worker's CPUs
+ * over its slots); 1 when not given or not a count. */
+#define CFO_ENGINE_MAX_TASK_CPUS 1024
+int cfo_engine_task_cpus(void);
+
 /* Fuzzing time of a task: fuzz_time, capped by what is left of the task's
  * timeout after elapsed_ms less the part kept for triage (triage_time, at
  * most half the timeout). task_timeout_ms 0: no cap. */

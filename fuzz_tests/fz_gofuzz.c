@@ -348,8 +348,8 @@ static cfo_err fuzz_slice(go_task *t, int64_t ms, bool *done, cfo_diag *d)
     cfo_strv_pushl(&argv, "go", "test", "-run=^$");
     cfo_strv_push_owned(&argv, cfo_xasprintf("-fuzz=^%s$", t->name));
     cfo_strv_push_owned(&argv, cfo_xasprintf("-fuzztime=%lldms", (long long)ms));
-    /* One worker process per slot the task has. */
-    cfo_strv_push(&argv, "-parallel=1");
+    /* Go's fuzzing workers: as many as the task's slot has CPUs. */
+    cfo_strv_push_owned(&argv, cfo_xasprintf("-parallel=%d", cfo_engine_task_cpus()));
     for (size_t i = 0; i < t->f->engine_args.n; i++)
         cfo_strv_push(&argv, t->f->engine_args.v[i]);
     cfo_strv_push(&argv, t->pkg);
@@ -676,7 +676,8 @@ static cfo_fuzz_verdict go_run(const cfo_fuzzer *f, const char *target, cfo_fuzz
                      (long long)fuzz_ms);
         goto out;
     }
-    printf("gofuzz: fuzzing %s in %s for %.1fs\n", t.name, t.pkg, (double)fuzz_ms / 1000.0);
+    printf("gofuzz: fuzzing %s in %s for %.1fs with -parallel=%d\n", t.name, t.pkg,
+           (double)fuzz_ms / 1000.0, cfo_engine_task_cpus());
     err = fuzz(&t, fuzz_ms, d);
     push(&t);
     printf("corpus: %zu inputs pushed, %zu pulled from other runs during %zu rounds\n", t.pushed,

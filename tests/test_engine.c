@@ -265,6 +265,19 @@ static void test_task_timeout_env(void **state)
     assert_int_equal(cfo_engine_task_timeout_ms(), 0);
 }
 
+static void test_task_cpus_env(void **state)
+{
+    (void)state;
+    setenv("CFO_TASK_CPUS", "3", 1);
+    assert_int_equal(cfo_engine_task_cpus(), 3);
+    setenv("CFO_TASK_CPUS", "0", 1);
+    assert_int_equal(cfo_engine_task_cpus(), 1);
+    setenv("CFO_TASK_CPUS", "many", 1);
+    assert_int_equal(cfo_engine_task_cpus(), 1);
+    unsetenv("CFO_TASK_CPUS");
+    assert_int_equal(cfo_engine_task_cpus(), 1);
+}
+
 static const char asan_report[] =
     "==1==ERROR: AddressSanitizer: ABRT on unknown address 0x1 (pc 0x1 bp 0x1 sp 0x1 T0)\n"
     "    #0 0x55 in parse_index /src/parser.c:122:13\n"
@@ -514,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_fuzz_time_budget),
         cmocka_unit_test(test_corpus_url),
         cmocka_unit_test(test_task_timeout_env),
+        cmocka_unit_test(test_task_cpus_env),
         cmocka_unit_test(test_classify_hang_resigned),
         cmocka_unit_test(test_findings_json_capped),
         cmocka_unit_test_setup_teardown(test_build_once, enter_scratch, leave_scratch),

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cfo_exec.h"
 #include "cfo_exec_argv.h"
@@ -117,6 +118,11 @@ void cfo_task_execute(const cfo_task_env *env, const cfo_msg_task *t, int64_t de
                                      realpath(env->repo, repo_abs) != NULL ? repo_abs : env->repo));
         /* Engines name stored coverage reports by it. */
         cfo_strv_push_owned(&task_env, cfo_xasprintf("CFO_COMMIT=%s", t->commit));
+        /* An engine that runs several processes (go test -parallel) takes
+         * its slot's share of the CPUs, not all of them. */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        long share = cpus / (long)(env->slots > 0 ? env->slots : 1);
+        cfo_strv_push_owned(&task_env, cfo_xasprintf("CFO_TASK_CPUS=%ld", share > 0 ? share : 1));
     }
     cfo_exec_spec spec = {
         .argv = argv.v,

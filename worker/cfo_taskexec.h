@@ -23,6 +23,7 @@ typedef struct cfo_task_env {
     const char *runner;        /* absolute path of cfo-fuzz */
     const char *logs_dir;      /* keep each task's output here, or NULL */
     int64_t grace_ms;          /* SIGTERM to SIGKILL; 0: default */
+    uint32_t slots;            /* tasks it runs at once: each gets its share of the CPUs */
     pthread_mutex_t *git_lock; /* serializes worktree creation */
     /* cfo_task_retire_worktrees does nothing: the user said so, or someone
      * else (cfo's run, which knows every task) decides what goes. */

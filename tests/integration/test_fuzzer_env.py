@@ -22,9 +22,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     const char *to = getenv("GREETING_FILE");
     const char *greeting = getenv("GREETING");
+    const char *cpus = getenv("CFO_TASK_CPUS");
     FILE *f = to ? fopen(to, "w") : NULL;
     if (f != NULL) {
-        fprintf(f, "%s", greeting ? greeting : "(unset)");
+        fprintf(f, "%s %s", greeting ? greeting : "(unset)", cpus ? cpus : "(unset)");
         fclose(f);
     }
     return 0;
@@ -83,14 +84,16 @@ class FuzzerEnv(unittest.TestCase):
         p = run([binary("cfo"), "--repo", self.repo, "--config", self.config,
                  "--workdir", os.path.join(self.tmp.path, "work"),
                  "--dataset", "file://" + os.path.join(self.tmp.path, "data.json"),
-                 "--task-timeout", "3m", "--budget", "5m", "--report", report],
+                 "--task-timeout", "3m", "--budget", "5m", "--report", report,
+                 "--concurrency", "1"],
                 cwd=self.tmp.path, timeout=400)
         with open(report) as f:
             tasks = {t["record"]["fuzzer"]: t for t in json.load(f)["tasks"]}
         self.assertEqual(tasks["SAY"]["summary"], "hello-exec", p.stderr[-2000:])
         self.assertEqual(tasks["LF"]["record"]["status"], "pass", p.stderr[-2000:])
+        # One slot: the task's share of the CPUs is all of them.
         with open(self.greeting) as f:
-            self.assertEqual(f.read(), "hello-engine")
+            self.assertEqual(f.read(), "hello-engine %d" % os.sysconf("SC_NPROCESSORS_ONLN"))
 
     def test_a_bad_entry_is_a_configuration_error(self):
         with open(self.config, "w") as f:

@@ -44,10 +44,11 @@ def have_go():
 class GoRun:
     """cfo-fuzz FUZZER TARGET in a worktree, as a worker runs it."""
 
-    def __init__(self, cfg, target, cwd):
+    def __init__(self, cfg, target, cwd, cpus=1):
         self.read_fd, write_fd = os.pipe()
         env = dict(os.environ, CFO_RESULT_FD=str(write_fd),
-                   CFO_TASK_TIMEOUT_MS=str(RUN_BOUND * 1000), CFO_REPO_ROOT=cwd)
+                   CFO_TASK_TIMEOUT_MS=str(RUN_BOUND * 1000), CFO_REPO_ROOT=cwd,
+                   CFO_TASK_CPUS=str(cpus))
         self.proc = subprocess.Popen([binary("cfo-fuzz"), "--config", cfg, "GO", target],
                                      cwd=cwd, env=env, pass_fds=(write_fd,),
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -141,8 +142,11 @@ class GoFuzz(unittest.TestCase):
         stored = self.stored("parser%3AFuzzParseKV")
         self.assertGreater(len(stored), 0, first.out[-3000:])
         # Another worker's worktree and cache: all it starts from is storage.
-        second = GoRun(cfg, "./parser:FuzzParseKV", self.worktree("w2")).wait()
+        second = GoRun(cfg, "./parser:FuzzParseKV", self.worktree("w2"), cpus=2).wait()
         self.assertEqual(second.rc, 0, second.out[-3000:])
+        # The slot's share of the CPUs is go test's -parallel.
+        self.assertIn("with -parallel=2", second.out)
+        self.assertIn("with -parallel=1", first.out)
         self.assertEqual(second.figure(r"corpus: (\d+) inputs from"), len(stored))
         self.assertRegex(second.result["summary"], r"corpus \d+ \(\d+ new\), \d+ exec/s")
 
