@@ -163,6 +163,12 @@ class Coverage(cfotest.unittest.TestCase):
         after = rec["coverage"]["lines"]
         self.assertLess(after[0] / after[1], before[0] / before[1] - 0.01)
         self.assertIn("coverage drop", r.stdout + r.stderr)
+        # The drop is a finding of its own, open, named by its range.
+        fr = run([binary("cfo-dataset"), "findings", "file://" + self.data, "--json"], check=0)
+        found = [f for f in json.loads(fr.stdout)
+                 if f["kind"] == "coverage_drop" and f["target"] == "fuzz_parser"]
+        self.assertEqual(len(found), 1, fr.stdout[-3000:])
+        self.assertEqual(found[0]["state"], "open", found[0])
         # Targets whose coverage did not drop pass.
         self.assertEqual(self.latest("fuzz_checksum", second)["status"], "pass")
 
