@@ -418,5 +418,15 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < total; i++)
         zmq_close(sims[i].sock);
     zmq_ctx_term(g.zctx);
+    for (long k = 0; k < nt; k++) {
+        free(ts[k].sims);
+        free(ts[k].hb_late.v);
+        free(ts[k].ack_rtt.v);
+    }
+    free(ts);
+    free(sims);
+    free(late.v);
+    free(rtt.v);
+    free(g.result_sent_us);
     return timed_out ? 1 : 0;
 }
