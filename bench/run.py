@@ -821,17 +821,19 @@ def bench_engine(ctx, sz):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=secs + 120)
         return libfuzzer_execs(p.stdout.decode(errors="replace")) / secs
 
-    def through_cfo():
+    def cfo_rate(name, kind, targets_dir):
+        """Executions per second of one cfo-fuzz task, with a fresh corpus
+        root each run so neither side starts ahead."""
         runs["n"] += 1
-        # A fresh corpus root each run, so neither side starts ahead.
         with open(ini, "w") as f:
-            f.write('[fuzzer "LF"]\nkind = libfuzzer\nbuild = ./build.sh\n'
-                    'targets_dir = out/libfuzzer\nseeds = fuzz/seeds\nfuzz_time = %ds\n'
+            f.write('[fuzzer "%s"]\nkind = %s\nbuild = ./build.sh\n'
+                    'targets_dir = %s\nseeds = fuzz/seeds\nfuzz_time = %ds\n'
                     'input_timeout = 2s\ninput_memory_limit = 2G\n'
-                    'corpus = file://%s/cfo-%d\n' % (secs, work, runs["n"]))
+                    'corpus = file://%s/cfo-%d\n' % (name, kind, targets_dir, secs, work,
+                                                     runs["n"]))
         r, w = os.pipe()
         env = dict(os.environ, CFO_RESULT_FD=str(w))
-        p = subprocess.Popen([ctx.bin("cfo-fuzz"), "--config", ini, "LF", tname], cwd=repo,
+        p = subprocess.Popen([ctx.bin("cfo-fuzz"), "--config", ini, name, tname], cwd=repo,
                              env=env, pass_fds=(w,), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         os.close(w)
@@ -839,6 +841,9 @@ def bench_engine(ctx, sz):
             figures = f.read()
         p.wait(timeout=secs + 300)
         return json.loads(figures)["count"] / secs
+
+    def through_cfo():
+        return cfo_rate("LF", "libfuzzer", "out/libfuzzer")
 
     afl_bin = os.path.join(repo, "out", "afl", tname)
     have_afl = shutil.which("afl-fuzz") is not None and os.path.exists(afl_bin)
@@ -864,22 +869,7 @@ def bench_engine(ctx, sz):
         return execs / secs
 
     def afl_through_cfo():
-        runs["n"] += 1
-        with open(ini, "w") as f:
-            f.write('[fuzzer "AFL"]\nkind = afl\nbuild = ./build.sh\n'
-                    'targets_dir = out/afl\nseeds = fuzz/seeds\nfuzz_time = %ds\n'
-                    'input_timeout = 2s\ninput_memory_limit = 2G\n'
-                    'corpus = file://%s/cfo-%d\n' % (secs, work, runs["n"]))
-        r, w = os.pipe()
-        env = dict(os.environ, CFO_RESULT_FD=str(w))
-        p = subprocess.Popen([ctx.bin("cfo-fuzz"), "--config", ini, "AFL", tname], cwd=repo,
-                             env=env, pass_fds=(w,), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-        os.close(w)
-        with os.fdopen(r) as f:
-            figures = f.read()
-        p.wait(timeout=secs + 300)
-        return json.loads(figures)["count"] / secs
+        return cfo_rate("AFL", "afl", "out/afl")
 
     variants = {"direct": direct, "cfo": through_cfo}
     if have_afl:
