@@ -17,7 +17,9 @@ from cfotest import binary, git, run  # noqa: E402
 TOKEN = "7%06d" % (os.getpid() % 1000000)  # marks this test's sleepers in the process table
 
 DAEMON_WATCH = """#!/bin/sh
-alive() { [ -r "/proc/$1/stat" ] && ! awk '{exit !($3 == "Z" || $3 == "X")}' "/proc/$1/stat"; }
+# Gone, a zombie, or reaped between two looks: not alive (awk exits 2
+# when the file vanished, 1 on a zombie).
+alive() { awk '{exit ($3 == "Z" || $3 == "X")}' "/proc/$1/stat" 2>/dev/null; }
 i=0
 while [ ! -s "$DAEMON_PIDFILE" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done
 pid=$(cat "$DAEMON_PIDFILE")

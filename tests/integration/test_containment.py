@@ -40,6 +40,13 @@ class WorkerContainment(unittest.TestCase):
     def path(self, *parts):
         return os.path.join(self.tmp.path, *parts)
 
+    def read(self, name):
+        try:
+            with open(self.path(name)) as f:
+                return f.read()
+        except OSError as e:
+            return str(e)
+
     def spawn(self, argv, log, env):
         with open(log, "w") as out:
             p = subprocess.Popen(argv, cwd=self.tmp.path, env=env, stdout=out,
@@ -60,13 +67,15 @@ class WorkerContainment(unittest.TestCase):
         coord = self.spawn(
             [binary("cfo-coordinator"), "--repo", repo, "--bind", endpoint,
              "--dataset", "file://" + data, "--upload", "--workdir", self.path("cwork"),
-             "--wait-workers", "60s"], self.path("coordinator.log"), env=env)
+             "--wait-workers", "60s", "--report", self.path("report.json")],
+            self.path("coordinator.log"), env=env)
         worker = self.spawn(
             [binary("cfo-worker"), "--connect", endpoint, "--id", "w", "--repo", repo,
              "--slots", "2", "--workdir", self.path("wwork")], self.path("w.log"), env=env)
-        self.assertEqual(coord.wait(timeout=240), 0, open(self.path("coordinator.log")).read())
+        if coord.wait(timeout=240) != 0:
+            self.fail(self.read("coordinator.log") + self.read("report.json"))
         self.assertEqual(worker.wait(timeout=60), 0)
-        log = open(self.path("w.log")).read()
+        log = self.read("w.log")
         with open(data) as f:
             recs = {r["fuzzer"]: r for r in json.load(f)["records"]}
         self.assertEqual(recs["ENV_DAEMON"]["status"], "pass")
