@@ -228,9 +228,6 @@ int main(int argc, char **argv)
         rc = serve(&o, &s);
     }
     cfo_config_destroy(&s.cfg);
-    free(s.top);
-    free(s.runner);
-    free(s.workdir);
-    free(s.id);
+    cfo_free_all(s.top, s.runner, s.workdir, s.id);
     return rc;
 }

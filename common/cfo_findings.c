@@ -28,24 +28,15 @@ static void sighting_fini(cfo_sighting *s)
 
 static void finding_fini(cfo_finding *f)
 {
-    free(f->id);
-    free(f->fuzzer);
-    free(f->target);
-    free(f->kind);
-    free(f->signature);
-    free(f->crash_state);
-    free(f->title);
-    free(f->bundle);
-    free(f->location);
+    cfo_free_all(f->id, f->fuzzer, f->target, f->kind, f->signature, f->crash_state, f->title,
+                 f->bundle, f->location);
     sighting_fini(&f->first);
     sighting_fini(&f->last);
     sighting_fini(&f->fixed);
     free(f->fixed_last_bad);
     for (size_t i = 0; i < f->nbranches; i++) {
-        free(f->branches[i].branch);
-        free(f->branches[i].last_commit);
-        free(f->branches[i].fixed_commit);
-        free(f->branches[i].last_bad);
+        cfo_free_all(f->branches[i].branch, f->branches[i].last_commit, f->branches[i].fixed_commit,
+                     f->branches[i].last_bad);
     }
     free(f->branches);
     memset(f, 0, sizeof *f);

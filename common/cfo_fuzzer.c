@@ -7,44 +7,21 @@
 #include "cfo_names.h"
 
 /* Indexed by cfo_kind; cfo_kind_info_of's switch keeps it exhaustive. */
+#define ACC CFO_MERGE_ACCUMULATE
+#define SUP CFO_MERGE_SUPERSEDE
+/* clang-format off */
 static const cfo_kind_info kinds[CFO_KIND_COUNT] = {
-    [CFO_KIND_CANARY] = {.name = "canary",
-                         .needs_working_dir = false,
-                         .needs_seed = false,
-                         .critical = false,
-                         .merge = CFO_MERGE_ACCUMULATE,
-                         .runs_in_runner = true},
-    [CFO_KIND_INFRA_DRIFT] = {.name = "infra_drift",
-                              .needs_working_dir = true,
-                              .needs_seed = true,
-                              .critical = true,
-                              .merge = CFO_MERGE_SUPERSEDE,
-                              .runs_in_runner = true},
-    [CFO_KIND_EXEC] = {.name = "exec",
-                       .needs_working_dir = true,
-                       .needs_seed = false,
-                       .critical = true,
-                       .merge = CFO_MERGE_SUPERSEDE,
-                       .runs_in_runner = false},
-    [CFO_KIND_LIBFUZZER] = {.name = "libfuzzer",
-                            .needs_working_dir = true,
-                            .needs_seed = false,
-                            .critical = true,
-                            .merge = CFO_MERGE_ACCUMULATE,
-                            .runs_in_runner = true},
-    [CFO_KIND_AFL] = {.name = "afl",
-                      .needs_working_dir = true,
-                      .needs_seed = false,
-                      .critical = true,
-                      .merge = CFO_MERGE_ACCUMULATE,
-                      .runs_in_runner = true},
-    [CFO_KIND_GOFUZZ] = {.name = "gofuzz",
-                         .needs_working_dir = true,
-                         .needs_seed = false,
-                         .critical = true,
-                         .merge = CFO_MERGE_ACCUMULATE,
-                         .runs_in_runner = true},
+    /*                        name,          working_dir, seed, critical, merge, runs_in_runner */
+    [CFO_KIND_CANARY]      = {"canary",      false,       false, false,   ACC,   true},
+    [CFO_KIND_INFRA_DRIFT] = {"infra_drift", true,        true,  true,    SUP,   true},
+    [CFO_KIND_EXEC]        = {"exec",        true,        false, true,    SUP,   false},
+    [CFO_KIND_LIBFUZZER]   = {"libfuzzer",   true,        false, true,    ACC,   true},
+    [CFO_KIND_AFL]         = {"afl",         true,        false, true,    ACC,   true},
+    [CFO_KIND_GOFUZZ]      = {"gofuzz",      true,        false, true,    ACC,   true},
 };
+/* clang-format on */
+#undef ACC
+#undef SUP
 
 const cfo_kind_info *cfo_kind_info_of(cfo_kind kind)
 {
@@ -148,24 +125,12 @@ void cfo_fuzzer_init(cfo_fuzzer *f, const char *name, cfo_kind kind)
 
 void cfo_fuzzer_fini(cfo_fuzzer *f)
 {
-    free(f->name);
-    free(f->terraform);
-    free(f->root);
-    cfo_strv_fini(&f->branches);
-    cfo_strv_fini(&f->include);
-    cfo_strv_fini(&f->exclude);
-    cfo_strv_fini(&f->discover_argv);
-    cfo_strv_fini(&f->run_argv);
-    cfo_strv_fini(&f->path_globs);
-    cfo_strv_fini(&f->path_targets);
-    free(f->build);
-    free(f->targets_dir);
-    free(f->cmplog_dir);
-    free(f->corpus);
-    free(f->seeds);
-    cfo_strv_fini(&f->engine_args);
-    cfo_strv_fini(&f->env);
-    free(f->coverage_dir);
-    free(f->coverage_build);
+    cfo_free_all(f->name, f->terraform, f->root, f->build, f->targets_dir, f->cmplog_dir, f->corpus,
+                 f->seeds, f->coverage_dir, f->coverage_build);
+    cfo_strv *lists[] = {&f->branches,      &f->include,     &f->exclude,
+                         &f->discover_argv, &f->run_argv,    &f->path_globs,
+                         &f->path_targets,  &f->engine_args, &f->env};
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+        cfo_strv_fini(lists[i]);
     memset(f, 0, sizeof *f);
 }

@@ -170,13 +170,7 @@ void cfo_outcome_fill_command(cfo_outcome *o, const char *fuzzer, const char *ta
 
 void cfo_outcome_fini(cfo_outcome *o)
 {
-    free(o->command);
-    free(o->crashes);
-    free(o->coverage);
-    free(o->worker);
-    free(o->summary);
-    free(o->tail);
-    free(o->log_path);
+    cfo_free_all(o->command, o->crashes, o->coverage, o->worker, o->summary, o->tail, o->log_path);
     memset(o, 0, sizeof *o);
 }
 

@@ -104,6 +104,12 @@ void *cfo_grow(void *v, size_t *cap, size_t need, size_t elem)
     return cfo_xrealloc(v, n * elem);
 }
 
+void cfo_free_many(void *const *ptrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ptrs[i]);
+}
+
 void cfo_buf_reserve(cfo_buf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap)

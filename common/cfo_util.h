@@ -24,6 +24,12 @@ char *cfo_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * element at a time costs amortized O(1). Returns v, moved or not:
  *   rs->v = cfo_grow(rs->v, &rs->cap, rs->n + 1, sizeof *rs->v); */
 void *cfo_grow(void *v, size_t *cap, size_t need, size_t elem);
+/* Frees each of the n pointers (NULL ones too): a struct's owned members
+ * in one statement, through cfo_free_all(a->x, a->y, ...). */
+void cfo_free_many(void *const *ptrs, size_t n);
+#define cfo_free_all(...)                                                                          \
+    cfo_free_many((void *const[]){__VA_ARGS__},                                                    \
+                  sizeof((void *const[]){__VA_ARGS__}) / sizeof(void *))
 
 /* Growable byte buffer; data is always NUL-terminated (not counted in len). */
 typedef struct cfo_buf {

@@ -340,11 +340,7 @@ void cfo_history_destroy(cfo_history **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     cfo_history *h = *self_p;
-    free(h->commits);
-    free(h->series);
-    free(h->rs);
-    free(h->cs);
-    free(h);
+    cfo_free_all(h->commits, h->series, h->rs, h->cs, h);
     *self_p = NULL;
 }
 

@@ -777,10 +777,7 @@ static void run_fini(run *r)
     cfo_storage_destroy(&r->st);
     cfo_config_destroy(&r->cfg);
     cfo_cli_fini(&r->c);
-    free(r->top);
-    free(r->workdir);
-    free(r->runner);
-    free(r->run_id);
+    cfo_free_all(r->top, r->workdir, r->runner, r->run_id);
 }
 
 int cfo_orchestrator_main(int argc, char **argv, const cfo_local_worker_hooks *local)

@@ -1123,10 +1123,7 @@ static void sched_fini(sched *s)
     cfo_sessidx_fini(&s->by_rid);
     for (int f = 0; f < s->nfuzzers; f++)
         free(s->fz[f].queue.v);
-    free(s->fz);
-    free(s->holds);
-    free(s->fuzzers);
-    free(s->tasks);
+    cfo_free_all(s->fz, s->holds, s->fuzzers, s->tasks);
 }
 
 /* Starts cancelling when the run must stop: a signal, the budget, no

@@ -445,10 +445,7 @@ out:
     cfo_capture_fini(&cap);
     if (tmp != NULL)
         cfo_remove_tree(tmp, NULL);
-    free(tmp);
-    free(plan);
-    free(module);
-    free(c.binary);
+    cfo_free_all(tmp, plan, module, c.binary);
     cfo_strv_fini(&c.env);
     return verdict;
 }

@@ -92,10 +92,7 @@ void cfo_msg_fini(cfo_msg *m)
         free(m->u.welcome.run_id);
         break;
     case CFO_MSG_TASK:
-        free(m->u.task.fuzzer);
-        free(m->u.task.branch);
-        free(m->u.task.commit);
-        free(m->u.task.target);
+        cfo_free_all(m->u.task.fuzzer, m->u.task.branch, m->u.task.commit, m->u.task.target);
         break;
     case CFO_MSG_RESULT:
         cfo_outcome_fini(&m->u.result.outcome);

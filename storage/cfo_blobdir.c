@@ -553,10 +553,7 @@ static cfo_err gcs_get(cfo_blobdir *self, const char *name, const char *dest_pat
     if (err != CFO_OK)
         unlink(tmp);
     cfo_gcs_http_resp_fini(&resp);
-    free(url);
-    free(meta);
-    free(shown);
-    free(tmp);
+    cfo_free_all(url, meta, shown, tmp);
     return err;
 }
 
@@ -584,10 +581,7 @@ static cfo_err gcs_put(cfo_blobdir *self, const char *name, const void *data, si
             err = status_error(self, &resp, "storing", name, d);
     }
     cfo_gcs_http_resp_fini(&resp);
-    free(shown);
-    free(url);
-    free(enc);
-    free(full);
+    cfo_free_all(shown, url, enc, full);
     return err;
 }
 

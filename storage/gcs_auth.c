@@ -60,11 +60,7 @@ void cfo_gcs_auth_destroy(cfo_gcs_auth **self_p)
     if (self_p == NULL || *self_p == NULL)
         return;
     cfo_gcs_auth *a = *self_p;
-    free(a->endpoint);
-    free(a->describe);
-    free(a->token_uri);
-    free(a->client_email);
-    free(a->key_id);
+    cfo_free_all(a->endpoint, a->describe, a->token_uri, a->client_email, a->key_id);
     free_secret(&a->private_key);
     free(a->client_id);
     free_secret(&a->client_secret);

@@ -158,10 +158,7 @@ static void fs_destroy(cfo_storage *st)
 {
     file_storage *fs = fs_of(st);
     fs_unlock(st);
-    free(fs->path);
-    free(fs->dir);
-    free(fs->lock_path);
-    free(fs);
+    cfo_free_all(fs->path, fs->dir, fs->lock_path, fs);
 }
 
 static const cfo_storage_ops file_ops = {

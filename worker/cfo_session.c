@@ -166,11 +166,7 @@ static void start_ready(worker *w)
 static void free_held(held *h)
 {
     cfo_outcome_fini(&h->outcome);
-    free(h->task.fuzzer);
-    free(h->task.branch);
-    free(h->task.commit);
-    free(h->task.target);
-    free(h);
+    cfo_free_all(h->task.fuzzer, h->task.branch, h->task.commit, h->task.target, h);
 }
 
 /* A warning about the coordinator, at most WARN_PER_WINDOW in a window:
