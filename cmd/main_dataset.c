@@ -889,21 +889,39 @@ static int cmd_report(const sub_args *a, const cfo_recset *all, int window)
     return rc;
 }
 
-static int cmd_history(const sub_args *a, const cfo_recset *all, int window)
+/* The history of the whole dataset (the order is its, not one target's
+ * alone) in git's order when there is a repository, canaries marked.
+ * Returns 0, or an exit status with nothing left to free. */
+static int whole_history(const sub_args *a, const cfo_recset *all, ordered_history *oh)
 {
-    (void)window;
     char *top = NULL;
     int rc = find_repo(a, &top);
     if (rc != 0)
         return rc;
-    /* The order is the whole dataset's, not the target's alone. */
+    if ((rc = mark_canaries(a, top, history_of(all, top, oh))) != 0)
+        ordered_history_fini(oh);
+    free(top);
+    return rc;
+}
+
+/* Says that the dataset has no `what` of the target --fuzzer/--branch
+ * narrow; returns EXIT_DATA. */
+static int nothing_of_target(const sub_args *a, const char *what, const char *by_fuzzer)
+{
+    cfo_error("no %s of target '%s'%s%s%s%s in %s", what, a->target, a->fuzzer ? by_fuzzer : "",
+              a->fuzzer ? a->fuzzer : "", a->branch ? " on branch " : "",
+              a->branch ? a->branch : "", a->url);
+    return EXIT_DATA;
+}
+
+static int cmd_history(const sub_args *a, const cfo_recset *all, int window)
+{
+    (void)window;
     ordered_history oh;
-    cfo_history *h = history_of(all, top, &oh);
-    if ((rc = mark_canaries(a, top, h)) != 0) {
-        ordered_history_fini(&oh);
-        free(top);
+    int rc = whole_history(a, all, &oh);
+    if (rc != 0)
         return rc;
-    }
+    cfo_history *h = oh.h;
     const cfo_record **v = cfo_xcalloc(all->n + 1, sizeof *v);
     size_t n = 0;
     for (size_t k = 0; k < h->nseries; k++) {
@@ -912,10 +930,7 @@ static int cmd_history(const sub_args *a, const cfo_recset *all, int window)
             v[n++] = s->records[i];
     }
     if (n == 0) {
-        cfo_error("no record of target '%s'%s%s%s%s in %s", a->target,
-                  a->fuzzer ? " of fuzzer " : "", a->fuzzer ? a->fuzzer : "",
-                  a->branch ? " on branch " : "", a->branch ? a->branch : "", a->url);
-        rc = EXIT_DATA;
+        rc = nothing_of_target(a, "record", " of fuzzer ");
     } else {
         print_table(v, n);
         printf("\n");
@@ -927,24 +942,10 @@ static int cmd_history(const sub_args *a, const cfo_recset *all, int window)
     }
     free(v);
     ordered_history_fini(&oh);
-    free(top);
     return rc;
 }
 
 /* --- coverage ------------------------------------------------------------- */
-
-/* The newest record of series s on commit sha that carries coverage. */
-static const cfo_record *coverage_on(const cfo_history_series *s, const char *sha)
-{
-    const cfo_record *best = NULL;
-    for (size_t i = 0; i < s->nrecords; i++) {
-        const cfo_record *r = s->records[i];
-        if (r->coverage != NULL && strcmp(r->commit, sha) == 0 &&
-            (best == NULL || r->time_ms >= best->time_ms))
-            best = r;
-    }
-    return best;
-}
 
 static void print_pair(const char *name, const int64_t v[2])
 {
@@ -1000,7 +1001,7 @@ static size_t coverage_points(const sub_args *a, const cfo_history *h, const cha
             continue;
         bool first = true;
         for (size_t i = 0; i < s->ncells; i++) {
-            const cfo_record *r = coverage_on(s, h->commits[s->cells[i].commit].sha);
+            const cfo_record *r = cfo_history_coverage_on(s, h->commits[s->cells[i].commit].sha);
             if (r == NULL)
                 continue;
             if (g != NULL) {
@@ -1035,45 +1036,36 @@ static void print_coverage_json(const sub_args *a, const cfo_history *h)
         yajl_gen_array_close(g);
     }
     yajl_gen_map_close(g);
-    const unsigned char *text;
-    size_t len;
-    yajl_gen_get_buf(g, &text, &len);
-    fwrite(text, 1, len, stdout);
-    fputc('\n', stdout);
-    yajl_gen_free(g);
+    char *text = cfo_json_text(g);
+    puts(text);
+    free(text);
     cfo_strv_fini(&branches);
 }
 
 static int cmd_coverage(const sub_args *a, const cfo_recset *all, int window)
 {
     (void)window;
-    char *top = NULL;
-    int rc = find_repo(a, &top);
+    ordered_history oh;
+    int rc = whole_history(a, all, &oh);
     if (rc != 0)
         return rc;
-    ordered_history oh;
-    cfo_history *h = history_of(all, top, &oh);
+    const cfo_history *h = oh.h;
     /* Counted first, so a target without coverage prints nothing. */
     size_t points = 0;
     for (size_t k = 0; k < h->nseries; k++)
         if (matches(h->series[k].records[0], a))
             for (size_t i = 0; i < h->series[k].ncells; i++)
-                points += coverage_on(&h->series[k],
-                                      h->commits[h->series[k].cells[i].commit].sha) != NULL;
-    if (points == 0) {
-        cfo_error("no coverage of target '%s'%s%s%s%s in %s", a->target,
-                  a->fuzzer ? " by fuzzer " : "", a->fuzzer ? a->fuzzer : "",
-                  a->branch ? " on branch " : "", a->branch ? a->branch : "", a->url);
-        rc = EXIT_DATA;
-    } else if (a->json) {
+                points += cfo_history_coverage_on(
+                              &h->series[k], h->commits[h->series[k].cells[i].commit].sha) != NULL;
+    if (points == 0)
+        rc = nothing_of_target(a, "coverage", " by fuzzer ");
+    else if (a->json)
         print_coverage_json(a, h);
-    } else {
+    else
         coverage_points(a, h, NULL, NULL);
-    }
     if (fflush(stdout) != 0)
         rc = EXIT_DATA;
     ordered_history_fini(&oh);
-    free(top);
     return rc;
 }
 

@@ -125,12 +125,7 @@ char *cfo_coverage_format(const cfo_coverage *c)
     if (c->report[0] != '\0')
         cfo_json_str(g, "report", c->report);
     yajl_gen_map_close(g);
-    const unsigned char *text;
-    size_t len;
-    yajl_gen_get_buf(g, &text, &len);
-    char *out = cfo_xstrndup((const char *)text, len);
-    yajl_gen_free(g);
-    return out;
+    return cfo_json_text(g);
 }
 
 char *cfo_coverage_compact(const char *json)

@@ -25,14 +25,19 @@ const char *cfo_strerror(cfo_err err)
     return cfo_name_of(error_names, CFO_NELEM(error_names), (int)err, "unknown error");
 }
 
+cfo_err cfo_diag_vset(cfo_diag *d, cfo_err err, const char *fmt, va_list ap)
+{
+    if (d != NULL)
+        vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+    return err;
+}
+
 cfo_err cfo_diag_set(cfo_diag *d, cfo_err err, const char *fmt, ...)
 {
-    if (d != NULL) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(d->msg, sizeof d->msg, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    cfo_diag_vset(d, err, fmt, ap);
+    va_end(ap);
     return err;
 }
 

@@ -2,6 +2,7 @@
 #ifndef CFO_ERROR_H
 #define CFO_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* Every fallible function returns a cfo_err; CFO_OK (0) is success. Detail for
@@ -30,6 +31,10 @@ typedef struct cfo_diag {
  * `return cfo_diag_set(d, CFO_EINVAL, "bad value '%s'", v);`. */
 cfo_err cfo_diag_set(cfo_diag *d, cfo_err err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The same with the arguments as a va_list. */
+cfo_err cfo_diag_vset(cfo_diag *d, cfo_err err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* Prepends "prefix: " to the message already in d. */
 void cfo_diag_prefix(cfo_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -168,12 +168,11 @@ __attribute__((format(printf, 2, 3))) static void bad(reader *rd, const char *fm
 {
     if (rd->err != CFO_OK)
         return;
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rd->err = cfo_diag_vset(rd->d, CFO_EPARSE, fmt, ap);
     va_end(ap);
-    rd->err = cfo_diag_set(rd->d, CFO_EPARSE, "%s: finding %zu: %s", rd->name, rd->index, msg);
+    cfo_diag_prefix(rd->d, "%s: finding %zu", rd->name, rd->index);
 }
 
 static yajl_val member(yajl_val obj, const char *key)

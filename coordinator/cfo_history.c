@@ -408,3 +408,15 @@ size_t cfo_history_find(const cfo_history *self, const char *fuzzer, const char 
     }
     return CFO_HISTORY_NONE;
 }
+
+const cfo_record *cfo_history_coverage_on(const cfo_history_series *s, const char *sha)
+{
+    const cfo_record *best = NULL;
+    for (size_t i = 0; i < s->nrecords; i++) {
+        const cfo_record *r = s->records[i];
+        if (r->coverage != NULL && strcmp(r->commit, sha) == 0 &&
+            (best == NULL || r->time_ms >= best->time_ms))
+            best = r;
+    }
+    return best;
+}

@@ -116,6 +116,10 @@ size_t cfo_history_failing(const cfo_history *self);
 size_t cfo_history_find(const cfo_history *self, const char *fuzzer, const char *branch,
                         const char *target);
 
+/* The newest record of series s on commit sha that carries coverage, or
+ * NULL. */
+const cfo_record *cfo_history_coverage_on(const cfo_history_series *s, const char *sha);
+
 /* fail, timeout and error break a target; pass does not; cancelled says
  * nothing. */
 bool cfo_history_status_bad(cfo_status s);

@@ -355,13 +355,7 @@ static void durations_chart(cfo_buf *b, const cfo_history *h)
 static const cfo_record *coverage_on(const cfo_history_series *s, const char *sha,
                                      cfo_coverage *out)
 {
-    const cfo_record *best = NULL;
-    for (size_t i = 0; i < s->nrecords; i++) {
-        const cfo_record *r = s->records[i];
-        if (r->coverage != NULL && strcmp(r->commit, sha) == 0 &&
-            (best == NULL || r->time_ms >= best->time_ms))
-            best = r;
-    }
+    const cfo_record *best = cfo_history_coverage_on(s, sha);
     cfo_diag d = {{0}};
     if (best != NULL && cfo_coverage_parse(best->coverage, out, &d) != CFO_OK)
         best = NULL; /* the reader checked it: cannot happen */

@@ -146,25 +146,27 @@ static void render_histograms(cfo_buf *b, const cfo_metrics *m)
     }
 }
 
-static void render_engines(cfo_buf *b, const cfo_metrics *m)
+/* One counter of the engine fuzzers: executions, or findings. */
+static void engine_counter(cfo_buf *b, const cfo_metrics *m, const char *name, const char *help,
+                           bool findings)
 {
     char v[32];
-    header(b, "cfo_engine_executions_total", "counter",
-           "Executions the coverage-guided engines reported, by fuzzer.");
+    header(b, name, "counter", help);
     for (size_t i = 0; i < m->nf; i++) {
         if (!m->f[i].engine)
             continue;
-        snprintf(v, sizeof v, "%lld", (long long)m->f[i].executions);
-        fuzzer_line(b, "cfo_engine_executions_total", &m->f[i], NULL, v);
+        snprintf(v, sizeof v, "%lld",
+                 (long long)(findings ? m->f[i].findings : m->f[i].executions));
+        fuzzer_line(b, name, &m->f[i], NULL, v);
     }
-    header(b, "cfo_engine_findings_total", "counter",
-           "Findings the coverage-guided engines reported, by fuzzer.");
-    for (size_t i = 0; i < m->nf; i++) {
-        if (!m->f[i].engine)
-            continue;
-        snprintf(v, sizeof v, "%lld", (long long)m->f[i].findings);
-        fuzzer_line(b, "cfo_engine_findings_total", &m->f[i], NULL, v);
-    }
+}
+
+static void render_engines(cfo_buf *b, const cfo_metrics *m)
+{
+    engine_counter(b, m, "cfo_engine_executions_total",
+                   "Executions the coverage-guided engines reported, by fuzzer.", false);
+    engine_counter(b, m, "cfo_engine_findings_total",
+                   "Findings the coverage-guided engines reported, by fuzzer.", true);
 }
 
 static void render_run(cfo_buf *b, const cfo_metrics *m)

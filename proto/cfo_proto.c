@@ -502,6 +502,33 @@ static bool scan_lenpref(scan *s, size_t w, uint64_t extra)
     return scan_uint(s, w, &n) && scan_skip(s, n + extra);
 }
 
+/* How a value whose first byte is 0xc0 + i is skipped: by a fixed number
+ * of bytes, or by a length field of n bytes (ext: plus its type byte), or
+ * as an array or map of n-byte count. */
+typedef enum skip_how { SKIP_BYTES, SKIP_LEN, SKIP_EXT, SKIP_ARRAY, SKIP_MAP, SKIP_BAD } skip_how;
+typedef struct skip_rule {
+    skip_how how;
+    unsigned char n;
+} skip_rule;
+
+/* clang-format off */
+static const skip_rule skip_rules[32] = {
+    /* c0 nil, c1 never used, c2 false, c3 true */
+    {SKIP_BYTES, 0}, {SKIP_BAD, 0}, {SKIP_BYTES, 0}, {SKIP_BYTES, 0},
+    /* c4..c6 bin 8/16/32, c7..c9 ext 8/16/32 */
+    {SKIP_LEN, 1}, {SKIP_LEN, 2}, {SKIP_LEN, 4}, {SKIP_EXT, 1}, {SKIP_EXT, 2}, {SKIP_EXT, 4},
+    /* ca..cb float 32/64, cc..cf uint 8..64, d0..d3 int 8..64 */
+    {SKIP_BYTES, 4}, {SKIP_BYTES, 8},
+    {SKIP_BYTES, 1}, {SKIP_BYTES, 2}, {SKIP_BYTES, 4}, {SKIP_BYTES, 8},
+    {SKIP_BYTES, 1}, {SKIP_BYTES, 2}, {SKIP_BYTES, 4}, {SKIP_BYTES, 8},
+    /* d4..d8 fixext 1..16: a type byte and the data */
+    {SKIP_BYTES, 2}, {SKIP_BYTES, 3}, {SKIP_BYTES, 5}, {SKIP_BYTES, 9}, {SKIP_BYTES, 17},
+    /* d9..db str 8/16/32, dc..dd array 16/32, de..df map 16/32 */
+    {SKIP_LEN, 1}, {SKIP_LEN, 2}, {SKIP_LEN, 4},
+    {SKIP_ARRAY, 2}, {SKIP_ARRAY, 4}, {SKIP_MAP, 2}, {SKIP_MAP, 4},
+};
+/* clang-format on */
+
 static bool scan_object(scan *s, int depth)
 {
     if (scan_left(s) == 0)
@@ -518,67 +545,23 @@ static bool scan_object(scan *s, int depth)
         return scan_container(s, b & 0x0f, 1, depth);
     if (b <= 0xbf)
         return scan_skip(s, b & 0x1f);
-    switch (b) {
-    case 0xc0: /* nil */
-    case 0xc2: /* false */
-    case 0xc3: /* true */
-        return true;
-    case 0xc4:
-        return scan_lenpref(s, 1, 0);
-    case 0xc5:
-        return scan_lenpref(s, 2, 0);
-    case 0xc6:
-        return scan_lenpref(s, 4, 0);
-    case 0xc7: /* ext: length, type byte, data */
-        return scan_lenpref(s, 1, 1);
-    case 0xc8:
-        return scan_lenpref(s, 2, 1);
-    case 0xc9:
-        return scan_lenpref(s, 4, 1);
-    case 0xca:
-        return scan_skip(s, 4);
-    case 0xcb:
-        return scan_skip(s, 8);
-    case 0xcc:
-    case 0xd0:
-        return scan_skip(s, 1);
-    case 0xcd:
-    case 0xd1:
-        return scan_skip(s, 2);
-    case 0xce:
-    case 0xd2:
-        return scan_skip(s, 4);
-    case 0xcf:
-    case 0xd3:
-        return scan_skip(s, 8);
-    case 0xd4: /* fixext: type byte and 1..16 data bytes */
-        return scan_skip(s, 2);
-    case 0xd5:
-        return scan_skip(s, 3);
-    case 0xd6:
-        return scan_skip(s, 5);
-    case 0xd7:
-        return scan_skip(s, 9);
-    case 0xd8:
-        return scan_skip(s, 17);
-    case 0xd9:
-        return scan_lenpref(s, 1, 0);
-    case 0xda:
-        return scan_lenpref(s, 2, 0);
-    case 0xdb:
-        return scan_lenpref(s, 4, 0);
-    case 0xdc:
-        return scan_uint(s, 2, &n) && scan_container(s, n, 1, depth);
-    case 0xdd:
-        return scan_uint(s, 4, &n) && scan_container(s, n, 1, depth);
-    case 0xde:
-        return scan_uint(s, 2, &n) && scan_container(s, n, 2, depth);
-    case 0xdf:
-        return scan_uint(s, 4, &n) && scan_container(s, n, 2, depth);
-    default: /* 0xc1 is never used */
-        s->off--;
-        return scan_fail(s, "invalid msgpack byte");
+    const skip_rule *r = &skip_rules[b - 0xc0];
+    switch (r->how) {
+    case SKIP_BYTES:
+        return scan_skip(s, r->n);
+    case SKIP_LEN:
+        return scan_lenpref(s, r->n, 0);
+    case SKIP_EXT:
+        return scan_lenpref(s, r->n, 1);
+    case SKIP_ARRAY:
+        return scan_uint(s, r->n, &n) && scan_container(s, n, 1, depth);
+    case SKIP_MAP:
+        return scan_uint(s, r->n, &n) && scan_container(s, n, 2, depth);
+    case SKIP_BAD:
+        break;
     }
+    s->off--;
+    return scan_fail(s, "invalid msgpack byte");
 }
 
 static cfo_err prescan(const void *data, size_t len, const char *what, cfo_diag *d)

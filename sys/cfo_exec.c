@@ -1206,12 +1206,9 @@ void cfo_exec_result_fini(cfo_exec_result *res)
 {
     if (res == NULL)
         return;
-    free(res->tail);
-    free(res->result);
-    res->tail = NULL;
-    res->result = NULL;
-    res->tail_len = 0;
-    res->result_len = 0;
+    cfo_free_all(res->tail, res->result);
+    res->tail = res->result = NULL;
+    res->tail_len = res->result_len = 0;
 }
 
 /* ---- capture ---- */
@@ -1295,10 +1292,8 @@ void cfo_capture_fini(cfo_capture *cap)
 {
     if (cap == NULL)
         return;
-    free(cap->out);
-    free(cap->err);
-    cap->out = NULL;
-    cap->err = NULL;
+    cfo_free_all(cap->out, cap->err);
+    cap->out = cap->err = NULL;
     cap->out_len = 0;
 }
 
