@@ -451,6 +451,11 @@ static void print_finding(const cfo_finding *f)
     free(cmd);
 }
 
+static bool in_state(const cfo_finding *f, const void *state)
+{
+    return strcmp(cfo_finding_state(f), state) == 0;
+}
+
 static int cmd_findings(const sub_args *a, const cfo_recset *unused, int unused_window)
 {
     (void)unused;
@@ -460,9 +465,8 @@ static int cmd_findings(const sub_args *a, const cfo_recset *unused, int unused_
     int rc = load_findings(a->url, &fs);
     if (rc != 0)
         goto out;
-    for (size_t i = fs.n; i-- > 0;)
-        if (a->state != NULL && strcmp(cfo_finding_state(&fs.v[i]), a->state) != 0)
-            cfo_findings_remove(&fs, i);
+    if (a->state != NULL)
+        cfo_findings_filter(&fs, in_state, a->state);
     if (a->json) {
         cfo_buf b;
         cfo_buf_init(&b);

@@ -46,16 +46,42 @@ void cfo_findings_fini(cfo_findings *fs)
 {
     for (size_t i = 0; i < fs->n; i++)
         finding_fini(&fs->v[i]);
-    free(fs->v);
+    cfo_free_all(fs->v, fs->index);
     memset(fs, 0, sizeof *fs);
+}
+
+/* The index slot of id: the one that holds it, or the free one it goes to. */
+static size_t *index_slot(const cfo_findings *fs, const char *id)
+{
+    size_t mask = fs->nindex - 1;
+    for (size_t k = cfo_hash_bytes(id, strlen(id)) & mask;; k = (k + 1) & mask)
+        if (fs->index[k] == 0 || strcmp(fs->v[fs->index[k] - 1].id, id) == 0)
+            return &fs->index[k];
+}
+
+/* Indexes every finding again: after they moved, or to make room. */
+static void index_rebuild(cfo_findings *fs)
+{
+    size_t want = 64;
+    while (want <= 2 * fs->n)
+        want *= 2;
+    if (want != fs->nindex) {
+        free(fs->index);
+        fs->index = cfo_xcalloc(want, sizeof *fs->index);
+        fs->nindex = want;
+    } else {
+        memset(fs->index, 0, want * sizeof *fs->index);
+    }
+    for (size_t i = 0; i < fs->n; i++)
+        *index_slot(fs, fs->v[i].id) = i + 1;
 }
 
 cfo_finding *cfo_findings_get(cfo_findings *fs, const char *id)
 {
-    for (size_t i = 0; i < fs->n; i++)
-        if (strcmp(fs->v[i].id, id) == 0)
-            return &fs->v[i];
-    return NULL;
+    if (fs->nindex == 0)
+        return NULL;
+    size_t at = *index_slot(fs, id);
+    return at == 0 ? NULL : &fs->v[at - 1];
 }
 
 cfo_finding *cfo_findings_add(cfo_findings *fs, const char *id)
@@ -68,14 +94,25 @@ cfo_finding *cfo_findings_add(cfo_findings *fs, const char *id)
     memset(f, 0, sizeof *f);
     f->id = cfo_xstrdup(id);
     f->open = true;
+    if (fs->nindex <= 2 * fs->n)
+        index_rebuild(fs);
+    else
+        *index_slot(fs, f->id) = fs->n;
     return f;
 }
 
-void cfo_findings_remove(cfo_findings *fs, size_t i)
+void cfo_findings_filter(cfo_findings *fs, bool (*keep)(const cfo_finding *f, const void *ctx),
+                         const void *ctx)
 {
-    finding_fini(&fs->v[i]);
-    memmove(&fs->v[i], &fs->v[i + 1], (fs->n - i - 1) * sizeof *fs->v);
-    fs->n--;
+    size_t kept = 0;
+    for (size_t i = 0; i < fs->n; i++) {
+        if (keep(&fs->v[i], ctx))
+            fs->v[kept++] = fs->v[i];
+        else
+            finding_fini(&fs->v[i]);
+    }
+    fs->n = kept;
+    index_rebuild(fs);
 }
 
 static int finding_cmp(const void *a, const void *b)
@@ -85,8 +122,10 @@ static int finding_cmp(const void *a, const void *b)
 
 void cfo_findings_sort(cfo_findings *fs)
 {
-    if (fs->n > 1)
+    if (fs->n > 1) {
         qsort(fs->v, fs->n, sizeof *fs->v, finding_cmp);
+        index_rebuild(fs);
+    }
 }
 
 static char *dup0(const char *s)
@@ -341,7 +380,8 @@ cfo_err cfo_findings_parse(const char *json, size_t len, const char *name, cfo_f
     yajl_tree_free(root);
     if (rd.err != CFO_OK) {
         while (fs->n > n0)
-            cfo_findings_remove(fs, fs->n - 1);
+            finding_fini(&fs->v[--fs->n]);
+        index_rebuild(fs);
         return rd.err;
     }
     cfo_findings_sort(fs);

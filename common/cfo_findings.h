@@ -60,18 +60,21 @@ typedef struct cfo_finding {
     size_t nbranches;
 } cfo_finding;
 
-/* Findings sorted by id (cfo_findings_sort). */
+/* Findings sorted by id (cfo_findings_sort), found by id through a hash
+ * index (a dataset may hold a hundred thousand). */
 typedef struct cfo_findings {
     cfo_finding *v;
     size_t n;
     size_t cap;
+    size_t *index; /* open addressing: 1 + a finding's place, 0 free */
+    size_t nindex; /* a power of two above twice n, or 0 before the first */
 } cfo_findings;
 
 void cfo_findings_init(cfo_findings *fs);
 void cfo_findings_fini(cfo_findings *fs);
 /* The finding with this id, or NULL. */
 cfo_finding *cfo_findings_get(cfo_findings *fs, const char *id);
-/* Appends a new finding named id (the caller fills it; strings it sets are
+/* Appends a new finding named id, which fs must not hold (the caller fills it; strings it sets are
  * owned by the set and must come from malloc). Invalidates pointers into fs. */
 cfo_finding *cfo_findings_add(cfo_findings *fs, const char *id);
 void cfo_findings_sort(cfo_findings *fs);
@@ -79,8 +82,10 @@ void cfo_findings_sort(cfo_findings *fs);
 cfo_finding_branch *cfo_finding_branch_get(cfo_finding *f, const char *branch, bool add);
 /* Deep copy of src appended to fs. */
 void cfo_findings_add_copy(cfo_findings *fs, const cfo_finding *src);
-/* Removes fs->v[i] (order kept). */
-void cfo_findings_remove(cfo_findings *fs, size_t i);
+/* Keeps the findings keep(f, ctx) is true for, in their order, and frees
+ * the others: one pass, however many go. */
+void cfo_findings_filter(cfo_findings *fs, bool (*keep)(const cfo_finding *f, const void *ctx),
+                         const void *ctx);
 
 /* Parses a JSON array of findings (the document's "findings"); name is used
  * in messages ("data.json: finding 3: ..."). Appends to fs. */

@@ -42,16 +42,6 @@ struct cfo_strpool {
     pool_chunk *chunks;
 };
 
-static uint32_t hash_bytes(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 cfo_strpool *cfo_strpool_new(void)
 {
     cfo_strpool *p = cfo_xcalloc(1, sizeof *p);
@@ -116,7 +106,7 @@ static void pool_grow(cfo_strpool *p)
 
 const char *cfo_strpool_intern(cfo_strpool *p, const char *s, size_t len)
 {
-    uint32_t h = hash_bytes(s, len);
+    uint32_t h = cfo_hash_bytes(s, len);
     size_t mask = p->nslots - 1;
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         const char *cur = p->slots[i];

@@ -104,6 +104,16 @@ void *cfo_grow(void *v, size_t *cap, size_t need, size_t elem)
     return cfo_xrealloc(v, n * elem);
 }
 
+uint32_t cfo_hash_bytes(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
 void cfo_free_many(void *const *ptrs, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -24,6 +24,8 @@ char *cfo_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * element at a time costs amortized O(1). Returns v, moved or not:
  *   rs->v = cfo_grow(rs->v, &rs->cap, rs->n + 1, sizeof *rs->v); */
 void *cfo_grow(void *v, size_t *cap, size_t need, size_t elem);
+/* FNV-1a of len bytes at s, for hash tables. */
+uint32_t cfo_hash_bytes(const char *s, size_t len);
 /* Frees each of the n pointers (NULL ones too): a struct's owned members
  * in one statement, through cfo_free_all(a->x, a->y, ...). */
 void cfo_free_many(void *const *ptrs, size_t n);

@@ -9,6 +9,7 @@
 
 #include "cfo_digest.h"
 #include "cfo_json.h"
+#include "cfo_log.h"
 
 void cfo_finding_events_init(cfo_finding_events *ev)
 {
@@ -338,6 +339,56 @@ void cfo_lifecycle_apply(cfo_findings *fs, const cfo_recset *rs, const cfo_confi
     cfo_findings_sort(fs);
 }
 
+/* Whether a fixed finding's fix is still among the records; ctx: the
+ * sorted commits of the records. */
+static bool fix_in_window(const cfo_finding *f, const void *commits)
+{
+    return f->open || !f->has_fixed || cfo_strv_sorted_has(commits, f->fixed.commit);
+}
+
+/* The order a full list gives findings up in: fixed before open, then the
+ * one seen longest ago first. */
+static int give_up_order(const void *pa, const void *pb)
+{
+    const cfo_finding *a = *(const cfo_finding *const *)pa, *b = *(const cfo_finding *const *)pb;
+    if (a->open != b->open)
+        return a->open ? 1 : -1;
+    if (a->last.time_ms != b->last.time_ms)
+        return a->last.time_ms < b->last.time_ms ? -1 : 1;
+    return strcmp(a->id, b->id);
+}
+
+static bool not_given_up(const cfo_finding *f, const void *cut)
+{
+    return give_up_order(&f, cut) > 0;
+}
+
+/* Keeps at most max findings, so the document stays one its reader takes. */
+static void bound(cfo_findings *fs, size_t max)
+{
+    if (fs->n <= max)
+        return;
+    const cfo_finding **order = cfo_xcalloc(fs->n, sizeof *order);
+    for (size_t i = 0; i < fs->n; i++)
+        order[i] = &fs->v[i];
+    qsort(order, fs->n, sizeof *order, give_up_order);
+    size_t drop = fs->n - max, open = 0;
+    for (size_t i = 0; i < drop; i++)
+        open += order[i]->open;
+    /* The last one given up decides (ids are unique: the order is total).
+     * A copy of what the order reads, as the filter frees it on its way. */
+    cfo_finding cut = {.open = order[drop - 1]->open,
+                       .last = {.time_ms = order[drop - 1]->last.time_ms}};
+    cut.id = cfo_xstrdup(order[drop - 1]->id);
+    const cfo_finding *cutp = &cut;
+    free(order);
+    cfo_findings_filter(fs, not_given_up, &cutp);
+    free(cut.id);
+    cfo_warn("findings: more than %zu; left out %zu fixed and %zu open one(s), those seen "
+             "longest ago",
+             max, drop - open, open);
+}
+
 void cfo_lifecycle_window(cfo_findings *fs, const cfo_recset *rs)
 {
     cfo_strv commits;
@@ -345,12 +396,9 @@ void cfo_lifecycle_window(cfo_findings *fs, const cfo_recset *rs)
     for (size_t i = 0; i < rs->n; i++)
         cfo_strv_push(&commits, rs->v[i].commit);
     cfo_strv_sort(&commits);
-    for (size_t i = fs->n; i-- > 0;) {
-        const cfo_finding *f = &fs->v[i];
-        if (!f->open && f->has_fixed && !cfo_strv_sorted_has(&commits, f->fixed.commit))
-            cfo_findings_remove(fs, i);
-    }
+    cfo_findings_filter(fs, fix_in_window, &commits);
     cfo_strv_fini(&commits);
+    bound(fs, CFO_FINDINGS_MAX);
 }
 
 /* ---- merging two lists ------------------------------------------------------ */

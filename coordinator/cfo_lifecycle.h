@@ -43,7 +43,9 @@ void cfo_lifecycle_apply(cfo_findings *fs, const cfo_recset *rs, const cfo_confi
                          cfo_finding_events *ev);
 
 /* Drops the fixed findings whose fixed commit has no record left in rs (the
- * window moved past it); open findings stay whatever their age. */
+ * window moved past it); open findings stay whatever their age, unless
+ * there are more than CFO_FINDINGS_MAX: then fixed ones go first, then the
+ * open ones seen longest ago, with a warning. */
 void cfo_lifecycle_window(cfo_findings *fs, const cfo_recset *rs);
 
 /* Merges other into fs: a finding only one side has is kept; for one both

@@ -149,13 +149,19 @@ void cfo_run_findings_check_base(cfo_run_findings *rf, const char *runner, const
 
 /* ---- the run's findings ------------------------------------------------------- */
 
-static bool ran(const cfo_taskset *ts, const cfo_finding *f)
+/* "FUZZER\x1fTARGET": a task's key, and a finding's. */
+static char *target_key(const char *fuzzer, const char *target)
 {
-    for (size_t i = 0; i < ts->n; i++)
-        if (strcmp(ts->v[i].fuzzer->name, f->fuzzer) == 0 &&
-            strcmp(ts->v[i].target, f->target) == 0)
-            return true;
-    return false;
+    return cfo_xasprintf("%s\x1f%s", fuzzer, target);
+}
+
+/* Whether the run had a task of f's target; ctx: the sorted task keys. */
+static bool ran(const cfo_finding *f, const void *ctx)
+{
+    char *key = target_key(f->fuzzer, f->target);
+    bool yes = cfo_strv_sorted_has(ctx, key);
+    free(key);
+    return yes;
 }
 
 void cfo_run_findings_collect(cfo_run_findings *rf, cfo_storage *st, bool uploaded,
@@ -175,9 +181,13 @@ void cfo_run_findings_collect(cfo_run_findings *rf, cfo_storage *st, bool upload
         cfo_lifecycle_apply(&rf->v, rs, config, NULL);
         cfo_recset_destroy(&rs);
     }
-    for (size_t i = rf->v.n; i-- > 0;)
-        if (!ran(ts, &rf->v.v[i]))
-            cfo_findings_remove(&rf->v, i);
+    cfo_strv keys;
+    cfo_strv_init(&keys);
+    for (size_t i = 0; i < ts->n; i++)
+        cfo_strv_push_owned(&keys, target_key(ts->v[i].fuzzer->name, ts->v[i].target));
+    cfo_strv_sort(&keys);
+    cfo_findings_filter(&rf->v, ran, &keys);
+    cfo_strv_fini(&keys);
 }
 
 bool cfo_run_findings_is_preexisting(const cfo_run_findings *rf, const cfo_finding *f)

@@ -279,6 +279,70 @@ static void test_merge_lists(void **state)
     cfo_recset_destroy(&rs2);
 }
 
+static size_t count_open(const cfo_findings *fs)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < fs->n; i++)
+        n += fs->v[i].open;
+    return n;
+}
+
+/* More findings than a document may hold: the fixed ones seen longest ago
+ * go first, then the open ones seen longest ago, and what is written reads
+ * back (one finding more would make the whole dataset unreadable). */
+static void test_findings_bounded(void **state)
+{
+    (void)state;
+    enum { OVER = 10, FIXED = 20, MORE = 30 };
+    cfo_findings fs;
+    cfo_findings_init(&fs);
+    cfo_recset *rs = cfo_recset_new();
+    char target[32], id[64];
+    for (unsigned i = 0; i < CFO_FINDINGS_MAX + OVER; i++) {
+        snprintf(target, sizeof target, "m%06u", i);
+        add(rs, "INFRA_DRIFT", "main", 1, target, 10 + i, false, NULL);
+        if (i < FIXED)
+            add(rs, "INFRA_DRIFT", "main", 2, target, 200000 + i, true, NULL);
+    }
+    apply(&fs, rs, NULL);
+    assert_int_equal(fs.n, CFO_FINDINGS_MAX + OVER);
+    cfo_lifecycle_window(&fs, rs);
+    assert_int_equal(fs.n, CFO_FINDINGS_MAX);
+    assert_int_equal(count_open(&fs), CFO_FINDINGS_MAX + OVER - FIXED);
+    assert_null(cfo_findings_get(&fs, "INFRA_DRIFT/m000009"));
+    assert_false(cfo_findings_get(&fs, "INFRA_DRIFT/m000010")->open);
+
+    cfo_buf b;
+    cfo_buf_init(&b);
+    cfo_findings_write(&fs, &b);
+    cfo_findings back;
+    cfo_findings_init(&back);
+    cfo_diag d = {{0}};
+    assert_int_equal(cfo_findings_parse(b.data, b.len, "test", &back, &d), CFO_OK);
+    assert_int_equal(back.n, CFO_FINDINGS_MAX);
+
+    /* MORE new open ones: the FIXED - OVER fixed left go, then the open
+     * ones seen longest ago. */
+    for (unsigned i = 0; i < MORE; i++) {
+        snprintf(target, sizeof target, "n%06u", i);
+        add(rs, "INFRA_DRIFT", "main", 3, target, 300000 + i, false, NULL);
+    }
+    apply(&fs, rs, NULL);
+    cfo_lifecycle_window(&fs, rs);
+    assert_int_equal(fs.n, CFO_FINDINGS_MAX);
+    assert_int_equal(count_open(&fs), CFO_FINDINGS_MAX);
+    size_t gone_open = MORE - (FIXED - OVER);
+    snprintf(id, sizeof id, "INFRA_DRIFT/m%06zu", FIXED + gone_open - 1);
+    assert_null(cfo_findings_get(&fs, id));
+    snprintf(id, sizeof id, "INFRA_DRIFT/m%06zu", FIXED + gone_open);
+    assert_true(cfo_findings_get(&fs, id)->open);
+    assert_non_null(cfo_findings_get(&fs, "INFRA_DRIFT/n000029"));
+    cfo_buf_fini(&b);
+    cfo_findings_fini(&back);
+    cfo_findings_fini(&fs);
+    cfo_recset_destroy(&rs);
+}
+
 static void test_bad_json(void **state)
 {
     (void)state;
@@ -365,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_one_finding_across_engines),
         cmocka_unit_test(test_what_opens_nothing),
         cmocka_unit_test(test_merge_lists),
+        cmocka_unit_test(test_findings_bounded),
         cmocka_unit_test(test_bad_json),
         cmocka_unit_test(test_supersede_keeps_history),
     };
