@@ -46,6 +46,9 @@
 #define MAX_BUNDLES 100000
 /* Shortest fuzzing worth starting. */
 #define MIN_FUZZ_MS 1000
+/* A crash report cut short by the input timeout is replayed with this many
+ * times the timeout. */
+#define CUT_SHORT_SLACK 5
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -526,29 +529,35 @@ cfo_err cfo_engine_classify(const char *output, size_t len, int exit_code, cfo_c
                       : cfo_triage_parse(output, len, out, d);
     if (exit_code == CFO_ENGINE_TIMEOUT_EXIT) {
         /* The replay was stopped by timeout(1) with SIGABRT so the sanitizer
-         * printed where it hung: a hang, whatever the signal report says. */
+         * printed where it hung: a hang, whatever the signal report says.
+         * A report of another crash is one the timer caught while it was
+         * being written (symbolizing is slow on a loaded machine): a crash. */
         if (err == CFO_ENOTFOUND) {
             memset(out, 0, sizeof *out);
             err = CFO_OK;
         }
-        if (err == CFO_OK && out->kind != CFO_CRASH_TIMEOUT)
+        if (err == CFO_OK && out->kind != CFO_CRASH_TIMEOUT && !cfo_engine_cut_short(out))
             cfo_engine_resign(out, CFO_CRASH_TIMEOUT, "timeout");
     }
     return err;
 }
 
-/* One replay of input, after the inputs of records (NULL: none) in the same
- * process: the target takes them as file arguments, in order (libAFLDriver
- * runs each, one after another). CFO_OK with *found false when it did not
- * crash. */
-static cfo_err replay(cfo_engine_run *r, const cfo_engine_ops *ops, const cfo_strv *records,
-                      const char *input, cfo_crash_report *rep, bool *found, char **output,
-                      cfo_diag *d)
+bool cfo_engine_cut_short(const cfo_crash_report *r)
+{
+    return r->kind == CFO_CRASH_CRASH && strncmp(r->type, "ABRT", 4) != 0 &&
+           strcmp(r->type, "deadly signal") != 0;
+}
+
+/* One replay of input under fuzzer f's limits; see replay. *code: how the
+ * replay exited. */
+static cfo_err replay_once(cfo_engine_run *r, const cfo_fuzzer *f, const cfo_engine_ops *ops,
+                           const cfo_strv *records, const char *input, cfo_crash_report *rep,
+                           bool *found, int *code, char **output, cfo_diag *d)
 {
     cfo_strv argv, env;
     cfo_strv_init(&argv);
     cfo_strv_init(&env);
-    ops->replay_argv(r->f, r->target_path, input, &argv, &env);
+    ops->replay_argv(f, r->target_path, input, &argv, &env);
     if (records != NULL && records->n > 0) {
         /* The input is the command's last word; the records go before it. */
         char *last = argv.v[argv.n - 1];
@@ -558,16 +567,16 @@ static cfo_err replay(cfo_engine_run *r, const cfo_engine_ops *ops, const cfo_st
         cfo_strv_push_owned(&argv, last);
     }
     /* libFuzzer and timeout(1) bound the replay; this only bounds a broken one. */
-    int64_t limit = 3 * r->f->input_timeout_ms + 30000;
+    int64_t limit = 3 * f->input_timeout_ms + 30000;
     char *out = NULL;
     size_t len = 0;
-    int code = 0;
+    *code = 0;
     cfo_err err = cfo_engine_exec(argv.v, NULL, env.v, limit, CFO_ENGINE_REPORT_CAP, &out, &len,
-                                  &code, NULL, d);
+                                  code, NULL, d);
     *found = false;
     if (err == CFO_OK) {
         cfo_diag why;
-        *found = cfo_engine_classify(out, len, code, rep, &why) == CFO_OK;
+        *found = cfo_engine_classify(out, len, *code, rep, &why) == CFO_OK;
         if (output != NULL) {
             *output = out;
             out = NULL;
@@ -577,6 +586,31 @@ static cfo_err replay(cfo_engine_run *r, const cfo_engine_ops *ops, const cfo_st
     cfo_strv_fini(&argv);
     cfo_strv_fini(&env);
     return err;
+}
+
+/* One replay of input, after the inputs of records (NULL: none) in the same
+ * process: the target takes them as file arguments, in order (libAFLDriver
+ * runs each, one after another). CFO_OK with *found false when it did not
+ * crash. A crash whose report the input timeout cut short is replayed once
+ * more with a longer one, so its signature has all its frames. */
+static cfo_err replay(cfo_engine_run *r, const cfo_engine_ops *ops, const cfo_strv *records,
+                      const char *input, cfo_crash_report *rep, bool *found, char **output,
+                      cfo_diag *d)
+{
+    int code;
+    cfo_err err = replay_once(r, r->f, ops, records, input, rep, found, &code, output, d);
+    if (err != CFO_OK || !*found || code != CFO_ENGINE_TIMEOUT_EXIT || !cfo_engine_cut_short(rep))
+        return err;
+    cfo_fuzzer slower = *r->f;
+    slower.input_timeout_ms *= CUT_SHORT_SLACK;
+    printf("triage: a crash report was cut short by the %lld ms input timeout; replaying "
+           "with %lld ms\n",
+           (long long)r->f->input_timeout_ms, (long long)slower.input_timeout_ms);
+    if (output != NULL) {
+        free(*output);
+        *output = NULL;
+    }
+    return replay_once(r, &slower, ops, records, input, rep, found, &code, output, d);
 }
 
 static int64_t time_left(const cfo_engine_run *r)

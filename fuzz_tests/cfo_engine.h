@@ -168,9 +168,14 @@ int64_t cfo_engine_fuzz_ms(const cfo_fuzzer *f, int64_t task_timeout_ms, int64_t
 
 /* Triage of one replay's output: the report, re-signed as a timeout when the
  * replay ran out of time (exit_code CFO_ENGINE_TIMEOUT_EXIT) and the report
- * is the stack the hang was stopped with. CFO_ENOTFOUND: no report. */
+ * is the stack the hang was stopped with (not a crash's report the timer cut
+ * short). CFO_ENOTFOUND: no report. */
 cfo_err cfo_engine_classify(const char *output, size_t len, int exit_code, cfo_crash_report *out,
                             cfo_diag *d);
+
+/* Whether r, from a replay the input timeout stopped, is a crash the timer
+ * caught while its report was being written, not the stack of a hang. */
+bool cfo_engine_cut_short(const cfo_crash_report *r);
 
 /* Whether a replay's report b is the finding a: the same signature, or for
  * a hang a hang again (its stack is wherever the timer caught the loop). */

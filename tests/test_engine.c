@@ -308,6 +308,15 @@ static void test_classify_hang_resigned(void **state)
     cfo_engine_resign(&c, CFO_CRASH_TIMEOUT, "timeout");
     assert_string_equal(c.signature, a.signature);
     assert_string_equal(c.sig_hash, a.sig_hash);
+    /* A crash's report the timer caught while it was written stays a crash. */
+    static const char cut[] =
+        "==1==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x1 at pc 0x1 bp 0x1\n"
+        "WRITE of size 1 at 0x1 thread T0\n";
+    assert_int_equal(cfo_engine_classify(cut, strlen(cut), CFO_ENGINE_TIMEOUT_EXIT, &c, &d),
+                     CFO_OK);
+    assert_int_equal(c.kind, CFO_CRASH_CRASH);
+    assert_true(cfo_engine_cut_short(&c));
+    assert_false(cfo_engine_cut_short(&b));
     /* No report and no timeout: nothing found. */
     assert_int_equal(cfo_engine_classify("all good\n", 9, 0, &c, &d), CFO_ENOTFOUND);
 }
