@@ -21,6 +21,8 @@
  * them is not go test's. */
 #define BLOCK_MAX_LINES 1000000L
 #define LINES_MAX ((size_t)50 << 20)
+/* Corpus inputs that fail on the commit left out of one measurement. */
+#define MAX_LEFT_OUT 20
 /* Output of go test quoted in a warning or an error. */
 #define QUOTE 600
 
@@ -358,33 +360,74 @@ static void unstage_corpus(const char *seed_dir, const char *saved, bool moved)
         cfo_warn("coverage: cannot move %s back to %s", saved, seed_dir);
 }
 
-/* go test -run=^NAME$ -coverprofile over the staged corpus. A run that
- * fails (an input of the corpus panics on this commit) counts when it
- * wrote its profile: that covers what ran before the failure. */
-static cfo_err run_tests(const cfo_gocov_task *t, const char *profile, int64_t deadline_ms,
-                         cfo_diag *d)
+/* The corpus entry go test names as failing ("--- FAIL: NAME/ENTRY"), or
+ * NULL. */
+static char *failing_entry(const char *out, const char *name)
+{
+    char *key = cfo_xasprintf("--- FAIL: %s/", name);
+    const char *p = strstr(out, key);
+    char *entry = NULL;
+    if (p != NULL) {
+        p += strlen(key);
+        size_t n = strcspn(p, " \t\r\n/");
+        if (n > 0 && p[0] != '.')
+            entry = cfo_xstrndup(p, n);
+    }
+    free(key);
+    return entry;
+}
+
+/* Whether profile has a block: go test writes the mode line alone when
+ * its test binary dies before it reports. */
+static bool has_blocks(const char *profile)
+{
+    cfo_buf text;
+    cfo_buf_init(&text);
+    bool yes = cfo_read_file(profile, PROFILE_MAX, &text, NULL) == CFO_OK && text.data != NULL &&
+               strchr(text.data, '\n') != NULL && strchr(text.data, '\n')[1] != '\0';
+    cfo_buf_fini(&text);
+    return yes;
+}
+
+/* go test -run=^NAME$ -coverprofile over the corpus staged in seed_dir.
+ * An input that fails on this commit (a panic kills the test binary before
+ * it writes its profile) is left out and the run repeated, a warning
+ * naming it; a failing run that still wrote its figures counts. */
+static cfo_err run_tests(const cfo_gocov_task *t, const char *seed_dir, const char *profile,
+                         int64_t deadline_ms, cfo_diag *d)
 {
     char *run = cfo_xasprintf("-run=^%s$", t->name);
     char *cover = cfo_xasprintf("-coverprofile=%s", profile);
     char *argv[] = {"go", "test", "-count=1", run, cover, "-covermode=set", (char *)t->pkg, NULL};
-    char *out = NULL;
-    size_t len = 0;
-    int code = -1;
-    bool timed_out = false;
-    unlink(profile);
-    cfo_err err = cfo_engine_exec(argv, NULL, t->env, cfo_engine_coverage_left_ms(deadline_ms),
-                                  CFO_ENGINE_REPORT_CAP, &out, &len, &code, &timed_out, d);
-    const char *tail = out == NULL ? "" : len > QUOTE ? out + len - QUOTE : out;
-    if (err == CFO_OK && code != 0) {
-        if (!timed_out && access(profile, R_OK) == 0)
+    cfo_err err = CFO_OK;
+    for (int left_out = 0; err == CFO_OK; left_out++) {
+        char *out = NULL;
+        size_t len = 0;
+        int code = -1;
+        bool timed_out = false;
+        unlink(profile);
+        err = cfo_engine_exec(argv, NULL, t->env, cfo_engine_coverage_left_ms(deadline_ms),
+                              CFO_ENGINE_REPORT_CAP, &out, &len, &code, &timed_out, d);
+        const char *tail = out == NULL ? "" : len > QUOTE ? out + len - QUOTE : out;
+        char *entry = err == CFO_OK && code != 0 && !timed_out ? failing_entry(out, t->name) : NULL;
+        char *path = entry ? cfo_xasprintf("%s/%s", seed_dir, entry) : NULL;
+        bool retry = path != NULL && left_out < MAX_LEFT_OUT && unlink(path) == 0;
+        if (retry)
+            cfo_warn("coverage: corpus input %s fails %s on this commit; measured without it",
+                     entry, t->name);
+        else if (err == CFO_OK && code != 0 && !timed_out && has_blocks(profile))
             cfo_warn("coverage: go test -coverprofile failed (exit %d) but wrote its profile, "
                      "which is used: %s",
                      code, tail);
-        else
+        else if (err == CFO_OK && code != 0)
             err = cfo_diag_set(d, CFO_ECHILD, "go test -coverprofile %s (exit %d): %s",
                                timed_out ? "ran out of time" : "failed", code, tail);
+        free(path);
+        free(entry);
+        free(out);
+        if (!retry)
+            break;
     }
-    free(out);
     free(cover);
     free(run);
     return err;
@@ -455,7 +498,7 @@ cfo_err cfo_gocov_measure(const cfo_gocov_task *t, const char *const *dirs, size
     if (err == CFO_OK) {
         printf("coverage: go test -run=^%s$ -coverprofile over %zu inputs\n", t->name, inputs);
         fflush(stdout);
-        err = run_tests(t, profile, deadline_ms, d);
+        err = run_tests(t, seed_dir, profile, deadline_ms, d);
     }
     unstage_corpus(seed_dir, saved, moved);
     if (err == CFO_OK)

@@ -22,9 +22,10 @@ typedef struct cfo_gocov_task {
  * what it holds (restored after), go test -run=^<name>$ -coverprofile
  * -covermode=set, go tool cover -func for the functions and -html for the
  * report. Report and CFO_COVERAGE_FILES (the covered .go files, relative
- * to the worktree) are stored as cfo_engine_coverage stores them. A go test
- * that fails (an input panics) still counts when it wrote its profile; a
- * warning says so. Ends by deadline_ms (cfo_now_ms(); 0: none). */
+ * to the worktree) are stored as cfo_engine_coverage stores them. An input
+ * that fails on the commit is left out and go test run again; a go test
+ * that fails otherwise still counts when its profile has figures. Both
+ * warn. Ends by deadline_ms (cfo_now_ms(); 0: none). */
 cfo_err cfo_gocov_measure(const cfo_gocov_task *t, const char *const *dirs, size_t ndirs,
                           const char *commit, int64_t deadline_ms, cfo_coverage *out, cfo_diag *d);
 
