@@ -227,8 +227,8 @@ static cfo_err upload_tree(cfo_blobdir *dir, const char *local, int depth, size_
 }
 
 cfo_err cfo_engine_coverage_store(const cfo_fuzzer *f, const char *target_name, const char *commit,
-                                  const char *html_dir, const cfo_strv *files, char **index_url,
-                                  cfo_diag *d)
+                                  const char *html_dir, const cfo_strv *files, int64_t start_ms,
+                                  cfo_coverage *out, cfo_diag *d)
 {
     char *root_url = cfo_engine_corpus_url(f);
     char *rel = cfo_xasprintf("coverage/%s/%s/%s", f->name, target_name, commit);
@@ -256,8 +256,9 @@ cfo_err cfo_engine_coverage_store(const cfo_fuzzer *f, const char *target_name, 
         cfo_buf_fini(&list);
     }
     if (err == CFO_OK) {
-        *index_url = cfo_xasprintf("%s/index.html", cfo_blobdir_display(dir));
-        printf("coverage: report stored at %s (%zu files)\n", *index_url, n + 1);
+        snprintf(out->report, sizeof out->report, "%s/index.html", cfo_blobdir_display(dir));
+        out->seconds = (double)(cfo_now_ms() - start_ms) / 1000.0;
+        printf("coverage: report stored at %s (%zu files)\n", out->report, n + 1);
     } else {
         cfo_diag_prefix(d, "storing the coverage report under %s", rel);
     }
@@ -410,16 +411,10 @@ cfo_err cfo_engine_coverage(const cfo_engine_run *r, const char *const *dirs, si
     if (err == CFO_OK)
         err = measure(r, abs, merged, work, deadline_ms, out, &files, d);
     char *html = cfo_xasprintf("%s/html", r->work);
-    char *index = NULL;
     char *safe = cfo_safe_name(r->target);
     if (err == CFO_OK)
-        err = cfo_engine_coverage_store(r->f, safe, commit, html, &files, &index, d);
+        err = cfo_engine_coverage_store(r->f, safe, commit, html, &files, start, out, d);
     free(safe);
-    if (err == CFO_OK) {
-        snprintf(out->report, sizeof out->report, "%s", index);
-        out->seconds = (double)(cfo_now_ms() - start) / 1000.0;
-    }
-    free(index);
     free(html);
     cfo_strv_fini(&files);
     free(bin);

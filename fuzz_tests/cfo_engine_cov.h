@@ -32,11 +32,11 @@ cfo_err cfo_engine_coverage_parse(const char *json, size_t len, const char *root
 
 /* Stores the report folder html_dir and CFO_COVERAGE_FILES (files, one a
  * line) under <corpus>/coverage/<FUZZER>/<target_name>/<commit>/,
- * replacing what an earlier run of that commit stored; *index_url (free
- * it): the stored index.html. */
+ * replacing what an earlier run of that commit stored; sets out->report
+ * (the stored index.html) and out->seconds (since start_ms, cfo_now_ms()). */
 cfo_err cfo_engine_coverage_store(const cfo_fuzzer *f, const char *target_name, const char *commit,
-                                  const char *html_dir, const cfo_strv *files, char **index_url,
-                                  cfo_diag *d);
+                                  const char *html_dir, const cfo_strv *files, int64_t start_ms,
+                                  cfo_coverage *out, cfo_diag *d);
 
 /* What a coverage step ended with, into the task's result: cov as its
  * coverage object when err is CFO_OK, else d's reason in its summary (the

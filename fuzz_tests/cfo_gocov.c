@@ -489,7 +489,6 @@ cfo_err cfo_gocov_measure(const cfo_gocov_task *t, const char *const *dirs, size
     char *saved = cfo_xasprintf("%s/testdata/fuzz/.%s.cfo-coverage", t->pkg, t->name);
     char *profile = cfo_xasprintf("%s/coverage.out", t->work);
     char *html = cfo_xasprintf("%s/coverage-html", t->work);
-    char *index = NULL;
     cfo_strv files;
     cfo_strv_init(&files);
     bool moved = false;
@@ -504,12 +503,8 @@ cfo_err cfo_gocov_measure(const cfo_gocov_task *t, const char *const *dirs, size
     if (err == CFO_OK)
         err = measure(t, profile, html, deadline_ms, out, &files, d);
     if (err == CFO_OK)
-        err = cfo_engine_coverage_store(t->f, t->storage_target, commit, html, &files, &index, d);
-    if (err == CFO_OK) {
-        snprintf(out->report, sizeof out->report, "%s", index);
-        out->seconds = (double)(cfo_now_ms() - start) / 1000.0;
-    }
-    free(index);
+        err =
+            cfo_engine_coverage_store(t->f, t->storage_target, commit, html, &files, start, out, d);
     cfo_strv_fini(&files);
     free(html);
     free(profile);
