@@ -4,7 +4,6 @@
 #include "cfo_gocov.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,7 @@
 /* Lines one block may span, and (file, line) pairs in all: a profile past
  * them is not go test's. */
 #define BLOCK_MAX_LINES 1000000L
-#define LINES_MAX ((size_t)50 << 20)
+#define LINES_MAX ((size_t)4 << 20)
 /* Corpus inputs that fail on the commit left out of one measurement. */
 #define MAX_LEFT_OUT 20
 /* Output of go test quoted in a warning or an error. */
