@@ -6,7 +6,8 @@ starts from the first run's stored corpus; two workers fuzzing one target
 at once share inputs; the record's coverage equals what go test
 -coverprofile and go tool cover -func report on the stored corpus, its HTML
 report and covered files are stored, and a stored input that panics is
-left out of the measurement."""
+left out of the measurement; a pull request runs the targets whose coverage
+reaches its change."""
 
 import glob
 import hashlib
@@ -257,6 +258,63 @@ class GoFuzz(unittest.TestCase):
             self.assertEqual(r.rc, 0, r.out[-3000:])
         pulled = [r.figure(r"(\d+) pulled from other runs") for r in runs]
         self.assertGreater(sum(pulled), 0, "\n\n".join(r.out[-2000:] for r in runs))
+
+
+@unittest.skipUnless(have_go(), "go is not installed (golang-go)")
+class GoChanges(unittest.TestCase):
+    """A pull request runs the gofuzz targets whose stored coverage reaches
+    the files it changes."""
+
+    def setUp(self):
+        self.tmp = cfotest.TempDir("cfo-gofuzz-pr-")
+        self.addCleanup(self.tmp.cleanup)
+        files = {}
+        for root, _, names in os.walk(EXAMPLE):
+            for n in names:
+                p = os.path.join(root, n)
+                with open(p) as f:
+                    files[os.path.relpath(p, EXAMPLE)] = f.read()
+        self.repo = os.path.join(self.tmp.path, "repo")
+        cfotest.make_repo(self.repo, files)
+        self.cfg = os.path.join(self.tmp.path, "cfo.ini")
+        with open(self.cfg, "w") as f:
+            # The planted panic is not this test's business.
+            f.write(CONFIG % {"time": "3s", "store": os.path.join(self.tmp.path, "store")}
+                    + "fail_on = none\n")
+        self.data = "file://" + os.path.join(self.tmp.path, "data.json")
+
+    def cfo(self, *args):
+        return run([binary("cfo"), "--repo", self.repo, "--config", self.cfg, "--dataset",
+                    self.data, "--fuzzer", "GO", "--task-timeout", "4m",
+                    "--workdir", os.path.join(self.tmp.path, "work"), *args],
+                   timeout=RUN_BOUND * 3)
+
+    def pr_targets(self, name, rel):
+        git(self.repo, "checkout", "-q", "-b", name, "main")
+        with open(os.path.join(self.repo, rel), "a") as f:
+            f.write("\n// changed by %s\n" % name)
+        git(self.repo, "commit", "-q", "-am", name)
+        try:
+            r = self.cfo("--dry-run", "--changed-since", "main")
+        finally:
+            git(self.repo, "checkout", "-q", "main")
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
+        return sorted(line.split("\t")[3] for line in r.stdout.splitlines()
+                      if line.startswith("GO\t"))
+
+    def test_pull_request_runs_the_targets_its_change_reaches(self):
+        everything = ["./parser:FuzzParseHeader", "./parser:FuzzParseKV",
+                      "./parser:FuzzParseRecord"]
+        # No coverage yet: every target runs.
+        self.assertEqual(self.pr_targets("pr-before", "parser/kv.go"), everything)
+        r = self.cfo("--upload")
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
+        with open(self.data[len("file://"):]) as f:
+            recs = json.load(f)["records"]
+        self.assertEqual(sorted(x["target"] for x in recs if "coverage" in x), everything)
+        self.assertEqual(self.pr_targets("pr-kv", "parser/kv.go"), ["./parser:FuzzParseKV"])
+        self.assertEqual(self.pr_targets("pr-parser", "parser/parser.go"),
+                         ["./parser:FuzzParseHeader", "./parser:FuzzParseRecord"])
 
 
 class GoMissing(unittest.TestCase):
