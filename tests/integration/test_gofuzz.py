@@ -76,6 +76,17 @@ def go_coverage(profile, funcs):
             "regions": [sum(blocks.values()), len(blocks)]}
 
 
+def make_example_repo(path):
+    """A git repository at path holding examples/fuzz-go; its commit."""
+    files = {}
+    for root, _, names in os.walk(EXAMPLE):
+        for n in names:
+            p = os.path.join(root, n)
+            with open(p) as f:
+                files[os.path.relpath(p, EXAMPLE)] = f.read()
+    return cfotest.make_repo(path, files)
+
+
 def have_go():
     return shutil.which("go") is not None
 
@@ -115,13 +126,7 @@ class GoFuzz(unittest.TestCase):
         self.tmp = cfotest.TempDir("cfo-gofuzz-")
         t = self.tmp.path
         self.repo = os.path.join(t, "repo")
-        files = {}
-        for root, _, names in os.walk(EXAMPLE):
-            for n in names:
-                p = os.path.join(root, n)
-                with open(p) as f:
-                    files[os.path.relpath(p, EXAMPLE)] = f.read()
-        self.commit = cfotest.make_repo(self.repo, files)
+        self.commit = make_example_repo(self.repo)
         self.store = os.path.join(t, "store")
 
     def tearDown(self):
@@ -268,14 +273,8 @@ class GoChanges(unittest.TestCase):
     def setUp(self):
         self.tmp = cfotest.TempDir("cfo-gofuzz-pr-")
         self.addCleanup(self.tmp.cleanup)
-        files = {}
-        for root, _, names in os.walk(EXAMPLE):
-            for n in names:
-                p = os.path.join(root, n)
-                with open(p) as f:
-                    files[os.path.relpath(p, EXAMPLE)] = f.read()
         self.repo = os.path.join(self.tmp.path, "repo")
-        cfotest.make_repo(self.repo, files)
+        make_example_repo(self.repo)
         self.cfg = os.path.join(self.tmp.path, "cfo.ini")
         with open(self.cfg, "w") as f:
             # The planted panic is not this test's business.
