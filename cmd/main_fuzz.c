@@ -41,10 +41,10 @@ static const char usage_text[] =
     "something), 2 usage or configuration error, 3 the fuzzer could not run.\n"
     "When CFO_RESULT_FD names an open file descriptor, a run writes one JSON\n"
     "object {\"count\":N,\"findings\":M,\"summary\":\"...\"} to it; engines\n"
-    "(libfuzzer, afl) add \"crashes\": [{\"signature\",\"kind\",\"new\",\"repro\",\n"
-    "\"bundle\"}, ...], one entry per distinct signature found, and with a\n"
-    "coverage_dir \"coverage\": {\"lines\":[covered,total],\"functions\":[...],\n"
-    "\"regions\":[...],\"seconds\":S,\"report\":\"URL\"}.\n";
+    "(libfuzzer, afl, gofuzz) add \"crashes\": [{\"signature\",\"kind\",\"new\",\n"
+    "\"repro\",\"bundle\"}, ...], one entry per distinct signature found, and\n"
+    "with a coverage_dir (gofuzz: always) \"coverage\": {\"lines\":[covered,total],\n"
+    "\"functions\":[...],\"regions\":[...],\"seconds\":S,\"report\":\"URL\"}.\n";
 
 /* A message meant to fit one line of a log. */
 static void one_line(char *s)

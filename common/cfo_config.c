@@ -478,7 +478,7 @@ static const key_row keys[] = {
     KEY("prune_factor", ENGINES, KEY_INT, .offset = FZ(prune_factor), .min = 0, .max = CFO_ENGINE_MAX_PRUNE_FACTOR),
     KEY("coverage_dir", ENGINES, KEY_CUSTOM, .apply = apply_coverage_dir),
     KEY("coverage_build", ENGINES, KEY_STRING, .offset = FZ(coverage_build)),
-    KEY("coverage_drop", ENGINES, KEY_PERCENT, .offset = FZ(coverage_drop)),
+    KEY("coverage_drop", ENGINES | GO, KEY_PERCENT, .offset = FZ(coverage_drop)),
     KEY("cmplog_dir", AFL, KEY_CUSTOM, .apply = apply_cmplog_dir),
     KEY("persistent_record", AFL, KEY_INT, .offset = FZ(persistent_record), .min = 0, .max = CFO_ENGINE_MAX_PERSISTENT_RECORD),
     {.name = NULL},

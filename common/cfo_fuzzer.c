@@ -37,6 +37,13 @@ const cfo_kind_info *cfo_kind_info_of(cfo_kind kind)
     abort(); /* not a cfo_kind: a programming error */
 }
 
+bool cfo_fuzzer_has_coverage(const cfo_fuzzer *f)
+{
+    /* Go measures coverage with its own toolchain; clang's needs a build. */
+    return f->kind == CFO_KIND_GOFUZZ ||
+           (cfo_kind_is_engine(f->kind) && f->coverage_dir != NULL && f->coverage_dir[0] != '\0');
+}
+
 bool cfo_kind_is_engine(cfo_kind kind)
 {
     switch (kind) {

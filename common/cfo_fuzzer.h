@@ -143,6 +143,10 @@ typedef struct cfo_fuzzer {
     int persistent_record;
 } cfo_fuzzer;
 
+/* Whether f's tasks measure coverage: gofuzz always (go test -cover), the
+ * other engines with a coverage build (coverage_dir). */
+bool cfo_fuzzer_has_coverage(const cfo_fuzzer *f);
+
 void cfo_fuzzer_init(cfo_fuzzer *f, const char *name, cfo_kind kind);
 void cfo_fuzzer_fini(cfo_fuzzer *f);
 

@@ -316,10 +316,9 @@ bool cfo_changes_touch(const cfo_change_set *cs, const cfo_fuzzer *f, const char
      * tells which files it runs. */
     case CFO_KIND_LIBFUZZER:
     case CFO_KIND_AFL:
-        return f->coverage_dir[0] == '\0' || cs->prior == NULL ||
-               cfo_covcheck_touches(cs->prior, f, target, &cs->files);
     case CFO_KIND_GOFUZZ:
-        return true;
+        return !cfo_fuzzer_has_coverage(f) || cs->prior == NULL ||
+               cfo_covcheck_touches(cs->prior, f, target, &cs->files);
     case CFO_KIND_INFRA_DRIFT: {
         char *joined = f->root[0] ? cfo_xasprintf("%s/%s", f->root, target) : cfo_xstrdup(target);
         char *moddir = normalize(joined);

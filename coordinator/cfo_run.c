@@ -119,7 +119,7 @@ static bool any_needs_seed(const cfo_config *cfg, const cfo_strv *only)
     for (size_t i = 0; i < cfg->nfuzzers; i++)
         /* Coverage is compared with the dataset's last record of the target. */
         if ((cfg->fuzzers[i].needs_seed || cfg->fuzzers[i].skip_passed ||
-             cfg->fuzzers[i].coverage_dir[0] != '\0') &&
+             cfo_fuzzer_has_coverage(&cfg->fuzzers[i])) &&
             (only->n == 0 || cfo_strv_contains(only, cfg->fuzzers[i].name)))
             return true;
     return false;

@@ -1817,7 +1817,7 @@ static cfo_fuzz_verdict report_findings(const cfo_engine_run *r, const cfo_engin
  * the summary; the fuzzing's own verdict stands. */
 static void measure_coverage(const cfo_engine_run *r, const char *pulled, cfo_fuzz_result *res)
 {
-    if (r->f->coverage_dir[0] == '\0')
+    if (!cfo_fuzzer_has_coverage(r->f))
         return;
     const char *dirs[3];
     size_t ndirs = 0;
@@ -1835,20 +1835,7 @@ static void measure_coverage(const cfo_engine_run *r, const char *pulled, cfo_fu
                       ? cfo_engine_coverage(r, dirs, ndirs, commit, r->deadline_ms, &cov, &d)
                       : CFO_ENOTFOUND;
     free(commit);
-    if (err != CFO_OK) {
-        printf("coverage: not measured: %s\n", d.msg);
-        cfo_buf_printf(&res->summary, "; coverage not measured: %.300s", d.msg);
-        return;
-    }
-    char *json = cfo_coverage_format(&cov);
-    cfo_buf_reset(&res->coverage);
-    cfo_buf_puts(&res->coverage, json);
-    free(json);
-    printf("coverage: lines %lld/%lld, functions %lld/%lld, regions %lld/%lld in %.1fs\n",
-           (long long)cov.lines[0], (long long)cov.lines[1], (long long)cov.functions[0],
-           (long long)cov.functions[1], (long long)cov.regions[0], (long long)cov.regions[1],
-           cov.seconds);
-    cfo_buf_printf(&res->summary, "; coverage: %.1f%% of lines", cfo_coverage_line_pct(&cov));
+    cfo_engine_coverage_result(err, &cov, &d, res);
 }
 
 static void findings_free(cfo_engine_finding *findings, size_t n)

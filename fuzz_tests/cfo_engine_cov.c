@@ -51,7 +51,7 @@ static char *find_llvm_tool(const char *name, const char *env_var, cfo_diag *d)
     return p;
 }
 
-static int64_t left_ms(int64_t deadline_ms)
+int64_t cfo_engine_coverage_left_ms(int64_t deadline_ms)
 {
     if (deadline_ms == 0)
         return 0; /* no limit */
@@ -71,7 +71,8 @@ static cfo_err run_to_file(const cfo_strv *argv, const char *out_path, int64_t d
     cfo_strv_pushl(&sh, "sh", "-c", "out=$1; shift; exec \"$@\" >\"$out\"", "sh", out_path);
     for (size_t i = 0; i < argv->n; i++)
         cfo_strv_push(&sh, argv->v[i]);
-    cfo_err err = cfo_engine_run_tool(&sh, &env, left_ms(deadline_ms), what, QUOTE, d);
+    cfo_err err =
+        cfo_engine_run_tool(&sh, &env, cfo_engine_coverage_left_ms(deadline_ms), what, QUOTE, d);
     cfo_strv_fini(&sh);
     cfo_strv_fini(&env);
     return err;
@@ -225,13 +226,12 @@ static cfo_err upload_tree(cfo_blobdir *dir, const char *local, int depth, size_
     return err;
 }
 
-static cfo_err store_report(const cfo_engine_run *r, const char *commit, const char *html_dir,
-                            const cfo_strv *files, char **index_url, cfo_diag *d)
+cfo_err cfo_engine_coverage_store(const cfo_fuzzer *f, const char *target_name, const char *commit,
+                                  const char *html_dir, const cfo_strv *files, int64_t start_ms,
+                                  cfo_coverage *out, cfo_diag *d)
 {
-    char *root_url = cfo_engine_corpus_url(r->f);
-    char *safe = cfo_safe_name(r->target);
-    char *rel = cfo_xasprintf("coverage/%s/%s/%s", r->f->name, safe, commit);
-    free(safe);
+    char *root_url = cfo_engine_corpus_url(f);
+    char *rel = cfo_xasprintf("coverage/%s/%s/%s", f->name, target_name, commit);
     cfo_blobdir *root = NULL, *dir = NULL;
     cfo_err err = cfo_blobdir_open(root_url, &root, d);
     if (err == CFO_OK)
@@ -256,8 +256,9 @@ static cfo_err store_report(const cfo_engine_run *r, const char *commit, const c
         cfo_buf_fini(&list);
     }
     if (err == CFO_OK) {
-        *index_url = cfo_xasprintf("%s/index.html", cfo_blobdir_display(dir));
-        printf("coverage: report stored at %s (%zu files)\n", *index_url, n + 1);
+        snprintf(out->report, sizeof out->report, "%s/index.html", cfo_blobdir_display(dir));
+        out->seconds = (double)(cfo_now_ms() - start_ms) / 1000.0;
+        printf("coverage: report stored at %s (%zu files)\n", out->report, n + 1);
     } else {
         cfo_diag_prefix(d, "storing the coverage report under %s", rel);
     }
@@ -266,6 +267,25 @@ static cfo_err store_report(const cfo_engine_run *r, const char *commit, const c
     free(rel);
     free(root_url);
     return err;
+}
+
+void cfo_engine_coverage_result(cfo_err err, const cfo_coverage *cov, const cfo_diag *d,
+                                cfo_fuzz_result *res)
+{
+    if (err != CFO_OK) {
+        printf("coverage: not measured: %s\n", d->msg);
+        cfo_buf_printf(&res->summary, "; coverage not measured: %.300s", d->msg);
+        return;
+    }
+    char *json = cfo_coverage_format(cov);
+    cfo_buf_reset(&res->coverage);
+    cfo_buf_puts(&res->coverage, json);
+    free(json);
+    printf("coverage: lines %lld/%lld, functions %lld/%lld, regions %lld/%lld in %.1fs\n",
+           (long long)cov->lines[0], (long long)cov->lines[1], (long long)cov->functions[0],
+           (long long)cov->functions[1], (long long)cov->regions[0], (long long)cov->regions[1],
+           cov->seconds);
+    cfo_buf_printf(&res->summary, "; coverage: %.1f%% of lines", cfo_coverage_line_pct(cov));
 }
 
 /* ---- the step ------------------------------------------------------------ */
@@ -287,8 +307,8 @@ static cfo_err replay_corpus(const cfo_engine_run *r, const char *bin, const cha
     for (size_t i = 0; i < ndirs; i++)
         cfo_strv_push(&argv, dirs[i]);
     cfo_strv_push_owned(&env, cfo_xasprintf("LLVM_PROFILE_FILE=%s/%%p.profraw", prof_dir));
-    cfo_err err =
-        cfo_engine_run_tool(&argv, &env, left_ms(deadline_ms), "coverage replay", QUOTE, d);
+    cfo_err err = cfo_engine_run_tool(&argv, &env, cfo_engine_coverage_left_ms(deadline_ms),
+                                      "coverage replay", QUOTE, d);
     cfo_strv_fini(&argv);
     cfo_strv_fini(&env);
     return err;
@@ -310,8 +330,8 @@ static cfo_err merge_profiles(const char *profdata, const char *prof_dir, const 
     cfo_strv_pushl(&argv, profdata, "merge", "-sparse", "-o", merged);
     for (size_t i = 0; i < raw.n; i++)
         cfo_strv_push_owned(&argv, cfo_xasprintf("%s/%s", prof_dir, raw.v[i]));
-    cfo_err err =
-        cfo_engine_run_tool(&argv, &env, left_ms(deadline_ms), "llvm-profdata merge", QUOTE, d);
+    cfo_err err = cfo_engine_run_tool(&argv, &env, cfo_engine_coverage_left_ms(deadline_ms),
+                                      "llvm-profdata merge", QUOTE, d);
     cfo_strv_fini(&argv);
     cfo_strv_fini(&env);
     cfo_strv_fini(&raw);
@@ -349,7 +369,8 @@ static cfo_err measure(const cfo_engine_run *r, const char *cov_bin, const char 
         cfo_strv_pushl(&argv, llvm_cov, "show", "-format=html", out_arg, prof_arg, cov_bin);
         cfo_strv env;
         cfo_strv_init(&env);
-        err = cfo_engine_run_tool(&argv, &env, left_ms(deadline_ms), "llvm-cov show", QUOTE, d);
+        err = cfo_engine_run_tool(&argv, &env, cfo_engine_coverage_left_ms(deadline_ms),
+                                  "llvm-cov show", QUOTE, d);
         cfo_strv_fini(&env);
         cfo_strv_fini(&argv);
         free(out_arg);
@@ -378,7 +399,7 @@ cfo_err cfo_engine_coverage(const cfo_engine_run *r, const char *const *dirs, si
     cfo_strv_init(&files);
     cfo_err err = cfo_mkdir_p(prof_dir, d);
     if (err == CFO_OK)
-        err = cfo_engine_coverage_build(r->f, left_ms(deadline_ms), d);
+        err = cfo_engine_coverage_build(r->f, cfo_engine_coverage_left_ms(deadline_ms), d);
     if (err == CFO_OK && (realpath(bin, abs) == NULL || access(abs, X_OK) != 0))
         err = cfo_diag_set(d, CFO_ENOTFOUND,
                            "the coverage build left no executable %s (coverage_dir = %s)", bin,
@@ -390,14 +411,10 @@ cfo_err cfo_engine_coverage(const cfo_engine_run *r, const char *const *dirs, si
     if (err == CFO_OK)
         err = measure(r, abs, merged, work, deadline_ms, out, &files, d);
     char *html = cfo_xasprintf("%s/html", r->work);
-    char *index = NULL;
+    char *safe = cfo_safe_name(r->target);
     if (err == CFO_OK)
-        err = store_report(r, commit, html, &files, &index, d);
-    if (err == CFO_OK) {
-        snprintf(out->report, sizeof out->report, "%s", index);
-        out->seconds = (double)(cfo_now_ms() - start) / 1000.0;
-    }
-    free(index);
+        err = cfo_engine_coverage_store(r->f, safe, commit, html, &files, start, out, d);
+    free(safe);
     free(html);
     cfo_strv_fini(&files);
     free(bin);

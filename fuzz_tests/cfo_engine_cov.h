@@ -30,4 +30,22 @@ char *cfo_engine_commit(cfo_diag *d);
 cfo_err cfo_engine_coverage_parse(const char *json, size_t len, const char *root, cfo_coverage *out,
                                   cfo_strv *files, cfo_diag *d);
 
+/* Stores the report folder html_dir and CFO_COVERAGE_FILES (files, one a
+ * line) under <corpus>/coverage/<FUZZER>/<target_name>/<commit>/,
+ * replacing what an earlier run of that commit stored; sets out->report
+ * (the stored index.html) and out->seconds (since start_ms, cfo_now_ms()). */
+cfo_err cfo_engine_coverage_store(const cfo_fuzzer *f, const char *target_name, const char *commit,
+                                  const char *html_dir, const cfo_strv *files, int64_t start_ms,
+                                  cfo_coverage *out, cfo_diag *d);
+
+/* What a coverage step ended with, into the task's result: cov as its
+ * coverage object when err is CFO_OK, else d's reason in its summary (the
+ * fuzzing's verdict stands either way); both said in the log. */
+void cfo_engine_coverage_result(cfo_err err, const cfo_coverage *cov, const cfo_diag *d,
+                                cfo_fuzz_result *res);
+
+/* Time a coverage step's tool gets: what is left until deadline_ms, at
+ * least a second; 0 (no limit) without a deadline. */
+int64_t cfo_engine_coverage_left_ms(int64_t deadline_ms);
+
 #endif

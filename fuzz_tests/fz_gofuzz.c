@@ -15,7 +15,9 @@
 #include "cfo_blobdir.h"
 #include "cfo_corpus.h"
 #include "cfo_engine.h"
+#include "cfo_engine_cov.h"
 #include "cfo_exec.h"
+#include "cfo_gocov.h"
 #include "cfo_gopanic.h"
 #include "cfo_json.h"
 #include "cfo_log.h"
@@ -640,6 +642,35 @@ static cfo_fuzz_verdict report(const go_task *t, const cfo_engine_finding *findi
     return (t->f->fail_on & (1u << finding->kind)) ? CFO_FUZZ_FAIL : CFO_FUZZ_PASS;
 }
 
+/* The coverage step, as the other engines' (cfo_engine.c): the corpus the
+ * task ends with (seeds, what it generated and pulled) replayed with
+ * go test -coverprofile. One that fails leaves the record without coverage
+ * and says why; the fuzzing's verdict stands. */
+static void measure_coverage(const go_task *t, int64_t deadline_ms, cfo_fuzz_result *res)
+{
+    if (!cfo_fuzzer_has_coverage(t->f) || atomic_load(&stop_requested))
+        return;
+    const char *dirs[] = {t->seeds, t->fuzz_dir, t->pulled};
+    char *safe = storage_name(t->target);
+    cfo_gocov_task g = {
+        .f = t->f,
+        .pkg = t->pkg,
+        .name = t->name,
+        .storage_target = safe,
+        .work = t->work,
+        .env = t->env.v,
+    };
+    cfo_diag d = {{0}};
+    cfo_coverage cov;
+    char *commit = cfo_engine_commit(&d);
+    cfo_err err = commit != NULL ? cfo_gocov_measure(&g, dirs, sizeof dirs / sizeof dirs[0], commit,
+                                                     deadline_ms, &cov, &d)
+                                 : CFO_ENOTFOUND;
+    free(commit);
+    free(safe);
+    cfo_engine_coverage_result(err, &cov, &d, res);
+}
+
 static cfo_fuzz_verdict go_run(const cfo_fuzzer *f, const char *target, cfo_fuzz_result *res,
                                cfo_diag *d)
 {
@@ -694,6 +725,8 @@ static cfo_fuzz_verdict go_run(const cfo_fuzzer *f, const char *target, cfo_fuzz
         found = true;
     }
     verdict = report(&t, found ? &finding : NULL, fuzz_ms, res);
+    /* Leave the worker's grace period for the report. */
+    measure_coverage(&t, task_ms > 0 ? start + task_ms - task_ms / 20 : 0, res);
 out:
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGINT, &old_int, NULL);

@@ -221,6 +221,16 @@ static void test_config_keys(void **state)
     assert_string_equal(cfg->fuzzers[1].coverage_dir, "out/cov");
     assert_string_equal(cfg->fuzzers[1].coverage_build, "./build.sh --coverage");
     assert_int_equal(cfg->fuzzers[1].coverage_drop, 5);
+    assert_false(cfo_fuzzer_has_coverage(&cfg->fuzzers[0]));
+    assert_true(cfo_fuzzer_has_coverage(&cfg->fuzzers[1]));
+    cfo_config_destroy(&cfg);
+    /* gofuzz measures coverage with go itself: always, and its drop bound
+     * is set as the others'. */
+    assert_int_equal(cfo_config_parse("[fuzzer \"G\"]\nkind = gofuzz\ncoverage_drop = 3%\n",
+                                      "cfo.ini", &cfg, &d),
+                     CFO_OK);
+    assert_true(cfo_fuzzer_has_coverage(&cfg->fuzzers[0]));
+    assert_int_equal(cfg->fuzzers[0].coverage_drop, 3);
     cfo_config_destroy(&cfg);
 }
 

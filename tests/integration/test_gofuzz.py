@@ -3,9 +3,14 @@ golang-go) on examples/fuzz-go: discovery lists PACKAGE:FuzzName; the
 planted panic is found, signed by its frames, bundled, and reproduced from
 the bundle with cfo-crash in a clean clone at the same commit; a second run
 starts from the first run's stored corpus; two workers fuzzing one target
-at once share inputs."""
+at once share inputs; the record's coverage equals what go test
+-coverprofile and go tool cover -func report on the stored corpus, its HTML
+report and covered files are stored, and a stored input that panics is
+left out of the measurement; a pull request runs the targets whose coverage
+reaches its change."""
 
 import glob
+import hashlib
 import json
 import os
 import re
@@ -35,6 +40,51 @@ sync_interval = 3s
 reproduce_runs = 2
 corpus = %(store)s
 """
+
+
+def go_env(worktree):
+    """The go environment cfo-fuzz gives go in worktree: its build cache
+    (built packages are reused), no downloads."""
+    return dict(os.environ, GOCACHE=os.path.join(worktree, ".cfo", "gocache"),
+                GOFLAGS="-mod=mod", GOPROXY="off")
+
+
+def go_coverage(profile, funcs):
+    """Lines, functions and regions as [covered, total] from a coverprofile
+    and go tool cover -func's output: a block is covered when any of its
+    entries counts; a line when a covered block spans it; a function above
+    0.0%."""
+    blocks = {}
+    with open(profile) as f:
+        lines = f.read().splitlines()
+    assert lines[0].startswith("mode: "), lines[:1]
+    for line in lines[1:]:
+        if not line:
+            continue
+        pos, _, count = line.rsplit(" ", 2)
+        name, span = pos.rsplit(":", 1)
+        blocks[(name, span)] = blocks.get((name, span), False) or int(count) > 0
+    hits = {}
+    for (name, span), covered in blocks.items():
+        start, end = span.split(",")
+        for n in range(int(start.split(".")[0]), int(end.split(".")[0]) + 1):
+            hits[(name, n)] = hits.get((name, n), False) or covered
+    pcts = [float(line.split()[-1].rstrip("%")) for line in funcs.splitlines()
+            if line.strip() and not line.startswith("total:")]
+    return {"lines": [sum(hits.values()), len(hits)],
+            "functions": [sum(p > 0 for p in pcts), len(pcts)],
+            "regions": [sum(blocks.values()), len(blocks)]}
+
+
+def make_example_repo(path):
+    """A git repository at path holding examples/fuzz-go; its commit."""
+    files = {}
+    for root, _, names in os.walk(EXAMPLE):
+        for n in names:
+            p = os.path.join(root, n)
+            with open(p) as f:
+                files[os.path.relpath(p, EXAMPLE)] = f.read()
+    return cfotest.make_repo(path, files)
 
 
 def have_go():
@@ -76,13 +126,7 @@ class GoFuzz(unittest.TestCase):
         self.tmp = cfotest.TempDir("cfo-gofuzz-")
         t = self.tmp.path
         self.repo = os.path.join(t, "repo")
-        files = {}
-        for root, _, names in os.walk(EXAMPLE):
-            for n in names:
-                p = os.path.join(root, n)
-                with open(p) as f:
-                    files[os.path.relpath(p, EXAMPLE)] = f.read()
-        self.commit = cfotest.make_repo(self.repo, files)
+        self.commit = make_example_repo(self.repo)
         self.store = os.path.join(t, "store")
 
     def tearDown(self):
@@ -153,6 +197,60 @@ class GoFuzz(unittest.TestCase):
         self.assertEqual(second.figure(r"corpus: (\d+) inputs from"), len(stored))
         self.assertRegex(second.result["summary"], r"corpus \d+ \(\d+ new\), \d+ exec/s")
 
+    def test_coverage_equals_go_test_coverprofile_on_the_stored_corpus(self):
+        w = self.worktree("w1")
+        r = GoRun(self.config(CORPUS_TIME), "./parser:FuzzParseKV", w).wait()
+        self.assertEqual(r.rc, 0, r.out[-3000:])
+        self.assertIn("coverage", r.result, r.out[-3000:])
+        cov = r.result["coverage"]
+        # The report and the covered files are stored where the llvm step
+        # stores them: coverage/FUZZER/TARGET/COMMIT/.
+        folder = os.path.join(self.store, "coverage", "GO", "parser%3AFuzzParseKV", self.commit)
+        self.assertEqual(cov["report"], os.path.join(folder, "index.html"))
+        with open(cov["report"]) as f:
+            self.assertIn("<html", f.read().lower())
+        with open(os.path.join(folder, "files.txt")) as f:
+            self.assertEqual(f.read().split(), ["parser/kv.go"])
+        # The worktree's seed folder is as the task found it.
+        self.assertNotIn("testdata", git(w, "status", "--porcelain"))
+
+        # The stored corpus measured here with go alone, in a fresh clone.
+        clone = os.path.join(self.tmp.path, "clone")
+        git(self.tmp.path, "clone", "-q", self.repo, clone)
+        seeds = os.path.join(clone, "parser", "testdata", "fuzz", "FuzzParseKV")
+        os.makedirs(seeds)
+        stored = self.stored("parser%3AFuzzParseKV")
+        self.assertGreater(len(stored), 0)
+        for name in stored:
+            shutil.copy(os.path.join(self.store, "corpus", "GO", "parser%3AFuzzParseKV", name),
+                        seeds)
+        profile = os.path.join(self.tmp.path, "cover.out")
+        run(["go", "test", "-count=1", "-run=^FuzzParseKV$", "-coverprofile=" + profile,
+             "-covermode=set", "./parser"], cwd=clone, env=go_env(w), check=0,
+            timeout=RUN_BOUND)
+        funcs = run(["go", "tool", "cover", "-func=" + profile], cwd=clone, env=go_env(w),
+                    check=0, timeout=RUN_BOUND).stdout
+        want = go_coverage(profile, funcs)
+        for kind in ("lines", "functions", "regions"):
+            self.assertEqual(cov[kind], want[kind], kind)
+        self.assertGreater(cov["lines"][0], 0)
+        self.assertGreater(cov["lines"][1], cov["lines"][0])
+
+    def test_a_stored_input_that_panics_is_left_out_of_coverage(self):
+        # The planted panic, stored in the corpus as if an earlier commit
+        # had not panicked on it.
+        corpus = os.path.join(self.store, "corpus", "GO", "parser%3AFuzzParseRecord")
+        os.makedirs(corpus)
+        panics = b'go test fuzz v1\n[]byte("RECD\\x09CFO!")\n'
+        name = hashlib.sha1(panics).hexdigest()
+        with open(os.path.join(corpus, name), "wb") as f:
+            f.write(panics)
+        r = GoRun(self.config(CORPUS_TIME), "./parser:FuzzParseRecord", self.worktree("w1")).wait()
+        self.assertIn("coverage", r.result, r.out[-3000:])
+        self.assertIn("corpus input %s fails FuzzParseRecord on this commit; measured without it"
+                      % name, r.out)
+        self.assertGreater(r.result["coverage"]["lines"][0], 0)
+
     def test_two_workers_on_one_target_share_inputs(self):
         cfg = self.config(CORPUS_TIME)
         runs = [GoRun(cfg, "./parser:FuzzParseKV", self.worktree(w)) for w in ("w1", "w2")]
@@ -165,6 +263,57 @@ class GoFuzz(unittest.TestCase):
             self.assertEqual(r.rc, 0, r.out[-3000:])
         pulled = [r.figure(r"(\d+) pulled from other runs") for r in runs]
         self.assertGreater(sum(pulled), 0, "\n\n".join(r.out[-2000:] for r in runs))
+
+
+@unittest.skipUnless(have_go(), "go is not installed (golang-go)")
+class GoChanges(unittest.TestCase):
+    """A pull request runs the gofuzz targets whose stored coverage reaches
+    the files it changes."""
+
+    def setUp(self):
+        self.tmp = cfotest.TempDir("cfo-gofuzz-pr-")
+        self.addCleanup(self.tmp.cleanup)
+        self.repo = os.path.join(self.tmp.path, "repo")
+        make_example_repo(self.repo)
+        self.cfg = os.path.join(self.tmp.path, "cfo.ini")
+        with open(self.cfg, "w") as f:
+            # The planted panic is not this test's business.
+            f.write(CONFIG % {"time": "3s", "store": os.path.join(self.tmp.path, "store")}
+                    + "fail_on = none\n")
+        self.data = "file://" + os.path.join(self.tmp.path, "data.json")
+
+    def cfo(self, *args):
+        return run([binary("cfo"), "--repo", self.repo, "--config", self.cfg, "--dataset",
+                    self.data, "--fuzzer", "GO", "--task-timeout", "4m",
+                    "--workdir", os.path.join(self.tmp.path, "work"), *args],
+                   timeout=RUN_BOUND * 3)
+
+    def pr_targets(self, name, rel):
+        git(self.repo, "checkout", "-q", "-b", name, "main")
+        with open(os.path.join(self.repo, rel), "a") as f:
+            f.write("\n// changed by %s\n" % name)
+        git(self.repo, "commit", "-q", "-am", name)
+        try:
+            r = self.cfo("--dry-run", "--changed-since", "main")
+        finally:
+            git(self.repo, "checkout", "-q", "main")
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
+        return sorted(line.split("\t")[3] for line in r.stdout.splitlines()
+                      if line.startswith("GO\t"))
+
+    def test_pull_request_runs_the_targets_its_change_reaches(self):
+        everything = ["./parser:FuzzParseHeader", "./parser:FuzzParseKV",
+                      "./parser:FuzzParseRecord"]
+        # No coverage yet: every target runs.
+        self.assertEqual(self.pr_targets("pr-before", "parser/kv.go"), everything)
+        r = self.cfo("--upload")
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
+        with open(self.data[len("file://"):]) as f:
+            recs = json.load(f)["records"]
+        self.assertEqual(sorted(x["target"] for x in recs if "coverage" in x), everything)
+        self.assertEqual(self.pr_targets("pr-kv", "parser/kv.go"), ["./parser:FuzzParseKV"])
+        self.assertEqual(self.pr_targets("pr-parser", "parser/parser.go"),
+                         ["./parser:FuzzParseHeader", "./parser:FuzzParseRecord"])
 
 
 class GoMissing(unittest.TestCase):
