@@ -330,33 +330,66 @@ static void repo_paths(const char *pkg, const cfo_strv *imports, cfo_strv *files
 
 /* ---- the step ------------------------------------------------------------ */
 
-/* Moves the package's seed folder aside to saved (when there is one) and
- * fills a new one with the inputs of dirs; *moved says whether it was. */
-static cfo_err stage_corpus(const char *seed_dir, const char *saved, const char *const *dirs,
-                            size_t ndirs, bool *moved, size_t *inputs, cfo_diag *d)
+/* A step that was killed left the seeds aside in saved and its corpus in
+ * their place: the seeds go back. */
+static cfo_err put_back(const char *seed_dir, const char *saved, cfo_diag *d)
 {
     struct stat st;
-    *moved = false;
-    *inputs = 0;
-    cfo_remove_tree(saved, NULL);
-    if (stat(seed_dir, &st) == 0) {
-        if (rename(seed_dir, saved) != 0)
-            return cfo_diag_set(d, CFO_EIO, "cannot move %s aside to %s", seed_dir, saved);
-        *moved = true;
-    }
-    cfo_err err = cfo_mkdir_p(seed_dir, d);
-    for (size_t i = 0; i < ndirs && err == CFO_OK; i++)
-        if (stat(dirs[i], &st) == 0)
-            *inputs += cfo_corpus_import(dirs[i], seed_dir);
+    if (stat(saved, &st) != 0)
+        return CFO_OK;
+    cfo_remove_tree(seed_dir, NULL);
+    if (rename(saved, seed_dir) != 0)
+        return cfo_diag_set(d, CFO_EIO, "cannot move %s back to %s", saved, seed_dir);
+    cfo_warn("coverage: %s holds the seeds again (an earlier coverage step did not finish)",
+             seed_dir);
+    return CFO_OK;
+}
+
+static char *saved_seeds(const char *pkg, const char *name)
+{
+    return cfo_xasprintf("%s/testdata/fuzz/.%s.cfo-coverage", pkg, name);
+}
+
+cfo_err cfo_gocov_put_back_seeds(const char *pkg, const char *name, cfo_diag *d)
+{
+    char *seed_dir = cfo_xasprintf("%s/testdata/fuzz/%s", pkg, name);
+    char *saved = saved_seeds(pkg, name);
+    cfo_err err = put_back(seed_dir, saved, d);
+    cfo_free_all(seed_dir, saved);
     return err;
 }
 
 /* The package's seed folder as the task found it. */
-static void unstage_corpus(const char *seed_dir, const char *saved, bool moved)
+static void unstage_corpus(const char *seed_dir, const char *saved, bool had)
 {
     cfo_remove_tree(seed_dir, NULL);
-    if (moved && rename(saved, seed_dir) != 0)
-        cfo_warn("coverage: cannot move %s back to %s", saved, seed_dir);
+    if (had ? rename(saved, seed_dir) != 0 : rmdir(saved) != 0)
+        cfo_warn("coverage: cannot put %s back as %s was", saved, seed_dir);
+}
+
+/* Moves the package's seed folder aside to saved (an empty saved when there
+ * is none: saved is how a later step knows this one did not finish) and
+ * fills a new one with the inputs of dirs; *had says whether there was one. */
+static cfo_err stage_corpus(const char *seed_dir, const char *saved, const char *const *dirs,
+                            size_t ndirs, bool *had, size_t *inputs, cfo_diag *d)
+{
+    struct stat st;
+    *inputs = 0;
+    cfo_err err = put_back(seed_dir, saved, d);
+    if (err != CFO_OK)
+        return err;
+    *had = stat(seed_dir, &st) == 0;
+    if (*had && rename(seed_dir, saved) != 0)
+        return cfo_diag_set(d, CFO_EIO, "cannot move %s aside to %s", seed_dir, saved);
+    err = *had ? CFO_OK : cfo_mkdir_p(saved, d);
+    if (err == CFO_OK)
+        err = cfo_mkdir_p(seed_dir, d);
+    for (size_t i = 0; i < ndirs && err == CFO_OK; i++)
+        if (stat(dirs[i], &st) == 0)
+            *inputs += cfo_corpus_import(dirs[i], seed_dir);
+    if (err != CFO_OK)
+        unstage_corpus(seed_dir, saved, *had);
+    return err;
 }
 
 /* The corpus entry go test names as failing ("--- FAIL: NAME/ENTRY"), or
@@ -407,7 +440,7 @@ static cfo_err run_tests(const cfo_gocov_task *t, const char *seed_dir, const ch
         unlink(profile);
         err = cfo_engine_exec(argv, NULL, t->env, cfo_engine_coverage_left_ms(deadline_ms),
                               CFO_ENGINE_REPORT_CAP, &out, &len, &code, &timed_out, d);
-        const char *tail = out == NULL ? "" : len > QUOTE ? out + len - QUOTE : out;
+        const char *tail = cfo_engine_last(out, QUOTE);
         char *entry = err == CFO_OK && code != 0 && !timed_out ? failing_entry(out, t->name) : NULL;
         char *path = entry ? cfo_xasprintf("%s/%s", seed_dir, entry) : NULL;
         bool retry = path != NULL && left_out < MAX_LEFT_OUT && unlink(path) == 0;
@@ -471,11 +504,7 @@ static cfo_err measure(const cfo_gocov_task *t, const char *profile, const char 
         err = go_cover(t, html_arg, index, deadline_ms, &shown, d);
     cfo_strv_fini(&imports);
     cfo_buf_fini(&text);
-    free(shown);
-    free(funcs);
-    free(index);
-    free(html_arg);
-    free(func_arg);
+    cfo_free_all(shown, funcs, index, html_arg, func_arg);
     return err;
 }
 
@@ -485,29 +514,26 @@ cfo_err cfo_gocov_measure(const cfo_gocov_task *t, const char *const *dirs, size
     int64_t start = cfo_now_ms();
     memset(out, 0, sizeof *out);
     char *seed_dir = cfo_xasprintf("%s/testdata/fuzz/%s", t->pkg, t->name);
-    char *saved = cfo_xasprintf("%s/testdata/fuzz/.%s.cfo-coverage", t->pkg, t->name);
+    char *saved = saved_seeds(t->pkg, t->name);
     char *profile = cfo_xasprintf("%s/coverage.out", t->work);
     char *html = cfo_xasprintf("%s/coverage-html", t->work);
     cfo_strv files;
     cfo_strv_init(&files);
-    bool moved = false;
+    bool had = false;
     size_t inputs = 0;
-    cfo_err err = stage_corpus(seed_dir, saved, dirs, ndirs, &moved, &inputs, d);
+    cfo_err err = stage_corpus(seed_dir, saved, dirs, ndirs, &had, &inputs, d);
     if (err == CFO_OK) {
         printf("coverage: go test -run=^%s$ -coverprofile over %zu inputs\n", t->name, inputs);
         fflush(stdout);
         err = run_tests(t, seed_dir, profile, deadline_ms, d);
+        unstage_corpus(seed_dir, saved, had);
     }
-    unstage_corpus(seed_dir, saved, moved);
     if (err == CFO_OK)
         err = measure(t, profile, html, deadline_ms, out, &files, d);
     if (err == CFO_OK)
         err =
             cfo_engine_coverage_store(t->f, t->storage_target, commit, html, &files, start, out, d);
     cfo_strv_fini(&files);
-    free(html);
-    free(profile);
-    free(saved);
-    free(seed_dir);
+    cfo_free_all(html, profile, saved, seed_dir);
     return err;
 }

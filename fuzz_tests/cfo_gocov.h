@@ -29,6 +29,11 @@ typedef struct cfo_gocov_task {
 cfo_err cfo_gocov_measure(const cfo_gocov_task *t, const char *const *dirs, size_t ndirs,
                           const char *commit, int64_t deadline_ms, cfo_coverage *out, cfo_diag *d);
 
+/* Puts back the seed folder of pkg's fuzz test name that a coverage step
+ * killed midway left aside (nothing to do when none did). Before anything
+ * reads the seeds. */
+cfo_err cfo_gocov_put_back_seeds(const char *pkg, const char *name, cfo_diag *d);
+
 /* Reads a coverprofile (mode line, then "FILE:L.C,L.C STMTS COUNT" lines)
  * and go tool cover -func's output (funcs, NUL-terminated; NULL: functions
  * left 0/0). Regions: distinct blocks, covered when any entry of the block

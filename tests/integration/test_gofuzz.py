@@ -199,6 +199,13 @@ class GoFuzz(unittest.TestCase):
 
     def test_coverage_equals_go_test_coverprofile_on_the_stored_corpus(self):
         w = self.worktree("w1")
+        # As a coverage step killed midway leaves the worktree: its corpus
+        # where the seeds were, the (absent) seeds' place kept aside.
+        fuzzdir = os.path.join(w, "parser", "testdata", "fuzz")
+        os.makedirs(os.path.join(fuzzdir, ".FuzzParseKV.cfo-coverage"))
+        os.makedirs(os.path.join(fuzzdir, "FuzzParseKV"))
+        with open(os.path.join(fuzzdir, "FuzzParseKV", "left-behind"), "w") as f:
+            f.write("not a corpus file\n")
         r = GoRun(self.config(CORPUS_TIME), "./parser:FuzzParseKV", w).wait()
         self.assertEqual(r.rc, 0, r.out[-3000:])
         self.assertIn("coverage", r.result, r.out[-3000:])
@@ -211,8 +218,10 @@ class GoFuzz(unittest.TestCase):
             self.assertIn("<html", f.read().lower())
         with open(os.path.join(folder, "files.txt")) as f:
             self.assertEqual(f.read().split(), ["parser/kv.go"])
-        # The worktree's seed folder is as the task found it.
+        # The worktree's seed folder is as it was before the killed step.
         self.assertNotIn("testdata", git(w, "status", "--porcelain"))
+        self.assertEqual(os.listdir(fuzzdir), ["FuzzParseKV"])
+        self.assertEqual(os.listdir(os.path.join(fuzzdir, "FuzzParseKV")), [])
 
         # The stored corpus measured here with go alone, in a fresh clone.
         clone = os.path.join(self.tmp.path, "clone")
