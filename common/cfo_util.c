@@ -234,6 +234,18 @@ bool cfo_strv_sorted_has(const cfo_strv *sv, const char *s)
            bsearch(&s, sv->v, sv->n, sizeof *sv->v, cfo_strp_cmp) != NULL;
 }
 
+void cfo_strv_sorted_add(cfo_strv *sv, const char *s)
+{
+    if (cfo_strv_sorted_has(sv, s))
+        return;
+    cfo_strv_push(sv, s);
+    for (size_t i = sv->n - 1; i > 0 && strcmp(sv->v[i - 1], sv->v[i]) > 0; i--) {
+        char *t = sv->v[i - 1];
+        sv->v[i - 1] = sv->v[i];
+        sv->v[i] = t;
+    }
+}
+
 void cfo_strv_split_ws(cfo_strv *sv, const char *s)
 {
     while (*s) {

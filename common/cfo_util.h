@@ -73,6 +73,9 @@ int cfo_strp_cmp(const void *a, const void *b);
 void cfo_strv_sort(cfo_strv *sv);
 /* Whether sv (sorted; NULL: empty) holds s. */
 bool cfo_strv_sorted_has(const cfo_strv *sv, const char *s);
+/* Adds s to the sorted sv unless it holds it: insertion keeps it sorted
+ * without a full sort per string. */
+void cfo_strv_sorted_add(cfo_strv *sv, const char *s);
 /* Splits s on ASCII white space into sv (appending). */
 void cfo_strv_split_ws(cfo_strv *sv, const char *s);
 

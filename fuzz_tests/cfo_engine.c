@@ -157,6 +157,37 @@ cfo_err cfo_engine_exec(char *const *argv, const char *cwd, char *const *env, in
     return CFO_OK;
 }
 
+const char *cfo_engine_last(const char *text, size_t n)
+{
+    if (text == NULL)
+        return "";
+    size_t len = strlen(text);
+    return len > n ? text + len - n : text;
+}
+
+cfo_err cfo_engine_fuzz_session(const cfo_strv *argv, char *const *env, int64_t timeout_ms,
+                                size_t tail_cap, const atomic_bool *cancel, cfo_exec_result *res,
+                                cfo_diag *d)
+{
+    cfo_exec_spec spec = {
+        .argv = argv->v,
+        .env_add = env,
+        .timeout_ms = timeout_ms,
+        .grace_ms = 5000,
+        .tail_cap = tail_cap,
+        .cancel = cancel,
+    };
+    fflush(stdout);
+    cfo_err err = cfo_exec_run(&spec, res, d);
+    if (err != CFO_OK)
+        return err;
+    const char *text = cfo_engine_last(res->tail, ENGINE_ECHO_TAIL);
+    fputs(text, stdout);
+    if (text[0] != '\0' && text[strlen(text) - 1] != '\n')
+        putchar('\n');
+    return CFO_OK;
+}
+
 cfo_err cfo_engine_run_tool(const cfo_strv *argv, const cfo_strv *env, int64_t timeout_ms,
                             const char *what, int quote, cfo_diag *d)
 {
@@ -827,55 +858,64 @@ static char *reproduce_script(const cfo_engine_run *r, const cfo_engine_ops *ops
     return script;
 }
 
-static char *manifest_json(const cfo_engine_run *r, const cfo_engine_ops *ops, const triaged *t,
-                           const char *commit, const char *command)
+yajl_gen cfo_engine_manifest_begin(const cfo_fuzzer *f, const char *engine, const char *target,
+                                   const cfo_crash_report *rep, const char *commit)
 {
     yajl_gen g = yajl_gen_alloc(NULL);
     yajl_gen_config(g, yajl_gen_beautify, 1);
     yajl_gen_map_open(g);
     cfo_json_int(g, "version", 1);
-    cfo_json_str(g, "fuzzer", r->f->name);
-    cfo_json_str(g, "engine", ops->engine);
-    cfo_json_str(g, "target", r->target);
-    cfo_json_str(g, "target_path", r->target_path);
-    char *sig = json_safe(t->rep.signature);
-    cfo_json_str(g, "signature", sig);
-    free(sig);
-    cfo_json_str(g, "sig_hash", t->rep.sig_hash);
-    cfo_json_str(g, "kind", cfo_crash_kind_name(t->rep.kind));
-    char *type = json_safe(t->rep.type);
-    cfo_json_str(g, "type", type);
-    free(type);
+    cfo_json_str(g, "fuzzer", f->name);
+    cfo_json_str(g, "engine", engine);
+    cfo_json_str(g, "target", target);
+    const char *texts[] = {"signature", rep->signature, "sig_hash", rep->sig_hash,
+                           "type",      rep->type,      "location", rep->location};
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i += 2) {
+        char *safe = json_safe(texts[i + 1]);
+        cfo_json_str(g, texts[i], safe);
+        free(safe);
+    }
+    cfo_json_str(g, "kind", cfo_crash_kind_name(rep->kind));
     cfo_json_key(g, "frames");
     yajl_gen_array_open(g);
-    for (size_t i = 0; i < t->rep.nframes; i++) {
-        char *fr = json_safe(t->rep.frames[i]);
+    for (size_t i = 0; i < rep->nframes; i++) {
+        char *fr = json_safe(rep->frames[i]);
         yajl_gen_string(g, (const unsigned char *)fr, strlen(fr));
         free(fr);
     }
     yajl_gen_array_close(g);
-    char *loc = json_safe(t->rep.location);
-    cfo_json_str(g, "location", loc);
-    free(loc);
     cfo_json_str(g, "commit", commit);
+    return g;
+}
+
+char *cfo_engine_manifest_end(yajl_gen g, const char *repro, bool minimized)
+{
+    cfo_json_str(g, "repro", repro);
+    cfo_json_bool(g, "minimized", minimized);
+    cfo_json_time(g, "created", cfo_wall_ms());
+    yajl_gen_map_close(g);
+    return cfo_json_text(g);
+}
+
+static char *manifest_json(const cfo_engine_run *r, const cfo_engine_ops *ops, const triaged *t,
+                           const char *commit, const char *command)
+{
+    yajl_gen g = cfo_engine_manifest_begin(r->f, ops->engine, r->target, &t->rep, commit);
+    cfo_json_str(g, "target_path", r->target_path);
     char *build = json_safe(r->f->build);
     cfo_json_str(g, "build", build);
     free(build);
     char *cmd = json_safe(command);
     cfo_json_str(g, "command", cmd);
     free(cmd);
-    char repro[32];
-    snprintf(repro, sizeof repro, "%d/%d", t->repro_ok, t->repro_runs);
-    cfo_json_str(g, "repro", repro);
-    cfo_json_bool(g, "minimized", t->minimized);
     cfo_json_int(g, "records", (int64_t)t->records.n);
     cfo_json_int(g, "input_size", file_size(t->final));
     cfo_json_int(g, "original_size", file_size(t->input));
     cfo_json_int(g, "input_timeout_ms", r->f->input_timeout_ms);
     cfo_json_int(g, "input_memory_limit_kb", r->f->input_memory_kb);
-    cfo_json_time(g, "created", cfo_wall_ms());
-    yajl_gen_map_close(g);
-    return cfo_json_text(g);
+    char repro[32];
+    snprintf(repro, sizeof repro, "%d/%d", t->repro_ok, t->repro_runs);
+    return cfo_engine_manifest_end(g, repro, t->minimized);
 }
 
 /* The number after "cnt:" in a RECORD file's name; -1 if none. */
@@ -1347,10 +1387,7 @@ static cfo_err triage_all(cfo_engine_run *r, const cfo_engine_ops *ops, const ch
             finding_push(findings, nfindings, &t->rep, is_new, repro, url);
             free(url);
         }
-        free(name);
-        free(t->input);
-        free(t->final);
-        free(t->report);
+        cfo_free_all(name, t->input, t->final, t->report);
         cfo_strv_fini(&t->records);
     }
     free(seen);
@@ -1440,10 +1477,7 @@ static bool replay_bundle(cfo_engine_run *r, const cfo_engine_ops *ops, cfo_blob
     cfo_strv_fini(&records);
     ok = tried > 0;
 out:
-    free(sig);
-    free(input);
-    free(tar);
-    free(dir);
+    cfo_free_all(sig, input, tar, dir);
     return ok;
 }
 
@@ -1520,28 +1554,15 @@ static void sync_fini(syncer *s)
     cfo_strv_fini(&s->own);
 }
 
-static void sorted_add(cfo_strv *set, const char *name)
-{
-    if (cfo_strv_sorted_has(set, name))
-        return;
-    cfo_strv_push(set, name);
-    /* Insertion keeps the set sorted without a full sort per name. */
-    for (size_t i = set->n - 1; i > 0 && strcmp(set->v[i - 1], set->v[i]) > 0; i--) {
-        char *t = set->v[i - 1];
-        set->v[i - 1] = set->v[i];
-        set->v[i] = t;
-    }
-}
-
 /* Notes names the engine has had in its queue: what it made is its own. */
 static void note_had(syncer *s, const cfo_strv *names)
 {
     for (size_t i = 0; i < names->n; i++) {
         if (cfo_strv_sorted_has(&s->had, names->v[i]))
             continue;
-        sorted_add(&s->had, names->v[i]);
+        cfo_strv_sorted_add(&s->had, names->v[i]);
         if (!cfo_strv_sorted_has(&s->from_store, names->v[i]))
-            sorted_add(&s->own, names->v[i]);
+            cfo_strv_sorted_add(&s->own, names->v[i]);
     }
 }
 
@@ -1557,29 +1578,11 @@ static cfo_err push_queue(syncer *s, cfo_blobdir *remote, cfo_corpus_stats *st, 
     return err;
 }
 
-/* Hands the engine the inputs pulled that it never had (a hard link appears
- * whole, never half-written): storage also holds what this run pushed, and
- * what the engine itself discarded since. */
+/* Hands the engine the inputs pulled that it never had: storage also holds
+ * what this run pushed, and what the engine itself discarded since. */
 static size_t link_new(syncer *s, const char *to)
 {
-    cfo_strv names;
-    cfo_strv_init(&names);
-    cfo_list_files(s->pulled, &names, NULL);
-    size_t n = 0;
-    for (size_t i = 0; i < names.n; i++) {
-        if (cfo_strv_sorted_has(&s->had, names.v[i]))
-            continue;
-        char *a = cfo_xasprintf("%s/%s", s->pulled, names.v[i]);
-        char *b = cfo_xasprintf("%s/%s", to, names.v[i]);
-        if (link(a, b) == 0)
-            n++;
-        sorted_add(&s->had, names.v[i]);
-        sorted_add(&s->from_store, names.v[i]);
-        free(a);
-        free(b);
-    }
-    cfo_strv_fini(&names);
-    return n;
+    return cfo_corpus_link_new(s->pulled, to, &s->had, &s->from_store);
 }
 
 static void sync_round(syncer *s, cfo_blobdir *remote)
@@ -1679,13 +1682,8 @@ static size_t add_seeds(const cfo_fuzzer *f, const char *target, const char *dir
 static void run_fini(cfo_engine_run *r)
 {
     cfo_engine_remove_work(r->work);
-    free(r->target_path);
-    free(r->target_abs);
-    free(r->work);
-    free(r->corpus_dir);
-    free(r->queue_dir);
-    free(r->incoming_dir);
-    free(r->artifact_dir);
+    cfo_free_all(r->target_path, r->target_abs, r->work, r->corpus_dir, r->queue_dir,
+                 r->incoming_dir, r->artifact_dir);
     cfo_strv_fini(&r->artifacts);
     cfo_strv_fini(&r->artifact_hints);
 }
@@ -1841,10 +1839,8 @@ static void measure_coverage(const cfo_engine_run *r, const char *pulled, cfo_fu
 static void findings_free(cfo_engine_finding *findings, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        free(findings[i].signature);
-        free(findings[i].repro);
-        free(findings[i].bundle);
-        free(findings[i].location);
+        cfo_free_all(findings[i].signature, findings[i].repro, findings[i].bundle,
+                     findings[i].location);
     }
     free(findings);
 }
@@ -1864,7 +1860,7 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
     r.deadline_ms = task_ms > 0 ? start + task_ms - task_ms / 20 : 0;
     cfo_fuzz_verdict verdict = CFO_FUZZ_ERROR;
     char *root_url = NULL, *url = NULL;
-    cfo_blobdir *root = NULL, *remote = NULL;
+    cfo_blobdir *remote = NULL;
     cfo_engine_finding *findings = NULL;
     size_t nfindings = 0;
     syncer sync = {0};
@@ -1897,14 +1893,7 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
 
     /* The corpus: what storage has, plus the seeds. */
     root_url = cfo_engine_corpus_url(f);
-    char *safe = cfo_safe_name(target);
-    char *rel = cfo_xasprintf("corpus/%s/%s", f->name, safe);
-    free(safe);
-    cfo_err err = cfo_blobdir_open(root_url, &root, d);
-    if (err == CFO_OK)
-        err = cfo_blobdir_sub(root, rel, &remote, d);
-    free(rel);
-    if (err != CFO_OK)
+    if (cfo_engine_target_folder(f, "corpus", target, &remote, d) != CFO_OK)
         goto out;
     url = cfo_xstrdup(cfo_blobdir_display(remote));
     sync.r = &r;
@@ -1932,7 +1921,7 @@ cfo_fuzz_verdict cfo_engine_run_task(const cfo_fuzzer *f, const cfo_engine_ops *
     syncing = sync_start(&sync);
     printf("%s: fuzzing %s for %.1fs\n", ops->engine, r.target_path, (double)r.fuzz_ms / 1000.0);
     fflush(stdout);
-    err = ops->fuzz(&r, d);
+    cfo_err err = ops->fuzz(&r, d);
     if (syncing)
         sync_stop(&sync);
     syncing = false;
@@ -1960,7 +1949,6 @@ out:
     findings_free(findings, nfindings);
     sync_fini(&sync);
     cfo_blobdir_destroy(&remote);
-    cfo_blobdir_destroy(&root);
     free(root_url);
     free(url);
     run_fini(&r);

@@ -7,10 +7,12 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <yajl/yajl_gen.h>
 
 #include "cfo_blobdir.h"
 #include "cfo_config.h"
 #include "cfo_error.h"
+#include "cfo_exec.h"
 #include "cfo_fuzz_impl.h"
 #include "cfo_fuzzer.h"
 #include "cfo_triage.h"
@@ -206,6 +208,26 @@ typedef struct cfo_engine_finding {
  * (from the end) that would take it past CFO_ENGINE_FINDINGS_CAP bytes;
  * returns how many were written. */
 size_t cfo_engine_findings_json(const cfo_engine_finding *v, size_t n, cfo_buf *out);
+
+/* A bundle's manifest.json: begin writes what found the crash and the crash
+ * (version, fuzzer, engine, target, signature, sig_hash, type, location,
+ * kind, frames, commit); the engine adds its own members; end adds repro,
+ * minimized and created and returns the text (malloc'd). */
+yajl_gen cfo_engine_manifest_begin(const cfo_fuzzer *f, const char *engine, const char *target,
+                                   const cfo_crash_report *rep, const char *commit);
+char *cfo_engine_manifest_end(yajl_gen g, const char *repro, bool minimized);
+
+/* The last n bytes of text ("" for NULL): where a tool's output says why it
+ * failed. */
+const char *cfo_engine_last(const char *text, size_t n);
+
+/* One run of an engine's fuzzer: argv (env added) until it ends, timeout_ms,
+ * or *cancel (NULL: never), keeping the last tail_cap bytes of its output in
+ * res (cfo_exec_result_fini it when CFO_OK), whose last bytes are echoed to
+ * the task log. Returns an error only when it could not be run. */
+cfo_err cfo_engine_fuzz_session(const cfo_strv *argv, char *const *env, int64_t timeout_ms,
+                                size_t tail_cap, const atomic_bool *cancel, cfo_exec_result *res,
+                                cfo_diag *d);
 
 /* Runs argv (env added) to its end with a timeout, keeping the last cap
  * bytes of its combined output in *out (malloc'd). *exit_code is -1 when it

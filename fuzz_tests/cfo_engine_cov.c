@@ -417,10 +417,6 @@ cfo_err cfo_engine_coverage(const cfo_engine_run *r, const char *const *dirs, si
     free(safe);
     free(html);
     cfo_strv_fini(&files);
-    free(bin);
-    free(merged);
-    free(prof_dir);
-    free(work);
-    free(profdata);
+    cfo_free_all(bin, merged, prof_dir, work, profdata);
     return err;
 }

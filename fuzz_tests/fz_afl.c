@@ -13,7 +13,6 @@
 #include "cfo_log.h"
 
 #define AFL_TAIL ((size_t)64 << 10)
-#define AFL_ECHO 4096
 /* Extra time afl-fuzz gets past -V to finish. */
 #define AFL_SLACK_MS 60000
 /* The instance name of afl-fuzz -M; its files are <out>/<name>/. */
@@ -215,28 +214,16 @@ static cfo_err afl_fuzz(cfo_engine_run *r, cfo_diag *d)
     for (size_t i = 0; i < f->engine_args.n; i++)
         cfo_strv_push(&argv, f->engine_args.v[i]);
     cfo_strv_pushl(&argv, "--", r->target_abs);
-    cfo_exec_spec spec = {
-        .argv = argv.v,
-        .env_add = env.v,
-        .timeout_ms = r->fuzz_ms + f->input_timeout_ms + AFL_SLACK_MS,
-        .grace_ms = 5000,
-        .tail_cap = AFL_TAIL,
-        .cancel = r->cancel,
-    };
     cfo_exec_result res;
-    fflush(stdout);
-    cfo_err err = cfo_exec_run(&spec, &res, d);
+    cfo_err err =
+        cfo_engine_fuzz_session(&argv, env.v, r->fuzz_ms + f->input_timeout_ms + AFL_SLACK_MS,
+                                AFL_TAIL, r->cancel, &res, d);
     cfo_strv_fini(&argv);
     cfo_strv_fini(&env);
     if (err != CFO_OK) {
         free(out);
         return err;
     }
-    const char *text = res.tail ? res.tail : "";
-    size_t len = strlen(text);
-    fputs(len > AFL_ECHO ? text + len - AFL_ECHO : text, stdout);
-    if (len > 0 && text[len - 1] != '\n')
-        putchar('\n');
     char *stats = cfo_xasprintf("%s/%s/fuzzer_stats", out, AFL_MAIN);
     int64_t n = afl_execs(stats, r->stats, sizeof r->stats);
     if (r->stats[0] != '\0')
@@ -251,7 +238,7 @@ static cfo_err afl_fuzz(cfo_engine_run *r, cfo_diag *d)
         err = cfo_diag_set(d, CFO_ECHILD, "cannot run afl-fuzz: %s", res.error);
     else if (res.end == CFO_EXEC_EXITED && res.exit_code != 0)
         err = cfo_diag_set(d, CFO_ECHILD, "afl-fuzz exited with status %d: %.400s", res.exit_code,
-                           len > 400 ? text + len - 400 : text);
+                           cfo_engine_last(res.tail, 400));
     else if (res.end == CFO_EXEC_SIGNALED || res.end == CFO_EXEC_TIMEOUT)
         err = cfo_diag_set(d, CFO_ECHILD, "afl-fuzz did not end by itself (%s)",
                            res.end == CFO_EXEC_TIMEOUT ? "stopped at its time limit" : "signal");

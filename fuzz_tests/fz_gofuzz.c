@@ -24,8 +24,6 @@
 
 /* Output of one go test run kept for its figures and its failure. */
 #define GO_TAIL ((size_t)256 << 10)
-/* Echoed into the task's log after each run. */
-#define GO_ECHO 4096
 /* Extra time go test gets past -fuzztime to build, finish and report. */
 #define GO_SLACK_MS 120000
 /* Shortest slice of fuzzing between two corpus exchanges. */
@@ -190,18 +188,6 @@ static cfo_err go_discover(const cfo_fuzzer *f, cfo_strv *targets, cfo_diag *d)
 
 /* ---- corpus ------------------------------------------------------------- */
 
-static void sorted_add(cfo_strv *set, const char *name)
-{
-    if (cfo_strv_sorted_has(set, name))
-        return;
-    cfo_strv_push(set, name);
-    for (size_t i = set->n - 1; i > 0 && strcmp(set->v[i - 1], set->v[i]) > 0; i--) {
-        char *x = set->v[i - 1];
-        set->v[i - 1] = set->v[i];
-        set->v[i] = x;
-    }
-}
-
 /* Pushes the generated corpus and the seed corpus as it was before fuzzing;
  * every name pushed is one the fuzz test had. */
 static void push(go_task *t)
@@ -215,7 +201,7 @@ static void push(go_task *t)
         if (cfo_corpus_push_names(t->remote, dirs[i], NULL, &st, &names, &d) != CFO_OK)
             cfo_warn("corpus push from %s: %s", dirs[i], d.msg);
         for (size_t j = 0; j < names.n; j++)
-            sorted_add(&t->had, names.v[j]);
+            cfo_strv_sorted_add(&t->had, names.v[j]);
         t->pushed += st.transferred;
         cfo_strv_fini(&names);
     }
@@ -229,23 +215,7 @@ static size_t pull(go_task *t)
     cfo_corpus_stats st = {0};
     if (cfo_corpus_pull(t->remote, t->pulled, &st, &d) != CFO_OK)
         cfo_warn("corpus pull: %s", d.msg);
-    cfo_strv names;
-    cfo_strv_init(&names);
-    cfo_list_files(t->pulled, &names, NULL);
-    size_t n = 0;
-    for (size_t i = 0; i < names.n; i++) {
-        if (cfo_strv_sorted_has(&t->had, names.v[i]))
-            continue;
-        char *a = cfo_xasprintf("%s/%s", t->pulled, names.v[i]);
-        char *b = cfo_xasprintf("%s/%s", t->fuzz_dir, names.v[i]);
-        if (link(a, b) == 0)
-            n++;
-        sorted_add(&t->had, names.v[i]);
-        free(a);
-        free(b);
-    }
-    cfo_strv_fini(&names);
-    return n;
+    return cfo_corpus_link_new(t->pulled, t->fuzz_dir, &t->had, NULL);
 }
 
 /* The generated corpus starts as what storage holds, the seeds of
@@ -261,6 +231,8 @@ static cfo_err prepare_corpus(go_task *t, cfo_diag *d)
     const char *cache = t->env.v[0] + strlen("GOCACHE=");
     t->fuzz_dir = cfo_xasprintf("%s/fuzz/%s/%s", cache, import, t->name);
     free(import);
+    if ((err = cfo_gocov_put_back_seeds(t->pkg, t->name, d)) != CFO_OK)
+        return err;
     t->seed_dir = cfo_xasprintf("%s/testdata/fuzz/%s", t->pkg, t->name);
     t->pulled = cfo_xasprintf("%s/pulled", t->work);
     t->seeds = cfo_xasprintf("%s/seeds", t->work);
@@ -275,7 +247,7 @@ static cfo_err prepare_corpus(go_task *t, cfo_diag *d)
     cfo_strv_init(&names);
     cfo_corpus_content_names(t->seeds, &names);
     for (size_t i = 0; i < names.n; i++)
-        sorted_add(&t->had, names.v[i]);
+        cfo_strv_sorted_add(&t->had, names.v[i]);
     cfo_strv_fini(&names);
     size_t n = pull(t);
     printf("corpus: %zu inputs from %s, %zu seeds\n", n, cfo_blobdir_display(t->remote), seeds);
@@ -355,23 +327,13 @@ static cfo_err fuzz_slice(go_task *t, int64_t ms, bool *done, cfo_diag *d)
     for (size_t i = 0; i < t->f->engine_args.n; i++)
         cfo_strv_push(&argv, t->f->engine_args.v[i]);
     cfo_strv_push(&argv, t->pkg);
-    cfo_exec_spec spec = {
-        .argv = argv.v,
-        .env_add = t->env.v,
-        .timeout_ms = ms + GO_SLACK_MS,
-        .grace_ms = 5000,
-        .tail_cap = GO_TAIL,
-        .cancel = &stop_requested,
-    };
     cfo_exec_result res;
-    fflush(stdout);
-    cfo_err err = cfo_exec_run(&spec, &res, d);
+    cfo_err err = cfo_engine_fuzz_session(&argv, t->env.v, ms + GO_SLACK_MS, GO_TAIL,
+                                          &stop_requested, &res, d);
     cfo_strv_fini(&argv);
     if (err != CFO_OK)
         return err;
     const char *out = res.tail ? res.tail : "";
-    size_t len = strlen(out);
-    fputs(len > GO_ECHO ? out + len - GO_ECHO : out, stdout);
     int64_t n = parse_execs(out, t->stats, sizeof t->stats);
     if (n > 0)
         t->execs += n;
@@ -381,7 +343,7 @@ static cfo_err fuzz_slice(go_task *t, int64_t ms, bool *done, cfo_diag *d)
         t->crasher = crasher_path(t, out);
         if (t->crasher == NULL)
             err = cfo_diag_set(d, CFO_ECHILD, "go test -fuzz exited with status %d: %.600s",
-                               res.exit_code, len > 600 ? out + len - 600 : out);
+                               res.exit_code, cfo_engine_last(out, 600));
         else {
             t->failure = cfo_xstrdup(out);
             *done = true;
@@ -430,11 +392,11 @@ static cfo_err fuzz(go_task *t, int64_t fuzz_ms, cfo_diag *d)
     }
 }
 
-/* The target as storage names it: "parser%3AFuzzParse", not a hidden
- * folder ("./" left out). */
-static char *storage_name(const char *target)
+/* The target as storage keeps it: "parser:FuzzParse" ("parser%3AFuzzParse"
+ * once made safe), not a hidden folder ("./" left out). */
+static const char *storage_target(const char *target)
 {
-    return cfo_safe_name(strncmp(target, "./", 2) == 0 ? target + 2 : target);
+    return strncmp(target, "./", 2) == 0 ? target + 2 : target;
 }
 
 /* ---- triage ------------------------------------------------------------- */
@@ -477,36 +439,15 @@ static char *reproduce_script(const go_task *t, const char *input_name, const ch
 static char *manifest_json(const go_task *t, const cfo_crash_report *rep, const char *commit,
                            const char *input_name, const char *repro)
 {
-    yajl_gen g = yajl_gen_alloc(NULL);
-    yajl_gen_config(g, yajl_gen_beautify, 1);
-    yajl_gen_map_open(g);
-    cfo_json_int(g, "version", 1);
-    cfo_json_str(g, "fuzzer", t->f->name);
-    cfo_json_str(g, "engine", "gofuzz");
-    cfo_json_str(g, "target", t->target);
+    yajl_gen g = cfo_engine_manifest_begin(t->f, "gofuzz", t->target, rep, commit);
     cfo_json_str(g, "package", t->pkg);
     cfo_json_str(g, "fuzz_test", t->name);
     cfo_json_str(g, "input_name", input_name);
-    cfo_json_str(g, "signature", rep->signature);
-    cfo_json_str(g, "sig_hash", rep->sig_hash);
-    cfo_json_str(g, "kind", cfo_crash_kind_name(rep->kind));
-    cfo_json_str(g, "type", rep->type);
-    cfo_json_key(g, "frames");
-    yajl_gen_array_open(g);
-    for (size_t i = 0; i < rep->nframes; i++)
-        yajl_gen_string(g, (const unsigned char *)rep->frames[i], strlen(rep->frames[i]));
-    yajl_gen_array_close(g);
-    cfo_json_str(g, "location", rep->location);
-    cfo_json_str(g, "commit", commit);
     char *command = cfo_xasprintf("go test -run='^%s/%s$' %s", t->name, input_name, t->pkg);
     cfo_json_str(g, "command", command);
     free(command);
-    cfo_json_str(g, "repro", repro);
     /* go test -fuzz minimizes a failing input before it writes it. */
-    cfo_json_bool(g, "minimized", true);
-    cfo_json_time(g, "created", cfo_wall_ms());
-    yajl_gen_map_close(g);
-    return cfo_json_text(g);
+    return cfo_engine_manifest_end(g, repro, true);
 }
 
 /* Re-runs the failing input reproduce_runs times (go test -run=FuzzX/NAME)
@@ -538,7 +479,7 @@ static void rate(const go_task *t, const cfo_crash_report *rep, const char *inpu
 }
 
 /* Signs the failure, and bundles and stores it when its signature is new. */
-static cfo_err triage(go_task *t, cfo_blobdir *root, cfo_engine_finding *finding, cfo_diag *d)
+static cfo_err triage(go_task *t, cfo_engine_finding *finding, cfo_diag *d)
 {
     cfo_crash_report rep;
     cfo_diag why;
@@ -547,12 +488,8 @@ static cfo_err triage(go_task *t, cfo_blobdir *root, cfo_engine_finding *finding
         cfo_engine_resign(&rep, CFO_CRASH_CRASH, "go test failure");
     }
     const char *input_name = strrchr(t->crasher, '/') + 1;
-    char *safe = storage_name(t->target);
-    char *rel = cfo_xasprintf("crashes/%s/%s", t->f->name, safe);
-    free(safe);
     cfo_blobdir *crashes = NULL;
-    cfo_err err = cfo_blobdir_sub(root, rel, &crashes, d);
-    free(rel);
+    cfo_err err = cfo_engine_target_folder(t->f, "crashes", storage_target(t->target), &crashes, d);
     cfo_strv known;
     cfo_strv_init(&known);
     if (err == CFO_OK)
@@ -587,12 +524,7 @@ static cfo_err triage(go_task *t, cfo_blobdir *root, cfo_engine_finding *finding
         finding->is_new = created;
         printf("triage: %s %s, reproduced %s, bundle %s\n", created ? "new" : "known",
                rep.signature, finding->repro, finding->bundle);
-        free(dir);
-        free(tar);
-        free(command);
-        free(manifest);
-        free(script);
-        free(commit);
+        cfo_free_all(dir, tar, command, manifest, script, commit);
     }
     if (finding->repro == NULL)
         finding->repro = cfo_xstrdup("0/0");
@@ -607,15 +539,8 @@ static cfo_err triage(go_task *t, cfo_blobdir *root, cfo_engine_finding *finding
 static void task_fini(go_task *t)
 {
     cfo_engine_remove_work(t->work);
-    free(t->pkg);
-    free(t->name);
-    free(t->work);
-    free(t->fuzz_dir);
-    free(t->seed_dir);
-    free(t->pulled);
-    free(t->seeds);
-    free(t->failure);
-    free(t->crasher);
+    cfo_free_all(t->pkg, t->name, t->work, t->fuzz_dir, t->seed_dir, t->pulled, t->seeds,
+                 t->failure, t->crasher);
     cfo_strv_fini(&t->env);
     cfo_strv_fini(&t->had);
     cfo_blobdir_destroy(&t->remote);
@@ -651,7 +576,7 @@ static void measure_coverage(const go_task *t, int64_t deadline_ms, cfo_fuzz_res
     if (!cfo_fuzzer_has_coverage(t->f) || atomic_load(&stop_requested))
         return;
     const char *dirs[] = {t->seeds, t->fuzz_dir, t->pulled};
-    char *safe = storage_name(t->target);
+    char *safe = cfo_safe_name(storage_target(t->target));
     cfo_gocov_task g = {
         .f = t->f,
         .pkg = t->pkg,
@@ -682,8 +607,6 @@ static cfo_fuzz_verdict go_run(const cfo_fuzzer *f, const char *target, cfo_fuzz
     cfo_engine_finding finding = {0};
     bool found = false;
     cfo_fuzz_verdict verdict = CFO_FUZZ_ERROR;
-    cfo_blobdir *root = NULL;
-    char *root_url = NULL;
     struct sigaction old_term, old_int;
     cfo_exec_catch_stop(on_stop, &old_term, &old_int);
     if (parse_target(&t, d) != CFO_OK || need_go(d) != CFO_OK ||
@@ -691,15 +614,8 @@ static cfo_fuzz_verdict go_run(const cfo_fuzzer *f, const char *target, cfo_fuzz
         goto out;
     if ((t.work = cfo_make_temp_dir("cfo-gofuzz", d)) == NULL)
         goto out;
-    root_url = cfo_engine_corpus_url(f);
-    char *safe = storage_name(target);
-    char *rel = cfo_xasprintf("corpus/%s/%s", f->name, safe);
-    free(safe);
-    cfo_err err = cfo_blobdir_open(root_url, &root, d);
-    if (err == CFO_OK)
-        err = cfo_blobdir_sub(root, rel, &t.remote, d);
-    free(rel);
-    if (err != CFO_OK || prepare_corpus(&t, d) != CFO_OK)
+    if (cfo_engine_target_folder(f, "corpus", storage_target(target), &t.remote, d) != CFO_OK ||
+        prepare_corpus(&t, d) != CFO_OK)
         goto out;
     int64_t fuzz_ms = cfo_engine_fuzz_ms(f, task_ms, cfo_now_ms() - start);
     if (fuzz_ms < 1000) {
@@ -709,7 +625,7 @@ static cfo_fuzz_verdict go_run(const cfo_fuzzer *f, const char *target, cfo_fuzz
     }
     printf("gofuzz: fuzzing %s in %s for %.1fs with -parallel=%d\n", t.name, t.pkg,
            (double)fuzz_ms / 1000.0, cfo_engine_task_cpus());
-    err = fuzz(&t, fuzz_ms, d);
+    cfo_err err = fuzz(&t, fuzz_ms, d);
     push(&t);
     printf("corpus: %zu inputs pushed, %zu pulled from other runs during %zu rounds\n", t.pushed,
            t.pulled_new, t.rounds);
@@ -720,7 +636,7 @@ static cfo_fuzz_verdict go_run(const cfo_fuzzer *f, const char *target, cfo_fuzz
         goto out;
     }
     if (t.failure != NULL) {
-        if (triage(&t, root, &finding, d) != CFO_OK)
+        if (triage(&t, &finding, d) != CFO_OK)
             goto out;
         found = true;
     }
@@ -735,8 +651,6 @@ out:
     free(finding.signature);
     free(finding.repro);
     free(finding.bundle);
-    cfo_blobdir_destroy(&root);
-    free(root_url);
     task_fini(&t);
     return verdict;
 }

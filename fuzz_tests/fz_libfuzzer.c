@@ -13,8 +13,6 @@
 
 /* Output of one engine run kept to read its final statistics. */
 #define LF_TAIL ((size_t)64 << 10)
-/* Echoed into the task's log after each engine run. */
-#define LF_ECHO 4096
 /* Extra time the engine gets past -max_total_time to finish and report. */
 #define LF_SLACK_MS 60000
 
@@ -205,25 +203,14 @@ static cfo_err lf_fuzz(cfo_engine_run *r, cfo_diag *d)
         for (size_t i = 0; i < f->engine_args.n; i++)
             cfo_strv_push(&argv, f->engine_args.v[i]);
         cfo_strv_push(&argv, r->corpus_dir);
-        cfo_exec_spec spec = {
-            .argv = argv.v,
-            .timeout_ms = left + f->input_timeout_ms + LF_SLACK_MS,
-            .grace_ms = 5000,
-            .tail_cap = LF_TAIL,
-            .cancel = r->cancel,
-        };
         cfo_exec_result res;
-        fflush(stdout);
-        cfo_err err = cfo_exec_run(&spec, &res, d);
+        cfo_err err = cfo_engine_fuzz_session(&argv, NULL, left + f->input_timeout_ms + LF_SLACK_MS,
+                                              LF_TAIL, r->cancel, &res, d);
         cfo_strv_fini(&argv);
         if (err != CFO_OK)
             return err;
         runs++;
         const char *out = res.tail ? res.tail : "";
-        size_t len = strlen(out);
-        fputs(len > LF_ECHO ? out + len - LF_ECHO : out, stdout);
-        if (len > 0 && out[len - 1] != '\n')
-            putchar('\n');
         lf_stats(out, r->stats, sizeof r->stats);
         if (r->stats[0] != '\0')
             printf("libfuzzer: final statistics: %s\n", r->stats);
@@ -243,7 +230,7 @@ static cfo_err lf_fuzz(cfo_engine_run *r, cfo_diag *d)
                                runs, r->target_path,
                                res.end == CFO_EXEC_EXITED ? "exit status" : "signal",
                                res.end == CFO_EXEC_EXITED ? res.exit_code : res.term_signal,
-                               len > 400 ? out + len - 400 : out);
+                               cfo_engine_last(out, 400));
         cfo_exec_result_fini(&res);
         if (err != CFO_OK)
             return err;

@@ -289,3 +289,25 @@ cfo_err cfo_corpus_push_names(cfo_blobdir *remote, const char *local_dir, const 
     cfo_strv_fini(&files);
     return err;
 }
+
+size_t cfo_corpus_link_new(const char *from, const char *to, cfo_strv *had, cfo_strv *also)
+{
+    cfo_strv names;
+    cfo_strv_init(&names);
+    cfo_list_files(from, &names, NULL);
+    size_t n = 0;
+    for (size_t i = 0; i < names.n; i++) {
+        if (cfo_strv_sorted_has(had, names.v[i]))
+            continue;
+        char *a = cfo_xasprintf("%s/%s", from, names.v[i]);
+        char *b = cfo_xasprintf("%s/%s", to, names.v[i]);
+        if (link(a, b) == 0)
+            n++;
+        cfo_strv_sorted_add(had, names.v[i]);
+        if (also != NULL)
+            cfo_strv_sorted_add(also, names.v[i]);
+        cfo_free_all(a, b);
+    }
+    cfo_strv_fini(&names);
+    return n;
+}

@@ -22,6 +22,12 @@ void cfo_corpus_content_names(const char *dir, cfo_strv *out);
  * names, but none whose name to has already; returns how many it copied. */
 size_t cfo_corpus_import(const char *from, const char *to);
 
+/* Hard-links into the folder to each file of from whose name is not in the
+ * sorted had (a link appears whole, never half-written), adding each name
+ * looked at to had and, when not NULL, to the sorted also; returns how
+ * many it linked. */
+size_t cfo_corpus_link_new(const char *from, const char *to, cfo_strv *had, cfo_strv *also);
+
 /* present: already there (pull: in local_dir; push: remote, or a local
  * duplicate of content already counted); transferred: copied by this call;
  * skipped: larger than CFO_CORPUS_MAX_INPUT, or gone between listing and
