@@ -225,6 +225,24 @@ def alternate(variants, rounds, counts=None):
 
 # ---- 1 dispatch -------------------------------------------------------------
 
+def finish_run(c, ws, t0, timeout):
+    """The wall time since t0 of a distributed run, coordinator c and workers
+    ws, once it ends; raises with the coordinator's log when it fails. Every
+    process is stopped either way."""
+    try:
+        rc = c.wait(timeout=timeout)
+        wall = time.perf_counter() - t0
+        if rc != 0:
+            raise RuntimeError("cfo-coordinator exited %d:\n%s" % (
+                rc, open(c.log_path).read()[-3000:]))
+        for w in ws:
+            w.wait(timeout=60)
+    finally:
+        for p in [c] + ws:
+            PROCS.stop(p)
+    return wall
+
+
 def bench_dispatch(ctx, sz):
     n = sz["dispatch_tasks"]
     work = os.path.join(ctx.tmp, "dispatch")
@@ -257,18 +275,7 @@ def bench_dispatch(ctx, sz):
         ws = [PROCS.spawn([worker, "--connect", ep, "--slots", "1", "--repo", repo,
                            "--id", "w%d" % i], os.path.join(work, "w%d.log" % i), cwd=work)
               for i in range(2)]
-        try:
-            rc = c.wait(timeout=900)
-            wall = time.perf_counter() - t0
-            if rc != 0:
-                raise RuntimeError("cfo-coordinator exited %d:\n%s" % (
-                    rc, open(c.log_path).read()[-3000:]))
-            for w in ws:
-                w.wait(timeout=60)
-        finally:
-            for p in [c] + ws:
-                PROCS.stop(p)
-        return wall
+        return finish_run(c, ws, t0, 900)
 
     have_parallel = shutil.which("parallel") is not None
     variants = {"xargs": xargs, "cfo": single, "cfo_tcp": tcp, "setup": setup}
@@ -349,17 +356,7 @@ def bench_scaleout(ctx, sz):
         c = PROCS.spawn([coord, "--repo", repo, "--bind", ep, "--quiet", "--budget", "1h",
                          "--wait-workers", "60s", "--report", report],
                         os.path.join(work, "coordinator.log"), cwd=work)
-        try:
-            rc = c.wait(timeout=600)
-            wall = time.perf_counter() - t0
-            if rc != 0:
-                raise RuntimeError("cfo-coordinator exited %d:\n%s" % (
-                    rc, open(c.log_path).read()[-3000:]))
-            for w in ws:
-                w.wait(timeout=60)
-        finally:
-            for p in [c] + ws:
-                PROCS.stop(p)
+        wall = finish_run(c, ws, t0, 600)
         spans.append(read_report_span(report))
         return wall
 

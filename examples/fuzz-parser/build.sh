@@ -52,6 +52,22 @@ compile() {
         src/*.c "fuzz/$target.c"
 }
 
+# build_each FLAVOUR: every target with $cc into out/FLAVOUR/, but those up
+# to date.
+build_each() {
+    for t in $targets; do
+        out=out/$1/$t
+        if up_to_date "$out" "$t"; then
+            echo "up to date: $out"
+        else
+            compile "$1" "$cc" "$t"
+            mv -f "out/.tmp/$1-$t" "$out"
+            echo "built: $out"
+        fi
+        built=$((built + 1))
+    done
+}
+
 if [ "${CFO_SANITIZER:-}" = coverage ]; then
     # No sanitizer: coverage replays the corpus, it does not look for bugs.
     san="-fsanitize=fuzzer ${CFO_COVERAGE_FLAGS:--fprofile-instr-generate -fcoverage-mapping}"
@@ -59,31 +75,12 @@ if [ "${CFO_SANITIZER:-}" = coverage ]; then
         echo "build.sh: the coverage build needs $cc" >&2
         exit 1
     }
-    for t in $targets; do
-        out=out/coverage/$t
-        if up_to_date "$out" "$t"; then
-            echo "up to date: $out"
-        else
-            compile coverage "$cc" "$t"
-            mv -f "out/.tmp/coverage-$t" "$out"
-            echo "built: $out"
-        fi
-    done
+    build_each coverage
     exit 0
 fi
 
 if command -v "$cc" >/dev/null 2>&1; then
-    for t in $targets; do
-        out=out/libfuzzer/$t
-        if up_to_date "$out" "$t"; then
-            echo "up to date: $out"
-        else
-            compile libfuzzer "$cc" "$t"
-            mv -f "out/.tmp/libfuzzer-$t" "$out"
-            echo "built: $out"
-        fi
-        built=$((built + 1))
-    done
+    build_each libfuzzer
 else
     skipped="$skipped libfuzzer ($cc not found)"
 fi
