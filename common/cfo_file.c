@@ -137,3 +137,31 @@ fail:
     free(tmp);
     return CFO_EIO;
 }
+
+cfo_err cfo_file_writable(const char *path, cfo_diag *d)
+{
+    struct stat st;
+    if (path[0] == '\0')
+        return cfo_diag_set(d, CFO_EINVAL, "an empty file name");
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return cfo_diag_set(d, CFO_EINVAL, "%s is a folder, not a file", path);
+    char *dir = cfo_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, strlen(dir) + 1, ".");
+    else if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    cfo_err err = CFO_OK;
+    if (stat(dir, &st) != 0)
+        err = cfo_diag_set(d, CFO_EINVAL, "cannot write %s: no folder %s (%s)", path, dir,
+                           strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
+        err = cfo_diag_set(d, CFO_EINVAL, "cannot write %s: %s is not a folder", path, dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        err = cfo_diag_set(d, CFO_EINVAL, "cannot write %s: the folder %s is not writable (%s)",
+                           path, dir, strerror(errno));
+    free(dir);
+    return err;
+}

@@ -42,4 +42,9 @@ cfo_err cfo_write_new_file(const char *path, const void *data, size_t len, mode_
  * the temporary file is gone. */
 cfo_err cfo_write_file_atomic(const char *path, const void *data, size_t len, cfo_diag *d);
 
+/* Whether cfo_write_file_atomic could write path: its folder exists and this
+ * process may create files in it, and path is not a folder. Lets a program
+ * refuse an output it cannot write before it does an hour of work. */
+cfo_err cfo_file_writable(const char *path, cfo_diag *d);
+
 #endif

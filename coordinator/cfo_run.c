@@ -154,9 +154,27 @@ static int load_prior(run *r)
     return 0;
 }
 
+/* The files the run writes at its end, checked before it starts: a report
+ * that cannot be written is better refused now than after the budget. */
+static cfo_err outputs_writable(const cfo_cli *c, cfo_diag *d)
+{
+    const struct {
+        const char *flag, *path;
+    } outs[] = {{"--report", c->report}, {"--junit", c->junit}, {"--sarif", c->sarif}};
+    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
+        if (outs[i].path != NULL && cfo_file_writable(outs[i].path, d) != CFO_OK) {
+            cfo_diag_prefix(d, "%s", outs[i].flag);
+            return CFO_EINVAL;
+        }
+    }
+    return CFO_OK;
+}
+
 static int load(run *r)
 {
     cfo_diag d = {{0}};
+    if (outputs_writable(&r->c, &d) != CFO_OK)
+        return fail(r, &d, CFO_EXIT_USAGE);
     if (cfo_git_toplevel(r->c.repo, &r->top, &d) != CFO_OK)
         return fail(r, &d, CFO_EXIT_USAGE);
     if (cfo_config_locate(r->c.config, r->top, &r->cfg, &d) != CFO_OK)

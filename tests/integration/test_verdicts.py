@@ -71,6 +71,23 @@ class Verdicts(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("allowed by --allow-incomplete", p.stdout)
 
+    def test_an_output_that_cannot_be_written_is_refused_before_any_task(self):
+        data = os.path.join(self.tmp.path, "data.json")
+        afile = os.path.join(self.tmp.path, "a-file")
+        with open(afile, "w") as f:
+            f.write("not a folder\n")
+        for flag, path, why in (
+                ("--sarif", os.path.join(self.tmp.path, "no", "such", "x.sarif"), "no folder"),
+                ("--junit", os.path.join(afile, "junit.xml"), "is not a folder"),
+                ("--report", self.tmp.path, "is a folder, not a file")):
+            p = run([binary("cfo"), "--repo", self.repo, "--quiet", "--upload", "--fuzzer",
+                     "QUICK", "--dataset", "file://" + data, flag, path])
+            self.assertEqual(p.returncode, 2, (flag, p.stderr))
+            self.assertIn("%s: " % flag, p.stderr)
+            self.assertIn(why, p.stderr)
+            self.assertNotIn(" run ", p.stderr)  # no run started
+            self.assertFalse(os.path.exists(data), flag)
+
     def test_a_failure_outranks_incomplete(self):
         p = run(self.argv("--fuzzer", "SLEEPY", "--fuzzer", "BROKEN", "--budget", "2s"))
         self.assertEqual(p.returncode, 1, p.stderr)
