@@ -48,7 +48,7 @@
 #define MIN_FUZZ_MS 1000
 /* A crash report cut short by the input timeout is replayed with this many
  * times the timeout. */
-#define CUT_SHORT_SLACK 5
+#define CUT_SHORT_SLACK 10
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -431,6 +431,16 @@ cfo_err cfo_engine_coverage_build(const cfo_fuzzer *f, int64_t timeout_ms, cfo_d
 #define SYMBOLIZER_NEWEST_LLVM 30
 #define SYMBOLIZER_OLDEST_LLVM 7
 
+/* Whether the sanitizer runtimes take path as a symbolizer: they go by its
+ * file name. */
+static bool symbolizer_name_ok(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    return strncmp(base, "llvm-symbolizer", 15) == 0 || strcmp(base, "addr2line") == 0 ||
+           strcmp(base, "atos") == 0;
+}
+
 static char *find_symbolizer(cfo_diag *d)
 {
     const char *given = getenv("ASAN_SYMBOLIZER_PATH");
@@ -439,6 +449,16 @@ static char *find_symbolizer(cfo_diag *d)
         if (p == NULL)
             cfo_diag_set(d, CFO_ENOTFOUND,
                          "ASAN_SYMBOLIZER_PATH names %s, which is not an executable", given);
+        if (p != NULL && !symbolizer_name_ok(p)) {
+            /* Any other name makes the sanitizers print no function names,
+             * and every signature would be of addresses. */
+            cfo_diag_set(d, CFO_EINVAL,
+                         "ASAN_SYMBOLIZER_PATH names %s: the sanitizers take a symbolizer only "
+                         "by its name (llvm-symbolizer*, addr2line or atos)",
+                         given);
+            free(p);
+            p = NULL;
+        }
         return p;
     }
     char *p = cfo_which("llvm-symbolizer");

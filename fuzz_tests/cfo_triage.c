@@ -164,8 +164,10 @@ static start_kind report_start(const char *s, const char **tool, const char **ms
             *msg = message_after(e + 7 + strlen(t));
             return START_ERROR;
         }
+        /* A plain "==PID==ERROR:" is a report, but for the runtime's
+         * complaints about its setup, which precede the real one. */
         const char *after = skip_pid_prefix(s);
-        if (after != NULL && after == e) {
+        if (after != NULL && after == e && !starts_with(e + 7, "External symbolizer path")) {
             *msg = e + 7;
             return START_ERROR;
         }

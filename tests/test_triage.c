@@ -457,6 +457,14 @@ static void test_afl_driver(void **state)
     /* a target with its own main (AFL++ persistent mode) keeps main */
     assert_int_equal(parse_str(persistent, &r), CFO_OK);
     assert_string_equal(r.signature, "crash:SEGV on unknown address:deep|main");
+    /* The runtime's complaint about its setup is not the report. */
+    const char *setup = "==3==ERROR: External symbolizer path is set to '/x/sym' which isn't a "
+                        "known symbolizer. Please set the path to the llvm-symbolizer binary\n"
+                        "==3==ERROR: AddressSanitizer: SEGV on unknown address (pc 0x1)\n"
+                        "    #0 0x1 in deep /src/p.c:3:1\n"
+                        "    #1 0x2 in main /src/p.c:30:5\n";
+    assert_int_equal(parse_str(setup, &r), CFO_OK);
+    assert_string_equal(r.signature, "crash:SEGV on unknown address:deep|main");
 }
 
 /* Frame text: argument lists, qualifiers, offsets and clone suffixes go,

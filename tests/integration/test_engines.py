@@ -96,9 +96,9 @@ prune_factor = 0
 class FuzzRun:
     """cfo-fuzz FUZZER TARGET in cwd, with a result pipe as a worker gives it."""
 
-    def __init__(self, cfg, fuzzer, target, cwd, keep_work=False):
+    def __init__(self, cfg, fuzzer, target, cwd, keep_work=False, env=None):
         self.read_fd, write_fd = os.pipe()
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         env["CFO_RESULT_FD"] = str(write_fd)
         env["CFO_TASK_TIMEOUT_MS"] = str(RUN_BOUND * 1000)
         env["CFO_REPO_ROOT"] = cwd
@@ -356,6 +356,36 @@ class Engines(cfotest.unittest.TestCase):
                     timeout=RUN_BOUND)
             self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
             self.assertIn("reproduced: " + finding["signature"], p.stdout)
+
+    def test_4b_a_crash_report_the_input_timeout_cuts_is_still_the_crash(self):
+        # A symbolizer that takes longer than AFL's 300 ms input timeout to
+        # start, as on a loaded machine: each replay's report is cut by the
+        # timer. The stored bundle must still reproduce as the crash it is,
+        # not turn into a hang (which would mark the crash fixed).
+        bundles = files(self.crash_dir("AFL"))
+        if not bundles:
+            self.skipTest("needs test_4's AFL bundles")
+        # ASan takes a symbolizer by its name only.
+        os.makedirs(os.path.join(self.tmp.path, "slow"), exist_ok=True)
+        slow = os.path.join(self.tmp.path, "slow", "llvm-symbolizer")
+        real = shutil.which("llvm-symbolizer") or sorted(
+            p for d in os.environ["PATH"].split(":") if os.path.isdir(d)
+            for p in [os.path.join(d, n) for n in os.listdir(d)]
+            if os.path.basename(p).startswith("llvm-symbolizer-"))[-1]
+        with open(slow, "w") as f:
+            f.write("#!/bin/sh\nsleep 1\nexec %s \"$@\"\n" % real)
+        os.chmod(slow, 0o755)
+        cfg = os.path.join(self.tmp.path, "cfo-slow.ini")
+        with open(cfg, "w") as f:
+            f.write(config(self.store, LIBFUZZER_TIME).replace(
+                "fuzz_time = %s" % AFL_TIME, "fuzz_time = 2s"))
+        r = FuzzRun(cfg, "AFL", "fuzz_parser", self.w1,
+                    env={"ASAN_SYMBOLIZER_PATH": slow}).wait()
+        self.assertIn("cut short by the 300 ms input timeout", r.out, r.describe())
+        replayed = [c for c in r.result.get("crashes", [])
+                    if c.get("replay") and c["signature"].startswith(CRASH_PREFIX)]
+        self.assertEqual(len(replayed), 1, r.describe())
+        self.assertTrue(replayed[0]["reproduced"], r.describe())
 
     # ---- cfo-corpus ----
 

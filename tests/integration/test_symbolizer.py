@@ -6,6 +6,7 @@ and the run with a message saying how to get one; nothing is recorded."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import unittest
@@ -94,6 +95,18 @@ class NoSymbolizer(unittest.TestCase):
                 cwd=self.repo, env=env, timeout=300)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("ASAN_SYMBOLIZER_PATH names /nonexistent/llvm-symbolizer", p.stderr)
+
+    def test_a_given_program_the_sanitizers_would_not_take_is_named(self):
+        # ASan takes a symbolizer by its file name; any other name gives
+        # reports without function names, so signatures of addresses only.
+        other = os.path.join(self.tmp.path, "my-symbolizer")
+        os.symlink(shutil.which("true"), other)
+        env = dict(self.env, ASAN_SYMBOLIZER_PATH=other)
+        p = run([binary("cfo-fuzz"), "--config", self.cfg, "LIBFUZZER", "--discover"],
+                cwd=self.repo, env=env, timeout=300)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("ASAN_SYMBOLIZER_PATH names %s: the sanitizers take a symbolizer only "
+                      "by its name" % other, p.stderr)
 
     def test_versioned_name_is_found(self):
         versioned = sorted(n for n in os.listdir("/usr/bin")
