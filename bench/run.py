@@ -899,67 +899,98 @@ def bench_engine(ctx, sz):
 # ---- 7 coverage cost -------------------------------------------------------------
 
 COVERAGE_TARGETS = ("fuzz_checksum", "fuzz_header", "fuzz_parser")
+# The Go example's fuzz tests that do not stop at a planted panic, so each
+# fuzzes for the whole time.
+GO_COVERAGE_TARGETS = ("./parser:FuzzParseHeader", "./parser:FuzzParseKV")
+
+
+def coverage_fractions(ctx, repo, ini, fuzzer, targets, secs):
+    """One task per target in turn, as cfo-fuzz runs it in repo: the
+    coverage step's seconds over the fuzzing seconds, by target."""
+    out = {}
+    for t in targets:
+        r, w = os.pipe()
+        env = dict(os.environ, CFO_RESULT_FD=str(w), CFO_REPO_ROOT=repo)
+        p = subprocess.Popen([ctx.bin("cfo-fuzz"), "--config", ini, fuzzer, t], cwd=repo,
+                             env=env, pass_fds=(w,), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        os.close(w)
+        with os.fdopen(r) as f:
+            figures = json.loads(f.read())
+        p.wait(timeout=secs + 600)
+        if "coverage" not in figures:
+            raise RuntimeError("%s: no coverage measured: %s" % (t, figures.get("summary")))
+        out[t] = figures["coverage"]["seconds"] / secs
+    return out
+
+
+def llvm_commit(ctx, work, n, secs):
+    """A fresh repository of examples/fuzz-parser (so the first task pays the
+    coverage build, as on every new commit) and its targets' fractions."""
+    repo = os.path.join(work, "repo-%d" % n)
+    subprocess.run([os.path.join(SRC, "examples", "fuzz-parser", "make-repo.sh"), repo],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ini = os.path.join(work, "cfo-%d.ini" % n)
+    with open(ini, "w") as f:
+        f.write('[fuzzer "LF"]\nkind = libfuzzer\nbuild = ./build.sh\n'
+                'targets_dir = out/libfuzzer\ncoverage_dir = out/coverage\n'
+                'seeds = fuzz/seeds\nfuzz_time = %ds\ninput_timeout = 2s\n'
+                'fail_on = none\nreproduce_runs = 0\nmax_crashes = 1\n'
+                'corpus = file://%s/store-%d\n' % (secs, work, n))
+    return coverage_fractions(ctx, repo, ini, "LF", COVERAGE_TARGETS, secs)
+
+
+def go_commit(ctx, work, n, secs):
+    """The same for examples/fuzz-go: a fresh module, its go test -cover."""
+    repo = os.path.join(work, "go-%d" % n)
+    shutil.copytree(os.path.join(SRC, "examples", "fuzz-go"), repo)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "go"]):
+        subprocess.run(["git"] + args, cwd=repo, check=True, stdout=subprocess.DEVNULL)
+    ini = os.path.join(work, "go-%d.ini" % n)
+    with open(ini, "w") as f:
+        f.write('[fuzzer "GO"]\nkind = gofuzz\nfuzz_time = %ds\ncorpus = file://%s/gostore-%d\n'
+                % (secs, work, n))
+    return coverage_fractions(ctx, repo, ini, "GO", GO_COVERAGE_TARGETS, secs)
 
 
 def bench_coverage(ctx, sz):
-    """The coverage step (coverage build, corpus replay, llvm-profdata,
-    llvm-cov export and show, report upload) as a fraction of the fuzzing
-    time, per target of the example, each task as cfo-fuzz runs it."""
+    """The coverage step (llvm: coverage build, corpus replay, llvm-profdata,
+    llvm-cov export and show; Go: go test -coverprofile over the corpus, go
+    tool cover; both: report upload) as a fraction of the fuzzing time, per
+    target of the examples, each task as cfo-fuzz runs it."""
     if shutil.which("clang") is None or shutil.which("llvm-cov") is None:
         return {"name": "coverage cost", "skipped": "clang or llvm is not installed",
                 "metrics": {}, "targets": []}
     work = os.path.join(ctx.tmp, "coverage")
     os.makedirs(work)
-    example = os.path.join(SRC, "examples", "fuzz-parser")
     secs = sz["coverage_seconds"]
-    runs = {"n": 0}
-
-    def one_commit():
-        """A fresh repository (so the first task pays the coverage build, as
-        on every new commit) and one task per target, in turn."""
-        runs["n"] += 1
-        repo = os.path.join(work, "repo-%d" % runs["n"])
-        subprocess.run([os.path.join(example, "make-repo.sh"), repo], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        ini = os.path.join(work, "cfo-%d.ini" % runs["n"])
-        with open(ini, "w") as f:
-            f.write('[fuzzer "LF"]\nkind = libfuzzer\nbuild = ./build.sh\n'
-                    'targets_dir = out/libfuzzer\ncoverage_dir = out/coverage\n'
-                    'seeds = fuzz/seeds\nfuzz_time = %ds\ninput_timeout = 2s\n'
-                    'fail_on = none\nreproduce_runs = 0\nmax_crashes = 1\n'
-                    'corpus = file://%s/store-%d\n' % (secs, work, runs["n"]))
-        out = {}
-        for t in COVERAGE_TARGETS:
-            r, w = os.pipe()
-            env = dict(os.environ, CFO_RESULT_FD=str(w))
-            p = subprocess.Popen([ctx.bin("cfo-fuzz"), "--config", ini, "LF", t], cwd=repo,
-                                 env=env, pass_fds=(w,), stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
-            os.close(w)
-            with os.fdopen(r) as f:
-                figures = json.loads(f.read())
-            p.wait(timeout=secs + 600)
-            if "coverage" not in figures:
-                raise RuntimeError("%s: no coverage measured: %s" % (t, figures.get("summary")))
-            out[t] = figures["coverage"]["seconds"] / secs
-        return out
-
-    samples = {t: [] for t in COVERAGE_TARGETS}
-    for _ in range(sz["coverage_runs"]):
-        for t, v in one_commit().items():
+    names = list(COVERAGE_TARGETS)
+    have_go = shutil.which("go") is not None
+    if have_go:
+        names += list(GO_COVERAGE_TARGETS)
+    samples = {t: [] for t in names}
+    for n in range(sz["coverage_runs"]):
+        got = llvm_commit(ctx, work, n, secs)
+        if have_go:
+            got.update(go_commit(ctx, work, n, secs))
+        for t, v in got.items():
             samples[t].append(v)
     m = {t: metric(v, "fraction") for t, v in samples.items()}
     return {
         "name": "coverage cost",
-        "what": "coverage step / fuzzing time (%d s) per target of examples/fuzz-parser, "
-                "targets in turn on a new commit" % secs,
+        "what": "coverage step / fuzzing time (%d s) per target of examples/fuzz-parser "
+                "(libFuzzer)%s, targets in turn on a new commit"
+                % (secs, " and examples/fuzz-go (gofuzz)" if have_go else ""),
         "metrics": m,
-        "derived": {t: m[t]["median"] for t in COVERAGE_TARGETS},
+        "derived": {t: m[t]["median"] for t in names},
         "targets": [target("coverage step / fuzzing time, %s" % t, m[t]["median"], "<=", 0.10,
-                           "step seconds / fuzz seconds") for t in COVERAGE_TARGETS],
-        "notes": "The first target of a commit also pays the coverage build (%s), made once "
-                 "per commit per worker; the others only replay their corpus and store the "
-                 "report." % COVERAGE_TARGETS[0],
+                           "step seconds / fuzz seconds") for t in names],
+        "notes": "The first llvm target of a commit also pays the coverage build (%s), made "
+                 "once per commit per worker; the others only replay their corpus and store "
+                 "the report. A Go target's step builds its package for coverage and replays "
+                 "the corpus with go test.%s" % (COVERAGE_TARGETS[0],
+                                                  "" if have_go else " (go is not installed)"),
     }
 
 
