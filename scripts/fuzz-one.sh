@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one of CFO's own decoders with libFuzzer for a bounded time:
-#   scripts/fuzz-one.sh NAME      (NAME: proto, dataset, config, tfplan, triage)
+#   scripts/fuzz-one.sh NAME      (NAME: one of fuzz_tests/libfuzzer/fuzz_NAME.c)
 # Builds build-fuzz/ (clang, ASan/UBSan, CFO_LIBFUZZER=ON) when needed, then
 # runs bin/fuzz_NAME for CFO_FUZZ_SECONDS (default 60) seconds over the corpus
 # fuzz_tests/corpus/NAME. New inputs go to a scratch directory, never into the
