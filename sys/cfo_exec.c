@@ -52,15 +52,22 @@ extern char **environ;
  * Orphans re-parented to this (subreaper) process are reaped by scanning
  * /proc; the registry keeps that scan away from pids a thread here still
  * waits for. A pid is removed only after waitpid has collected it.
- * Spawning happens outside the lock: posix_spawn holds its thread until the
+ * Spawning happens outside the lock: vfork holds its thread until the
  * child has exec'd, and other threads must not queue behind that. So a
  * child may exist before its pid is registered; spawns_in_flight counts
  * such spawns (raised before the fork, lowered under the lock once the pid
- * is in), and while it is not zero an unregistered child is never taken
- * for an orphan. */
+ * is in), and in_flight lists where each one's child writes its pid. An
+ * unregistered child whose pid is listed there is a spawn, not an orphan;
+ * only while a listed child has not written its pid yet (its first
+ * instructions) is an unregistered child possibly one. */
 
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int spawns_in_flight;
+/* The pids the children of spawns in flight write (0 until each does), so
+ * a scan tells such a child from an orphan without waiting for its exec. */
+static _Atomic pid_t **in_flight;
+static size_t in_flight_n;
+static size_t in_flight_cap;
 static pid_t *registry;
 static size_t registry_n;
 static size_t registry_cap;
@@ -94,6 +101,42 @@ static void registry_remove(pid_t pid)
         }
     }
     pthread_mutex_unlock(&registry_mu);
+}
+
+static void in_flight_add_locked(_Atomic pid_t *slot)
+{
+    in_flight = cfo_grow(in_flight, &in_flight_cap, in_flight_n + 1, sizeof *in_flight);
+    in_flight[in_flight_n++] = slot;
+}
+
+static void in_flight_remove_locked(_Atomic pid_t *slot)
+{
+    for (size_t i = 0; i < in_flight_n; i++) {
+        if (in_flight[i] == slot) {
+            in_flight[i] = in_flight[--in_flight_n];
+            return;
+        }
+    }
+}
+
+typedef enum spawn_guess {
+    NOT_A_SPAWN,
+    A_SPAWN,
+    MAYBE_A_SPAWN, /* a spawn's child has not written its pid yet */
+} spawn_guess;
+
+/* Whether pid, a child no thread waits for, is the child of a spawn in
+ * flight. */
+static spawn_guess spawn_child_locked(pid_t pid)
+{
+    bool unknown = false;
+    for (size_t i = 0; i < in_flight_n; i++) {
+        pid_t p = atomic_load(in_flight[i]);
+        if (p == pid)
+            return A_SPAWN;
+        unknown = unknown || p == 0;
+    }
+    return unknown ? MAYBE_A_SPAWN : NOT_A_SPAWN;
 }
 
 /* ---- small helpers ---- */
@@ -224,6 +267,10 @@ typedef struct spawn_plan {
     const cfo_task_cgroup *cgroup; /* joined first, or NULL */
     pid_t parent;
     volatile int err; /* the child's errno when it could not exec */
+    /* The child's pid, which the child writes first thing (it shares our
+     * memory until its exec), so another thread's scan can tell it from an
+     * orphan while the spawn is still in flight; 0 until then. */
+    _Atomic pid_t self;
 } spawn_plan;
 
 static __attribute__((noreturn)) void child_fail(spawn_plan *p)
@@ -234,6 +281,7 @@ static __attribute__((noreturn)) void child_fail(spawn_plan *p)
 
 static __attribute__((noreturn)) void spawned_child(spawn_plan *p)
 {
+    atomic_store(&p->self, getpid());
     /* Signals as a new program expects them: default dispositions (the
      * parent's handlers are not this program's), nothing blocked. */
     struct sigaction dfl;
@@ -344,7 +392,10 @@ static int spawn_child(char *const *argv, const char *cwd, const char *stdin_pat
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_mutex_lock(&registry_mu);
+    in_flight_add_locked(&plan.self);
     atomic_fetch_add(&spawns_in_flight, 1);
+    pthread_mutex_unlock(&registry_mu);
     pid_t child = vfork_child(&plan);
     int rc = child < 0 ? errno : plan.err;
     if (child > 0 && rc != 0)
@@ -355,6 +406,7 @@ static int spawn_child(char *const *argv, const char *cwd, const char *stdin_pat
         registry_add_locked(child);
         cfo_contain_group(child, true);
     }
+    in_flight_remove_locked(&plan.self);
     atomic_fetch_sub(&spawns_in_flight, 1);
     pthread_mutex_unlock(&registry_mu);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -574,8 +626,11 @@ static size_t signal_strays(const task_procs *tp, int sig)
         const proc_ent *pe = &v[i];
         if (pe->ppid != self || registry_has_locked(pe->pid))
             continue;
-        if (atomic_load(&spawns_in_flight) > 0) {
-            pending++; /* maybe another thread's child, not yet registered */
+        spawn_guess g = spawn_child_locked(pe->pid);
+        if (g == A_SPAWN)
+            continue; /* another thread's child, not yet registered */
+        if (g == MAYBE_A_SPAWN) {
+            pending++;
             continue;
         }
         if (pe->state == 'Z' || pe->state == 'X' || pe->exiting) {
@@ -629,14 +684,15 @@ static children_scan scan_children(void)
             long pid = strtol(p, &end, 10);
             if (end == p)
                 break;
-            if (!registry_has_locked((pid_t)pid)) {
-                /* Under the lock, a spawn still counted has not registered. */
-                if (atomic_load(&spawns_in_flight) > 0) {
-                    result = CHILDREN_MAYBE_SPAWNING;
-                } else {
-                    only = false;
-                    break;
-                }
+            if (registry_has_locked((pid_t)pid))
+                continue;
+            /* Under the lock, a spawn still listed has not registered. */
+            spawn_guess g = spawn_child_locked((pid_t)pid);
+            if (g == MAYBE_A_SPAWN) {
+                result = CHILDREN_MAYBE_SPAWNING;
+            } else if (g == NOT_A_SPAWN) {
+                only = false;
+                break;
             }
         }
     }
