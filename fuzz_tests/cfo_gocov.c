@@ -151,7 +151,8 @@ static cfo_err read_blocks(const char *profile, size_t len, cfo_strv *names, blo
     free(text);
     if (err != CFO_OK)
         return err;
-    qsort(*out, *n, sizeof **out, block_cmp);
+    if (*n > 1)
+        qsort(*out, *n, sizeof **out, block_cmp);
     size_t k = 0;
     for (size_t i = 0; i < *n; i++) {
         if (k > 0 && block_cmp(&(*out)[k - 1], &(*out)[i]) == 0)
