@@ -477,7 +477,7 @@ static void test_result_is_reoffered_until_acked(void **state)
     send_reason(CFO_MSG_RESET, "unknown session");
     expect_hello(1, &mine, 1);
     send_welcome(LONG_HB);
-    expect_result(7, 3, CFO_STATUS_FAIL);
+    expect_result_and_credit(7, 3, CFO_STATUS_FAIL);
 
     /* ACKs of another attempt or another task are not its ACK. */
     send_ref(CFO_MSG_ACK, 7, 2);
@@ -485,7 +485,7 @@ static void test_result_is_reoffered_until_acked(void **state)
     send_reason(CFO_MSG_RESET, "unknown session");
     expect_hello(1, &mine, 1);
     send_welcome(LONG_HB);
-    expect_result(7, 3, CFO_STATUS_FAIL);
+    expect_result_and_credit(7, 3, CFO_STATUS_FAIL);
 
     /* Acknowledged: forgotten. The next thing it sends after a WELCOME is
      * the (immediate) result of a task with a bad target, not task 7's. */
@@ -513,7 +513,7 @@ static void test_reconnects_to_a_silent_coordinator_and_reoffers(void **state)
     /* A WELCOME again, now with a short heartbeat: the unacknowledged result
      * is sent again. */
     send_welcome(250);
-    expect_result(4, 1, CFO_STATUS_PASS);
+    expect_result_and_credit(4, 1, CFO_STATUS_PASS);
     /* Then silence for more than three of its heartbeats: the worker gives
      * up on this connection and says HELLO on a new one, re-offering it. */
     unsigned char before[256];
@@ -523,8 +523,33 @@ static void test_reconnects_to_a_silent_coordinator_and_reoffers(void **state)
     expect_hello(1, &mine, 1);
     assert_false(fx.rid_len == before_len && memcmp(fx.rid, before, before_len) == 0);
     send_welcome(LONG_HB);
-    expect_result(4, 1, CFO_STATUS_PASS);
+    expect_result_and_credit(4, 1, CFO_STATUS_PASS);
     send_ref(CFO_MSG_ACK, 4, 1);
+    send_reason(CFO_MSG_BYE, "run over");
+    assert_int_equal(wait_session_end(), 0);
+}
+
+static void test_a_result_reoffered_after_a_reconnect_gives_back_its_credit(void **state)
+{
+    (void)state;
+    make_hold_fifo("hold-r");
+    connect_worker(1, 250);
+    send_task(6, 1, "hold-r");
+    expect_start("hold-r");
+    /* Silence: the worker says HELLO on a new connection, re-offering the
+     * task it runs, and the task ends before any coordinator answers. */
+    const cfo_msg_pending mine = {.task_id = 6, .attempt = 1};
+    expect_hello(1, &mine, 1);
+    release("hold-r");
+    expect_event("end hold-r");
+    /* Unanswered, it says HELLO again (the task long reaped by then). */
+    expect_hello(1, &mine, 1);
+    /* A coordinator that claims the task counts it against the worker's
+     * credit, so the result, sent now, gives the credit back: without it a
+     * resumed run that claimed every slot would send nothing more. */
+    send_welcome(LONG_HB);
+    expect_result_and_credit(6, 1, CFO_STATUS_PASS);
+    send_ref(CFO_MSG_ACK, 6, 1);
     send_reason(CFO_MSG_BYE, "run over");
     assert_int_equal(wait_session_end(), 0);
 }
@@ -651,6 +676,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_result_is_reoffered_until_acked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconnects_to_a_silent_coordinator_and_reoffers, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_result_reoffered_after_a_reconnect_gives_back_its_credit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bye_ends_the_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_cancels_reports_and_leaves, setup, teardown),
     };

@@ -158,6 +158,16 @@ static void send_result(worker *w, held *h)
     send_msg(w, &m);
 }
 
+/* A result, then the slot it frees: every result gives its credit back,
+ * one sent again after a WELCOME too (the new session counted the task
+ * against its credit if it claimed it; one it did not claim is capped). */
+static void report(worker *w, held *h)
+{
+    send_result(w, h);
+    cfo_msg credit = {.type = CFO_MSG_CREDIT, .u.credit = {.n = 1}};
+    send_msg(w, &credit);
+}
+
 static void start_ready(worker *w)
 {
     pthread_cond_broadcast(&w->work);
@@ -337,7 +347,7 @@ static void on_welcome(worker *w, const cfo_msg_welcome *m)
     pthread_mutex_lock(&w->mu);
     for (held *h = w->tasks; h != NULL; h = h->next)
         if (h->state == HELD_DONE && !h->orphan)
-            send_result(w, h);
+            report(w, h);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -374,11 +384,8 @@ static void on_task(worker *w, cfo_msg_task *t)
     *tail = h;
     w->nheld++;
     pthread_mutex_unlock(&w->mu);
-    if (h->state == HELD_DONE) {
-        send_result(w, h);
-        cfo_msg credit = {.type = CFO_MSG_CREDIT, .u.credit = {.n = 1}};
-        send_msg(w, &credit);
-    }
+    if (h->state == HELD_DONE)
+        report(w, h);
     start_ready(w);
 }
 
@@ -491,11 +498,8 @@ static void reap_finished(worker *w)
             remove_held(w, h);
             continue;
         }
-        if (w->connected) {
-            send_result(w, h);
-            cfo_msg credit = {.type = CFO_MSG_CREDIT, .u.credit = {.n = 1}};
-            send_msg(w, &credit);
-        }
+        if (w->connected)
+            report(w, h);
     }
 }
 
