@@ -50,7 +50,9 @@ static const cfo_option options[] = {
     {"wait-workers", CFO_OPT_DURATION, COORD, AT(wait_workers_ms), "DUR",
      .help = "exit 3 when no worker connected by then (default: 5m)"},
     {"prefetch", CFO_OPT_INT, COORD, AT(prefetch), "N", 0, 64,
-     .help = "tasks a worker may hold beyond its slots (default: 0)"},
+     .help = "tasks a worker may hold beyond its slots (default:\n"
+             "one per slot for a fuzzer whose tasks have taken\n"
+             "under 1s on average in this run, none for others)"},
     {"curve-secret", CFO_OPT_STRING, COORD, AT(curve_secret), "FILE",
      .help = "this coordinator's CURVE secret key (cfo-keygen); with\n"
              "--allow-dir only workers whose key is there connect,\n"
@@ -207,6 +209,7 @@ int cfo_cli_parse(int argc, char **argv, bool single, cfo_cli *c)
         .repo = ".",
         .bind = "tcp://127.0.0.1:5555",
         .wait_workers_ms = 5 * 60 * 1000,
+        .prefetch = -1, /* the default: see --help */
         .schedule = CFO_SCHEDULE_HISTORY,
     };
     cfo_strv_init(&c->only);

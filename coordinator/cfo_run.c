@@ -453,7 +453,10 @@ static void schedule(run *r)
         /* The local worker is cfo's only worker: tasks it holds ahead of its
          * slots cannot keep a free worker waiting, and save a round trip
          * through the scheduler between tasks. */
-        .prefetch = single ? (uint32_t)r->concurrency : (uint32_t)r->c.prefetch,
+        .prefetch = single              ? (uint32_t)r->concurrency
+                    : r->c.prefetch > 0 ? (uint32_t)r->c.prefetch
+                                        : 0,
+        .prefetch_auto = !single && r->c.prefetch < 0,
         .max_running = single ? 0 : (uint32_t)r->c.concurrency,
         .logs_dir = single ? r->c.logs_dir : NULL,
         .progress = r->c.quiet ? NULL : stderr,

@@ -76,7 +76,16 @@ typedef struct fuzzer_state {
     int64_t used_ms;      /* slot time its ended attempts took */
     int64_t out_n;        /* attempts out now, and the sum of when they */
     int64_t out_sent_sum; /* were sent, so their time so far is O(1) */
+    double ran_s;         /* what its results say their tasks took, */
+    int64_t ran_n;        /* and how many results: their mean */
 } fuzzer_state;
+
+/* With the default prefetch, a worker holds a task beyond each slot only
+ * for a fuzzer whose tasks of this run have taken less than this on
+ * average: the round trip to the coordinator between two such tasks is a
+ * real share of their time, while a task that waits behind another can
+ * keep a free worker waiting no longer than this. */
+#define PREFETCH_SHORT_S 1.0
 
 typedef struct sched {
     const cfo_taskset *ts;
@@ -153,6 +162,21 @@ static size_t fq_pop(fqueue *q)
 }
 
 /* ---- sending ---- */
+
+/* What worker w may hold at once: its slots, and the prefetch beyond them
+ * (by default one per slot, used only for short tasks). */
+static uint32_t hold_cap(const sched *s, const session *ss)
+{
+    return ss->slots + (s->o->prefetch_auto ? ss->slots : s->o->prefetch);
+}
+
+/* Whether a task of fuzzer f may go to a worker whose slots are all
+ * taken, to wait there for one. */
+static bool may_prefetch(const sched *s, int f)
+{
+    const fuzzer_state *fz = &s->fz[f];
+    return !s->o->prefetch_auto || (fz->ran_n > 0 && fz->ran_s < PREFETCH_SHORT_S * fz->ran_n);
+}
 
 static bool send_to(sched *s, int w, const cfo_msg *m)
 {
@@ -418,7 +442,7 @@ static void dispatch(sched *s)
         while (ss->live && !ss->leaving && ss->credit > 0 &&
                (s->o->max_running == 0 || out < s->o->max_running)) {
             int best = next_queue(s, ss, spent);
-            if (best < 0)
+            if (best < 0 || (ss->held >= ss->slots && !may_prefetch(s, best)))
                 break;
             size_t t = fq_pop(&s->fz[best].queue);
             if (s->tasks[t].state != TASK_QUEUED)
@@ -438,7 +462,9 @@ static void dispatch(sched *s)
                          }};
             if (!send_to(s, w, &m)) {
                 fq_push_front(&s->fz[best].queue, t);
-                drop_session(s, w, false, "cannot be reached");
+                /* Its connection is gone: like a silent worker, it lost
+                 * what it held, which counts towards a poison task. */
+                drop_session(s, w, true, "cannot be reached");
                 break;
             }
             attempt_out(s, t, now);
@@ -449,7 +475,7 @@ static void dispatch(sched *s)
             ss->held++;
             ss->credit--;
             /* Credit is never more than the room left under slots + prefetch. */
-            assert(ss->held <= (uint64_t)ss->slots + s->o->prefetch);
+            assert(ss->held <= hold_cap(s, ss));
             out++;
         }
     }
@@ -679,7 +705,7 @@ static void on_hello(sched *s, int sock, const cfo_wire_in *in)
         .u.welcome = {.run_id = (char *)s->o->run_id, .heartbeat_ms = (uint32_t)s->hb}};
     send_to(s, w, &welcome);
 
-    uint32_t cap = ss->slots + s->o->prefetch;
+    uint32_t cap = hold_cap(s, ss);
     size_t claimed = claim_pending(s, w, old, h, cap);
     if (old >= 0)
         drop_session(s, old, false, "reconnected");
@@ -822,6 +848,11 @@ static void on_result(sched *s, int w, cfo_msg_result *r)
     ss->held--;
     ss->done++;
     ss->cancelled += status == CFO_STATUS_CANCELLED;
+    if (status != CFO_STATUS_CANCELLED) {
+        fuzzer_state *fz = &s->fz[s->tasks[t].fuzzer];
+        fz->ran_s += s->out[t].duration;
+        fz->ran_n++;
+    }
     finish(s, t);
     send_ref(s, w, CFO_MSG_ACK, r->task_id, attempt);
 }
@@ -853,7 +884,7 @@ static void on_message(sched *s, int sock, cfo_wire_in *in)
         on_result(s, w, &in->msg.u.result);
         break;
     case CFO_MSG_CREDIT: {
-        uint32_t cap = ss->slots + s->o->prefetch;
+        uint32_t cap = hold_cap(s, ss);
         uint64_t credit = (uint64_t)ss->credit + in->msg.u.credit.n;
         ss->credit = credit + ss->held > cap ? (cap > ss->held ? cap - (uint32_t)ss->held : 0)
                                              : (uint32_t)credit;

@@ -28,6 +28,7 @@ typedef struct cfo_sched_opts {
     int64_t wait_workers_ms; /* give up when no worker came by then; 0: never */
     int64_t grace_ms;        /* how long stopped tasks take to report back */
     uint32_t prefetch;       /* tasks a worker may hold beyond its slots */
+    bool prefetch_auto;      /* instead: one per slot, for short tasks only */
     uint32_t max_running;    /* tasks out at once across workers; 0: their slots */
     const char *logs_dir;    /* single host: where the worker keeps logs */
     FILE *progress;          /* progress lines; NULL: none */

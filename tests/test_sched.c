@@ -142,6 +142,9 @@ static void *sched_main(void *arg)
 
 /* Starts the scheduler on n tasks. The budget is only a safety bound: every
  * test ends its run by finishing the tasks. */
+/* start()'s prefetch for the default: one per slot, for short tasks. */
+#define PREFETCH_AUTO UINT32_MAX
+
 static void start(size_t n, int64_t heartbeat_ms, uint32_t prefetch)
 {
     make_tasks(n);
@@ -153,7 +156,8 @@ static void start(size_t n, int64_t heartbeat_ms, uint32_t prefetch)
         .budget_ms = 120000,
         .heartbeat_ms = heartbeat_ms,
         .grace_ms = 100,
-        .prefetch = prefetch,
+        .prefetch = prefetch == PREFETCH_AUTO ? 0 : prefetch,
+        .prefetch_auto = prefetch == PREFETCH_AUTO,
         .stop = &fx.stop,
     };
     assert_int_equal(pthread_create(&fx.thread, NULL, sched_main, NULL), 0);
@@ -237,8 +241,9 @@ static void peer_credit(peer *p, uint32_t n)
     peer_send(p, &m);
 }
 
-static void peer_result(peer *p, uint64_t task, uint32_t attempt, cfo_status status,
-                        const char *summary)
+/* A result whose task took duration_s. */
+static void peer_result_took(peer *p, uint64_t task, uint32_t attempt, cfo_status status,
+                             const char *summary, double duration_s)
 {
     cfo_msg m = {.type = CFO_MSG_RESULT,
                  .u.result = {.task_id = task,
@@ -246,7 +251,7 @@ static void peer_result(peer *p, uint64_t task, uint32_t attempt, cfo_status sta
                                           .status = status,
                                           .count = 1,
                                           .findings = status == CFO_STATUS_FAIL,
-                                          .duration = 0.5,
+                                          .duration = duration_s,
                                           .end_wall_ms = cfo_wall_ms(),
                                           .exit_code = status == CFO_STATUS_FAIL,
                                           .command = "cfo-fuzz INFRA_DRIFT x",
@@ -254,6 +259,12 @@ static void peer_result(peer *p, uint64_t task, uint32_t attempt, cfo_status sta
                                           .tail = "",
                                           .crashes = ""}}};
     peer_send(p, &m);
+}
+
+static void peer_result(peer *p, uint64_t task, uint32_t attempt, cfo_status status,
+                        const char *summary)
+{
+    peer_result_took(p, task, attempt, status, summary, 0.5);
 }
 
 /* Receives the next message within timeout_ms (false: none came), sending
@@ -464,6 +475,54 @@ static void test_slots_plus_prefetch_and_no_more(void **state)
     expect_simple(w, CFO_MSG_BYE);
     wait_run_end(WAIT_MS);
     for (size_t t = 0; t < 6; t++)
+        expect_outcome(t, CFO_STATUS_PASS, 1, "w1");
+}
+
+/* The default prefetch: nothing beyond a worker's slots until this run's
+ * results say the fuzzer's tasks are short (under a second on average),
+ * then one task per slot waits there, and never more. */
+static void test_default_prefetch_only_once_tasks_are_known_short(void **state)
+{
+    (void)state;
+    start(8, 1000, PREFETCH_AUTO);
+    peer *w = peer_open(250);
+    peer_hello(w, "w1", 2, NULL, 0);
+    expect_welcome(w, 1000);
+    expect_task(w, 0, 1);
+    expect_task(w, 1, 1);
+    barrier();
+    expect_quiet(w); /* nothing known of the tasks yet */
+
+    /* Mean 2 s, then 1.005 s: long, so each result makes room for one. */
+    const double took[] = {2.0, 0.01};
+    for (uint64_t t = 0; t < 2; t++) {
+        peer_result_took(w, t, 1, CFO_STATUS_PASS, "passed", took[t]);
+        expect_ref(w, CFO_MSG_ACK, t, 1);
+        peer_credit(w, 1);
+        expect_task(w, t + 2, 1);
+        barrier();
+        expect_quiet(w);
+    }
+    /* Mean 0.67 s: short. One runs, and one per slot waits behind. */
+    peer_result_took(w, 2, 1, CFO_STATUS_PASS, "passed", 0.01);
+    expect_ref(w, CFO_MSG_ACK, 2, 1);
+    peer_credit(w, 1);
+    for (uint64_t t = 4; t < 7; t++)
+        expect_task(w, t, 1);
+    peer_credit(w, 100);
+    barrier();
+    expect_quiet(w);
+
+    for (uint64_t t = 3; t < 8; t++) {
+        peer_result_took(w, t, 1, CFO_STATUS_PASS, "passed", 0.01);
+        expect_ref(w, CFO_MSG_ACK, t, 1);
+        peer_credit(w, 1);
+        if (t == 3)
+            expect_task(w, 7, 1);
+    }
+    expect_simple(w, CFO_MSG_BYE);
+    wait_run_end(WAIT_MS);
+    for (size_t t = 0; t < 8; t++)
         expect_outcome(t, CFO_STATUS_PASS, 1, "w1");
 }
 
@@ -792,6 +851,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_slot_holds_one_task, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slots_plus_prefetch_and_no_more, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_prefetch_only_once_tasks_are_known_short,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_silent_worker_dies_and_its_task_goes_to_another, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_task_that_kills_four_workers_is_an_error, setup,

@@ -272,7 +272,9 @@ class HostileWorkers(unittest.TestCase):
     def test_hellos_that_ignore_their_credit_hold_no_more_than_it(self):
         t0 = time.monotonic()
         self.s = s = Scene(8)
-        coord = s.coordinator()
+        # No prefetch: a worker's credit is its one slot, exactly (by default
+        # a slot of short tasks also has one waiting behind it).
+        coord = s.coordinator("--prefetch", "0")
         s.wait_log("coordinator", "serving workers on")
         greedy = []
         for i in range(4):
