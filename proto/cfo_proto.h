@@ -192,8 +192,14 @@ typedef bool (*cfo_wire_skip_fn)(void *ctx, const unsigned char *rid, size_t len
 cfo_err cfo_wire_recv_unless(void *socket, bool router, cfo_wire_skip_fn skip, void *ctx,
                              cfo_wire_in *in, cfo_diag *d);
 
-/* Applies the options every protocol socket gets: ZMQ_MAXMSGSIZE, linger 0,
- * and for ROUTER sockets ZMQ_ROUTER_MANDATORY. */
+/* A connecting socket's first reconnect, doubled after each failure up to
+ * the most. */
+#define CFO_WIRE_RECONNECT_MS 10
+#define CFO_WIRE_RECONNECT_MAX_MS 1000
+
+/* Applies the options every protocol socket gets: ZMQ_MAXMSGSIZE, linger 0;
+ * for ROUTER sockets ZMQ_ROUTER_MANDATORY, for connecting ones the
+ * reconnect intervals. */
 cfo_err cfo_wire_setup(void *socket, bool router, cfo_diag *d);
 
 #endif
