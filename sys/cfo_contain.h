@@ -34,11 +34,11 @@ typedef struct cfo_task_cgroup {
 void cfo_task_cgroup_make(cfo_task_cgroup *cg);
 
 /* In the child between fork and exec (async-signal-safe): joins the task's
- * cgroup. A failure leaves the task to the subreaper. */
-static inline void cfo_task_cgroup_join(const cfo_task_cgroup *cg)
+ * cgroup, and says whether it did. A failure leaves the task to the
+ * subreaper and the watchdog. */
+static inline bool cfo_task_cgroup_join(const cfo_task_cgroup *cg)
 {
-    if (cg->procs_fd >= 0 && write(cg->procs_fd, "0", 1) != 1)
-        return;
+    return cg->procs_fd >= 0 && write(cg->procs_fd, "0", 1) == 1;
 }
 
 /* Sends sig to every process in it; SIGKILL through cgroup.kill. */

@@ -252,6 +252,22 @@ static void make_cookie(char *out, size_t len)
              (unsigned long long)rnd);
 }
 
+/* ---- one task's processes, and starting them ---- */
+
+typedef struct task_procs {
+    pid_t pid;                     /* the main child; its pid is its process group id */
+    char cookie[64];               /* listed in CFO_TASK_COOKIE by each of its processes */
+    const cfo_task_cgroup *cgroup; /* every process it started, or NULL */
+    bool watched;                  /* the watchdog knows its group (it is in no cgroup) */
+} task_procs;
+
+static void task_procs_init(task_procs *tp, const char *cookie, const cfo_task_cgroup *cgroup)
+{
+    tp->pid = -1;
+    snprintf(tp->cookie, sizeof tp->cookie, "%s", cookie);
+    tp->cgroup = cgroup;
+}
+
 /* Starts argv with fds 0 = /dev/null, 1 = out_w, 2 = err_w and, when
  * result_w >= 0, 3 = result_w; nothing else stays open. The pid is in the
  * registry when this returns 0; otherwise the errno-style reason. */
@@ -265,6 +281,7 @@ typedef struct spawn_plan {
     const char *stdin_path;
     int out_w, err_w, result_w;
     const cfo_task_cgroup *cgroup; /* joined first, or NULL */
+    volatile bool joined;          /* the child is in that cgroup */
     pid_t parent;
     volatile int err; /* the child's errno when it could not exec */
     /* The child's pid, which the child writes first thing (it shares our
@@ -295,7 +312,7 @@ static __attribute__((noreturn)) void spawned_child(spawn_plan *p)
     sigprocmask(SIG_SETMASK, &none, NULL);
     /* In its cgroup before it can start anything that could escape it. */
     if (p->cgroup != NULL)
-        cfo_task_cgroup_join(p->cgroup);
+        p->joined = cfo_task_cgroup_join(p->cgroup);
     /* Its own group, and gone with the thread that started it: a worker
      * killed outright leaves no task leader running. */
     if (setpgid(0, 0) != 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != p->parent)
@@ -369,15 +386,14 @@ static char *resolve(const char *name)
  * group with the task's environment and descriptors. Returns 0, or an errno
  * value when it could not start (like posix_spawn). */
 static int spawn_child(char *const *argv, const char *cwd, const char *stdin_path,
-                       char *const *env_add, const char *cookie, int out_w, int err_w, int result_w,
-                       const cfo_task_cgroup *cgroup, pid_t *pid)
+                       char *const *env_add, int out_w, int err_w, int result_w, task_procs *tp)
 {
     char *path = resolve(argv[0]);
     if (path == NULL)
         return ENOENT;
     cfo_strv env;
     cfo_strv_init(&env);
-    build_env(&env, env_add, cookie, result_w >= 0);
+    build_env(&env, env_add, tp->cookie, result_w >= 0);
     spawn_plan plan = {.path = path,
                        .argv = argv,
                        .envp = env.v,
@@ -386,7 +402,7 @@ static int spawn_child(char *const *argv, const char *cwd, const char *stdin_pat
                        .out_w = out_w,
                        .err_w = err_w,
                        .result_w = result_w,
-                       .cgroup = cgroup,
+                       .cgroup = tp->cgroup,
                        .parent = getpid()};
     /* No handler of ours may run in the child while it shares our memory. */
     sigset_t all, old;
@@ -402,9 +418,13 @@ static int spawn_child(char *const *argv, const char *cwd, const char *stdin_pat
         waitpid(child, NULL, 0);
     pthread_mutex_lock(&registry_mu);
     if (rc == 0) {
-        *pid = child;
+        tp->pid = child;
         registry_add_locked(child);
-        cfo_contain_group(child, true);
+        /* Its cgroup ends it if this program is killed outright; without
+         * one, the watchdog needs its group. */
+        tp->watched = !plan.joined;
+        if (tp->watched)
+            cfo_contain_group(child, true);
     }
     in_flight_remove_locked(&plan.self);
     atomic_fetch_sub(&spawns_in_flight, 1);
@@ -558,19 +578,7 @@ static bool has_cookie(pid_t pid, const char *cookie)
     return found;
 }
 
-/* ---- one task's processes ---- */
-
-typedef struct task_procs {
-    pid_t pid;                     /* the main child; its pid is its process group id */
-    char cookie[64];               /* listed in CFO_TASK_COOKIE by each of its processes */
-    const cfo_task_cgroup *cgroup; /* every process it started, or NULL */
-} task_procs;
-
-static void task_procs_init(task_procs *tp, const char *cookie)
-{
-    tp->pid = -1;
-    snprintf(tp->cookie, sizeof tp->cookie, "%s", cookie);
-}
+/* ---- what is left of a task ---- */
 
 static bool descends_from(const proc_ent *v, size_t n, const proc_ent *pe, pid_t root)
 {
@@ -654,51 +662,40 @@ typedef enum children_scan {
     CHILDREN_ORPHANS,        /* an unregistered one, or /proc could not tell */
 } children_scan;
 
+/* The kernel gives an orphan to the first live thread of its subreaper,
+ * which is the main thread while it runs: only that thread's children can
+ * be orphans of tasks, the other threads' are their own spawns. */
 static children_scan scan_children(void)
 {
-    DIR *dir = opendir("/proc/self/task");
-    if (dir == NULL)
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/children", (long)getpid());
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return CHILDREN_ORPHANS;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0 || n == (ssize_t)sizeof buf - 1) /* unreadable, or more than we read */
+        return CHILDREN_ORPHANS;
+    buf[n] = '\0';
     children_scan result = CHILDREN_ALL_REGISTERED;
-    bool only = true;
-    struct dirent *de;
     pthread_mutex_lock(&registry_mu);
-    while (only && (de = readdir(dir)) != NULL) {
-        if (de->d_name[0] < '0' || de->d_name[0] > '9')
+    for (char *p = buf, *end; *p; p = end) {
+        long pid = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        if (registry_has_locked((pid_t)pid))
             continue;
-        char path[64], buf[4096];
-        snprintf(path, sizeof path, "/proc/self/task/%s/children", de->d_name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            only = false;
+        /* Under the lock, a spawn still listed has not registered. */
+        spawn_guess g = spawn_child_locked((pid_t)pid);
+        if (g == MAYBE_A_SPAWN) {
+            result = CHILDREN_MAYBE_SPAWNING;
+        } else if (g == NOT_A_SPAWN) {
+            result = CHILDREN_ORPHANS;
             break;
-        }
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n < 0 || n == (ssize_t)sizeof buf - 1) { /* unreadable, or more than we read */
-            only = false;
-            break;
-        }
-        buf[n] = '\0';
-        for (char *p = buf, *end; *p; p = end) {
-            long pid = strtol(p, &end, 10);
-            if (end == p)
-                break;
-            if (registry_has_locked((pid_t)pid))
-                continue;
-            /* Under the lock, a spawn still listed has not registered. */
-            spawn_guess g = spawn_child_locked((pid_t)pid);
-            if (g == MAYBE_A_SPAWN) {
-                result = CHILDREN_MAYBE_SPAWNING;
-            } else if (g == NOT_A_SPAWN) {
-                only = false;
-                break;
-            }
         }
     }
     pthread_mutex_unlock(&registry_mu);
-    closedir(dir);
-    return only ? result : CHILDREN_ORPHANS;
+    return result;
 }
 
 /* Whether every child of this process is one a thread here waits for. Once
@@ -1081,7 +1078,8 @@ static void job_run(job *j)
     while (wait4(j->tp.pid, &j->status, 0, &j->usage) < 0 && errno == EINTR) {
     }
     registry_remove(j->tp.pid);
-    cfo_contain_group(j->tp.pid, false);
+    if (j->tp.watched)
+        cfo_contain_group(j->tp.pid, false);
     close_fd(&j->pidfd);
 }
 
@@ -1180,12 +1178,11 @@ cfo_err cfo_exec_run(const cfo_exec_spec *spec, cfo_exec_result *res, cfo_diag *
     make_cookie(cookie, sizeof cookie);
     job j;
     memset(&j, 0, sizeof j);
-    task_procs_init(&j.tp, cookie);
     cfo_task_cgroup cgroup;
     cfo_task_cgroup_make(&cgroup);
-    j.tp.cgroup = &cgroup;
-    int rc = spawn_child(spec->argv, spec->cwd, NULL, spec->env_add, cookie, outp[1], outp[1],
-                         resp[1], &cgroup, &j.tp.pid);
+    task_procs_init(&j.tp, cookie, &cgroup);
+    int rc =
+        spawn_child(spec->argv, spec->cwd, NULL, spec->env_add, outp[1], outp[1], resp[1], &j.tp);
     close_fd(&outp[1]);
     close_fd(&resp[1]);
     if (rc != 0) {
@@ -1295,9 +1292,8 @@ cfo_err cfo_exec_capture_in(char *const *argv, const char *cwd, const char *stdi
     make_cookie(cookie, sizeof cookie);
     job j;
     memset(&j, 0, sizeof j);
-    task_procs_init(&j.tp, cookie);
-    int rc =
-        spawn_child(argv, cwd, stdin_path, env_add, cookie, outp[1], errp[1], -1, NULL, &j.tp.pid);
+    task_procs_init(&j.tp, cookie, NULL);
+    int rc = spawn_child(argv, cwd, stdin_path, env_add, outp[1], errp[1], -1, &j.tp);
     close_fd(&outp[1]);
     close_fd(&errp[1]);
     if (rc != 0) {
