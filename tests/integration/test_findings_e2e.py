@@ -6,6 +6,7 @@ reopens it as regressed. notify_command hears opened, fixed and regressed. Pull 
 (--changed-since): a crash the base already has is pre-existing (exit 0, listed); one the
 change brings is new (exit 1)."""
 
+import hashlib
 import json
 import os
 import sys
@@ -19,6 +20,9 @@ RUN_BOUND = 600
 BUGGY = "for (size_t i = 0; i < vlen - 1; i++)"
 FIXED = "for (size_t i = 0; i < size; i++)"
 CRASH_PREFIX = "crash:out-of-bounds-write:parse_blob"
+# A RECF file of one tag record: "CFO!", a blob declaring 1 byte and
+# carrying 10, which parse_blob copies past the end of its buffer.
+CRASH_INPUT = b"RECF\x01\x00\x00\x01" + b"\x03\x00\x0f" + b"CFO!\x01" + b"A" * 10
 
 CONFIG = """
 [cfo]
@@ -97,6 +101,14 @@ class FindingsE2E(cfotest.unittest.TestCase):
             return [json.loads(line) for line in f if line.strip()]
 
     def test_1_found_on_a(self):
+        # The stored corpus holds an input that reaches the planted crash, as
+        # a team's corpus would: what this test follows is the finding's life,
+        # not the search (from the seeds alone libFuzzer can run into the
+        # planted hang first and spend the time on it).
+        corpus = os.path.join(self.store, "corpus", "LIBFUZZER", "fuzz_parser")
+        os.makedirs(corpus)
+        with open(os.path.join(corpus, hashlib.sha1(CRASH_INPUT).hexdigest()), "wb") as f:
+            f.write(CRASH_INPUT)
         r = self.cfo("main release", "20s", "--upload")
         self.assertEqual(r.returncode, 1, r.stdout[-4000:] + r.stderr[-3000:])
         f = self.finding()
