@@ -52,7 +52,7 @@ static const cfo_option options[] = {
     {"prefetch", CFO_OPT_INT, COORD, AT(prefetch), "N", 0, 64,
      .help = "tasks a worker may hold beyond its slots (default:\n"
              "one per slot for a fuzzer whose tasks have taken\n"
-             "under 1s on average in this run, none for others)"},
+             "under 50ms on average in this run, none for others)"},
     {"curve-secret", CFO_OPT_STRING, COORD, AT(curve_secret), "FILE",
      .help = "this coordinator's CURVE secret key (cfo-keygen); with\n"
              "--allow-dir only workers whose key is there connect,\n"

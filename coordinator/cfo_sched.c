@@ -82,10 +82,11 @@ typedef struct fuzzer_state {
 
 /* With the default prefetch, a worker holds a task beyond each slot only
  * for a fuzzer whose tasks of this run have taken less than this on
- * average: the round trip to the coordinator between two such tasks is a
- * real share of their time, while a task that waits behind another can
- * keep a free worker waiting no longer than this. */
-#define PREFETCH_SHORT_S 1.0
+ * average: there the round trip to the coordinator between two tasks (a
+ * millisecond across a network) is a share of their time worth saving,
+ * while a task that waits behind another can keep a free slot elsewhere
+ * idle no longer than this. */
+#define PREFETCH_SHORT_S 0.05
 
 typedef struct sched {
     const cfo_taskset *ts;
@@ -171,11 +172,15 @@ static uint32_t hold_cap(const sched *s, const session *ss)
 }
 
 /* Whether a task of fuzzer f may go to a worker whose slots are all
- * taken, to wait there for one. */
-static bool may_prefetch(const sched *s, int f)
+ * taken, to wait there for one. By default only a short one, and only while
+ * more tasks are queued than the workers have slots: near the end of a run
+ * a task waiting behind another could start sooner on whichever slot comes
+ * free first. */
+static bool may_prefetch(const sched *s, int f, size_t queued, uint64_t slots)
 {
     const fuzzer_state *fz = &s->fz[f];
-    return !s->o->prefetch_auto || (fz->ran_n > 0 && fz->ran_s < PREFETCH_SHORT_S * fz->ran_n);
+    return !s->o->prefetch_auto ||
+           (queued > slots && fz->ran_n > 0 && fz->ran_s < PREFETCH_SHORT_S * (double)fz->ran_n);
 }
 
 static bool send_to(sched *s, int w, const cfo_msg *m)
@@ -426,12 +431,14 @@ static void dispatch(sched *s)
 {
     if (s->cancelling)
         return;
-    size_t out = 0;
+    size_t out = 0, queued = 0;
     uint64_t slots = 0;
     for (int w = 0; w < s->nsessions; w++) {
         out += s->sessions[w].live ? s->sessions[w].held : 0;
         slots += s->sessions[w].live ? s->sessions[w].slots : 0;
     }
+    for (int f = 0; f < s->nfuzzers; f++)
+        queued += s->fz[f].queue.len;
     int64_t now = cfo_now_ms();
     bool spent[s->nfuzzers > 0 ? s->nfuzzers : 1];
     for (int f = 0; f < s->nfuzzers; f++)
@@ -442,9 +449,10 @@ static void dispatch(sched *s)
         while (ss->live && !ss->leaving && ss->credit > 0 &&
                (s->o->max_running == 0 || out < s->o->max_running)) {
             int best = next_queue(s, ss, spent);
-            if (best < 0 || (ss->held >= ss->slots && !may_prefetch(s, best)))
+            if (best < 0 || (ss->held >= ss->slots && !may_prefetch(s, best, queued, slots)))
                 break;
             size_t t = fq_pop(&s->fz[best].queue);
+            queued--;
             if (s->tasks[t].state != TASK_QUEUED)
                 continue; /* claimed back by a worker that re-offered it */
             const cfo_task *task = &s->ts->v[t];
@@ -462,6 +470,7 @@ static void dispatch(sched *s)
                          }};
             if (!send_to(s, w, &m)) {
                 fq_push_front(&s->fz[best].queue, t);
+                queued++;
                 /* Its connection is gone: like a silent worker, it lost
                  * what it held, which counts towards a poison task. */
                 drop_session(s, w, true, "cannot be reached");

@@ -479,12 +479,13 @@ static void test_slots_plus_prefetch_and_no_more(void **state)
 }
 
 /* The default prefetch: nothing beyond a worker's slots until this run's
- * results say the fuzzer's tasks are short (under a second on average),
- * then one task per slot waits there, and never more. */
-static void test_default_prefetch_only_once_tasks_are_known_short(void **state)
+ * results say the fuzzer's tasks are short (under 50 ms on average),
+ * then one task per slot waits there, never more, and only while more
+ * tasks are queued than the workers have slots. */
+static void test_default_prefetch_only_for_short_tasks_and_not_at_the_end(void **state)
 {
     (void)state;
-    start(8, 1000, PREFETCH_AUTO);
+    start(12, 1000, PREFETCH_AUTO);
     peer *w = peer_open(250);
     peer_hello(w, "w1", 2, NULL, 0);
     expect_welcome(w, 1000);
@@ -493,8 +494,8 @@ static void test_default_prefetch_only_once_tasks_are_known_short(void **state)
     barrier();
     expect_quiet(w); /* nothing known of the tasks yet */
 
-    /* Mean 2 s, then 1.005 s: long, so each result makes room for one. */
-    const double took[] = {2.0, 0.01};
+    /* Mean 100 ms, then 50.5 ms: long, so each result makes room for one. */
+    const double took[] = {0.1, 0.001};
     for (uint64_t t = 0; t < 2; t++) {
         peer_result_took(w, t, 1, CFO_STATUS_PASS, "passed", took[t]);
         expect_ref(w, CFO_MSG_ACK, t, 1);
@@ -503,8 +504,8 @@ static void test_default_prefetch_only_once_tasks_are_known_short(void **state)
         barrier();
         expect_quiet(w);
     }
-    /* Mean 0.67 s: short. One runs, and one per slot waits behind. */
-    peer_result_took(w, 2, 1, CFO_STATUS_PASS, "passed", 0.01);
+    /* Mean 34 ms: short. One more runs, and one per slot waits. */
+    peer_result_took(w, 2, 1, CFO_STATUS_PASS, "passed", 0.001);
     expect_ref(w, CFO_MSG_ACK, 2, 1);
     peer_credit(w, 1);
     for (uint64_t t = 4; t < 7; t++)
@@ -513,16 +514,23 @@ static void test_default_prefetch_only_once_tasks_are_known_short(void **state)
     barrier();
     expect_quiet(w);
 
-    for (uint64_t t = 3; t < 8; t++) {
-        peer_result_took(w, t, 1, CFO_STATUS_PASS, "passed", 0.01);
+    /* Each result makes room for one while more than 2 are queued; with 2
+     * left, the worker gets nothing beyond its slots. */
+    const int64_t next[12] = {[3] = 7, [4] = 8, [5] = 9, [8] = 10, [9] = 11};
+    for (uint64_t t = 3; t < 12; t++) {
+        peer_result_took(w, t, 1, CFO_STATUS_PASS, "passed", 0.001);
         expect_ref(w, CFO_MSG_ACK, t, 1);
         peer_credit(w, 1);
-        if (t == 3)
-            expect_task(w, 7, 1);
+        if (next[t] > 0)
+            expect_task(w, (uint64_t)next[t], 1);
+        if (t < 11) {
+            barrier();
+            expect_quiet(w);
+        }
     }
     expect_simple(w, CFO_MSG_BYE);
     wait_run_end(WAIT_MS);
-    for (size_t t = 0; t < 8; t++)
+    for (size_t t = 0; t < 12; t++)
         expect_outcome(t, CFO_STATUS_PASS, 1, "w1");
 }
 
@@ -851,8 +859,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_slot_holds_one_task, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slots_plus_prefetch_and_no_more, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_default_prefetch_only_once_tasks_are_known_short,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_default_prefetch_only_for_short_tasks_and_not_at_the_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_silent_worker_dies_and_its_task_goes_to_another, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_task_that_kills_four_workers_is_an_error, setup,
