@@ -193,9 +193,9 @@ cfo_err cfo_wire_recv_unless(void *socket, bool router, cfo_wire_skip_fn skip, v
                              cfo_wire_in *in, cfo_diag *d);
 
 /* A connecting socket's first reconnect, doubled after each failure up to
- * the most. */
+ * the most (libzmq's fixed interval otherwise): never later than that. */
 #define CFO_WIRE_RECONNECT_MS 10
-#define CFO_WIRE_RECONNECT_MAX_MS 1000
+#define CFO_WIRE_RECONNECT_MAX_MS 100
 
 /* Applies the options every protocol socket gets: ZMQ_MAXMSGSIZE, linger 0;
  * for ROUTER sockets ZMQ_ROUTER_MANDATORY, for connecting ones the

@@ -20,8 +20,8 @@ cfo_err cfo_wire_setup(void *socket, bool router, cfo_diag *d)
     if (router && zmq_setsockopt(socket, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0)
         return cfo_diag_set(d, CFO_EIO, "ZMQ_ROUTER_MANDATORY: %s", zmq_strerror(errno));
     /* A worker started beside its coordinator usually connects before the
-     * coordinator listens: it tries again soon, then less and less often
-     * (libzmq's default is a fixed 100 ms). */
+     * coordinator listens: it tries again soon, then less often, up to
+     * libzmq's usual 100 ms. */
     int ivl = CFO_WIRE_RECONNECT_MS, ivl_max = CFO_WIRE_RECONNECT_MAX_MS;
     if (!router && (zmq_setsockopt(socket, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0 ||
                     zmq_setsockopt(socket, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0))
