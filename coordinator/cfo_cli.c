@@ -9,6 +9,7 @@
 #include "cfo_log.h"
 #include "cfo_metrics.h"
 #include "cfo_proto.h"
+#include "cfo_sched.h"
 
 #define BOTH (CFO_PROG_CFO | CFO_PROG_COORDINATOR)
 #define SINGLE CFO_PROG_CFO
@@ -49,10 +50,11 @@ static const cfo_option options[] = {
      .help = "where workers connect (default: tcp://127.0.0.1:5555)"},
     {"wait-workers", CFO_OPT_DURATION, COORD, AT(wait_workers_ms), "DUR",
      .help = "exit 3 when no worker connected by then (default: 5m)"},
-    {"prefetch", CFO_OPT_INT, COORD, AT(prefetch), "N", 0, 64,
+    {"prefetch", CFO_OPT_INT, COORD, AT(prefetch), "N", 0, CFO_SCHED_PREFETCH_MAX,
      .help = "tasks a worker may hold beyond its slots (default:\n"
-             "one per slot for a fuzzer whose tasks have taken\n"
-             "under 50ms on average in this run, none for others)"},
+             "one per slot while every fuzzer it runs has taken\n"
+             "under 50ms a task on average in this run and more\n"
+             "tasks are queued than workers have slots; else none)"},
     {"curve-secret", CFO_OPT_STRING, COORD, AT(curve_secret), "FILE",
      .help = "this coordinator's CURVE secret key (cfo-keygen); with\n"
              "--allow-dir only workers whose key is there connect,\n"

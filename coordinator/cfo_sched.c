@@ -165,34 +165,50 @@ static size_t fq_pop(fqueue *q)
 /* ---- sending ---- */
 
 /* What worker w may hold at once: its slots, and the prefetch beyond them
- * (by default one per slot, used only for short tasks). */
+ * (by default one per slot, at most as many as --prefetch allows, and used
+ * only for short tasks). */
 static uint32_t hold_cap(const sched *s, const session *ss)
 {
-    return ss->slots + (s->o->prefetch_auto ? ss->slots : s->o->prefetch);
+    if (!s->o->prefetch_auto)
+        return ss->slots + s->o->prefetch;
+    return ss->slots + (ss->slots < CFO_SCHED_PREFETCH_MAX ? ss->slots : CFO_SCHED_PREFETCH_MAX);
 }
 
-/* Whether a task of fuzzer f may go to a worker whose slots are all
- * taken, to wait there for one. By default only a short one, and only while
- * more tasks are queued than the workers have slots: near the end of a run
- * a task waiting behind another could start sooner on whichever slot comes
- * free first. */
-static bool may_prefetch(const sched *s, int f, size_t queued, uint64_t slots)
+static bool runs_short(const fuzzer_state *fz)
 {
-    const fuzzer_state *fz = &s->fz[f];
-    return !s->o->prefetch_auto ||
-           (queued > slots && fz->ran_n > 0 && fz->ran_s < PREFETCH_SHORT_S * (double)fz->ran_n);
+    return fz->ran_n > 0 && fz->ran_s < PREFETCH_SHORT_S * (double)fz->ran_n;
 }
 
-static bool send_to(sched *s, int w, const cfo_msg *m)
+/* Whether a task may go to worker ss with all its slots taken, to wait
+ * there for one. By default only when every fuzzer it may be running or
+ * be sent runs short, so a task never waits behind a long one; and only
+ * while more tasks are queued than the workers have slots: near the end of
+ * a run a waiting task could start sooner on whichever slot comes free. */
+static bool may_prefetch(const sched *s, const session *ss, size_t queued, uint64_t slots)
+{
+    if (!s->o->prefetch_auto)
+        return true;
+    if (queued <= slots)
+        return false;
+    for (int f = 0; f < s->nfuzzers; f++)
+        if (ss->can[f] && (s->fz[f].queue.len > 0 || s->fz[f].out_n > 0) && !runs_short(&s->fz[f]))
+            return false;
+    return true;
+}
+
+/* CFO_ENOTFOUND: the worker's connection is gone; CFO_EIO: it cannot take
+ * more now. */
+static cfo_err send_to(sched *s, int w, const cfo_msg *m)
 {
     session *ss = &s->sessions[w];
     cfo_diag d = {{0}};
-    if (cfo_wire_send(s->o->sockets[ss->sock], ss->rid, ss->rid_len, m, &d) != CFO_OK) {
+    cfo_err err = cfo_wire_send(s->o->sockets[ss->sock], ss->rid, ss->rid_len, m, &d);
+    if (err != CFO_OK) {
         cfo_debug("send %s to %s: %s", cfo_msg_type_name(m->type), ss->id, d.msg);
-        return false;
+        return err;
     }
     ss->last_sent = cfo_now_ms();
-    return true;
+    return CFO_OK;
 }
 
 static void send_raw(sched *s, int sock, const unsigned char *rid, size_t rid_len, const cfo_msg *m)
@@ -449,7 +465,7 @@ static void dispatch(sched *s)
         while (ss->live && !ss->leaving && ss->credit > 0 &&
                (s->o->max_running == 0 || out < s->o->max_running)) {
             int best = next_queue(s, ss, spent);
-            if (best < 0 || (ss->held >= ss->slots && !may_prefetch(s, best, queued, slots)))
+            if (best < 0 || (ss->held >= ss->slots && !may_prefetch(s, ss, queued, slots)))
                 break;
             size_t t = fq_pop(&s->fz[best].queue);
             queued--;
@@ -468,12 +484,14 @@ static void dispatch(sched *s)
                              .timeout_ms = (uint64_t)task->timeout_ms,
                              .deadline_ms = left > 1 ? (uint64_t)left : 1,
                          }};
-            if (!send_to(s, w, &m)) {
+            cfo_err sent = send_to(s, w, &m);
+            if (sent != CFO_OK) {
                 fq_push_front(&s->fz[best].queue, t);
                 queued++;
-                /* Its connection is gone: like a silent worker, it lost
-                 * what it held, which counts towards a poison task. */
-                drop_session(s, w, true, "cannot be reached");
+                /* A connection that is gone lost what the worker held, as
+                 * a silent worker's did: that counts towards a poison task. */
+                bool gone = sent == CFO_ENOTFOUND;
+                drop_session(s, w, gone, gone ? "cannot be reached" : "cannot take more messages");
                 break;
             }
             attempt_out(s, t, now);
@@ -483,7 +501,7 @@ static void dispatch(sched *s)
             assert(ss->credit > 0);
             ss->held++;
             ss->credit--;
-            /* Credit is never more than the room left under slots + prefetch. */
+            /* Credit is never more than the room left under the cap. */
             assert(ss->held <= hold_cap(s, ss));
             out++;
         }
@@ -857,7 +875,8 @@ static void on_result(sched *s, int w, cfo_msg_result *r)
     ss->held--;
     ss->done++;
     ss->cancelled += status == CFO_STATUS_CANCELLED;
-    if (status != CFO_STATUS_CANCELLED) {
+    /* How long its tasks take; an error may end one before it did anything. */
+    if (status != CFO_STATUS_CANCELLED && status != CFO_STATUS_ERROR) {
         fuzzer_state *fz = &s->fz[s->tasks[t].fuzzer];
         fz->ran_s += s->out[t].duration;
         fz->ran_n++;

@@ -17,6 +17,7 @@
 #define CFO_SCHED_LIVENESS 3     /* silent intervals before a peer is dead */
 #define CFO_SCHED_MAX_ATTEMPTS 4 /* a task that killed this many workers is an error */
 #define CFO_SCHED_MAX_WORKERS 1024
+#define CFO_SCHED_PREFETCH_MAX 64 /* --prefetch, and the default's most */
 
 typedef struct cfo_sched_opts {
     void *sockets[2]; /* ROUTER sockets set up by the caller (tcp, inproc) */

@@ -164,8 +164,9 @@ void cfo_msg_fini(cfo_msg *m);
 /* ---- ZeroMQ framing (the sockets are the caller's) ---- */
 
 /* Sends m on a DEALER (routing_id NULL) or ROUTER socket (routing_id names
- * the peer). Non-blocking: a peer that cannot take it (ROUTER:
- * EHOSTUNREACH with ZMQ_ROUTER_MANDATORY) gives CFO_EIO. */
+ * the peer). Non-blocking: a ROUTER peer whose connection is gone
+ * (EHOSTUNREACH with ZMQ_ROUTER_MANDATORY) gives CFO_ENOTFOUND, one that
+ * cannot take more now CFO_EIO. */
 cfo_err cfo_wire_send(void *socket, const void *routing_id, size_t id_len, const cfo_msg *m,
                       cfo_diag *d);
 

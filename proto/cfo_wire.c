@@ -55,7 +55,8 @@ cfo_err cfo_wire_send(void *socket, const void *routing_id, size_t id_len, const
         send_frame(socket, header.data, header.len, has_payload) < 0 ||
         (has_payload && send_frame(socket, payload.data, payload.len, false) < 0)) {
         int e = errno;
-        err = cfo_diag_set(d, CFO_EIO, "sending %s: %s", cfo_msg_type_name(m->type),
+        err = cfo_diag_set(d, e == EHOSTUNREACH ? CFO_ENOTFOUND : CFO_EIO, "sending %s: %s",
+                           cfo_msg_type_name(m->type),
                            e == EHOSTUNREACH ? "peer unreachable"
                            : e == EAGAIN     ? "peer cannot take more now"
                                              : zmq_strerror(e));

@@ -1438,9 +1438,10 @@ static void test_wire_round_trip(void **state)
     }
     assert_int_equal(cfo_wire_recv(pr.router, true, &in, &d), CFO_ENOTFOUND);
 
-    /* ROUTER_MANDATORY: a peer that is not there is an error, not a silent drop. */
+    /* ROUTER_MANDATORY: a peer that is not there is an error, not a silent
+     * drop, and one the caller can tell from a peer that is only full. */
     cfo_msg hb = {.type = CFO_MSG_HEARTBEAT};
-    assert_int_equal(cfo_wire_send(pr.router, "nobody", 6, &hb, &d), CFO_EIO);
+    assert_int_equal(cfo_wire_send(pr.router, "nobody", 6, &hb, &d), CFO_ENOTFOUND);
     assert_non_null(strstr(d.msg, "unreachable"));
     /* An invalid message is never sent. */
     cfo_msg bad = {.type = CFO_MSG_CREDIT};

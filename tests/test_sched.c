@@ -57,7 +57,8 @@ typedef struct fixture {
     volatile sig_atomic_t stop;
     pthread_t thread;
     bool running;
-    int ended[2]; /* the thread writes a byte here when cfo_sched_run returned */
+    int ended[2];       /* the thread writes a byte here when cfo_sched_run returned */
+    size_t canary_task; /* the one task of CANARY (its workers offer both), or SIZE_MAX */
     peer peers[MAX_PEERS];
     int npeers;
     peer *probe; /* a peer without a session, for barriers */
@@ -99,6 +100,7 @@ static int setup(void **state)
     (void)state;
     static int seq;
     memset(&fx, 0, sizeof fx);
+    fx.canary_task = SIZE_MAX;
     fx.ctx = zmq_ctx_new();
     assert_non_null(fx.ctx);
     fx.router = zmq_socket(fx.ctx, ZMQ_ROUTER);
@@ -121,7 +123,7 @@ static void make_tasks(size_t n)
     for (size_t i = 0; i < n; i++) {
         cfo_task *t = &fx.ts.v[fx.ts.n++];
         t->id = i;
-        t->fuzzer = &cfg->fuzzers[1];
+        t->fuzzer = &cfg->fuzzers[i == fx.canary_task ? 0 : 1];
         t->branch = cfo_xstrdup("main");
         t->commit = cfo_xstrdup(SHA);
         t->target = cfo_xasprintf("t%zu", i);
@@ -223,6 +225,8 @@ static void peer_hello(peer *p, const char *id, uint32_t slots, const cfo_msg_pe
                              .npending = npending}};
     cfo_strv_init(&m.u.hello.fuzzers);
     cfo_strv_push(&m.u.hello.fuzzers, cfg->fuzzers[1].name);
+    if (fx.canary_task != SIZE_MAX)
+        cfo_strv_push(&m.u.hello.fuzzers, cfg->fuzzers[0].name);
     peer_send(p, &m);
     cfo_strv_fini(&m.u.hello.fuzzers);
 }
@@ -532,6 +536,52 @@ static void test_default_prefetch_only_for_short_tasks_and_not_at_the_end(void *
     wait_run_end(WAIT_MS);
     for (size_t t = 0; t < 12; t++)
         expect_outcome(t, CFO_STATUS_PASS, 1, "w1");
+}
+
+/* With the default prefetch a task never waits behind one of a fuzzer not
+ * known to run short: task 1, the CANARY's, is not followed by a waiting
+ * INFRA_DRIFT task, though those run short; once the CANARY's took long and
+ * none of it is left, the INFRA_DRIFT tasks wait behind each other. */
+static void test_default_prefetch_never_behind_a_long_task(void **state)
+{
+    (void)state;
+    fx.canary_task = 1;
+    start(12, 1000, PREFETCH_AUTO);
+    peer *w = peer_open(250);
+    peer_hello(w, "w1", 1, NULL, 0);
+    expect_welcome(w, 1000);
+    expect_task(w, 0, 1);
+    peer_result_took(w, 0, 1, CFO_STATUS_PASS, "passed", 0.001);
+    expect_ref(w, CFO_MSG_ACK, 0, 1);
+    peer_credit(w, 1);
+    expect_task(w, 1, 1);
+    barrier();
+    expect_quiet(w); /* INFRA_DRIFT runs short, but the CANARY is not known to */
+
+    peer_result_took(w, 1, 1, CFO_STATUS_FAIL, "found one", 2.0);
+    expect_ref(w, CFO_MSG_ACK, 1, 1);
+    peer_credit(w, 1);
+    expect_task(w, 2, 1);
+    expect_task(w, 3, 1);
+    barrier();
+    expect_quiet(w);
+
+    const int64_t next[12] = {
+        [2] = 4, [3] = 5, [4] = 6, [5] = 7, [6] = 8, [7] = 9, [8] = 10, [10] = 11};
+    for (uint64_t t = 2; t < 12; t++) {
+        peer_result_took(w, t, 1, CFO_STATUS_PASS, "passed", 0.001);
+        expect_ref(w, CFO_MSG_ACK, t, 1);
+        peer_credit(w, 1);
+        if (next[t] > 0)
+            expect_task(w, (uint64_t)next[t], 1);
+        if (t < 11) {
+            barrier();
+            expect_quiet(w);
+        }
+    }
+    expect_simple(w, CFO_MSG_BYE);
+    wait_run_end(WAIT_MS);
+    expect_outcome(1, CFO_STATUS_FAIL, 1, "w1");
 }
 
 /* ---- liveness and requeue ---- */
@@ -861,6 +911,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slots_plus_prefetch_and_no_more, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_default_prefetch_only_for_short_tasks_and_not_at_the_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_prefetch_never_behind_a_long_task, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_silent_worker_dies_and_its_task_goes_to_another, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_task_that_kills_four_workers_is_an_error, setup,
