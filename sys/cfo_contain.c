@@ -325,7 +325,8 @@ static void task_name(const cfo_task_cgroup *cg, char *out, size_t len)
 
 void cfo_task_cgroup_make(cfo_task_cgroup *cg)
 {
-    cg->procs_fd = -1;
+    cg->procs_fd = cg->dir_fd = -1;
+    cg->killed = false;
     if (parent_fd < 0)
         return;
     pthread_mutex_lock(&pool_mu);
@@ -342,19 +343,25 @@ void cfo_task_cgroup_make(cfo_task_cgroup *cg)
     if (mkdirat(parent_fd, name, 0755) != 0)
         return;
     cg->procs_fd = openat(parent_fd, procs, O_WRONLY | O_CLOEXEC);
-    if (cg->procs_fd < 0)
+    if (cg->procs_fd < 0) {
         unlinkat(parent_fd, name, AT_REMOVEDIR);
+        return;
+    }
+    cg->dir_fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-void cfo_task_cgroup_signal(const cfo_task_cgroup *cg, int sig)
+void cfo_task_cgroup_signal(cfo_task_cgroup *cg, int sig)
 {
     if (cg == NULL || cg->procs_fd < 0)
         return;
     char name[32], path[64];
     task_name(cg, name, sizeof name);
     if (sig == SIGKILL) {
-        snprintf(path, sizeof path, "%s/cgroup.kill", name);
-        write_at(parent_fd, path, "1");
+        if (populated(parent_fd, name)) {
+            snprintf(path, sizeof path, "%s/cgroup.kill", name);
+            write_at(parent_fd, path, "1");
+            cg->killed = true;
+        }
         return;
     }
     snprintf(path, sizeof path, "%s/cgroup.procs", name);
@@ -375,16 +382,23 @@ void cfo_task_cgroup_end(cfo_task_cgroup *cg)
         return;
     char name[32];
     task_name(cg, name, sizeof name);
-    bool empty = kill_and_wait(parent_fd, name);
+    /* A cgroup that was killed kills every process started in it from
+     * then on (the kernel compares its kill count at the fork): only one
+     * that emptied by itself is kept. */
+    bool clean = !cg->killed && !populated(parent_fd, name);
+    if (!clean)
+        kill_and_wait(parent_fd, name);
     pthread_mutex_lock(&pool_mu);
-    bool kept = empty && pool_n < POOL_MAX;
+    bool kept = clean && pool_n < POOL_MAX;
     if (kept)
         pool[pool_n++] = *cg;
     pthread_mutex_unlock(&pool_mu);
     if (!kept) {
         close(cg->procs_fd);
+        if (cg->dir_fd >= 0)
+            close(cg->dir_fd);
         if (unlinkat(parent_fd, name, AT_REMOVEDIR) != 0)
             cfo_debug("exec: cgroup %s stays: %s", name, strerror(errno));
     }
-    cg->procs_fd = -1;
+    cg->procs_fd = cg->dir_fd = -1;
 }

@@ -27,7 +27,9 @@ void cfo_contain_group(pid_t pgid, bool live);
 /* One task's cgroup; procs_fd is -1 when it has none. */
 typedef struct cfo_task_cgroup {
     int procs_fd; /* its cgroup.procs, open for writing */
+    int dir_fd;   /* its folder, to be born in it (CLONE_INTO_CGROUP), or -1 */
     unsigned id;
+    bool killed; /* through cgroup.kill: the kernel kills what is started in it later */
 } cfo_task_cgroup;
 
 /* Makes a cgroup for one task (or none: procs_fd -1). */
@@ -42,10 +44,11 @@ static inline bool cfo_task_cgroup_join(const cfo_task_cgroup *cg)
 }
 
 /* Sends sig to every process in it; SIGKILL through cgroup.kill. */
-void cfo_task_cgroup_signal(const cfo_task_cgroup *cg, int sig);
+void cfo_task_cgroup_signal(cfo_task_cgroup *cg, int sig);
 
 /* Kills what is left in it, waits (bounded) until it is empty and
- * removes it. */
+ * removes it, or keeps it for another task when nothing had to be
+ * killed. */
 void cfo_task_cgroup_end(cfo_task_cgroup *cg);
 
 #endif

@@ -255,13 +255,13 @@ static void make_cookie(char *out, size_t len)
 /* ---- one task's processes, and starting them ---- */
 
 typedef struct task_procs {
-    pid_t pid;                     /* the main child; its pid is its process group id */
-    char cookie[64];               /* listed in CFO_TASK_COOKIE by each of its processes */
-    const cfo_task_cgroup *cgroup; /* every process it started, or NULL */
-    bool watched;                  /* the watchdog knows its group (it is in no cgroup) */
+    pid_t pid;               /* the main child; its pid is its process group id */
+    char cookie[64];         /* listed in CFO_TASK_COOKIE by each of its processes */
+    cfo_task_cgroup *cgroup; /* every process it started, or NULL */
+    bool watched;            /* the watchdog knows its group (it is in no cgroup) */
 } task_procs;
 
-static void task_procs_init(task_procs *tp, const char *cookie, const cfo_task_cgroup *cgroup)
+static void task_procs_init(task_procs *tp, const char *cookie, cfo_task_cgroup *cgroup)
 {
     tp->pid = -1;
     snprintf(tp->cookie, sizeof tp->cookie, "%s", cookie);
@@ -281,6 +281,7 @@ typedef struct spawn_plan {
     const char *stdin_path;
     int out_w, err_w, result_w;
     const cfo_task_cgroup *cgroup; /* joined first, or NULL */
+    bool born_in_cgroup;           /* started in it (CLONE_INTO_CGROUP) */
     volatile bool joined;          /* the child is in that cgroup */
     pid_t parent;
     volatile int err; /* the child's errno when it could not exec */
@@ -312,7 +313,7 @@ static __attribute__((noreturn)) void spawned_child(spawn_plan *p)
     sigprocmask(SIG_SETMASK, &none, NULL);
     /* In its cgroup before it can start anything that could escape it. */
     if (p->cgroup != NULL)
-        p->joined = cfo_task_cgroup_join(p->cgroup);
+        p->joined = p->born_in_cgroup || cfo_task_cgroup_join(p->cgroup);
     /* Its own group, and gone with the thread that started it: a worker
      * killed outright leaves no task leader running. */
     if (setpgid(0, 0) != 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != p->parent)
@@ -340,6 +341,93 @@ static __attribute__((noinline)) pid_t vfork_child(spawn_plan *p)
         spawned_child(p);
     return child;
 }
+
+/* Moving a process into a cgroup waits for an RCU grace period unless
+ * another move happened a moment before: milliseconds for each task of a
+ * worker whose tasks start some time apart. A child started in its cgroup
+ * (clone3 with CLONE_INTO_CGROUP) is never moved. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CFO_EXEC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CFO_EXEC_ASAN 1
+#endif
+#endif
+
+/* ASan handles a vfork child's use of its parent's stack only through its
+ * vfork interceptor: under ASan every child is started by vfork. */
+#if defined(__x86_64__) && !defined(CFO_EXEC_ASAN)
+#define CFO_CLONE_INTO_CGROUP 0x200000000ULL
+
+struct cfo_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
+
+/* clone3 on the caller's stack (CLONE_VFORK|CLONE_VM, no stack of its own):
+ * as in glibc's vfork, the return address is kept in a register across the
+ * system call, since the child's calls overwrite its slot on the stack
+ * before the parent runs again. Returns the pid, 0 in the child, or
+ * -errno. */
+long cfo_clone3_vfork(struct cfo_clone_args *args, size_t size)
+    __attribute__((visibility("hidden")));
+#define CFO_STR2(x) #x
+#define CFO_STR(x) CFO_STR2(x)
+__asm__(".text\n"
+        ".globl cfo_clone3_vfork\n"
+        ".hidden cfo_clone3_vfork\n"
+        ".type cfo_clone3_vfork, @function\n"
+        "cfo_clone3_vfork:\n"
+        "    endbr64\n"
+        "    popq %rdx\n"
+        "    movl $" CFO_STR(SYS_clone3) ", %eax\n"
+                                         "    syscall\n"
+                                         "    pushq %rdx\n"
+                                         "    ret\n"
+                                         ".size cfo_clone3_vfork, .-cfo_clone3_vfork\n");
+
+/* Set once clone3 cannot start children in a cgroup here (an older kernel,
+ * a cgroup it refuses): every spawn then joins after vfork. */
+static atomic_bool clone_into_cgroup_off;
+
+static __attribute__((noinline)) pid_t clone_into_cgroup(spawn_plan *p)
+{
+    struct cfo_clone_args args = {
+        .flags = CLONE_VM | CLONE_VFORK | CFO_CLONE_INTO_CGROUP,
+        .exit_signal = SIGCHLD,
+        .cgroup = (uint64_t)p->cgroup->dir_fd,
+    };
+    long rc = cfo_clone3_vfork(&args, sizeof args);
+    if (rc == 0)
+        spawned_child(p);
+    if (rc < 0) {
+        errno = (int)-rc;
+        return -1;
+    }
+    return (pid_t)rc;
+}
+
+/* The child, started in its cgroup when it can be, else by vfork. */
+static pid_t start_child(spawn_plan *p)
+{
+    if (p->cgroup != NULL && p->cgroup->dir_fd >= 0 && !atomic_load(&clone_into_cgroup_off)) {
+        p->born_in_cgroup = true;
+        pid_t child = clone_into_cgroup(p);
+        if (child >= 0)
+            return child;
+        if (errno != EAGAIN && errno != ENOMEM)
+            atomic_store(&clone_into_cgroup_off, true);
+        cfo_debug("exec: clone3 into a cgroup: %s; joining after vfork", strerror(errno));
+        p->born_in_cgroup = false;
+    }
+    return vfork_child(p);
+}
+#else
+static pid_t start_child(spawn_plan *p)
+{
+    return vfork_child(p);
+}
+#endif
 
 /* The executables tasks name, looked up in PATH once per process (and
  * again only when PATH changes): a PATH walk per task is a cost per task. */
@@ -412,7 +500,7 @@ static int spawn_child(char *const *argv, const char *cwd, const char *stdin_pat
     in_flight_add_locked(&plan.self);
     atomic_fetch_add(&spawns_in_flight, 1);
     pthread_mutex_unlock(&registry_mu);
-    pid_t child = vfork_child(&plan);
+    pid_t child = start_child(&plan);
     int rc = child < 0 ? errno : plan.err;
     if (child > 0 && rc != 0)
         waitpid(child, NULL, 0);

@@ -104,6 +104,44 @@ static void test_daemon_ends_with_its_task_while_another_runs(void **state)
     unlink(up);
 }
 
+/* Runs sh -c script as a task; its exit status (-1: it did not exit). */
+static int run_task(const char *script, char *cgroup_line, size_t len)
+{
+    char *argv[] = {"sh", "-c", (char *)script, NULL};
+    cfo_exec_spec spec = {.argv = argv, .timeout_ms = 60000, .grace_ms = 300};
+    cfo_exec_result res;
+    cfo_diag d = {{0}};
+    assert_int_equal(cfo_exec_run(&spec, &res, &d), CFO_OK);
+    int code = res.end == CFO_EXEC_EXITED ? res.exit_code : -1;
+    if (cgroup_line != NULL)
+        snprintf(cgroup_line, len, "%s", res.tail);
+    cfo_exec_result_fini(&res);
+    return code;
+}
+
+/* Each task starts in a cgroup of its own, and one whose cgroup had to be
+ * killed (a daemon was left in it) takes nothing after it down with it: a
+ * killed cgroup kills whatever is started in it later, so it is not used
+ * again. */
+static void test_tasks_after_a_killed_cgroup_still_run(void **state)
+{
+    (void)state;
+    if (!cfo_contain_cgroups()) {
+        print_message("no writable cgroup v2 here\n");
+        skip();
+    }
+    char first[256], next[256];
+    assert_int_equal(run_task("grep '^0::' /proc/self/cgroup", first, sizeof first), 0);
+    assert_non_null(strstr(first, "/t"));
+    for (int i = 0; i < 3; i++) {
+        /* A daemon: its cgroup is killed when the task ends. */
+        assert_int_equal(run_task("setsid sleep 308.5 > /dev/null 2>&1 & exit 0", NULL, 0), 0);
+        assert_int_equal(run_task("grep '^0::' /proc/self/cgroup", next, sizeof next), 0);
+        assert_non_null(strstr(next, "/t"));
+    }
+    assert_int_equal(run_task("exit 3", NULL, 0), 3);
+}
+
 /* The watchdog is a child no task owns: ending what tasks left behind
  * spares it. */
 static void test_watchdog_outlives_the_end_of_adopted(void **state)
@@ -120,6 +158,7 @@ int main(void)
     cfo_exec_contain();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_daemon_ends_with_its_task_while_another_runs),
+        cmocka_unit_test(test_tasks_after_a_killed_cgroup_still_run),
         cmocka_unit_test(test_watchdog_outlives_the_end_of_adopted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
