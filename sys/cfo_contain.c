@@ -382,9 +382,9 @@ void cfo_task_cgroup_end(cfo_task_cgroup *cg)
         return;
     char name[32];
     task_name(cg, name, sizeof name);
-    /* A cgroup that was killed kills every process started in it from
-     * then on (the kernel compares its kill count at the fork): only one
-     * that emptied by itself is kept. */
+    /* A child started straight into a cgroup that was once killed is
+     * killed at birth (the kernel compares kill counts at the fork): only
+     * one that emptied by itself is kept. */
     bool clean = !cg->killed && !populated(parent_fd, name);
     if (!clean)
         kill_and_wait(parent_fd, name);

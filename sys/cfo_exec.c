@@ -297,7 +297,7 @@ static __attribute__((noreturn)) void child_fail(spawn_plan *p)
     _exit(127);
 }
 
-static __attribute__((noreturn)) void spawned_child(spawn_plan *p)
+static __attribute__((noreturn, noinline)) void spawned_child(spawn_plan *p)
 {
     atomic_store(&p->self, getpid());
     /* Signals as a new program expects them: default dispositions (the
@@ -346,17 +346,18 @@ static __attribute__((noinline)) pid_t vfork_child(spawn_plan *p)
  * another move happened a moment before: milliseconds for each task of a
  * worker whose tasks start some time apart. A child started in its cgroup
  * (clone3 with CLONE_INTO_CGROUP) is never moved. */
-#if defined(__SANITIZE_ADDRESS__)
-#define CFO_EXEC_ASAN 1
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CFO_EXEC_SANITIZED 1
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CFO_EXEC_ASAN 1
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) ||                         \
+    __has_feature(memory_sanitizer)
+#define CFO_EXEC_SANITIZED 1
 #endif
 #endif
 
-/* ASan handles a vfork child's use of its parent's stack only through its
- * vfork interceptor: under ASan every child is started by vfork. */
-#if defined(__x86_64__) && !defined(CFO_EXEC_ASAN)
+/* The sanitizers handle a child on its parent's stack only through their
+ * vfork interceptors: under them every child is started by vfork. */
+#if defined(__x86_64__) && defined(SYS_clone3) && !defined(CFO_EXEC_SANITIZED)
 #define CFO_CLONE_INTO_CGROUP 0x200000000ULL
 
 struct cfo_clone_args {
@@ -364,30 +365,41 @@ struct cfo_clone_args {
         set_tid_size, cgroup;
 };
 
-/* clone3 on the caller's stack (CLONE_VFORK|CLONE_VM, no stack of its own):
- * as in glibc's vfork, the return address is kept in a register across the
+/* clone3 on the caller's stack (CLONE_VFORK|CLONE_VM, no stack of its own),
+ * as glibc's vfork: the return address is kept in a register across the
  * system call, since the child's calls overwrite its slot on the stack
- * before the parent runs again. Returns the pid, 0 in the child, or
- * -errno. */
+ * before the parent runs again, and the child jumps back rather than
+ * returning. Returns the pid, 0 in the child, or -errno. */
 long cfo_clone3_vfork(struct cfo_clone_args *args, size_t size)
-    __attribute__((visibility("hidden")));
+    __attribute__((visibility("hidden"), returns_twice));
 #define CFO_STR2(x) #x
 #define CFO_STR(x) CFO_STR2(x)
-__asm__(".text\n"
+__asm__(".pushsection .text, \"ax\", @progbits\n"
         ".globl cfo_clone3_vfork\n"
         ".hidden cfo_clone3_vfork\n"
         ".type cfo_clone3_vfork, @function\n"
         "cfo_clone3_vfork:\n"
+        ".cfi_startproc\n"
         "    endbr64\n"
         "    popq %rdx\n"
+        ".cfi_adjust_cfa_offset -8\n"
+        ".cfi_register %rip, %rdx\n"
         "    movl $" CFO_STR(SYS_clone3) ", %eax\n"
                                          "    syscall\n"
+                                         "    testq %rax, %rax\n"
+                                         "    jz 1f\n"
                                          "    pushq %rdx\n"
+                                         ".cfi_adjust_cfa_offset 8\n"
                                          "    ret\n"
-                                         ".size cfo_clone3_vfork, .-cfo_clone3_vfork\n");
+                                         "1:  jmp *%rdx\n"
+                                         ".cfi_endproc\n"
+                                         ".size cfo_clone3_vfork, .-cfo_clone3_vfork\n"
+                                         ".popsection\n");
 
-/* Set once clone3 cannot start children in a cgroup here (an older kernel,
- * a cgroup it refuses): every spawn then joins after vfork. */
+/* Set once clone3 cannot start children in a cgroup here: an older kernel,
+ * a sandbox that refuses clone3, or a child the kernel killed at birth
+ * (it does so when the worker's cgroup was once killed with cgroup.kill, or
+ * the task's). Every spawn then moves its child after vfork. */
 static atomic_bool clone_into_cgroup_off;
 
 static __attribute__((noinline)) pid_t clone_into_cgroup(spawn_plan *p)
@@ -407,19 +419,34 @@ static __attribute__((noinline)) pid_t clone_into_cgroup(spawn_plan *p)
     return (pid_t)rc;
 }
 
+static void clone_into_cgroup_stop(const char *why)
+{
+    if (!atomic_exchange(&clone_into_cgroup_off, true))
+        cfo_debug("exec: children are moved into their cgroups from now on: %s", why);
+}
+
 /* The child, started in its cgroup when it can be, else by vfork. */
 static pid_t start_child(spawn_plan *p)
 {
-    if (p->cgroup != NULL && p->cgroup->dir_fd >= 0 && !atomic_load(&clone_into_cgroup_off)) {
-        p->born_in_cgroup = true;
-        pid_t child = clone_into_cgroup(p);
-        if (child >= 0)
-            return child;
-        if (errno != EAGAIN && errno != ENOMEM)
-            atomic_store(&clone_into_cgroup_off, true);
-        cfo_debug("exec: clone3 into a cgroup: %s; joining after vfork", strerror(errno));
-        p->born_in_cgroup = false;
+    if (p->cgroup == NULL || p->cgroup->dir_fd < 0 || atomic_load(&clone_into_cgroup_off))
+        return vfork_child(p);
+    p->born_in_cgroup = true;
+    pid_t child = clone_into_cgroup(p);
+    if (child > 0 && atomic_load(&p->self) == 0) {
+        /* Killed before it ran a single instruction of ours. */
+        while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {
+        }
+        clone_into_cgroup_stop("a child started in its cgroup was killed at birth");
+        child = -1;
+        errno = ECHILD;
+    } else if (child < 0 && (errno == ENOSYS || errno == EINVAL || errno == E2BIG ||
+                             errno == EPERM || errno == EOPNOTSUPP)) {
+        clone_into_cgroup_stop(strerror(errno));
     }
+    if (child > 0)
+        return child;
+    p->born_in_cgroup = false;
+    p->err = 0;
     return vfork_child(p);
 }
 #else

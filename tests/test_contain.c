@@ -142,6 +142,38 @@ static void test_tasks_after_a_killed_cgroup_still_run(void **state)
     assert_int_equal(run_task("exit 3", NULL, 0), 3);
 }
 
+/* A child the kernel kills at birth (started in a cgroup that was killed
+ * with cgroup.kill behind the pool's back) is noticed: the task is started
+ * again the other way, moved into its cgroup, and runs. Last: from then on
+ * this process starts every child that way. */
+static void test_a_child_killed_at_birth_is_started_again(void **state)
+{
+    (void)state;
+    if (!cfo_contain_cgroups()) {
+        print_message("no writable cgroup v2 here\n");
+        skip();
+    }
+    cfo_task_cgroup cg;
+    cfo_task_cgroup_make(&cg);
+    assert_true(cg.dir_fd >= 0);
+    char fdlink[64], dir[512], kill_path[600];
+    snprintf(fdlink, sizeof fdlink, "/proc/self/fd/%d", cg.dir_fd);
+    ssize_t n = readlink(fdlink, dir, sizeof dir - 1);
+    assert_true(n > 0);
+    dir[n] = '\0';
+    snprintf(kill_path, sizeof kill_path, "%s/cgroup.kill", dir);
+    FILE *k = fopen(kill_path, "w");
+    assert_non_null(k);
+    assert_int_equal(fputs("1", k) >= 0, 1);
+    assert_int_equal(fclose(k), 0);
+    cfo_task_cgroup_end(&cg); /* empty and not killed by us: back in the pool */
+
+    char where[256];
+    assert_int_equal(run_task("grep '^0::' /proc/self/cgroup", where, sizeof where), 0);
+    assert_non_null(strstr(where, strrchr(dir, '/')));
+    assert_int_equal(run_task("exit 4", NULL, 0), 4);
+}
+
 /* The watchdog is a child no task owns: ending what tasks left behind
  * spares it. */
 static void test_watchdog_outlives_the_end_of_adopted(void **state)
@@ -160,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_daemon_ends_with_its_task_while_another_runs),
         cmocka_unit_test(test_tasks_after_a_killed_cgroup_still_run),
         cmocka_unit_test(test_watchdog_outlives_the_end_of_adopted),
+        cmocka_unit_test(test_a_child_killed_at_birth_is_started_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
